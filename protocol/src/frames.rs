@@ -1,0 +1,159 @@
+//! JSON frames on the WebSocket, tagged by `"type"`.
+//!
+//! Server to client: `welcome` once after the upgrade, then `event` frames in id order, `error`
+//! frames for bad client frames, and `pong` for heartbeats. Client to server: `ping` only; the
+//! server answers it without waking the room (hibernation auto-response), so the client must
+//! send exactly [`PING`] and expect exactly [`PONG`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::codes::ErrorCode;
+
+/// The exact heartbeat text a client sends; anything else is a regular frame.
+pub const PING: &str = r#"{"type":"ping"}"#;
+/// The exact text the server answers [`PING`] with.
+pub const PONG: &str = r#"{"type":"pong"}"#;
+/// How often the server suggests the client pings, in milliseconds (sent in the welcome frame).
+pub const HEARTBEAT_INTERVAL_MS: u32 = 25_000;
+/// The WebSocket subprotocol the server speaks. A browser offers it together with its token:
+/// `new WebSocket(url, [SUBPROTOCOL, token])`, and the server echoes it.
+pub const SUBPROTOCOL: &str = "edgepush.v1";
+
+/// A frame the server sends. `P` is the payload type: the server serializes raw JSON, a client
+/// picks whatever it decodes payloads into.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame<P> {
+    /// The first frame on every socket.
+    Welcome(Welcome),
+    /// One published event.
+    Event(EventFrame<P>),
+    /// The server could not handle a frame the client sent; the socket stays open.
+    Error(ErrorBody),
+    /// The answer to a heartbeat.
+    Pong,
+}
+
+/// Sent once, right after the socket is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The user id the socket is authenticated as (the token's `sub`).
+    pub user: String,
+    /// An id for this socket, for logs and support.
+    pub connection: String,
+    /// Server time in milliseconds since the Unix epoch.
+    pub server_time: u64,
+    /// When the connect token expires, in seconds since the Unix epoch; the server closes the
+    /// socket with close code 4001 then.
+    pub token_expires_at: i64,
+    /// The id of the newest event published to this user so far (0 if none).
+    pub last_id: u64,
+    /// How often the client should send [`PING`], in milliseconds.
+    pub heartbeat_ms: u32,
+}
+
+/// One event as a client receives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventFrame<P> {
+    /// Per-user id, strictly increasing across everything published to that user.
+    pub id: u64,
+    /// The event name, e.g. `"Message"` or `"Background"`.
+    pub name: String,
+    /// The event's JSON payload, as published.
+    pub payload: P,
+    /// When the server accepted the event, in milliseconds since the Unix epoch.
+    pub ts: u64,
+}
+
+/// The `{"code":..,"message":..}` object inside HTTP error bodies and `error` frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable code from [`ErrorCode`], e.g. `"invalid_signature"`.
+    pub code: String,
+    /// A human-readable explanation that names the problem.
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// Builds a body from a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code: code.as_str().to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An HTTP error response body: `{"error":{"code":..,"message":..}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// A frame a client sends. Unknown or malformed frames are answered with an `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// A heartbeat; normally answered by the runtime before it reaches the room.
+    Ping,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    #[test]
+    fn heartbeat_texts_are_the_serialized_frames() {
+        assert_eq!(serde_json::to_string(&ClientFrame::Ping).unwrap(), PING);
+        assert_eq!(
+            serde_json::to_string(&ServerFrame::<()>::Pong).unwrap(),
+            PONG
+        );
+    }
+
+    #[test]
+    fn event_frame_keeps_the_raw_payload() {
+        let payload = RawValue::from_string(r#"{"text":"hi"}"#.to_owned()).unwrap();
+        let frame = ServerFrame::Event(EventFrame {
+            id: 7,
+            name: "Message".to_owned(),
+            payload: &*payload,
+            ts: 1_700_000_000_000,
+        });
+        assert_eq!(
+            serde_json::to_string(&frame).unwrap(),
+            r#"{"type":"event","id":7,"name":"Message","payload":{"text":"hi"},"ts":1700000000000}"#
+        );
+    }
+
+    #[test]
+    fn welcome_round_trips() {
+        let frame: ServerFrame<serde_json::Value> = ServerFrame::Welcome(Welcome {
+            user: "42".into(),
+            connection: "c1".into(),
+            server_time: 1,
+            token_expires_at: 2,
+            last_id: 3,
+            heartbeat_ms: HEARTBEAT_INTERVAL_MS,
+        });
+        let text = serde_json::to_string(&frame).unwrap();
+        assert!(text.starts_with(r#"{"type":"welcome","user":"42""#));
+        assert_eq!(
+            serde_json::from_str::<ServerFrame<_>>(&text).unwrap(),
+            frame
+        );
+    }
+
+    #[test]
+    fn error_response_has_the_documented_shape() {
+        let body = ErrorResponse {
+            error: ErrorBody::new(ErrorCode::StaleTimestamp, "too old"),
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"error":{"code":"stale_timestamp","message":"too old"}}"#
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! `POST /publish` bodies: parsing with errors that name the offending field, and the response.
+//!
+//! Three shapes are accepted:
+//! - one event: `{"user":"42","name":"Message","payload":{"text":"hi"}}`
+//! - the legacy shape existing Symfony code sends: `{"UserId":42,"Name":"Message","Payload":{..}}`
+//! - a batch of either: `{"events":[{..},{..}]}`, at most [`MAX_BATCH_EVENTS`] events, which may
+//!   target many users.
+//!
+//! User ids are strings; integer ids are accepted and turned into their decimal string.
+//! A missing payload is `null`. Unknown fields are ignored.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::codes::ErrorCode;
+
+/// The largest request body the server reads, in bytes; larger bodies get `413` before hashing.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The largest payload of one event, in bytes of JSON.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// The most events one publish request may carry.
+pub const MAX_BATCH_EVENTS: usize = 100;
+/// The longest user id, in bytes.
+pub const MAX_USER_ID_BYTES: usize = 128;
+/// The longest event name, in bytes.
+pub const MAX_EVENT_NAME_BYTES: usize = 64;
+
+/// A validated user id: 1 to [`MAX_USER_ID_BYTES`] bytes, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserId(String);
+
+impl UserId {
+    /// Validates a user id; the error says what is wrong with it.
+    pub fn parse(id: impl Into<String>) -> Result<Self, &'static str> {
+        let id = id.into();
+        if id.is_empty() {
+            Err("must not be empty")
+        } else if id.len() > MAX_USER_ID_BYTES {
+            Err("must be at most 128 bytes")
+        } else if id.chars().any(char::is_control) {
+            Err("must not contain control characters")
+        } else {
+            Ok(Self(id))
+        }
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for UserId {
+    type Error = &'static str;
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        Self::parse(id)
+    }
+}
+
+impl From<UserId> for String {
+    fn from(id: UserId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One event to publish, validated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// The user whose sockets receive it.
+    pub user: UserId,
+    /// The event name (1 to [`MAX_EVENT_NAME_BYTES`] bytes, no control characters).
+    pub name: String,
+    /// The JSON payload, kept byte for byte as published.
+    pub payload: Box<RawValue>,
+}
+
+/// Why a publish body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The body is not JSON. Fix the encoder; the message carries the parser's position.
+    #[error("the body is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// A field is missing, has the wrong type or an invalid value. `field` is a path such as
+    /// `events[2].user`.
+    #[error("{field} {problem}")]
+    InvalidField {
+        /// Where the problem is, e.g. `name` or `events[2].user`.
+        field: String,
+        /// What is wrong, e.g. `is missing`.
+        problem: String,
+    },
+    /// One event's payload is over [`MAX_PAYLOAD_BYTES`]. Send a reference instead of the data.
+    #[error("{field} is {size} bytes of JSON; the limit is {MAX_PAYLOAD_BYTES} bytes per event")]
+    PayloadTooLarge {
+        /// Which payload, e.g. `events[3].payload`.
+        field: String,
+        /// Its size in bytes.
+        size: usize,
+    },
+    /// The batch is over [`MAX_BATCH_EVENTS`]. Split it into several requests.
+    #[error("the batch holds {count} events; the limit is {MAX_BATCH_EVENTS} per request")]
+    BatchTooLarge {
+        /// How many events the batch held.
+        count: usize,
+    },
+}
+
+impl PublishError {
+    /// The wire error code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidJson(_) => ErrorCode::InvalidJson,
+            Self::InvalidField { .. } => ErrorCode::InvalidField,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
+        }
+    }
+
+    fn field(field: &str, problem: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field: field.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// What a publish request answers (`202`): one entry per event, in request order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishResponse {
+    /// The published events.
+    pub events: Vec<PublishedEvent>,
+}
+
+/// One published event in a [`PublishResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedEvent {
+    /// The user it was published to.
+    pub user: String,
+    /// Its per-user id.
+    pub id: u64,
+    /// How many of the user's open sockets it was sent to.
+    pub sockets: u32,
+}
+
+type JsonObject = HashMap<String, Box<RawValue>>;
+
+/// Parses and validates a publish body into its events, in order.
+pub fn parse_publish_body(body: &[u8]) -> Result<Vec<NewEvent>, PublishError> {
+    let object: JsonObject = match serde_json::from_slice(body) {
+        Ok(object) => object,
+        Err(err) if err.is_data() => {
+            return Err(PublishError::field(
+                "body",
+                "must be a JSON object: one event, or {\"events\":[...]}",
+            ));
+        }
+        Err(err) => return Err(PublishError::InvalidJson(err.to_string())),
+    };
+    let Some(events) = object.get("events") else {
+        return Ok(vec![parse_event(&object, "")?]);
+    };
+    let events: Vec<&RawValue> = serde_json::from_str(events.get())
+        .map_err(|_| PublishError::field("events", "must be an array of events"))?;
+    if events.is_empty() {
+        return Err(PublishError::field(
+            "events",
+            "must hold at least one event",
+        ));
+    }
+    if events.len() > MAX_BATCH_EVENTS {
+        return Err(PublishError::BatchTooLarge {
+            count: events.len(),
+        });
+    }
+    events
+        .iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let prefix = format!("events[{index}].");
+            let object: JsonObject = serde_json::from_str(raw.get()).map_err(|_| {
+                PublishError::field(&format!("events[{index}]"), "must be a JSON object")
+            })?;
+            parse_event(&object, &prefix)
+        })
+        .collect()
+}
+
+/// Looks a field up under its name or its legacy (Go proxy) name.
+fn lookup<'a>(object: &'a JsonObject, name: &str, legacy: &str) -> Option<&'a RawValue> {
+    object
+        .get(name)
+        .or_else(|| object.get(legacy))
+        .map(|v| &**v)
+}
+
+fn parse_event(object: &JsonObject, prefix: &str) -> Result<NewEvent, PublishError> {
+    let user_field = format!("{prefix}user");
+    let user = match lookup(object, "user", "UserId") {
+        None => {
+            return Err(PublishError::field(
+                &user_field,
+                "is missing (send \"user\": \"42\", or the legacy \"UserId\": 42)",
+            ));
+        }
+        Some(raw) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
+            Ok(serde_json::Value::String(id)) => id,
+            Ok(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+            _ => {
+                return Err(PublishError::field(
+                    &user_field,
+                    "must be a string or an integer",
+                ));
+            }
+        },
+    };
+    let user = UserId::parse(user).map_err(|problem| PublishError::field(&user_field, problem))?;
+
+    let name_field = format!("{prefix}name");
+    let name = match lookup(object, "name", "Name") {
+        None => return Err(PublishError::field(&name_field, "is missing")),
+        Some(raw) => serde_json::from_str::<String>(raw.get())
+            .map_err(|_| PublishError::field(&name_field, "must be a string"))?,
+    };
+    validate_event_name(&name).map_err(|problem| PublishError::field(&name_field, problem))?;
+
+    let payload = match lookup(object, "payload", "Payload") {
+        None => RawValue::from_string("null".to_owned()).expect("null is JSON"),
+        Some(raw) if raw.get().len() > MAX_PAYLOAD_BYTES => {
+            return Err(PublishError::PayloadTooLarge {
+                field: format!("{prefix}payload"),
+                size: raw.get().len(),
+            });
+        }
+        Some(raw) => raw.to_owned(),
+    };
+    Ok(NewEvent {
+        user,
+        name,
+        payload,
+    })
+}
+
+/// Checks an event name: 1 to [`MAX_EVENT_NAME_BYTES`] bytes, no control characters.
+pub fn validate_event_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        Err("must not be empty")
+    } else if name.len() > MAX_EVENT_NAME_BYTES {
+        Err("must be at most 64 bytes")
+    } else if name.chars().any(char::is_control) {
+        Err("must not contain control characters")
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<Vec<NewEvent>, PublishError> {
+        parse_publish_body(body.as_bytes())
+    }
+
+    fn field_error(body: &str) -> String {
+        match parse(body) {
+            Err(PublishError::InvalidField { field, problem }) => format!("{field} {problem}"),
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_the_new_shape() {
+        let events = parse(r#"{"user":"42","name":"Message","payload":{"text":"hi"}}"#).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].user.as_str(), "42");
+        assert_eq!(events[0].name, "Message");
+        assert_eq!(events[0].payload.get(), r#"{"text":"hi"}"#);
+    }
+
+    #[test]
+    fn parses_the_legacy_shape_with_a_numeric_user() {
+        let events =
+            parse(r#"{"UserId":42,"Name":"Background","Payload":{"color":"red"}}"#).unwrap();
+        assert_eq!(events[0].user.as_str(), "42");
+        assert_eq!(events[0].name, "Background");
+        assert_eq!(events[0].payload.get(), r#"{"color":"red"}"#);
+    }
+
+    #[test]
+    fn parses_a_batch_for_many_users_in_order() {
+        let events = parse(
+            r#"{"events":[{"user":"a","name":"X"},{"UserId":7,"Name":"Y","Payload":[1]},{"user":"a","name":"Z","payload":null}]}"#,
+        )
+        .unwrap();
+        let summary: Vec<_> = events
+            .iter()
+            .map(|e| (e.user.as_str(), e.name.as_str(), e.payload.get()))
+            .collect();
+        assert_eq!(
+            summary,
+            [("a", "X", "null"), ("7", "Y", "[1]"), ("a", "Z", "null")]
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_json() {
+        assert!(matches!(
+            parse("{\"user\":"),
+            Err(PublishError::InvalidJson(_))
+        ));
+        assert!(matches!(parse(""), Err(PublishError::InvalidJson(_))));
+        assert_eq!(parse("[1,2]").unwrap_err().code(), ErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn names_the_missing_or_wrong_field() {
+        assert!(field_error(r#"{"name":"X"}"#).starts_with("user is missing"));
+        assert_eq!(field_error(r#"{"user":"1"}"#), "name is missing");
+        assert_eq!(
+            field_error(r#"{"user":"","name":"X"}"#),
+            "user must not be empty"
+        );
+        assert_eq!(
+            field_error(r#"{"user":"1","name":""}"#),
+            "name must not be empty"
+        );
+        assert_eq!(
+            field_error(r#"{"user":true,"name":"X"}"#),
+            "user must be a string or an integer"
+        );
+        assert_eq!(
+            field_error(r#"{"user":4.5,"name":"X"}"#),
+            "user must be a string or an integer"
+        );
+        assert_eq!(
+            field_error(r#"{"user":"1","name":5}"#),
+            "name must be a string"
+        );
+        assert_eq!(
+            field_error(r#"{"events":[{"user":"1","name":"X"},{"user":"2"}]}"#),
+            "events[1].name is missing"
+        );
+        assert_eq!(
+            field_error(r#"{"events":[]}"#),
+            "events must hold at least one event"
+        );
+        assert_eq!(
+            field_error(r#"{"events":{}}"#),
+            "events must be an array of events"
+        );
+        assert_eq!(
+            field_error(r#"{"events":[3]}"#),
+            "events[0] must be a JSON object"
+        );
+        let long_user = format!(r#"{{"user":"{}","name":"X"}}"#, "u".repeat(129));
+        assert_eq!(field_error(&long_user), "user must be at most 128 bytes");
+    }
+
+    #[test]
+    fn refuses_oversized_payloads_and_batches() {
+        let big = format!(
+            r#"{{"user":"1","name":"X","payload":"{}"}}"#,
+            "x".repeat(MAX_PAYLOAD_BYTES)
+        );
+        assert!(matches!(
+            parse(&big),
+            Err(PublishError::PayloadTooLarge { ref field, .. }) if field == "payload"
+        ));
+        let events = vec![r#"{"user":"1","name":"X"}"#; MAX_BATCH_EVENTS + 1].join(",");
+        assert_eq!(
+            parse(&format!(r#"{{"events":[{events}]}}"#)).unwrap_err(),
+            PublishError::BatchTooLarge {
+                count: MAX_BATCH_EVENTS + 1
+            }
+        );
+        let events = vec![r#"{"user":"1","name":"X"}"#; MAX_BATCH_EVENTS].join(",");
+        assert_eq!(
+            parse(&format!(r#"{{"events":[{events}]}}"#)).unwrap().len(),
+            100
+        );
+    }
+
+    #[test]
+    fn new_events_serialize_in_the_documented_shape() {
+        let event = NewEvent {
+            user: UserId::parse("42").unwrap(),
+            name: "Message".into(),
+            payload: RawValue::from_string(r#"{"text":"hi"}"#.into()).unwrap(),
+        };
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"user":"42","name":"Message","payload":{"text":"hi"}}"#
+        );
+    }
+}

@@ -1,0 +1,443 @@
+//! Connect tokens: HS256 JWTs that prove who a browser is.
+//!
+//! `sub` is the user id and `exp` is required; `nbf` and `iat` are honoured with
+//! [`LEEWAY_SECONDS`] of clock skew; `aud` and `iss` are checked when the verifier is configured
+//! with them. Only `HS256` is accepted, whatever the header claims. Time is passed in, in seconds
+//! since the Unix epoch, so this module has no clock.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::codes::ErrorCode;
+use crate::publish::UserId;
+
+/// The shortest accepted secret, in bytes (HS256 wants at least the hash size).
+pub const MIN_SECRET_BYTES: usize = 32;
+/// The largest accepted token, in bytes; larger ones are refused before any decoding.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECONDS: i64 = 30;
+
+/// The claims of a connect token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    /// Expiry, in seconds since the Unix epoch.
+    pub exp: i64,
+    /// Not valid before, in seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Issued at, in seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// The audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience>,
+    /// The issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+/// A JWT `aud` claim: one string or a list of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// `"aud": "edgepush"`
+    One(String),
+    /// `"aud": ["edgepush", "other"]`
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn contains(&self, wanted: &str) -> bool {
+        match self {
+            Self::One(aud) => aud == wanted,
+            Self::Many(auds) => auds.iter().any(|aud| aud == wanted),
+        }
+    }
+}
+
+/// Why a token was refused. `Display` says what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The secret is shorter than [`MIN_SECRET_BYTES`]: configure a longer one.
+    #[error("the token secret is {0} bytes; use at least 32 random bytes")]
+    WeakSecret(usize),
+    /// The token is over [`MAX_TOKEN_BYTES`].
+    #[error("the token is {0} bytes; the limit is 4096")]
+    TooLarge(usize),
+    /// Not three base64url segments of JSON; the text says which part is wrong.
+    #[error("the token is malformed: {0}")]
+    Malformed(&'static str),
+    /// The header names another algorithm (or `none`); only HS256 is accepted.
+    #[error("the token uses alg {0:?}; only HS256 is accepted")]
+    UnsupportedAlgorithm(String),
+    /// The signature does not match: tampered with, or signed with another secret.
+    #[error("the token signature does not match; it was altered or signed with another secret")]
+    BadSignature,
+    /// `exp` has passed: get a fresh token.
+    #[error("the token expired at {exp} (now {now}); get a fresh token")]
+    Expired {
+        /// The token's `exp`.
+        exp: i64,
+        /// The verifier's clock.
+        now: i64,
+    },
+    /// `nbf` or `iat` is in the future: check the issuer's clock.
+    #[error("the token is not valid before {from} (now {now}); check the issuer's clock")]
+    NotYetValid {
+        /// The token's `nbf` or `iat`.
+        from: i64,
+        /// The verifier's clock.
+        now: i64,
+    },
+    /// `aud` or `iss` is not what the server is configured to accept.
+    #[error("the token's {0} claim is not the one this server accepts")]
+    WrongClaim(&'static str),
+    /// `sub` is not a valid user id.
+    #[error("the token's sub {0}")]
+    BadSubject(&'static str),
+}
+
+impl TokenError {
+    /// The wire error code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::WeakSecret(_) => ErrorCode::ServerMisconfigured,
+            Self::TooLarge(_) => ErrorCode::TokenTooLarge,
+            Self::Malformed(_) | Self::BadSignature | Self::BadSubject(_) => {
+                ErrorCode::InvalidToken
+            }
+            Self::UnsupportedAlgorithm(_) => ErrorCode::UnsupportedAlgorithm,
+            Self::Expired { .. } => ErrorCode::TokenExpired,
+            Self::NotYetValid { .. } => ErrorCode::TokenNotYetValid,
+            Self::WrongClaim(_) => ErrorCode::InvalidClaims,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+}
+
+/// The HS256 secret behind connect tokens, with the optional audience and issuer to enforce.
+#[derive(Clone)]
+pub struct TokenKey {
+    mac: Hmac<Sha256>,
+    audience: Option<String>,
+    issuer: Option<String>,
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKey")
+            .field("audience", &self.audience)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenKey {
+    /// A key from a secret of at least [`MIN_SECRET_BYTES`] bytes.
+    pub fn new(secret: &[u8]) -> Result<Self, TokenError> {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(TokenError::WeakSecret(secret.len()));
+        }
+        let mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+        Ok(Self {
+            mac,
+            audience: None,
+            issuer: None,
+        })
+    }
+
+    /// Requires `aud` to contain `audience`.
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Requires `iss` to equal `issuer`.
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Signs claims into a compact HS256 JWT.
+    pub fn mint(&self, claims: &Claims) -> String {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let claims = serde_json::to_vec(claims).expect("claims serialize");
+        let signing_input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims));
+        let mut mac = self.mac.clone();
+        mac.update(signing_input.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{signing_input}.{signature}")
+    }
+
+    /// Verifies a token at time `now` (seconds since the Unix epoch) and returns its claims.
+    ///
+    /// The signature is checked (in constant time) before the claims are even parsed.
+    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::TooLarge(token.len()));
+        }
+        let mut segments = token.split('.');
+        let (Some(header), Some(claims), Some(signature), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(TokenError::Malformed(
+                "a JWT has exactly three dot-separated segments",
+            ));
+        };
+        let header = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| TokenError::Malformed("the header is not base64url"))?;
+        let header: Header = serde_json::from_slice(&header)
+            .map_err(|_| TokenError::Malformed("the header is not a JSON object with alg"))?;
+        if header.alg != "HS256" {
+            return Err(TokenError::UnsupportedAlgorithm(header.alg));
+        }
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| TokenError::Malformed("the signature is not base64url"))?;
+        let signing_input_len = token.len() - signature_len(token);
+        let mut mac = self.mac.clone();
+        mac.update(&token.as_bytes()[..signing_input_len]);
+        mac.verify_slice(&signature)
+            .map_err(|_| TokenError::BadSignature)?;
+
+        let claims = URL_SAFE_NO_PAD
+            .decode(claims)
+            .map_err(|_| TokenError::Malformed("the claims are not base64url"))?;
+        let claims: Claims = serde_json::from_slice(&claims).map_err(|_| {
+            TokenError::Malformed("the claims are not JSON with a string sub and a numeric exp")
+        })?;
+        self.check_claims(&claims, now)?;
+        Ok(claims)
+    }
+
+    fn check_claims(&self, claims: &Claims, now: i64) -> Result<(), TokenError> {
+        UserId::parse(claims.sub.as_str()).map_err(TokenError::BadSubject)?;
+        if now > claims.exp.saturating_add(LEEWAY_SECONDS) {
+            return Err(TokenError::Expired {
+                exp: claims.exp,
+                now,
+            });
+        }
+        for from in [claims.nbf, claims.iat].into_iter().flatten() {
+            if from > now.saturating_add(LEEWAY_SECONDS) {
+                return Err(TokenError::NotYetValid { from, now });
+            }
+        }
+        if let Some(wanted) = &self.audience
+            && !claims.aud.as_ref().is_some_and(|aud| aud.contains(wanted))
+        {
+            return Err(TokenError::WrongClaim("aud"));
+        }
+        if let Some(wanted) = &self.issuer
+            && claims.iss.as_deref() != Some(wanted.as_str())
+        {
+            return Err(TokenError::WrongClaim("iss"));
+        }
+        Ok(())
+    }
+}
+
+/// Length of the last segment plus its dot.
+fn signature_len(token: &str) -> usize {
+    token.rsplit('.').next().map_or(0, |s| s.len() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const NOW: i64 = 1_700_000_000;
+
+    fn key() -> TokenKey {
+        TokenKey::new(SECRET).unwrap()
+    }
+
+    fn claims(sub: &str) -> Claims {
+        Claims {
+            sub: sub.into(),
+            exp: NOW + 3600,
+            nbf: None,
+            iat: Some(NOW),
+            aud: None,
+            iss: None,
+        }
+    }
+
+    fn forge(header: &str, claims: &str, secret: &[u8]) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
+        );
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+        mac.update(input.as_bytes());
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    }
+
+    #[test]
+    fn minted_tokens_verify() {
+        let token = key().mint(&claims("42"));
+        assert_eq!(key().verify(&token, NOW).unwrap(), claims("42"));
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert_eq!(
+            TokenKey::new(b"short").unwrap_err(),
+            TokenError::WeakSecret(5)
+        );
+    }
+
+    #[test]
+    fn expiry_and_not_before_honour_the_leeway() {
+        let token = key().mint(&claims("42"));
+        assert!(key().verify(&token, NOW + 3600 + LEEWAY_SECONDS).is_ok());
+        assert!(matches!(
+            key().verify(&token, NOW + 3600 + LEEWAY_SECONDS + 1),
+            Err(TokenError::Expired { .. })
+        ));
+        let mut early = claims("42");
+        early.nbf = Some(NOW + 100);
+        let token = key().mint(&early);
+        assert!(matches!(
+            key().verify(&token, NOW),
+            Err(TokenError::NotYetValid { .. })
+        ));
+        assert!(key().verify(&token, NOW + 100 - LEEWAY_SECONDS).is_ok());
+        let mut future_iat = claims("42");
+        future_iat.iat = Some(NOW + 1000);
+        assert!(matches!(
+            key().verify(&key().mint(&future_iat), NOW),
+            Err(TokenError::NotYetValid { .. })
+        ));
+    }
+
+    #[test]
+    fn other_algorithms_and_none_are_refused() {
+        let body = r#"{"sub":"42","exp":1700003600}"#;
+        for alg in ["none", "HS512", "RS256", "hs256"] {
+            let token = forge(&format!(r#"{{"alg":"{alg}"}}"#), body, SECRET);
+            assert_eq!(
+                key().verify(&token, NOW).unwrap_err().code(),
+                ErrorCode::UnsupportedAlgorithm,
+                "{alg}"
+            );
+        }
+        let unsigned = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            URL_SAFE_NO_PAD.encode(body)
+        );
+        assert!(matches!(
+            key().verify(&unsigned, NOW),
+            Err(TokenError::UnsupportedAlgorithm(_))
+        ));
+    }
+
+    #[test]
+    fn tampered_and_foreign_tokens_are_refused() {
+        let token = key().mint(&claims("42"));
+        let forged_claims = URL_SAFE_NO_PAD.encode(r#"{"sub":"43","exp":1700003600}"#);
+        let parts: Vec<&str> = token.split('.').collect();
+        let tampered = format!("{}.{}.{}", parts[0], forged_claims, parts[2]);
+        assert_eq!(key().verify(&tampered, NOW), Err(TokenError::BadSignature));
+        let other = TokenKey::new(b"another-secret-another-secret-xx").unwrap();
+        assert_eq!(
+            key().verify(&other.mint(&claims("42")), NOW),
+            Err(TokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused_without_panicking() {
+        for token in [
+            "",
+            "a",
+            "a.b",
+            "a.b.c.d",
+            "!!!.b.c",
+            "e30.e30.e30",
+            "eyJhbGciOiJIUzI1NiJ9.e30.***",
+            "\u{0}.\u{0}.\u{0}",
+            "....",
+        ] {
+            let err = key().verify(token, NOW).unwrap_err();
+            assert!(
+                matches!(err, TokenError::Malformed(_) | TokenError::BadSignature),
+                "{token:?} gave {err:?}"
+            );
+        }
+        // Valid signature over claims that are not JSON, or lack exp.
+        let no_exp = forge(r#"{"alg":"HS256"}"#, r#"{"sub":"42"}"#, SECRET);
+        assert!(matches!(
+            key().verify(&no_exp, NOW),
+            Err(TokenError::Malformed(_))
+        ));
+        let not_json = forge(r#"{"alg":"HS256"}"#, "not json", SECRET);
+        assert!(matches!(
+            key().verify(&not_json, NOW),
+            Err(TokenError::Malformed(_))
+        ));
+        let empty_sub = forge(
+            r#"{"alg":"HS256"}"#,
+            r#"{"sub":"","exp":1700003600}"#,
+            SECRET,
+        );
+        assert!(matches!(
+            key().verify(&empty_sub, NOW),
+            Err(TokenError::BadSubject(_))
+        ));
+    }
+
+    #[test]
+    fn oversized_tokens_are_refused_before_decoding() {
+        let token = "a".repeat(MAX_TOKEN_BYTES + 1);
+        assert_eq!(
+            key().verify(&token, NOW),
+            Err(TokenError::TooLarge(MAX_TOKEN_BYTES + 1))
+        );
+    }
+
+    #[test]
+    fn audience_and_issuer_are_enforced_when_configured() {
+        let strict = key()
+            .with_audience("edgepush")
+            .with_issuer("https://app.example");
+        let mut good = claims("42");
+        good.aud = Some(Audience::Many(vec!["x".into(), "edgepush".into()]));
+        good.iss = Some("https://app.example".into());
+        assert!(strict.verify(&key().mint(&good), NOW).is_ok());
+        let mut wrong_aud = good.clone();
+        wrong_aud.aud = Some(Audience::One("other".into()));
+        assert_eq!(
+            strict.verify(&key().mint(&wrong_aud), NOW),
+            Err(TokenError::WrongClaim("aud"))
+        );
+        let mut no_iss = good.clone();
+        no_iss.iss = None;
+        assert_eq!(
+            strict.verify(&key().mint(&no_iss), NOW),
+            Err(TokenError::WrongClaim("iss"))
+        );
+        // Without configuration, aud and iss are not required.
+        assert!(key().verify(&key().mint(&wrong_aud), NOW).is_ok());
+    }
+}
