@@ -18,6 +18,15 @@ pub const HEARTBEAT_INTERVAL_MS: u32 = 25_000;
 /// The WebSocket subprotocol the server speaks. A browser offers it together with its token:
 /// `new WebSocket(url, [SUBPROTOCOL, token])`, and the server echoes it.
 pub const SUBPROTOCOL: &str = "edgepush.v1";
+/// The connect path.
+pub const CONNECT_PATH: &str = "/connect";
+/// Query parameter carrying the token when subprotocols cannot be used.
+pub const TOKEN_PARAM: &str = "token";
+/// Query parameter with the last event id the client saw; the server replays what came after it.
+/// `since=0` asks for the whole retained history.
+pub const SINCE_PARAM: &str = "since";
+/// Query parameter with the epoch the `since` id belongs to (from the welcome frame).
+pub const EPOCH_PARAM: &str = "epoch";
 
 /// A frame the server sends. `P` is the payload type: the server serializes raw JSON, a client
 /// picks whatever it decodes payloads into.
@@ -48,6 +57,14 @@ pub struct Welcome {
     pub token_expires_at: i64,
     /// The id of the newest event published to this user so far (0 if none).
     pub last_id: u64,
+    /// The identity of this user's event stream. It changes whenever the stored history was lost
+    /// or reset; ids from another epoch cannot be resumed.
+    pub epoch: String,
+    /// Present when the client asked to resume (`since`): `true` means every event after `since`
+    /// follows this frame, in order, before any live event; `false` means the gap cannot be filled
+    /// (pruned, or another epoch) and the app must reload its state. Absent for a fresh connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<bool>,
     /// How often the client should send [`PING`], in milliseconds.
     pub heartbeat_ms: u32,
 }
@@ -136,6 +153,8 @@ mod tests {
             server_time: 1,
             token_expires_at: 2,
             last_id: 3,
+            epoch: "e1".into(),
+            recovered: Some(true),
             heartbeat_ms: HEARTBEAT_INTERVAL_MS,
         });
         let text = serde_json::to_string(&frame).unwrap();

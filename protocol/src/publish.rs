@@ -8,6 +8,11 @@
 //!
 //! User ids are strings; integer ids are accepted and turned into their decimal string.
 //! A missing payload is `null`. Unknown fields are ignored.
+//!
+//! Idempotency: an event may carry `"idempotency_key"`, and a request may carry the
+//! [`IDEMPOTENCY_HEADER`]; the event at index `i` of such a request gets the key `"<header>:<i>"`.
+//! Publishing a key that the user's room has seen within its idempotency window returns the
+//! original id (with `"duplicate": true`) instead of storing the event again.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -27,6 +32,10 @@ pub const MAX_BATCH_EVENTS: usize = 100;
 pub const MAX_USER_ID_BYTES: usize = 128;
 /// The longest event name, in bytes.
 pub const MAX_EVENT_NAME_BYTES: usize = 64;
+/// The longest idempotency key (header or per event), in bytes.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+/// The request header whose value makes every event of the request idempotent.
+pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
 /// A validated user id: 1 to [`MAX_USER_ID_BYTES`] bytes, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -82,6 +91,9 @@ pub struct NewEvent {
     pub name: String,
     /// The JSON payload, kept byte for byte as published.
     pub payload: Box<RawValue>,
+    /// The key that makes publishing this event idempotent, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 /// Why a publish body was refused.
@@ -150,9 +162,45 @@ pub struct PublishedEvent {
     pub id: u64,
     /// How many of the user's open sockets it was sent to.
     pub sockets: u32,
+    /// `true` when the idempotency key was seen before: `id` is the original event's id and
+    /// nothing was stored or sent again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
 }
 
 type JsonObject = HashMap<String, Box<RawValue>>;
+
+/// Checks an idempotency key: 1 to [`MAX_IDEMPOTENCY_KEY_BYTES`] bytes of visible ASCII.
+pub fn validate_idempotency_key(key: &str) -> Result<(), &'static str> {
+    if key.is_empty() {
+        Err("must not be empty")
+    } else if key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+        Err("must be at most 128 bytes")
+    } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        Err("must be visible ASCII without spaces")
+    } else {
+        Ok(())
+    }
+}
+
+/// Parses and validates a publish body, then applies the request's `Idempotency-Key` header
+/// (if any) to the events that carry no key of their own.
+pub fn parse_publish_request(
+    body: &[u8],
+    idempotency_header: Option<&str>,
+) -> Result<Vec<NewEvent>, PublishError> {
+    let mut events = parse_publish_body(body)?;
+    if let Some(request_key) = idempotency_header {
+        validate_idempotency_key(request_key)
+            .map_err(|problem| PublishError::field(IDEMPOTENCY_HEADER, problem))?;
+        for (index, event) in events.iter_mut().enumerate() {
+            event
+                .idempotency_key
+                .get_or_insert_with(|| format!("{request_key}:{index}"));
+        }
+    }
+    Ok(events)
+}
 
 /// Parses and validates a publish body into its events, in order.
 pub fn parse_publish_body(body: &[u8]) -> Result<Vec<NewEvent>, PublishError> {
@@ -243,10 +291,22 @@ fn parse_event(object: &JsonObject, prefix: &str) -> Result<NewEvent, PublishErr
         }
         Some(raw) => raw.to_owned(),
     };
+    let key_field = format!("{prefix}idempotency_key");
+    let idempotency_key = match lookup(object, "idempotency_key", "IdempotencyKey") {
+        None => None,
+        Some(raw) => {
+            let key = serde_json::from_str::<String>(raw.get())
+                .map_err(|_| PublishError::field(&key_field, "must be a string"))?;
+            validate_idempotency_key(&key)
+                .map_err(|problem| PublishError::field(&key_field, problem))?;
+            Some(key)
+        }
+    };
     Ok(NewEvent {
         user,
         name,
         payload,
+        idempotency_key,
     })
 }
 
@@ -391,11 +451,37 @@ mod tests {
     }
 
     #[test]
+    fn request_keys_apply_per_index_and_event_keys_win() {
+        let body = br#"{"events":[{"user":"1","name":"X"},{"user":"2","name":"Y","idempotency_key":"own"}]}"#;
+        let events = parse_publish_request(body, Some("req-7")).unwrap();
+        assert_eq!(events[0].idempotency_key.as_deref(), Some("req-7:0"));
+        assert_eq!(events[1].idempotency_key.as_deref(), Some("own"));
+        assert!(
+            parse_publish_request(body, None).unwrap()[0]
+                .idempotency_key
+                .is_none()
+        );
+        assert!(matches!(
+            parse_publish_request(body, Some("has space")),
+            Err(PublishError::InvalidField { ref field, .. }) if field == IDEMPOTENCY_HEADER
+        ));
+        assert_eq!(
+            field_error(r#"{"user":"1","name":"X","idempotency_key":""}"#),
+            "idempotency_key must not be empty"
+        );
+        assert_eq!(
+            field_error(r#"{"user":"1","name":"X","idempotency_key":5}"#),
+            "idempotency_key must be a string"
+        );
+    }
+
+    #[test]
     fn new_events_serialize_in_the_documented_shape() {
         let event = NewEvent {
             user: UserId::parse("42").unwrap(),
             name: "Message".into(),
             payload: RawValue::from_string(r#"{"text":"hi"}"#.into()).unwrap(),
+            idempotency_key: None,
         };
         assert_eq!(
             serde_json::to_string(&event).unwrap(),

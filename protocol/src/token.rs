@@ -24,7 +24,8 @@ pub const LEEWAY_SECONDS: i64 = 30;
 /// The claims of a connect token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
-    /// The user id.
+    /// The user id. An integer `sub` is accepted and read as its decimal string.
+    #[serde(deserialize_with = "string_or_integer")]
     pub sub: String,
     /// Expiry, in seconds since the Unix epoch.
     pub exp: i64,
@@ -40,6 +41,21 @@ pub struct Claims {
     /// The issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+}
+
+fn string_or_integer<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Signed(i64),
+        Unsigned(u64),
+    }
+    Ok(match Id::deserialize(de)? {
+        Id::Text(text) => text,
+        Id::Signed(n) => n.to_string(),
+        Id::Unsigned(n) => n.to_string(),
+    })
 }
 
 /// A JWT `aud` claim: one string or a list of strings.
@@ -405,6 +421,16 @@ mod tests {
             key().verify(&empty_sub, NOW),
             Err(TokenError::BadSubject(_))
         ));
+    }
+
+    #[test]
+    fn integer_subjects_read_as_decimal_strings() {
+        let token = forge(
+            r#"{"alg":"HS256"}"#,
+            r#"{"sub":42,"exp":1700003600}"#,
+            SECRET,
+        );
+        assert_eq!(key().verify(&token, NOW).unwrap().sub, "42");
     }
 
     #[test]
