@@ -39,6 +39,9 @@ pub enum CloseCode {
     TokenInvalid,
     /// 4501: the client broke the protocol badly enough that retrying cannot help.
     ProtocolViolation,
+    /// 4502: the backend disconnected this user (`POST /disconnect` with `reconnect: false`,
+    /// e.g. at logout); do not reconnect until the app asks to.
+    Revoked,
     /// Any other code.
     Other(u16),
 }
@@ -56,6 +59,7 @@ impl CloseCode {
             Self::TokenExpired => 4001,
             Self::TokenInvalid => 4500,
             Self::ProtocolViolation => 4501,
+            Self::Revoked => 4502,
             Self::Other(code) => code,
         }
     }
@@ -72,6 +76,7 @@ impl CloseCode {
             Self::TokenExpired => "token_expired",
             Self::TokenInvalid => "token_invalid",
             Self::ProtocolViolation => "protocol_violation",
+            Self::Revoked => "revoked",
             Self::Other(_) => "other",
         }
     }
@@ -84,7 +89,9 @@ impl CloseCode {
     pub fn action(self) -> CloseAction {
         match self {
             Self::TokenExpired => CloseAction::RefreshToken,
-            Self::Normal | Self::TokenInvalid | Self::ProtocolViolation => CloseAction::Stop,
+            Self::Normal | Self::TokenInvalid | Self::ProtocolViolation | Self::Revoked => {
+                CloseAction::Stop
+            }
             Self::Other(1002 | 1003 | 1007 | 1008 | 1009 | 4500..=4999) => CloseAction::Stop,
             _ => CloseAction::Reconnect,
         }
@@ -103,6 +110,7 @@ impl From<u16> for CloseCode {
             4001 => Self::TokenExpired,
             4500 => Self::TokenInvalid,
             4501 => Self::ProtocolViolation,
+            4502 => Self::Revoked,
             other => Self::Other(other),
         }
     }
@@ -278,6 +286,8 @@ mod tests {
         assert_eq!(close_action(4001), CloseAction::RefreshToken);
         assert_eq!(close_action(4500), CloseAction::Stop);
         assert_eq!(close_action(4501), CloseAction::Stop);
+        assert_eq!(close_action(4502), CloseAction::Stop);
+        assert_eq!(close_action(1012), CloseAction::Reconnect);
         assert_eq!(close_action(4999), CloseAction::Stop);
         assert_eq!(close_action(4000), CloseAction::Reconnect);
         assert_eq!(close_action(4499), CloseAction::Reconnect);

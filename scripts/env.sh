@@ -1,0 +1,17 @@
+# Sourced by the other scripts: where the pinned tools live, and the settings they share.
+# shellcheck shell=bash
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="$root/.tools/bin:$root/node_modules/.bin:$PATH"
+export WASM_BINDGEN_BIN="$root/.tools/bin/wasm-bindgen"
+export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
+export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
+export WRANGLER_SEND_METRICS=false
+export CHROMEDRIVER=/usr/bin/chromedriver
+
+# Fixed secrets for tests only (never for a deployment): the test suites of every language read
+# these, so a worker started with them accepts their tokens and signatures.
+export EDGEPUSH_TEST_JWT_SECRET="edgepush-test-jwt-secret-0123456789abcdef"
+export EDGEPUSH_TEST_KEY_ID="test"
+export EDGEPUSH_TEST_PUBLISH_SECRET="edgepush-test-publish-secret-0123456789"
+export EDGEPUSH_TEST_ROTATED_KEY_ID="rotated"
+export EDGEPUSH_TEST_ROTATED_SECRET="edgepush-rotated-publish-secret-9876543210"
