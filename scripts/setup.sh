@@ -39,7 +39,10 @@ install_tool() { # crate version binary
   have=$("$root/.tools/bin/$3" --version 2>/dev/null | awk '{print $NF}' || true)
   if [ "$have" != "$2" ]; then
     log "installing $1 $2 into .tools (a few minutes, once)"
-    cargo install --quiet --locked --root "$root/.tools" "$1" --version "$2"
+    # --locked reproduces the tool's own lock file; when a crate in it was yanked since, fall
+    # back to the newest compatible versions.
+    cargo install --quiet --locked --root "$root/.tools" "$1" --version "$2" 2>/dev/null ||
+      cargo install --quiet --root "$root/.tools" "$1" --version "$2"
   fi
 }
 install_tool worker-build "$(lock_version worker)" worker-build

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# README command 2: runs every test, on a fresh machine or a prepared one.
+#  1. setup (Debian packages, wasm target, pinned cargo tools, npm ci)
+#  2. format and lints (host and wasm32), native unit tests of every crate
+#  3. builds the worker and the SDK package
+#  4. end-to-end tests against the worker under `wrangler dev`: Rust clients, PHP, the SDK in
+#     headless Chromium, the demo page in headless Chromium, and a smoke run of the benchmarks.
+# Every step runs; the summary at the end lists each step's outcome, and the exit code is non-zero
+# if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "setup failed" >&2; exit 1; }
+source scripts/env.sh
+
+passed=0 failed=0 results=()
+step() { # name command...
+  local name=$1; shift
+  printf '\n\033[1;34m==> %s\033[0m\n' "$name"
+  local started=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1)); results+=("ok    $name ($((SECONDS - started)) s)")
+  else
+    failed=$((failed + 1)); results+=("FAIL  $name ($((SECONDS - started)) s)")
+  fi
+}
+
+wasm_crates=(-p edgepush-server -p edgepush-client)
+step "cargo fmt --check" cargo fmt --all -- --check
+step "clippy (host)" cargo clippy --quiet --workspace --all-targets -- -D warnings
+step "clippy (wasm32)" cargo clippy --quiet "${wasm_crates[@]}" --target wasm32-unknown-unknown -- -D warnings
+step "unit tests (native)" cargo test --quiet --workspace --exclude edgepush-e2e
+step "build worker" bash scripts/build-worker.sh
+[ -f scripts/build-sdk.sh ] && step "build SDK package" bash scripts/build-sdk.sh
+step "end-to-end (Rust clients)" cargo test --quiet -p edgepush-e2e --test e2e
+
+# One shared worker for the suites in other languages.
+port=8790
+store=target/e2e/suites
+rm -rf "$store"; mkdir -p "$store"
+scripts/worker-under-test.sh "$port" "$store" > target/e2e/suites.log 2>&1 &
+worker_pid=$!
+trap 'kill -- -$worker_pid 2>/dev/null; kill $worker_pid 2>/dev/null' EXIT
+for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
+export EDGEPUSH_URL="http://127.0.0.1:$port" EDGEPUSH_TEST_URL="http://127.0.0.1:$port"
+
+if [ -f php/phpunit.xml.dist ]; then
+  step "PHP unit and kernel tests" phpunit -c php/phpunit.xml.dist --testsuite unit,kernel
+  step "PHP integration tests" phpunit -c php/phpunit.xml.dist --testsuite integration
+fi
+[ -f scripts/test-sdk-browser.sh ] && step "SDK in headless Chromium" bash scripts/test-sdk-browser.sh
+[ -f www/tests/demo.test.mjs ] && step "demo page in headless Chromium" node --test www/tests/
+[ -f bench/Cargo.toml ] && step "benchmark smoke run" bash scripts/bench.sh --smoke
+
+printf '\n\033[1mSummary\033[0m\n'
+printf '  %s\n' "${results[@]}"
+echo "steps: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,225 @@
+//! The public HTTP surface, decided without I/O: which route a request takes, where its token
+//! is, what it asked to resume, and the `POST /disconnect` body.
+
+use edgepush_protocol::frames::SUBPROTOCOL;
+use edgepush_protocol::publish::UserId;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ServerError;
+use crate::room::ResumeRequest;
+
+/// A public endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /health`
+    Health,
+    /// `GET /connect` (WebSocket upgrade)
+    Connect,
+    /// `POST /publish`
+    Publish,
+    /// `POST /disconnect`
+    Disconnect,
+    /// `OPTIONS` on a signed endpoint: a CORS preflight.
+    Preflight,
+}
+
+impl Route {
+    /// Routes a request, refusing unknown paths (404) and wrong methods (405).
+    pub fn of(method: &str, path: &str) -> Result<Self, ServerError> {
+        let (route, name, allowed) = match path {
+            "/health" => (Self::Health, "/health", "GET"),
+            "/connect" => (Self::Connect, "/connect", "GET"),
+            "/publish" => (Self::Publish, "/publish", "POST"),
+            "/disconnect" => (Self::Disconnect, "/disconnect", "POST"),
+            _ => return Err(ServerError::NotFound),
+        };
+        match (route, method) {
+            (Self::Health | Self::Connect, "GET" | "HEAD") => Ok(route),
+            (Self::Publish | Self::Disconnect, "POST") => Ok(route),
+            (Self::Publish | Self::Disconnect, "OPTIONS") => Ok(Self::Preflight),
+            _ => Err(ServerError::MethodNotAllowed {
+                path: name,
+                method: method.to_owned(),
+                allowed,
+            }),
+        }
+    }
+
+    /// Whether responses on this route allow any origin (signed endpoints: the signature, not the
+    /// origin, is what authorizes them).
+    pub fn is_cross_origin(self) -> bool {
+        matches!(self, Self::Publish | Self::Disconnect | Self::Preflight)
+    }
+}
+
+/// Where the connect token came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectToken<'a> {
+    /// The JWT.
+    pub token: &'a str,
+    /// Whether the client offered the `edgepush.v1` subprotocol, which the server must echo.
+    pub echo_subprotocol: bool,
+}
+
+/// Finds the token: in `Sec-WebSocket-Protocol` next to `edgepush.v1`, else in `?token=`.
+pub fn connect_token<'a>(
+    subprotocols: Option<&'a str>,
+    query_token: Option<&'a str>,
+) -> Result<ConnectToken<'a>, ServerError> {
+    let offered: Vec<&str> = subprotocols
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let echo_subprotocol = offered.contains(&SUBPROTOCOL);
+    let from_protocol = offered.iter().copied().find(|p| *p != SUBPROTOCOL);
+    match from_protocol.or(query_token).filter(|t| !t.is_empty()) {
+        Some(token) => Ok(ConnectToken {
+            token,
+            echo_subprotocol,
+        }),
+        None => Err(ServerError::MissingToken),
+    }
+}
+
+/// Reads `since` and `epoch` from the connect query.
+pub fn resume_request(
+    since: Option<&str>,
+    epoch: Option<&str>,
+) -> Result<ResumeRequest, ServerError> {
+    let since = since
+        .map(|s| {
+            s.parse::<u64>().map_err(|_| ServerError::InvalidField {
+                field: "since",
+                problem: "must be a whole number: the id of the last event received",
+            })
+        })
+        .transpose()?;
+    let epoch = match epoch {
+        Some(e) if e.is_empty() || e.len() > 64 => {
+            return Err(ServerError::InvalidField {
+                field: "epoch",
+                problem: "must be the epoch from the welcome frame (1 to 64 characters)",
+            });
+        }
+        other => other.map(str::to_owned),
+    };
+    Ok(ResumeRequest { since, epoch })
+}
+
+/// `POST /disconnect`: closes every socket of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DisconnectRequest {
+    /// The user to disconnect (a string or an integer id).
+    #[serde(deserialize_with = "user_id")]
+    pub user: UserId,
+    /// `true` (the default): close with 1012 so clients reconnect (e.g. to pick up new
+    /// permissions). `false`: close with 4502 so clients stop (logout).
+    #[serde(default = "reconnect_by_default")]
+    pub reconnect: bool,
+}
+
+fn reconnect_by_default() -> bool {
+    true
+}
+
+fn user_id<'de, D: serde::Deserializer<'de>>(de: D) -> Result<UserId, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    let id = match Id::deserialize(de)? {
+        Id::Text(text) => text,
+        Id::Number(n) => n.to_string(),
+    };
+    UserId::parse(id).map_err(serde::de::Error::custom)
+}
+
+impl DisconnectRequest {
+    /// Parses the body; the error names the problem.
+    pub fn parse(body: &[u8]) -> Result<Self, ServerError> {
+        serde_json::from_slice(body).map_err(|err| {
+            ServerError::Publish(edgepush_protocol::publish::PublishError::InvalidField {
+                field: "body".into(),
+                problem: format!("must be {{\"user\":\"42\",\"reconnect\":true|false}}: {err}"),
+            })
+        })
+    }
+}
+
+/// The answer to `POST /disconnect`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisconnectResponse {
+    /// The user.
+    pub user: String,
+    /// How many sockets were closed.
+    pub sockets: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_and_methods() {
+        assert_eq!(Route::of("GET", "/health").unwrap(), Route::Health);
+        assert_eq!(Route::of("GET", "/connect").unwrap(), Route::Connect);
+        assert_eq!(Route::of("POST", "/publish").unwrap(), Route::Publish);
+        assert_eq!(Route::of("OPTIONS", "/publish").unwrap(), Route::Preflight);
+        assert_eq!(Route::of("POST", "/disconnect").unwrap(), Route::Disconnect);
+        assert_eq!(Route::of("GET", "/publish").unwrap_err().status(), 405);
+        assert_eq!(Route::of("POST", "/connect").unwrap_err().status(), 405);
+        assert_eq!(Route::of("GET", "/nope").unwrap_err().status(), 404);
+        assert_eq!(Route::of("GET", "/publish/").unwrap_err().status(), 404);
+    }
+
+    #[test]
+    fn the_token_comes_from_the_subprotocol_list_or_the_query() {
+        let t = connect_token(Some("edgepush.v1, abc.def.ghi"), None).unwrap();
+        assert_eq!((t.token, t.echo_subprotocol), ("abc.def.ghi", true));
+        let t = connect_token(None, Some("q.q.q")).unwrap();
+        assert_eq!((t.token, t.echo_subprotocol), ("q.q.q", false));
+        let t = connect_token(Some("edgepush.v1"), Some("q.q.q")).unwrap();
+        assert_eq!((t.token, t.echo_subprotocol), ("q.q.q", true));
+        assert!(matches!(
+            connect_token(Some("edgepush.v1"), None),
+            Err(ServerError::MissingToken)
+        ));
+        assert!(matches!(
+            connect_token(None, Some("")),
+            Err(ServerError::MissingToken)
+        ));
+    }
+
+    #[test]
+    fn resume_parameters_are_validated() {
+        assert_eq!(
+            resume_request(None, None).unwrap(),
+            ResumeRequest::default()
+        );
+        let r = resume_request(Some("17"), Some("e1")).unwrap();
+        assert_eq!((r.since, r.epoch.as_deref()), (Some(17), Some("e1")));
+        assert_eq!(resume_request(Some("-1"), None).unwrap_err().status(), 400);
+        assert_eq!(resume_request(Some("x"), None).unwrap_err().status(), 400);
+        assert_eq!(resume_request(None, Some("")).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn disconnect_bodies() {
+        let r = DisconnectRequest::parse(br#"{"user":42}"#).unwrap();
+        assert_eq!((r.user.as_str(), r.reconnect), ("42", true));
+        let r = DisconnectRequest::parse(br#"{"user":"a","reconnect":false}"#).unwrap();
+        assert!(!r.reconnect);
+        for bad in [
+            &b"{}"[..],
+            b"nope",
+            br#"{"user":""}"#,
+            br#"{"user":"a","reconnect":1}"#,
+        ] {
+            assert_eq!(DisconnectRequest::parse(bad).unwrap_err().status(), 400);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The worker's settings, read from its environment (vars and secrets) and validated.
+//!
+//! | setting | required | meaning |
+//! |---|---|---|
+//! | `JWT_SECRET` | yes | HS256 secret for connect tokens, at least 32 bytes |
+//! | `PUBLISH_KEYS` | yes | `id:secret` pairs, comma-separated (two during a rotation) |
+//! | `JWT_AUDIENCE` | no | when set, tokens must carry this `aud` |
+//! | `JWT_ISSUER` | no | when set, tokens must carry this `iss` |
+//! | `HISTORY_MAX_EVENTS` | no | events kept per user for resume (default 1000) |
+//! | `HISTORY_MAX_AGE_SECONDS` | no | how long events are kept (default 86400) |
+
+use edgepush_protocol::signature::{PublishKeys, SignatureError};
+use edgepush_protocol::token::{TokenError, TokenKey};
+
+use crate::history::HistoryLimits;
+
+/// A setting is missing or invalid. The message names it and says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required setting is not set.
+    #[error(
+        "the setting {0} is not set; add it with `wrangler secret put {0}` (or .dev.vars locally)"
+    )]
+    Missing(&'static str),
+    /// `JWT_SECRET` is unusable.
+    #[error("JWT_SECRET: {0}")]
+    JwtSecret(TokenError),
+    /// `PUBLISH_KEYS` is unusable.
+    #[error("PUBLISH_KEYS: {0}")]
+    PublishKeys(SignatureError),
+    /// A numeric setting is not a positive whole number.
+    #[error("the setting {0} must be a positive whole number")]
+    NotANumber(&'static str),
+}
+
+/// Everything the edge worker needs to authenticate requests.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Verifies connect tokens.
+    pub tokens: TokenKey,
+    /// Verifies publish signatures.
+    pub publish_keys: PublishKeys,
+}
+
+impl Settings {
+    /// Reads and validates the settings; `lookup` returns a setting's value if it is set.
+    pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let jwt_secret = lookup("JWT_SECRET").ok_or(ConfigError::Missing("JWT_SECRET"))?;
+        let mut tokens = TokenKey::new(jwt_secret.as_bytes()).map_err(ConfigError::JwtSecret)?;
+        if let Some(audience) = lookup("JWT_AUDIENCE").filter(|v| !v.is_empty()) {
+            tokens = tokens.with_audience(audience);
+        }
+        if let Some(issuer) = lookup("JWT_ISSUER").filter(|v| !v.is_empty()) {
+            tokens = tokens.with_issuer(issuer);
+        }
+        let keys = lookup("PUBLISH_KEYS").ok_or(ConfigError::Missing("PUBLISH_KEYS"))?;
+        let publish_keys = PublishKeys::parse(&keys).map_err(ConfigError::PublishKeys)?;
+        Ok(Self {
+            tokens,
+            publish_keys,
+        })
+    }
+}
+
+impl HistoryLimits {
+    /// Reads the history bounds, falling back to the defaults for unset settings.
+    pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let number = |name: &'static str, default: u64| match lookup(name) {
+            None => Ok(default),
+            Some(value) => value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::NotANumber(name)),
+        };
+        let defaults = Self::default();
+        Ok(Self {
+            max_events: number("HISTORY_MAX_EVENTS", defaults.max_events)?,
+            max_age_ms: number("HISTORY_MAX_AGE_SECONDS", defaults.max_age_ms / 1000)? * 1000,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const JWT: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+    const KEYS: (&str, &str) = ("PUBLISH_KEYS", "k1:0123456789abcdef0123456789abcdef");
+
+    #[test]
+    fn valid_settings_load() {
+        assert!(Settings::load(env(&[JWT, KEYS])).is_ok());
+    }
+
+    #[test]
+    fn missing_or_weak_secrets_name_the_setting() {
+        let err = Settings::load(env(&[KEYS])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("JWT_SECRET"));
+        assert!(err.to_string().contains("wrangler secret put JWT_SECRET"));
+        let err = Settings::load(env(&[("JWT_SECRET", "short"), KEYS])).unwrap_err();
+        assert!(err.to_string().starts_with("JWT_SECRET: "), "{err}");
+        let err = Settings::load(env(&[JWT, ("PUBLISH_KEYS", "k1:short")])).unwrap_err();
+        assert!(err.to_string().starts_with("PUBLISH_KEYS: "), "{err}");
+        assert_eq!(
+            Settings::load(env(&[JWT])).unwrap_err(),
+            ConfigError::Missing("PUBLISH_KEYS")
+        );
+    }
+
+    #[test]
+    fn history_limits_default_and_validate() {
+        assert_eq!(
+            HistoryLimits::load(env(&[])).unwrap(),
+            HistoryLimits::default()
+        );
+        let limits = HistoryLimits::load(env(&[
+            ("HISTORY_MAX_EVENTS", "5"),
+            ("HISTORY_MAX_AGE_SECONDS", "60"),
+        ]))
+        .unwrap();
+        assert_eq!((limits.max_events, limits.max_age_ms), (5, 60_000));
+        assert_eq!(
+            HistoryLimits::load(env(&[("HISTORY_MAX_EVENTS", "0")])).unwrap_err(),
+            ConfigError::NotANumber("HISTORY_MAX_EVENTS")
+        );
+    }
+}

@@ -1,0 +1,289 @@
+//! The Worker's entry point: authenticates every request at the edge, then hands it to the
+//! user's room. Nothing here touches a Durable Object before the token or signature checks out.
+
+use edgepush_protocol::publish::{
+    IDEMPOTENCY_HEADER, MAX_BODY_BYTES, NewEvent, PublishResponse, PublishedEvent,
+    parse_publish_request,
+};
+use edgepush_protocol::signature::SIGNATURE_HEADER;
+use futures_util::future::join_all;
+use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Stub, event};
+
+use crate::api::{self, DisconnectRequest, DisconnectResponse, Route};
+use crate::config::Settings;
+use crate::error::ServerError;
+use crate::room_object::{ConnectParams, RoomPublishResult, log, now_ms};
+
+/// The Durable Object binding in `wrangler.toml`.
+const ROOMS_BINDING: &str = "ROOMS";
+/// The base of internal requests from the edge to a room; never reachable from outside.
+const ROOM_ORIGIN: &str = "https://room.internal";
+
+impl From<worker::Error> for ServerError {
+    fn from(err: worker::Error) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let path = req.path();
+    let method = req.method().to_string();
+    let route = Route::of(&method, &path);
+    let cross_origin = route.as_ref().is_ok_and(|r| r.is_cross_origin());
+    let mut response = match route {
+        Ok(route) => handle(route, req, &env).await,
+        Err(err) => Err(err),
+    }
+    .or_else(|err| {
+        log(
+            "reject",
+            &[
+                ("method", method),
+                ("path", path),
+                ("status", err.status().to_string()),
+                ("code", err.code().as_str().to_owned()),
+                ("message", err.to_string()),
+            ],
+        );
+        Response::from_json(&err.body()).map(|r| r.with_status(err.status()))
+    })?;
+    if cross_origin {
+        response
+            .headers_mut()
+            .set("Access-Control-Allow-Origin", "*")?;
+    }
+    Ok(response)
+}
+
+async fn handle(route: Route, req: Request, env: &Env) -> Result<Response, ServerError> {
+    match route {
+        Route::Health => Ok(Response::from_json(&serde_json::json!({
+            "status": "ok",
+            "service": "edgepush",
+            "version": env!("CARGO_PKG_VERSION"),
+        }))?),
+        Route::Preflight => {
+            let headers = Headers::new();
+            headers.set("Access-Control-Allow-Methods", "POST, OPTIONS")?;
+            headers.set(
+                "Access-Control-Allow-Headers",
+                &format!("Content-Type, {SIGNATURE_HEADER}, {IDEMPOTENCY_HEADER}"),
+            )?;
+            headers.set("Access-Control-Max-Age", "86400")?;
+            Ok(Response::empty()?.with_status(204).with_headers(headers))
+        }
+        Route::Connect => connect(req, env).await,
+        Route::Publish => publish(req, env).await,
+        Route::Disconnect => disconnect(req, env).await,
+    }
+}
+
+fn settings(env: &Env) -> Result<Settings, ServerError> {
+    Ok(Settings::load(|name| {
+        env.secret(name).ok().map(|s| s.to_string())
+    })?)
+}
+
+fn now_seconds() -> i64 {
+    (now_ms() / 1000) as i64
+}
+
+fn room(env: &Env, user: &str) -> Result<Stub, ServerError> {
+    Ok(env
+        .durable_object(ROOMS_BINDING)?
+        .id_from_name(user)?
+        .get_stub()?)
+}
+
+async fn connect(req: Request, env: &Env) -> Result<Response, ServerError> {
+    let is_upgrade = req
+        .headers()
+        .get("Upgrade")?
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !is_upgrade {
+        return Err(ServerError::UpgradeRequired);
+    }
+    let url = req.url()?;
+    let query = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let subprotocols = req.headers().get("Sec-WebSocket-Protocol")?;
+    let query_token = query("token");
+    let token = api::connect_token(subprotocols.as_deref(), query_token.as_deref())?;
+    let claims = settings(env)?.tokens.verify(token.token, now_seconds())?;
+    let resume = api::resume_request(query("since").as_deref(), query("epoch").as_deref())?;
+
+    let params = ConnectParams {
+        user: claims.sub.clone(),
+        exp: claims.exp,
+        subprotocol: token.echo_subprotocol,
+        since: resume.since,
+        epoch: resume.epoch,
+    };
+    let mut room_url = worker::Url::parse(&format!("{ROOM_ORIGIN}/connect"))
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    {
+        let mut pairs = room_url.query_pairs_mut();
+        pairs.append_pair("user", &params.user);
+        pairs.append_pair("exp", &params.exp.to_string());
+        pairs.append_pair(
+            "subprotocol",
+            if params.subprotocol { "true" } else { "false" },
+        );
+        if let Some(since) = params.since {
+            pairs.append_pair("since", &since.to_string());
+        }
+        if let Some(epoch) = &params.epoch {
+            pairs.append_pair("epoch", epoch);
+        }
+    }
+    let headers = Headers::new();
+    headers.set("Upgrade", "websocket")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let room_req = Request::new_with_init(room_url.as_str(), &init)?;
+    Ok(room(env, &claims.sub)?.fetch_with_request(room_req).await?)
+}
+
+/// Reads a signed body: size-capped, then verified against the publish keys.
+async fn signed_body(mut req: Request, env: &Env) -> Result<Vec<u8>, ServerError> {
+    let too_large = ServerError::BodyTooLarge {
+        limit: MAX_BODY_BYTES,
+    };
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
+        return Err(too_large);
+    }
+    let body = req.bytes().await?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(too_large);
+    }
+    let url = req.url()?;
+    let target = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let signature = req.headers().get(SIGNATURE_HEADER)?;
+    settings(env)?.publish_keys.verify(
+        signature.as_deref(),
+        "POST",
+        &target,
+        &body,
+        now_seconds(),
+    )?;
+    Ok(body)
+}
+
+async fn publish(req: Request, env: &Env) -> Result<Response, ServerError> {
+    let idempotency = req.headers().get(IDEMPOTENCY_HEADER)?;
+    let body = signed_body(req, env).await?;
+    let events = parse_publish_request(&body, idempotency.as_deref())?;
+
+    // One request per user's room, all in flight at once; each keeps its events' order.
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        match groups
+            .iter_mut()
+            .find(|(user, _)| user == event.user.as_str())
+        {
+            Some((_, indexes)) => indexes.push(index),
+            None => groups.push((event.user.as_str().to_owned(), vec![index])),
+        }
+    }
+    let outcomes = join_all(groups.iter().map(|(user, indexes)| {
+        let batch: Vec<&NewEvent> = indexes.iter().map(|&i| &events[i]).collect();
+        publish_to_room(env, user, batch)
+    }))
+    .await;
+
+    let mut published: Vec<Option<PublishedEvent>> = vec![None; events.len()];
+    for ((user, indexes), outcome) in groups.iter().zip(outcomes) {
+        let results = outcome.map_err(|err| ServerError::Room {
+            user: user.clone(),
+            reason: err.to_string(),
+        })?;
+        for (&index, result) in indexes.iter().zip(results) {
+            published[index] = Some(PublishedEvent {
+                user: user.clone(),
+                id: result.id,
+                sockets: result.sockets,
+                duplicate: result.duplicate,
+            });
+        }
+    }
+    let events: Vec<PublishedEvent> = published.into_iter().flatten().collect();
+    let delivered: u32 = events.iter().map(|e| e.sockets).sum();
+    log(
+        "publish",
+        &[
+            ("events", events.len().to_string()),
+            ("users", groups.len().to_string()),
+            ("sockets", delivered.to_string()),
+        ],
+    );
+    Ok(Response::from_json(&PublishResponse { events })?.with_status(202))
+}
+
+async fn publish_to_room(
+    env: &Env,
+    user: &str,
+    events: Vec<&NewEvent>,
+) -> Result<Vec<RoomPublishResult>, ServerError> {
+    let body = serde_json::to_string(&events).map_err(|e| ServerError::Internal(e.to_string()))?;
+    let mut response = room_post(env, user, "/publish", body).await?;
+    let results: Vec<RoomPublishResult> = response.json().await?;
+    if results.len() != events.len() {
+        return Err(ServerError::Internal(
+            "the room answered for a different number of events".into(),
+        ));
+    }
+    Ok(results)
+}
+
+async fn room_post(
+    env: &Env,
+    user: &str,
+    path: &str,
+    body: String,
+) -> Result<Response, ServerError> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(body.into()));
+    let req = Request::new_with_init(&format!("{ROOM_ORIGIN}{path}"), &init)?;
+    let response = room(env, user)?.fetch_with_request(req).await?;
+    if response.status_code() != 200 {
+        return Err(ServerError::Internal(format!(
+            "the room answered {}",
+            response.status_code()
+        )));
+    }
+    Ok(response)
+}
+
+async fn disconnect(req: Request, env: &Env) -> Result<Response, ServerError> {
+    let body = signed_body(req, env).await?;
+    let request = DisconnectRequest::parse(&body)?;
+    let path = format!("/disconnect?reconnect={}", u8::from(request.reconnect));
+    let user = request.user.as_str();
+    let mut response = room_post(env, user, &path, String::new()).await?;
+    let mut answer: DisconnectResponse = response.json().await?;
+    answer.user = user.to_owned();
+    log(
+        "disconnect_user",
+        &[
+            ("user", user.to_owned()),
+            ("sockets", answer.sockets.to_string()),
+            ("reconnect", request.reconnect.to_string()),
+        ],
+    );
+    Ok(Response::from_json(&answer)?)
+}

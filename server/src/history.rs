@@ -1,0 +1,74 @@
+//! A user's stored event stream: what the room keeps so that clients can resume without loss.
+//!
+//! The [`EventStore`] trait is the room's only view of storage. The Durable Object implements it
+//! over its SQLite database; the room's unit tests implement it over vectors.
+
+use serde::{Deserialize, Serialize};
+
+/// How much history a room keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// The most events kept per user.
+    pub max_events: u64,
+    /// The oldest event kept, as an age in milliseconds. Idempotency keys live as long.
+    pub max_age_ms: u64,
+}
+
+impl Default for HistoryLimits {
+    /// 1,000 events or 24 hours, whichever bound is hit first.
+    fn default() -> Self {
+        Self {
+            max_events: 1000,
+            max_age_ms: 24 * 60 * 60 * 1000,
+        }
+    }
+}
+
+/// The identity and head of a stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamMeta {
+    /// Changes whenever the history is lost or reset; ids of another epoch cannot be resumed.
+    pub epoch: String,
+    /// The id of the newest event ever published (0 if none), kept even when it is pruned.
+    pub last_id: u64,
+}
+
+/// One stored event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Per-user id.
+    pub id: u64,
+    /// Event name.
+    pub name: String,
+    /// Raw JSON payload.
+    pub payload: String,
+    /// When it was accepted, in milliseconds since the Unix epoch.
+    pub ts: u64,
+}
+
+/// Storage failed; the message is the runtime's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage failed: {0}")]
+pub struct StoreError(pub String);
+
+/// What the room needs from storage. Writes made during one call of the room are expected to be
+/// committed together (the Durable Object's implicit transaction does this).
+pub trait EventStore {
+    /// The stream's identity and head, or `None` for a room that never stored anything.
+    fn meta(&self) -> Result<Option<StreamMeta>, StoreError>;
+    /// Records the stream's identity and head.
+    fn set_meta(&mut self, meta: &StreamMeta) -> Result<(), StoreError>;
+    /// Appends an event (ids increase).
+    fn append(&mut self, event: &StoredEvent) -> Result<(), StoreError>;
+    /// Events with an id above `after`, oldest first.
+    fn events_after(&self, after: u64) -> Result<Vec<StoredEvent>, StoreError>;
+    /// The id of the oldest retained event.
+    fn oldest_id(&self) -> Result<Option<u64>, StoreError>;
+    /// Deletes events with an id below `min_id` or older than `min_ts`, and idempotency keys older
+    /// than `min_ts`.
+    fn prune(&mut self, min_id: u64, min_ts: u64) -> Result<(), StoreError>;
+    /// The event id an idempotency key was stored with at or after `min_ts`, if any.
+    fn find_key(&self, key: &str, min_ts: u64) -> Result<Option<u64>, StoreError>;
+    /// Remembers an idempotency key.
+    fn remember_key(&mut self, key: &str, id: u64, ts: u64) -> Result<(), StoreError>;
+}

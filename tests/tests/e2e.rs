@@ -1,0 +1,725 @@
+//! End-to-end: the built worker under `wrangler dev`, real WebSocket and HTTP clients.
+//! Most tests share one worker (each with its own users); tests that restart or configure the
+//! server start their own.
+
+// A failed unwrap is a failed test here, with its location.
+#![allow(clippy::unwrap_used)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use edgepush_e2e::{Seen, Socket, Worker, ids, mint, now, test_env};
+use edgepush_protocol::frames::PING;
+use edgepush_protocol::publish::{MAX_BATCH_EVENTS, MAX_BODY_BYTES, MAX_PAYLOAD_BYTES};
+use edgepush_protocol::signature::{SIGNATURE_HEADER, SigningKey};
+use edgepush_protocol::token::{Claims, TokenKey};
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde_json::{Value, json};
+
+type Shared = Arc<Worker>;
+
+fn main() {
+    let args = Arguments::from_args();
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime"),
+    );
+    let shared: Shared = Arc::new(Worker::start("shared"));
+
+    let mut trials = Vec::new();
+    macro_rules! shared_test {
+        ($name:ident) => {{
+            let (rt, w) = (runtime.clone(), shared.clone());
+            trials.push(Trial::test(stringify!($name), move || run(&rt, $name(w))));
+        }};
+    }
+    macro_rules! own_test {
+        ($name:ident) => {{
+            let rt = runtime.clone();
+            trials.push(Trial::test(stringify!($name), move || run(&rt, $name())));
+        }};
+    }
+    shared_test!(health_answers_ok);
+    shared_test!(every_socket_of_a_user_receives_every_event);
+    shared_test!(no_user_ever_sees_another_users_events);
+    shared_test!(the_subprotocol_is_echoed_and_the_query_token_works);
+    shared_test!(bad_publish_requests_get_precise_errors_and_break_nothing);
+    shared_test!(bad_connect_tokens_are_refused_before_any_room);
+    shared_test!(an_expiring_token_closes_the_socket_with_4001);
+    shared_test!(a_burst_arrives_in_order);
+    shared_test!(a_batch_reaches_many_users);
+    shared_test!(legacy_shape_and_rotated_key_publish);
+    shared_test!(garbage_frames_do_not_hurt_the_room);
+    shared_test!(disconnect_closes_with_reconnect_or_revoked);
+    shared_test!(resume_replays_exactly_the_missed_events);
+    shared_test!(offline_events_are_delivered_on_connect);
+    shared_test!(an_unknown_epoch_is_reported_as_not_recovered);
+    shared_test!(idempotent_retries_store_once);
+    shared_test!(concurrent_publishers_give_every_socket_one_order);
+    own_test!(history_overflow_is_reported_as_not_recovered);
+    own_test!(acknowledged_events_survive_a_hard_kill);
+
+    // Trials run on one thread each; the shared worker is stopped when the last one ends.
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(shared);
+    conclusion.exit();
+}
+
+fn run(runtime: &tokio::runtime::Runtime, test: impl Future<Output = ()>) -> Result<(), Failed> {
+    runtime.block_on(test);
+    Ok(())
+}
+
+/// A user id unique to this test run.
+fn user(tag: &str) -> String {
+    format!("{tag}-{}", std::process::id())
+}
+
+async fn expect_event(socket: &mut Socket, name: &str) -> Value {
+    let frame = socket.next_json().await;
+    assert_eq!(frame["type"], "event", "{frame}");
+    assert_eq!(frame["name"], name, "{frame}");
+    frame
+}
+
+async fn expect_silence(socket: &mut Socket) {
+    match socket.next(Duration::from_millis(700)).await {
+        Seen::Nothing => {}
+        other => panic!("expected nothing, got {other:?}"),
+    }
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {body}"))
+}
+
+async fn health_answers_ok(worker: Shared) {
+    let (status, body) = worker.request("GET", "/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "ok");
+}
+
+async fn every_socket_of_a_user_receives_every_event(worker: Shared) {
+    let u = user("tabs");
+    let mut tabs = Vec::new();
+    for _ in 0..3 {
+        let mut socket = worker.connect(&u).await;
+        let welcome = socket.next_json().await;
+        assert_eq!(welcome["type"], "welcome");
+        assert_eq!(welcome["user"], u.as_str());
+        tabs.push(socket);
+    }
+    let published = worker
+        .publish_event(&u, "Message", json!({"text": "hi"}))
+        .await;
+    assert_eq!(published["sockets"], 3);
+    assert_eq!(published["user"], u.as_str());
+    for tab in &mut tabs {
+        let event = expect_event(tab, "Message").await;
+        assert_eq!(event["payload"], json!({"text": "hi"}));
+        assert_eq!(event["id"], published["id"]);
+        assert!(event["ts"].as_u64().unwrap() > 1_700_000_000_000);
+    }
+}
+
+async fn no_user_ever_sees_another_users_events(worker: Shared) {
+    let (a, b) = (user("alice"), user("bob"));
+    let mut alice = worker.connect(&a).await;
+    alice.next_json().await;
+    let mut bob = worker.connect(&b).await;
+    bob.next_json().await;
+    worker
+        .publish_event(&b, "Message", json!({"text": "for bob"}))
+        .await;
+    expect_event(&mut bob, "Message").await;
+    expect_silence(&mut alice).await;
+
+    // A token for alice with its sub changed to bob's is refused, whatever else is kept.
+    let token = worker.token(&a, 3600);
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"sub": b, "exp": now() + 3600}).to_string());
+    let tampered = format!("{}.{forged}.{}", parts[0], parts[2]);
+    assert!(worker.connect_with(&tampered, "").await.is_err());
+    let (status, body) = worker.refused_connect(Some(&tampered), "").await;
+    assert_eq!((status, error_code(&body)), (401, "invalid_token"));
+}
+
+async fn the_subprotocol_is_echoed_and_the_query_token_works(worker: Shared) {
+    let u = user("proto");
+    let socket = worker.connect(&u).await;
+    assert_eq!(socket.subprotocol.as_deref(), Some("edgepush.v1"));
+    let token = worker.token(&u, 60);
+    let request = format!("{}token={token}", worker.connect_url(""));
+    let mut socket = edgepush_e2e::connect_request(
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(request)
+            .unwrap(),
+    )
+    .await
+    .expect("query token accepted");
+    assert_eq!(socket.next_json().await["user"], u.as_str());
+}
+
+async fn bad_publish_requests_get_precise_errors_and_break_nothing(worker: Shared) {
+    let good = json!({"user": "x", "name": "Message", "payload": {"text": "hi"}}).to_string();
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("malformed JSON", r#"{"user":"#.into(), 400, "invalid_json"),
+        ("not an object", "[1]".into(), 400, "invalid_field"),
+        (
+            "missing user",
+            r#"{"name":"X"}"#.into(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "missing name",
+            r#"{"user":"1"}"#.into(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "empty user",
+            r#"{"user":"","name":"X"}"#.into(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "empty name",
+            r#"{"user":"1","name":""}"#.into(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "wrong type",
+            r#"{"user":true,"name":"X"}"#.into(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "payload too large",
+            json!({"user":"1","name":"X","payload":"x".repeat(MAX_PAYLOAD_BYTES)}).to_string(),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "batch too large",
+            json!({"events": vec![json!({"user":"1","name":"X"}); MAX_BATCH_EVENTS + 1]})
+                .to_string(),
+            413,
+            "batch_too_large",
+        ),
+        (
+            "body too large",
+            "x".repeat(MAX_BODY_BYTES + 1),
+            413,
+            "payload_too_large",
+        ),
+    ];
+    for (what, body, status, code) in cases {
+        let (got, answer) = worker.post_signed("/publish", &body, &[]).await;
+        assert_eq!(
+            (got, error_code(&answer)),
+            (status, code),
+            "{what}: {answer}"
+        );
+        assert!(
+            !answer["error"]["message"].as_str().unwrap().is_empty(),
+            "{what}"
+        );
+    }
+    let field = worker
+        .post_signed(
+            "/publish",
+            r#"{"events":[{"user":"1","name":"X"},{"user":"2"}]}"#,
+            &[],
+        )
+        .await
+        .1;
+    assert!(
+        field["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("events[1].name"),
+        "{field}"
+    );
+
+    let key = edgepush_e2e::test_signing_key();
+    let sign =
+        |key: &SigningKey, t: i64, body: &str| key.sign(t, "POST", "/publish", body.as_bytes());
+    let stranger = SigningKey::new(
+        &test_env("EDGEPUSH_TEST_KEY_ID"),
+        b"another-secret-another-secret-xxxx",
+    )
+    .unwrap();
+    let unknown = SigningKey::new("nobody", b"another-secret-another-secret-xxxx").unwrap();
+    let signatures: Vec<(&str, Option<String>, &str)> = vec![
+        ("no signature", None, "missing_signature"),
+        (
+            "garbage signature",
+            Some("nonsense".into()),
+            "invalid_signature",
+        ),
+        (
+            "wrong secret",
+            Some(sign(&stranger, now(), &good)),
+            "invalid_signature",
+        ),
+        (
+            "other body",
+            Some(sign(&key, now(), "{}")),
+            "invalid_signature",
+        ),
+        (
+            "stale timestamp",
+            Some(sign(&key, now() - 301, &good)),
+            "stale_timestamp",
+        ),
+        (
+            "unknown key id",
+            Some(sign(&unknown, now(), &good)),
+            "unknown_key",
+        ),
+    ];
+    for (what, header, code) in signatures {
+        let headers: Vec<(&str, &str)> = header
+            .iter()
+            .map(|h| (SIGNATURE_HEADER, h.as_str()))
+            .collect();
+        let (status, answer) = worker.post("/publish", &good, &headers).await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (401, code),
+            "{what}: {answer}"
+        );
+    }
+    for (method, path, status, code) in [
+        ("GET", "/publish", 405, "method_not_allowed"),
+        ("PUT", "/publish", 405, "method_not_allowed"),
+        ("POST", "/connect", 405, "method_not_allowed"),
+        ("GET", "/nowhere", 404, "not_found"),
+        ("GET", "/connect", 426, "upgrade_required"),
+    ] {
+        let (got, answer) = worker.request(method, path).await;
+        assert_eq!(
+            (got, error_code(&answer)),
+            (status, code),
+            "{method} {path}: {answer}"
+        );
+    }
+    // And the next request still works.
+    let published = worker
+        .publish_event(&user("after-bad"), "Message", json!({}))
+        .await;
+    assert_eq!(published["id"], 1);
+}
+
+async fn bad_connect_tokens_are_refused_before_any_room(worker: Shared) {
+    let u = user("badtok");
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let claims = |exp: i64| json!({"sub": u, "exp": exp}).to_string();
+    let claims_of = |c: Claims| mint(&c);
+    let base = Claims {
+        sub: u.clone(),
+        exp: now() + 600,
+        nbf: None,
+        iat: None,
+        aud: None,
+        iss: None,
+    };
+    let hs512 = format!(
+        "{}.{}.{}",
+        b64(r#"{"alg":"HS512"}"#),
+        b64(&claims(now() + 600)),
+        b64("sig")
+    );
+    let good = worker.token(&u, 600);
+    let parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("expired", worker.token(&u, -120), "token_expired"),
+        (
+            "not yet valid",
+            claims_of(Claims {
+                nbf: Some(now() + 600),
+                ..base.clone()
+            }),
+            "token_not_yet_valid",
+        ),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(r#"{"alg":"none"}"#),
+                b64(&claims(now() + 600))
+            ),
+            "unsupported_algorithm",
+        ),
+        ("another algorithm", hs512, "unsupported_algorithm"),
+        (
+            "wrong secret",
+            TokenKey::new(b"wrong-secret-wrong-secret-wrong-secret")
+                .unwrap()
+                .mint(&base),
+            "invalid_token",
+        ),
+        (
+            "tampered",
+            format!("{}.{}.{}", parts[0], b64(&claims(now() + 99_999)), parts[2]),
+            "invalid_token",
+        ),
+        (
+            "two segments",
+            format!("{}.{}", parts[0], parts[1]),
+            "invalid_token",
+        ),
+        (
+            "bad base64",
+            format!("{}.***.{}", parts[0], parts[2]),
+            "invalid_token",
+        ),
+        (
+            "bad JSON",
+            format!("{}.{}.{}", b64("{"), parts[1], parts[2]),
+            "invalid_token",
+        ),
+        ("oversized", "a".repeat(5000), "token_too_large"),
+    ];
+    for (what, token, code) in cases {
+        assert!(
+            worker.connect_with(&token, "").await.is_err(),
+            "{what} was accepted"
+        );
+        let (status, body) = worker.refused_connect(Some(&token), "").await;
+        assert_eq!((status, error_code(&body)), (401, code), "{what}: {body}");
+    }
+    let (status, body) = worker.refused_connect(None, "").await;
+    assert_eq!((status, error_code(&body)), (401, "missing_token"));
+    let (status, body) = worker.refused_connect(Some(&good), "since=abc").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "invalid_field"),
+        "{body}"
+    );
+    // The room was never touched: the user has no events and a good token still works.
+    let mut socket = worker.connect(&u).await;
+    assert_eq!(socket.next_json().await["last_id"], 0);
+}
+
+async fn an_expiring_token_closes_the_socket_with_4001(worker: Shared) {
+    let u = user("expiring");
+    let token = mint(&Claims {
+        sub: u.clone(),
+        exp: now() + 2,
+        nbf: None,
+        iat: None,
+        aud: None,
+        iss: None,
+    });
+    let mut socket = worker.connect_with(&token, "").await.expect("accepted");
+    let welcome = socket.next_json().await;
+    let expires_at = welcome["token_expires_at"]
+        .as_i64()
+        .expect("token_expires_at");
+    assert!((now()..=now() + 2).contains(&expires_at), "{welcome}");
+    match socket.next(Duration::from_secs(15)).await {
+        Seen::Closed(code, reason) => assert_eq!((code, reason.as_str()), (4001, "token_expired")),
+        other => panic!("expected close 4001, got {other:?}"),
+    }
+}
+
+async fn a_burst_arrives_in_order(worker: Shared) {
+    let u = user("burst");
+    let mut socket = worker.connect(&u).await;
+    socket.next_json().await;
+    for i in 0..50 {
+        worker.publish_event(&u, "Tick", json!({"i": i})).await;
+    }
+    for i in 0..50u64 {
+        let event = expect_event(&mut socket, "Tick").await;
+        assert_eq!(
+            (event["id"].as_u64(), event["payload"]["i"].as_u64()),
+            (Some(i + 1), Some(i))
+        );
+    }
+}
+
+async fn a_batch_reaches_many_users(worker: Shared) {
+    let users: Vec<String> = (0..20).map(|i| user(&format!("batch{i}"))).collect();
+    let mut sockets = Vec::new();
+    for u in &users {
+        let mut s = worker.connect(u).await;
+        s.next_json().await;
+        sockets.push(s);
+    }
+    let events: Vec<Value> = users
+        .iter()
+        .map(|u| json!({"user": u, "name": "Message", "payload": {"for": u}}))
+        .collect();
+    let (status, answer) = worker
+        .post_signed("/publish", &json!({"events": events}).to_string(), &[])
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    for (i, (u, socket)) in users.iter().zip(&mut sockets).enumerate() {
+        assert_eq!(answer["events"][i]["user"], u.as_str());
+        assert_eq!(answer["events"][i]["sockets"], 1);
+        let event = expect_event(socket, "Message").await;
+        assert_eq!(event["payload"]["for"], u.as_str());
+        expect_silence(socket).await;
+    }
+}
+
+async fn legacy_shape_and_rotated_key_publish(worker: Shared) {
+    let u = "918273645";
+    let mut socket = worker.connect(u).await;
+    socket.next_json().await;
+    let body = json!({"UserId": 918273645u64, "Name": "Background", "Payload": {"color": "red"}})
+        .to_string();
+    let rotated = SigningKey::new(
+        &test_env("EDGEPUSH_TEST_ROTATED_KEY_ID"),
+        test_env("EDGEPUSH_TEST_ROTATED_SECRET").as_bytes(),
+    )
+    .unwrap();
+    let signature = rotated.sign(now(), "POST", "/publish", body.as_bytes());
+    let (status, answer) = worker
+        .post("/publish", &body, &[(SIGNATURE_HEADER, &signature)])
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["events"][0]["user"], u);
+    let event = expect_event(&mut socket, "Background").await;
+    assert_eq!(event["payload"]["color"], "red");
+}
+
+async fn garbage_frames_do_not_hurt_the_room(worker: Shared) {
+    let u = user("garbage");
+    let mut socket = worker.connect(&u).await;
+    socket.next_json().await;
+    socket.send_text(PING).await;
+    assert_eq!(socket.next_json().await["type"], "pong");
+    for garbage in [
+        "not json",
+        "{\"type\":\"subscribe\"}",
+        "{}",
+        &"x".repeat(10_000),
+    ] {
+        socket.send_text(garbage).await;
+        let answer = socket.next_json().await;
+        assert_eq!(
+            (answer["type"].as_str(), answer["code"].as_str()),
+            (Some("error"), Some("invalid_frame")),
+            "{answer}"
+        );
+    }
+    socket.send_binary(&[0, 159, 146, 150]).await;
+    assert_eq!(socket.next_json().await["code"], "invalid_frame");
+    worker
+        .publish_event(&u, "Message", json!({"text": "still alive"}))
+        .await;
+    assert_eq!(
+        expect_event(&mut socket, "Message").await["payload"]["text"],
+        "still alive"
+    );
+}
+
+async fn disconnect_closes_with_reconnect_or_revoked(worker: Shared) {
+    for (reconnect, code) in [(true, 1012), (false, 4502)] {
+        let u = user(&format!("kick{reconnect}"));
+        let mut socket = worker.connect(&u).await;
+        socket.next_json().await;
+        let (status, answer) = worker
+            .post_signed(
+                "/disconnect",
+                &json!({"user": u, "reconnect": reconnect}).to_string(),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (status, answer["sockets"].as_u64()),
+            (200, Some(1)),
+            "{answer}"
+        );
+        match socket.next(Duration::from_secs(5)).await {
+            Seen::Closed(got, _) => assert_eq!(got, code),
+            other => panic!("expected close {code}, got {other:?}"),
+        }
+    }
+    let (status, answer) = worker
+        .post_signed("/disconnect", r#"{"reconnect":true}"#, &[])
+        .await;
+    assert_eq!((status, error_code(&answer)), (400, "invalid_field"));
+}
+
+async fn resume_replays_exactly_the_missed_events(worker: Shared) {
+    let u = user("resume");
+    let mut socket = worker.connect(&u).await;
+    let welcome = socket.next_json().await;
+    let epoch = welcome["epoch"].as_str().unwrap().to_owned();
+    worker.publish_event(&u, "First", json!(null)).await;
+    let last = expect_event(&mut socket, "First").await["id"]
+        .as_u64()
+        .unwrap();
+    socket.close().await;
+    for i in 0..100 {
+        worker.publish_event(&u, "Missed", json!({"i": i})).await;
+    }
+    let token = worker.token(&u, 600);
+    let mut socket = worker
+        .connect_with(&token, &format!("since={last}&epoch={epoch}"))
+        .await
+        .unwrap();
+    let (welcome, events) = socket.welcome_then_events(100).await;
+    assert_eq!(welcome["recovered"], true);
+    assert_eq!(ids(&events), (last + 1..=last + 100).collect::<Vec<_>>());
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event["payload"]["i"], i);
+    }
+    expect_silence(&mut socket).await;
+    worker.publish_event(&u, "Live", json!(null)).await;
+    assert_eq!(expect_event(&mut socket, "Live").await["id"], last + 101);
+}
+
+async fn offline_events_are_delivered_on_connect(worker: Shared) {
+    let u = user("offline");
+    for i in 0..3 {
+        let published = worker.publish_event(&u, "Message", json!({"i": i})).await;
+        assert_eq!(published["sockets"], 0);
+    }
+    let token = worker.token(&u, 600);
+    let mut socket = worker.connect_with(&token, "since=0").await.unwrap();
+    let (welcome, events) = socket.welcome_then_events(3).await;
+    assert_eq!(
+        (welcome["recovered"].as_bool(), welcome["last_id"].as_u64()),
+        (Some(true), Some(3))
+    );
+    assert_eq!(ids(&events), [1, 2, 3]);
+}
+
+async fn an_unknown_epoch_is_reported_as_not_recovered(worker: Shared) {
+    let u = user("epoch");
+    worker.publish_event(&u, "Message", json!(null)).await;
+    let token = worker.token(&u, 600);
+    let mut socket = worker
+        .connect_with(&token, "since=0&epoch=from-another-life")
+        .await
+        .unwrap();
+    let welcome = socket.next_json().await;
+    assert_eq!(welcome["recovered"], false);
+    assert_ne!(welcome["epoch"], "from-another-life");
+    expect_silence(&mut socket).await;
+}
+
+async fn idempotent_retries_store_once(worker: Shared) {
+    let u = user("idem");
+    let mut socket = worker.connect(&u).await;
+    socket.next_json().await;
+    let body = json!({"events": [{"user": u, "name": "A"}, {"user": u, "name": "B"}]}).to_string();
+    let first = worker
+        .post_signed("/publish", &body, &[("Idempotency-Key", "order-77")])
+        .await;
+    let retry = worker
+        .post_signed("/publish", &body, &[("Idempotency-Key", "order-77")])
+        .await;
+    assert_eq!((first.0, retry.0), (202, 202));
+    for i in 0..2 {
+        assert_eq!(first.1["events"][i]["id"], retry.1["events"][i]["id"]);
+        assert_eq!(retry.1["events"][i]["duplicate"], true);
+        assert_eq!(retry.1["events"][i]["sockets"], 0);
+    }
+    let per_event = json!({"user": u, "name": "C", "idempotency_key": "evt-1"}).to_string();
+    let a = worker.post_signed("/publish", &per_event, &[]).await.1;
+    let b = worker.post_signed("/publish", &per_event, &[]).await.1;
+    assert_eq!(a["events"][0]["id"], b["events"][0]["id"]);
+    assert_eq!(
+        ids(&[
+            expect_event(&mut socket, "A").await,
+            expect_event(&mut socket, "B").await,
+            expect_event(&mut socket, "C").await
+        ]),
+        [1, 2, 3]
+    );
+    expect_silence(&mut socket).await;
+}
+
+async fn concurrent_publishers_give_every_socket_one_order(worker: Shared) {
+    let u = user("concurrent");
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let mut s = worker.connect(&u).await;
+        s.next_json().await;
+        sockets.push(s);
+    }
+    let publishers = (0..4).map(|p| {
+        let worker = worker.clone();
+        let u = u.clone();
+        tokio::spawn(async move {
+            for i in 0..15 {
+                worker
+                    .publish_event(&u, "Tick", json!({"p": p, "i": i}))
+                    .await;
+            }
+        })
+    });
+    for publisher in publishers.collect::<Vec<_>>() {
+        publisher.await.unwrap();
+    }
+    let mut orders = Vec::new();
+    for socket in &mut sockets {
+        let mut seen = Vec::new();
+        for _ in 0..60 {
+            let e = expect_event(socket, "Tick").await;
+            seen.push((e["id"].as_u64().unwrap(), e["payload"].to_string()));
+        }
+        assert_eq!(
+            seen.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            (1..=60).collect::<Vec<_>>()
+        );
+        orders.push(seen);
+    }
+    assert!(
+        orders.windows(2).all(|w| w[0] == w[1]),
+        "every socket sees one total order"
+    );
+}
+
+async fn history_overflow_is_reported_as_not_recovered() {
+    let worker = Worker::start_with("overflow", &["--var", "HISTORY_MAX_EVENTS:5"]);
+    let u = "overflow";
+    for _ in 0..8 {
+        worker.publish_event(u, "Message", json!(null)).await;
+    }
+    let token = worker.token(u, 600);
+    let mut socket = worker.connect_with(&token, "since=1").await.unwrap();
+    let (welcome, events) = socket.welcome_then_events(5).await;
+    assert_eq!(welcome["recovered"], false, "{welcome}");
+    assert_eq!(ids(&events), [4, 5, 6, 7, 8]);
+    let mut socket = worker.connect_with(&token, "since=3").await.unwrap();
+    let (welcome, events) = socket.welcome_then_events(5).await;
+    assert_eq!(welcome["recovered"], true, "{welcome}");
+    assert_eq!(ids(&events), [4, 5, 6, 7, 8]);
+}
+
+async fn acknowledged_events_survive_a_hard_kill() {
+    let mut worker = Worker::start("hardkill");
+    let u = "survivor";
+    let mut acknowledged = Vec::new();
+    for i in 0..40 {
+        let published = worker.publish_event(u, "Message", json!({"i": i})).await;
+        acknowledged.push(published["id"].as_u64().unwrap());
+    }
+    worker.kill_hard();
+    worker.start_again();
+    let token = worker.token(u, 600);
+    let mut socket = worker.connect_with(&token, "since=0").await.unwrap();
+    let (welcome, events) = socket.welcome_then_events(acknowledged.len()).await;
+    assert_eq!(welcome["recovered"], true);
+    assert_eq!(ids(&events), acknowledged);
+    expect_silence(&mut socket).await;
+    assert_eq!(
+        worker.publish_event(u, "After", json!(null)).await["id"],
+        41
+    );
+}
