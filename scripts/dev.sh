@@ -43,7 +43,8 @@ cat <<EOF2
   A connect token for user 42:
     $token
 
-  Send a message / change the colour (signed with the dev key from .dev.vars):
+  Send a message / change the colour (signed with the dev key from .dev.vars, just now:
+  a signature is accepted for 5 minutes, so re-sign with the CLI below after that):
     $($cli publish --user 42 --name Message --payload '{"text":"Hello from the backend"}' --print-curl)
     $($cli publish --user 42 --name Background --payload '{"color":"#2b6cb0"}' --print-curl)
 
