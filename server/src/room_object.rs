@@ -69,6 +69,11 @@ impl DurableObject for RoomObject {
         if let Ok(pair) = WebSocketRequestResponsePair::new(PING, PONG) {
             state.set_websocket_auto_response(&pair);
         }
+        // Logged on every wake-up, so hibernation can be observed.
+        log(
+            "room_wake",
+            &[("sockets", state.get_websockets().len().to_string())],
+        );
         Self {
             state,
             env,

@@ -55,6 +55,7 @@ fn main() {
     shared_test!(legacy_shape_and_rotated_key_publish);
     shared_test!(garbage_frames_do_not_hurt_the_room);
     shared_test!(disconnect_closes_with_reconnect_or_revoked);
+    shared_test!(an_idle_room_keeps_its_sockets_through_hibernation);
     shared_test!(resume_replays_exactly_the_missed_events);
     shared_test!(offline_events_are_delivered_on_connect);
     shared_test!(an_unknown_epoch_is_reported_as_not_recovered);
@@ -551,6 +552,25 @@ async fn disconnect_closes_with_reconnect_or_revoked(worker: Shared) {
         .post_signed("/disconnect", r#"{"reconnect":true}"#, &[])
         .await;
     assert_eq!((status, error_code(&answer)), (400, "invalid_field"));
+}
+
+async fn an_idle_room_keeps_its_sockets_through_hibernation(worker: Shared) {
+    // workerd evicts an idle Durable Object after about 10 s; its hibernated sockets stay open,
+    // heartbeats are answered without it, and the next publish wakes it and reaches them.
+    let u = user("idle");
+    let mut socket = worker.connect(&u).await;
+    socket.next_json().await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    socket.send_text(PING).await;
+    assert_eq!(socket.next_json().await["type"], "pong");
+    let published = worker
+        .publish_event(&u, "Message", json!({"text": "awake"}))
+        .await;
+    assert_eq!(published["sockets"], 1);
+    assert_eq!(
+        expect_event(&mut socket, "Message").await["payload"]["text"],
+        "awake"
+    );
 }
 
 async fn resume_replays_exactly_the_missed_events(worker: Shared) {
