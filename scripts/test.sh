@@ -33,15 +33,12 @@ step "build worker" bash scripts/build-worker.sh
 [ -f scripts/build-sdk.sh ] && step "build SDK package" bash scripts/build-sdk.sh
 step "end-to-end (Rust clients)" cargo test --quiet -p edgepush-e2e --test e2e
 
-# One shared worker for the suites in other languages.
-port=8790
-store=target/e2e/suites
-rm -rf "$store"; mkdir -p "$store"
-scripts/worker-under-test.sh "$port" "$store" > target/e2e/suites.log 2>&1 &
-worker_pid=$!
-trap 'kill -- -$worker_pid 2>/dev/null; kill $worker_pid 2>/dev/null' EXIT
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
-export EDGEPUSH_URL="http://127.0.0.1:$port" EDGEPUSH_TEST_URL="http://127.0.0.1:$port"
+# One shared worker for the suites in other languages (scripts/shared-worker.sh).
+trap 'bash scripts/shared-worker.sh stop' EXIT
+bash scripts/shared-worker.sh start || echo "the shared worker did not start" >&2
+export EDGEPUSH_URL="http://127.0.0.1:${EDGEPUSH_SHARED_PORT:-8790}"
+export EDGEPUSH_TEST_URL=$EDGEPUSH_URL
+export EDGEPUSH_RESTART_CMD="bash scripts/shared-worker.sh restart"
 
 if [ -f php/phpunit.xml.dist ]; then
   step "PHP unit and kernel tests" phpunit -c php/phpunit.xml.dist --testsuite unit,kernel

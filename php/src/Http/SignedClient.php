@@ -1,0 +1,182 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Edgepush\Http;
+
+use Edgepush\Exception\ConfigurationException;
+use Edgepush\Exception\EdgepushException;
+use Edgepush\Exception\InvalidInputException;
+use Edgepush\Exception\PayloadTooLargeException;
+use Edgepush\Exception\ServiceUnavailableException;
+use Edgepush\Exception\SignatureRejectedException;
+use Edgepush\RetryPolicy;
+use Edgepush\Signer;
+
+/**
+ * POSTs signed JSON to an edgepush worker: signs each attempt anew, retries network errors and
+ * 5xx answers (all but server_misconfigured) with backoff, and turns error answers into typed
+ * exceptions that carry the server's error code.
+ *
+ * @internal used by {@see \Edgepush\Publisher}
+ */
+final class SignedClient
+{
+    private readonly string $origin;
+    private readonly string $basePath;
+
+    /** @throws ConfigurationException */
+    public function __construct(
+        string $url,
+        private readonly Signer $signer,
+        private readonly Transport $transport,
+        private readonly RetryPolicy $retry,
+    ) {
+        $parts = parse_url($url);
+        $scheme = strtolower((string) ($parts['scheme'] ?? ''));
+        if (
+            !is_array($parts) || !in_array($scheme, ['http', 'https'], true) || !isset($parts['host'])
+            || array_diff_key($parts, array_flip(['scheme', 'host', 'port', 'path'])) !== []
+        ) {
+            throw new ConfigurationException(sprintf(
+                'The edgepush url "%s" is not a base URL like https://push.example.com (http or https, no query, '
+                . 'fragment or credentials).',
+                $url,
+            ));
+        }
+        $this->origin = $scheme . '://' . $parts['host'] . (isset($parts['port']) ? ':' . $parts['port'] : '');
+        $this->basePath = rtrim($parts['path'] ?? '', '/');
+    }
+
+    /**
+     * @param string                $path    e.g. "/publish"
+     * @param array<string, string> $headers extra headers, the same on every attempt
+     *
+     * @return array<mixed> the decoded JSON object of the 2xx answer
+     *
+     * @throws EdgepushException
+     */
+    public function post(string $path, string $body, array $headers = []): array
+    {
+        $target = $this->basePath . $path;
+        for ($attempt = 1;; ++$attempt) {
+            try {
+                return $this->attempt($target, $body, $headers);
+            } catch (ServiceUnavailableException $e) {
+                if ($e->getErrorCode() === 'server_misconfigured') {
+                    throw $e;
+                }
+                if ($attempt >= $this->retry->maxAttempts) {
+                    $key = isset($headers['Idempotency-Key']) ? sprintf(
+                        ' with Idempotency-Key "%s" (publishing again with that key cannot duplicate the event)',
+                        $headers['Idempotency-Key'],
+                    ) : '';
+                    throw $attempt === 1 ? $e : new ServiceUnavailableException(
+                        sprintf('Gave up after %d attempts%s. Last: %s', $attempt, $key, $e->getMessage()),
+                        $e->getErrorCode(),
+                        $e->getHttpStatus(),
+                        $e,
+                    );
+                }
+                usleep($this->retry->delayMs($attempt) * 1000);
+            }
+        }
+    }
+
+    /**
+     * @param array<string, string> $headers
+     *
+     * @return array<mixed>
+     */
+    private function attempt(string $target, string $body, array $headers): array
+    {
+        $url = $this->origin . $target;
+        $response = $this->transport->send('POST', $url, $headers + [
+            'Content-Type' => 'application/json',
+            'User-Agent' => 'edgepush-php',
+            Signer::HEADER => $this->signer->sign(time(), 'POST', $target, $body),
+        ], $body);
+        $request = 'POST ' . $url;
+        if ($response->status < 200 || $response->status >= 300) {
+            throw self::failure($request, $response);
+        }
+        $answer = json_decode($response->body, true);
+        if (!is_array($answer)) {
+            throw self::unexpected($request, 'a body that is not a JSON object', $response->body, $response->status);
+        }
+
+        return $answer;
+    }
+
+    /** An exception for a success answer of the wrong shape; $what says what was wrong with it. */
+    public static function unexpected(
+        string $request,
+        string $what,
+        string $body,
+        ?int $status = null,
+    ): ConfigurationException {
+        return new ConfigurationException(sprintf(
+            '%s answered%s with %s: "%s". Check that the url points at an edgepush worker, not a proxy or another app.',
+            $request,
+            $status === null ? '' : ' ' . $status,
+            $what,
+            self::excerpt($body),
+        ), null, $status);
+    }
+
+    private static function failure(string $request, Response $response): EdgepushException
+    {
+        $error = json_decode($response->body, true)['error'] ?? null;
+        $code = is_array($error) && is_string($error['code'] ?? null) ? $error['code'] : null;
+        $detail = is_array($error) && is_string($error['message'] ?? null)
+            ? $error['message']
+            : sprintf('"%s" (not an edgepush error body)', self::excerpt($response->body));
+        [$class, $advice] = match ($code) {
+            'invalid_json', 'invalid_field' => [
+                InvalidInputException::class,
+                'Fix the event; sending it again will not help.',
+            ],
+            'payload_too_large', 'batch_too_large' => [
+                PayloadTooLargeException::class,
+                'Send a reference (an id, a URL) instead of the data, or split the batch.',
+            ],
+            'stale_timestamp' => [
+                SignatureRejectedException::class,
+                'Check this machine\'s clock (NTP): a signature is valid for 300 s around the server\'s time.',
+            ],
+            'missing_signature', 'invalid_signature', 'unknown_key' => [
+                SignatureRejectedException::class,
+                'Check that the publish key id and secret match the server\'s PUBLISH_KEYS.',
+            ],
+            'server_misconfigured' => [
+                ServiceUnavailableException::class,
+                'Fix the worker\'s settings (JWT_SECRET, PUBLISH_KEYS).',
+            ],
+            default => match (true) {
+                $response->status >= 500 => [
+                    ServiceUnavailableException::class,
+                    'The service is failing or restarting.',
+                ],
+                $response->status === 413 => [
+                    PayloadTooLargeException::class,
+                    'Something in front of the worker limits the body size; send smaller batches.',
+                ],
+                default => [ConfigurationException::class, 'Check that the url points at an edgepush worker.'],
+            },
+        };
+        $status = $response->status . ($code === null ? '' : ' ' . $code);
+
+        return new $class(
+            sprintf('%s answered %s: %s. %s', $request, $status, rtrim($detail, '. '), $advice),
+            $code,
+            $response->status,
+        );
+    }
+
+    private static function excerpt(string $body): string
+    {
+        $oneLine = trim((string) preg_replace('/\s+/', ' ', substr($body, 0, 200)));
+
+        return strlen($body) > 200 ? $oneLine . '...' : $oneLine;
+    }
+}

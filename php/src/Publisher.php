@@ -1,0 +1,182 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Edgepush;
+
+use Edgepush\Exception\ConfigurationException;
+use Edgepush\Exception\EdgepushException;
+use Edgepush\Exception\InvalidInputException;
+use Edgepush\Exception\PayloadTooLargeException;
+use Edgepush\Http\CurlTransport;
+use Edgepush\Http\SignedClient;
+use Edgepush\Http\Transport;
+
+/**
+ * Publishes events to users' open sockets through an edgepush worker.
+ *
+ *     $publisher = new Publisher('https://push.example.com', 'k2026a', $secret);
+ *     $publisher->publish(42, 'BlogPostCreated', ['title' => $post->getTitle()]);
+ *
+ * Every call carries an idempotency key (random unless given), so the automatic retries of
+ * network errors and 5xx answers never publish an event twice.
+ */
+final class Publisher implements Messaging
+{
+    public const MAX_BATCH_EVENTS = 100;
+    public const MAX_BODY_BYTES = 1048576;
+
+    private readonly SignedClient $client;
+
+    /**
+     * @param string $url    the worker's base URL, e.g. https://push.example.com
+     * @param string $keyId  the publish key id, as in the server's PUBLISH_KEYS
+     * @param string $secret that key's secret (at least 32 bytes)
+     *
+     * @throws ConfigurationException
+     */
+    public function __construct(
+        string $url,
+        string $keyId,
+        #[\SensitiveParameter] string $secret,
+        ?Transport $transport = null,
+        ?RetryPolicy $retry = null,
+    ) {
+        $this->client = new SignedClient(
+            $url,
+            new Signer($keyId, $secret),
+            $transport ?? new CurlTransport(),
+            $retry ?? new RetryPolicy(),
+        );
+    }
+
+    /** A fresh random idempotency key (32 hex digits). */
+    public static function newIdempotencyKey(): string
+    {
+        return bin2hex(random_bytes(16));
+    }
+
+    /**
+     * Publishes one event to every open socket of $user.
+     *
+     * @param mixed   $payload        anything json_encode() accepts, at most 64 KiB once encoded
+     * @param ?string $idempotencyKey pass your own (e.g. "post-17-created") to make the call idempotent
+     *                                across processes too; by default each call gets a random one
+     *
+     * @throws EdgepushException
+     */
+    public function publish(
+        string|int|Recipient $user,
+        string $name,
+        mixed $payload = null,
+        ?string $idempotencyKey = null,
+    ): PublishedEvent {
+        return $this->publishEvent(new Event($user, $name, $payload), $idempotencyKey);
+    }
+
+    /**
+     * Publishes an already-built event (e.g. one carrying its own idempotency key).
+     *
+     * @throws EdgepushException
+     */
+    public function publishEvent(Event $event, ?string $idempotencyKey = null): PublishedEvent
+    {
+        return $this->post([$event], $event->toJson(), $idempotencyKey)[0];
+    }
+
+    /**
+     * Publishes up to 100 events, to any users, in one request.
+     *
+     * @param iterable<Event> $events
+     * @param ?string         $idempotencyKey the event at index i gets "<key>:<i>" unless it has its own
+     *
+     * @return list<PublishedEvent> in the order of $events
+     *
+     * @throws EdgepushException
+     */
+    public function publishBatch(iterable $events, ?string $idempotencyKey = null): array
+    {
+        $events = is_array($events) ? array_values($events) : iterator_to_array($events, false);
+        foreach ($events as $index => $event) {
+            if (!$event instanceof Event) {
+                throw new InvalidInputException(sprintf(
+                    'Batch entry %d is %s; build each entry with new Edgepush\Event(...).',
+                    $index,
+                    get_debug_type($event),
+                ), 'invalid_field');
+            }
+        }
+        if ($events === []) {
+            throw new InvalidInputException('The batch is empty; pass at least one event.', 'invalid_field');
+        }
+        if (count($events) > self::MAX_BATCH_EVENTS) {
+            throw new PayloadTooLargeException(sprintf(
+                'The batch holds %d events; the limit is %d per request. Split it.',
+                count($events),
+                self::MAX_BATCH_EVENTS,
+            ), 'batch_too_large');
+        }
+        $body = '{"events":[' . implode(',', array_map(static fn (Event $e): string => $e->toJson(), $events)) . ']}';
+
+        return $this->post($events, $body, $idempotencyKey);
+    }
+
+    /** Publishes one event and forgets the answer; see {@see publish()}. */
+    public function send(string|int|Recipient $user, string $name, mixed $payload = null): void
+    {
+        $this->publish($user, $name, $payload);
+    }
+
+    /**
+     * Closes every open socket of $user. With $reconnect false (a logout) the browsers do not
+     * reconnect; with true they reconnect at once (e.g. to pick up new permissions with a fresh token).
+     *
+     * @return int how many sockets were closed
+     *
+     * @throws EdgepushException
+     */
+    public function disconnect(string|int|Recipient $user, bool $reconnect = false): int
+    {
+        $body = Json::encode(['user' => Validate::userId($user), 'reconnect' => $reconnect]);
+        $answer = $this->client->post('/disconnect', $body);
+        if (!is_int($answer['sockets'] ?? null)) {
+            throw SignedClient::unexpected('POST /disconnect', 'no socket count', Json::encode($answer));
+        }
+
+        return $answer['sockets'];
+    }
+
+    /**
+     * @param list<Event> $events
+     *
+     * @return list<PublishedEvent>
+     */
+    private function post(array $events, string $body, ?string $idempotencyKey): array
+    {
+        if (strlen($body) > self::MAX_BODY_BYTES) {
+            throw new PayloadTooLargeException(sprintf(
+                'The publish body is %d bytes; the limit is %d. Split the batch.',
+                strlen($body),
+                self::MAX_BODY_BYTES,
+            ), 'payload_too_large');
+        }
+        $key = $idempotencyKey === null ? self::newIdempotencyKey() : Validate::idempotencyKey($idempotencyKey);
+        $answer = $this->client->post('/publish', $body, ['Idempotency-Key' => $key]);
+        $published = [];
+        foreach (is_array($answer['events'] ?? null) ? $answer['events'] : [] as $entry) {
+            $user = $entry['user'] ?? null;
+            $id = $entry['id'] ?? null;
+            $sockets = $entry['sockets'] ?? null;
+            if (!is_string($user) || !is_int($id) || !is_int($sockets)) {
+                break;
+            }
+            $published[] = new PublishedEvent($user, $id, $sockets, ($entry['duplicate'] ?? false) === true);
+        }
+        if (count($published) !== count($events)) {
+            $what = sprintf('no valid result for each of the %d events', count($events));
+            throw SignedClient::unexpected('POST /publish', $what, Json::encode($answer));
+        }
+
+        return $published;
+    }
+}

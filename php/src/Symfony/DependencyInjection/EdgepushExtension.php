@@ -1,0 +1,87 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Edgepush\Symfony\DependencyInjection;
+
+use Edgepush\Http\CurlTransport;
+use Edgepush\Http\Psr18Transport;
+use Edgepush\Messaging;
+use Edgepush\Publisher;
+use Edgepush\RetryPolicy;
+use Edgepush\Symfony\Messenger\MessengerMessaging;
+use Edgepush\Symfony\Messenger\PublishMessage;
+use Edgepush\Symfony\Messenger\PublishMessageHandler;
+use Edgepush\Symfony\Twig\TokenExtension;
+use Edgepush\TokenIssuer;
+use Symfony\Component\Config\Definition\Exception\InvalidConfigurationException;
+use Symfony\Component\DependencyInjection\ContainerBuilder;
+use Symfony\Component\DependencyInjection\ContainerInterface;
+use Symfony\Component\DependencyInjection\Definition;
+use Symfony\Component\DependencyInjection\Extension\Extension;
+use Symfony\Component\DependencyInjection\Reference;
+use Symfony\Component\Messenger\MessageBusInterface;
+use Twig\Extension\AbstractExtension;
+
+/**
+ * Services: edgepush.publisher, edgepush.token_issuer and edgepush.messaging, autowirable as
+ * Publisher, TokenIssuer and Messaging; the PublishMessage handler when Messenger is installed;
+ * the Twig extension when Twig is.
+ */
+final class EdgepushExtension extends Extension
+{
+    /** @param array<array<string, mixed>> $configs */
+    public function load(array $configs, ContainerBuilder $container): void
+    {
+        $config = $this->processConfiguration(new Configuration(), $configs);
+        $messengerInstalled = interface_exists(MessageBusInterface::class);
+
+        $transport = $config['http_client'] === null
+            ? new Definition(CurlTransport::class, [$config['timeout']])
+            : new Definition(Psr18Transport::class, [new Reference($config['http_client'])]);
+        $container->register('edgepush.publisher', Publisher::class)->setArguments([
+            $config['url'],
+            $config['key_id'],
+            $config['publish_secret'],
+            $transport,
+            new Definition(RetryPolicy::class, [$config['max_attempts']]),
+        ]);
+        $container->setAlias(Publisher::class, 'edgepush.publisher');
+
+        $container->register('edgepush.token_issuer', TokenIssuer::class)->setArguments([
+            $config['jwt_secret'],
+            $config['token_ttl'],
+            $config['token_audience'],
+            $config['token_issuer'],
+        ]);
+        $container->setAlias(TokenIssuer::class, 'edgepush.token_issuer');
+
+        if ($messengerInstalled) {
+            $container->register('edgepush.publish_message_handler', PublishMessageHandler::class)
+                ->setArguments([new Reference('edgepush.publisher')])
+                ->addTag('messenger.message_handler', ['handles' => PublishMessage::class]);
+        }
+        if ($config['messenger']) {
+            if (!$messengerInstalled) {
+                throw new InvalidConfigurationException(
+                    'edgepush.messenger is true but symfony/messenger is not installed; '
+                    . 'install it or set edgepush.messenger: false.',
+                );
+            }
+            $container->register('edgepush.messenger_messaging', MessengerMessaging::class)
+                ->setArguments([new Reference(MessageBusInterface::class)]);
+        }
+        $messaging = $config['messenger'] ? 'edgepush.messenger_messaging' : 'edgepush.publisher';
+        $container->setAlias('edgepush.messaging', $messaging);
+        $container->setAlias(Messaging::class, 'edgepush.messaging');
+
+        if (class_exists(AbstractExtension::class)) {
+            $container->register('edgepush.twig_extension', TokenExtension::class)
+                ->setArguments([
+                    new Reference('edgepush.token_issuer'),
+                    new Reference('security.token_storage', ContainerInterface::NULL_ON_INVALID_REFERENCE),
+                ])
+                ->addTag('twig.extension');
+        }
+    }
+}

@@ -1,0 +1,22 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Edgepush\Symfony\Messenger;
+
+use Edgepush\Messaging;
+use Edgepush\Recipient;
+use Symfony\Component\Messenger\MessageBusInterface;
+
+/** {@see Messaging} that dispatches a {@see PublishMessage} instead of publishing during the request. */
+final class MessengerMessaging implements Messaging
+{
+    public function __construct(private readonly MessageBusInterface $bus)
+    {
+    }
+
+    public function send(string|int|Recipient $user, string $name, mixed $payload = null): void
+    {
+        $this->bus->dispatch(new PublishMessage($user, $name, $payload));
+    }
+}

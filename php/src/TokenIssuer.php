@@ -1,0 +1,90 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Edgepush;
+
+use Edgepush\Exception\ConfigurationException;
+use Edgepush\Exception\InvalidInputException;
+
+/**
+ * Mints the HS256 tokens browsers connect with. Issue one at login (or on each page that opens a
+ * socket) and hand it to the browser, which sends it on `GET /connect`.
+ */
+final class TokenIssuer
+{
+    public const MIN_SECRET_BYTES = 32;
+    private const HEADER = '{"alg":"HS256","typ":"JWT"}';
+
+    /**
+     * @param string  $secret   the server's JWT_SECRET (at least 32 bytes)
+     * @param int     $ttl      seconds a token stays valid; the server closes the socket (code 4001) when it expires
+     * @param ?string $audience the `aud` claim, if the server requires one
+     * @param ?string $issuer   the `iss` claim, if the server requires one
+     *
+     * @throws ConfigurationException
+     */
+    public function __construct(
+        #[\SensitiveParameter] private readonly string $secret,
+        private readonly int $ttl = 3600,
+        private readonly ?string $audience = null,
+        private readonly ?string $issuer = null,
+    ) {
+        if (strlen($secret) < self::MIN_SECRET_BYTES) {
+            throw new ConfigurationException(sprintf(
+                'The edgepush JWT secret is %d bytes; it must be at least %d, the same as the server\'s JWT_SECRET '
+                . '(generate one with: openssl rand -hex 32).',
+                strlen($secret),
+                self::MIN_SECRET_BYTES,
+            ));
+        }
+        if ($ttl < 1) {
+            throw new ConfigurationException(sprintf('The edgepush token TTL is %d s; it must be at least 1 s.', $ttl));
+        }
+    }
+
+    /**
+     * A token for $user, valid from now for the configured TTL (or $ttl seconds).
+     *
+     * @throws InvalidInputException when the user id is invalid
+     */
+    public function issue(string|int|Recipient $user, ?int $ttl = null): string
+    {
+        if ($ttl !== null && $ttl < 1) {
+            $message = sprintf('A token TTL of %d s is invalid; pass at least 1 s.', $ttl);
+            throw new InvalidInputException($message, 'invalid_field');
+        }
+        $now = time();
+
+        return $this->mint(new Claims(
+            sub: Validate::userId($user),
+            exp: $now + ($ttl ?? $this->ttl),
+            iat: $now,
+            aud: $this->audience,
+            iss: $this->issuer,
+        ));
+    }
+
+    /**
+     * Signs exactly these claims (for tests and special cases; {@see issue()} is the everyday call).
+     *
+     * @throws InvalidInputException when a claim is not valid UTF-8
+     */
+    public function mint(Claims $claims): string
+    {
+        try {
+            $json = $claims->toJson();
+        } catch (\JsonException $e) {
+            $message = 'The token claims cannot be encoded as JSON: ' . $e->getMessage() . '; use UTF-8 strings.';
+            throw new InvalidInputException($message, 'invalid_field', previous: $e);
+        }
+        $input = self::base64url(self::HEADER) . '.' . self::base64url($json);
+
+        return $input . '.' . self::base64url(hash_hmac('sha256', $input, $this->secret, true));
+    }
+
+    private static function base64url(string $bytes): string
+    {
+        return rtrim(strtr(base64_encode($bytes), '+/', '-_'), '=');
+    }
+}

@@ -1,0 +1,92 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Edgepush\Tests\Kernel;
+
+use Edgepush\Http\CurlTransport;
+use Edgepush\Http\Psr18Transport;
+use Edgepush\Messaging;
+use Edgepush\Publisher;
+use Edgepush\Symfony\DependencyInjection\EdgepushExtension;
+use Edgepush\TokenIssuer;
+use PHPUnit\Framework\TestCase;
+use Symfony\Component\Config\Definition\Exception\InvalidConfigurationException;
+use Symfony\Component\DependencyInjection\ContainerBuilder;
+use Symfony\Component\DependencyInjection\Definition;
+use Symfony\Component\DependencyInjection\Reference;
+use Symfony\Component\HttpClient\Psr18Client;
+
+/** The bundle's configuration and service wiring, without booting a kernel. */
+final class BundleConfigurationTest extends TestCase
+{
+    private const CONFIG = [
+        'url' => 'https://push.example.com',
+        'key_id' => 'k2026a',
+        'publish_secret' => 'edgepush-test-secret-0123456789abcdef',
+        'jwt_secret' => 'jwt-test-secret-0123456789abcdef-0123456789',
+    ];
+
+    public function testWithoutMessengerSendPublishesDirectlyOverCurl(): void
+    {
+        $container = self::load(self::CONFIG);
+
+        self::assertSame('edgepush.messaging', (string) $container->getAlias(Messaging::class));
+        self::assertSame('edgepush.publisher', (string) $container->getAlias('edgepush.messaging'));
+        self::assertSame('edgepush.publisher', (string) $container->getAlias(Publisher::class));
+        self::assertSame('edgepush.token_issuer', (string) $container->getAlias(TokenIssuer::class));
+        $arguments = $container->getDefinition('edgepush.publisher')->getArguments();
+        self::assertSame(
+            [self::CONFIG['url'], self::CONFIG['key_id'], self::CONFIG['publish_secret']],
+            array_slice($arguments, 0, 3),
+        );
+        self::assertInstanceOf(Definition::class, $arguments[3]);
+        self::assertSame(CurlTransport::class, $arguments[3]->getClass());
+        self::assertSame([10.0], $arguments[3]->getArguments());
+        self::assertSame([4], $arguments[4]->getArguments());
+        self::assertSame(
+            ['jwt-test-secret-0123456789abcdef-0123456789', 3600, null, null],
+            $container->getDefinition('edgepush.token_issuer')->getArguments(),
+        );
+        $handler = $container->getDefinition('edgepush.publish_message_handler');
+        self::assertTrue($handler->hasTag('messenger.message_handler'));
+        self::assertTrue($container->getDefinition('edgepush.twig_extension')->hasTag('twig.extension'));
+    }
+
+    public function testAPsr18ClientServiceCanBePluggedIn(): void
+    {
+        $container = self::load(self::CONFIG + ['http_client' => 'app.psr18_client']);
+        $transport = $container->getDefinition('edgepush.publisher')->getArgument(3);
+        self::assertSame(Psr18Transport::class, $transport->getClass());
+        self::assertEquals([new Reference('app.psr18_client')], $transport->getArguments());
+
+        $container->register('app.psr18_client', Psr18Client::class);
+        $container->getAlias(Publisher::class)->setPublic(true);
+        $container->compile();
+        self::assertInstanceOf(Publisher::class, $container->get(Publisher::class));
+    }
+
+    public function testRequiresTheSecretsAndTheUrl(): void
+    {
+        $this->expectException(InvalidConfigurationException::class);
+        $this->expectExceptionMessage('"jwt_secret"');
+
+        self::load(array_diff_key(self::CONFIG, ['jwt_secret' => true]));
+    }
+
+    public function testRefusesANonPositiveTokenTtl(): void
+    {
+        $this->expectException(InvalidConfigurationException::class);
+
+        self::load(self::CONFIG + ['token_ttl' => 0]);
+    }
+
+    /** @param array<string, mixed> $config */
+    private static function load(array $config): ContainerBuilder
+    {
+        $container = new ContainerBuilder();
+        (new EdgepushExtension())->load([$config], $container);
+
+        return $container;
+    }
+}

@@ -1,0 +1,74 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Edgepush\Tests\Kernel;
+
+use Edgepush\Symfony\EdgepushBundle;
+use Edgepush\Symfony\Messenger\PublishMessage;
+use Symfony\Bundle\FrameworkBundle\FrameworkBundle;
+use Symfony\Bundle\FrameworkBundle\Kernel\MicroKernelTrait;
+use Symfony\Bundle\TwigBundle\TwigBundle;
+use Symfony\Component\DependencyInjection\Loader\Configurator\ContainerConfigurator;
+use Symfony\Component\HttpKernel\Kernel;
+use Symfony\Component\Routing\Loader\Configurator\RoutingConfigurator;
+use Symfony\Component\Security\Core\Authentication\Token\Storage\TokenStorage;
+
+/**
+ * A minimal Symfony app with the bundle: FrameworkBundle, TwigBundle, Messenger with PublishMessage
+ * routed to an in-memory (serializing) "async" transport, a token storage to log a user in, and an
+ * autowired controller.
+ */
+final class TestKernel extends Kernel
+{
+    use MicroKernelTrait;
+
+    /** @param array<string, mixed> $edgepush the bundle's configuration */
+    public function __construct(private readonly array $edgepush)
+    {
+        parent::__construct('test', false);
+    }
+
+    public function registerBundles(): iterable
+    {
+        return [new FrameworkBundle(), new TwigBundle(), new EdgepushBundle()];
+    }
+
+    public function getProjectDir(): string
+    {
+        return __DIR__;
+    }
+
+    public function getCacheDir(): string
+    {
+        return sys_get_temp_dir() . '/edgepush-kernel-test/' . md5(serialize($this->edgepush)) . '/cache';
+    }
+
+    public function getLogDir(): string
+    {
+        return dirname($this->getCacheDir()) . '/log';
+    }
+
+    private function configureContainer(ContainerConfigurator $container): void
+    {
+        $container->extension('framework', [
+            'secret' => 'kernel-test',
+            'test' => true,
+            'http_method_override' => false,
+            'router' => ['utf8' => true],
+            'messenger' => [
+                'transports' => ['async' => 'in-memory://?serialize=true'],
+                'routing' => [PublishMessage::class => 'async'],
+            ],
+        ]);
+        $container->extension('twig', ['strict_variables' => true]);
+        $container->extension('edgepush', $this->edgepush);
+        $services = $container->services();
+        $services->set('security.token_storage', TokenStorage::class)->public();
+        $services->set(BlogController::class)->autowire()->public();
+    }
+
+    private function configureRoutes(RoutingConfigurator $routes): void
+    {
+    }
+}

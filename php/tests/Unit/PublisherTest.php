@@ -1,0 +1,335 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Edgepush\Tests\Unit;
+
+use Edgepush\Event;
+use Edgepush\Exception\ConfigurationException;
+use Edgepush\Exception\EdgepushException;
+use Edgepush\Exception\InvalidInputException;
+use Edgepush\Exception\NetworkException;
+use Edgepush\Exception\PayloadTooLargeException;
+use Edgepush\Exception\ServiceUnavailableException;
+use Edgepush\Exception\SignatureRejectedException;
+use Edgepush\Http\Response;
+use Edgepush\PublishedEvent;
+use Edgepush\Publisher;
+use Edgepush\RetryPolicy;
+use Edgepush\Signer;
+use Edgepush\Tests\Support\ScriptedTransport;
+use PHPUnit\Framework\TestCase;
+
+final class PublisherTest extends TestCase
+{
+    private const KEY_ID = 'k2026a';
+    private const SECRET = 'edgepush-test-secret-0123456789abcdef';
+
+    public function testPublishSendsOneSignedEventAndReturnsTheResult(): void
+    {
+        $transport = new ScriptedTransport(self::accepted(['user' => '42', 'id' => 17, 'sockets' => 2]));
+
+        $event = self::publisher($transport)->publish(42, 'BlogPostCreated', ['title' => 'Hi']);
+
+        self::assertEquals(new PublishedEvent('42', 17, 2), $event);
+        [$request] = $transport->requests;
+        self::assertSame('POST', $request['method']);
+        self::assertSame('http://push.test:8787/publish', $request['url']);
+        self::assertSame('{"user":"42","name":"BlogPostCreated","payload":{"title":"Hi"}}', $request['body']);
+        self::assertSame('application/json', $request['headers']['Content-Type']);
+        self::assertMatchesRegularExpression('/^[0-9a-f]{32}$/', $request['headers']['Idempotency-Key']);
+        self::assertSignedNow($request, '/publish');
+    }
+
+    public function testSignsThePathUnderTheBaseUrlsPrefix(): void
+    {
+        $transport = new ScriptedTransport(self::accepted(['user' => '42', 'id' => 1, 'sockets' => 0]));
+
+        (new Publisher('https://example.test/edgepush/', self::KEY_ID, self::SECRET, $transport))->publish('42', 'X');
+
+        self::assertSame('https://example.test/edgepush/publish', $transport->requests[0]['url']);
+        self::assertSignedNow($transport->requests[0], '/edgepush/publish');
+    }
+
+    public function testReportsDuplicatesAndSendsAGivenIdempotencyKey(): void
+    {
+        $transport = new ScriptedTransport(
+            self::accepted(['user' => '42', 'id' => 5, 'sockets' => 1, 'duplicate' => true]),
+        );
+
+        $event = self::publisher($transport)->publish('42', 'X', null, 'post-17-created');
+
+        self::assertTrue($event->duplicate);
+        self::assertSame('post-17-created', $transport->requests[0]['headers']['Idempotency-Key']);
+    }
+
+    public function testEachCallGetsItsOwnIdempotencyKey(): void
+    {
+        $transport = new ScriptedTransport(
+            self::accepted(['user' => '42', 'id' => 1, 'sockets' => 0]),
+            self::accepted(['user' => '42', 'id' => 2, 'sockets' => 0]),
+        );
+        $publisher = self::publisher($transport);
+        $publisher->publish('42', 'X');
+        $publisher->send('42', 'X');
+
+        $keys = array_map(static fn (array $r): string => $r['headers']['Idempotency-Key'], $transport->requests);
+        self::assertCount(2, array_unique($keys));
+    }
+
+    public function testBatchesEventsForManyUsersInOrder(): void
+    {
+        $transport = new ScriptedTransport(self::accepted(
+            ['user' => 'a', 'id' => 3, 'sockets' => 1],
+            ['user' => 'b', 'id' => 9, 'sockets' => 0],
+        ));
+
+        $events = self::publisher($transport)->publishBatch(
+            (static function () {
+                yield new Event('a', 'Message', ['text' => 'hi']);
+                yield new Event('b', 'Ping', null, 'own-key');
+            })(),
+            'batch-1',
+        );
+
+        self::assertEquals([new PublishedEvent('a', 3, 1), new PublishedEvent('b', 9, 0)], $events);
+        self::assertSame(
+            '{"events":[{"user":"a","name":"Message","payload":{"text":"hi"}},'
+            . '{"user":"b","name":"Ping","payload":null,"idempotency_key":"own-key"}]}',
+            $transport->requests[0]['body'],
+        );
+        self::assertSame('batch-1', $transport->requests[0]['headers']['Idempotency-Key']);
+    }
+
+    /** @return iterable<string, array{array<mixed>, class-string<EdgepushException>, string}> */
+    public static function refusedBatches(): iterable
+    {
+        yield 'empty' => [[], InvalidInputException::class, 'invalid_field'];
+        yield 'not events' => [[new Event('a', 'X'), ['user' => 'b']], InvalidInputException::class, 'invalid_field'];
+        $big = new Event('a', 'X', str_repeat('p', 65000));
+        $small = new Event('a', 'X');
+        yield '101 events' => [array_fill(0, 101, $small), PayloadTooLargeException::class, 'batch_too_large'];
+        yield 'over 1 MiB' => [array_fill(0, 17, $big), PayloadTooLargeException::class, 'payload_too_large'];
+    }
+
+    /**
+     * @dataProvider refusedBatches
+     *
+     * @param array<mixed>                       $events
+     * @param class-string<EdgepushException> $class
+     */
+    public function testRefusesBadBatchesBeforeSending(array $events, string $class, string $code): void
+    {
+        $transport = new ScriptedTransport();
+        try {
+            self::publisher($transport)->publishBatch($events);
+            self::fail("expected $class");
+        } catch (EdgepushException $e) {
+            self::assertInstanceOf($class, $e);
+            self::assertSame($code, $e->getErrorCode());
+        }
+        self::assertSame([], $transport->requests);
+    }
+
+    public function testAcceptsAFullBatch(): void
+    {
+        $transport = new ScriptedTransport(
+            self::accepted(...array_fill(0, 100, ['user' => 'a', 'id' => 1, 'sockets' => 0])),
+        );
+
+        self::assertCount(100, self::publisher($transport)->publishBatch(array_fill(0, 100, new Event('a', 'X'))));
+    }
+
+    public function testRefusesAnInvalidIdempotencyKeyBeforeSending(): void
+    {
+        $transport = new ScriptedTransport();
+
+        $this->expectException(InvalidInputException::class);
+        try {
+            self::publisher($transport)->publish('42', 'X', null, 'has space');
+        } finally {
+            self::assertSame([], $transport->requests);
+        }
+    }
+
+    public function testRetriesNetworkErrorsAnd5xxWithTheSameKeyAndBody(): void
+    {
+        $transport = new ScriptedTransport(
+            new Response(503, '<html>Service Unavailable</html>'),
+            new NetworkException('POST http://push.test:8787/publish got no answer: connection refused'),
+            new Response(500, '{"error":{"code":"internal_error","message":"storage hiccup"}}'),
+            self::accepted(['user' => '42', 'id' => 8, 'sockets' => 1]),
+        );
+
+        $event = self::publisher($transport, new RetryPolicy(4, 1, 2))->publish('42', 'X', ['n' => 1]);
+
+        self::assertSame(8, $event->id);
+        self::assertCount(4, $transport->requests);
+        $key = $transport->requests[0]['headers']['Idempotency-Key'];
+        foreach ($transport->requests as $request) {
+            self::assertSame($key, $request['headers']['Idempotency-Key']);
+            self::assertSame($transport->requests[0]['body'], $request['body']);
+            self::assertSignedNow($request, '/publish');
+        }
+    }
+
+    public function testGivesUpAfterTheLastAttempt(): void
+    {
+        $transport = new ScriptedTransport(...array_fill(0, 3, new Response(502, 'Bad Gateway')));
+
+        try {
+            self::publisher($transport, new RetryPolicy(3, 1, 2))->publish('42', 'X');
+            self::fail('expected a ServiceUnavailableException');
+        } catch (ServiceUnavailableException $e) {
+            $key = $transport->requests[0]['headers']['Idempotency-Key'];
+            self::assertSame(
+                'Gave up after 3 attempts with Idempotency-Key "' . $key . '" '
+                . '(publishing again with that key cannot duplicate the event). '
+                . 'Last: POST http://push.test:8787/publish answered 502: "Bad Gateway" (not an edgepush error body). '
+                . 'The service is failing or restarting.',
+                $e->getMessage(),
+            );
+            self::assertSame(502, $e->getHttpStatus());
+            self::assertNull($e->getErrorCode());
+            self::assertInstanceOf(ServiceUnavailableException::class, $e->getPrevious());
+        }
+        self::assertCount(3, $transport->requests);
+    }
+
+    public function testASingleAttemptThrowsTheNetworkErrorItself(): void
+    {
+        $failure = new NetworkException('no route to host');
+
+        $this->expectExceptionObject($failure);
+
+        self::publisher(new ScriptedTransport($failure), new RetryPolicy(1))->publish('42', 'X');
+    }
+
+    /** @return iterable<string, array{int, string, class-string<EdgepushException>, ?string, string}> */
+    public static function refusals(): iterable
+    {
+        $error = static fn (int $status, string $code, string $message, string $class, string $expected): array => [
+            $status,
+            json_encode(['error' => ['code' => $code, 'message' => $message]]),
+            $class,
+            $code,
+            $expected,
+        ];
+        $invalid = InvalidInputException::class;
+        $tooLarge = PayloadTooLargeException::class;
+        $rejected = SignatureRejectedException::class;
+        $unavailable = ServiceUnavailableException::class;
+        $configuration = ConfigurationException::class;
+        yield 'invalid_field' => $error(400, 'invalid_field', 'name is missing', $invalid, 'missing. Fix the event');
+        yield 'invalid_json' => $error(400, 'invalid_json', 'EOF', $invalid, 'answered 400 invalid_json: EOF');
+        yield 'payload_too_large' => $error(413, 'payload_too_large', '70000 bytes', $tooLarge, 'Send a reference');
+        yield 'batch_too_large' => $error(413, 'batch_too_large', '101 events', $tooLarge, 'split the batch');
+        yield 'a proxy\'s body limit' => [413, 'Request Entity Too Large', $tooLarge, null, 'send smaller batches'];
+        yield 'invalid_signature' => $error(401, 'invalid_signature', 'mismatch', $rejected, 'server\'s PUBLISH_KEYS');
+        yield 'unknown_key' => $error(401, 'unknown_key', 'unknown', $rejected, 'PUBLISH_KEYS');
+        yield 'missing_signature' => $error(401, 'missing_signature', 'none', $rejected, 'PUBLISH_KEYS');
+        yield 'stale_timestamp' => $error(401, 'stale_timestamp', 'too old', $rejected, 'Check this machine\'s clock');
+        yield 'server_misconfigured' => $error(500, 'server_misconfigured', 'no key', $unavailable, 'Fix the worker');
+        yield 'not_found' => $error(404, 'not_found', 'no route', $configuration, 'points at an edgepush worker');
+        yield 'method_not_allowed' => $error(405, 'method_not_allowed', 'use POST', $configuration, 'edgepush worker');
+        yield 'a login page' => [403, '<html>Sign in</html>', $configuration, null, '"<html>Sign in</html>" (not an'];
+    }
+
+    /**
+     * @dataProvider refusals
+     *
+     * @param class-string<EdgepushException> $class
+     */
+    public function testTurnsRefusalsIntoTypedExceptionsWithoutRetrying(
+        int $status,
+        string $body,
+        string $class,
+        ?string $code,
+        string $message,
+    ): void {
+        $transport = new ScriptedTransport(new Response($status, $body));
+        try {
+            self::publisher($transport)->publish('42', 'X');
+            self::fail("expected $class");
+        } catch (EdgepushException $e) {
+            self::assertSame($class, $e::class);
+            self::assertSame($code, $e->getErrorCode());
+            self::assertSame($status, $e->getHttpStatus());
+            self::assertStringContainsString($message, $e->getMessage());
+        }
+        self::assertCount(1, $transport->requests);
+    }
+
+    /** @return iterable<string, array{string}> */
+    public static function strangeAnswers(): iterable
+    {
+        yield 'not JSON' => ['<html>OK</html>'];
+        yield 'no events' => ['{"ok":true}'];
+        yield 'too few events' => ['{"events":[]}'];
+        yield 'wrong types' => ['{"events":[{"user":"42","id":"17","sockets":2}]}'];
+    }
+
+    /** @dataProvider strangeAnswers */
+    public function testRefusesSuccessAnswersThatAreNotEdgepushs(string $body): void
+    {
+        $this->expectException(ConfigurationException::class);
+        $this->expectExceptionMessage('Check that the url points at an edgepush worker');
+
+        self::publisher(new ScriptedTransport(new Response(202, $body)))->publish('42', 'X');
+    }
+
+    public function testDisconnectsAUser(): void
+    {
+        $transport = new ScriptedTransport(new Response(200, '{"user":"42","sockets":3}'));
+
+        self::assertSame(3, self::publisher($transport)->disconnect(42));
+        [$request] = $transport->requests;
+        self::assertSame('http://push.test:8787/disconnect', $request['url']);
+        self::assertSame('{"user":"42","reconnect":false}', $request['body']);
+        self::assertArrayNotHasKey('Idempotency-Key', $request['headers']);
+        self::assertSignedNow($request, '/disconnect');
+    }
+
+    /** @return iterable<string, array{string}> */
+    public static function badUrls(): iterable
+    {
+        yield 'empty' => [''];
+        yield 'no scheme' => ['push.example.com'];
+        yield 'ftp' => ['ftp://push.example.com'];
+        yield 'a query' => ['https://push.example.com/?x=1'];
+        yield 'credentials' => ['https://user:pw@push.example.com'];
+        yield 'a fragment' => ['https://push.example.com/#top'];
+    }
+
+    /** @dataProvider badUrls */
+    public function testRefusesUrlsThatAreNotBaseUrls(string $url): void
+    {
+        $this->expectException(ConfigurationException::class);
+        $this->expectExceptionMessage('is not a base URL like https://push.example.com');
+
+        new Publisher($url, self::KEY_ID, self::SECRET, new ScriptedTransport());
+    }
+
+    private static function publisher(ScriptedTransport $transport, ?RetryPolicy $retry = null): Publisher
+    {
+        $retry ??= new RetryPolicy(4, 1, 2);
+
+        return new Publisher('http://push.test:8787', self::KEY_ID, self::SECRET, $transport, $retry);
+    }
+
+    /** @param array<string, mixed> ...$events */
+    private static function accepted(array ...$events): Response
+    {
+        return new Response(202, json_encode(['events' => $events]));
+    }
+
+    /** @param array{method: string, headers: array<string, string>, body: string} $request */
+    private static function assertSignedNow(array $request, string $path): void
+    {
+        $header = $request['headers'][Signer::HEADER];
+        self::assertSame(1, preg_match('/^keyid=k2026a,t=(\d+),v1=[0-9a-f]{64}$/', $header, $m), $header);
+        self::assertEqualsWithDelta(time(), (int) $m[1], 5);
+        $signer = new Signer(self::KEY_ID, self::SECRET);
+        self::assertSame($signer->sign((int) $m[1], 'POST', $path, $request['body']), $header);
+    }
+}
