@@ -255,6 +255,23 @@ impl ErrorCode {
         }
     }
 
+    /// The close code a refused connect is reported with when the client asked for in-band
+    /// refusals (`refusal=close`, see [`crate::frames::REFUSAL_PARAM`]): an expired token asks
+    /// for a fresh one, other token problems and missing tokens stop the client, malformed
+    /// connect parameters are a protocol violation, server trouble reconnects with backoff.
+    pub fn refusal_close_code(self) -> CloseCode {
+        match self {
+            Self::TokenExpired | Self::TokenNotYetValid => CloseCode::TokenExpired,
+            Self::MissingToken
+            | Self::InvalidToken
+            | Self::UnsupportedAlgorithm
+            | Self::InvalidClaims
+            | Self::TokenTooLarge => CloseCode::TokenInvalid,
+            Self::ServerMisconfigured | Self::InternalError => CloseCode::InternalError,
+            _ => CloseCode::ProtocolViolation,
+        }
+    }
+
     /// Whether repeating the same request later may succeed (server-side trouble), as opposed to
     /// a request that must be fixed first.
     pub fn is_retryable(self) -> bool {
@@ -307,6 +324,17 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ErrorCode::ALL.len());
+    }
+
+    #[test]
+    fn refusals_map_to_close_codes_the_client_acts_on() {
+        let action = |code: ErrorCode| code.refusal_close_code().action();
+        assert_eq!(action(ErrorCode::TokenExpired), CloseAction::RefreshToken);
+        assert_eq!(action(ErrorCode::InvalidToken), CloseAction::Stop);
+        assert_eq!(action(ErrorCode::MissingToken), CloseAction::Stop);
+        assert_eq!(action(ErrorCode::UnsupportedAlgorithm), CloseAction::Stop);
+        assert_eq!(action(ErrorCode::InvalidField), CloseAction::Stop);
+        assert_eq!(action(ErrorCode::ServerMisconfigured), CloseAction::Reconnect);
     }
 
     #[test]

@@ -25,6 +25,13 @@ pub const TOKEN_PARAM: &str = "token";
 /// Query parameter with the last event id the client saw; the server replays what came after it.
 /// `since=0` asks for the whole retained history.
 pub const SINCE_PARAM: &str = "since";
+/// Query parameter asking for in-band refusals: with `refusal=close`, a connect the server refuses
+/// (bad token, bad parameters) is still upgraded, then gets one `error` frame and a close code
+/// from [`crate::ErrorCode::refusal_close_code`]. Browsers need this: they cannot read the status
+/// or body of a refused upgrade. Without it, refusals are plain HTTP errors (`401` + JSON).
+pub const REFUSAL_PARAM: &str = "refusal";
+/// The one value of [`REFUSAL_PARAM`].
+pub const REFUSAL_CLOSE: &str = "close";
 /// Query parameter with the epoch the `since` id belongs to (from the welcome frame).
 pub const EPOCH_PARAM: &str = "epoch";
 

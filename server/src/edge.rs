@@ -1,13 +1,18 @@
 //! The Worker's entry point: authenticates every request at the edge, then hands it to the
 //! user's room. Nothing here touches a Durable Object before the token or signature checks out.
 
+use edgepush_protocol::frames::{
+    EPOCH_PARAM, REFUSAL_CLOSE, REFUSAL_PARAM, SINCE_PARAM, SUBPROTOCOL, ServerFrame, TOKEN_PARAM,
+};
 use edgepush_protocol::publish::{
     IDEMPOTENCY_HEADER, MAX_BODY_BYTES, NewEvent, PublishResponse, PublishedEvent,
     parse_publish_request,
 };
 use edgepush_protocol::signature::SIGNATURE_HEADER;
 use futures_util::future::join_all;
-use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Stub, event};
+use worker::{
+    Context, Env, Headers, Method, Request, RequestInit, Response, Stub, WebSocketPair, event,
+};
 
 use crate::api::{self, DisconnectRequest, DisconnectResponse, Route};
 use crate::config::Settings;
@@ -111,18 +116,34 @@ async fn connect(req: Request, env: &Env) -> Result<Response, ServerError> {
             .map(|(_, v)| v.into_owned())
     };
     let subprotocols = req.headers().get("Sec-WebSocket-Protocol")?;
-    let query_token = query("token");
-    let token = api::connect_token(subprotocols.as_deref(), query_token.as_deref())?;
-    let claims = settings(env)?.tokens.verify(token.token, now_seconds())?;
-    let resume = api::resume_request(query("since").as_deref(), query("epoch").as_deref())?;
+    let offered_subprotocol = subprotocols
+        .as_deref()
+        .is_some_and(|p| p.split(',').any(|p| p.trim() == SUBPROTOCOL));
+    let authorized = (|| {
+        let query_token = query(TOKEN_PARAM);
+        let token = api::connect_token(subprotocols.as_deref(), query_token.as_deref())?;
+        let claims = settings(env)?.tokens.verify(token.token, now_seconds())?;
+        let resume =
+            api::resume_request(query(SINCE_PARAM).as_deref(), query(EPOCH_PARAM).as_deref())?;
+        Ok::<_, ServerError>(ConnectParams {
+            user: claims.sub,
+            exp: claims.exp,
+            subprotocol: token.echo_subprotocol,
+            since: resume.since,
+            epoch: resume.epoch,
+        })
+    })();
+    match authorized {
+        Ok(params) => enter_room(env, &params).await,
+        Err(err) if query(REFUSAL_PARAM).as_deref() == Some(REFUSAL_CLOSE) => {
+            refuse_in_band(&err, offered_subprotocol)
+        }
+        Err(err) => Err(err),
+    }
+}
 
-    let params = ConnectParams {
-        user: claims.sub.clone(),
-        exp: claims.exp,
-        subprotocol: token.echo_subprotocol,
-        since: resume.since,
-        epoch: resume.epoch,
-    };
+/// Hands a verified socket to the user's room.
+async fn enter_room(env: &Env, params: &ConnectParams) -> Result<Response, ServerError> {
     let mut room_url = worker::Url::parse(&format!("{ROOM_ORIGIN}/connect"))
         .map_err(|e| ServerError::Internal(e.to_string()))?;
     {
@@ -145,7 +166,39 @@ async fn connect(req: Request, env: &Env) -> Result<Response, ServerError> {
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let room_req = Request::new_with_init(room_url.as_str(), &init)?;
-    Ok(room(env, &claims.sub)?.fetch_with_request(room_req).await?)
+    Ok(room(env, &params.user)?
+        .fetch_with_request(room_req)
+        .await?)
+}
+
+/// Reports a refused connect inside the WebSocket (for browsers, which cannot read a refused
+/// upgrade): accepted here at the edge, never in a room, then one `error` frame and a close code
+/// that tells the client whether to refresh its token, stop, or retry.
+fn refuse_in_band(err: &ServerError, echo_subprotocol: bool) -> Result<Response, ServerError> {
+    let pair = WebSocketPair::new()?;
+    pair.server.accept()?;
+    let frame = ServerFrame::<()>::Error(err.body().error);
+    pair.server
+        .send_with_str(serde_json::to_string(&frame).unwrap_or_default())?;
+    let close = err.code().refusal_close_code();
+    pair.server
+        .close(Some(close.as_u16()), Some(close.reason()))?;
+    log(
+        "reject",
+        &[
+            ("path", "/connect".to_owned()),
+            ("close", close.as_u16().to_string()),
+            ("code", err.code().as_str().to_owned()),
+            ("message", err.to_string()),
+        ],
+    );
+    let mut response = Response::from_websocket(pair.client)?;
+    if echo_subprotocol {
+        response
+            .headers_mut()
+            .set("Sec-WebSocket-Protocol", SUBPROTOCOL)?;
+    }
+    Ok(response)
 }
 
 /// Reads a signed body: size-capped, then verified against the publish keys.

@@ -49,6 +49,7 @@ fn main() {
     shared_test!(the_subprotocol_is_echoed_and_the_query_token_works);
     shared_test!(bad_publish_requests_get_precise_errors_and_break_nothing);
     shared_test!(bad_connect_tokens_are_refused_before_any_room);
+    shared_test!(browsers_get_refusals_in_band_when_they_ask);
     shared_test!(an_expiring_token_closes_the_socket_with_4001);
     shared_test!(a_burst_arrives_in_order);
     shared_test!(a_batch_reaches_many_users);
@@ -409,6 +410,56 @@ async fn bad_connect_tokens_are_refused_before_any_room(worker: Shared) {
     // The room was never touched: the user has no events and a good token still works.
     let mut socket = worker.connect(&u).await;
     assert_eq!(socket.next_json().await["last_id"], 0);
+}
+
+async fn browsers_get_refusals_in_band_when_they_ask(worker: Shared) {
+    // Browsers cannot read a refused upgrade; with refusal=close they get the reason and a close
+    // code from the shared table instead, and no room is touched.
+    let u = user("inband");
+    let expired = worker.token(&u, -120);
+    let fresh = worker.token(&u, 600);
+    let forged = TokenKey::new(b"wrong-secret-wrong-secret-wrong-secret")
+        .unwrap()
+        .mint(&Claims {
+            sub: u.clone(),
+            exp: now() + 600,
+            nbf: None,
+            iat: None,
+            aud: None,
+            iss: None,
+        });
+    for (token, query, close, code) in [
+        (expired.as_str(), "refusal=close", 4001, "token_expired"),
+        (forged.as_str(), "refusal=close", 4500, "invalid_token"),
+        (
+            fresh.as_str(),
+            "refusal=close&since=x",
+            4501,
+            "invalid_field",
+        ),
+    ] {
+        let mut socket = worker
+            .connect_with(token, query)
+            .await
+            .expect("upgraded to report");
+        assert_eq!(socket.subprotocol.as_deref(), Some("edgepush.v1"));
+        let frame = socket.next_json().await;
+        assert_eq!(
+            (frame["type"].as_str(), frame["code"].as_str()),
+            (Some("error"), Some(code)),
+            "{frame}"
+        );
+        match socket.next(Duration::from_secs(5)).await {
+            Seen::Closed(got, _) => assert_eq!(got, close, "{code}"),
+            other => panic!("expected close {close}, got {other:?}"),
+        }
+    }
+    let mut socket = worker.connect(&u).await;
+    assert_eq!(
+        socket.next_json().await["last_id"],
+        0,
+        "the room was never touched"
+    );
 }
 
 async fn an_expiring_token_closes_the_socket_with_4001(worker: Shared) {
