@@ -168,14 +168,20 @@ impl Worker {
 
     /// A connect token for `user`, valid for `ttl` seconds from now.
     pub fn token(&self, user: &str, ttl: i64) -> String {
-        mint(&Claims {
-            sub: user.into(),
-            exp: now() + ttl,
-            nbf: None,
-            iat: Some(now()),
-            aud: None,
-            iss: None,
-        })
+        mint(&claims(user, ttl))
+    }
+
+    /// Opens `n` sockets for `user` and reads their welcome frames, which must name `user`.
+    pub async fn connect_tabs(&self, user: &str, n: usize) -> Vec<Socket> {
+        let mut tabs = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut socket = self.connect(user).await;
+            let welcome = socket.next_json().await;
+            assert_eq!(welcome["type"], "welcome", "{welcome}");
+            assert_eq!(welcome["user"], user, "{welcome}");
+            tabs.push(socket);
+        }
+        tabs
     }
 
     /// The `ws://` URL of `/connect` with a query string (e.g. `"since=3"`, or `""`).
@@ -288,6 +294,18 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Claims for `user`, issued now, expiring in `ttl` seconds.
+pub fn claims(user: &str, ttl: i64) -> Claims {
+    Claims {
+        sub: user.into(),
+        exp: now() + ttl,
+        nbf: None,
+        iat: Some(now()),
+        aud: None,
+        iss: None,
     }
 }
 

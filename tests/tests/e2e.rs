@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use edgepush_e2e::{Seen, Socket, Worker, ids, mint, now, test_env};
+use edgepush_e2e::{Seen, Socket, Worker, claims, ids, mint, now, test_env};
 use edgepush_protocol::frames::PING;
 use edgepush_protocol::publish::{MAX_BATCH_EVENTS, MAX_BODY_BYTES, MAX_PAYLOAD_BYTES};
 use edgepush_protocol::signature::{SIGNATURE_HEADER, SigningKey};
@@ -109,14 +109,7 @@ async fn health_answers_ok(worker: Shared) {
 
 async fn every_socket_of_a_user_receives_every_event(worker: Shared) {
     let u = user("tabs");
-    let mut tabs = Vec::new();
-    for _ in 0..3 {
-        let mut socket = worker.connect(&u).await;
-        let welcome = socket.next_json().await;
-        assert_eq!(welcome["type"], "welcome");
-        assert_eq!(welcome["user"], u.as_str());
-        tabs.push(socket);
-    }
+    let mut tabs = worker.connect_tabs(&u, 3).await;
     let published = worker
         .publish_event(&u, "Message", json!({"text": "hi"}))
         .await;
@@ -324,20 +317,13 @@ async fn bad_publish_requests_get_precise_errors_and_break_nothing(worker: Share
 async fn bad_connect_tokens_are_refused_before_any_room(worker: Shared) {
     let u = user("badtok");
     let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-    let claims = |exp: i64| json!({"sub": u, "exp": exp}).to_string();
+    let claims_json = |exp: i64| json!({"sub": u, "exp": exp}).to_string();
     let claims_of = |c: Claims| mint(&c);
-    let base = Claims {
-        sub: u.clone(),
-        exp: now() + 600,
-        nbf: None,
-        iat: None,
-        aud: None,
-        iss: None,
-    };
+    let base = claims(&u, 600);
     let hs512 = format!(
         "{}.{}.{}",
         b64(r#"{"alg":"HS512"}"#),
-        b64(&claims(now() + 600)),
+        b64(&claims_json(now() + 600)),
         b64("sig")
     );
     let good = worker.token(&u, 600);
@@ -357,7 +343,7 @@ async fn bad_connect_tokens_are_refused_before_any_room(worker: Shared) {
             format!(
                 "{}.{}.",
                 b64(r#"{"alg":"none"}"#),
-                b64(&claims(now() + 600))
+                b64(&claims_json(now() + 600))
             ),
             "unsupported_algorithm",
         ),
@@ -371,7 +357,12 @@ async fn bad_connect_tokens_are_refused_before_any_room(worker: Shared) {
         ),
         (
             "tampered",
-            format!("{}.{}.{}", parts[0], b64(&claims(now() + 99_999)), parts[2]),
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                b64(&claims_json(now() + 99_999)),
+                parts[2]
+            ),
             "invalid_token",
         ),
         (
@@ -420,14 +411,7 @@ async fn browsers_get_refusals_in_band_when_they_ask(worker: Shared) {
     let fresh = worker.token(&u, 600);
     let forged = TokenKey::new(b"wrong-secret-wrong-secret-wrong-secret")
         .unwrap()
-        .mint(&Claims {
-            sub: u.clone(),
-            exp: now() + 600,
-            nbf: None,
-            iat: None,
-            aud: None,
-            iss: None,
-        });
+        .mint(&claims(&u, 600));
     for (token, query, close, code) in [
         (expired.as_str(), "refusal=close", 4001, "token_expired"),
         (forged.as_str(), "refusal=close", 4500, "invalid_token"),
@@ -464,14 +448,7 @@ async fn browsers_get_refusals_in_band_when_they_ask(worker: Shared) {
 
 async fn an_expiring_token_closes_the_socket_with_4001(worker: Shared) {
     let u = user("expiring");
-    let token = mint(&Claims {
-        sub: u.clone(),
-        exp: now() + 2,
-        nbf: None,
-        iat: None,
-        aud: None,
-        iss: None,
-    });
+    let token = mint(&claims(&u, 2));
     let mut socket = worker.connect_with(&token, "").await.expect("accepted");
     let welcome = socket.next_json().await;
     let expires_at = welcome["token_expires_at"]
@@ -504,9 +481,7 @@ async fn a_batch_reaches_many_users(worker: Shared) {
     let users: Vec<String> = (0..20).map(|i| user(&format!("batch{i}"))).collect();
     let mut sockets = Vec::new();
     for u in &users {
-        let mut s = worker.connect(u).await;
-        s.next_json().await;
-        sockets.push(s);
+        sockets.extend(worker.connect_tabs(u, 1).await);
     }
     let events: Vec<Value> = users
         .iter()
@@ -717,12 +692,7 @@ async fn idempotent_retries_store_once(worker: Shared) {
 
 async fn concurrent_publishers_give_every_socket_one_order(worker: Shared) {
     let u = user("concurrent");
-    let mut sockets = Vec::new();
-    for _ in 0..3 {
-        let mut s = worker.connect(&u).await;
-        s.next_json().await;
-        sockets.push(s);
-    }
+    let mut sockets = worker.connect_tabs(&u, 3).await;
     let publishers = (0..4).map(|p| {
         let worker = worker.clone();
         let u = u.clone();
