@@ -29,7 +29,8 @@ export EDGEPUSH_URL=http://127.0.0.1:8787
 
 cargo build --quiet --release -p edgepush-cli
 bash scripts/build-worker.sh
-[ -x scripts/build-sdk.sh ] && bash scripts/build-sdk.sh
+bash scripts/build-sdk.sh
+bash www/build.sh
 
 cli=target/release/edgepush
 token=$($cli token --user 42 --ttl 86400)
@@ -50,7 +51,7 @@ cat <<EOF2
 
   Or, with the environment of this script:
     EDGEPUSH_KEY_ID=$EDGEPUSH_KEY_ID EDGEPUSH_PUBLISH_SECRET=… $cli publish --user 42 --name Message --payload '{"text":"hi"}'
-    php php/examples/send_message.php 42 "Hello"   (same variables)
+    source www/demo-env.sh && php php/examples/send_message.php 42 "Hello" && php php/examples/set_color.php 42 red
 
 EOF2
 export EDGEPUSH_SKIP_BUILD=1

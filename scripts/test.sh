@@ -30,7 +30,9 @@ step "clippy (host)" cargo clippy --quiet --workspace --all-targets -- -D warnin
 step "clippy (wasm32)" cargo clippy --quiet "${wasm_crates[@]}" --target wasm32-unknown-unknown -- -D warnings
 step "unit tests (native)" cargo test --quiet --workspace --exclude edgepush-e2e
 step "build worker" bash scripts/build-worker.sh
-[ -f scripts/build-sdk.sh ] && step "build SDK package" bash scripts/build-sdk.sh
+step "build SDK package" bash scripts/build-sdk.sh
+step "build demo page" bash www/build.sh
+step "build CLI" cargo build --quiet --release -p edgepush-cli
 step "end-to-end (Rust clients)" cargo test --quiet -p edgepush-e2e --test e2e
 
 # One shared worker for the suites in other languages (scripts/shared-worker.sh).
@@ -40,12 +42,10 @@ export EDGEPUSH_URL="http://127.0.0.1:${EDGEPUSH_SHARED_PORT:-8790}"
 export EDGEPUSH_TEST_URL=$EDGEPUSH_URL
 export EDGEPUSH_RESTART_CMD="bash scripts/shared-worker.sh restart"
 
-if [ -f php/phpunit.xml.dist ]; then
-  step "PHP unit and kernel tests" phpunit -c php/phpunit.xml.dist --testsuite unit,kernel
-  step "PHP integration tests" phpunit -c php/phpunit.xml.dist --testsuite integration
-fi
-[ -f scripts/test-sdk-browser.sh ] && step "SDK in headless Chromium" bash scripts/test-sdk-browser.sh
-[ -f www/tests/demo.test.mjs ] && step "demo page in headless Chromium" node --test www/tests/
+step "PHP unit and kernel tests" phpunit -c php/phpunit.xml.dist --testsuite unit,kernel
+step "PHP integration tests" phpunit -c php/phpunit.xml.dist --testsuite integration
+step "SDK in headless Chromium" bash scripts/test-sdk-browser.sh
+step "demo page in headless Chromium" node --test www/tests/demo.test.mjs
 [ -f bench/Cargo.toml ] && step "benchmark smoke run" bash scripts/bench.sh --smoke
 
 printf '\n\033[1mSummary\033[0m\n'

@@ -1,0 +1,606 @@
+//! The connection state machine, without I/O: states, backoff, heartbeat, the close-code table,
+//! token expiry, resume position and dedupe.
+//!
+//! [`Connection::handle`] takes one [`Input`] (something that happened), the current time in
+//! milliseconds and a random number in `[0, 1)`, and returns the [`Action`]s to perform, in order.
+//! The browser glue turns socket, timer, network and token events into inputs and carries the
+//! actions out; tests drive it with a fake clock.
+//!
+//! The machine asks for at most one timer at a time ([`Action::SetTimer`] replaces the previous
+//! one) and expects [`Input::Timer`] when it fires.
+
+use edgepush_protocol::codes::{CloseAction, close_action};
+use edgepush_protocol::frames::{
+    CONNECT_PATH, EPOCH_PARAM, EventFrame, PING, REFUSAL_CLOSE, REFUSAL_PARAM, SINCE_PARAM,
+    ServerFrame,
+};
+use edgepush_protocol::token::LEEWAY_SECONDS;
+
+use crate::backoff::Options;
+use crate::error::Error;
+use crate::text::{decimal, push_query_value};
+
+/// The close code the client uses for sockets it closes itself.
+pub const CLIENT_CLOSE_CODE: u16 = 1000;
+
+/// What the app sees of the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Created, `connect()` not called yet.
+    Idle,
+    /// Fetching a token, opening the socket and waiting for the server's `welcome`.
+    /// `attempt` is 0 for the first connect and counts the retries since the last stable
+    /// connection.
+    Connecting {
+        /// Retries since the last stable connection.
+        attempt: u32,
+    },
+    /// Connected and authenticated; events flow.
+    Open,
+    /// Lost the connection (or failed to connect); the next attempt starts after `delay_ms`.
+    Reconnecting {
+        /// The number of the coming retry (1 for the first).
+        attempt: u32,
+        /// The backoff delay before it, in milliseconds.
+        delay_ms: u32,
+    },
+    /// The browser reports no network; the client reconnects as soon as it comes back.
+    Offline,
+    /// Stopped for good: the app called `close()`, or the server's close code says retrying
+    /// cannot help. `connect()` starts again (except after `close()`).
+    Closed {
+        /// The WebSocket close code (1000 after `close()`).
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
+}
+
+impl State {
+    /// The state's name: `idle`, `connecting`, `open`, `reconnecting`, `offline` or `closed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Connecting { .. } => "connecting",
+            Self::Open => "open",
+            Self::Reconnecting { .. } => "reconnecting",
+            Self::Offline => "offline",
+            Self::Closed { .. } => "closed",
+        }
+    }
+}
+
+/// Where in a user's event stream the client is: the epoch of the stream and the id of the last
+/// event delivered. Persist it (e.g. in `sessionStorage`) and pass it back to resume after a page
+/// reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// The epoch from the server's `welcome` frame; empty if unknown.
+    pub epoch: String,
+    /// The id of the last event delivered (0: none; with an empty epoch, `0` asks for the whole
+    /// retained history).
+    pub last_id: u64,
+}
+
+/// A token as the machine needs it: the text, and its `exp` claim if it could be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The compact JWT.
+    pub value: String,
+    /// The `exp` claim, in seconds since the Unix epoch.
+    pub exp: Option<i64>,
+}
+
+/// Something that happened, fed to [`Connection::handle`].
+#[derive(Debug)]
+pub enum Input<P> {
+    /// The app asked to connect.
+    Start,
+    /// The answer to [`Action::FetchToken`] with the same `request`.
+    Token {
+        /// The request this answers; stale answers are ignored.
+        request: u32,
+        /// The token, or the provider's error text.
+        result: Result<Token, String>,
+    },
+    /// A frame arrived on the current socket.
+    Frame(ServerFrame<P>),
+    /// The current socket closed (also when it never opened: code 1006).
+    Closed {
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
+    /// The timer requested by the last [`Action::SetTimer`] fired.
+    Timer,
+    /// The browser went online.
+    Online,
+    /// The browser went offline.
+    Offline,
+    /// The app called `close()`.
+    Close,
+}
+
+/// Something to do, returned by [`Connection::handle`] in the order to do it.
+#[derive(Debug, PartialEq)]
+pub enum Action<P> {
+    /// Ask the token provider for a token and answer with [`Input::Token`] carrying `request`.
+    FetchToken {
+        /// Echo this in the answer.
+        request: u32,
+    },
+    /// Open a WebSocket to `url` offering the subprotocols `edgepush.v1` and `token`; drop any
+    /// previous socket first.
+    Connect {
+        /// `ws(s)://host/connect` with `since` and `epoch` when resuming.
+        url: String,
+        /// The token to offer as the second subprotocol.
+        token: String,
+    },
+    /// Send this text on the current socket.
+    Send(&'static str),
+    /// Detach from the current socket (its later events must not reach the machine) and close it
+    /// with [`CLIENT_CLOSE_CODE`].
+    CloseSocket,
+    /// (Re)arm the one timer to fire after `delay_ms`.
+    SetTimer {
+        /// Milliseconds from now.
+        delay_ms: u64,
+    },
+    /// Cancel the timer.
+    ClearTimer,
+    /// Hand this event to the app.
+    Deliver(EventFrame<P>),
+    /// The connection state changed.
+    State(State),
+    /// Report this to the app.
+    Error(Error),
+    /// Events were lost (the server could not replay the gap): the app must reload its state.
+    Resync,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    FetchingToken,
+    Connecting,
+    Open,
+    Waiting,
+    Offline,
+    Closed,
+}
+
+/// The connection state machine. See the [module docs](self).
+#[derive(Debug)]
+pub struct Connection {
+    options: Options,
+    /// `ws(s)://host[/prefix]` without a trailing slash.
+    base_url: String,
+    /// A fixed token; `None` means a provider is asked before every connect.
+    fixed_token: Option<Token>,
+    phase: Phase,
+    /// Retries since the last stable connection.
+    attempt: u32,
+    token_request: u32,
+    epoch: Option<String>,
+    last_id: Option<u64>,
+    online: bool,
+    /// Server clock minus local clock, in milliseconds (from the last `welcome`).
+    clock_offset_ms: i64,
+    /// Whether `clock_offset_ms` comes from a `welcome` (else it is a guess of 0).
+    clock_known: bool,
+    opened_at: u64,
+    heartbeat_ms: u64,
+    last_frame_at: u64,
+    ping_sent_at: Option<u64>,
+    retry_at: Option<u64>,
+    connect_deadline: Option<u64>,
+    armed: Option<u64>,
+}
+
+impl Connection {
+    /// A machine for the server at `url` (`https://host`, `wss://host`, also with a path prefix),
+    /// with a fixed token or, when `fixed_token` is `None`, a token provider.
+    pub fn new(url: &str, fixed_token: Option<Token>, options: Options) -> Result<Self, Error> {
+        Ok(Self {
+            options,
+            base_url: websocket_base(url)?,
+            fixed_token,
+            phase: Phase::Idle,
+            attempt: 0,
+            token_request: 0,
+            epoch: None,
+            last_id: None,
+            online: true,
+            clock_offset_ms: 0,
+            clock_known: false,
+            opened_at: 0,
+            heartbeat_ms: 0,
+            last_frame_at: 0,
+            ping_sent_at: None,
+            retry_at: None,
+            connect_deadline: None,
+            armed: None,
+        })
+    }
+
+    /// Resume from `position` on the next connect: the server replays what came after it.
+    pub fn set_position(&mut self, position: Position) {
+        self.epoch = (!position.epoch.is_empty()).then_some(position.epoch);
+        self.last_id = Some(position.last_id);
+    }
+
+    /// The current resume position, once known.
+    pub fn position(&self) -> Option<Position> {
+        self.last_id.map(|last_id| Position {
+            epoch: self.epoch.clone().unwrap_or_default(),
+            last_id,
+        })
+    }
+
+    /// Whether the browser is online, before [`Input::Start`] (later, feed [`Input::Online`] and
+    /// [`Input::Offline`]).
+    pub fn set_online(&mut self, online: bool) {
+        self.online = online;
+    }
+
+    /// Whether the machine has stopped (closed by the app or by a terminal close code).
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Feeds one input at local time `now_ms` with `random` in `[0, 1)`; returns what to do.
+    pub fn handle<P>(&mut self, input: Input<P>, now_ms: u64, random: f64) -> Vec<Action<P>> {
+        let mut out = Vec::new();
+        let now = now_ms;
+        match input {
+            Input::Start => {
+                if matches!(self.phase, Phase::Idle | Phase::Closed) {
+                    self.attempt = 0;
+                    if self.online {
+                        self.begin_connect(now, &mut out);
+                    } else {
+                        self.go_offline(&mut out);
+                    }
+                }
+            }
+            Input::Token { request, result } => {
+                if self.phase == Phase::FetchingToken && request == self.token_request {
+                    match result {
+                        Ok(token) => self.use_token(token, now, random, &mut out),
+                        Err(reason) => {
+                            out.push(Action::Error(Error::TokenProvider { reason }));
+                            self.retry_later(now, random, &mut out);
+                        }
+                    }
+                }
+            }
+            Input::Frame(frame) => {
+                if matches!(self.phase, Phase::Connecting | Phase::Open) {
+                    self.last_frame_at = now;
+                    self.ping_sent_at = None;
+                    self.frame(frame, now, &mut out);
+                }
+            }
+            Input::Closed { code, reason } => {
+                if matches!(self.phase, Phase::Connecting | Phase::Open) {
+                    self.socket_closed(code, reason, now, random, &mut out);
+                }
+            }
+            Input::Timer => {
+                self.armed = None;
+                self.timer(now, random, &mut out);
+            }
+            Input::Online => {
+                self.online = true;
+                match self.phase {
+                    Phase::Offline | Phase::Waiting => {
+                        self.retry_at = None;
+                        self.begin_connect(now, &mut out);
+                    }
+                    // The network changed under an open socket: check at once that it still works.
+                    Phase::Open if self.ping_sent_at.is_none() => self.ping(now, &mut out),
+                    _ => {}
+                }
+            }
+            Input::Offline => {
+                self.online = false;
+                if self.phase == Phase::Waiting {
+                    self.retry_at = None;
+                    self.go_offline(&mut out);
+                }
+            }
+            Input::Close => {
+                if self.phase != Phase::Closed {
+                    if matches!(self.phase, Phase::Connecting | Phase::Open) {
+                        out.push(Action::CloseSocket);
+                    }
+                    self.stop(CLIENT_CLOSE_CODE, "closed by the client".into(), &mut out);
+                }
+            }
+        }
+        self.arm_timer(now, &mut out);
+        out
+    }
+
+    fn begin_connect<P>(&mut self, now: u64, out: &mut Vec<Action<P>>) {
+        self.connect_deadline = Some(now + u64::from(self.options.connect_timeout_ms));
+        out.push(Action::State(State::Connecting {
+            attempt: self.attempt,
+        }));
+        if let Some(token) = &self.fixed_token {
+            if self.is_expired(token.exp, now) {
+                out.push(Action::Error(Error::TokenExpired));
+                self.stop(4001, "token_expired".into(), out);
+            } else {
+                let token = token.value.clone();
+                self.open_socket(token, out);
+            }
+        } else {
+            self.phase = Phase::FetchingToken;
+            self.token_request = self.token_request.wrapping_add(1);
+            out.push(Action::FetchToken {
+                request: self.token_request,
+            });
+        }
+    }
+
+    fn use_token<P>(&mut self, token: Token, now: u64, random: f64, out: &mut Vec<Action<P>>) {
+        if self.is_expired(token.exp, now) {
+            out.push(Action::Error(Error::TokenExpired));
+            self.retry_later(now, random, out);
+        } else {
+            self.open_socket(token.value, out);
+        }
+    }
+
+    fn open_socket<P>(&mut self, token: String, out: &mut Vec<Action<P>>) {
+        self.phase = Phase::Connecting;
+        self.ping_sent_at = None;
+        out.push(Action::Connect {
+            url: self.connect_url(),
+            token,
+        });
+    }
+
+    /// `true` when the server would not keep a socket with this token: it closes sockets at
+    /// `exp` by its own clock, learned from `welcome`. Before the first `welcome` the clocks may
+    /// differ, so the token gets the server's clock-skew leeway (it accepts tokens up to
+    /// `exp + LEEWAY_SECONDS`).
+    fn is_expired(&self, exp: Option<i64>, now: u64) -> bool {
+        let Some(exp) = exp else { return false };
+        let server_now_ms = (now as i64).saturating_add(self.clock_offset_ms);
+        let leeway = if self.clock_known { 0 } else { LEEWAY_SECONDS };
+        server_now_ms >= exp.saturating_add(leeway).saturating_mul(1000)
+    }
+
+    fn connect_url(&self) -> String {
+        let mut url = String::with_capacity(self.base_url.len() + 64);
+        url.push_str(&self.base_url);
+        url.push_str(CONNECT_PATH);
+        // Browsers cannot read a refused upgrade: ask for the reason in-band (an error frame and
+        // a close code from the shared table), so an invalid token stops instead of retrying.
+        url.push('?');
+        url.push_str(REFUSAL_PARAM);
+        url.push('=');
+        url.push_str(REFUSAL_CLOSE);
+        if let Some(last_id) = self.last_id {
+            url.push('&');
+            url.push_str(SINCE_PARAM);
+            url.push('=');
+            url.push_str(&decimal(last_id));
+            if let Some(epoch) = &self.epoch {
+                url.push('&');
+                url.push_str(EPOCH_PARAM);
+                url.push('=');
+                push_query_value(&mut url, epoch);
+            }
+        }
+        url
+    }
+
+    fn frame<P>(&mut self, frame: ServerFrame<P>, now: u64, out: &mut Vec<Action<P>>) {
+        match frame {
+            ServerFrame::Welcome(welcome) => {
+                if self.phase != Phase::Connecting {
+                    return;
+                }
+                self.phase = Phase::Open;
+                self.opened_at = now;
+                self.connect_deadline = None;
+                self.clock_offset_ms = (welcome.server_time as i64).saturating_sub(now as i64);
+                self.clock_known = true;
+                let heartbeat = self.options.heartbeat_ms.unwrap_or(welcome.heartbeat_ms);
+                self.heartbeat_ms = u64::from(heartbeat.max(1000));
+                if welcome.recovered == Some(false) {
+                    out.push(Action::Resync);
+                }
+                // `recovered: true` promises that everything after our `since` follows.
+                if welcome.recovered != Some(true) {
+                    // A fresh start, a new epoch or an unfillable gap: continue from the newest
+                    // event; dedupe restarts with the new stream's ids.
+                    self.last_id = Some(welcome.last_id);
+                }
+                self.epoch = Some(welcome.epoch);
+                out.push(Action::State(State::Open));
+            }
+            ServerFrame::Event(event) => {
+                if self.last_id.is_some_and(|last| event.id <= last) {
+                    return; // Already delivered (replay overlap, or a server retry).
+                }
+                self.last_id = Some(event.id);
+                out.push(Action::Deliver(event));
+            }
+            ServerFrame::Error(body) => out.push(Action::Error(Error::Server {
+                code: body.code,
+                message: body.message,
+            })),
+            ServerFrame::Pong => {}
+        }
+    }
+
+    fn socket_closed<P>(
+        &mut self,
+        code: u16,
+        reason: String,
+        now: u64,
+        random: f64,
+        out: &mut Vec<Action<P>>,
+    ) {
+        if self.phase == Phase::Open
+            && now.saturating_sub(self.opened_at) >= u64::from(self.options.stable_after_ms)
+        {
+            self.attempt = 0;
+        }
+        match close_action(code) {
+            CloseAction::Reconnect => self.retry_later(now, random, out),
+            CloseAction::RefreshToken if self.fixed_token.is_none() => {
+                // Every connect asks the provider, so retrying is refreshing.
+                self.retry_later(now, random, out)
+            }
+            CloseAction::RefreshToken => {
+                out.push(Action::Error(Error::TokenExpired));
+                self.stop(code, reason, out);
+            }
+            CloseAction::Stop => {
+                out.push(Action::Error(Error::Rejected {
+                    code,
+                    reason: reason.clone(),
+                }));
+                self.stop(code, reason, out);
+            }
+        }
+    }
+
+    fn timer<P>(&mut self, now: u64, random: f64, out: &mut Vec<Action<P>>) {
+        match self.phase {
+            Phase::Waiting if self.retry_at.is_some_and(|at| at <= now) => {
+                self.retry_at = None;
+                self.begin_connect(now, out);
+            }
+            Phase::FetchingToken | Phase::Connecting
+                if self.connect_deadline.is_some_and(|at| at <= now) =>
+            {
+                if self.phase == Phase::Connecting {
+                    out.push(Action::CloseSocket);
+                } else {
+                    self.token_request = self.token_request.wrapping_add(1); // Ignore it if it comes.
+                }
+                self.retry_later(now, random, out);
+            }
+            Phase::Open => match self.ping_sent_at {
+                Some(sent) if sent + u64::from(self.options.pong_timeout_ms) <= now => {
+                    // No answer to the heartbeat: the socket is dead even if the browser has not
+                    // noticed yet.
+                    out.push(Action::CloseSocket);
+                    self.retry_later(now, random, out);
+                }
+                None if self.last_frame_at + self.heartbeat_ms <= now => self.ping(now, out),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn ping<P>(&mut self, now: u64, out: &mut Vec<Action<P>>) {
+        self.ping_sent_at = Some(now);
+        out.push(Action::Send(PING));
+    }
+
+    fn retry_later<P>(&mut self, now: u64, random: f64, out: &mut Vec<Action<P>>) {
+        self.connect_deadline = None;
+        self.ping_sent_at = None;
+        self.attempt = self.attempt.saturating_add(1);
+        if !self.online {
+            return self.go_offline(out);
+        }
+        let delay_ms = self.options.backoff_delay_ms(self.attempt, random);
+        self.phase = Phase::Waiting;
+        self.retry_at = Some(now + u64::from(delay_ms));
+        out.push(Action::State(State::Reconnecting {
+            attempt: self.attempt,
+            delay_ms,
+        }));
+    }
+
+    fn go_offline<P>(&mut self, out: &mut Vec<Action<P>>) {
+        self.phase = Phase::Offline;
+        self.connect_deadline = None;
+        out.push(Action::State(State::Offline));
+    }
+
+    fn stop<P>(&mut self, code: u16, reason: String, out: &mut Vec<Action<P>>) {
+        if self.phase == Phase::FetchingToken {
+            self.token_request = self.token_request.wrapping_add(1);
+        }
+        self.phase = Phase::Closed;
+        self.retry_at = None;
+        self.connect_deadline = None;
+        self.ping_sent_at = None;
+        out.push(Action::State(State::Closed { code, reason }));
+    }
+
+    /// The earliest moment something is due, given the phase.
+    fn next_deadline(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Waiting => self.retry_at,
+            Phase::FetchingToken | Phase::Connecting => self.connect_deadline,
+            Phase::Open => Some(match self.ping_sent_at {
+                Some(sent) => sent + u64::from(self.options.pong_timeout_ms),
+                None => self.last_frame_at + self.heartbeat_ms,
+            }),
+            Phase::Idle | Phase::Offline | Phase::Closed => None,
+        }
+    }
+
+    fn arm_timer<P>(&mut self, now: u64, out: &mut Vec<Action<P>>) {
+        let next = self.next_deadline();
+        if next == self.armed {
+            return;
+        }
+        self.armed = next;
+        out.push(match next {
+            Some(at) => Action::SetTimer {
+                delay_ms: at.saturating_sub(now),
+            },
+            None => Action::ClearTimer,
+        });
+    }
+}
+
+/// `ws(s)://host[/prefix]` from an `http(s)` or `ws(s)` URL, without a trailing slash.
+fn websocket_base(url: &str) -> Result<String, Error> {
+    const BAD_SCHEME: Error = Error::Config {
+        reason: "the URL must start with https://, http://, wss:// or ws://",
+    };
+    // Byte loops and `get` only: string searchers and slicing would bring their code and panic
+    // formatting into the wasm.
+    let mut url = url.trim_ascii();
+    while let Some(rest) = url.strip_suffix('/') {
+        url = rest;
+    }
+    let colon = url.bytes().position(|b| b == b':').ok_or(BAD_SCHEME)?;
+    let scheme = url.get(..colon).ok_or(BAD_SCHEME)?.to_ascii_lowercase();
+    let rest = url
+        .get(colon..)
+        .and_then(|rest| rest.strip_prefix("://"))
+        .ok_or(BAD_SCHEME)?;
+    let scheme = match scheme.as_str() {
+        "https" | "wss" => "wss://",
+        "http" | "ws" => "ws://",
+        _ => return Err(BAD_SCHEME),
+    };
+    if rest.is_empty() || rest.bytes().any(|b| b == b'?' || b == b'#') {
+        return Err(Error::Config {
+            reason: "the URL must name a host and may not carry a query or fragment",
+        });
+    }
+    let mut base = String::with_capacity(scheme.len() + rest.len());
+    base.push_str(scheme);
+    base.push_str(rest);
+    Ok(base)
+}
+
+#[cfg(test)]
+mod tests;

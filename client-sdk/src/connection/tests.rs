@@ -1,0 +1,780 @@
+//! The state machine under a fake clock: time only moves when a test moves it, and the one
+//! timer the machine asks for fires exactly when due.
+
+use super::*;
+use edgepush_protocol::frames::{ErrorBody, PONG, Welcome};
+
+type Act = Action<&'static str>;
+
+const URL: &str = "https://push.example.com/";
+const NOW: u64 = 1_700_000_000_000;
+
+/// A fake clock and the one timer.
+struct Harness {
+    conn: Connection,
+    now: u64,
+    random: f64,
+    timer_at: Option<u64>,
+}
+
+impl Harness {
+    fn with(fixed_token: Option<Token>, options: Options) -> Self {
+        Self {
+            conn: Connection::new(URL, fixed_token, options).unwrap(),
+            now: NOW,
+            random: 0.5,
+            timer_at: None,
+        }
+    }
+
+    fn provider() -> Self {
+        Self::with(None, Options::default())
+    }
+
+    fn step(&mut self, input: Input<&'static str>) -> Vec<Act> {
+        let actions = self.conn.handle(input, self.now, self.random);
+        for action in &actions {
+            match action {
+                Action::SetTimer { delay_ms } => self.timer_at = Some(self.now + delay_ms),
+                Action::ClearTimer => self.timer_at = None,
+                _ => {}
+            }
+        }
+        actions
+    }
+
+    /// Moves the clock forward by `ms`, firing the timer whenever it is due; returns every action.
+    fn advance(&mut self, ms: u64) -> Vec<Act> {
+        let end = self.now + ms;
+        let mut all = Vec::new();
+        while let Some(at) = self.timer_at.filter(|&at| at <= end) {
+            self.now = at;
+            self.timer_at = None;
+            all.extend(self.step(Input::Timer));
+        }
+        self.now = end;
+        all
+    }
+
+    fn token(&mut self, request: u32) -> Vec<Act> {
+        self.step(Input::Token {
+            request,
+            result: Ok(token((NOW / 1000 + 3600) as i64)),
+        })
+    }
+
+    fn frame(&mut self, frame: ServerFrame<&'static str>) -> Vec<Act> {
+        self.step(Input::Frame(frame))
+    }
+
+    fn close(&mut self, code: u16) -> Vec<Act> {
+        self.step(Input::Closed {
+            code,
+            reason: "bye".into(),
+        })
+    }
+
+    /// Start, token, welcome: an open connection.
+    fn open(&mut self) {
+        self.step(Input::Start);
+        let request = self.conn.token_request;
+        self.token(request);
+        self.frame(welcome(0, "e1", None));
+        assert_eq!(self.conn.phase, Phase::Open);
+    }
+
+    /// Lets the pending backoff elapse and reconnects with a fresh token and `welcome`.
+    fn reconnect(&mut self, welcome_frame: ServerFrame<&'static str>) -> Vec<Act> {
+        let mut all = self.advance(self.timer_at.unwrap() - self.now);
+        let request = fetch_request(&all).expect("a token fetch");
+        all.extend(self.token(request));
+        all.extend(self.frame(welcome_frame));
+        all
+    }
+}
+
+fn token(exp: i64) -> Token {
+    Token {
+        value: "t0k3n".into(),
+        exp: Some(exp),
+    }
+}
+
+fn welcome(last_id: u64, epoch: &str, recovered: Option<bool>) -> ServerFrame<&'static str> {
+    ServerFrame::Welcome(Welcome {
+        user: "42".into(),
+        connection: "c1".into(),
+        server_time: NOW,
+        token_expires_at: (NOW / 1000 + 3600) as i64,
+        last_id,
+        epoch: epoch.into(),
+        recovered,
+        heartbeat_ms: 25_000,
+    })
+}
+
+fn event(id: u64) -> ServerFrame<&'static str> {
+    ServerFrame::Event(EventFrame {
+        id,
+        name: "Message".into(),
+        payload: "{}",
+        ts: NOW,
+    })
+}
+
+fn fetch_request(actions: &[Act]) -> Option<u32> {
+    actions.iter().find_map(|a| match a {
+        Action::FetchToken { request } => Some(*request),
+        _ => None,
+    })
+}
+
+fn connect_url(actions: &[Act]) -> Option<&str> {
+    actions.iter().find_map(|a| match a {
+        Action::Connect { url, .. } => Some(url.as_str()),
+        _ => None,
+    })
+}
+
+fn states(actions: &[Act]) -> Vec<State> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::State(state) => Some(state.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn delivered(actions: &[Act]) -> Vec<u64> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Deliver(event) => Some(event.id),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn first_connect_fetches_a_token_then_opens_on_welcome() {
+    let mut h = Harness::provider();
+    assert_eq!(
+        h.step(Input::Start),
+        [
+            Action::State(State::Connecting { attempt: 0 }),
+            Action::FetchToken { request: 1 },
+            Action::SetTimer { delay_ms: 15_000 },
+        ]
+    );
+    assert_eq!(
+        h.token(1),
+        [Action::Connect {
+            url: "wss://push.example.com/connect?refusal=close".into(),
+            token: "t0k3n".into()
+        }]
+    );
+    assert_eq!(
+        h.frame(welcome(7, "e1", None)),
+        [
+            Action::State(State::Open),
+            Action::SetTimer { delay_ms: 25_000 }
+        ]
+    );
+    assert_eq!(
+        h.conn.position(),
+        Some(Position {
+            epoch: "e1".into(),
+            last_id: 7
+        })
+    );
+}
+
+#[test]
+fn a_fixed_token_connects_without_asking_anyone() {
+    let mut h = Harness::with(Some(token(NOW as i64 / 1000 + 60)), Options::default());
+    let actions = h.step(Input::Start);
+    assert_eq!(
+        connect_url(&actions),
+        Some("wss://push.example.com/connect?refusal=close")
+    );
+    assert_eq!(fetch_request(&actions), None);
+}
+
+#[test]
+fn failed_connects_back_off_on_the_full_jitter_schedule() {
+    let mut h = Harness::provider();
+    h.random = 0.5;
+    h.step(Input::Start);
+    let mut schedule = Vec::new();
+    for _ in 0..9 {
+        let request = h.conn.token_request;
+        h.token(request);
+        // The browser reports a refused upgrade (e.g. HTTP 503) as 1006 before open.
+        let actions = h.close(1006);
+        let [State::Reconnecting { attempt, delay_ms }] = states(&actions)[..] else {
+            panic!("expected one reconnecting state, got {actions:?}");
+        };
+        schedule.push((attempt, delay_ms));
+        // Nothing happens one millisecond early; the retry starts exactly on time.
+        let early = h.advance(u64::from(delay_ms).saturating_sub(1));
+        assert_eq!(fetch_request(&early), None, "retried early: {early:?}");
+        let due = h.advance(1);
+        assert_eq!(
+            states(&due),
+            [State::Connecting { attempt }],
+            "at attempt {attempt}"
+        );
+    }
+    assert_eq!(
+        schedule,
+        [
+            (1, 250),
+            (2, 500),
+            (3, 1000),
+            (4, 2000),
+            (5, 4000),
+            (6, 8000),
+            (7, 10_000),
+            (8, 10_000),
+            (9, 10_000)
+        ]
+    );
+}
+
+#[test]
+fn the_delay_is_random_between_zero_and_the_cap() {
+    for (random, expected) in [(0.0, 0), (0.25, 250), (0.999, 999)] {
+        let mut h = Harness::provider();
+        h.random = random;
+        h.open();
+        h.close(1012);
+        h.reconnect(welcome(0, "e1", Some(true)));
+        h.advance(1000); // not stable yet
+        let actions = h.close(1012);
+        assert_eq!(
+            states(&actions),
+            [State::Reconnecting {
+                attempt: 2,
+                delay_ms: expected
+            }]
+        );
+    }
+}
+
+#[test]
+fn a_stable_connection_resets_the_schedule() {
+    let mut h = Harness::provider();
+    h.open();
+    for attempt in 1..=4 {
+        let actions = h.close(1011);
+        assert!(matches!(
+            states(&actions)[..],
+            [State::Reconnecting { attempt: a, .. }] if a == attempt
+        ));
+        h.reconnect(welcome(0, "e1", Some(true)));
+        h.advance(9_999); // open, but not for long enough to count as stable
+    }
+    h.advance(1);
+    let actions = h.close(1012);
+    assert_eq!(
+        states(&actions),
+        [State::Reconnecting {
+            attempt: 1,
+            delay_ms: 250
+        }]
+    );
+}
+
+#[test]
+fn terminal_close_codes_stop_and_report() {
+    for code in [4500, 4501, 4502, 4999, 1008, 1002, 1000] {
+        let mut h = Harness::provider();
+        h.open();
+        let actions = h.close(code);
+        assert_eq!(
+            actions,
+            [
+                Action::Error(Error::Rejected {
+                    code,
+                    reason: "bye".into()
+                }),
+                Action::State(State::Closed {
+                    code,
+                    reason: "bye".into()
+                }),
+                Action::ClearTimer,
+            ],
+            "close code {code}"
+        );
+        assert!(h.conn.is_closed());
+        // Nothing is scheduled: an hour later there is still no attempt.
+        assert_eq!(h.advance(3_600_000), []);
+        assert_eq!(
+            h.step(Input::Online),
+            [],
+            "online must not revive a stopped client"
+        );
+    }
+}
+
+#[test]
+fn a_terminal_code_before_the_welcome_also_stops() {
+    let mut h = Harness::provider();
+    h.step(Input::Start);
+    h.token(1);
+    let actions = h.close(4500);
+    assert!(matches!(
+        states(&actions)[..],
+        [State::Closed { code: 4500, .. }]
+    ));
+}
+
+#[test]
+fn reconnect_codes_retry() {
+    for code in [1001, 1006, 1011, 1012, 1013, 4000, 4499, 3000] {
+        let mut h = Harness::provider();
+        h.open();
+        let actions = h.close(code);
+        assert!(
+            matches!(
+                states(&actions)[..],
+                [State::Reconnecting { attempt: 1, .. }]
+            ),
+            "close code {code}: {actions:?}"
+        );
+    }
+}
+
+#[test]
+fn an_expired_token_close_asks_the_provider_again() {
+    let mut h = Harness::provider();
+    h.open();
+    let actions = h.close(4001);
+    assert!(matches!(
+        states(&actions)[..],
+        [State::Reconnecting { attempt: 1, .. }]
+    ));
+    let actions = h.advance(h.timer_at.unwrap() - h.now);
+    assert_eq!(fetch_request(&actions), Some(2));
+}
+
+#[test]
+fn an_expired_token_close_stops_a_fixed_token_client() {
+    let mut h = Harness::with(Some(token(NOW as i64 / 1000 + 60)), Options::default());
+    h.step(Input::Start);
+    h.frame(welcome(0, "e1", None));
+    let actions = h.close(4001);
+    assert_eq!(
+        actions,
+        [
+            Action::Error(Error::TokenExpired),
+            Action::State(State::Closed {
+                code: 4001,
+                reason: "bye".into()
+            }),
+            Action::ClearTimer,
+        ]
+    );
+}
+
+#[test]
+fn an_already_expired_token_is_refreshed_after_backoff_not_used() {
+    let mut h = Harness::provider();
+    h.step(Input::Start);
+    let actions = h.step(Input::Token {
+        request: 1,
+        result: Ok(token(NOW as i64 / 1000 - LEEWAY_SECONDS - 1)),
+    });
+    assert_eq!(connect_url(&actions), None);
+    assert_eq!(actions[0], Action::Error(Error::TokenExpired));
+    assert!(matches!(
+        states(&actions)[..],
+        [State::Reconnecting { attempt: 1, .. }]
+    ));
+    let actions = h.advance(h.timer_at.unwrap() - h.now);
+    assert_eq!(fetch_request(&actions), Some(2));
+    // Within the server's leeway a token is still good.
+    let actions = h.step(Input::Token {
+        request: 2,
+        result: Ok(token(NOW as i64 / 1000 - LEEWAY_SECONDS + 5)),
+    });
+    assert!(connect_url(&actions).is_some());
+}
+
+#[test]
+fn once_the_servers_clock_is_known_a_token_expires_at_exp() {
+    let mut h = Harness::provider();
+    h.open();
+    h.close(1012);
+    let actions = h.advance(h.timer_at.unwrap() - h.now);
+    let request = fetch_request(&actions).unwrap();
+    // Past `exp` but inside the leeway: the server would accept it and close it at once (4001).
+    let actions = h.step(Input::Token {
+        request,
+        result: Ok(token((h.now / 1000) as i64 - 5)),
+    });
+    assert_eq!(actions[0], Action::Error(Error::TokenExpired));
+    assert_eq!(connect_url(&actions), None);
+}
+
+#[test]
+fn an_expired_fixed_token_stops_before_connecting() {
+    let mut h = Harness::with(Some(token(NOW as i64 / 1000 - 3600)), Options::default());
+    let actions = h.step(Input::Start);
+    assert_eq!(connect_url(&actions), None);
+    assert!(actions.contains(&Action::Error(Error::TokenExpired)));
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn token_expiry_is_judged_by_the_servers_clock() {
+    let mut h = Harness::provider();
+    h.open();
+    // The server's clock is an hour ahead of ours.
+    h.close(1012);
+    let actions = h.advance(h.timer_at.unwrap() - h.now);
+    let request = fetch_request(&actions).unwrap();
+    let mut ahead = welcome(0, "e1", Some(true));
+    if let ServerFrame::Welcome(w) = &mut ahead {
+        w.server_time = h.now + 3_600_000;
+    }
+    h.token(request);
+    h.frame(ahead);
+    h.close(1012);
+    let actions = h.advance(h.timer_at.unwrap() - h.now);
+    let request = fetch_request(&actions).unwrap();
+    // Valid for 30 more minutes by our clock, expired by the server's.
+    let actions = h.step(Input::Token {
+        request,
+        result: Ok(token((h.now / 1000) as i64 + 1800)),
+    });
+    assert_eq!(actions[0], Action::Error(Error::TokenExpired));
+}
+
+#[test]
+fn a_failing_provider_is_retried_with_backoff() {
+    let mut h = Harness::provider();
+    h.step(Input::Start);
+    let actions = h.step(Input::Token {
+        request: 1,
+        result: Err("HTTP 503".into()),
+    });
+    assert_eq!(
+        actions[0],
+        Action::Error(Error::TokenProvider {
+            reason: "HTTP 503".into()
+        })
+    );
+    assert!(matches!(
+        states(&actions)[..],
+        [State::Reconnecting { attempt: 1, .. }]
+    ));
+}
+
+#[test]
+fn stale_token_answers_are_ignored() {
+    let mut h = Harness::provider();
+    h.step(Input::Start);
+    assert_eq!(h.token(7), []);
+    // The provider hangs past the connect timeout: the attempt is abandoned...
+    let actions = h.advance(15_000);
+    assert!(matches!(
+        states(&actions)[..],
+        [State::Reconnecting { attempt: 1, .. }]
+    ));
+    // ...and its late answer does not open a socket.
+    assert_eq!(h.token(1), []);
+}
+
+#[test]
+fn a_welcome_that_never_comes_times_out() {
+    let mut h = Harness::provider();
+    h.step(Input::Start);
+    h.token(1);
+    let actions = h.advance(15_000);
+    assert_eq!(actions[0], Action::CloseSocket);
+    assert!(matches!(
+        states(&actions)[..],
+        [State::Reconnecting { attempt: 1, .. }]
+    ));
+    // The old socket's close event arrives after we moved on: ignored.
+    assert_eq!(h.close(1006), []);
+}
+
+#[test]
+fn events_are_delivered_once_and_resumed_from_the_last_id() {
+    let mut h = Harness::provider();
+    h.open();
+    let mut seen = Vec::new();
+    for id in [1, 2, 2, 3, 1] {
+        seen.extend(delivered(&h.frame(event(id))));
+    }
+    assert_eq!(seen, [1, 2, 3]);
+
+    h.close(1012);
+    let actions = h.reconnect(welcome(5, "e1", Some(true)));
+    assert_eq!(
+        connect_url(&actions),
+        Some("wss://push.example.com/connect?refusal=close&since=3&epoch=e1")
+    );
+    // The replay overlaps what we have; only new ids get through.
+    for id in [3, 4, 5, 6] {
+        seen.extend(delivered(&h.frame(event(id))));
+    }
+    assert_eq!(seen, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(h.conn.position().unwrap().last_id, 6);
+}
+
+#[test]
+fn a_fresh_connect_starts_after_the_newest_event() {
+    let mut h = Harness::provider();
+    h.step(Input::Start);
+    h.token(1);
+    h.frame(welcome(41, "e1", None));
+    assert_eq!(delivered(&h.frame(event(42))), [42]);
+    h.close(1001);
+    let actions = h.reconnect(welcome(42, "e1", Some(true)));
+    assert_eq!(
+        connect_url(&actions),
+        Some("wss://push.example.com/connect?refusal=close&since=42&epoch=e1")
+    );
+}
+
+#[test]
+fn an_unrecoverable_gap_raises_resync_and_adopts_the_new_stream() {
+    let mut h = Harness::provider();
+    h.open();
+    h.frame(event(1));
+    h.frame(event(2));
+    h.close(1012);
+    let actions = h.reconnect(welcome(10, "e2", Some(false)));
+    assert_eq!(
+        actions[actions.len() - 3..],
+        [
+            Action::Resync,
+            Action::State(State::Open),
+            Action::SetTimer { delay_ms: 25_000 }
+        ]
+    );
+    assert_eq!(delivered(&h.frame(event(10))), Vec::<u64>::new());
+    assert_eq!(delivered(&h.frame(event(11))), [11]);
+    // A new epoch can restart ids below the old ones.
+    h.close(1012);
+    h.reconnect(welcome(0, "e3", Some(false)));
+    assert_eq!(delivered(&h.frame(event(1))), [1]);
+}
+
+#[test]
+fn a_saved_position_resumes_across_page_loads() {
+    let mut h = Harness::provider();
+    h.conn.set_position(Position {
+        epoch: "2024-01 a/b".into(),
+        last_id: 9,
+    });
+    h.step(Input::Start);
+    let actions = h.token(1);
+    assert_eq!(
+        connect_url(&actions),
+        Some("wss://push.example.com/connect?refusal=close&since=9&epoch=2024-01%20a%2Fb")
+    );
+    // since=0 without an epoch asks for the whole retained history.
+    let mut h = Harness::provider();
+    h.conn.set_position(Position {
+        epoch: String::new(),
+        last_id: 0,
+    });
+    h.step(Input::Start);
+    assert_eq!(
+        connect_url(&h.token(1)),
+        Some("wss://push.example.com/connect?refusal=close&since=0")
+    );
+    h.frame(welcome(3, "e1", Some(true)));
+    assert_eq!(delivered(&h.frame(event(1))), [1]);
+}
+
+#[test]
+fn a_quiet_connection_is_pinged_and_a_missing_pong_means_dead() {
+    let mut h = Harness::provider();
+    h.open();
+    assert_eq!(h.advance(24_999), []);
+    assert_eq!(
+        h.advance(1),
+        [Action::Send(PING), Action::SetTimer { delay_ms: 10_000 }]
+    );
+    // The pong arrives: the next ping is due a heartbeat after it.
+    h.advance(3_000);
+    assert_eq!(
+        h.frame(ServerFrame::Pong),
+        [Action::SetTimer { delay_ms: 25_000 }]
+    );
+    assert_eq!(h.advance(25_000)[0], Action::Send(PING));
+    // This time nothing comes back.
+    assert_eq!(h.advance(9_999), []);
+    let actions = h.advance(1);
+    assert_eq!(actions[0], Action::CloseSocket);
+    assert!(matches!(
+        states(&actions)[..],
+        [State::Reconnecting { attempt: 1, .. }]
+    ));
+    let _ = PONG;
+}
+
+#[test]
+fn events_count_as_signs_of_life() {
+    let mut h = Harness::provider();
+    h.open();
+    for id in 1..=10 {
+        h.advance(20_000);
+        let actions = h.frame(event(id));
+        assert!(!actions.contains(&Action::Send(PING)));
+    }
+}
+
+#[test]
+fn the_heartbeat_interval_can_be_overridden() {
+    let options = Options {
+        heartbeat_ms: Some(5_000),
+        ..Options::default()
+    };
+    let mut h = Harness::with(None, options);
+    h.step(Input::Start);
+    h.token(1);
+    assert_eq!(
+        h.frame(welcome(0, "e1", None)),
+        [
+            Action::State(State::Open),
+            Action::SetTimer { delay_ms: 5_000 }
+        ]
+    );
+}
+
+#[test]
+fn offline_pauses_retries_and_online_reconnects_at_once() {
+    let mut h = Harness::provider();
+    h.open();
+    h.close(1006);
+    assert_eq!(
+        h.step(Input::Offline),
+        [Action::State(State::Offline), Action::ClearTimer]
+    );
+    assert_eq!(h.advance(3_600_000), []);
+    let actions = h.step(Input::Online);
+    assert_eq!(states(&actions), [State::Connecting { attempt: 1 }]);
+    assert!(fetch_request(&actions).is_some());
+}
+
+#[test]
+fn online_during_backoff_skips_the_wait() {
+    let mut h = Harness::provider();
+    h.open();
+    for _ in 0..6 {
+        h.close(1006);
+        h.reconnect(welcome(0, "e1", Some(true)));
+    }
+    h.close(1006);
+    assert!(h.timer_at.unwrap() > h.now + 1_000);
+    let actions = h.step(Input::Online);
+    assert!(fetch_request(&actions).is_some());
+}
+
+#[test]
+fn a_drop_while_offline_waits_for_the_network() {
+    let mut h = Harness::provider();
+    h.open();
+    assert_eq!(h.step(Input::Offline), []); // the socket may still work
+    let actions = h.close(1006);
+    assert_eq!(states(&actions), [State::Offline]);
+    assert_eq!(h.timer_at, None);
+}
+
+#[test]
+fn starting_offline_waits_for_the_network() {
+    let mut h = Harness::provider();
+    h.conn.set_online(false);
+    assert_eq!(h.step(Input::Start), [Action::State(State::Offline)]);
+    assert!(fetch_request(&h.step(Input::Online)).is_some());
+}
+
+#[test]
+fn online_with_an_open_socket_checks_it_at_once() {
+    let mut h = Harness::provider();
+    h.open();
+    h.advance(1_000);
+    let actions = h.step(Input::Online);
+    assert_eq!(actions[0], Action::Send(PING));
+}
+
+#[test]
+fn close_stops_everything() {
+    let mut h = Harness::provider();
+    h.open();
+    assert_eq!(
+        h.step(Input::Close),
+        [
+            Action::CloseSocket,
+            Action::State(State::Closed {
+                code: 1000,
+                reason: "closed by the client".into()
+            }),
+            Action::ClearTimer,
+        ]
+    );
+    assert_eq!(h.close(1000), []);
+    assert_eq!(h.frame(event(5)), []);
+    assert_eq!(h.advance(3_600_000), []);
+    assert_eq!(h.step(Input::Close), []);
+}
+
+#[test]
+fn close_during_backoff_or_token_fetch_cancels_it() {
+    let mut h = Harness::provider();
+    h.open();
+    h.close(1006);
+    let actions = h.step(Input::Close);
+    assert!(!actions.contains(&Action::CloseSocket));
+    assert_eq!(h.timer_at, None);
+
+    let mut h = Harness::provider();
+    h.step(Input::Start);
+    h.step(Input::Close);
+    assert_eq!(h.token(1), []);
+}
+
+#[test]
+fn server_error_frames_are_reported_and_the_socket_stays() {
+    let mut h = Harness::provider();
+    h.open();
+    let actions = h.frame(ServerFrame::Error(ErrorBody {
+        code: "invalid_frame".into(),
+        message: "bad".into(),
+    }));
+    assert_eq!(
+        actions[0],
+        Action::Error(Error::Server {
+            code: "invalid_frame".into(),
+            message: "bad".into()
+        })
+    );
+    assert_eq!(h.conn.phase, Phase::Open);
+}
+
+#[test]
+fn urls_become_websocket_urls() {
+    for (url, base) in [
+        ("https://push.example.com", "wss://push.example.com"),
+        ("http://127.0.0.1:8790/", "ws://127.0.0.1:8790"),
+        ("wss://example.com/edgepush/", "wss://example.com/edgepush"),
+        ("WS://example.com", "ws://example.com"),
+    ] {
+        assert_eq!(websocket_base(url).unwrap(), base);
+    }
+    for url in [
+        "example.com",
+        "ftp://example.com",
+        "https://",
+        "https://x/?a=b",
+    ] {
+        assert_eq!(websocket_base(url).unwrap_err().code(), "config");
+    }
+}

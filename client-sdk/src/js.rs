@@ -1,0 +1,367 @@
+//! The JS/TS face: every `#[wasm_bindgen]` export of the package lives here.
+//!
+//! `EdgepushClient` wraps the Rust [`Client`]; handlers are plain JS functions and
+//! events are handed over as the objects `JSON.parse` produced, without copying. The built-in
+//! events are checked without serde (`payload.text` / `payload.color` must be strings), which
+//! keeps serde's generic code out of the package. The TypeScript declarations are written by hand
+//! below so that handlers are typed (`on<P>()`, `onMessage`, `onBackground`).
+
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::backoff::Options;
+use crate::client::{Client, Note, Provider, RawEvent, TokenDone, Topic, get, js_error_text};
+use crate::connection::{Position, State};
+use crate::error::Error;
+use crate::events::{BACKGROUND, MESSAGE};
+use crate::sys;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** One event, as handlers receive it. */
+export interface EdgepushEvent<P = unknown> {
+  /** Per-user id, strictly increasing; never delivered twice. */
+  id: number;
+  /** The event name, e.g. "Message". */
+  name: string;
+  /** The payload, as published. */
+  payload: P;
+  /** When the server accepted the event, in ms since the Unix epoch. */
+  ts: number;
+}
+
+/** The payload of the built-in "Message" event. */
+export interface MessagePayload { text: string }
+/** The payload of the built-in "Background" event (a CSS color). */
+export interface BackgroundPayload { color: string }
+
+/** The connection state. */
+export type ConnectionState =
+  | { state: "idle" }
+  | { state: "connecting"; attempt: number }
+  | { state: "open" }
+  | { state: "reconnecting"; attempt: number; delayMs: number }
+  | { state: "offline" }
+  | { state: "closed"; code: number; reason: string };
+
+/** Something the app should know about; never thrown. */
+export interface EdgepushError {
+  code: "bad_payload" | "token_provider" | "token_expired" | "rejected" | "server_error"
+    | "handler_threw" | "socket" | "config";
+  /** What happened and what to do. */
+  message: string;
+  /** Whether the client stopped because of it (it will not reconnect on its own). */
+  terminal: boolean;
+  /** For "bad_payload": the event name. */
+  event?: string;
+  /** For "rejected": the WebSocket close code. */
+  closeCode?: number;
+}
+
+/** Where the client is in the user's event stream; save it to resume after a reload. */
+export interface Position { epoch: string; lastId: number }
+
+/** Returns a connect token (a JWT from your backend); called before every (re)connect. */
+export type TokenProvider = () => string | Promise<string>;
+
+export interface ClientOptions {
+  /** The edgepush server, e.g. "https://push.example.com" (ws:// and wss:// work too). */
+  url: string;
+  /** A fixed token, or a provider that is asked for a fresh one on every (re)connect. */
+  token: string | TokenProvider;
+  /** First backoff cap in ms (default 500). */
+  minDelayMs?: number;
+  /** Largest backoff cap in ms (default 20000). */
+  maxDelayMs?: number;
+  /** Open this long (ms) counts as stable and resets the backoff (default 10000). */
+  stableAfterMs?: number;
+  /** Token + socket + welcome must take less than this (ms, default 15000). */
+  connectTimeoutMs?: number;
+  /** Heartbeat answer deadline (ms, default 10000). */
+  pongTimeoutMs?: number;
+  /** Ping after this long without a frame (ms); default: the server's suggestion. */
+  heartbeatMs?: number;
+  /** Resume from a saved position: events after it are replayed. */
+  resume?: Position;
+}
+
+/**
+ * A live connection to edgepush: reconnects with backoff, refreshes its token through the
+ * provider, resumes without loss, and dispatches events to typed handlers. Handlers never throw
+ * into the client: exceptions are reported to onError.
+ */
+export class EdgepushClient {
+  constructor(options: ClientOptions);
+  /** Connects (asynchronously; see onState). Restarts a client the server stopped. */
+  connect(): void;
+  /** Stops everything and removes every listener and handler; final. */
+  close(): void;
+  /** Handles every event called `name`. */
+  on<P = unknown>(name: string, handler: (event: EdgepushEvent<P>) => void): void;
+  /** Handles the built-in "Message" event; a payload without a string `text` goes to onError. */
+  onMessage(handler: (event: EdgepushEvent<MessagePayload>) => void): void;
+  /** Handles the built-in "Background" event; a payload without a string `color` goes to onError. */
+  onBackground(handler: (event: EdgepushEvent<BackgroundPayload>) => void): void;
+  /** Handles every event no `on` handler listens to. */
+  onUnknown(handler: (event: EdgepushEvent<unknown>) => void): void;
+  /** Called on every state change. */
+  onState(handler: (state: ConnectionState) => void): void;
+  /** Called with every error (without one, errors are logged to the console). */
+  onError(handler: (error: EdgepushError) => void): void;
+  /** Called when events were lost for good: reload the app's state. */
+  onResync(handler: () => void): void;
+  /** The current state. */
+  readonly state: ConnectionState;
+  /** The resume position, once known. */
+  readonly position: Position | undefined;
+  /** Frees the wasm memory of this handle (does not close: call close() for that). */
+  free(): void;
+  [Symbol.dispose](): void;
+}
+"#;
+
+/// The JS client. See the TypeScript declarations above for the documented API.
+#[wasm_bindgen(js_name = EdgepushClient, skip_typescript)]
+pub struct JsClient {
+    client: Client,
+}
+
+#[wasm_bindgen(js_class = EdgepushClient)]
+impl JsClient {
+    /// `new EdgepushClient({url, token, ...})`; throws a `TypeError` for bad options.
+    #[wasm_bindgen(constructor, skip_typescript)]
+    pub fn new(options: JsValue) -> Result<JsClient, JsValue> {
+        let url = get(&options, "url")
+            .as_string()
+            .ok_or_else(|| type_error("options.url must be a string"))?;
+        let mut builder = Client::builder(url).options(read_options(&options));
+        let token = get(&options, "token");
+        if let Some(token) = token.as_string() {
+            builder = builder.token(token);
+        } else if let Some(provider) = token.dyn_ref::<Function>() {
+            builder = builder.raw_token_provider(js_provider(provider.clone()));
+        } else {
+            return Err(type_error(
+                "options.token must be a string or a function returning a Promise of one",
+            ));
+        }
+        let resume = get(&options, "resume");
+        if resume.is_object() {
+            builder = builder.resume_from(Position {
+                epoch: get(&resume, "epoch").as_string().unwrap_or_default(),
+                last_id: get(&resume, "lastId").as_f64().unwrap_or(0.0) as u64,
+            });
+        }
+        let client = builder
+            .build()
+            .map_err(|error| type_error(&error.message()))?;
+        // A dropped (garbage-collected) JS handle must not silently close a live connection.
+        Ok(JsClient {
+            client: client.into_detached(),
+        })
+    }
+
+    /// Connects.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn connect(&self) {
+        self.client.connect();
+    }
+
+    /// Stops everything.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn close(&self) {
+        self.client.close();
+    }
+
+    /// Handles every event called `name`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, name: &str, handler: Function) {
+        self.add(Topic::Named(name.into()), None, handler);
+    }
+
+    /// Handles `Message` events with a string `text`.
+    #[wasm_bindgen(js_name = onMessage, skip_typescript)]
+    pub fn on_message(&self, handler: Function) {
+        self.add(Topic::Named(MESSAGE.into()), Some("text"), handler);
+    }
+
+    /// Handles `Background` events with a string `color`.
+    #[wasm_bindgen(js_name = onBackground, skip_typescript)]
+    pub fn on_background(&self, handler: Function) {
+        self.add(Topic::Named(BACKGROUND.into()), Some("color"), handler);
+    }
+
+    /// Handles events nobody else listens to.
+    #[wasm_bindgen(js_name = onUnknown, skip_typescript)]
+    pub fn on_unknown(&self, handler: Function) {
+        self.add(Topic::Unknown, None, handler);
+    }
+
+    /// Called on every state change.
+    #[wasm_bindgen(js_name = onState, skip_typescript)]
+    pub fn on_state(&self, handler: Function) {
+        self.add(Topic::State, None, handler);
+    }
+
+    /// Called with every error.
+    #[wasm_bindgen(js_name = onError, skip_typescript)]
+    pub fn on_error(&self, handler: Function) {
+        self.add(Topic::Error, None, handler);
+    }
+
+    /// Called when events were lost for good.
+    #[wasm_bindgen(js_name = onResync, skip_typescript)]
+    pub fn on_resync(&self, handler: Function) {
+        self.add(Topic::Resync, None, handler);
+    }
+
+    /// The current state.
+    #[wasm_bindgen(getter, skip_typescript)]
+    pub fn state(&self) -> JsValue {
+        state_object(&self.client.state())
+    }
+
+    /// The resume position, once known.
+    #[wasm_bindgen(getter, skip_typescript)]
+    pub fn position(&self) -> JsValue {
+        match self.client.position() {
+            Some(position) => object(&[
+                ("epoch", position.epoch.into()),
+                ("lastId", (position.last_id as f64).into()),
+            ]),
+            None => JsValue::UNDEFINED,
+        }
+    }
+
+    /// Registers a JS handler; `check` names the payload field that must be a string (for the
+    /// typed built-in events). One function for every kind keeps the wasm small.
+    fn add(&self, topic: Topic, check: Option<&'static str>, handler: Function) {
+        self.client.add_handler(topic, move |note| {
+            let argument = match note {
+                Note::Event(event) => {
+                    if let Some(field) = check {
+                        check_string_field(event, field)?;
+                    }
+                    event.payload.clone()
+                }
+                Note::State(state) => state_object(state),
+                Note::Error(error) => error_object(error),
+                Note::Resync => JsValue::UNDEFINED,
+            };
+            call(&handler, &argument)
+        });
+    }
+}
+
+/// Reads the numeric options, keeping the defaults for the ones not given.
+fn read_options(options: &JsValue) -> Options {
+    let number = |key| get(options, key).as_f64().map(|n| n.clamp(0.0, 4e9) as u32);
+    let defaults = Options::default();
+    Options {
+        min_delay_ms: number("minDelayMs").unwrap_or(defaults.min_delay_ms),
+        max_delay_ms: number("maxDelayMs").unwrap_or(defaults.max_delay_ms),
+        stable_after_ms: number("stableAfterMs").unwrap_or(defaults.stable_after_ms),
+        connect_timeout_ms: number("connectTimeoutMs").unwrap_or(defaults.connect_timeout_ms),
+        pong_timeout_ms: number("pongTimeoutMs").unwrap_or(defaults.pong_timeout_ms),
+        heartbeat_ms: number("heartbeatMs"),
+    }
+}
+
+/// Wraps a JS token provider: its result (a string, or a Promise of one) becomes the token.
+/// `Promise.allSettled` turns both outcomes into one callback, called exactly once, so no
+/// futures executor is needed.
+fn js_provider(provider: Function) -> Provider {
+    Rc::new(move |done: TokenDone| {
+        let result = match provider.call0(&JsValue::UNDEFINED) {
+            Ok(result) => result,
+            Err(error) => return done(Err(js_error_text(&error))),
+        };
+        // An `FnMut(JsValue)` like every other callback of the client (one closure adapter in
+        // the glue); handed over to JS, which frees it once the promise lets go of it.
+        let mut done = Some(done);
+        let settled = Closure::<dyn FnMut(JsValue)>::new(move |outcomes: JsValue| {
+            let Some(done) = done.take() else { return };
+            let outcome = get(&outcomes, "0");
+            done(
+                if get(&outcome, "status").as_string().as_deref() == Some("fulfilled") {
+                    get(&outcome, "value")
+                        .as_string()
+                        .ok_or_else(|| "the token provider did not return a string".into())
+                } else {
+                    Err(js_error_text(&get(&outcome, "reason")))
+                },
+            );
+        })
+        .into_js_value();
+        sys::all_settled(&js_sys::Array::of1(&result)).then(&settled);
+    })
+}
+
+fn call(handler: &Function, argument: &JsValue) -> Result<(), Error> {
+    handler
+        .call1(&JsValue::UNDEFINED, argument)
+        .map(drop)
+        .map_err(|error| Error::Handler {
+            reason: js_error_text(&error),
+        })
+}
+
+fn check_string_field(event: &RawEvent, field: &'static str) -> Result<(), Error> {
+    let payload = get(&event.payload, "payload");
+    if payload.is_object() && get(&payload, field).is_string() {
+        return Ok(());
+    }
+    let mut reason = String::from("payload.");
+    reason.push_str(field);
+    reason.push_str(" must be a string");
+    Err(Error::BadPayload {
+        name: event.name.clone(),
+        reason,
+    })
+}
+
+fn type_error(message: &str) -> JsValue {
+    js_sys::TypeError::new(message).into()
+}
+
+fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let object = Object::new();
+    for (key, value) in fields {
+        let _ = Reflect::set(&object, &(*key).into(), value);
+    }
+    object.into()
+}
+
+fn state_object(state: &State) -> JsValue {
+    let name = ("state", state.name().into());
+    match state {
+        State::Connecting { attempt } => object(&[name, ("attempt", (*attempt).into())]),
+        State::Reconnecting { attempt, delay_ms } => object(&[
+            name,
+            ("attempt", (*attempt).into()),
+            ("delayMs", (*delay_ms).into()),
+        ]),
+        State::Closed { code, reason } => object(&[
+            name,
+            ("code", (*code).into()),
+            ("reason", reason.as_str().into()),
+        ]),
+        State::Idle | State::Open | State::Offline => object(&[name]),
+    }
+}
+
+fn error_object(error: &Error) -> JsValue {
+    let mut fields = vec![
+        ("code", error.code().into()),
+        ("message", error.message().into()),
+        ("terminal", error.is_terminal().into()),
+    ];
+    match error {
+        Error::BadPayload { name, .. } => fields.push(("event", name.as_str().into())),
+        Error::Rejected { code, .. } => fields.push(("closeCode", (*code).into())),
+        _ => {}
+    }
+    object(&fields)
+}

@@ -1,0 +1,49 @@
+//! Small text helpers written without `core::fmt` (which would add kilobytes to the wasm):
+//! decimal numbers and query-string escaping.
+
+/// `n` in decimal.
+pub(crate) fn decimal(mut n: u64) -> String {
+    // Iterators rather than indexing: no bounds-check panics (and their formatting code).
+    let mut digits = Vec::with_capacity(20);
+    loop {
+        digits.push(char::from(b'0' + (n % 10) as u8));
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.iter().rev().collect()
+}
+
+/// Appends `value` to `out`, percent-escaping everything but RFC 3986 unreserved characters.
+pub(crate) fn push_query_value(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 15)]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_matches_to_string() {
+        for n in [0, 7, 10, 99, 1_700_000_000_000, u64::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+        }
+    }
+
+    #[test]
+    fn query_values_are_escaped() {
+        let mut out = String::new();
+        push_query_value(&mut out, "a-Z_0.~ /&=é");
+        assert_eq!(out, "a-Z_0.~%20%2F%26%3D%C3%A9");
+    }
+}

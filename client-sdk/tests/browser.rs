@@ -1,0 +1,664 @@
+//! The Rust API against the real worker, in headless Chromium.
+//!
+//! Needs a running worker started with the test secrets of `scripts/env.sh`
+//! (`scripts/worker-under-test.sh PORT DIR`); `scripts/test-sdk-browser.sh` runs these tests with
+//! its URL in `EDGEPUSH_TEST_URL`. Every test uses its own user, so they can share one worker.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use edgepush_client::{Client, Error, Event, Options, State};
+use edgepush_protocol::signature::SigningKey;
+use edgepush_protocol::token::{Claims, TokenKey};
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+// Read at compile time: the tests run inside the browser, which has no environment.
+// `scripts/test-sdk-browser.sh` sets them (the secrets come from scripts/env.sh).
+const URL: &str = setting(option_env!("EDGEPUSH_TEST_URL"));
+const JWT_SECRET: &str = setting(option_env!("EDGEPUSH_TEST_JWT_SECRET"));
+const KEY_ID: &str = setting(option_env!("EDGEPUSH_TEST_KEY_ID"));
+const PUBLISH_SECRET: &str = setting(option_env!("EDGEPUSH_TEST_PUBLISH_SECRET"));
+
+/// A compile-time setting; tests fail with a clear message when it was not set.
+const fn setting(value: Option<&'static str>) -> &'static str {
+    match value {
+        Some(value) => value,
+        None => "unset: run scripts/test-sdk-browser.sh (EDGEPUSH_TEST_URL and scripts/env.sh)",
+    }
+}
+
+// ---------- helpers: users, tokens, signed requests, time ----------
+
+fn now_s() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
+}
+
+/// A user id no other test (or earlier run against the same worker) uses.
+fn unique_user(tag: &str) -> String {
+    assert!(URL.starts_with("http"), "EDGEPUSH_TEST_URL is {URL}");
+    format!(
+        "sdk-{tag}-{}-{}",
+        js_sys::Date::now() as u64,
+        (js_sys::Math::random() * 1e9) as u64
+    )
+}
+
+/// A connect token for `user` that expires `ttl` seconds from now (negative: in the past).
+fn token(user: &str, ttl: i64) -> String {
+    let now = now_s();
+    TokenKey::new(JWT_SECRET.as_bytes())
+        .expect("test secret")
+        .mint(&Claims {
+            sub: user.into(),
+            exp: now + ttl,
+            nbf: None,
+            iat: Some(now),
+            aud: None,
+            iss: None,
+        })
+}
+
+/// A signed `POST` to the worker; returns the status and body.
+async fn post_signed(path: &str, body: &str) -> (u16, String) {
+    let header = SigningKey::new(KEY_ID, PUBLISH_SECRET.as_bytes())
+        .expect("test key")
+        .sign(now_s(), "POST", path, body.as_bytes());
+    let headers = web_sys::Headers::new().expect("headers");
+    headers
+        .set("Content-Type", "application/json")
+        .expect("header");
+    headers.set("Edgepush-Signature", &header).expect("header");
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(body));
+    let window = web_sys::window().expect("a window");
+    let url = format!("{URL}{path}");
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(&url, &init))
+        .await
+        .expect("fetch")
+        .unchecked_into();
+    let text = JsFuture::from(response.text().expect("text"))
+        .await
+        .expect("body")
+        .as_string()
+        .unwrap_or_default();
+    (response.status(), text)
+}
+
+/// Publishes one event to `user`; returns its id.
+async fn publish(user: &str, name: &str, payload: &str) -> u64 {
+    let body = format!(r#"{{"user":"{user}","name":"{name}","payload":{payload}}}"#);
+    let (status, text) = post_signed("/publish", &body).await;
+    assert_eq!(status, 202, "publish {name}: {text}");
+    let answer = js_sys::JSON::parse(&text).expect("JSON answer");
+    let events = js_sys::Reflect::get(&answer, &"events".into()).expect("events");
+    let first = js_sys::Reflect::get(&events, &0.into()).expect("first event");
+    js_sys::Reflect::get(&first, &"id".into())
+        .expect("id")
+        .as_f64()
+        .expect("numeric id") as u64
+}
+
+/// Closes every socket of `user`: 1012 (clients reconnect) or 4502 (revoked).
+async fn disconnect(user: &str, reconnect: bool) {
+    let body = format!(r#"{{"user":"{user}","reconnect":{reconnect}}}"#);
+    let (status, text) = post_signed("/disconnect", &body).await;
+    assert!((200..300).contains(&status), "disconnect: {status} {text}");
+}
+
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .expect("a window")
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .expect("setTimeout");
+    });
+    JsFuture::from(promise).await.expect("sleep");
+}
+
+/// Waits up to `timeout_ms` for `condition`; returns whether it came true.
+async fn wait_for(timeout_ms: u32, condition: impl Fn() -> bool) -> bool {
+    let deadline = js_sys::Date::now() + f64::from(timeout_ms);
+    while js_sys::Date::now() < deadline {
+        if condition() {
+            return true;
+        }
+        sleep(20).await;
+    }
+    condition()
+}
+
+/// Everything a client reported, in order.
+#[derive(Default)]
+struct Log {
+    states: RefCell<Vec<State>>,
+    errors: RefCell<Vec<Error>>,
+    messages: RefCell<Vec<(u64, String)>>,
+    resyncs: Cell<u32>,
+}
+
+impl Log {
+    fn attach(self: &Rc<Self>, client: &Client) {
+        let log = self.clone();
+        client.on_state(move |state| log.states.borrow_mut().push(state.clone()));
+        let log = self.clone();
+        client.on_error(move |error| log.errors.borrow_mut().push(error.clone()));
+        let log = self.clone();
+        client.on_message(move |event| {
+            log.messages
+                .borrow_mut()
+                .push((event.id, event.payload.text));
+        });
+        let log = self.clone();
+        client.on_resync(move || log.resyncs.set(log.resyncs.get() + 1));
+    }
+
+    fn opens(&self) -> usize {
+        self.states
+            .borrow()
+            .iter()
+            .filter(|s| **s == State::Open)
+            .count()
+    }
+
+    fn message_ids(&self) -> Vec<u64> {
+        self.messages.borrow().iter().map(|(id, _)| *id).collect()
+    }
+
+    fn texts(&self) -> Vec<String> {
+        self.messages
+            .borrow()
+            .iter()
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+}
+
+/// Fast reconnects so that tests do not wait long.
+fn quick() -> Options {
+    Options {
+        min_delay_ms: 100,
+        max_delay_ms: 500,
+        ..Options::default()
+    }
+}
+
+/// A client for `user` with a token provider that mints a fresh token each time it is asked.
+fn provider_client(user: &str, calls: Rc<Cell<u32>>) -> Client {
+    let user = user.to_owned();
+    Client::builder(URL)
+        .token_provider(move || {
+            calls.set(calls.get() + 1);
+            let token = token(&user, 600);
+            async move { Ok::<_, String>(token) }
+        })
+        .options(quick())
+        .build()
+        .expect("client")
+}
+
+// ---------- the tests ----------
+
+/// An app's own event type.
+#[derive(Debug, Deserialize, PartialEq)]
+struct ChatMessage {
+    room: String,
+    text: String,
+    likes: u32,
+}
+
+#[wasm_bindgen_test]
+async fn connects_with_a_token_and_dispatches_typed_events() {
+    let user = unique_user("typed");
+    let client = Client::builder(URL)
+        .token(token(&user, 600))
+        .build()
+        .expect("client");
+    let log = Rc::new(Log::default());
+    log.attach(&client);
+    let backgrounds = Rc::new(RefCell::new(Vec::new()));
+    let sink = backgrounds.clone();
+    client.on_background(move |event| sink.borrow_mut().push(event.payload.color));
+    let chats = Rc::new(RefCell::new(Vec::new()));
+    let sink = chats.clone();
+    client.on::<ChatMessage, _>("Chat", move |event: Event<ChatMessage>| {
+        sink.borrow_mut().push((event.name.clone(), event.payload));
+    });
+    let unknown = Rc::new(RefCell::new(Vec::new()));
+    let sink = unknown.clone();
+    client
+        .on_unknown(move |event: Event<serde::de::IgnoredAny>| sink.borrow_mut().push(event.name));
+    client.connect();
+    assert!(
+        wait_for(10_000, || client.state() == State::Open).await,
+        "never opened"
+    );
+    assert_eq!(
+        log.states.borrow()[..],
+        [State::Connecting { attempt: 0 }, State::Open]
+    );
+
+    let first = publish(&user, "Message", r#"{"text":"hi"}"#).await;
+    publish(&user, "Background", r##"{"color":"#336699"}"##).await;
+    publish(
+        &user,
+        "Chat",
+        r#"{"room":"general","text":"hello","likes":3}"#,
+    )
+    .await;
+    publish(&user, "SomethingNew", r#"{"x":1}"#).await;
+    // Wrong shapes: reported with the event name and the reason, never thrown; the connection
+    // carries on.
+    publish(&user, "Message", r#"{"txt":"typo"}"#).await;
+    publish(
+        &user,
+        "Chat",
+        r#"{"room":"general","text":"x","likes":"many"}"#,
+    )
+    .await;
+    let last = publish(&user, "Message", r#"{"text":"still here"}"#).await;
+
+    assert!(wait_for(10_000, || log.message_ids().last() == Some(&last)).await);
+    assert_eq!(log.message_ids(), [first, last]);
+    assert_eq!(log.texts(), ["hi", "still here"]);
+    assert_eq!(backgrounds.borrow()[..], ["#336699".to_owned()]);
+    assert_eq!(
+        chats.borrow()[..],
+        [(
+            "Chat".to_owned(),
+            ChatMessage {
+                room: "general".into(),
+                text: "hello".into(),
+                likes: 3
+            }
+        )]
+    );
+    assert_eq!(unknown.borrow()[..], ["SomethingNew".to_owned()]);
+    let errors = log.errors.borrow();
+    let bad: Vec<(&str, &str)> = errors
+        .iter()
+        .filter_map(|e| match e {
+            Error::BadPayload { name, reason } => Some((name.as_str(), reason.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bad.len(), 2, "{errors:?}");
+    assert_eq!(bad[0].0, "Message");
+    assert!(bad[0].1.contains("text"), "{}", bad[0].1);
+    assert_eq!(bad[1].0, "Chat");
+    assert!(
+        bad[1].1.contains("likes") || bad[1].1.contains("u32"),
+        "{}",
+        bad[1].1
+    );
+    assert_eq!(client.state(), State::Open);
+    assert_eq!(client.position().expect("position").last_id, last);
+}
+
+#[wasm_bindgen_test]
+async fn reconnects_after_the_server_drops_the_socket_without_loss_or_duplicates() {
+    let user = unique_user("drop");
+    let calls = Rc::new(Cell::new(0));
+    let client = provider_client(&user, calls.clone());
+    let log = Rc::new(Log::default());
+    log.attach(&client);
+    client.connect();
+    assert!(wait_for(10_000, || log.opens() == 1).await);
+
+    let mut expected = Vec::new();
+    for text in ["one", "two"] {
+        expected.push(publish(&user, "Message", &format!(r#"{{"text":"{text}"}}"#)).await);
+    }
+    assert!(wait_for(5_000, || log.message_ids().len() == 2).await);
+
+    // The server drops every socket of the user (as on a restart: 1012), and events are
+    // published while the client is away.
+    disconnect(&user, true).await;
+    for text in ["three", "four"] {
+        expected.push(publish(&user, "Message", &format!(r#"{{"text":"{text}"}}"#)).await);
+    }
+    assert!(
+        wait_for(10_000, || log.opens() == 2).await,
+        "did not reconnect"
+    );
+    expected.push(publish(&user, "Message", r#"{"text":"five"}"#).await);
+    assert!(wait_for(10_000, || log.message_ids().len() >= 5).await);
+    sleep(300).await;
+
+    assert_eq!(log.message_ids(), expected, "every event once, in order");
+    assert_eq!(log.texts(), ["one", "two", "three", "four", "five"]);
+    assert!(
+        log.states
+            .borrow()
+            .iter()
+            .any(|s| matches!(s, State::Reconnecting { attempt: 1, .. })),
+        "{:?}",
+        log.states.borrow()
+    );
+    assert_eq!(calls.get(), 2, "the provider is asked on every connect");
+    assert_eq!(log.resyncs.get(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn a_second_drop_and_a_burst_still_deliver_each_event_once() {
+    let user = unique_user("burst");
+    let client = provider_client(&user, Rc::new(Cell::new(0)));
+    let log = Rc::new(Log::default());
+    log.attach(&client);
+    client.connect();
+    assert!(wait_for(10_000, || log.opens() == 1).await);
+    let mut expected = Vec::new();
+    for round in 0..3 {
+        for i in 0..5 {
+            let text = format!(r#"{{"text":"{round}-{i}"}}"#);
+            expected.push(publish(&user, "Message", &text).await);
+        }
+        disconnect(&user, true).await;
+    }
+    assert!(wait_for(15_000, || log.message_ids().len() >= 15).await);
+    sleep(500).await;
+    assert_eq!(log.message_ids(), expected);
+}
+
+#[wasm_bindgen_test]
+async fn refreshes_a_token_the_server_expired_through_the_provider() {
+    let user = unique_user("refresh");
+    let calls = Rc::new(Cell::new(0u32));
+    let counter = calls.clone();
+    let provider_user = user.clone();
+    // The first token lives 3 s: the server closes the socket with 4001 when it expires; the
+    // provider is asked again and the client reconnects.
+    let client = Client::builder(URL)
+        .token_provider(move || {
+            counter.set(counter.get() + 1);
+            let ttl = if counter.get() == 1 { 3 } else { 600 };
+            let token = token(&provider_user, ttl);
+            async move { Ok::<_, String>(token) }
+        })
+        .options(quick())
+        .build()
+        .expect("client");
+    let log = Rc::new(Log::default());
+    log.attach(&client);
+    client.connect();
+    assert!(wait_for(10_000, || log.opens() == 1).await);
+    let before = publish(&user, "Message", r#"{"text":"before"}"#).await;
+    assert!(
+        wait_for(15_000, || log.opens() == 2).await,
+        "no reconnect after expiry"
+    );
+    assert_eq!(calls.get(), 2);
+    let after = publish(&user, "Message", r#"{"text":"after"}"#).await;
+    assert!(wait_for(5_000, || log.message_ids().len() == 2).await);
+    assert_eq!(log.message_ids(), [before, after]);
+    assert!(
+        !log.states
+            .borrow()
+            .iter()
+            .any(|s| matches!(s, State::Closed { .. })),
+        "{:?}",
+        log.states.borrow()
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_already_expired_token_is_replaced_before_connecting() {
+    let user = unique_user("stale");
+    let calls = Rc::new(Cell::new(0u32));
+    let counter = calls.clone();
+    let provider_user = user.clone();
+    let client = Client::builder(URL)
+        .token_provider(move || {
+            counter.set(counter.get() + 1);
+            // A cached token that expired an hour ago, then a fresh one.
+            let ttl = if counter.get() == 1 { -3600 } else { 600 };
+            let token = token(&provider_user, ttl);
+            async move { Ok::<_, String>(token) }
+        })
+        .options(quick())
+        .build()
+        .expect("client");
+    let log = Rc::new(Log::default());
+    log.attach(&client);
+    client.connect();
+    assert!(wait_for(10_000, || log.opens() == 1).await);
+    assert_eq!(calls.get(), 2);
+    assert!(log.errors.borrow().contains(&Error::TokenExpired));
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_fixed_token_stops_instead_of_retrying() {
+    let user = unique_user("expired");
+    let client = Client::builder(URL)
+        .token(token(&user, -3600))
+        .options(quick())
+        .build()
+        .expect("client");
+    let log = Rc::new(Log::default());
+    log.attach(&client);
+    client.connect();
+    assert!(
+        wait_for(5_000, || matches!(client.state(), State::Closed { .. })).await,
+        "{:?}",
+        log.states.borrow()
+    );
+    assert!(matches!(client.state(), State::Closed { code: 4001, .. }));
+    assert_eq!(log.errors.borrow()[..], [Error::TokenExpired]);
+}
+
+#[wasm_bindgen_test]
+async fn a_revoked_user_is_not_reconnected() {
+    let user = unique_user("revoked");
+    let calls = Rc::new(Cell::new(0));
+    let client = provider_client(&user, calls.clone());
+    let log = Rc::new(Log::default());
+    log.attach(&client);
+    client.connect();
+    assert!(wait_for(10_000, || log.opens() == 1).await);
+    disconnect(&user, false).await;
+    assert!(wait_for(5_000, || matches!(client.state(), State::Closed { .. })).await);
+    let State::Closed { code, reason } = client.state() else {
+        unreachable!()
+    };
+    assert_eq!((code, reason.as_str()), (4502, "revoked"));
+    assert!(
+        log.errors
+            .borrow()
+            .iter()
+            .any(|e| matches!(e, Error::Rejected { code: 4502, .. })),
+        "{:?}",
+        log.errors.borrow()
+    );
+    sleep(1_500).await;
+    assert_eq!(calls.get(), 1, "no reconnect after a terminal close code");
+    assert_eq!(log.opens(), 1);
+
+    // The app may ask again (e.g. after the user logged in again).
+    client.connect();
+    assert!(wait_for(10_000, || log.opens() == 2).await);
+}
+
+#[wasm_bindgen_test]
+async fn an_invalid_token_stops_and_reports_instead_of_hammering() {
+    let user = unique_user("invalid");
+    let calls = Rc::new(Cell::new(0u32));
+    let counter = calls.clone();
+    let forged = TokenKey::new(b"not-the-servers-secret-0123456789abcdef")
+        .expect("key")
+        .mint(&Claims {
+            sub: user,
+            exp: now_s() + 600,
+            nbf: None,
+            iat: None,
+            aud: None,
+            iss: None,
+        });
+    let client = Client::builder(URL)
+        .token_provider(move || {
+            counter.set(counter.get() + 1);
+            let token = forged.clone();
+            async move { Ok::<_, String>(token) }
+        })
+        .options(Options {
+            min_delay_ms: 200,
+            max_delay_ms: 10_000,
+            ..Options::default()
+        })
+        .build()
+        .expect("client");
+    let log = Rc::new(Log::default());
+    log.attach(&client);
+    client.connect();
+    // The server reports the refusal in-band (error frame `invalid_token`, close 4500), which
+    // the close-code table says is terminal: one attempt, then Closed, and the app is told why.
+    assert!(
+        wait_for(10_000, || matches!(
+            client.state(),
+            State::Closed { code: 4500, .. }
+        ))
+        .await,
+        "{:?}",
+        log.states.borrow()
+    );
+    sleep(2_000).await;
+    assert_eq!(calls.get(), 1, "no retry after an invalid token");
+    assert_eq!(log.opens(), 0);
+    let errors = log.errors.borrow();
+    assert!(
+        errors
+            .iter()
+            .any(|e| matches!(e, Error::Server { code, .. } if code == "invalid_token")),
+        "the reason reaches the app: {errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| matches!(e, Error::Rejected { code: 4500, .. })),
+        "{errors:?}"
+    );
+    drop(errors);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn close_stops_everything_and_dropping_closes_too() {
+    let user = unique_user("close");
+    let calls = Rc::new(Cell::new(0));
+    let client = provider_client(&user, calls.clone());
+    let log = Rc::new(Log::default());
+    log.attach(&client);
+    client.connect();
+    assert!(wait_for(10_000, || log.opens() == 1).await);
+    client.close();
+    assert_eq!(
+        client.state(),
+        State::Closed {
+            code: 1000,
+            reason: "closed by the client".into()
+        }
+    );
+    publish(&user, "Message", r#"{"text":"after close"}"#).await;
+    disconnect(&user, true).await;
+    sleep(1_000).await;
+    assert!(log.messages.borrow().is_empty());
+    assert_eq!(calls.get(), 1);
+    // `close()` is final.
+    client.connect();
+    sleep(500).await;
+    assert_eq!(calls.get(), 1);
+
+    // Dropping a connected client closes its socket too: the server sees it go.
+    let user = unique_user("drop-client");
+    let delivered = Rc::new(Cell::new(0));
+    {
+        let client = provider_client(&user, Rc::new(Cell::new(0)));
+        let log = Rc::new(Log::default());
+        log.attach(&client);
+        let sink = delivered.clone();
+        client.on_message(move |_| sink.set(sink.get() + 1));
+        client.connect();
+        assert!(wait_for(10_000, || log.opens() == 1).await);
+    }
+    sleep(300).await;
+    let body = format!(r#"{{"user":"{user}","name":"Message","payload":{{"text":"x"}}}}"#);
+    let (status, text) = post_signed("/publish", &body).await;
+    assert_eq!(status, 202);
+    assert!(text.contains(r#""sockets":0"#), "{text}");
+    sleep(300).await;
+    assert_eq!(delivered.get(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn a_saved_position_resumes_across_page_loads() {
+    let user = unique_user("resume");
+    let first = Client::builder(URL)
+        .token(token(&user, 600))
+        .build()
+        .expect("client");
+    let log = Rc::new(Log::default());
+    log.attach(&first);
+    first.connect();
+    assert!(wait_for(10_000, || log.opens() == 1).await);
+    let seen = publish(&user, "Message", r#"{"text":"seen"}"#).await;
+    assert!(wait_for(5_000, || log.message_ids() == [seen]).await);
+    let position = first.position().expect("position");
+    drop(first); // the page goes away
+
+    let missed = publish(&user, "Message", r#"{"text":"missed"}"#).await;
+    let second = Client::builder(URL)
+        .token(token(&user, 600))
+        .resume_from(position)
+        .build()
+        .expect("client");
+    let log = Rc::new(Log::default());
+    log.attach(&second);
+    second.connect();
+    assert!(wait_for(10_000, || log.message_ids() == [missed]).await);
+    assert_eq!(log.texts(), ["missed"]);
+}
+
+#[wasm_bindgen_test]
+fn bad_configuration_is_reported_at_build_time() {
+    let error = Client::builder("ftp://example.com")
+        .token("t")
+        .build()
+        .err()
+        .expect("an error");
+    assert_eq!(error.code(), "config");
+    let error = Client::builder(URL).build().err().expect("an error");
+    assert_eq!(error.code(), "config");
+}
+
+#[wasm_bindgen_test]
+async fn the_server_answers_heartbeats_so_a_quiet_connection_stays_open() {
+    let user = unique_user("heartbeat");
+    let client = Client::builder(URL)
+        .token(token(&user, 600))
+        .options(Options {
+            heartbeat_ms: Some(1_000),
+            pong_timeout_ms: 1_000,
+            ..Options::default()
+        })
+        .build()
+        .expect("client");
+    let log = Rc::new(Log::default());
+    log.attach(&client);
+    client.connect();
+    assert!(wait_for(10_000, || log.opens() == 1).await);
+    // Three pings go out and are answered in time (else the socket would count as dead after
+    // 1 s and the client would reconnect).
+    sleep(3_500).await;
+    assert_eq!(
+        log.states.borrow()[..],
+        [State::Connecting { attempt: 0 }, State::Open]
+    );
+    let id = publish(&user, "Message", r#"{"text":"still live"}"#).await;
+    assert!(wait_for(5_000, || log.message_ids() == [id]).await);
+}
