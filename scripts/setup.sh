@@ -51,5 +51,9 @@ install_tool wasm-bindgen-cli "$(lock_version wasm-bindgen)" wasm-bindgen
 # JavaScript tools, exactly as package-lock.json pins them.
 if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  # workerd's optional packages for macOS and Windows cannot be fetched from the registry this
+  # machine reaches, so the lock file lacks them and `npm ci` refuses it as out of sync; then
+  # install the same locked tree with `npm install --no-save` (it changes no tracked file).
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 ||
+    npm install --no-save --no-audit --no-fund --loglevel=error >/dev/null
 fi
