@@ -11,7 +11,10 @@ pkg="$root/client-sdk/pkg"
 target_dir=$(cargo metadata --format-version 1 --no-deps | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0)).target_directory)')
 wasm="$target_dir/wasm32-unknown-unknown/release/edgepush_client.wasm"
 
-cargo build --quiet -p edgepush-client --release --target wasm32-unknown-unknown --features js-package
+# `no_std`: without the `std` feature (the Rust API's typed handlers) and with `js-package` (lol_alloc,
+# a panic handler that traps). std's panic machinery is not linked, and of `core::fmt` only the
+# integer formatting of alloc's out-of-memory message is left.
+cargo build --quiet -p edgepush-client --release --target wasm32-unknown-unknown --no-default-features --features js-package
 
 rm -rf "$pkg"
 # (wasm-bindgen warns that the target_features section is missing: the workspace's release profile

@@ -10,23 +10,27 @@
 //! Handlers may call back into the client (e.g. `close()` from an event handler): inputs that
 //! arrive while the client is busy are queued and handled right after, never re-entrantly.
 
-use std::cell::{Cell, RefCell};
-use std::fmt::Display;
-use std::future::Future;
-use std::rc::Rc;
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+#[cfg(feature = "std")]
+use core::{fmt::Display, future::Future};
 
 use edgepush_protocol::frames::{ErrorBody, EventFrame, PONG, SUBPROTOCOL, ServerFrame, Welcome};
-use js_sys::{Array, JSON, Reflect};
+#[cfg(feature = "std")]
 use serde::de::DeserializeOwned;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{CloseEvent, EventTarget, MessageEvent, WebSocket};
 
 use crate::backoff::Options;
 use crate::connection::{Action, CLIENT_CLOSE_CODE, Connection, Input, Position, State, Token};
 use crate::error::Error;
+#[cfg(feature = "std")]
 use crate::events::{BACKGROUND, Background, Event, MESSAGE, Message};
-use crate::sys;
+use crate::sys::{self, CloseEvent, EventTarget, MessageEvent, WebSocket};
 
 /// Receives what the token provider produced: the token, or an error text.
 pub(crate) type TokenDone = Box<dyn FnOnce(Result<String, String>)>;
@@ -89,7 +93,8 @@ impl ClientBuilder {
 
     /// Asks `provider` for a fresh token before every connect and reconnect (so also after the
     /// server closed for an expired token). An error is reported as [`Error::TokenProvider`] and
-    /// retried with backoff.
+    /// retried with backoff. (Feature `std`.)
+    #[cfg(feature = "std")]
     pub fn token_provider<F, Fut, E>(mut self, provider: F) -> Self
     where
         F: Fn() -> Fut + 'static,
@@ -202,7 +207,7 @@ struct Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        let _ = self.ws.close_with_code(CLIENT_CLOSE_CODE);
+        let _ = self.ws.close(CLIENT_CLOSE_CODE);
     }
 }
 
@@ -275,7 +280,8 @@ impl Client {
 
     /// Calls `handler` with every event named `name` whose payload deserializes into `T`. A
     /// payload that does not fit is reported to the error handlers as [`Error::BadPayload`] and
-    /// skipped. Several handlers may listen to one name.
+    /// skipped. Several handlers may listen to one name. (Feature `std`.)
+    #[cfg(feature = "std")]
     pub fn on<T, F>(&self, name: &str, handler: F)
     where
         T: DeserializeOwned + 'static,
@@ -284,18 +290,22 @@ impl Client {
         self.add_handler(Topic::Named(name.into()), typed(handler));
     }
 
-    /// Calls `handler` with every built-in `Message` event (`{"text": ...}`).
+    /// Calls `handler` with every built-in `Message` event (`{"text": ...}`). (Feature `std`.)
+    #[cfg(feature = "std")]
     pub fn on_message(&self, handler: impl FnMut(Event<Message>) + 'static) {
         self.on(MESSAGE, handler);
     }
 
-    /// Calls `handler` with every built-in `Background` event (`{"color": ...}`).
+    /// Calls `handler` with every built-in `Background` event (`{"color": ...}`). (Feature `std`.)
+    #[cfg(feature = "std")]
     pub fn on_background(&self, handler: impl FnMut(Event<Background>) + 'static) {
         self.on(BACKGROUND, handler);
     }
 
     /// Calls `handler` with every event no [`on`](Self::on) handler listens to, its payload
     /// decoded as `T` (e.g. `serde_json::Value`, or `serde::de::IgnoredAny` to only see names).
+    /// (Feature `std`.)
+    #[cfg(feature = "std")]
     pub fn on_unknown<T, F>(&self, handler: F)
     where
         T: DeserializeOwned + 'static,
@@ -349,6 +359,7 @@ impl Client {
 }
 
 /// Adapts a typed event handler: decodes the payload into `T` first.
+#[cfg(feature = "std")]
 fn typed<T, F>(mut handler: F) -> impl FnMut(Note<'_>) -> Result<(), Error> + 'static
 where
     T: DeserializeOwned + 'static,
@@ -411,7 +422,7 @@ impl Listener {
         input: fn(&JsValue) -> Input<JsValue>,
     ) -> Self {
         let callback = callback(shared, input);
-        let _ = target.add_event_listener_with_callback(kind, callback.as_ref().unchecked_ref());
+        let _ = target.add_event_listener(kind, callback.as_ref());
         Self {
             target: target.clone(),
             kind,
@@ -424,13 +435,14 @@ impl Drop for Listener {
     fn drop(&mut self) {
         let _ = self
             .target
-            .remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
+            .remove_event_listener(self.kind, self.callback.as_ref());
     }
 }
 
 /// Decodes the payload of a raw frame into `T` for a typed handler.
+#[cfg(feature = "std")]
 fn decode<T: DeserializeOwned>(raw: &RawEvent) -> Result<Event<T>, Error> {
-    let payload = Reflect::get(&raw.payload, &"payload".into()).unwrap_or(JsValue::UNDEFINED);
+    let payload = get(&raw.payload, "payload");
     match serde_wasm_bindgen::from_value(payload) {
         Ok(payload) => Ok(Event {
             id: raw.id,
@@ -454,7 +466,7 @@ fn run(shared: &Rc<Shared>, input: Input<JsValue>) {
     loop {
         // Inputs queued while this batch runs form the next batch, so the order is kept.
         let batch = match shared.queue.try_borrow_mut() {
-            Ok(mut queue) => std::mem::take(&mut *queue),
+            Ok(mut queue) => core::mem::take(&mut *queue),
             Err(_) => Vec::new(),
         };
         if batch.is_empty() {
@@ -462,7 +474,7 @@ fn run(shared: &Rc<Shared>, input: Input<JsValue>) {
         }
         for input in batch {
             let actions = match shared.io.try_borrow_mut() {
-                Ok(mut io) => io.machine.handle(input, now_ms(), js_sys::Math::random()),
+                Ok(mut io) => io.machine.handle(input, now_ms(), sys::random()),
                 Err(_) => Vec::new(),
             };
             for action in actions {
@@ -474,7 +486,7 @@ fn run(shared: &Rc<Shared>, input: Input<JsValue>) {
 }
 
 fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
+    sys::now() as u64
 }
 
 fn queue(shared: &Shared, input: Input<JsValue>) {
@@ -506,8 +518,8 @@ fn perform(shared: &Rc<Shared>, action: Action<JsValue>) {
                 return;
             };
             io.socket = None;
-            let protocols = Array::of2(&SUBPROTOCOL.into(), &token.into());
-            match WebSocket::new_with_str_sequence(&url, &protocols) {
+            let protocols = sys::array_of2(&SUBPROTOCOL.into(), &token.into());
+            match WebSocket::new(&url, &protocols) {
                 Ok(ws) => {
                     let target: &EventTarget = ws.as_ref();
                     let listeners = [
@@ -539,7 +551,7 @@ fn perform(shared: &Rc<Shared>, action: Action<JsValue>) {
             if let Ok(io) = shared.io.try_borrow()
                 && let Some(socket) = &io.socket
             {
-                let _ = socket.ws.send_with_str(text);
+                let _ = socket.ws.send(text);
             }
         }
         Action::CloseSocket => {
@@ -598,7 +610,7 @@ fn parse_frame(text: &str) -> Option<ServerFrame<JsValue>> {
     if text == PONG {
         return Some(ServerFrame::Pong);
     }
-    let value = JSON::parse(text).ok()?;
+    let value = sys::json_parse(text).ok()?;
     let frame = match get_string(&value, "type")?.as_str() {
         "event" => ServerFrame::Event(EventFrame {
             id: get_number(&value, "id")? as u64,
@@ -628,7 +640,7 @@ fn parse_frame(text: &str) -> Option<ServerFrame<JsValue>> {
 }
 
 pub(crate) fn get(value: &JsValue, key: &str) -> JsValue {
-    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+    sys::reflect_get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn get_string(value: &JsValue, key: &str) -> Option<String> {
@@ -655,7 +667,7 @@ fn token_with_exp(value: String) -> Token {
     }
     let exp = sys::atob(&claims)
         .ok()
-        .and_then(|claims| JSON::parse(&claims).ok())
+        .and_then(|claims| sys::json_parse(&claims).ok())
         .and_then(|claims| get_number(&claims, "exp"))
         .map(|exp| exp as i64);
     Token { value, exp }
@@ -704,7 +716,7 @@ fn notify(shared: &Shared, note: Note<'_>) {
     if let Note::Error(error) = note
         && targets.is_empty()
     {
-        web_sys::console::warn_2(&"edgepush:".into(), &error.message().into());
+        sys::console_warn("edgepush:", &error.message());
     }
     for handler in targets {
         let result = match handler.try_borrow_mut() {
@@ -733,7 +745,7 @@ fn set_state(shared: &Rc<Shared>, state: State) {
         teardown = (
             io.socket.take(),
             io.timer.take(),
-            std::mem::take(&mut io.network),
+            core::mem::take(&mut io.network),
         );
     }
     drop(teardown);
@@ -742,7 +754,7 @@ fn set_state(shared: &Rc<Shared>, state: State) {
         let handlers = shared
             .handlers
             .try_borrow_mut()
-            .map(|mut h| std::mem::take(&mut *h));
+            .map(|mut h| core::mem::take(&mut *h));
         drop(handlers);
     }
     drop(keep_alive);

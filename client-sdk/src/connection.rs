@@ -9,6 +9,9 @@
 //! The machine asks for at most one timer at a time ([`Action::SetTimer`] replaces the previous
 //! one) and expects [`Input::Timer`] when it fires.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use edgepush_protocol::codes::{CloseAction, close_action};
 use edgepush_protocol::frames::{
     CONNECT_PATH, EPOCH_PARAM, EventFrame, PING, REFUSAL_CLOSE, REFUSAL_PARAM, SINCE_PARAM,

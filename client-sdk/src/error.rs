@@ -4,7 +4,8 @@
 //! thrown into the app, and only the ones documented as terminal stop the connection.
 //! [`Error::message`] builds the text without `core::fmt`, which keeps the wasm small.
 
-use std::fmt;
+use alloc::string::String;
+use core::fmt;
 
 /// Something the app should know about. Each variant says whether the client keeps going.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,10 +144,12 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 #[cfg(test)]
 mod tests {
+    use alloc::string::ToString;
+
     use super::*;
 
     #[test]

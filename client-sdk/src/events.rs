@@ -1,6 +1,8 @@
 //! The built-in event types. An app's own events are its own `Deserialize` types (Rust) or
 //! plain objects (JS).
 
+use alloc::string::String;
+
 use serde::Deserialize;
 
 /// An event as a handler receives it: `id`, `name`, the typed `payload` and the server's

@@ -6,9 +6,10 @@
 //! keeps serde's generic code out of the package. The TypeScript declarations are written by hand
 //! below so that handlers are typed (`on<P>()`, `onMessage`, `onBackground`).
 
-use std::rc::Rc;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec;
 
-use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::backoff::Options;
@@ -16,7 +17,7 @@ use crate::client::{Client, Note, Provider, RawEvent, TokenDone, Topic, get, js_
 use crate::connection::{Position, State};
 use crate::error::Error;
 use crate::events::{BACKGROUND, MESSAGE};
-use crate::sys;
+use crate::sys::{self, Function, Object, TypeError};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
@@ -295,7 +296,7 @@ fn js_provider(provider: Function) -> Provider {
             );
         })
         .into_js_value();
-        sys::all_settled(&js_sys::Array::of1(&result)).then(&settled);
+        sys::all_settled(&sys::array_of1(&result)).then(&settled);
     })
 }
 
@@ -323,13 +324,13 @@ fn check_string_field(event: &RawEvent, field: &'static str) -> Result<(), Error
 }
 
 fn type_error(message: &str) -> JsValue {
-    js_sys::TypeError::new(message).into()
+    TypeError::new(message).into()
 }
 
 fn object(fields: &[(&str, JsValue)]) -> JsValue {
     let object = Object::new();
     for (key, value) in fields {
-        let _ = Reflect::set(&object, &(*key).into(), value);
+        let _ = sys::reflect_set(&object, &(*key).into(), value);
     }
     object.into()
 }

@@ -90,6 +90,20 @@
 //! - `js` (wasm32 only): the JS face; every `#[wasm_bindgen]` export lives there.
 //!
 //! The close-code table is the one in `edgepush-protocol` ([`edgepush_protocol::close_action`]).
+//!
+//! # Features
+//!
+//! - `std` (default): the typed Rust handlers (`Client::on` and friends, which decode payloads
+//!   with `serde-wasm-bindgen`) and async token providers (`ClientBuilder::token_provider`).
+//!   Without it the crate is `no_std` + `alloc`; the JS package is built that way.
+//! - `js-package`: for `scripts/build-sdk.sh` only, never for a Rust app: `lol_alloc` as the
+//!   global allocator and, without `std`, a panic handler that traps, so that `std`'s panic
+//!   machinery (which formats the message with `core::fmt`) is not linked. A `no_std` build
+//!   without `js-package` is for a `no_std` app that brings its own panic handler and allocator.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
 
 pub mod backoff;
 pub mod connection;
@@ -119,3 +133,12 @@ pub use events::{Background, Event, Message};
 #[global_allocator]
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
+
+/// The JS package's panic handler: trap. The client does not panic by design (no indexing,
+/// `try_borrow` everywhere); if it ever did, the wasm call throws a `RuntimeError` in JS, as it
+/// does with `std` when no hook is installed, but without `std`'s message formatting code.
+#[cfg(all(target_arch = "wasm32", feature = "js-package", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}

@@ -1,5 +1,10 @@
-//! The few JavaScript globals the client imports directly (rather than through `js-sys`), each
-//! as a single small import: this keeps the generated JS glue short.
+//! The JavaScript the client imports, each API declared here as a single small import rather than
+//! through `js-sys` and `web-sys`. This keeps the generated JS glue short, and it keeps `js-sys`
+//! out of the JS package: that crate exports a JSPI task-poll entry point that the wasm-bindgen
+//! CLI deletes only after linking, when the task's waker vtable has already put its functions,
+//! and with them a `RefCell` panic's `core::fmt` code, into the function table for good.
+
+use alloc::string::String;
 
 use wasm_bindgen::prelude::*;
 
@@ -20,16 +25,129 @@ extern "C" {
     #[wasm_bindgen(js_name = clearTimeout)]
     pub fn clear_timeout(handle: &JsValue);
 
+    /// `JSON.parse(text)`.
+    #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
+    pub fn json_parse(text: &str) -> Result<JsValue, JsValue>;
+
+    /// `Reflect.get(target, key)`; throws when `target` is not an object.
+    #[wasm_bindgen(catch, js_namespace = Reflect, js_name = get)]
+    pub fn reflect_get(target: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// `Reflect.set(target, key, value)`.
+    #[wasm_bindgen(catch, js_namespace = Reflect, js_name = set)]
+    pub fn reflect_set(target: &JsValue, key: &JsValue, value: &JsValue) -> Result<bool, JsValue>;
+
+    /// `Array.of(a)`.
+    #[wasm_bindgen(js_namespace = Array, js_name = of)]
+    pub fn array_of1(a: &JsValue) -> JsValue;
+
+    /// `Array.of(a, b)`.
+    #[wasm_bindgen(js_namespace = Array, js_name = of)]
+    pub fn array_of2(a: &JsValue, b: &JsValue) -> JsValue;
+
+    /// `Math.random()`.
+    #[wasm_bindgen(js_namespace = Math)]
+    pub fn random() -> f64;
+
+    /// `Date.now()`.
+    #[wasm_bindgen(js_namespace = Date)]
+    pub fn now() -> f64;
+
+    /// `console.warn(a, b)`.
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    pub fn console_warn(a: &str, b: &str);
+
+    /// A plain object.
+    pub type Object;
+
+    /// `new Object()`.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Object;
+
+    /// A `TypeError`, for bad options.
+    pub type TypeError;
+
+    /// `new TypeError(message)`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(message: &str) -> TypeError;
+
+    /// A JS function (`typeof value === "function"`).
+    #[wasm_bindgen(is_type_of = JsValue::is_function)]
+    #[derive(Clone)]
+    pub type Function;
+
+    /// `function.call(this_arg)`.
+    #[wasm_bindgen(method, catch, js_name = call)]
+    pub fn call0(this: &Function, this_arg: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// `function.call(this_arg, a)`.
+    #[wasm_bindgen(method, catch, js_name = call)]
+    pub fn call1(this: &Function, this_arg: &JsValue, a: &JsValue) -> Result<JsValue, JsValue>;
+
     /// A promise, for `then` only.
     pub type Thenable;
 
     /// `Promise.allSettled(values)`.
     #[wasm_bindgen(js_namespace = Promise, js_name = allSettled)]
-    pub fn all_settled(values: &js_sys::Array) -> Thenable;
+    pub fn all_settled(values: &JsValue) -> Thenable;
 
     /// `promise.then(onFulfilled)`.
     #[wasm_bindgen(method)]
     pub fn then(this: &Thenable, on_fulfilled: &JsValue) -> Thenable;
+
+    /// A DOM event target: the global scope or a socket.
+    #[derive(Clone)]
+    pub type EventTarget;
+
+    /// `target.addEventListener(kind, listener)`.
+    #[wasm_bindgen(method, catch, js_name = addEventListener)]
+    pub fn add_event_listener(
+        this: &EventTarget,
+        kind: &str,
+        listener: &JsValue,
+    ) -> Result<(), JsValue>;
+
+    /// `target.removeEventListener(kind, listener)`.
+    #[wasm_bindgen(method, catch, js_name = removeEventListener)]
+    pub fn remove_event_listener(
+        this: &EventTarget,
+        kind: &str,
+        listener: &JsValue,
+    ) -> Result<(), JsValue>;
+
+    /// A browser WebSocket.
+    #[wasm_bindgen(extends = EventTarget)]
+    pub type WebSocket;
+
+    /// `new WebSocket(url, protocols)`; throws for a malformed URL.
+    #[wasm_bindgen(catch, constructor)]
+    pub fn new(url: &str, protocols: &JsValue) -> Result<WebSocket, JsValue>;
+
+    /// `socket.close(code)`.
+    #[wasm_bindgen(method, catch)]
+    pub fn close(this: &WebSocket, code: u16) -> Result<(), JsValue>;
+
+    /// `socket.send(text)`.
+    #[wasm_bindgen(method, catch)]
+    pub fn send(this: &WebSocket, text: &str) -> Result<(), JsValue>;
+
+    /// A socket's `message` event.
+    pub type MessageEvent;
+
+    /// `event.data`.
+    #[wasm_bindgen(method, getter)]
+    pub fn data(this: &MessageEvent) -> JsValue;
+
+    /// A socket's `close` event.
+    pub type CloseEvent;
+
+    /// `event.code`.
+    #[wasm_bindgen(method, getter)]
+    pub fn code(this: &CloseEvent) -> u16;
+
+    /// `event.reason`.
+    #[wasm_bindgen(method, getter)]
+    pub fn reason(this: &CloseEvent) -> String;
 }
 
 /// `globalThis`: the window, or the worker's global scope.

@@ -1,6 +1,9 @@
 //! Small text helpers written without `core::fmt` (which would add kilobytes to the wasm):
 //! decimal numbers and query-string escaping.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// `n` in decimal.
 pub(crate) fn decimal(mut n: u64) -> String {
     // Iterators rather than indexing: no bounds-check panics (and their formatting code).
@@ -31,6 +34,8 @@ pub(crate) fn push_query_value(out: &mut String, value: &str) {
 
 #[cfg(test)]
 mod tests {
+    use alloc::string::ToString;
+
     use super::*;
 
     #[test]

@@ -4,7 +4,7 @@
 //! `4500..=4999` are terminal. Error codes are stable strings carried in
 //! `{"error":{"code":..,"message":..}}` bodies and in `error` frames.
 
-use std::fmt;
+use core::fmt;
 
 /// What a client must do after the server closed its socket with a given code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,6 +287,8 @@ impl fmt::Display for ErrorCode {
 
 #[cfg(test)]
 mod tests {
+    use alloc::vec::Vec;
+
     use super::*;
 
     #[test]
@@ -334,7 +336,10 @@ mod tests {
         assert_eq!(action(ErrorCode::MissingToken), CloseAction::Stop);
         assert_eq!(action(ErrorCode::UnsupportedAlgorithm), CloseAction::Stop);
         assert_eq!(action(ErrorCode::InvalidField), CloseAction::Stop);
-        assert_eq!(action(ErrorCode::ServerMisconfigured), CloseAction::Reconnect);
+        assert_eq!(
+            action(ErrorCode::ServerMisconfigured),
+            CloseAction::Reconnect
+        );
     }
 
     #[test]

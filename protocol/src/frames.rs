@@ -5,6 +5,9 @@
 //! server answers it without waking the room (hibernation auto-response), so the client must
 //! send exactly [`PING`] and expect exactly [`PONG`].
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+
 use serde::{Deserialize, Serialize};
 
 use crate::codes::ErrorCode;

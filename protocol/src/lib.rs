@@ -7,6 +7,10 @@
 //! - [`token`]: HS256 connect tokens.
 //! - [`signature`]: signed publish requests.
 //!
+//! `publish`, `signature` and most of `token` need the default `std` feature. Without it the crate
+//! is `no_std` (with `alloc`): `codes`, `frames` and the token constants, which is all the browser
+//! SDK's JS package needs.
+//!
 //! A publisher signs a body; the server checks it and the token of the socket it delivers to:
 //!
 //! ```
@@ -30,9 +34,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
 pub mod codes;
 pub mod frames;
+#[cfg(feature = "std")]
 pub mod publish;
+#[cfg(feature = "std")]
 pub mod signature;
 pub mod token;
 

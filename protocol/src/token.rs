@@ -5,13 +5,20 @@
 //! with them. Only `HS256` is accepted, whatever the header claims. Time is passed in, in seconds
 //! since the Unix epoch, so this module has no clock.
 
+#[cfg(feature = "std")]
 use base64::Engine as _;
+#[cfg(feature = "std")]
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+#[cfg(feature = "std")]
 use hmac::{Hmac, Mac};
+#[cfg(feature = "std")]
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "std")]
 use sha2::Sha256;
 
+#[cfg(feature = "std")]
 use crate::codes::ErrorCode;
+#[cfg(feature = "std")]
 use crate::publish::UserId;
 
 /// The shortest accepted secret, in bytes (HS256 wants at least the hash size).
@@ -22,6 +29,7 @@ pub const MAX_TOKEN_BYTES: usize = 4096;
 pub const LEEWAY_SECONDS: i64 = 30;
 
 /// The claims of a connect token.
+#[cfg(feature = "std")]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// The user id. An integer `sub` is accepted and read as its decimal string.
@@ -43,6 +51,7 @@ pub struct Claims {
     pub iss: Option<String>,
 }
 
+#[cfg(feature = "std")]
 fn string_or_integer<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -59,6 +68,7 @@ fn string_or_integer<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, 
 }
 
 /// A JWT `aud` claim: one string or a list of strings.
+#[cfg(feature = "std")]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Audience {
@@ -68,6 +78,7 @@ pub enum Audience {
     Many(Vec<String>),
 }
 
+#[cfg(feature = "std")]
 impl Audience {
     fn contains(&self, wanted: &str) -> bool {
         match self {
@@ -78,6 +89,7 @@ impl Audience {
 }
 
 /// Why a token was refused. `Display` says what to do about it.
+#[cfg(feature = "std")]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     /// The secret is shorter than [`MIN_SECRET_BYTES`]: configure a longer one.
@@ -119,6 +131,7 @@ pub enum TokenError {
     BadSubject(&'static str),
 }
 
+#[cfg(feature = "std")]
 impl TokenError {
     /// The wire error code for this error.
     pub fn code(&self) -> ErrorCode {
@@ -136,12 +149,14 @@ impl TokenError {
     }
 }
 
+#[cfg(feature = "std")]
 #[derive(Deserialize)]
 struct Header {
     alg: String,
 }
 
 /// The HS256 secret behind connect tokens, with the optional audience and issuer to enforce.
+#[cfg(feature = "std")]
 #[derive(Clone)]
 pub struct TokenKey {
     mac: Hmac<Sha256>,
@@ -149,6 +164,7 @@ pub struct TokenKey {
     issuer: Option<String>,
 }
 
+#[cfg(feature = "std")]
 impl std::fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenKey")
@@ -158,6 +174,7 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
+#[cfg(feature = "std")]
 impl TokenKey {
     /// A key from a secret of at least [`MIN_SECRET_BYTES`] bytes.
     pub fn new(secret: &[u8]) -> Result<Self, TokenError> {
@@ -268,11 +285,13 @@ impl TokenKey {
 }
 
 /// Length of the last segment plus its dot.
+#[cfg(feature = "std")]
 fn signature_len(token: &str) -> usize {
     token.rsplit('.').next().map_or(0, |s| s.len() + 1)
 }
 
 #[cfg(test)]
+#[cfg(feature = "std")]
 mod tests {
     use super::*;
 
