@@ -192,11 +192,18 @@ fn quick() -> Options {
 
 /// A client for `user` with a token provider that mints a fresh token each time it is asked.
 fn provider_client(user: &str, calls: Rc<Cell<u32>>) -> Client {
+    provider_client_first_ttl(user, calls, 600)
+}
+
+/// A client whose provider counts its calls and hands out a token living `first_ttl` seconds
+/// first (negative: already expired), then ten-minute tokens.
+fn provider_client_first_ttl(user: &str, calls: Rc<Cell<u32>>, first_ttl: i64) -> Client {
     let user = user.to_owned();
     Client::builder(URL)
         .token_provider(move || {
             calls.set(calls.get() + 1);
-            let token = token(&user, 600);
+            let ttl = if calls.get() == 1 { first_ttl } else { 600 };
+            let token = token(&user, ttl);
             async move { Ok::<_, String>(token) }
         })
         .options(quick())
@@ -371,20 +378,9 @@ async fn a_second_drop_and_a_burst_still_deliver_each_event_once() {
 async fn refreshes_a_token_the_server_expired_through_the_provider() {
     let user = unique_user("refresh");
     let calls = Rc::new(Cell::new(0u32));
-    let counter = calls.clone();
-    let provider_user = user.clone();
     // The first token lives 3 s: the server closes the socket with 4001 when it expires; the
     // provider is asked again and the client reconnects.
-    let client = Client::builder(URL)
-        .token_provider(move || {
-            counter.set(counter.get() + 1);
-            let ttl = if counter.get() == 1 { 3 } else { 600 };
-            let token = token(&provider_user, ttl);
-            async move { Ok::<_, String>(token) }
-        })
-        .options(quick())
-        .build()
-        .expect("client");
+    let client = provider_client_first_ttl(&user, calls.clone(), 3);
     let log = Rc::new(Log::default());
     log.attach(&client);
     client.connect();
@@ -412,19 +408,8 @@ async fn refreshes_a_token_the_server_expired_through_the_provider() {
 async fn an_already_expired_token_is_replaced_before_connecting() {
     let user = unique_user("stale");
     let calls = Rc::new(Cell::new(0u32));
-    let counter = calls.clone();
-    let provider_user = user.clone();
-    let client = Client::builder(URL)
-        .token_provider(move || {
-            counter.set(counter.get() + 1);
-            // A cached token that expired an hour ago, then a fresh one.
-            let ttl = if counter.get() == 1 { -3600 } else { 600 };
-            let token = token(&provider_user, ttl);
-            async move { Ok::<_, String>(token) }
-        })
-        .options(quick())
-        .build()
-        .expect("client");
+    // A cached token that expired an hour ago, then a fresh one.
+    let client = provider_client_first_ttl(&user, calls.clone(), -3600);
     let log = Rc::new(Log::default());
     log.attach(&client);
     client.connect();
