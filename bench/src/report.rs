@@ -1,0 +1,339 @@
+//! The results: one Markdown table per scenario (edgepush and Pushpin side by side, with the
+//! ratio), a goals table, and an SVG chart of the latency distributions.
+
+use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
+
+use crate::scenarios::{Measured, Unit, Value};
+
+/// One scenario's results on both systems.
+pub struct Section {
+    /// Heading.
+    pub title: String,
+    /// What was run.
+    pub setup: String,
+    /// edgepush's measurements (or why there are none).
+    pub edgepush: Result<Measured, String>,
+    /// Pushpin's.
+    pub pushpin: Result<Measured, String>,
+}
+
+impl Section {
+    /// A value of one side by key.
+    pub fn get(&self, edgepush: bool, key: &str) -> Option<f64> {
+        let side = if edgepush {
+            &self.edgepush
+        } else {
+            &self.pushpin
+        };
+        side.as_ref()
+            .ok()?
+            .values
+            .iter()
+            .find(|v| v.key == key)?
+            .number
+    }
+}
+
+fn show(unit: Unit, n: f64) -> String {
+    match unit {
+        Unit::Ms => {
+            let ms = n / 1000.0;
+            if ms < 10.0 {
+                format!("{ms:.2} ms")
+            } else {
+                format!("{ms:.1} ms")
+            }
+        }
+        Unit::Count => format!("{n:.0}"),
+        Unit::PerSec => format!("{n:.0}/s"),
+        Unit::MiB => format!("{:.1} MiB", n / 1024.0),
+        Unit::KiB => format!("{n:.1} KiB"),
+        Unit::Bytes => format!("{n:.0} B ({:.1} KiB)", n / 1024.0),
+        Unit::Secs => format!("{n:.1} s"),
+    }
+}
+
+fn cell(v: Option<&Value>) -> String {
+    match v {
+        None => "—".to_owned(),
+        Some(v) => match (&v.text, v.number) {
+            (Some(t), _) => t.clone(),
+            (None, Some(n)) => show(v.unit, n),
+            (None, None) => "—".to_owned(),
+        },
+    }
+}
+
+/// Machine and tool facts for the header.
+pub struct Context {
+    /// "2026-11-23 12:00 UTC".
+    pub when: String,
+    /// Full or smoke.
+    pub smoke: bool,
+    /// Lines like "cores: 2".
+    pub facts: Vec<(String, String)>,
+}
+
+/// The Markdown report.
+pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, String)]) -> String {
+    let mut md = String::new();
+    let kind = if ctx.smoke {
+        "smoke run (tiny sizes: not a measurement)"
+    } else {
+        "full run"
+    };
+    let _ = writeln!(md, "# edgepush beside Pushpin — {} ({kind})\n", ctx.when);
+    let _ = writeln!(
+        md,
+        "> **Local numbers, not production.** edgepush runs under `wrangler dev` (workerd through \
+         Miniflare, with wrangler's proxy in front) on this one machine, not on Cloudflare's \
+         network; Pushpin runs from its Debian package with a GRIP backend in the benchmark \
+         process. Both servers, the clients and the publisher share the same cores, all over \
+         loopback. edgepush also stores every event (SQLite history, for resume) before it \
+         answers a publish; Pushpin keeps nothing.\n"
+    );
+    md.push_str("| machine and tools | |\n|---|---|\n");
+    for (k, v) in &ctx.facts {
+        let _ = writeln!(md, "| {k} | {v} |");
+    }
+    md.push('\n');
+    if !goals.is_empty() {
+        md.push_str("## Goals (issue 7)\n\n| goal | figure | met |\n|---|---|---|\n");
+        for (goal, figure, met) in goals {
+            let _ = writeln!(md, "| {goal} | {figure} | {met} |");
+        }
+        md.push('\n');
+    }
+    for s in sections {
+        let _ = writeln!(md, "## {}\n\n{}\n", s.title, s.setup);
+        let rows: Vec<&Value> = match (&s.edgepush, &s.pushpin) {
+            (Ok(e), _) => e.values.iter().collect(),
+            (_, Ok(p)) => p.values.iter().collect(),
+            _ => Vec::new(),
+        };
+        md.push_str("| | edgepush | Pushpin | edgepush / Pushpin |\n|---|---:|---:|---:|\n");
+        let find = |side: &Result<Measured, String>, i: usize, key: &str| -> Option<Value> {
+            let m = side.as_ref().ok()?;
+            if key.is_empty() {
+                m.values.get(i).cloned()
+            } else {
+                m.values.iter().find(|v| v.key == key).cloned()
+            }
+        };
+        for (i, row) in rows.iter().enumerate() {
+            let e = find(&s.edgepush, i, row.key);
+            let p = find(&s.pushpin, i, row.key);
+            let ratio = match (
+                e.as_ref().and_then(|v| v.number),
+                p.as_ref().and_then(|v| v.number),
+            ) {
+                (Some(a), Some(b)) if b > 0.0 && row.unit != Unit::Count => {
+                    let better = if row.lower_better { a < b } else { a > b };
+                    let word = if (a - b).abs() <= f64::EPSILON {
+                        ""
+                    } else if better {
+                        " (better)"
+                    } else {
+                        " (worse)"
+                    };
+                    format!("{:.2}×{word}", a / b)
+                }
+                _ => String::new(),
+            };
+            let label = e
+                .as_ref()
+                .map(|v| v.label.clone())
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| row.label.clone());
+            let _ = writeln!(
+                md,
+                "| {label} | {} | {} | {ratio} |",
+                cell(e.as_ref()),
+                cell(p.as_ref())
+            );
+        }
+        for (name, side) in [("edgepush", &s.edgepush), ("Pushpin", &s.pushpin)] {
+            match side {
+                Err(e) => {
+                    let _ = writeln!(md, "\n**{name} did not complete:** {e}");
+                }
+                Ok(m) => {
+                    for note in &m.notes {
+                        let _ = writeln!(md, "\n- {name}: {note}");
+                    }
+                    for problem in &m.problems {
+                        let _ = writeln!(md, "\n- **{name} problem:** {problem}");
+                    }
+                }
+            }
+        }
+        md.push('\n');
+    }
+    md
+}
+
+/// Percentiles plotted: 0 to 99.99 %.
+const QUANTILES: [f64; 16] = [
+    0.0, 0.1, 0.25, 0.5, 0.75, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999, 1.0,
+];
+
+/// One panel of the chart: a title and the (label, colour, histogram) series.
+pub struct Panel<'a> {
+    /// Panel title.
+    pub title: String,
+    /// Series.
+    pub series: Vec<(&'static str, &'static str, &'a Histogram<u64>)>,
+}
+
+/// An SVG with one panel per scenario: publish→deliver latency (log scale) by percentile (on the
+/// usual 1/(1-p) scale), edgepush and Pushpin.
+pub fn svg(panels: &[Panel<'_>], subtitle: &str) -> String {
+    let (pw, ph) = (460.0, 320.0);
+    let (ml, mr, mt, mb) = (62.0, 34.0, 60.0, 48.0);
+    let width = pw * panels.len().max(1) as f64;
+    let height = ph + 24.0;
+    let x_of = |q: f64| -> f64 {
+        let q = q.min(0.9999);
+        let v = (1.0 / (1.0 - q)).log10(); // 0 .. 4
+        ml + v / 4.0 * (pw - ml - mr)
+    };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(
+        s,
+        r##"<rect width="100%" height="100%" fill="white"/><text x="10" y="{}" fill="#555" font-size="11">{}</text>"##,
+        height - 8.0,
+        escape(subtitle)
+    );
+    for (i, panel) in panels.iter().enumerate() {
+        let ox = i as f64 * pw;
+        let max_us = panel
+            .series
+            .iter()
+            .map(|(_, _, h)| h.max())
+            .max()
+            .unwrap_or(1000)
+            .max(1000) as f64;
+        let min_us = panel
+            .series
+            .iter()
+            .map(|(_, _, h)| h.min().max(1))
+            .min()
+            .unwrap_or(100)
+            .min(1000) as f64;
+        let (lo, hi) = (
+            (min_us / 1000.0).log10().floor(),
+            (max_us / 1000.0)
+                .log10()
+                .ceil()
+                .max((min_us / 1000.0).log10().floor() + 1.0),
+        );
+        let y_of = |us: f64| -> f64 {
+            let v = (us.max(1.0) / 1000.0).log10();
+            mt + (hi - v) / (hi - lo) * (ph - mt - mb)
+        };
+        let _ = writeln!(s, r#"<g transform="translate({ox},0)">"#);
+        let _ = writeln!(
+            s,
+            r#"<text x="{ml}" y="20" font-size="14" font-weight="bold">{}</text>"#,
+            escape(&panel.title)
+        );
+        // grid: decades of ms
+        let mut d = lo;
+        while d <= hi + 1e-9 {
+            let y = y_of(10f64.powf(d) * 1000.0);
+            let label = if d < 0.0 {
+                format!("{}", 10f64.powf(d))
+            } else {
+                format!("{:.0}", 10f64.powf(d))
+            };
+            let _ = writeln!(
+                s,
+                r##"<line x1="{ml}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{label} ms</text>"##,
+                pw - mr,
+                ml - 4.0,
+                y + 4.0
+            );
+            d += 1.0;
+        }
+        for (q, label) in [
+            (0.0, "0%"),
+            (0.9, "90%"),
+            (0.99, "99%"),
+            (0.999, "99.9%"),
+            (0.9999, "99.99%"),
+        ] {
+            let x = x_of(q);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{x:.1}" x2="{x:.1}" y1="{mt}" y2="{}" stroke="#ddd"/><text x="{x:.1}" y="{}" text-anchor="middle">{label}</text>"##,
+                ph - mb,
+                ph - mb + 16.0
+            );
+        }
+        let _ = writeln!(
+            s,
+            r##"<text x="{}" y="{}" text-anchor="middle" fill="#555">percentile</text>"##,
+            (ml + pw - mr) / 2.0,
+            ph - mb + 32.0
+        );
+        for (j, (label, colour, h)) in panel.series.iter().enumerate() {
+            let points: Vec<String> = QUANTILES
+                .iter()
+                .map(|&q| format!("{:.1},{:.1}", x_of(q), y_of(h.value_at_quantile(q) as f64)))
+                .collect();
+            let _ = writeln!(
+                s,
+                r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+                points.join(" ")
+            );
+            let ly = 34.0 + 14.0 * j as f64;
+            let _ = writeln!(
+                s,
+                r#"<line x1="{ml}" x2="{}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="3"/><text x="{}" y="{}">{} (p50 {:.1} ms, p99 {:.1} ms)</text>"#,
+                ml + 18.0,
+                ml + 24.0,
+                ly + 4.0,
+                escape(label),
+                h.value_at_quantile(0.5) as f64 / 1000.0,
+                h.value_at_quantile(0.99) as f64 / 1000.0
+            );
+        }
+        s.push_str("</g>\n");
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Puts a run's report into a README between `<!-- results:start -->` and
+/// `<!-- results:end -->`: headings one level down, the chart linked from `results/`.
+pub fn into_readme(readme: &str, report: &str) -> Option<String> {
+    const START: &str = "<!-- results:start -->";
+    const END: &str = "<!-- results:end -->";
+    let (before, rest) = readme.split_once(START)?;
+    let (_, after) = rest.split_once(END)?;
+    let mut body = String::new();
+    for line in report.lines() {
+        let line = if let Some(title) = line.strip_prefix("# ") {
+            format!("### {title}")
+        } else if let Some(title) = line.strip_prefix("## ") {
+            format!("#### {title}")
+        } else {
+            line.replace("](latest.svg)", "](results/latest.svg)")
+        };
+        body.push_str(&line);
+        body.push('\n');
+    }
+    Some(format!("{before}{START}\n{body}{END}{after}"))
+}

@@ -1,0 +1,806 @@
+//! The scenarios of issue 7, each run against one target; `--smoke` shrinks every count and
+//! duration so the whole run takes seconds. Every loop is bounded in count and time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::Res;
+use crate::load::{self, PubLog};
+use crate::servers;
+use crate::target::{Ev, Target};
+
+/// Sizes of every scenario.
+#[derive(Clone, Debug)]
+pub struct Params {
+    /// Tiny smoke version.
+    pub smoke: bool,
+    /// Scenario 1: sockets, publishes per second, seconds.
+    pub latency: (usize, f64, u32),
+    /// Scenario 2: sockets, rounds.
+    pub fanout: (usize, u32),
+    /// Scenario 3: sockets, users, publishes per second, seconds.
+    pub many: (usize, u32, f64, u32),
+    /// Scenario 3b (edgepush on plain workerd): sockets.
+    pub many_workerd: usize,
+    /// Scenario 4: sockets, rates to try, seconds per step, seconds to sustain.
+    pub ingest: (usize, Vec<f64>, u32, u32),
+    /// Scenario 5: users in the batch, sockets per user, rounds.
+    pub batch: (u32, u32, u32),
+    /// Scenario 6: sockets, users.
+    pub memory: (usize, u32),
+    /// How long to let a server settle before reading its memory.
+    pub settle: Duration,
+}
+
+impl Params {
+    /// The full benchmark, with scenario 3 at `many_sockets` sockets (3b at `many_workerd`).
+    pub fn full(many_sockets: usize, many_workerd: usize) -> Self {
+        Self {
+            smoke: false,
+            latency: (100, 100.0, 30),
+            fanout: (1000, 20),
+            many: (many_sockets, 1000, 200.0, 30),
+            many_workerd,
+            ingest: (
+                10,
+                vec![50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0],
+                3,
+                30,
+            ),
+            batch: (100, 1, 20),
+            memory: (1000, 100),
+            settle: Duration::from_secs(2),
+        }
+    }
+
+    /// The smoke run.
+    pub fn smoke() -> Self {
+        Self {
+            smoke: true,
+            latency: (10, 20.0, 2),
+            fanout: (20, 3),
+            many: (100, 20, 20.0, 2),
+            many_workerd: 100,
+            ingest: (2, vec![50.0, 100.0], 1, 2),
+            batch: (10, 1, 3),
+            memory: (50, 5),
+            settle: Duration::from_millis(300),
+        }
+    }
+}
+
+/// How a number is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// Milliseconds (from µs).
+    Ms,
+    /// A count.
+    Count,
+    /// Per second.
+    PerSec,
+    /// MiB (from KiB).
+    MiB,
+    /// KiB.
+    KiB,
+    /// Bytes.
+    Bytes,
+    /// Seconds.
+    Secs,
+}
+
+/// One measured value of one target.
+#[derive(Clone, Debug)]
+pub struct Value {
+    /// Stable key (goals look values up by it).
+    pub key: &'static str,
+    /// Row label.
+    pub label: String,
+    /// Unit.
+    pub unit: Unit,
+    /// Whether lower is better (for the ratio's reading).
+    pub lower_better: bool,
+    /// The number, in the unit's base (µs for Ms, KiB for MiB, …), or text.
+    pub number: Option<f64>,
+    /// Text instead of a number.
+    pub text: Option<String>,
+}
+
+fn num(key: &'static str, label: &str, unit: Unit, lower_better: bool, n: f64) -> Value {
+    Value {
+        key,
+        label: label.to_owned(),
+        unit,
+        lower_better,
+        number: Some(n),
+        text: None,
+    }
+}
+
+fn text(key: &'static str, label: &str, t: String) -> Value {
+    Value {
+        key,
+        label: label.to_owned(),
+        unit: Unit::Count,
+        lower_better: true,
+        number: None,
+        text: Some(t),
+    }
+}
+
+/// What one scenario measured on one target.
+#[derive(Default)]
+pub struct Measured {
+    /// Values in row order.
+    pub values: Vec<Value>,
+    /// Reasons a smoke run must fail (nothing delivered, events lost, errors).
+    pub problems: Vec<String>,
+    /// Remarks for the report.
+    pub notes: Vec<String>,
+    /// Latency distribution for the chart.
+    pub curve: Option<Histogram<u64>>,
+}
+
+fn latency_values(m: &mut Measured, h: &Histogram<u64>, prefix: &'static [&'static str; 4]) {
+    let [k50, k95, k99, kmax] = *prefix;
+    m.values.push(num(
+        k50,
+        "publish→deliver p50",
+        Unit::Ms,
+        true,
+        h.value_at_quantile(0.5) as f64,
+    ));
+    m.values.push(num(
+        k95,
+        "publish→deliver p95",
+        Unit::Ms,
+        true,
+        h.value_at_quantile(0.95) as f64,
+    ));
+    m.values.push(num(
+        k99,
+        "publish→deliver p99",
+        Unit::Ms,
+        true,
+        h.value_at_quantile(0.99) as f64,
+    ));
+    m.values.push(num(
+        kmax,
+        "publish→deliver max",
+        Unit::Ms,
+        true,
+        h.max() as f64,
+    ));
+}
+
+fn delivery_values(m: &mut Measured, o: &load::Outcome, p: &PubLog) {
+    m.values.push(num(
+        "",
+        "deliveries",
+        Unit::Count,
+        false,
+        o.delivered as f64,
+    ));
+    m.values
+        .push(num("", "lost", Unit::Count, true, o.lost as f64));
+    m.values.push(num(
+        "",
+        "duplicated",
+        Unit::Count,
+        true,
+        o.duplicated as f64,
+    ));
+    m.values.push(num(
+        "",
+        "publish errors",
+        Unit::Count,
+        true,
+        p.errors as f64,
+    ));
+    if o.delivered == 0 {
+        m.problems.push("nothing was delivered".to_owned());
+    }
+    if o.lost > 0 {
+        m.problems
+            .push(format!("{} of {} deliveries lost", o.lost, o.expected));
+    }
+    if o.dropped > 0 {
+        m.problems
+            .push(format!("{} sockets dropped during the run", o.dropped));
+    }
+    if let Some(e) = &p.first_error {
+        m.problems
+            .push(format!("{} publishes failed, first: {e}", p.errors));
+    }
+}
+
+/// Records sockets that failed to open (at most 1 %, or the scenario would have failed).
+fn connect_failures(m: &mut Measured, failed: Option<(usize, String)>) {
+    if let Some((count, first)) = failed {
+        m.problems.push(format!(
+            "{count} sockets failed to open (measured without them); first: {first}"
+        ));
+    }
+}
+
+/// A deterministic pseudo-random sequence (xorshift64*), so that runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u32) -> u32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        ((self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) % u64::from(n)) as u32
+    }
+}
+
+/// Scenario 1, latency: sockets of one user, a steady publish rate.
+pub async fn latency(t: &Arc<Target>, p: &Params) -> Res<Measured> {
+    let (sockets, rate, secs) = p.latency;
+    let user = 1;
+    let count = (rate * f64::from(secs)) as u32;
+    let (conns, _, failed) = load::connect_all(t, &vec![user; sockets], 64).await?;
+    let readers = load::spawn_readers(conns, count as usize);
+    readers.warm_up(t).await?;
+    let published = load::publish_at_rate(t, rate, count, 0, 256, |_| user).await;
+    readers
+        .drain(
+            published.expected(&readers.per_user),
+            Duration::from_secs(10),
+        )
+        .await;
+    let logs = readers.finish().await;
+    let o = load::account(&logs, &published);
+    let mut m = Measured::default();
+    connect_failures(&mut m, failed);
+    latency_values(
+        &mut m,
+        &o.latency,
+        &["latency.p50", "latency.p95", "latency.p99", "latency.max"],
+    );
+    delivery_values(&mut m, &o, &published);
+    m.curve = Some(o.latency);
+    Ok(m)
+}
+
+/// Scenario 2, fan-out: one publish to many sockets of one user; time until the last socket has it.
+pub async fn fanout(t: &Arc<Target>, p: &Params) -> Res<Measured> {
+    let (sockets, rounds) = p.fanout;
+    let user = 2;
+    let (conns, _, failed) = load::connect_all(t, &vec![user; sockets], 64).await?;
+    let readers = load::spawn_readers(conns, rounds as usize);
+    readers.warm_up(t).await?;
+    let mut published = PubLog::default();
+    for seq in 0..rounds {
+        let ev = Ev { user, seq };
+        let result = t.publish(&[ev]).await;
+        published.events.push((seq, user, result.is_ok()));
+        if let Err(e) = result {
+            published.errors += 1;
+            published.first_error.get_or_insert(e);
+            continue;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while readers.tally.count(seq) < sockets as u32 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let logs = readers.finish().await;
+    let o = load::account(&logs, &published);
+    let mut last: HashMap<u32, u64> = HashMap::new();
+    for log in &logs {
+        for &(seq, micros) in &log.events {
+            let entry = last.entry(seq).or_insert(0);
+            *entry = (*entry).max(micros);
+        }
+    }
+    let mut rounds_hist = load::histogram();
+    for micros in last.values() {
+        let _ = rounds_hist.record((*micros).max(1));
+    }
+    let mut m = Measured::default();
+    connect_failures(&mut m, failed);
+    m.values.push(num(
+        "fanout.last_p50",
+        "last socket has it, median round",
+        Unit::Ms,
+        true,
+        rounds_hist.value_at_quantile(0.5) as f64,
+    ));
+    m.values.push(num(
+        "fanout.last_max",
+        "last socket has it, worst round",
+        Unit::Ms,
+        true,
+        rounds_hist.max() as f64,
+    ));
+    m.values.push(num(
+        "fanout.p50",
+        "publish→deliver p50 (every socket)",
+        Unit::Ms,
+        true,
+        o.latency.value_at_quantile(0.5) as f64,
+    ));
+    m.values.push(num(
+        "fanout.p99",
+        "publish→deliver p99 (every socket)",
+        Unit::Ms,
+        true,
+        o.latency.value_at_quantile(0.99) as f64,
+    ));
+    delivery_values(&mut m, &o, &published);
+    Ok(m)
+}
+
+/// Scenario 3, many users: sockets spread over users, publishes to random users; also the
+/// server's memory per 1,000 connections at that scale.
+pub async fn many_users(t: &Arc<Target>, p: &Params) -> Res<Measured> {
+    let (sockets, users, rate, secs) = p.many;
+    let base = 1000;
+    let count = (rate * f64::from(secs)) as u32;
+    let ids: Vec<u32> = (0..sockets).map(|i| base + (i as u32 % users)).collect();
+    tokio::time::sleep(p.settle).await;
+    let before = servers::rss_kib(&t.pgids);
+    let (conns, took, failed) = load::connect_all(t, &ids, 100).await?;
+    let readers = load::spawn_readers(conns, count as usize);
+    readers.warm_up(t).await?;
+    tokio::time::sleep(p.settle).await;
+    let after = servers::rss_kib(&t.pgids);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let published =
+        load::publish_at_rate(t, rate, count, 0, 256, |_| base + rng.below(users)).await;
+    readers
+        .drain(
+            published.expected(&readers.per_user),
+            Duration::from_secs(15),
+        )
+        .await;
+    let elapsed = published.elapsed.as_secs_f64();
+    let logs = readers.finish().await;
+    let o = load::account(&logs, &published);
+    let mut m = Measured::default();
+    connect_failures(&mut m, failed);
+    latency_values(
+        &mut m,
+        &o.latency,
+        &["many.p50", "many.p95", "many.p99", "many.max"],
+    );
+    m.values.push(num(
+        "many.deliveries_per_sec",
+        "deliveries/s",
+        Unit::PerSec,
+        false,
+        o.delivered as f64 / elapsed.max(0.001),
+    ));
+    delivery_values(&mut m, &o, &published);
+    m.values.push(num(
+        "many.connect_secs",
+        &format!("time to open {sockets} sockets (100 at a time)"),
+        Unit::Secs,
+        true,
+        took.as_secs_f64(),
+    ));
+    let grown = after.saturating_sub(before) as f64;
+    m.values.push(num(
+        "many.kib_per_1000",
+        &format!("server memory per 1,000 connections (at {sockets})"),
+        Unit::MiB,
+        true,
+        grown * 1000.0 / sockets as f64,
+    ));
+    m.values.push(num(
+        "many.kib_per_conn",
+        "server memory per connection",
+        Unit::KiB,
+        true,
+        grown / sockets as f64,
+    ));
+    m.curve = Some(o.latency);
+    Ok(m)
+}
+
+/// Scenario 4, ingest: the highest publish rate into one user's room that runs with no error, no
+/// loss and no backlog, stepping up through `rates`; then that rate sustained for the full
+/// duration.
+pub async fn ingest(t: &Arc<Target>, p: &Params) -> Res<Measured> {
+    let (sockets, rates, step_secs, sustain_secs) = &p.ingest;
+    let user = 3;
+    let total: f64 = rates.iter().map(|r| r * f64::from(*step_secs)).sum::<f64>()
+        + 2.0 * rates.iter().copied().fold(0.0, f64::max) * f64::from(*sustain_secs);
+    let (conns, _, failed) = load::connect_all(t, &vec![user; *sockets], 64).await?;
+    let readers = load::spawn_readers(conns, total as usize + 1);
+    readers.warm_up(t).await?;
+    let mut next_seq = 0u32;
+    let mut expected_so_far = 0u64;
+    let mut m = Measured::default();
+    connect_failures(&mut m, failed);
+    // Runs one step; returns its publish log and whether it passed.
+    let mut step = async |rate: f64, secs: u32, next_seq: &mut u32| -> (PubLog, bool, String) {
+        let count = (rate * f64::from(secs)) as u32;
+        let first = *next_seq;
+        *next_seq += count;
+        let log = load::publish_at_rate(t, rate, count, first, 256, |_| user).await;
+        expected_so_far += log.expected(&readers.per_user);
+        let drained = readers.drain(expected_so_far, Duration::from_secs(5)).await;
+        // Requests sent per second over the schedule (the last one is due at (count-1)/rate).
+        let achieved = f64::from(count.saturating_sub(1)) / log.sending.as_secs_f64().max(0.001);
+        let why = if log.errors > 0 {
+            format!(
+                "{} errors ({})",
+                log.errors,
+                log.first_error.clone().unwrap_or_default()
+            )
+        } else if !drained {
+            "deliveries missing 5 s after the last publish".to_owned()
+        } else if log.behind {
+            "publisher fell behind (256 requests in flight)".to_owned()
+        } else if achieved < 0.9 * rate {
+            format!("achieved only {achieved:.0}/s")
+        } else {
+            String::new()
+        };
+        // A failed step's stragglers must not count against the next one.
+        if !drained {
+            expected_so_far = readers
+                .tally
+                .delivered
+                .load(std::sync::atomic::Ordering::Relaxed);
+        }
+        (log, why.is_empty(), why)
+    };
+    let mut best = None;
+    for &rate in rates {
+        let (_, passed, why) = step(rate, *step_secs, &mut next_seq).await;
+        if passed {
+            best = Some(rate);
+        } else {
+            m.notes
+                .push(format!("{rate:.0}/s for {step_secs} s failed: {why}"));
+            break;
+        }
+    }
+    let mut sustained = None;
+    let mut sustained_log = None;
+    if let Some(best) = best {
+        for rate in [best, best / 2.0] {
+            let (log, passed, why) = step(rate, *sustain_secs, &mut next_seq).await;
+            if passed {
+                sustained = Some(rate);
+                sustained_log = Some(log);
+                break;
+            }
+            m.notes
+                .push(format!("{rate:.0}/s for {sustain_secs} s failed: {why}"));
+        }
+    }
+    let logs = readers.finish().await;
+    m.values.push(num(
+        "ingest.step",
+        &format!(
+            "highest rate passing a {step_secs} s step (tried up to {:.0}/s)",
+            rates.last().copied().unwrap_or(0.0)
+        ),
+        Unit::PerSec,
+        false,
+        best.unwrap_or(0.0),
+    ));
+    m.values.push(num(
+        "ingest.sustained",
+        &format!("publishes/s sustained {sustain_secs} s, no errors or loss"),
+        Unit::PerSec,
+        false,
+        sustained.unwrap_or(0.0),
+    ));
+    match sustained_log {
+        Some(log) => {
+            let o = load::account(&logs, &log);
+            m.values.push(num(
+                "ingest.p99",
+                "publish→deliver p99 at that rate",
+                Unit::Ms,
+                true,
+                o.latency.value_at_quantile(0.99) as f64,
+            ));
+            if o.delivered == 0 || o.lost > 0 {
+                m.problems.push(format!(
+                    "sustained run: {} delivered, {} lost",
+                    o.delivered, o.lost
+                ));
+            }
+        }
+        None => m
+            .problems
+            .push("no rate was sustained without errors or loss".to_owned()),
+    }
+    Ok(m)
+}
+
+/// Scenario 5, batch: one publish request carrying one event for each of many users; time until
+/// the last socket has its event.
+pub async fn batch(t: &Arc<Target>, p: &Params) -> Res<Measured> {
+    let (users, per_user, rounds) = p.batch;
+    let base = 2000;
+    let ids: Vec<u32> = (0..users * per_user).map(|i| base + i % users).collect();
+    let (conns, _, failed) = load::connect_all(t, &ids, 64).await?;
+    let readers = load::spawn_readers(conns, (users * rounds) as usize);
+    readers.warm_up(t).await?;
+    let mut published = PubLog::default();
+    let mut expected = 0u64;
+    for round in 0..rounds {
+        let events: Vec<Ev> = (0..users)
+            .map(|i| Ev {
+                user: base + i,
+                seq: round * users + i,
+            })
+            .collect();
+        let result = t.publish(&events).await;
+        for e in &events {
+            published.events.push((e.seq, e.user, result.is_ok()));
+        }
+        match result {
+            Ok(_) => expected += u64::from(users * per_user),
+            Err(e) => {
+                published.errors += 1;
+                published.first_error.get_or_insert(e);
+            }
+        }
+        readers.drain(expected, Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let logs = readers.finish().await;
+    let o = load::account(&logs, &published);
+    let mut last: HashMap<u32, u64> = HashMap::new();
+    for log in &logs {
+        for &(seq, micros) in &log.events {
+            let entry = last.entry(seq / users).or_insert(0);
+            *entry = (*entry).max(micros);
+        }
+    }
+    let mut rounds_hist = load::histogram();
+    for micros in last.values() {
+        let _ = rounds_hist.record((*micros).max(1));
+    }
+    let mut m = Measured::default();
+    connect_failures(&mut m, failed);
+    m.values.push(num(
+        "batch.last_p50",
+        "last socket has it, median round",
+        Unit::Ms,
+        true,
+        rounds_hist.value_at_quantile(0.5) as f64,
+    ));
+    m.values.push(num(
+        "batch.last_max",
+        "last socket has it, worst round",
+        Unit::Ms,
+        true,
+        rounds_hist.max() as f64,
+    ));
+    m.values.push(num(
+        "batch.p99",
+        "publish→deliver p99 (every socket)",
+        Unit::Ms,
+        true,
+        o.latency.value_at_quantile(0.99) as f64,
+    ));
+    delivery_values(&mut m, &o, &published);
+    Ok(m)
+}
+
+/// Scenario 6, memory: the servers' resident memory before, with the sockets open, and after
+/// they close.
+///
+/// With `offer_deflate`, the sockets are opened with a hand-written handshake that offers
+/// permessage-deflate, as browsers do, and are never read: what a server pays per socket for
+/// compression it agrees to.
+pub async fn memory(
+    t: &Arc<Target>,
+    p: &Params,
+    breakdown: &dyn Fn() -> Vec<(String, u64)>,
+    offer_deflate: bool,
+) -> Res<Measured> {
+    let (sockets, users) = p.memory;
+    let base = if offer_deflate { 6000 } else { 5000 };
+    let ids: Vec<u32> = (0..sockets).map(|i| base + (i as u32 % users)).collect();
+    tokio::time::sleep(p.settle).await;
+    let idle = servers::rss_kib(&t.pgids);
+    let parts_idle = breakdown();
+    let mut m = Measured::default();
+    let (open, parts_open) = if offer_deflate {
+        let gate = Arc::new(tokio::sync::Semaphore::new(64));
+        let tasks: Vec<_> = ids
+            .iter()
+            .map(|&user| {
+                let (t, gate) = (t.clone(), gate.clone());
+                tokio::spawn(async move {
+                    let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
+                    t.connect_raw(user, true).await
+                })
+            })
+            .collect();
+        let mut held = Vec::with_capacity(tasks.len());
+        let mut compressed = 0;
+        for task in tasks {
+            let (stream, deflate) = task.await.map_err(|e| e.to_string())??;
+            compressed += usize::from(deflate);
+            held.push(stream);
+        }
+        m.notes.push(format!(
+            "the server accepted permessage-deflate on {compressed} of {sockets} sockets"
+        ));
+        tokio::time::sleep(p.settle).await;
+        let measured = (servers::rss_kib(&t.pgids), breakdown());
+        drop(held);
+        measured
+    } else {
+        let (conns, _, failed) = load::connect_all(t, &ids, 64).await?;
+        connect_failures(&mut m, failed);
+        let readers = load::spawn_readers(conns, 1);
+        readers.warm_up(t).await?;
+        tokio::time::sleep(p.settle).await;
+        let measured = (servers::rss_kib(&t.pgids), breakdown());
+        readers.finish().await;
+        measured
+    };
+    tokio::time::sleep(p.settle + p.settle / 2).await;
+    let closed = servers::rss_kib(&t.pgids);
+    let grown = open.saturating_sub(idle) as f64;
+    m.values.push(num(
+        "memory.idle",
+        "server RSS, idle",
+        Unit::MiB,
+        true,
+        idle as f64,
+    ));
+    m.values.push(num(
+        "memory.open",
+        &format!("server RSS, {sockets} sockets open"),
+        Unit::MiB,
+        true,
+        open as f64,
+    ));
+    m.values.push(num(
+        "memory.per_1000",
+        "growth per 1,000 connections",
+        Unit::MiB,
+        true,
+        grown * 1000.0 / sockets as f64,
+    ));
+    m.values.push(num(
+        "memory.per_conn",
+        "growth per connection",
+        Unit::KiB,
+        true,
+        grown / sockets as f64,
+    ));
+    m.values.push(num(
+        "memory.closed",
+        "server RSS after all closed",
+        Unit::MiB,
+        true,
+        closed as f64,
+    ));
+    let parts: Vec<String> = parts_open
+        .iter()
+        .map(|(role, kib)| {
+            let idle = parts_idle
+                .iter()
+                .find(|(r, _)| r == role)
+                .map_or(0, |(_, k)| *k);
+            format!(
+                "{role} {:.0} → {:.0} MiB",
+                idle as f64 / 1024.0,
+                *kib as f64 / 1024.0
+            )
+        })
+        .collect();
+    m.notes.push(format!(
+        "idle → {sockets} open, by process: {}",
+        parts.join("; ")
+    ));
+    if grown <= 0.0 && !p.smoke {
+        m.problems
+            .push("resident memory did not grow with the sockets".to_owned());
+    }
+    Ok(m)
+}
+
+fn file_size(path: &std::path::Path) -> Option<(u64, u64)> {
+    let raw = std::fs::metadata(path).ok()?.len();
+    let gz = std::process::Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .ok()?
+        .stdout
+        .len() as u64;
+    Some((raw, gz))
+}
+
+/// Scenario 7, size: the browser SDK (wasm + JS glue, gzip -9) and the worker bundle; for
+/// Pushpin, what a browser needs (nothing beyond `WebSocket`) and the installed size of its
+/// packages.
+pub fn size(repo: &std::path::Path) -> (Measured, Measured) {
+    let mut edge = Measured::default();
+    let pkg = repo.join("client-sdk/pkg");
+    let sdk = [
+        file_size(&pkg.join("edgepush_client_bg.wasm")),
+        file_size(&pkg.join("edgepush_client.js")),
+    ];
+    match sdk {
+        [Some(w), Some(j)] => {
+            edge.values.push(num(
+                "size.sdk_gz",
+                "browser SDK, wasm + JS glue, gzip -9",
+                Unit::Bytes,
+                true,
+                (w.1 + j.1) as f64,
+            ));
+            edge.notes.push(format!(
+                "SDK: wasm {} B ({} B gzip), JS glue {} B ({} B gzip)",
+                w.0, w.1, j.0, j.1
+            ));
+        }
+        _ => edge.values.push(text(
+            "size.sdk_gz",
+            "browser SDK, wasm + JS glue, gzip -9",
+            "not built (scripts/build-sdk.sh)".to_owned(),
+        )),
+    }
+    let build = repo.join("server/build");
+    match (
+        file_size(&build.join("index_bg.wasm")),
+        file_size(&build.join("index.js")),
+    ) {
+        (Some(w), Some(j)) => {
+            edge.values.push(num(
+                "size.worker_gz",
+                "server: worker bundle (wasm + JS), gzip -9",
+                Unit::Bytes,
+                true,
+                (w.1 + j.1) as f64,
+            ));
+            edge.notes.push(format!(
+                "worker: wasm {} B ({} B gzip), JS {} B ({} B gzip)",
+                w.0, w.1, j.0, j.1
+            ));
+        }
+        _ => edge.values.push(text(
+            "size.worker_gz",
+            "server: worker bundle (wasm + JS), gzip -9",
+            "not built".to_owned(),
+        )),
+    }
+    let mut pushpin = Measured::default();
+    pushpin.values.push(text(
+        "size.sdk_gz",
+        "",
+        "none (plain WebSocket, no resume)".to_owned(),
+    ));
+    let installed: u64 = ["pushpin", "condure", "zurl"]
+        .iter()
+        .filter_map(|p| {
+            let out = std::process::Command::new("dpkg-query")
+                .args(["-W", "-f=${Installed-Size}", p])
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    pushpin.values.push(text(
+        "size.worker_gz",
+        "",
+        format!(
+            "{:.1} MiB installed (pushpin + condure + zurl packages)",
+            installed as f64 / 1024.0
+        ),
+    ));
+    (edge, pushpin)
+}

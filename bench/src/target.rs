@@ -1,0 +1,297 @@
+//! One system under test as the scenarios see it: open a user's socket (and wait for its welcome
+//! frame), publish events to users. Both systems get the same token in `Sec-WebSocket-Protocol`
+//! and deliver the same frame shape; every event's payload is `{"seq":N,"t":µs}` with `t` the
+//! wall-clock time just before the publish request was sent.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use edgepush_protocol::frames::SUBPROTOCOL;
+use edgepush_protocol::signature::{SIGNATURE_HEADER, SigningKey};
+use edgepush_protocol::token::{Claims, TokenKey};
+use futures_util::StreamExt as _;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::Res;
+use crate::grip;
+
+/// A client socket.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Microseconds since the Unix epoch.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// An error with its causes, outermost first.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Which system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// edgepush under `wrangler dev`.
+    Edgepush,
+    /// Pushpin with the GRIP backend.
+    Pushpin,
+}
+
+impl Kind {
+    /// Display name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Edgepush => "edgepush",
+            Kind::Pushpin => "Pushpin",
+        }
+    }
+}
+
+/// One event to publish.
+#[derive(Clone, Copy, Debug)]
+pub struct Ev {
+    /// User id (the token's `sub`, decimal).
+    pub user: u32,
+    /// Sequence number, unique within a scenario run.
+    pub seq: u32,
+}
+
+/// A system under test.
+pub struct Target {
+    /// Which one.
+    pub kind: Kind,
+    ws_url: String,
+    publish_url: String,
+    http: reqwest::Client,
+    tokens: TokenKey,
+    signing: SigningKey,
+    /// Process groups whose resident memory is the server's.
+    pub pgids: Vec<i32>,
+}
+
+impl Target {
+    /// A target; the secrets are the fixed test secrets of `scripts/env.sh`.
+    pub fn new(
+        kind: Kind,
+        ws_url: String,
+        publish_url: String,
+        pgids: Vec<i32>,
+        tokens: TokenKey,
+        signing: SigningKey,
+    ) -> Res<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .pool_max_idle_per_host(512)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            kind,
+            ws_url,
+            publish_url,
+            http,
+            tokens,
+            signing,
+            pgids,
+        })
+    }
+
+    /// Opens a socket for `user` and reads its welcome frame.
+    pub async fn connect(&self, user: u32) -> Res<Ws> {
+        let now = (now_us() / 1_000_000) as i64;
+        let token = self.tokens.mint(&Claims {
+            sub: user.to_string(),
+            exp: now + 3600,
+            nbf: None,
+            iat: Some(now),
+            aud: None,
+            iss: None,
+        });
+        let mut request = self
+            .ws_url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| e.to_string())?;
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            format!("{SUBPROTOCOL}, {token}")
+                .parse()
+                .map_err(|e| format!("{e}"))?,
+        );
+        let (mut ws, _) = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio_tungstenite::connect_async(request),
+        )
+        .await
+        .map_err(|_| "connect timed out".to_owned())?
+        .map_err(|e| format!("connect failed: {e}"))?;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) if text.contains(r#""welcome""#) => {
+                    return Ok(ws);
+                }
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return Err(format!("expected a welcome frame, got {text}"));
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(e))) => return Err(format!("socket error before welcome: {e}")),
+                Ok(None) => return Err("socket closed before welcome".to_owned()),
+                Err(_) => return Err("no welcome frame within 30 s".to_owned()),
+            }
+        }
+    }
+
+    /// Opens a socket for `user` with a hand-written handshake, offering permessage-deflate when
+    /// `deflate` (as browsers do), and waits for the 101 and the first frame. Returns the open
+    /// connection (never read again) and whether the server accepted compression.
+    pub async fn connect_raw(&self, user: u32, deflate: bool) -> Res<(TcpStream, bool)> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let now = (now_us() / 1_000_000) as i64;
+        let token = self.tokens.mint(&Claims {
+            sub: user.to_string(),
+            exp: now + 3600,
+            nbf: None,
+            iat: Some(now),
+            aud: None,
+            iss: None,
+        });
+        let rest = self.ws_url.trim_start_matches("ws://");
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let extensions = if deflate {
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        } else {
+            ""
+        };
+        let request = format!(
+            "GET /{path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Protocol: {SUBPROTOCOL}, {token}\r\n{extensions}\r\n"
+        );
+        let work = async {
+            let mut stream = TcpStream::connect(host)
+                .await
+                .map_err(|e| format!("connect failed: {e}"))?;
+            stream
+                .write_all(request.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut buf = Vec::with_capacity(1024);
+            loop {
+                if stream.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
+                    return Err("closed during the handshake".to_owned());
+                }
+                let text = String::from_utf8_lossy(&buf);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    if !text.starts_with("HTTP/1.1 101") {
+                        return Err(format!("refused: {}", text.lines().next().unwrap_or("")));
+                    }
+                    if buf.len() > end + 4 {
+                        let head = text[..end].to_ascii_lowercase();
+                        let compressed = head.contains("permessage-deflate");
+                        return Ok((stream, compressed));
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), work)
+            .await
+            .map_err(|_| "no 101 and first frame within 30 s".to_owned())?
+    }
+
+    /// Most events one publish request may carry.
+    pub fn max_batch(&self) -> usize {
+        match self.kind {
+            Kind::Edgepush => 100,
+            Kind::Pushpin => 1000,
+        }
+    }
+
+    /// Publishes `events` in one request (at most [`Target::max_batch`]); on acceptance, returns
+    /// the answer's body.
+    pub async fn publish(&self, events: &[Ev]) -> Res<String> {
+        let t = now_us();
+        let payload = |e: &Ev| format!(r#"{{"seq":{},"t":{t}}}"#, e.seq);
+        match self.kind {
+            Kind::Edgepush => {
+                let one = |e: &Ev| {
+                    format!(
+                        r#"{{"user":"{}","name":"bench","payload":{}}}"#,
+                        e.user,
+                        payload(e)
+                    )
+                };
+                let body = match events {
+                    [e] => one(e),
+                    _ => format!(
+                        r#"{{"events":[{}]}}"#,
+                        events.iter().map(one).collect::<Vec<_>>().join(",")
+                    ),
+                };
+                let signature =
+                    self.signing
+                        .sign((t / 1_000_000) as i64, "POST", "/publish", body.as_bytes());
+                let response = self
+                    .http
+                    .post(&self.publish_url)
+                    .header(SIGNATURE_HEADER, signature)
+                    .header("Content-Type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| format!("publish failed: {}", chain(&e)))?;
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
+                if status == 202 {
+                    Ok(text)
+                } else {
+                    Err(format!("publish answered {status}: {text}"))
+                }
+            }
+            Kind::Pushpin => {
+                let ms = t / 1000;
+                let items: Vec<String> = events
+                    .iter()
+                    .map(|e| {
+                        let frame = format!(
+                            r#"{{"type":"event","id":{},"name":"bench","payload":{},"ts":{ms}}}"#,
+                            e.seq,
+                            payload(e)
+                        );
+                        let content =
+                            serde_json::to_string(&frame).unwrap_or_else(|_| "\"\"".to_owned());
+                        format!(
+                            r#"{{"channel":"{}","formats":{{"ws-message":{{"content":{content}}}}}}}"#,
+                            grip::channel(&e.user.to_string())
+                        )
+                    })
+                    .collect();
+                let body = format!(r#"{{"items":[{}]}}"#, items.join(","));
+                let response = self
+                    .http
+                    .post(&self.publish_url)
+                    .header("Content-Type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| format!("publish failed: {}", chain(&e)))?;
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
+                if status == 200 {
+                    Ok(text)
+                } else {
+                    Err(format!("publish answered {status}: {text}"))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Benchmarks edgepush beside Pushpin (issue 7; bench/README.md says what each scenario measures).
+#   scripts/bench.sh           full run (~15 min): bench/results/<date>.md + latest.md + SVG charts
+#   scripts/bench.sh --smoke   a tiny run of every scenario (~1 min); exits non-zero if any
+#                              scenario delivers nothing, loses events or fails. scripts/test.sh
+#                              runs it.
+# Further arguments go to `edgepush-bench run`, e.g. `--only latency,fanout` or
+# `--many-users-sockets 5000`. It builds the worker if server/build is missing; edgepush-bench
+# starts edgepush (wrangler dev) and Pushpin (+ zurl) on free loopback ports with private folders
+# under target/bench, and this script stops every process group it started, even on failure.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$root"
+
+smoke=()
+if [ "${1:-}" = "--smoke" ]; then smoke=(--smoke); shift; fi
+
+for tool in pushpin condure zurl wrangler; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing: run scripts/setup.sh" >&2; exit 1; }
+done
+[ -f server/build/index.js ] || bash scripts/build-worker.sh
+export EDGEPUSH_SKIP_BUILD=1
+
+# 10,000 client sockets in one process, and as many server-side ones in another.
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then hard=65536; fi
+ulimit -n "$hard"
+if [ "$hard" -lt 20000 ]; then
+  echo "bench: only $hard file descriptors allowed; scenario 3 may not reach 10,000 sockets" >&2
+fi
+
+if [ ${#smoke[@]} -gt 0 ]; then
+  # The smoke run shares the debug build (and its dependencies) with the other tests.
+  cargo build --quiet -p edgepush-bench
+  bin=target/debug/edgepush-bench
+  limit=300
+else
+  # The workspace's release profile is tuned for wasm size (opt-level z, fat LTO); the client
+  # must not be the bottleneck, so build it at opt-level 3 in a target folder of its own.
+  CARGO_TARGET_DIR=target/bench-build CARGO_PROFILE_RELEASE_OPT_LEVEL=3 \
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo build --quiet --release -p edgepush-bench
+  bin=target/bench-build/release/edgepush-bench
+  limit=3600
+fi
+
+mkdir -p target/bench
+groups=target/bench/process-groups
+: >"$groups"
+cleanup() {
+  local g
+  while read -r g; do [ -n "$g" ] && kill -TERM -- "-$g" 2>/dev/null || true; done <"$groups"
+  sleep 1
+  while read -r g; do [ -n "$g" ] && kill -KILL -- "-$g" 2>/dev/null || true; done <"$groups"
+  : >"$groups"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+timeout --signal=TERM --kill-after=20 "$limit" \
+  "$bin" run "${smoke[@]}" --pgid-file "$groups" --stamp "$(date -u +%Y-%m-%d-%H%M)" "$@"
