@@ -217,6 +217,41 @@ fn delivery_values(m: &mut Measured, o: &load::Outcome, p: &PubLog) {
 }
 
 /// Records sockets that failed to open (at most 1 %, or the scenario would have failed).
+/// Per round (`round_of` maps an event's seq to its round), the time until the last socket had
+/// its event: the median and the worst round, under the two given keys.
+fn last_socket_values(
+    m: &mut Measured,
+    [median_key, worst_key]: [&'static str; 2],
+    logs: &[load::SocketLog],
+    round_of: impl Fn(u32) -> u32,
+) {
+    let mut last: HashMap<u32, u64> = HashMap::new();
+    for log in logs {
+        for &(seq, micros) in &log.events {
+            let entry = last.entry(round_of(seq)).or_insert(0);
+            *entry = (*entry).max(micros);
+        }
+    }
+    let mut rounds = load::histogram();
+    for micros in last.values() {
+        let _ = rounds.record((*micros).max(1));
+    }
+    m.values.push(num(
+        median_key,
+        "last socket has it, median round",
+        Unit::Ms,
+        true,
+        rounds.value_at_quantile(0.5) as f64,
+    ));
+    m.values.push(num(
+        worst_key,
+        "last socket has it, worst round",
+        Unit::Ms,
+        true,
+        rounds.max() as f64,
+    ));
+}
+
 fn connect_failures(m: &mut Measured, failed: Option<(usize, String)>) {
     if let Some((count, first)) = failed {
         m.problems.push(format!(
@@ -291,33 +326,14 @@ pub async fn fanout(t: &Arc<Target>, p: &Params) -> Res<Measured> {
     }
     let logs = readers.finish().await;
     let o = load::account(&logs, &published);
-    let mut last: HashMap<u32, u64> = HashMap::new();
-    for log in &logs {
-        for &(seq, micros) in &log.events {
-            let entry = last.entry(seq).or_insert(0);
-            *entry = (*entry).max(micros);
-        }
-    }
-    let mut rounds_hist = load::histogram();
-    for micros in last.values() {
-        let _ = rounds_hist.record((*micros).max(1));
-    }
     let mut m = Measured::default();
     connect_failures(&mut m, failed);
-    m.values.push(num(
-        "fanout.last_p50",
-        "last socket has it, median round",
-        Unit::Ms,
-        true,
-        rounds_hist.value_at_quantile(0.5) as f64,
-    ));
-    m.values.push(num(
-        "fanout.last_max",
-        "last socket has it, worst round",
-        Unit::Ms,
-        true,
-        rounds_hist.max() as f64,
-    ));
+    last_socket_values(
+        &mut m,
+        ["fanout.last_p50", "fanout.last_max"],
+        &logs,
+        |seq| seq,
+    );
     m.values.push(num(
         "fanout.p50",
         "publish→deliver p50 (every socket)",
@@ -553,33 +569,11 @@ pub async fn batch(t: &Arc<Target>, p: &Params) -> Res<Measured> {
     }
     let logs = readers.finish().await;
     let o = load::account(&logs, &published);
-    let mut last: HashMap<u32, u64> = HashMap::new();
-    for log in &logs {
-        for &(seq, micros) in &log.events {
-            let entry = last.entry(seq / users).or_insert(0);
-            *entry = (*entry).max(micros);
-        }
-    }
-    let mut rounds_hist = load::histogram();
-    for micros in last.values() {
-        let _ = rounds_hist.record((*micros).max(1));
-    }
     let mut m = Measured::default();
     connect_failures(&mut m, failed);
-    m.values.push(num(
-        "batch.last_p50",
-        "last socket has it, median round",
-        Unit::Ms,
-        true,
-        rounds_hist.value_at_quantile(0.5) as f64,
-    ));
-    m.values.push(num(
-        "batch.last_max",
-        "last socket has it, worst round",
-        Unit::Ms,
-        true,
-        rounds_hist.max() as f64,
-    ));
+    last_socket_values(&mut m, ["batch.last_p50", "batch.last_max"], &logs, |seq| {
+        seq / users
+    });
     m.values.push(num(
         "batch.p99",
         "publish→deliver p99 (every socket)",
