@@ -37,9 +37,30 @@ pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
 /// The request header whose value makes every event of the request idempotent.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
-/// A validated user id: 1 to [`MAX_USER_ID_BYTES`] bytes, no control characters.
+/// A user id as JSON may carry it: a string, or an integer read as its decimal string (the
+/// legacy `"UserId": 42`, a numeric token `sub`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum IdText {
+    Text(String),
+    Signed(i64),
+    Unsigned(u64),
+}
+
+impl From<IdText> for String {
+    fn from(id: IdText) -> Self {
+        match id {
+            IdText::Text(text) => text,
+            IdText::Signed(n) => n.to_string(),
+            IdText::Unsigned(n) => n.to_string(),
+        }
+    }
+}
+
+/// A validated user id: 1 to [`MAX_USER_ID_BYTES`] bytes, no control characters. Deserializes
+/// from a string or an integer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "IdText", into = "String")]
 pub struct UserId(String);
 
 impl UserId {
@@ -63,10 +84,10 @@ impl UserId {
     }
 }
 
-impl TryFrom<String> for UserId {
+impl TryFrom<IdText> for UserId {
     type Error = &'static str;
-    fn try_from(id: String) -> Result<Self, Self::Error> {
-        Self::parse(id)
+    fn try_from(id: IdText) -> Result<Self, Self::Error> {
+        Self::parse(String::from(id))
     }
 }
 
@@ -260,16 +281,9 @@ fn parse_event(object: &JsonObject, prefix: &str) -> Result<NewEvent, PublishErr
                 "is missing (send \"user\": \"42\", or the legacy \"UserId\": 42)",
             ));
         }
-        Some(raw) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
-            Ok(serde_json::Value::String(id)) => id,
-            Ok(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
-            _ => {
-                return Err(PublishError::field(
-                    &user_field,
-                    "must be a string or an integer",
-                ));
-            }
-        },
+        Some(raw) => serde_json::from_str::<IdText>(raw.get())
+            .map(String::from)
+            .map_err(|_| PublishError::field(&user_field, "must be a string or an integer"))?,
     };
     let user = UserId::parse(user).map_err(|problem| PublishError::field(&user_field, problem))?;
 

@@ -19,7 +19,7 @@ use sha2::Sha256;
 #[cfg(feature = "std")]
 use crate::codes::ErrorCode;
 #[cfg(feature = "std")]
-use crate::publish::UserId;
+use crate::publish::{IdText, UserId};
 
 /// The shortest accepted secret, in bytes (HS256 wants at least the hash size).
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -53,18 +53,7 @@ pub struct Claims {
 
 #[cfg(feature = "std")]
 fn string_or_integer<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Id {
-        Text(String),
-        Signed(i64),
-        Unsigned(u64),
-    }
-    Ok(match Id::deserialize(de)? {
-        Id::Text(text) => text,
-        Id::Signed(n) => n.to_string(),
-        Id::Unsigned(n) => n.to_string(),
-    })
+    IdText::deserialize(de).map(String::from)
 }
 
 /// A JWT `aud` claim: one string or a list of strings.

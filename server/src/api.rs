@@ -112,7 +112,6 @@ pub fn resume_request(
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct DisconnectRequest {
     /// The user to disconnect (a string or an integer id).
-    #[serde(deserialize_with = "user_id")]
     pub user: UserId,
     /// `true` (the default): close with 1012 so clients reconnect (e.g. to pick up new
     /// permissions). `false`: close with 4502 so clients stop (logout).
@@ -122,20 +121,6 @@ pub struct DisconnectRequest {
 
 fn reconnect_by_default() -> bool {
     true
-}
-
-fn user_id<'de, D: serde::Deserializer<'de>>(de: D) -> Result<UserId, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Id {
-        Text(String),
-        Number(u64),
-    }
-    let id = match Id::deserialize(de)? {
-        Id::Text(text) => text,
-        Id::Number(n) => n.to_string(),
-    };
-    UserId::parse(id).map_err(serde::de::Error::custom)
 }
 
 impl DisconnectRequest {
