@@ -145,6 +145,13 @@ struct Log {
 }
 
 impl Log {
+    /// A log recording every state, error and message of `client`.
+    fn attached(client: &Client) -> Rc<Self> {
+        let log = Rc::new(Self::default());
+        log.attach(client);
+        log
+    }
+
     fn attach(self: &Rc<Self>, client: &Client) {
         let log = self.clone();
         client.on_state(move |state| log.states.borrow_mut().push(state.clone()));
@@ -228,8 +235,7 @@ async fn connects_with_a_token_and_dispatches_typed_events() {
         .token(token(&user, 600))
         .build()
         .expect("client");
-    let log = Rc::new(Log::default());
-    log.attach(&client);
+    let log = Log::attached(&client);
     let backgrounds = Rc::new(RefCell::new(Vec::new()));
     let sink = backgrounds.clone();
     client.on_background(move |event| sink.borrow_mut().push(event.payload.color));
@@ -314,8 +320,7 @@ async fn reconnects_after_the_server_drops_the_socket_without_loss_or_duplicates
     let user = unique_user("drop");
     let calls = Rc::new(Cell::new(0));
     let client = provider_client(&user, calls.clone());
-    let log = Rc::new(Log::default());
-    log.attach(&client);
+    let log = Log::attached(&client);
     client.connect();
     assert!(wait_for(10_000, || log.opens() == 1).await);
 
@@ -357,8 +362,7 @@ async fn reconnects_after_the_server_drops_the_socket_without_loss_or_duplicates
 async fn a_second_drop_and_a_burst_still_deliver_each_event_once() {
     let user = unique_user("burst");
     let client = provider_client(&user, Rc::new(Cell::new(0)));
-    let log = Rc::new(Log::default());
-    log.attach(&client);
+    let log = Log::attached(&client);
     client.connect();
     assert!(wait_for(10_000, || log.opens() == 1).await);
     let mut expected = Vec::new();
@@ -381,8 +385,7 @@ async fn refreshes_a_token_the_server_expired_through_the_provider() {
     // The first token lives 3 s: the server closes the socket with 4001 when it expires; the
     // provider is asked again and the client reconnects.
     let client = provider_client_first_ttl(&user, calls.clone(), 3);
-    let log = Rc::new(Log::default());
-    log.attach(&client);
+    let log = Log::attached(&client);
     client.connect();
     assert!(wait_for(10_000, || log.opens() == 1).await);
     let before = publish(&user, "Message", r#"{"text":"before"}"#).await;
@@ -410,8 +413,7 @@ async fn an_already_expired_token_is_replaced_before_connecting() {
     let calls = Rc::new(Cell::new(0u32));
     // A cached token that expired an hour ago, then a fresh one.
     let client = provider_client_first_ttl(&user, calls.clone(), -3600);
-    let log = Rc::new(Log::default());
-    log.attach(&client);
+    let log = Log::attached(&client);
     client.connect();
     assert!(wait_for(10_000, || log.opens() == 1).await);
     assert_eq!(calls.get(), 2);
@@ -426,8 +428,7 @@ async fn an_expired_fixed_token_stops_instead_of_retrying() {
         .options(quick())
         .build()
         .expect("client");
-    let log = Rc::new(Log::default());
-    log.attach(&client);
+    let log = Log::attached(&client);
     client.connect();
     assert!(
         wait_for(5_000, || matches!(client.state(), State::Closed { .. })).await,
@@ -443,8 +444,7 @@ async fn a_revoked_user_is_not_reconnected() {
     let user = unique_user("revoked");
     let calls = Rc::new(Cell::new(0));
     let client = provider_client(&user, calls.clone());
-    let log = Rc::new(Log::default());
-    log.attach(&client);
+    let log = Log::attached(&client);
     client.connect();
     assert!(wait_for(10_000, || log.opens() == 1).await);
     disconnect(&user, false).await;
@@ -498,8 +498,7 @@ async fn an_invalid_token_stops_and_reports_instead_of_hammering() {
         })
         .build()
         .expect("client");
-    let log = Rc::new(Log::default());
-    log.attach(&client);
+    let log = Log::attached(&client);
     client.connect();
     // The server reports the refusal in-band (error frame `invalid_token`, close 4500), which
     // the close-code table says is terminal: one attempt, then Closed, and the app is told why.
@@ -537,8 +536,7 @@ async fn close_stops_everything_and_dropping_closes_too() {
     let user = unique_user("close");
     let calls = Rc::new(Cell::new(0));
     let client = provider_client(&user, calls.clone());
-    let log = Rc::new(Log::default());
-    log.attach(&client);
+    let log = Log::attached(&client);
     client.connect();
     assert!(wait_for(10_000, || log.opens() == 1).await);
     client.close();
@@ -564,8 +562,7 @@ async fn close_stops_everything_and_dropping_closes_too() {
     let delivered = Rc::new(Cell::new(0));
     {
         let client = provider_client(&user, Rc::new(Cell::new(0)));
-        let log = Rc::new(Log::default());
-        log.attach(&client);
+        let log = Log::attached(&client);
         let sink = delivered.clone();
         client.on_message(move |_| sink.set(sink.get() + 1));
         client.connect();
@@ -587,8 +584,7 @@ async fn a_saved_position_resumes_across_page_loads() {
         .token(token(&user, 600))
         .build()
         .expect("client");
-    let log = Rc::new(Log::default());
-    log.attach(&first);
+    let log = Log::attached(&first);
     first.connect();
     assert!(wait_for(10_000, || log.opens() == 1).await);
     let seen = publish(&user, "Message", r#"{"text":"seen"}"#).await;
@@ -602,8 +598,7 @@ async fn a_saved_position_resumes_across_page_loads() {
         .resume_from(position)
         .build()
         .expect("client");
-    let log = Rc::new(Log::default());
-    log.attach(&second);
+    let log = Log::attached(&second);
     second.connect();
     assert!(wait_for(10_000, || log.message_ids() == [missed]).await);
     assert_eq!(log.texts(), ["missed"]);
@@ -633,8 +628,7 @@ async fn the_server_answers_heartbeats_so_a_quiet_connection_stays_open() {
         })
         .build()
         .expect("client");
-    let log = Rc::new(Log::default());
-    log.attach(&client);
+    let log = Log::attached(&client);
     client.connect();
     assert!(wait_for(10_000, || log.opens() == 1).await);
     // Three pings go out and are answered in time (else the socket would count as dead after
