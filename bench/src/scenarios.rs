@@ -46,7 +46,10 @@ impl Params {
             many_workerd,
             ingest: (
                 10,
-                vec![50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0],
+                vec![
+                    50.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 1250.0, 1500.0, 2000.0, 3000.0,
+                    4000.0,
+                ],
                 3,
                 30,
             ),
@@ -481,12 +484,17 @@ pub async fn ingest(t: &Arc<Target>, p: &Params) -> Res<Measured> {
     }
     let mut sustained = None;
     let mut sustained_log = None;
+    let mut cpu_per_publish_us = None;
     if let Some(best) = best {
         for rate in [best, best / 2.0] {
+            let cpu_before = servers::cpu_ms(&t.pgids);
             let (log, passed, why) = step(rate, *sustain_secs, &mut next_seq).await;
+            let cpu_used_ms = servers::cpu_ms(&t.pgids).saturating_sub(cpu_before);
             if passed {
                 sustained = Some(rate);
                 sustained_log = Some(log);
+                let publishes = rate * f64::from(*sustain_secs);
+                cpu_per_publish_us = Some(cpu_used_ms as f64 * 1000.0 / publishes);
                 break;
             }
             m.notes
@@ -511,6 +519,15 @@ pub async fn ingest(t: &Arc<Target>, p: &Params) -> Res<Measured> {
         false,
         sustained.unwrap_or(0.0),
     ));
+    if let Some(us) = cpu_per_publish_us {
+        m.values.push(num(
+            "ingest.cpu",
+            "server CPU time per publish at that rate (every server process)",
+            Unit::Ms,
+            true,
+            us,
+        ));
+    }
     match sustained_log {
         Some(log) => {
             let o = load::account(&logs, &log);

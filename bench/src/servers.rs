@@ -163,7 +163,12 @@ pub struct Proc {
     pub cmdline: String,
     /// Resident set size in KiB (`VmRSS`).
     pub rss_kib: u64,
+    /// CPU time used so far (user + system), in milliseconds.
+    pub cpu_ms: u64,
 }
+
+/// Clock ticks per second of `utime`/`stime` in `/proc/<pid>/stat` (`USER_HZ`, 100 on Linux).
+const TICKS_PER_SEC: u64 = 100;
 
 /// The live processes of the given process groups and their descendants (zombies excluded).
 pub fn processes(pgids: &[i32]) -> Vec<Proc> {
@@ -223,6 +228,9 @@ fn all_processes() -> Vec<(Proc, i32)> {
         if *state == "Z" {
             continue;
         }
+        // utime and stime are fields 14 and 15; `rest` starts at field 3.
+        let ticks = |i: usize| rest.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let cpu_ms = (ticks(11) + ticks(12)) * 1000 / TICKS_PER_SEC;
         let rss_kib = fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
             .and_then(|s| {
@@ -247,12 +255,18 @@ fn all_processes() -> Vec<(Proc, i32)> {
                 comm,
                 cmdline,
                 rss_kib,
+                cpu_ms,
             },
             ppid,
         ));
     }
     found.sort_by_key(|(p, _)| p.pid);
     found
+}
+
+/// CPU time used so far by the live processes of the given process groups, in milliseconds.
+pub fn cpu_ms(pgids: &[i32]) -> u64 {
+    processes(pgids).iter().map(|p| p.cpu_ms).sum()
 }
 
 /// Total resident memory of the given process groups, in KiB.

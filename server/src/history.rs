@@ -65,7 +65,8 @@ pub trait EventStore {
     /// The id of the oldest retained event.
     fn oldest_id(&self) -> Result<Option<u64>, StoreError>;
     /// Deletes events with an id below `min_id` or older than `min_ts`, and idempotency keys older
-    /// than `min_ts`.
+    /// than `min_ts`. Rows are written in time order, so a store may delete by age as a range: up
+    /// to the first row young enough (it never deletes a younger one).
     fn prune(&mut self, min_id: u64, min_ts: u64) -> Result<(), StoreError>;
     /// The event id an idempotency key was stored with at or after `min_ts`, if any.
     fn find_key(&self, key: &str, min_ts: u64) -> Result<Option<u64>, StoreError>;

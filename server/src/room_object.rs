@@ -465,12 +465,18 @@ impl EventStore for SqlStore {
     }
 
     fn prune(&mut self, min_id: u64, min_ts: u64) -> std::result::Result<(), StoreError> {
+        // Rows are appended in time order, so both deletes are ranges below the first row that is
+        // young enough: each reads O(deleted + 1) rows instead of scanning the table (the
+        // idempotency table can hold a day of keys).
         self.run(
-            "DELETE FROM events WHERE id < ? OR ts < ?",
+            "DELETE FROM events WHERE id < max(?1, coalesce((SELECT id FROM events WHERE ts >= ?2 ORDER BY id LIMIT 1), 9223372036854775807))",
             vec![int(min_id), int(min_ts)],
         )?;
-        self.run("DELETE FROM idempotency WHERE ts < ?", vec![int(min_ts)])
-            .map(drop)
+        self.run(
+            "DELETE FROM idempotency WHERE rowid < coalesce((SELECT rowid FROM idempotency WHERE ts >= ?1 ORDER BY rowid LIMIT 1), 9223372036854775807)",
+            vec![int(min_ts)],
+        )
+        .map(drop)
     }
 
     fn find_key(&self, key: &str, min_ts: u64) -> std::result::Result<Option<u64>, StoreError> {
@@ -483,7 +489,8 @@ impl EventStore for SqlStore {
 
     fn remember_key(&mut self, key: &str, id: u64, ts: u64) -> std::result::Result<(), StoreError> {
         self.run(
-            "INSERT INTO idempotency (key, id, ts) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET id = excluded.id, ts = excluded.ts",
+            // REPLACE gives a re-used key a new rowid, keeping rowids in time order for `prune`.
+            "INSERT OR REPLACE INTO idempotency (key, id, ts) VALUES (?, ?, ?)",
             vec![key.into(), int(id), int(ts)],
         )
         .map(drop)
