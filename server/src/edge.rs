@@ -10,8 +10,15 @@ use edgepush_protocol::publish::{
 };
 use edgepush_protocol::signature::SIGNATURE_HEADER;
 use futures_util::future::join_all;
+use std::cell::OnceCell;
+use std::rc::Rc;
+
+use wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::worker_sys::DurableObject;
 use worker::{
     Context, Env, Headers, Method, Request, RequestInit, Response, Stub, WebSocketPair, event,
+    web_sys,
 };
 
 use crate::api::{self, DisconnectRequest, DisconnectResponse, Route};
@@ -84,10 +91,21 @@ async fn handle(route: Route, req: Request, env: &Env) -> Result<Response, Serve
     }
 }
 
-fn settings(env: &Env) -> Result<Settings, ServerError> {
-    Ok(Settings::load(|name| {
+thread_local! {
+    /// This isolate's settings. An isolate never sees its secrets change (a new secret or
+    /// deployment starts new isolates), so they are read and parsed once, not on every request.
+    static SETTINGS: OnceCell<Rc<Settings>> = const { OnceCell::new() };
+}
+
+fn settings(env: &Env) -> Result<Rc<Settings>, ServerError> {
+    if let Some(settings) = SETTINGS.with(|cell| cell.get().cloned()) {
+        return Ok(settings);
+    }
+    let settings = Rc::new(Settings::load(|name| {
         env.secret(name).ok().map(|s| s.to_string())
-    })?)
+    })?);
+    SETTINGS.with(|cell| cell.get_or_init(|| settings.clone()).clone());
+    Ok(settings)
 }
 
 fn now_seconds() -> i64 {
@@ -270,16 +288,10 @@ async fn publish(req: Request, env: &Env) -> Result<Response, ServerError> {
             });
         }
     }
+    // No log line per accepted publish: it is the hot path, and its outcome is already in the
+    // answer (ids, sockets reached, duplicates) and in the platform's log of each request.
+    // Refusals are logged (in `fetch`).
     let events: Vec<PublishedEvent> = published.into_iter().flatten().collect();
-    let delivered: u32 = events.iter().map(|e| e.sockets).sum();
-    log(
-        "publish",
-        &[
-            ("events", events.len().to_string()),
-            ("users", groups.len().to_string()),
-            ("sockets", delivered.to_string()),
-        ],
-    );
     Ok(Response::from_json(&PublishResponse { events })?.with_status(202))
 }
 
@@ -289,8 +301,9 @@ async fn publish_to_room(
     events: Vec<&NewEvent>,
 ) -> Result<Vec<RoomPublishResult>, ServerError> {
     let body = serde_json::to_string(&events).map_err(|e| ServerError::Internal(e.to_string()))?;
-    let mut response = room_post(env, user, "/publish", body).await?;
-    let results: Vec<RoomPublishResult> = response.json().await?;
+    let answer = room_post(env, user, "/publish", &body).await?;
+    let results: Vec<RoomPublishResult> =
+        serde_json::from_str(&answer).map_err(|e| ServerError::Internal(e.to_string()))?;
     if results.len() != events.len() {
         return Err(ServerError::Internal(
             "the room answered for a different number of events".into(),
@@ -299,27 +312,34 @@ async fn publish_to_room(
     Ok(results)
 }
 
-async fn room_post(
-    env: &Env,
-    user: &str,
-    path: &str,
-    body: String,
-) -> Result<Response, ServerError> {
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(body.into()));
-    let req = Request::new_with_init(&format!("{ROOM_ORIGIN}{path}"), &init)?;
-    let response = room(env, user)?.fetch_with_request(req).await?;
-    if response.status_code() != 200 {
+/// Posts `body` to one of the room's internal endpoints and returns its answer's body. Uses the
+/// runtime's `Request`/`Response` directly: one `text()` call for the answer instead of
+/// `worker::Response`'s chunk-by-chunk stream reader, and no `Headers` object (the room reads
+/// the body as JSON whatever its type).
+async fn room_post(env: &Env, user: &str, path: &str, body: &str) -> Result<String, ServerError> {
+    let js = |e: JsValue| ServerError::Internal(format!("{e:?}"));
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    let req = web_sys::Request::new_with_str_and_init(&format!("{ROOM_ORIGIN}{path}"), &init)
+        .map_err(js)?;
+    let stub: DurableObject = room(env, user)?.into_rpc();
+    let response: web_sys::Response = JsFuture::from(stub.fetch_with_request(&req).map_err(js)?)
+        .await
+        .map_err(js)?
+        .dyn_into()
+        .map_err(js)?;
+    if response.status() != 200 {
         return Err(ServerError::Internal(format!(
             "the room answered {}",
-            response.status_code()
+            response.status()
         )));
     }
-    Ok(response)
+    JsFuture::from(response.text().map_err(js)?)
+        .await
+        .map_err(js)?
+        .as_string()
+        .ok_or_else(|| ServerError::Internal("the room's answer is not text".into()))
 }
 
 async fn disconnect(req: Request, env: &Env) -> Result<Response, ServerError> {
@@ -327,8 +347,9 @@ async fn disconnect(req: Request, env: &Env) -> Result<Response, ServerError> {
     let request = DisconnectRequest::parse(&body)?;
     let path = format!("/disconnect?reconnect={}", u8::from(request.reconnect));
     let user = request.user.as_str();
-    let mut response = room_post(env, user, &path, String::new()).await?;
-    let mut answer: DisconnectResponse = response.json().await?;
+    let answer = room_post(env, user, &path, "").await?;
+    let mut answer: DisconnectResponse =
+        serde_json::from_str(&answer).map_err(|e| ServerError::Internal(e.to_string()))?;
     answer.user = user.to_owned();
     log(
         "disconnect_user",

@@ -63,6 +63,7 @@ fn main() {
     shared_test!(idempotent_retries_store_once);
     shared_test!(concurrent_publishers_give_every_socket_one_order);
     own_test!(history_overflow_is_reported_as_not_recovered);
+    own_test!(old_events_and_idempotency_keys_expire);
     own_test!(acknowledged_events_survive_a_hard_kill);
 
     // Trials run on one thread each; the shared worker is stopped when the last one ends.
@@ -741,6 +742,31 @@ async fn history_overflow_is_reported_as_not_recovered() {
     let (welcome, events) = socket.welcome_then_events(5).await;
     assert_eq!(welcome["recovered"], true, "{welcome}");
     assert_eq!(ids(&events), [4, 5, 6, 7, 8]);
+}
+
+async fn old_events_and_idempotency_keys_expire() {
+    let worker = Worker::start_with("expiry", &["--var", "HISTORY_MAX_AGE_SECONDS:2"]);
+    let u = "ageing";
+    let keyed = json!({"user": u, "name": "A", "idempotency_key": "once"}).to_string();
+    let first = worker.post_signed("/publish", &keyed, &[]).await.1;
+    assert_eq!(first["events"][0]["id"], 1, "{first}");
+    worker.publish_event(u, "B", json!(null)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Within the window the key still holds; past it, the same key is a new event.
+    let again = worker.post_signed("/publish", &keyed, &[]).await.1;
+    assert_ne!(again["events"][0]["duplicate"], true, "{again}");
+    assert_eq!(again["events"][0]["id"], 3, "{again}");
+    let token = worker.token(u, 600);
+    let mut socket = worker.connect_with(&token, "since=0").await.unwrap();
+    let (welcome, events) = socket.welcome_then_events(1).await;
+    assert_eq!(
+        welcome["recovered"], false,
+        "events 1 and 2 aged out: {welcome}"
+    );
+    assert_eq!(ids(&events), [3]);
+    let retry = worker.post_signed("/publish", &keyed, &[]).await.1;
+    assert_eq!(retry["events"][0]["duplicate"], true, "{retry}");
+    assert_eq!(retry["events"][0]["id"], 3, "{retry}");
 }
 
 async fn acknowledged_events_survive_a_hard_kill() {
