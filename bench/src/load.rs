@@ -293,23 +293,26 @@ impl PubLog {
     }
 }
 
-/// Publishes `count` single-event requests at `rate` per second (open loop: each request is sent
-/// at its scheduled time whether or not earlier ones were answered, up to `in_flight` at once),
-/// to the users `pick` returns for each index; sequence numbers start at `first_seq`.
+/// Publishes `count` events at `rate` events per second, `per_request` of them in each request
+/// (open loop: each request is sent at its scheduled time whether or not earlier ones were
+/// answered, up to `in_flight` at once), each to the user `pick` returns for its index; sequence
+/// numbers start at `first_seq`.
 pub async fn publish_at_rate(
     target: &Arc<Target>,
     rate: f64,
     count: u32,
     first_seq: u32,
     in_flight: usize,
+    per_request: u32,
     mut pick: impl FnMut(u32) -> u32,
 ) -> PubLog {
+    let per_request = per_request.max(1);
     let gate = Arc::new(Semaphore::new(in_flight));
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(count as usize);
+    let mut tasks = Vec::with_capacity(count.div_ceil(per_request) as usize);
     let mut behind = false;
-    for i in 0..count {
-        let due = started + Duration::from_secs_f64(f64::from(i) / rate);
+    for first in (0..count).step_by(per_request as usize) {
+        let due = started + Duration::from_secs_f64(f64::from(first) / rate);
         tokio::time::sleep_until(due.into()).await;
         let permit = match gate.clone().try_acquire_owned() {
             Ok(p) => p,
@@ -321,15 +324,17 @@ pub async fn publish_at_rate(
                 }
             }
         };
-        let ev = Ev {
-            user: pick(i),
-            seq: first_seq + i,
-        };
+        let events: Vec<Ev> = (first..count.min(first + per_request))
+            .map(|i| Ev {
+                user: pick(i),
+                seq: first_seq + i,
+            })
+            .collect();
         let target = target.clone();
         tasks.push(tokio::spawn(async move {
-            let result = target.publish(&[ev]).await;
+            let result = target.publish(&events).await;
             drop(permit);
-            (ev, result)
+            (events, result)
         }));
     }
     let mut log = PubLog {
@@ -339,11 +344,14 @@ pub async fn publish_at_rate(
     };
     for task in tasks {
         match task.await {
-            Ok((ev, Ok(_))) => log.events.push((ev.seq, ev.user, true)),
-            Ok((ev, Err(e))) => {
-                log.events.push((ev.seq, ev.user, false));
-                log.errors += 1;
-                log.first_error.get_or_insert(e);
+            Ok((events, result)) => {
+                let accepted = result.is_ok();
+                log.events
+                    .extend(events.iter().map(|ev| (ev.seq, ev.user, accepted)));
+                if let Err(e) = result {
+                    log.errors += 1;
+                    log.first_error.get_or_insert(e);
+                }
             }
             Err(e) => {
                 log.errors += 1;

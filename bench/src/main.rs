@@ -79,7 +79,8 @@ struct RunArgs {
     #[arg(long, default_value_t = 8_000)]
     many_users_workerd_sockets: usize,
     /// Only these scenarios (comma-separated: memory, memory-deflate, memory-workerd, many-users,
-    /// many-users-workerd, latency, latency-workerd, fanout, ingest, ingest-workerd, batch, size).
+    /// many-users-workerd, latency, latency-workerd, fanout, ingest, ingest-workerd,
+    /// ingest-batched-workerd, batch, size).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run against one system only (edgepush or pushpin), for investigating.
@@ -215,7 +216,7 @@ fn start_servers(
 
 /// Run order (the report sorts by title): the memory scenarios first, on servers that have not
 /// yet grown; the one on plain workerd last, so that a smoke run switches runtime once.
-const SCENARIOS: [&str; 12] = [
+const SCENARIOS: [&str; 13] = [
     "memory",
     "memory-deflate",
     "many-users",
@@ -227,6 +228,7 @@ const SCENARIOS: [&str; 12] = [
     "many-users-workerd",
     "latency-workerd",
     "ingest-workerd",
+    "ingest-batched-workerd",
     "size",
 ];
 
@@ -281,6 +283,15 @@ fn title_and_setup(name: &str, p: &Params) -> (String, String) {
             format!(
                 "As 4 ({} sockets, steps {:?}/s), with edgepush under plain `workerd serve`.",
                 p.ingest.0, p.ingest.1
+            ),
+        ),
+        "ingest-batched-workerd" => (
+            "4c. Ingest in batches, edgepush on plain `workerd serve`".into(),
+            format!(
+                "As 4b, but each request carries {} events (a publisher that batches, like the \
+                 PHP `Publisher::publishBatch`); rates are events per second, steps {:?}/s. Not \
+                 counted toward the publishes/s goal.",
+                p.ingest_batched.0, p.ingest_batched.1
             ),
         ),
         "ingest" => (
@@ -355,7 +366,8 @@ async fn run_one(
             p.many.0 = params.many_workerd;
             scenarios::many_users(target, &p).await
         }
-        "ingest" | "ingest-workerd" => scenarios::ingest(target, params).await,
+        "ingest" | "ingest-workerd" => scenarios::ingest(target, params, false).await,
+        "ingest-batched-workerd" => scenarios::ingest(target, params, true).await,
         "batch" => scenarios::batch(target, params).await,
         "memory" | "memory-workerd" => scenarios::memory(target, params, breakdown, false).await,
         "memory-deflate" => scenarios::memory(target, params, breakdown, true).await,
@@ -475,12 +487,13 @@ async fn run(args: RunArgs) -> Res<bool> {
         .iter()
         .copied()
         .filter(|s| args.only.is_empty() || args.only.iter().any(|o| o == s))
-        // The smoke run covers the plain-workerd path once (6c), not every variant.
+        // The smoke run covers the plain-workerd path with 6c and the only scenario that exists
+        // on it alone (4c), not every variant.
         .filter(|s| {
             !args.smoke
                 || !args.only.is_empty()
                 || !s.ends_with("-workerd")
-                || *s == "memory-workerd"
+                || ["memory-workerd", "ingest-batched-workerd"].contains(s)
         })
         .collect();
 
