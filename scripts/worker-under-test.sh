@@ -11,6 +11,11 @@ persist=${2:?usage: worker-under-test.sh PORT PERSIST_DIR}
 shift 2
 cd "$root"
 export EDGEPUSH_SKIP_BUILD=1
+# wrangler's local dashboards (the observability collector, fed by a streaming tail of every
+# invocation, and the Durable Object explorer, which wraps every Durable Object class) are dev
+# conveniences no test reads; they cost the worker's workerd several times the worker's own CPU
+# per publish (bench/README.md). scripts/dev.sh keeps them.
+export X_LOCAL_OBSERVABILITY=false X_LOCAL_EXPLORER=false
 exec wrangler dev --config "$root/wrangler.toml" --ip 127.0.0.1 --port "$port" \
   --persist-to "$persist" --inspector-port 0 --show-interactive-dev-session=false --log-level warn \
   --var "JWT_SECRET:$EDGEPUSH_TEST_JWT_SECRET" \
