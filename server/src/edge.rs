@@ -1,6 +1,9 @@
 //! The Worker's entry point: authenticates every request at the edge, then hands it to the
 //! user's room. Nothing here touches a Durable Object before the token or signature checks out.
 
+use std::cell::OnceCell;
+use std::rc::Rc;
+
 use edgepush_protocol::frames::{
     EPOCH_PARAM, REFUSAL_CLOSE, REFUSAL_PARAM, SINCE_PARAM, SUBPROTOCOL, ServerFrame, TOKEN_PARAM,
 };
@@ -10,9 +13,6 @@ use edgepush_protocol::publish::{
 };
 use edgepush_protocol::signature::SIGNATURE_HEADER;
 use futures_util::future::join_all;
-use std::cell::OnceCell;
-use std::rc::Rc;
-
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::DurableObject;
@@ -104,7 +104,7 @@ fn settings(env: &Env) -> Result<Rc<Settings>, ServerError> {
     let settings = Rc::new(Settings::load(|name| {
         env.secret(name).ok().map(|s| s.to_string())
     })?);
-    SETTINGS.with(|cell| cell.get_or_init(|| settings.clone()).clone());
+    SETTINGS.with(|cell| cell.set(settings.clone()).ok());
     Ok(settings)
 }
 
