@@ -317,7 +317,8 @@ async fn publish_to_room(
 /// `worker::Response`'s chunk-by-chunk stream reader, and no `Headers` object (the room reads
 /// the body as JSON whatever its type).
 async fn room_post(env: &Env, user: &str, path: &str, body: &str) -> Result<String, ServerError> {
-    let js = |e: JsValue| ServerError::Internal(format!("{e:?}"));
+    // JS errors go through worker's conversion, then the edge's `From<worker::Error>`.
+    let js = worker::Error::from;
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
