@@ -88,10 +88,9 @@ pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, S
     let _ = writeln!(
         md,
         "> **Local numbers, not production.** edgepush runs under `wrangler dev` (workerd through \
-         Miniflare, with wrangler's proxy in front; its local observability and explorer dashboards \
-         off) on this one machine, not on Cloudflare's \
-         network; Pushpin runs from its Debian package with a GRIP backend in the benchmark \
-         process. Both servers, the clients and the publisher share the same cores, all over \
+         Miniflare, with wrangler's proxy in front; its local observability and explorer \
+         dashboards off) on this one machine, not on Cloudflare's network; Pushpin runs from its \
+         Debian package with a GRIP backend in the benchmark process. Both servers, the clients and the publisher share the same cores, all over \
          loopback. edgepush also stores every event (SQLite history, for resume) before it \
          answers a publish; Pushpin keeps nothing.\n"
     );
