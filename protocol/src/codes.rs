@@ -3,6 +3,10 @@
 //! Close codes follow the centrifuge convention: `4000..=4499` ask the client to reconnect,
 //! `4500..=4999` are terminal. Error codes are stable strings carried in
 //! `{"error":{"code":..,"message":..}}` bodies and in `error` frames.
+//!
+//! Each code is one row of the `close_codes!` or `error_codes!` table below; the enums and their
+//! methods are generated from the rows. `protocol/codes.json` is the same table for other
+//! languages, kept in sync by `protocol/tests/codes.rs`.
 
 use core::fmt;
 
@@ -17,103 +21,96 @@ pub enum CloseAction {
     Stop,
 }
 
-/// A WebSocket close code, known to edgepush or passed through as `Other`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseCode {
-    /// 1000: the connection finished normally (the client called `close()`).
-    Normal,
-    /// 1001: the server is going away (redeploy, eviction); reconnect.
-    GoingAway,
-    /// 1006: the connection dropped without a close frame (never sent on the wire).
-    Abnormal,
-    /// 1011: the server hit an unexpected condition; reconnect with backoff.
-    InternalError,
-    /// 1012: the service is restarting; reconnect with backoff.
-    ServiceRestart,
-    /// 1013: the service is overloaded; reconnect with backoff.
-    TryAgainLater,
-    /// 4001: the connect token expired while the socket was open; fetch a new token and reconnect.
-    TokenExpired,
-    /// 4500: the connect token is invalid (bad signature, wrong audience, malformed); do not retry
-    /// with the same token source.
-    TokenInvalid,
-    /// 4501: the client broke the protocol badly enough that retrying cannot help.
-    ProtocolViolation,
-    /// 4502: the backend disconnected this user (`POST /disconnect` with `reconnect: false`,
-    /// e.g. at logout); do not reconnect until the app asks to.
-    Revoked,
-    /// Any other code.
-    Other(u16),
-}
-
-impl CloseCode {
-    /// The numeric code sent in the close frame.
-    pub fn as_u16(self) -> u16 {
-        match self {
-            Self::Normal => 1000,
-            Self::GoingAway => 1001,
-            Self::Abnormal => 1006,
-            Self::InternalError => 1011,
-            Self::ServiceRestart => 1012,
-            Self::TryAgainLater => 1013,
-            Self::TokenExpired => 4001,
-            Self::TokenInvalid => 4500,
-            Self::ProtocolViolation => 4501,
-            Self::Revoked => 4502,
-            Self::Other(code) => code,
+/// Generates [`CloseCode`] from rows `/// meaning` + `Variant: code, "reason", Action;`.
+macro_rules! close_codes {
+    ($($(#[doc = $meaning:literal])+ $name:ident: $code:literal, $reason:literal, $action:ident;)+) => {
+        /// A WebSocket close code, known to edgepush or passed through as `Other`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum CloseCode {
+            $(
+                #[doc = concat!(stringify!($code), ":", $($meaning),+)]
+                $name,
+            )+
+            /// Any other code.
+            Other(u16),
         }
-    }
 
-    /// The reason string the server sends with this code (short, machine-readable).
-    pub fn reason(self) -> &'static str {
-        match self {
-            Self::Normal => "normal",
-            Self::GoingAway => "going_away",
-            Self::Abnormal => "abnormal",
-            Self::InternalError => "internal_error",
-            Self::ServiceRestart => "service_restart",
-            Self::TryAgainLater => "try_again_later",
-            Self::TokenExpired => "token_expired",
-            Self::TokenInvalid => "token_invalid",
-            Self::ProtocolViolation => "protocol_violation",
-            Self::Revoked => "revoked",
-            Self::Other(_) => "other",
-        }
-    }
+        impl CloseCode {
+            /// Every code edgepush knows (all but `Other`), for tables and tests.
+            pub const ALL: [CloseCode; [$($code),+].len()] = [$(Self::$name),+];
 
-    /// What the client must do after a close with this code.
-    ///
-    /// `Normal` means the client itself ended the connection, so there is nothing to resume;
-    /// `1002`/`1003`/`1007`/`1008`/`1009` and `4500..=4999` are terminal; everything else,
-    /// including unknown codes below 4500, reconnects with backoff.
-    pub fn action(self) -> CloseAction {
-        match self {
-            Self::TokenExpired => CloseAction::RefreshToken,
-            Self::Normal | Self::TokenInvalid | Self::ProtocolViolation | Self::Revoked => {
-                CloseAction::Stop
+            /// The numeric code sent in the close frame.
+            pub fn as_u16(self) -> u16 {
+                match self {
+                    $(Self::$name => $code,)+
+                    Self::Other(code) => code,
+                }
             }
-            Self::Other(1002 | 1003 | 1007 | 1008 | 1009 | 4500..=4999) => CloseAction::Stop,
-            _ => CloseAction::Reconnect,
+
+            /// The reason string the server sends with this code (short, machine-readable).
+            pub fn reason(self) -> &'static str {
+                match self {
+                    $(Self::$name => $reason,)+
+                    Self::Other(_) => "other",
+                }
+            }
+
+            /// What the code means, in one line (the row's doc text).
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(Self::$name => concat!($($meaning),+).trim_ascii(),)+
+                    Self::Other(_) => "a code edgepush does not send; the client acts on its range",
+                }
+            }
+
+            /// What the client must do after a close with this code.
+            ///
+            /// `Normal` means the client itself ended the connection, so there is nothing to
+            /// resume; `1002`/`1003`/`1007`/`1008`/`1009` and `4500..=4999` are terminal;
+            /// everything else, including unknown codes below 4500, reconnects with backoff.
+            pub fn action(self) -> CloseAction {
+                match self {
+                    $(Self::$name => CloseAction::$action,)+
+                    Self::Other(1002 | 1003 | 1007 | 1008 | 1009 | 4500..=4999) => CloseAction::Stop,
+                    Self::Other(_) => CloseAction::Reconnect,
+                }
+            }
         }
-    }
+
+        impl From<u16> for CloseCode {
+            fn from(code: u16) -> Self {
+                match code {
+                    $($code => Self::$name,)+
+                    other => Self::Other(other),
+                }
+            }
+        }
+    };
 }
 
-impl From<u16> for CloseCode {
-    fn from(code: u16) -> Self {
-        match code {
-            1000 => Self::Normal,
-            1001 => Self::GoingAway,
-            1006 => Self::Abnormal,
-            1011 => Self::InternalError,
-            1012 => Self::ServiceRestart,
-            1013 => Self::TryAgainLater,
-            4001 => Self::TokenExpired,
-            4500 => Self::TokenInvalid,
-            4501 => Self::ProtocolViolation,
-            4502 => Self::Revoked,
-            other => Self::Other(other),
-        }
-    }
+close_codes! {
+    /// the connection finished normally (the client called `close()`).
+    Normal: 1000, "normal", Stop;
+    /// the server is going away (redeploy, eviction); reconnect.
+    GoingAway: 1001, "going_away", Reconnect;
+    /// the connection dropped without a close frame (never sent on the wire).
+    Abnormal: 1006, "abnormal", Reconnect;
+    /// the server hit an unexpected condition; reconnect with backoff.
+    InternalError: 1011, "internal_error", Reconnect;
+    /// the service is restarting; reconnect with backoff.
+    ServiceRestart: 1012, "service_restart", Reconnect;
+    /// the service is overloaded; reconnect with backoff.
+    TryAgainLater: 1013, "try_again_later", Reconnect;
+    /// the connect token expired while the socket was open; fetch a new token and reconnect.
+    TokenExpired: 4001, "token_expired", RefreshToken;
+    /// the connect token is invalid (bad signature, wrong audience, malformed); do not retry
+    /// with the same token source.
+    TokenInvalid: 4500, "token_invalid", Stop;
+    /// the client broke the protocol badly enough that retrying cannot help.
+    ProtocolViolation: 4501, "protocol_violation", Stop;
+    /// the backend disconnected this user (`POST /disconnect` with `reconnect: false`, e.g. at
+    /// logout); do not reconnect until the app asks to.
+    Revoked: 4502, "revoked", Stop;
 }
 
 impl From<CloseCode> for u16 {
@@ -127,155 +124,122 @@ pub fn close_action(code: u16) -> CloseAction {
     CloseCode::from(code).action()
 }
 
-/// A stable, machine-readable error code, with the HTTP status it travels with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    /// 400: the body is not valid JSON.
-    InvalidJson,
-    /// 400: a field is missing, has the wrong type, or an invalid value; the message names it.
-    InvalidField,
-    /// 413: the request body or one event's payload is larger than the documented limit.
-    PayloadTooLarge,
-    /// 413: a batch holds more events than the documented limit.
-    BatchTooLarge,
-    /// 401: the publish request carries no `Edgepush-Signature` header.
-    MissingSignature,
-    /// 401: the signature header is malformed or the signature does not match.
-    InvalidSignature,
-    /// 401: the signed timestamp is outside the accepted tolerance (replay protection).
-    StaleTimestamp,
-    /// 401: the signature names a key id the server does not know.
-    UnknownKey,
-    /// 401: a connect request carries no token.
-    MissingToken,
-    /// 401: the token is malformed, tampered with, or signed with another secret.
-    InvalidToken,
-    /// 401: the token's `alg` is not HS256.
-    UnsupportedAlgorithm,
-    /// 401: the token has expired.
-    TokenExpired,
-    /// 401: the token's `nbf` or `iat` is in the future.
-    TokenNotYetValid,
-    /// 401: the token's `aud` or `iss` is not the configured one.
-    InvalidClaims,
-    /// 401: the token is larger than the documented limit.
-    TokenTooLarge,
-    /// 404: no such path.
-    NotFound,
-    /// 405: the path exists but not with this method.
-    MethodNotAllowed,
-    /// 426: `GET /connect` without `Upgrade: websocket`.
-    UpgradeRequired,
-    /// A WebSocket frame from the client could not be understood (sent as an `error` frame).
-    InvalidFrame,
-    /// 500: the server's configuration is missing or invalid; the message says which setting.
-    ServerMisconfigured,
-    /// 500: an unexpected server-side failure; safe to retry.
-    InternalError,
+/// Generates [`ErrorCode`] from rows
+/// `/// meaning` + `Variant: "wire", HTTP status, refusal close code, retryable;`.
+macro_rules! error_codes {
+    ($(
+        $(#[doc = $meaning:literal])+
+        $name:ident: $wire:literal, $status:literal, $refusal:ident, $retryable:literal;
+    )+) => {
+        /// A stable, machine-readable error code, with the HTTP status it travels with.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $(
+                #[doc = concat!(stringify!($status), ":", $($meaning),+)]
+                $name,
+            )+
+        }
+
+        impl ErrorCode {
+            /// Every code, for tables and tests.
+            pub const ALL: [ErrorCode; [$($wire),+].len()] = [$(Self::$name),+];
+
+            /// The string on the wire, e.g. `"invalid_signature"`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$name => $wire,)+
+                }
+            }
+
+            /// The HTTP status an HTTP response with this error carries.
+            pub fn http_status(self) -> u16 {
+                match self {
+                    $(Self::$name => $status,)+
+                }
+            }
+
+            /// The close code a refused connect is reported with when the client asked for
+            /// in-band refusals (`refusal=close`, see [`crate::frames::REFUSAL_PARAM`]): an
+            /// expired token asks for a fresh one, other token problems and missing tokens stop
+            /// the client, malformed connect parameters are a protocol violation, server trouble
+            /// reconnects with backoff.
+            pub fn refusal_close_code(self) -> CloseCode {
+                match self {
+                    $(Self::$name => CloseCode::$refusal,)+
+                }
+            }
+
+            /// Whether repeating the same request later may succeed (server-side trouble), as
+            /// opposed to a request that must be fixed first.
+            pub fn is_retryable(self) -> bool {
+                match self {
+                    $(Self::$name => $retryable,)+
+                }
+            }
+
+            /// What the code means, in one line (the row's doc text).
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(Self::$name => concat!($($meaning),+).trim_ascii(),)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// the body is not valid JSON.
+    InvalidJson: "invalid_json", 400, ProtocolViolation, false;
+    /// a field is missing, has the wrong type, or an invalid value; the message names it.
+    InvalidField: "invalid_field", 400, ProtocolViolation, false;
+    /// the request body or one event's payload is larger than the documented limit.
+    PayloadTooLarge: "payload_too_large", 413, ProtocolViolation, false;
+    /// a batch holds more events than the documented limit.
+    BatchTooLarge: "batch_too_large", 413, ProtocolViolation, false;
+    /// the publish request carries no `Edgepush-Signature` header.
+    MissingSignature: "missing_signature", 401, ProtocolViolation, false;
+    /// the signature header is malformed or the signature does not match.
+    InvalidSignature: "invalid_signature", 401, ProtocolViolation, false;
+    /// the signed timestamp is outside the accepted tolerance (replay protection).
+    StaleTimestamp: "stale_timestamp", 401, ProtocolViolation, false;
+    /// the signature names a key id the server does not know.
+    UnknownKey: "unknown_key", 401, ProtocolViolation, false;
+    /// a connect request carries no token.
+    MissingToken: "missing_token", 401, TokenInvalid, false;
+    /// the token is malformed, tampered with, or signed with another secret.
+    InvalidToken: "invalid_token", 401, TokenInvalid, false;
+    /// the token's `alg` is not HS256.
+    UnsupportedAlgorithm: "unsupported_algorithm", 401, TokenInvalid, false;
+    /// the token has expired.
+    TokenExpired: "token_expired", 401, TokenExpired, false;
+    /// the token's `nbf` or `iat` is in the future.
+    TokenNotYetValid: "token_not_yet_valid", 401, TokenExpired, false;
+    /// the token's `aud` or `iss` is not the configured one.
+    InvalidClaims: "invalid_claims", 401, TokenInvalid, false;
+    /// the token is larger than the documented limit.
+    TokenTooLarge: "token_too_large", 401, TokenInvalid, false;
+    /// no such path.
+    NotFound: "not_found", 404, ProtocolViolation, false;
+    /// the path exists but not with this method.
+    MethodNotAllowed: "method_not_allowed", 405, ProtocolViolation, false;
+    /// `GET /connect` without `Upgrade: websocket`.
+    UpgradeRequired: "upgrade_required", 426, ProtocolViolation, false;
+    /// an idempotency key the user's room already stored with a different event (another name or
+    /// payload); nothing was stored. Use a new key for a new event.
+    IdempotencyConflict: "idempotency_conflict", 409, ProtocolViolation, false;
+    /// a WebSocket frame from the client could not be understood (sent as an `error` frame, not
+    /// in an HTTP response).
+    InvalidFrame: "invalid_frame", 400, ProtocolViolation, false;
+    /// the server's configuration is missing or invalid; the message says which setting.
+    ServerMisconfigured: "server_misconfigured", 500, InternalError, false;
+    /// an unexpected server-side failure; safe to retry.
+    InternalError: "internal_error", 500, InternalError, true;
 }
 
 impl ErrorCode {
-    /// Every code, for tables and tests.
-    pub const ALL: [ErrorCode; 21] = [
-        Self::InvalidJson,
-        Self::InvalidField,
-        Self::PayloadTooLarge,
-        Self::BatchTooLarge,
-        Self::MissingSignature,
-        Self::InvalidSignature,
-        Self::StaleTimestamp,
-        Self::UnknownKey,
-        Self::MissingToken,
-        Self::InvalidToken,
-        Self::UnsupportedAlgorithm,
-        Self::TokenExpired,
-        Self::TokenNotYetValid,
-        Self::InvalidClaims,
-        Self::TokenTooLarge,
-        Self::NotFound,
-        Self::MethodNotAllowed,
-        Self::UpgradeRequired,
-        Self::InvalidFrame,
-        Self::ServerMisconfigured,
-        Self::InternalError,
-    ];
-
-    /// The string on the wire, e.g. `"invalid_signature"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidJson => "invalid_json",
-            Self::InvalidField => "invalid_field",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::BatchTooLarge => "batch_too_large",
-            Self::MissingSignature => "missing_signature",
-            Self::InvalidSignature => "invalid_signature",
-            Self::StaleTimestamp => "stale_timestamp",
-            Self::UnknownKey => "unknown_key",
-            Self::MissingToken => "missing_token",
-            Self::InvalidToken => "invalid_token",
-            Self::UnsupportedAlgorithm => "unsupported_algorithm",
-            Self::TokenExpired => "token_expired",
-            Self::TokenNotYetValid => "token_not_yet_valid",
-            Self::InvalidClaims => "invalid_claims",
-            Self::TokenTooLarge => "token_too_large",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::UpgradeRequired => "upgrade_required",
-            Self::InvalidFrame => "invalid_frame",
-            Self::ServerMisconfigured => "server_misconfigured",
-            Self::InternalError => "internal_error",
-        }
-    }
-
     /// Parses the wire string back into a code.
     pub fn parse(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == code)
-    }
-
-    /// The HTTP status an HTTP response with this error carries.
-    pub fn http_status(self) -> u16 {
-        match self {
-            Self::InvalidJson | Self::InvalidField | Self::InvalidFrame => 400,
-            Self::MissingSignature
-            | Self::InvalidSignature
-            | Self::StaleTimestamp
-            | Self::UnknownKey
-            | Self::MissingToken
-            | Self::InvalidToken
-            | Self::UnsupportedAlgorithm
-            | Self::TokenExpired
-            | Self::TokenNotYetValid
-            | Self::InvalidClaims
-            | Self::TokenTooLarge => 401,
-            Self::NotFound => 404,
-            Self::MethodNotAllowed => 405,
-            Self::PayloadTooLarge | Self::BatchTooLarge => 413,
-            Self::UpgradeRequired => 426,
-            Self::ServerMisconfigured | Self::InternalError => 500,
-        }
-    }
-
-    /// The close code a refused connect is reported with when the client asked for in-band
-    /// refusals (`refusal=close`, see [`crate::frames::REFUSAL_PARAM`]): an expired token asks
-    /// for a fresh one, other token problems and missing tokens stop the client, malformed
-    /// connect parameters are a protocol violation, server trouble reconnects with backoff.
-    pub fn refusal_close_code(self) -> CloseCode {
-        match self {
-            Self::TokenExpired | Self::TokenNotYetValid => CloseCode::TokenExpired,
-            Self::MissingToken
-            | Self::InvalidToken
-            | Self::UnsupportedAlgorithm
-            | Self::InvalidClaims
-            | Self::TokenTooLarge => CloseCode::TokenInvalid,
-            Self::ServerMisconfigured | Self::InternalError => CloseCode::InternalError,
-            _ => CloseCode::ProtocolViolation,
-        }
-    }
-
-    /// Whether repeating the same request later may succeed (server-side trouble), as opposed to
-    /// a request that must be fixed first.
-    pub fn is_retryable(self) -> bool {
-        matches!(self, Self::InternalError)
     }
 }
 
