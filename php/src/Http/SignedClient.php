@@ -15,13 +15,64 @@ use Edgepush\Signer;
 
 /**
  * POSTs signed JSON to an edgepush worker: signs each attempt anew, retries network errors and
- * 5xx answers (all but server_misconfigured) with backoff, and turns error answers into typed
- * exceptions that carry the server's error code.
+ * 5xx answers (all but those whose error code is not retryable, like server_misconfigured) with
+ * backoff, and turns error answers into typed exceptions that carry the server's error code.
  *
  * @internal used by {@see \Edgepush\Publisher}
  */
 final class SignedClient
 {
+    private const FIX_INPUT = 'Fix the event; sending it again will not help.';
+    private const CHECK_KEYS = 'Check that the publish key id and secret match the server\'s PUBLISH_KEYS.';
+    private const CHECK_URL = 'Check that the url points at an edgepush worker.';
+    private const CHECK_URL_BASE = 'Check that the url is the edgepush worker\'s base URL, not its /connect path.';
+    private const SEND_LESS = 'Send a reference (an id, a URL) instead of the data, or split the batch.';
+    private const FAILING = 'The service is failing or restarting.';
+
+    /**
+     * What each error code of the server becomes: the exception class, the advice appended to the
+     * message, and whether the same request may succeed later (retried with backoff). One entry per
+     * code of protocol/codes.json; php/tests/Unit/ErrorCodesTest.php keeps them in step.
+     *
+     * @var array<string, array{class-string<EdgepushException>, string, bool}>
+     */
+    private const FAILURES = [
+        'invalid_json' => [InvalidInputException::class, self::FIX_INPUT, false],
+        'invalid_field' => [InvalidInputException::class, self::FIX_INPUT, false],
+        'payload_too_large' => [PayloadTooLargeException::class, self::SEND_LESS, false],
+        'batch_too_large' => [PayloadTooLargeException::class, self::SEND_LESS, false],
+        'missing_signature' => [SignatureRejectedException::class, self::CHECK_KEYS, false],
+        'invalid_signature' => [SignatureRejectedException::class, self::CHECK_KEYS, false],
+        'stale_timestamp' => [
+            SignatureRejectedException::class,
+            'Check this machine\'s clock (NTP): a signature is valid for 300 s around the server\'s time.',
+            false,
+        ],
+        'unknown_key' => [SignatureRejectedException::class, self::CHECK_KEYS, false],
+        'missing_token' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
+        'invalid_token' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
+        'unsupported_algorithm' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
+        'token_expired' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
+        'token_not_yet_valid' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
+        'invalid_claims' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
+        'token_too_large' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
+        'not_found' => [ConfigurationException::class, self::CHECK_URL, false],
+        'method_not_allowed' => [ConfigurationException::class, self::CHECK_URL, false],
+        'upgrade_required' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
+        'idempotency_conflict' => [
+            InvalidInputException::class,
+            'The Idempotency-Key was already used for a different event; use a new key for a new event.',
+            false,
+        ],
+        'invalid_frame' => [ConfigurationException::class, self::CHECK_URL, false],
+        'server_misconfigured' => [
+            ServiceUnavailableException::class,
+            'Fix the worker\'s settings (JWT_SECRET, PUBLISH_KEYS).',
+            false,
+        ],
+        'internal_error' => [ServiceUnavailableException::class, self::FAILING, true],
+    ];
+
     private readonly string $origin;
     private readonly string $basePath;
 
@@ -63,7 +114,7 @@ final class SignedClient
             try {
                 return $this->attempt($target, $body, $headers);
             } catch (ServiceUnavailableException $e) {
-                if ($e->getErrorCode() === 'server_misconfigured') {
+                if (!self::retryable($e->getErrorCode())) {
                     throw $e;
                 }
                 if ($attempt >= $this->retry->maxAttempts) {
@@ -131,38 +182,13 @@ final class SignedClient
         $detail = is_array($error) && is_string($error['message'] ?? null)
             ? $error['message']
             : sprintf('"%s" (not an edgepush error body)', self::excerpt($response->body));
-        [$class, $advice] = match ($code) {
-            'invalid_json', 'invalid_field' => [
-                InvalidInputException::class,
-                'Fix the event; sending it again will not help.',
-            ],
-            'payload_too_large', 'batch_too_large' => [
+        [$class, $advice] = self::FAILURES[$code ?? ''] ?? match (true) {
+            $response->status >= 500 => [ServiceUnavailableException::class, self::FAILING],
+            $response->status === 413 => [
                 PayloadTooLargeException::class,
-                'Send a reference (an id, a URL) instead of the data, or split the batch.',
+                'Something in front of the worker limits the body size; send smaller batches.',
             ],
-            'stale_timestamp' => [
-                SignatureRejectedException::class,
-                'Check this machine\'s clock (NTP): a signature is valid for 300 s around the server\'s time.',
-            ],
-            'missing_signature', 'invalid_signature', 'unknown_key' => [
-                SignatureRejectedException::class,
-                'Check that the publish key id and secret match the server\'s PUBLISH_KEYS.',
-            ],
-            'server_misconfigured' => [
-                ServiceUnavailableException::class,
-                'Fix the worker\'s settings (JWT_SECRET, PUBLISH_KEYS).',
-            ],
-            default => match (true) {
-                $response->status >= 500 => [
-                    ServiceUnavailableException::class,
-                    'The service is failing or restarting.',
-                ],
-                $response->status === 413 => [
-                    PayloadTooLargeException::class,
-                    'Something in front of the worker limits the body size; send smaller batches.',
-                ],
-                default => [ConfigurationException::class, 'Check that the url points at an edgepush worker.'],
-            },
+            default => [ConfigurationException::class, self::CHECK_URL],
         };
         $status = $response->status . ($code === null ? '' : ' ' . $code);
 
@@ -171,6 +197,12 @@ final class SignedClient
             $code,
             $response->status,
         );
+    }
+
+    /** Whether a 5xx answer with this error code (null: not edgepush's answer) is worth retrying. */
+    private static function retryable(?string $code): bool
+    {
+        return $code === null || (self::FAILURES[$code][2] ?? true);
     }
 
     private static function excerpt(string $body): string
