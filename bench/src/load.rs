@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::Res;
+use crate::error::{Error, Result};
 use crate::target::{Ev, Target, Ws, now_us};
 
 /// Sequence numbers from here on are warm-up events, not measured.
@@ -63,7 +63,7 @@ pub async fn connect_all(
     target: &Arc<Target>,
     users: &[u32],
     parallel: usize,
-) -> Res<(Vec<Conn>, Duration, Option<(usize, String)>)> {
+) -> Result<(Vec<Conn>, Duration, Option<(usize, Error)>)> {
     let started = Instant::now();
     let gate = Arc::new(Semaphore::new(parallel));
     let mut tasks = Vec::with_capacity(users.len());
@@ -71,7 +71,8 @@ pub async fn connect_all(
         let target = target.clone();
         let gate = gate.clone();
         tasks.push(tokio::spawn(async move {
-            let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
+            // Never closed, so acquiring cannot fail.
+            let _permit = gate.acquire().await;
             target.connect(user).await.map(|ws| Conn { user, ws })
         }));
     }
@@ -84,16 +85,17 @@ pub async fn connect_all(
                 first_error.get_or_insert(e);
             }
             Err(e) => {
-                first_error.get_or_insert(e.to_string());
+                first_error.get_or_insert(e.into());
             }
         }
     }
     let failed = users.len() - conns.len();
     match first_error {
-        Some(e) if failed * 100 > users.len() || conns.is_empty() => Err(format!(
-            "{failed} of {} sockets failed to open: {e}",
-            users.len()
-        )),
+        Some(e) if failed * 100 > users.len() || conns.is_empty() => Err(Error::Connect {
+            failed,
+            total: users.len(),
+            source: Box::new(e),
+        }),
         Some(e) => Ok((conns, started.elapsed(), Some((failed, e)))),
         None => Ok((conns, started.elapsed(), None)),
     }
@@ -204,7 +206,7 @@ impl Readers {
     /// Publishes warm-up events to every user (batched) until every socket has seen one: proof
     /// that each is subscribed before measuring (Pushpin subscribes asynchronously after the
     /// welcome). Up to 10 rounds, 2 s apart.
-    pub async fn warm_up(&self, target: &Target) -> Res<()> {
+    pub async fn warm_up(&self, target: &Target) -> Result<()> {
         let mut users: Vec<u32> = self.per_user.keys().copied().collect();
         users.sort_unstable();
         let mut answer = String::new();
@@ -227,15 +229,12 @@ impl Readers {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
-        Err(format!(
-            "only {} of {} sockets received a warm-up event in 10 rounds ({} closed by the server)",
-            self.tally.warmed.load(Ordering::Relaxed),
-            self.sockets,
-            self.tally.dropped.load(Ordering::Relaxed)
-        ) + &format!(
-            "; last publish answer: {}",
-            answer.chars().take(300).collect::<String>()
-        ))
+        Err(Error::NotWarm {
+            warmed: self.tally.warmed.load(Ordering::Relaxed),
+            sockets: self.sockets,
+            dropped: self.tally.dropped.load(Ordering::Relaxed),
+            answer: answer.chars().take(300).collect(),
+        })
     }
 
     /// Waits until `expected` measured deliveries arrived or `wait` passed; returns whether all did.
@@ -273,7 +272,7 @@ pub struct PubLog {
     /// Requests that failed (transport error or a refusal).
     pub errors: u64,
     /// The first failure, for the report.
-    pub first_error: Option<String>,
+    pub first_error: Option<Error>,
     /// Whether the publisher fell behind its schedule (all request slots busy).
     pub behind: bool,
     /// From the first request sent to the last answer.
@@ -355,7 +354,7 @@ pub async fn publish_at_rate(
             }
             Err(e) => {
                 log.errors += 1;
-                log.first_error.get_or_insert(e.to_string());
+                log.first_error.get_or_insert(e.into());
             }
         }
     }

@@ -1,7 +1,9 @@
-//! `edgepush-bench`: runs the scenarios of issue 7 against edgepush (under `wrangler dev`) and
-//! Pushpin (with the GRIP backend in this process), both on loopback, and writes a Markdown
-//! report and an SVG chart. `scripts/bench.sh` is the way to run it; see `bench/README.md`.
+//! `edgepush-bench`: runs the scenarios of `bench/README.md` against edgepush (under `wrangler dev`
+//! or plain workerd) and Pushpin (with the GRIP backend in this process), both on loopback, and
+//! writes a Markdown report and an SVG chart. `scripts/bench.sh` is the way to run it.
 
+mod catalogue;
+mod error;
 mod grip;
 mod load;
 mod report;
@@ -13,17 +15,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum as _};
 use edgepush_protocol::signature::SigningKey;
 use edgepush_protocol::token::TokenKey;
 
-use crate::report::{Context, Panel, Section};
+use crate::catalogue::{Scenario, Workload};
+use crate::error::{Error, Result, chain};
+use crate::report::{Context, Section};
 use crate::scenarios::{Measured, Params};
 use crate::servers::{Edgepush, GroupFile, Pushpin, Runtime};
 use crate::target::{Kind, Target};
-
-/// Errors are messages for the report.
-pub type Res<T> = Result<T, String>;
 
 #[derive(Parser)]
 #[command(about = "Benchmarks edgepush beside Pushpin (run it through scripts/bench.sh)")]
@@ -70,26 +71,24 @@ struct RunArgs {
     /// File listing the process groups started, for the calling script's cleanup.
     #[arg(long)]
     pgid_file: Option<PathBuf>,
-    /// Sockets in scenario 3 under wrangler dev (full run). wrangler's proxy workerd holds four
+    /// Sockets in many-users, under wrangler dev (full run). wrangler's proxy workerd holds four
     /// file descriptors per socket, and the hard limit here is 20,000.
     #[arg(long, default_value_t = 4_500)]
     many_users_sockets: usize,
-    /// Sockets in scenario 3b, edgepush on plain workerd (full run), which holds two file
+    /// Sockets in many-users-workerd, on plain workerd (full run), which holds two file
     /// descriptors per socket and three per active Durable Object (its SQLite files).
     #[arg(long, default_value_t = 8_000)]
     many_users_workerd_sockets: usize,
-    /// Only these scenarios (comma-separated: memory, memory-deflate, memory-workerd, many-users,
-    /// many-users-workerd, latency, latency-workerd, fanout, ingest, ingest-workerd,
-    /// ingest-batched-workerd, batch, size).
+    /// Only these scenarios (comma-separated).
     #[arg(long, value_delimiter = ',')]
-    only: Vec<String>,
-    /// Run against one system only (edgepush or pushpin), for investigating.
+    only: Vec<Scenario>,
+    /// Run against one system only, for investigating.
     #[arg(long)]
-    system: Option<String>,
+    system: Option<Kind>,
 }
 
-fn env(name: &str) -> Res<String> {
-    std::env::var(name).map_err(|_| format!("{name} is not set: source scripts/env.sh"))
+fn env(name: &'static str) -> Result<String> {
+    std::env::var(name).map_err(|_| Error::Env(name))
 }
 
 fn tool_version(program: &str, args: &[&str]) -> String {
@@ -193,474 +192,274 @@ struct Servers {
     pushpin: Pushpin,
 }
 
-fn start_servers(
-    repo: &Path,
-    work: &Path,
-    backend_port: u16,
-    groups: &GroupFile,
-    runtime: Runtime,
-) -> Res<Servers> {
-    let edgepush = match runtime {
-        Runtime::WranglerDev => {
-            eprintln!("bench: starting edgepush (wrangler dev) and Pushpin");
-            Edgepush::start(repo, work, groups)?
-        }
-        Runtime::Workerd => {
-            eprintln!("bench: starting edgepush (plain workerd) and Pushpin");
-            Edgepush::start_workerd(repo, &repo.join("bench/workerd"), work, groups)?
-        }
-    };
-    let pushpin = Pushpin::start(&repo.join("bench/pushpin"), work, backend_port, groups)?;
-    Ok(Servers { edgepush, pushpin })
-}
+impl Servers {
+    /// Starts edgepush under `runtime` and Pushpin, routed to the GRIP backend on `backend_port`.
+    fn start(bench: &Bench, backend_port: u16, runtime: Runtime) -> Result<Self> {
+        let (repo, work, groups) = (&bench.repo, &bench.work, &bench.groups);
+        let edgepush = match runtime {
+            Runtime::WranglerDev => {
+                eprintln!("bench: starting edgepush (wrangler dev) and Pushpin");
+                Edgepush::start(repo, work, groups)?
+            }
+            Runtime::Workerd => {
+                eprintln!("bench: starting edgepush (plain workerd) and Pushpin");
+                Edgepush::start_workerd(repo, &repo.join("bench/workerd"), work, groups)?
+            }
+        };
+        let pushpin = Pushpin::start(&repo.join("bench/pushpin"), work, backend_port, groups)?;
+        Ok(Self { edgepush, pushpin })
+    }
 
-/// Run order (the report sorts by title): the memory scenarios first, on servers that have not
-/// yet grown; the one on plain workerd last, so that a smoke run switches runtime once.
-const SCENARIOS: [&str; 13] = [
-    "memory",
-    "memory-deflate",
-    "many-users",
-    "latency",
-    "fanout",
-    "ingest",
-    "batch",
-    "memory-workerd",
-    "many-users-workerd",
-    "latency-workerd",
-    "ingest-workerd",
-    "ingest-batched-workerd",
-    "size",
-];
-
-fn title_and_setup(name: &str, p: &Params) -> (String, String) {
-    match name {
-        "latency" => (
-            "1. Latency".into(),
-            format!(
-                "{} sockets of one user; {} publishes/s for {} s, one event per request, sent on \
-                 schedule whether or not earlier ones were answered. Latency is publish→deliver, \
-                 from a wall-clock timestamp in the payload to the frame's arrival.",
-                p.latency.0, p.latency.1, p.latency.2
-            ),
-        ),
-        "fanout" => (
-            "2. Fan-out".into(),
-            format!(
-                "One publish to {} sockets of one user, {} rounds; time from the publish request \
-                 until the last socket has the event.",
-                p.fanout.0, p.fanout.1
-            ),
-        ),
-        "many-users" => (
-            "3. Many users".into(),
-            format!(
-                "{} sockets across {} users; {} publishes/s to random users for {} s.",
-                p.many.0, p.many.1, p.many.2, p.many.3
-            ),
-        ),
-        "many-users-workerd" => (
-            "3b. Many users, edgepush on plain `workerd serve`".into(),
-            format!(
-                "{} sockets across {} users; {} publishes/s to random users for {} s; edgepush \
-                 runs under plain `workerd serve` (as in 6c) instead of `wrangler dev`. workerd \
-                 holds two file descriptors per WebSocket (the accepted socket and a duplicate) \
-                 and three per active Durable Object (its SQLite files), wrangler's proxy \
-                 workerd four per WebSocket, and the hard limit here is 20,000: so about 8,000 \
-                 sockets of 1,000 active users on one workerd, and 4,990 through `wrangler dev`.",
-                p.many_workerd, p.many.1, p.many.2, p.many.3
-            ),
-        ),
-        "latency-workerd" => (
-            "1b. Latency, edgepush on plain `workerd serve`".into(),
-            format!(
-                "As 1 ({} sockets of one user, {} publishes/s for {} s), with edgepush's built \
-                 worker under plain `workerd serve` (as in 6c): what wrangler's dev server adds.",
-                p.latency.0, p.latency.1, p.latency.2
-            ),
-        ),
-        "ingest-workerd" => (
-            "4b. Ingest, edgepush on plain `workerd serve`".into(),
-            format!(
-                "As 4 ({} sockets, steps {:?}/s), with edgepush under plain `workerd serve`.",
-                p.ingest.0, p.ingest.1
-            ),
-        ),
-        "ingest-batched-workerd" => (
-            "4c. Ingest in batches, edgepush on plain `workerd serve`".into(),
-            format!(
-                "As 4b, but each request carries {} events (a publisher that batches, like the \
-                 PHP `Publisher::publishBatch`); rates are events per second, steps {:?}/s. Not \
-                 counted toward the publishes/s goal.",
-                p.ingest_batched.0, p.ingest_batched.1
-            ),
-        ),
-        "ingest" => (
-            "4. Ingest".into(),
-            format!(
-                "Publishes into one user's room ({} sockets), stepping through {:?}/s for {} s \
-                 each until a step has an error, a missing delivery or a backlog; then the best \
-                 rate for {} s (or half of it if that fails).",
-                p.ingest.0, p.ingest.1, p.ingest.2, p.ingest.3
-            ),
-        ),
-        "batch" => (
-            "5. Batch".into(),
-            format!(
-                "One publish request carrying one event for each of {} users ({} socket(s) \
-                 each), {} rounds; time until the last socket has its event.",
-                p.batch.0, p.batch.1, p.batch.2
-            ),
-        ),
-        "memory-deflate" => (
-            "6b. Memory with browser-like handshakes (permessage-deflate offered)".into(),
-            format!(
-                "As 6, but each of the {} sockets (of {} users) is opened with a hand-written \
-                 handshake that offers `permessage-deflate` as browsers do, and is never read. \
-                 workerd accepts compression and keeps a zlib context per socket; condure (Pushpin) \
-                 only compresses when started with `--compression`, which the packaged runner \
-                 does not pass.",
-                p.memory.0, p.memory.1
-            ),
-        ),
-        "memory-workerd" => (
-            "6c. Memory without wrangler: edgepush on plain `workerd serve`".into(),
-            format!(
-                "As 6 (same client, no compression offered), but edgepush's built worker runs \
-                 under plain `workerd serve` (bench/workerd/edgepush.capnp.in: same bundle, \
-                 Durable Objects with SQLite on local disk) instead of `wrangler dev`: no \
-                 wrangler proxy, no inspector, no node. Pushpin is measured again beside it. {} \
-                 sockets of {} users.",
-                p.memory.0, p.memory.1
-            ),
-        ),
-        "memory" => (
-            "6. Memory".into(),
-            format!(
-                "Resident memory (RSS, summed over every process of the server: for edgepush \
-                 wrangler's node, its proxy workerd and the workerd running the worker; for \
-                 Pushpin condure, pushpin-proxy, pushpin-handler, the runner and zurl) on fresh \
-                 servers: idle, with {} sockets of {} users open, and after they closed.",
-                p.memory.0, p.memory.1
-            ),
-        ),
-        _ => (
-            "7. Size".into(),
-            "What a browser downloads, and what the server ships.".into(),
-        ),
+    /// The two systems as the scenarios see them: edgepush, then Pushpin.
+    fn targets(&self, bench: &Bench) -> Result<[Arc<Target>; 2]> {
+        let target = |kind, ws_url, publish_url, pgids| {
+            let (tokens, signing) = (bench.tokens.clone(), bench.signing.clone());
+            Target::new(kind, ws_url, publish_url, pgids, tokens, signing).map(Arc::new)
+        };
+        let (edgepush, pushpin) = (&self.edgepush, &self.pushpin);
+        Ok([
+            target(
+                Kind::Edgepush,
+                format!("ws://127.0.0.1:{}/connect", edgepush.port),
+                format!("http://127.0.0.1:{}/publish", edgepush.port),
+                edgepush.pgids(),
+            )?,
+            target(
+                Kind::Pushpin,
+                format!("ws://127.0.0.1:{}/connect", pushpin.http_port),
+                format!("http://127.0.0.1:{}/publish/", pushpin.publish_port),
+                pushpin.pgids(),
+            )?,
+        ])
     }
 }
 
+/// Runs one scenario's workload on one system, then lets the server settle.
 async fn run_one(
     name: &str,
+    workload: Workload,
     target: &Arc<Target>,
     params: &Params,
     breakdown: &dyn Fn() -> Vec<(String, u64)>,
-) -> Result<Measured, String> {
-    eprintln!("bench: {name} on {}", target.kind.name());
-    let result = match name {
-        "latency" | "latency-workerd" => scenarios::latency(target, params).await,
-        "fanout" => scenarios::fanout(target, params).await,
-        "many-users" => scenarios::many_users(target, params).await,
-        "many-users-workerd" => {
-            let mut p = params.clone();
-            p.many.0 = params.many_workerd;
-            scenarios::many_users(target, &p).await
-        }
-        "ingest" | "ingest-workerd" => scenarios::ingest(target, params, false).await,
-        "ingest-batched-workerd" => scenarios::ingest(target, params, true).await,
-        "batch" => scenarios::batch(target, params).await,
-        "memory" | "memory-workerd" => scenarios::memory(target, params, breakdown, false).await,
-        "memory-deflate" => scenarios::memory(target, params, breakdown, true).await,
-        _ => Err(format!("unknown scenario {name}")),
-    };
+) -> Result<Measured> {
+    let system = target.kind.name();
+    eprintln!("bench: {name} on {system}");
+    let result = workload.run(target, params, breakdown).await;
     // Let the server settle (closed sockets, hibernation) before the next run.
     tokio::time::sleep(params.settle / 2).await;
     if let Err(e) = &result {
-        eprintln!("bench: {name} on {} failed: {e}", target.kind.name());
+        eprintln!("bench: {name} on {system} failed: {}", chain(e));
     }
     result
 }
-
-fn goals(sections: &[Section]) -> Vec<(String, String, String)> {
-    let find = |key: &str| -> Option<&Section> {
-        sections
-            .iter()
-            .find(|s| s.get(true, key).is_some() || s.get(false, key).is_some())
-    };
-    let ms = |us: f64| format!("{:.1} ms", us / 1000.0);
-    let mut out = Vec::new();
-    for (key, what) in [
-        ("latency.p99", "latency"),
-        ("fanout.p99", "fan-out"),
-        ("many.p99", "many users"),
-        ("ingest.p99", "ingest (each at its own sustained rate)"),
-        ("batch.p99", "batch"),
-    ] {
-        for s in sections
-            .iter()
-            .filter(|s| s.get(true, key).is_some() || s.get(false, key).is_some())
-        {
-            let what = format!("{what} ({})", s.title);
-            let (e, p) = (s.get(true, key), s.get(false, key));
-            let (figure, met) = match (e, p) {
-                (Some(e), Some(p)) => (
-                    format!("{} vs {}", ms(e), ms(p)),
-                    if e < p { "yes" } else { "**no**" },
-                ),
-                _ => ("not measured".to_owned(), "—"),
-            };
-            out.push((
-                format!("p99 below Pushpin's: {what}"),
-                figure,
-                met.to_owned(),
-            ));
-        }
-    }
-    if let Some(s) = find("fanout.last_p50")
-        && let (Some(median), Some(worst)) = (
-            s.get(true, "fanout.last_p50"),
-            s.get(true, "fanout.last_max"),
-        )
-    {
-        out.push((
-            "fan-out to 1,000 sockets under 100 ms (median round)".into(),
-            format!("median {}, worst {}", ms(median), ms(worst)),
-            if median < 100_000.0 { "yes" } else { "**no**" }.into(),
-        ));
-    }
-    for s in sections {
-        if let Some(kib) = s.get(true, "many.kib_per_conn") {
-            let sockets = s.setup.split_whitespace().next().unwrap_or("?").to_owned();
-            let held = sockets.parse::<u32>().is_ok_and(|n| n >= 10_000);
-            out.push((
-                format!(
-                    "10,000 open sockets on one machine, under 2 KB of server memory each ({})",
-                    s.title
-                ),
-                format!("{sockets} sockets held, {kib:.1} KiB each"),
-                if held && kib < 2.0 { "yes" } else { "**no**" }.into(),
-            ));
-        }
-    }
-    for s in sections {
-        if let Some(rate) = s.get(true, "ingest.sustained") {
-            out.push((
-                format!("at least 1,000 publishes/s into one room ({})", s.title),
-                format!("{rate:.0}/s sustained"),
-                if rate >= 1000.0 { "yes" } else { "**no**" }.into(),
-            ));
-        }
-    }
-    out
+/// One `run`: its arguments, and what every scenario shares.
+struct Bench {
+    args: RunArgs,
+    repo: PathBuf,
+    work: PathBuf,
+    groups: GroupFile,
+    tokens: TokenKey,
+    signing: SigningKey,
+    params: Params,
 }
 
-async fn run(args: RunArgs) -> Res<bool> {
-    let repo = args
-        .repo
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", args.repo.display()))?;
-    let work = repo.join(&args.work_dir);
-    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    let groups = GroupFile::new(args.pgid_file.clone());
-    let tokens =
-        TokenKey::new(env("EDGEPUSH_TEST_JWT_SECRET")?.as_bytes()).map_err(|e| e.to_string())?;
-    let signing = SigningKey::new(
-        &env("EDGEPUSH_TEST_KEY_ID")?,
-        env("EDGEPUSH_TEST_PUBLISH_SECRET")?.as_bytes(),
-    )
-    .map_err(|e| e.to_string())?;
-    let when = tool_version("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
-    let facts = machine_facts(args.smoke);
-
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| e.to_string())?;
-    let backend_port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    let backend = tokio::spawn(grip::serve(listener, Arc::new(tokens.clone())));
-
-    let params = if args.smoke {
-        Params::smoke()
-    } else {
-        Params::full(args.many_users_sockets, args.many_users_workerd_sockets)
-    };
-    let selected: Vec<&str> = SCENARIOS
-        .iter()
-        .copied()
-        .filter(|s| args.only.is_empty() || args.only.iter().any(|o| o == s))
-        // The smoke run covers the plain-workerd path with 6c and the only scenario that exists
-        // on it alone (4c), not every variant.
-        .filter(|s| {
-            !args.smoke
-                || !args.only.is_empty()
-                || !s.ends_with("-workerd")
-                || ["memory-workerd", "ingest-batched-workerd"].contains(s)
+impl Bench {
+    /// Finds the repository, makes the work folder and reads the keys of `scripts/env.sh`.
+    fn new(args: RunArgs) -> Result<Self> {
+        let repo = args.repo.canonicalize().map_err(Error::io(&args.repo))?;
+        let work = repo.join(&args.work_dir);
+        std::fs::create_dir_all(&work).map_err(Error::io(&work))?;
+        let tokens = TokenKey::new(env("EDGEPUSH_TEST_JWT_SECRET")?.as_bytes())?;
+        let signing = SigningKey::new(
+            &env("EDGEPUSH_TEST_KEY_ID")?,
+            env("EDGEPUSH_TEST_PUBLISH_SECRET")?.as_bytes(),
+        )?;
+        let params = if args.smoke {
+            Params::smoke()
+        } else {
+            Params::full(args.many_users_sockets, args.many_users_workerd_sockets)
+        };
+        Ok(Self {
+            groups: GroupFile::new(args.pgid_file.clone()),
+            args,
+            repo,
+            work,
+            tokens,
+            signing,
+            params,
         })
-        .collect();
+    }
 
-    let mut sections = Vec::new();
-    let mut servers: Option<Servers> = None;
-    for name in selected {
-        let (title, setup) = title_and_setup(name, &params);
-        if name == "size" {
-            let (edgepush, pushpin) = scenarios::size(&repo);
-            sections.push(Section {
-                title,
-                setup,
-                edgepush: Ok(edgepush),
-                pushpin: Ok(pushpin),
-            });
-            continue;
-        }
-        // Fresh servers for every scenario of a full run (clean memory and storage); one pair
-        // for the whole smoke run, except where the runtime changes.
-        let runtime = if name.ends_with("-workerd") {
-            Runtime::Workerd
-        } else {
-            Runtime::WranglerDev
-        };
-        if !args.smoke
-            || servers
-                .as_ref()
-                .is_none_or(|s| s.edgepush.runtime != runtime)
-        {
-            drop(servers.take());
-            servers = Some(tokio::task::block_in_place(|| {
-                start_servers(&repo, &work, backend_port, &groups, runtime)
-            })?);
-        }
-        let Some(s) = &servers else { continue };
-        let edge = Arc::new(Target::new(
-            Kind::Edgepush,
-            format!("ws://127.0.0.1:{}/connect", s.edgepush.port),
-            format!("http://127.0.0.1:{}/publish", s.edgepush.port),
-            s.edgepush.pgids(),
-            tokens.clone(),
-            signing.clone(),
-        )?);
-        let push = Arc::new(Target::new(
-            Kind::Pushpin,
-            format!("ws://127.0.0.1:{}/connect", s.pushpin.http_port),
-            format!("http://127.0.0.1:{}/publish/", s.pushpin.publish_port),
-            s.pushpin.pgids(),
-            tokens.clone(),
-            signing.clone(),
-        )?);
-        let wanted = |k: &str| {
-            args.system
-                .as_deref()
-                .is_none_or(|w| w.eq_ignore_ascii_case(k))
-        };
-        let skipped = || Err("not run (--system)".to_owned());
-        let edgepush = if wanted("edgepush") {
-            run_one(name, &edge, &params, &|| s.edgepush.breakdown()).await
-        } else {
-            skipped()
-        };
-        let pushpin = if wanted("pushpin") {
-            run_one(name, &push, &params, &|| s.pushpin.breakdown()).await
-        } else {
-            skipped()
-        };
-        sections.push(Section {
-            title,
-            setup,
-            edgepush,
-            pushpin,
-        });
-    }
-    drop(servers.take());
-    backend.abort();
-    sections.sort_by(|a, b| a.title.cmp(&b.title));
-
-    let goals = if args.smoke {
-        Vec::new()
-    } else {
-        goals(&sections)
-    };
-    let ctx = Context {
-        when: when.clone(),
-        smoke: args.smoke,
-        facts,
-    };
-    let markdown = report::markdown(&ctx, &sections, &goals);
-    let mut panels = Vec::new();
-    for s in &sections {
-        let (Ok(e), Ok(p)) = (&s.edgepush, &s.pushpin) else {
-            continue;
-        };
-        if let (Some(he), Some(hp)) = (&e.curve, &p.curve) {
-            panels.push(Panel {
-                title: s.title.clone(),
-                series: vec![("edgepush", "#d9480f", he), ("Pushpin", "#1c7ed6", hp)],
-            });
-        }
-    }
-    let svg = report::svg(
-        &panels,
-        &format!(
-            "publish→deliver latency by percentile, {when}; edgepush under wrangler dev (local \
-             workerd), not Cloudflare's network"
-        ),
-    );
-    let (dir, names): (PathBuf, Vec<String>) = if args.smoke {
-        (work.clone(), vec!["smoke".to_owned()])
-    } else {
-        (
-            repo.join(&args.out),
-            vec![args.stamp.clone(), "latest".to_owned()],
-        )
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for name in &names {
-        // The Markdown links the chart of the same name.
-        let md = format!("{markdown}![publish→deliver latency]({name}.svg)\n");
-        std::fs::write(dir.join(format!("{name}.md")), md).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join(format!("{name}.svg")), &svg).map_err(|e| e.to_string())?;
-    }
-    println!("{markdown}");
-    if !args.smoke && args.only.is_empty() && args.system.is_none() {
-        update_readme(&repo)?;
-    }
-    eprintln!(
-        "bench: wrote {}",
-        names
+    /// The scenarios to run, in run order: those of `--only`, or every one (in a smoke run, those
+    /// marked for it).
+    fn selected(&self) -> Vec<Scenario> {
+        let (only, smoke) = (&self.args.only, self.args.smoke);
+        Scenario::value_variants()
             .iter()
-            .map(|n| dir.join(format!("{n}.md")).display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+            .copied()
+            .filter(|s| match only.is_empty() {
+                true => !smoke || s.row(&self.params).in_smoke,
+                false => only.contains(s),
+            })
+            .collect()
+    }
 
+    /// Runs every selected scenario on both systems, beside the GRIP backend Pushpin routes to;
+    /// returns one section each, sorted by title.
+    async fn measure_all(&self) -> Result<Vec<Section>> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(Error::Loopback)?;
+        let backend_port = listener.local_addr().map_err(Error::Loopback)?.port();
+        let backend = tokio::spawn(grip::serve(listener, Arc::new(self.tokens.clone())));
+        let mut sections = Vec::new();
+        let mut servers: Option<Servers> = None;
+        for scenario in self.selected() {
+            let row = scenario.row(&self.params);
+            let (edgepush, pushpin) = match row.live {
+                None => {
+                    let (edgepush, pushpin) = scenarios::size(&self.repo);
+                    (Ok(edgepush), Ok(pushpin))
+                }
+                Some((runtime, workload)) => {
+                    // Fresh servers for every scenario of a full run (clean memory and storage);
+                    // one pair for the whole smoke run, except where the runtime changes.
+                    let kept = servers
+                        .take()
+                        .filter(|s| self.args.smoke && s.edgepush.runtime == runtime);
+                    let s = match kept {
+                        Some(s) => s,
+                        None => tokio::task::block_in_place(|| {
+                            Servers::start(self, backend_port, runtime)
+                        })?,
+                    };
+                    let sides = self.measure(scenario, workload, &s).await?;
+                    servers = Some(s);
+                    sides
+                }
+            };
+            sections.push(Section {
+                title: row.title.to_owned(),
+                setup: row.setup,
+                edgepush,
+                pushpin,
+            });
+        }
+        drop(servers);
+        backend.abort();
+        sections.sort_by(|a, b| a.title.cmp(&b.title));
+        Ok(sections)
+    }
+
+    /// Runs one workload on each system (or on the one `--system` chose).
+    async fn measure(
+        &self,
+        scenario: Scenario,
+        workload: Workload,
+        s: &Servers,
+    ) -> Result<(Result<Measured>, Result<Measured>)> {
+        let [edge, push] = s.targets(self)?;
+        let (name, params) = (scenario.name(), &self.params);
+        let wanted = |k| self.args.system.is_none_or(|w| w == k);
+        let edgepush = match wanted(Kind::Edgepush) {
+            true => run_one(&name, workload, &edge, params, &|| s.edgepush.breakdown()).await,
+            false => Err(Error::Skipped),
+        };
+        let pushpin = match wanted(Kind::Pushpin) {
+            true => run_one(&name, workload, &push, params, &|| s.pushpin.breakdown()).await,
+            false => Err(Error::Skipped),
+        };
+        Ok((edgepush, pushpin))
+    }
+
+    /// Writes the Markdown report and its chart (a full run's under `--out`, twice: as the stamp
+    /// and as `latest`; a smoke run's in the work folder), prints the report, and after a whole
+    /// full run puts it into `bench/README.md`.
+    fn write_reports(&self, sections: &[Section], ctx: &Context) -> Result<()> {
+        let args = &self.args;
+        let goals = if args.smoke {
+            Vec::new()
+        } else {
+            report::goals(sections)
+        };
+        let markdown = report::markdown(ctx, sections, &goals);
+        let svg = report::chart(sections, &ctx.when);
+        let (dir, names) = if args.smoke {
+            (self.work.clone(), vec!["smoke".to_owned()])
+        } else {
+            let names = vec![args.stamp.clone(), "latest".to_owned()];
+            (self.repo.join(&args.out), names)
+        };
+        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        let mut written = Vec::new();
+        for name in &names {
+            // The Markdown links the chart of the same name.
+            let md = format!("{markdown}![publish→deliver latency]({name}.svg)\n");
+            let (md_path, svg_path) = (
+                dir.join(format!("{name}.md")),
+                dir.join(format!("{name}.svg")),
+            );
+            std::fs::write(&md_path, md).map_err(Error::io(&md_path))?;
+            std::fs::write(&svg_path, &svg).map_err(Error::io(&svg_path))?;
+            written.push(md_path.display().to_string());
+        }
+        println!("{markdown}");
+        if !args.smoke && args.only.is_empty() && args.system.is_none() {
+            update_readme(&self.repo)?;
+        }
+        eprintln!("bench: wrote {}", written.join(", "));
+        Ok(())
+    }
+}
+
+/// Prints every failure and every finding of `sections`; returns whether there was none.
+fn judge(sections: &[Section]) -> bool {
     let mut ok = true;
-    for s in &sections {
+    for s in sections {
         for (name, side) in [("edgepush", &s.edgepush), ("Pushpin", &s.pushpin)] {
-            match side {
-                Err(e) => {
-                    ok = false;
-                    eprintln!("bench: {} on {name}: {e}", s.title);
-                }
-                Ok(m) => {
-                    for problem in &m.problems {
-                        ok = false;
-                        eprintln!("bench: {} on {name}: {problem}", s.title);
-                    }
-                }
+            let problems: Vec<&Error> = match side {
+                Err(e) => vec![e],
+                Ok(m) => m.problems.iter().collect(),
+            };
+            for problem in problems {
+                ok = false;
+                eprintln!("bench: {} on {name}: {}", s.title, chain(problem));
             }
         }
     }
-    Ok(ok)
+    ok
+}
+
+async fn run(args: RunArgs) -> Result<bool> {
+    let bench = Bench::new(args)?;
+    let ctx = Context {
+        when: tool_version("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        smoke: bench.args.smoke,
+        facts: machine_facts(bench.args.smoke),
+    };
+    let sections = bench.measure_all().await?;
+    bench.write_reports(&sections, &ctx)?;
+    Ok(judge(&sections))
+}
+
+async fn grip_backend(port: u16) -> Result<()> {
+    let key = TokenKey::new(env("EDGEPUSH_TEST_JWT_SECRET")?.as_bytes())?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(Error::Loopback)?;
+    grip::serve(listener, Arc::new(key)).await;
+    Ok(())
 }
 
 /// Puts `bench/results/latest.md` into `bench/README.md`.
-fn update_readme(repo: &Path) -> Res<()> {
+fn update_readme(repo: &Path) -> Result<()> {
     let latest = repo.join("bench/results/latest.md");
     let readme = repo.join("bench/README.md");
-    let report =
-        std::fs::read_to_string(&latest).map_err(|e| format!("{}: {e}", latest.display()))?;
-    let text =
-        std::fs::read_to_string(&readme).map_err(|e| format!("{}: {e}", readme.display()))?;
-    let updated = report::into_readme(&text, &report)
-        .ok_or_else(|| format!("{} has no results markers", readme.display()))?;
-    std::fs::write(&readme, updated).map_err(|e| e.to_string())?;
+    let report = std::fs::read_to_string(&latest).map_err(Error::io(&latest))?;
+    let text = std::fs::read_to_string(&readme).map_err(Error::io(&readme))?;
+    let updated =
+        report::into_readme(&text, &report).ok_or_else(|| Error::NoMarkers(readme.clone()))?;
+    std::fs::write(&readme, updated).map_err(Error::io(&readme))?;
     eprintln!("bench: updated {}", readme.display());
     Ok(())
 }
@@ -677,47 +476,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match cli.command {
-        Cmd::Readme { repo } => match update_readme(&repo) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("bench: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Cmd::GripBackend { port } => runtime.block_on(async move {
-            let secret = match env("EDGEPUSH_TEST_JWT_SECRET") {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let (Ok(key), Ok(listener)) = (
-                TokenKey::new(secret.as_bytes()),
-                tokio::net::TcpListener::bind(("127.0.0.1", port)).await,
-            ) else {
-                eprintln!("cannot listen on 127.0.0.1:{port}");
-                return ExitCode::FAILURE;
-            };
-            grip::serve(listener, Arc::new(key)).await;
-            ExitCode::SUCCESS
-        }),
+    let passed = match cli.command {
+        Cmd::Readme { repo } => update_readme(&repo).map(|()| true),
+        Cmd::GripBackend { port } => runtime.block_on(grip_backend(port)).map(|()| true),
+        // A full run reports shortfalls; only the smoke run judges.
         Cmd::Run(args) => {
             let smoke = args.smoke;
-            match runtime.block_on(run(args)) {
-                Ok(true) => ExitCode::SUCCESS,
-                // A full run reports shortfalls; only the smoke run judges.
-                Ok(false) if !smoke => ExitCode::SUCCESS,
-                Ok(false) => {
-                    eprintln!("bench: smoke run FAILED (see above)");
-                    ExitCode::FAILURE
-                }
-                Err(e) => {
-                    eprintln!("bench: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            runtime.block_on(run(args)).map(|ok| ok || !smoke)
+        }
+    };
+    match passed {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("bench: smoke run FAILED (see above)");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("bench: {}", chain(&e));
+            ExitCode::FAILURE
         }
     }
 }

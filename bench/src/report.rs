@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 
+use crate::error::{Error, chain};
 use crate::scenarios::{Measured, Unit, Value};
 
 /// One scenario's results on both systems.
@@ -14,9 +15,9 @@ pub struct Section {
     /// What was run.
     pub setup: String,
     /// edgepush's measurements (or why there are none).
-    pub edgepush: Result<Measured, String>,
+    pub edgepush: Result<Measured, Error>,
     /// Pushpin's.
-    pub pushpin: Result<Measured, String>,
+    pub pushpin: Result<Measured, Error>,
 }
 
 impl Section {
@@ -55,6 +56,24 @@ fn show(unit: Unit, n: f64) -> String {
     }
 }
 
+/// edgepush's figure over Pushpin's, and which is better; nothing for counts or without both.
+fn ratio(row: &Value, edgepush: Option<f64>, pushpin: Option<f64>) -> String {
+    match (edgepush, pushpin) {
+        (Some(a), Some(b)) if b > 0.0 && row.unit != Unit::Count => {
+            let better = if row.lower_better { a < b } else { a > b };
+            let word = if (a - b).abs() <= f64::EPSILON {
+                ""
+            } else if better {
+                " (better)"
+            } else {
+                " (worse)"
+            };
+            format!("{:.2}×{word}", a / b)
+        }
+        _ => String::new(),
+    }
+}
+
 fn cell(v: Option<&Value>) -> String {
     match v {
         None => "—".to_owned(),
@@ -64,6 +83,80 @@ fn cell(v: Option<&Value>) -> String {
             (None, None) => "—".to_owned(),
         },
     }
+}
+
+/// The goals table: (goal, figure, whether met) for every goal a section measured.
+pub fn goals(sections: &[Section]) -> Vec<(String, String, String)> {
+    let find = |key: &str| -> Option<&Section> {
+        sections
+            .iter()
+            .find(|s| s.get(true, key).is_some() || s.get(false, key).is_some())
+    };
+    let ms = |us: f64| format!("{:.1} ms", us / 1000.0);
+    let mut out = Vec::new();
+    for (key, what) in [
+        ("latency.p99", "latency"),
+        ("fanout.p99", "fan-out"),
+        ("many.p99", "many users"),
+        ("ingest.p99", "ingest (each at its own sustained rate)"),
+        ("batch.p99", "batch"),
+    ] {
+        for s in sections
+            .iter()
+            .filter(|s| s.get(true, key).is_some() || s.get(false, key).is_some())
+        {
+            let what = format!("{what} ({})", s.title);
+            let (e, p) = (s.get(true, key), s.get(false, key));
+            let (figure, met) = match (e, p) {
+                (Some(e), Some(p)) => (
+                    format!("{} vs {}", ms(e), ms(p)),
+                    if e < p { "yes" } else { "**no**" },
+                ),
+                _ => ("not measured".to_owned(), "—"),
+            };
+            out.push((
+                format!("p99 below Pushpin's: {what}"),
+                figure,
+                met.to_owned(),
+            ));
+        }
+    }
+    if let Some(s) = find("fanout.last_p50")
+        && let (Some(median), Some(worst)) = (
+            s.get(true, "fanout.last_p50"),
+            s.get(true, "fanout.last_max"),
+        )
+    {
+        out.push((
+            "fan-out to 1,000 sockets under 100 ms (median round)".into(),
+            format!("median {}, worst {}", ms(median), ms(worst)),
+            if median < 100_000.0 { "yes" } else { "**no**" }.into(),
+        ));
+    }
+    for s in sections {
+        if let Some(kib) = s.get(true, "many.kib_per_conn") {
+            let sockets = s.setup.split_whitespace().next().unwrap_or("?").to_owned();
+            let held = sockets.parse::<u32>().is_ok_and(|n| n >= 10_000);
+            out.push((
+                format!(
+                    "10,000 open sockets on one machine, under 2 KB of server memory each ({})",
+                    s.title
+                ),
+                format!("{sockets} sockets held, {kib:.1} KiB each"),
+                if held && kib < 2.0 { "yes" } else { "**no**" }.into(),
+            ));
+        }
+    }
+    for s in sections {
+        if let Some(rate) = s.get(true, "ingest.sustained") {
+            out.push((
+                format!("at least 1,000 publishes/s into one room ({})", s.title),
+                format!("{rate:.0}/s sustained"),
+                if rate >= 1000.0 { "yes" } else { "**no**" }.into(),
+            ));
+        }
+    }
+    out
 }
 
 /// Machine and tool facts for the header.
@@ -100,7 +193,7 @@ pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, S
     }
     md.push('\n');
     if !goals.is_empty() {
-        md.push_str("## Goals (issue 7)\n\n| goal | figure | met |\n|---|---|---|\n");
+        md.push_str("## Goals\n\n| goal | figure | met |\n|---|---|---|\n");
         for (goal, figure, met) in goals {
             let _ = writeln!(md, "| {goal} | {figure} | {met} |");
         }
@@ -114,7 +207,7 @@ pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, S
             _ => Vec::new(),
         };
         md.push_str("| | edgepush | Pushpin | edgepush / Pushpin |\n|---|---:|---:|---:|\n");
-        let find = |side: &Result<Measured, String>, i: usize, key: &str| -> Option<Value> {
+        let find = |side: &Result<Measured, Error>, i: usize, key: &str| -> Option<Value> {
             let m = side.as_ref().ok()?;
             if key.is_empty() {
                 m.values.get(i).cloned()
@@ -125,23 +218,8 @@ pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, S
         for (i, row) in rows.iter().enumerate() {
             let e = find(&s.edgepush, i, row.key);
             let p = find(&s.pushpin, i, row.key);
-            let ratio = match (
-                e.as_ref().and_then(|v| v.number),
-                p.as_ref().and_then(|v| v.number),
-            ) {
-                (Some(a), Some(b)) if b > 0.0 && row.unit != Unit::Count => {
-                    let better = if row.lower_better { a < b } else { a > b };
-                    let word = if (a - b).abs() <= f64::EPSILON {
-                        ""
-                    } else if better {
-                        " (better)"
-                    } else {
-                        " (worse)"
-                    };
-                    format!("{:.2}×{word}", a / b)
-                }
-                _ => String::new(),
-            };
+            let number = |v: &Option<Value>| v.as_ref().and_then(|v| v.number);
+            let ratio = ratio(row, number(&e), number(&p));
             let label = e
                 .as_ref()
                 .map(|v| v.label.clone())
@@ -157,13 +235,14 @@ pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, S
         for (name, side) in [("edgepush", &s.edgepush), ("Pushpin", &s.pushpin)] {
             match side {
                 Err(e) => {
-                    let _ = writeln!(md, "\n**{name} did not complete:** {e}");
+                    let _ = writeln!(md, "\n**{name} did not complete:** {}", chain(e));
                 }
                 Ok(m) => {
                     for note in &m.notes {
                         let _ = writeln!(md, "\n- {name}: {note}");
                     }
                     for problem in &m.problems {
+                        let problem = chain(problem);
                         let _ = writeln!(md, "\n- **{name} problem:** {problem}");
                     }
                 }
@@ -180,16 +259,41 @@ const QUANTILES: [f64; 16] = [
 ];
 
 /// One panel of the chart: a title and the (label, colour, histogram) series.
-pub struct Panel<'a> {
-    /// Panel title.
-    pub title: String,
-    /// Series.
-    pub series: Vec<(&'static str, &'static str, &'a Histogram<u64>)>,
+struct Panel<'a> {
+    title: &'a str,
+    series: [(&'static str, &'static str, &'a Histogram<u64>); 2],
+}
+
+/// The chart of every section that has a latency curve on both systems.
+pub fn chart(sections: &[Section], when: &str) -> String {
+    let panels: Vec<Panel<'_>> = sections
+        .iter()
+        .filter_map(|s| {
+            let (Ok(e), Ok(p)) = (&s.edgepush, &s.pushpin) else {
+                return None;
+            };
+            let (Some(he), Some(hp)) = (&e.curve, &p.curve) else {
+                return None;
+            };
+            let series = [("edgepush", "#d9480f", he), ("Pushpin", "#1c7ed6", hp)];
+            Some(Panel {
+                title: &s.title,
+                series,
+            })
+        })
+        .collect();
+    svg(
+        &panels,
+        &format!(
+            "publish→deliver latency by percentile, {when}; edgepush under wrangler dev (local \
+             workerd), not Cloudflare's network"
+        ),
+    )
 }
 
 /// An SVG with one panel per scenario: publish→deliver latency (log scale) by percentile (on the
 /// usual 1/(1-p) scale), edgepush and Pushpin.
-pub fn svg(panels: &[Panel<'_>], subtitle: &str) -> String {
+fn svg(panels: &[Panel<'_>], subtitle: &str) -> String {
     let (pw, ph) = (460.0, 320.0);
     let (ml, mr, mt, mb) = (62.0, 34.0, 60.0, 48.0);
     let width = pw * panels.len().max(1) as f64;
@@ -241,7 +345,7 @@ pub fn svg(panels: &[Panel<'_>], subtitle: &str) -> String {
         let _ = writeln!(
             s,
             r#"<text x="{ml}" y="20" font-size="14" font-weight="bold">{}</text>"#,
-            escape(&panel.title)
+            escape(panel.title)
         );
         // grid: decades of ms
         let mut d = lo;

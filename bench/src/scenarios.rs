@@ -1,4 +1,4 @@
-//! The scenarios of issue 7, each run against one target; `--smoke` shrinks every count and
+//! The workloads of the scenarios, each run against one target; `--smoke` shrinks every count and
 //! duration so the whole run takes seconds. Every loop is bounded in count and time.
 
 use std::collections::HashMap;
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::Res;
+use crate::error::{Error, Result, chain};
 use crate::load::{self, PubLog};
 use crate::servers;
 use crate::target::{Ev, Target};
@@ -17,28 +17,29 @@ use crate::target::{Ev, Target};
 pub struct Params {
     /// Tiny smoke version.
     pub smoke: bool,
-    /// Scenario 1: sockets, publishes per second, seconds.
+    /// `latency`: sockets, publishes per second, seconds.
     pub latency: (usize, f64, u32),
-    /// Scenario 2: sockets, rounds.
+    /// `fanout`: sockets, rounds.
     pub fanout: (usize, u32),
-    /// Scenario 3: sockets, users, publishes per second, seconds.
+    /// `many-users`: sockets, users, publishes per second, seconds.
     pub many: (usize, u32, f64, u32),
-    /// Scenario 3b (edgepush on plain workerd): sockets.
+    /// `many-users-workerd` (edgepush on plain workerd): sockets; otherwise as `many-users`.
     pub many_workerd: usize,
-    /// Scenario 4: sockets, rates to try, seconds per step, seconds to sustain.
+    /// `ingest`: sockets, rates to try, seconds per step, seconds to sustain.
     pub ingest: (usize, Vec<f64>, u32, u32),
-    /// Scenario 4c: events per request, rates (events per second) to try; otherwise as 4.
+    /// `ingest-batched-workerd`: events per request, rates (events per second) to try; otherwise
+    /// as `ingest`.
     pub ingest_batched: (u32, Vec<f64>),
-    /// Scenario 5: users in the batch, sockets per user, rounds.
+    /// `batch`: users in the batch, sockets per user, rounds.
     pub batch: (u32, u32, u32),
-    /// Scenario 6: sockets, users.
+    /// `memory`: sockets, users.
     pub memory: (usize, u32),
     /// How long to let a server settle before reading its memory.
     pub settle: Duration,
 }
 
 impl Params {
-    /// The full benchmark, with scenario 3 at `many_sockets` sockets (3b at `many_workerd`).
+    /// The full benchmark, with `many_sockets` sockets in `many-users` (`many_workerd` on workerd).
     pub fn full(many_sockets: usize, many_workerd: usize) -> Self {
         Self {
             smoke: false,
@@ -146,83 +147,56 @@ pub struct Measured {
     /// Values in row order.
     pub values: Vec<Value>,
     /// Reasons a smoke run must fail (nothing delivered, events lost, errors).
-    pub problems: Vec<String>,
+    pub problems: Vec<Error>,
     /// Remarks for the report.
     pub notes: Vec<String>,
     /// Latency distribution for the chart.
     pub curve: Option<Histogram<u64>>,
 }
 
-fn latency_values(m: &mut Measured, h: &Histogram<u64>, prefix: &'static [&'static str; 4]) {
-    let [k50, k95, k99, kmax] = *prefix;
-    m.values.push(num(
-        k50,
-        "publish→deliver p50",
-        Unit::Ms,
-        true,
-        h.value_at_quantile(0.5) as f64,
-    ));
-    m.values.push(num(
-        k95,
-        "publish→deliver p95",
-        Unit::Ms,
-        true,
-        h.value_at_quantile(0.95) as f64,
-    ));
-    m.values.push(num(
-        k99,
-        "publish→deliver p99",
-        Unit::Ms,
-        true,
-        h.value_at_quantile(0.99) as f64,
-    ));
-    m.values.push(num(
-        kmax,
-        "publish→deliver max",
-        Unit::Ms,
-        true,
-        h.max() as f64,
-    ));
+/// p50, p95, p99 and max of `h` under the four keys.
+fn latency_values(m: &mut Measured, h: &Histogram<u64>, keys: [&'static str; 4]) {
+    let q = |q| h.value_at_quantile(q);
+    let rows = [
+        ("p50", q(0.5)),
+        ("p95", q(0.95)),
+        ("p99", q(0.99)),
+        ("max", h.max()),
+    ];
+    for (key, (name, us)) in keys.into_iter().zip(rows) {
+        let label = format!("publish→deliver {name}");
+        m.values.push(num(key, &label, Unit::Ms, true, us as f64));
+    }
 }
 
-fn delivery_values(m: &mut Measured, o: &load::Outcome, p: &PubLog) {
-    m.values.push(num(
-        "",
-        "deliveries",
-        Unit::Count,
-        false,
-        o.delivered as f64,
-    ));
-    m.values
-        .push(num("", "lost", Unit::Count, true, o.lost as f64));
-    m.values.push(num(
-        "",
-        "duplicated",
-        Unit::Count,
-        true,
-        o.duplicated as f64,
-    ));
-    m.values.push(num(
-        "",
-        "publish errors",
-        Unit::Count,
-        true,
-        p.errors as f64,
-    ));
+/// Deliveries, lost, duplicated and publish errors; each loss, drop or error is a problem.
+fn delivery_values(m: &mut Measured, o: &load::Outcome, p: PubLog) {
+    for (label, lower_better, n) in [
+        ("deliveries", false, o.delivered),
+        ("lost", true, o.lost),
+        ("duplicated", true, o.duplicated),
+        ("publish errors", true, p.errors),
+    ] {
+        m.values
+            .push(num("", label, Unit::Count, lower_better, n as f64));
+    }
     if o.delivered == 0 {
-        m.problems.push("nothing was delivered".to_owned());
+        m.problems.push(Error::NothingDelivered);
     }
     if o.lost > 0 {
-        m.problems
-            .push(format!("{} of {} deliveries lost", o.lost, o.expected));
+        m.problems.push(Error::Lost {
+            lost: o.lost,
+            expected: o.expected,
+        });
     }
     if o.dropped > 0 {
-        m.problems
-            .push(format!("{} sockets dropped during the run", o.dropped));
+        m.problems.push(Error::Dropped(o.dropped));
     }
-    if let Some(e) = &p.first_error {
-        m.problems
-            .push(format!("{} publishes failed, first: {e}", p.errors));
+    if let Some(first) = p.first_error {
+        m.problems.push(Error::PublishErrors {
+            count: p.errors,
+            source: Box::new(first),
+        });
     }
 }
 
@@ -262,11 +236,12 @@ fn last_socket_values(
     ));
 }
 
-fn connect_failures(m: &mut Measured, failed: Option<(usize, String)>) {
+fn connect_failures(m: &mut Measured, failed: Option<(usize, Error)>) {
     if let Some((count, first)) = failed {
-        m.problems.push(format!(
-            "{count} sockets failed to open (measured without them); first: {first}"
-        ));
+        m.problems.push(Error::SomeSocketsFailed {
+            count,
+            source: Box::new(first),
+        });
     }
 }
 
@@ -282,8 +257,8 @@ impl Rng {
     }
 }
 
-/// Scenario 1, latency: sockets of one user, a steady publish rate.
-pub async fn latency(t: &Arc<Target>, p: &Params) -> Res<Measured> {
+/// Latency: sockets of one user, a steady publish rate.
+pub async fn latency(t: &Arc<Target>, p: &Params) -> Result<Measured> {
     let (sockets, rate, secs) = p.latency;
     let user = 1;
     let count = (rate * f64::from(secs)) as u32;
@@ -304,15 +279,15 @@ pub async fn latency(t: &Arc<Target>, p: &Params) -> Res<Measured> {
     latency_values(
         &mut m,
         &o.latency,
-        &["latency.p50", "latency.p95", "latency.p99", "latency.max"],
+        ["latency.p50", "latency.p95", "latency.p99", "latency.max"],
     );
-    delivery_values(&mut m, &o, &published);
+    delivery_values(&mut m, &o, published);
     m.curve = Some(o.latency);
     Ok(m)
 }
 
-/// Scenario 2, fan-out: one publish to many sockets of one user; time until the last socket has it.
-pub async fn fanout(t: &Arc<Target>, p: &Params) -> Res<Measured> {
+/// Fan-out: one publish to many sockets of one user; time until the last socket has it.
+pub async fn fanout(t: &Arc<Target>, p: &Params) -> Result<Measured> {
     let (sockets, rounds) = p.fanout;
     let user = 2;
     let (conns, _, failed) = load::connect_all(t, &vec![user; sockets], 64).await?;
@@ -358,14 +333,14 @@ pub async fn fanout(t: &Arc<Target>, p: &Params) -> Res<Measured> {
         true,
         o.latency.value_at_quantile(0.99) as f64,
     ));
-    delivery_values(&mut m, &o, &published);
+    delivery_values(&mut m, &o, published);
     Ok(m)
 }
 
-/// Scenario 3, many users: sockets spread over users, publishes to random users; also the
-/// server's memory per 1,000 connections at that scale.
-pub async fn many_users(t: &Arc<Target>, p: &Params) -> Res<Measured> {
-    let (sockets, users, rate, secs) = p.many;
+/// Many users: `sockets` spread over users, publishes to random users; also the server's memory
+/// per 1,000 connections at that scale.
+pub async fn many_users(t: &Arc<Target>, p: &Params, sockets: usize) -> Result<Measured> {
+    let (_, users, rate, secs) = p.many;
     let base = 1000;
     let count = (rate * f64::from(secs)) as u32;
     let ids: Vec<u32> = (0..sockets).map(|i| base + (i as u32 % users)).collect();
@@ -393,7 +368,7 @@ pub async fn many_users(t: &Arc<Target>, p: &Params) -> Res<Measured> {
     latency_values(
         &mut m,
         &o.latency,
-        &["many.p50", "many.p95", "many.p99", "many.max"],
+        ["many.p50", "many.p95", "many.p99", "many.max"],
     );
     m.values.push(num(
         "many.deliveries_per_sec",
@@ -402,7 +377,7 @@ pub async fn many_users(t: &Arc<Target>, p: &Params) -> Res<Measured> {
         false,
         o.delivered as f64 / elapsed.max(0.001),
     ));
-    delivery_values(&mut m, &o, &published);
+    delivery_values(&mut m, &o, published);
     m.values.push(num(
         "many.connect_secs",
         &format!("time to open {sockets} sockets (100 at a time)"),
@@ -429,10 +404,10 @@ pub async fn many_users(t: &Arc<Target>, p: &Params) -> Res<Measured> {
     Ok(m)
 }
 
-/// Scenario 4, ingest: the highest publish rate into one user's room that runs with no error, no
+/// Ingest: the highest publish rate into one user's room that runs with no error, no
 /// loss and no backlog, stepping up through `rates`; then that rate sustained for the full
 /// duration.
-pub async fn ingest(t: &Arc<Target>, p: &Params, batched: bool) -> Res<Measured> {
+pub async fn ingest(t: &Arc<Target>, p: &Params, batched: bool) -> Result<Measured> {
     let (sockets, rates, step_secs, sustain_secs) = &p.ingest;
     let (per_request, rates) = if batched {
         (p.ingest_batched.0, &p.ingest_batched.1)
@@ -462,11 +437,8 @@ pub async fn ingest(t: &Arc<Target>, p: &Params, batched: bool) -> Res<Measured>
         let achieved =
             f64::from(count.saturating_sub(per_request)) / log.sending.as_secs_f64().max(0.001);
         let why = if log.errors > 0 {
-            format!(
-                "{} errors ({})",
-                log.errors,
-                log.first_error.clone().unwrap_or_default()
-            )
+            let first = log.first_error.as_ref().map(|e| chain(e));
+            format!("{} errors ({})", log.errors, first.unwrap_or_default())
         } else if !drained {
             "deliveries missing 5 s after the last publish".to_owned()
         } else if log.behind {
@@ -562,23 +534,23 @@ pub async fn ingest(t: &Arc<Target>, p: &Params, batched: bool) -> Res<Measured>
                 true,
                 o.latency.value_at_quantile(0.99) as f64,
             ));
-            if o.delivered == 0 || o.lost > 0 {
-                m.problems.push(format!(
-                    "sustained run: {} delivered, {} lost",
-                    o.delivered, o.lost
-                ));
+            if o.delivered == 0 {
+                m.problems.push(Error::NothingDelivered);
+            } else if o.lost > 0 {
+                m.problems.push(Error::Lost {
+                    lost: o.lost,
+                    expected: o.expected,
+                });
             }
         }
-        None => m
-            .problems
-            .push("no rate was sustained without errors or loss".to_owned()),
+        None => m.problems.push(Error::NoSustainedRate),
     }
     Ok(m)
 }
 
-/// Scenario 5, batch: one publish request carrying one event for each of many users; time until
+/// Batch: one publish request carrying one event for each of many users; time until
 /// the last socket has its event.
-pub async fn batch(t: &Arc<Target>, p: &Params) -> Res<Measured> {
+pub async fn batch(t: &Arc<Target>, p: &Params) -> Result<Measured> {
     let (users, per_user, rounds) = p.batch;
     let base = 2000;
     let ids: Vec<u32> = (0..users * per_user).map(|i| base + i % users).collect();
@@ -622,11 +594,11 @@ pub async fn batch(t: &Arc<Target>, p: &Params) -> Res<Measured> {
         true,
         o.latency.value_at_quantile(0.99) as f64,
     ));
-    delivery_values(&mut m, &o, &published);
+    delivery_values(&mut m, &o, published);
     Ok(m)
 }
 
-/// Scenario 6, memory: the servers' resident memory before, with the sockets open, and after
+/// Memory: the servers' resident memory before, with the sockets open, and after
 /// they close.
 ///
 /// With `offer_deflate`, the sockets are opened with a hand-written handshake that offers
@@ -637,7 +609,7 @@ pub async fn memory(
     p: &Params,
     breakdown: &dyn Fn() -> Vec<(String, u64)>,
     offer_deflate: bool,
-) -> Res<Measured> {
+) -> Result<Measured> {
     let (sockets, users) = p.memory;
     let base = if offer_deflate { 6000 } else { 5000 };
     let ids: Vec<u32> = (0..sockets).map(|i| base + (i as u32 % users)).collect();
@@ -652,7 +624,8 @@ pub async fn memory(
             .map(|&user| {
                 let (t, gate) = (t.clone(), gate.clone());
                 tokio::spawn(async move {
-                    let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
+                    // Never closed, so acquiring cannot fail.
+                    let _permit = gate.acquire().await;
                     t.connect_raw(user, true).await
                 })
             })
@@ -660,7 +633,7 @@ pub async fn memory(
         let mut held = Vec::with_capacity(tasks.len());
         let mut compressed = 0;
         for task in tasks {
-            let (stream, deflate) = task.await.map_err(|e| e.to_string())??;
+            let (stream, deflate) = task.await??;
             compressed += usize::from(deflate);
             held.push(stream);
         }
@@ -738,8 +711,7 @@ pub async fn memory(
         parts.join("; ")
     ));
     if grown <= 0.0 && !p.smoke {
-        m.problems
-            .push("resident memory did not grow with the sockets".to_owned());
+        m.problems.push(Error::NoGrowth);
     }
     Ok(m)
 }
@@ -756,7 +728,7 @@ fn file_size(path: &std::path::Path) -> Option<(u64, u64)> {
     Some((raw, gz))
 }
 
-/// Scenario 7, size: the browser SDK (wasm + JS glue, gzip -9) and the worker bundle; for
+/// Size: the browser SDK (wasm + JS glue, gzip -9) and the worker bundle; for
 /// Pushpin, what a browser needs (nothing beyond `WebSocket`) and the installed size of its
 /// packages.
 pub fn size(repo: &std::path::Path) -> (Measured, Measured) {

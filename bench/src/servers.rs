@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::Res;
+use crate::error::{Error, Result};
 
 /// A free TCP port on 127.0.0.1 (bound and released; the caller binds it again soon).
-pub fn free_port() -> Res<u16> {
+pub fn free_port() -> Result<u16> {
     TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
+        .map_err(Error::Loopback)
 }
 
 /// Process groups started by this run, written to a file so that `scripts/bench.sh` can stop
@@ -59,18 +59,20 @@ pub struct Group {
 
 impl Group {
     /// Spawns `command` as the leader of a new process group, with output to `log`.
-    pub fn spawn(name: &str, mut command: Command, log: &Path, groups: &GroupFile) -> Res<Self> {
-        let out = fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
+    pub fn spawn(name: &str, mut command: Command, log: &Path, groups: &GroupFile) -> Result<Self> {
+        let out = fs::File::create(log).map_err(Error::io(log))?;
+        let err = out.try_clone().map_err(Error::io(log))?;
         command
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .process_group(0);
-        let child = command
-            .spawn()
-            .map_err(|e| format!("cannot start {name}: {e}"))?;
-        let pgid = i32::try_from(child.id()).map_err(|e| e.to_string())?;
+        let child = command.spawn().map_err(|source| Error::Spawn {
+            program: name.to_owned(),
+            source,
+        })?;
+        // Linux pids fit in an i32 (pid_max is at most 2^22).
+        let pgid = child.id() as i32;
         groups.edit(|g| g.push(pgid));
         Ok(Self {
             name: name.to_owned(),
@@ -328,11 +330,11 @@ pub struct Edgepush {
 
 impl Edgepush {
     /// Starts the built worker on a free port with a fresh storage folder under `dir`.
-    pub fn start(repo: &Path, dir: &Path, groups: &GroupFile) -> Res<Self> {
+    pub fn start(repo: &Path, dir: &Path, groups: &GroupFile) -> Result<Self> {
         let port = free_port()?;
         let store = dir.join(format!("edgepush-{port}"));
         let _ = fs::remove_dir_all(&store);
-        fs::create_dir_all(&store).map_err(|e| e.to_string())?;
+        fs::create_dir_all(&store).map_err(Error::io(&store))?;
         let mut command = Command::new("bash");
         command
             .arg(repo.join("scripts/worker-under-test.sh"))
@@ -351,20 +353,19 @@ impl Edgepush {
         templates: &Path,
         dir: &Path,
         groups: &GroupFile,
-    ) -> Res<Self> {
+    ) -> Result<Self> {
         let port = free_port()?;
         let base = dir.join(format!("wd-{port}"));
         let _ = fs::remove_dir_all(&base);
         let store = base.join("store");
-        fs::create_dir_all(&store).map_err(|e| format!("{}: {e}", store.display()))?;
-        let store = store.canonicalize().map_err(|e| e.to_string())?;
+        fs::create_dir_all(&store).map_err(Error::io(&store))?;
+        let store = store.canonicalize().map_err(Error::io(&store))?;
         // The config embeds the bundle by relative path.
-        std::os::unix::fs::symlink(repo.join("server/build"), base.join("build"))
-            .map_err(|e| format!("cannot link server/build: {e}"))?;
+        let build = base.join("build");
+        std::os::unix::fs::symlink(repo.join("server/build"), &build).map_err(Error::io(build))?;
         let template = templates.join("edgepush.capnp.in");
-        let mut text =
-            fs::read_to_string(&template).map_err(|e| format!("{}: {e}", template.display()))?;
-        let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
+        let mut text = fs::read_to_string(&template).map_err(Error::io(&template))?;
+        let var = |name| std::env::var(name).map_err(|_| Error::Env(name));
         let keys = format!(
             "{}:{}",
             var("EDGEPUSH_TEST_KEY_ID")?,
@@ -378,7 +379,8 @@ impl Edgepush {
         ] {
             text = text.replace(key, &value);
         }
-        fs::write(base.join("config.capnp"), text).map_err(|e| e.to_string())?;
+        let config = base.join("config.capnp");
+        fs::write(&config, text).map_err(Error::io(config))?;
         let mut command = Command::new("workerd");
         command
             .args(["serve", "config.capnp", "--experimental"])
@@ -388,7 +390,7 @@ impl Edgepush {
         Self::ready(group, port, Runtime::Workerd, &log)
     }
 
-    fn ready(mut group: Group, port: u16, runtime: Runtime, log: &Path) -> Res<Self> {
+    fn ready(mut group: Group, port: u16, runtime: Runtime, log: &Path) -> Result<Self> {
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if http_ok(port, "/health") {
@@ -403,10 +405,10 @@ impl Edgepush {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        Err(format!(
-            "edgepush did not answer /health on port {port}; see {}",
-            log.display()
-        ))
+        Err(Error::ServerStart {
+            what: format!("edgepush did not answer /health on port {port}"),
+            log: log.to_owned(),
+        })
     }
 
     /// The process groups whose memory counts as the server's.
@@ -450,7 +452,12 @@ pub struct Pushpin {
 impl Pushpin {
     /// Renders the configs from `templates` into a fresh folder under `dir` and starts zurl and
     /// Pushpin, routed to the GRIP backend on `backend_port`.
-    pub fn start(templates: &Path, dir: &Path, backend_port: u16, groups: &GroupFile) -> Res<Self> {
+    pub fn start(
+        templates: &Path,
+        dir: &Path,
+        backend_port: u16,
+        groups: &GroupFile,
+    ) -> Result<Self> {
         let http_port = free_port()?;
         let publish_port = free_port()?;
         // ZeroMQ ipc paths must fit in a socket address (108 bytes): keep the folder short.
@@ -459,9 +466,9 @@ impl Pushpin {
         let rundir = base.join("run");
         let logdir = base.join("log");
         for d in [&rundir, &logdir] {
-            fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+            fs::create_dir_all(d).map_err(Error::io(d))?;
         }
-        let base = base.canonicalize().map_err(|e| e.to_string())?;
+        let base = base.canonicalize().map_err(Error::io(&base))?;
         let rundir = base.join("run");
         let logdir = base.join("log");
         let routes = base.join("routes");
@@ -475,14 +482,13 @@ impl Pushpin {
             ("@ROUTES@", routes.display().to_string()),
             ("@BACKEND_PORT@", backend_port.to_string()),
         ];
-        let render = |name: &str, out: &Path| -> Res<()> {
+        let render = |name: &str, out: &Path| -> Result<()> {
             let path = templates.join(name);
-            let mut text =
-                fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut text = fs::read_to_string(&path).map_err(Error::io(&path))?;
             for (key, value) in &vars {
                 text = text.replace(key, value);
             }
-            fs::write(out, text).map_err(|e| format!("{}: {e}", out.display()))
+            fs::write(out, text).map_err(Error::io(out))
         };
         render("pushpin.conf.in", &base.join("pushpin.conf"))?;
         render("zurl.conf.in", &base.join("zurl.conf"))?;
@@ -510,10 +516,10 @@ impl Pushpin {
                 publish_port,
             });
         }
-        Err(format!(
-            "Pushpin did not open ports {http_port}/{publish_port}; see {}",
-            base.display()
-        ))
+        Err(Error::ServerStart {
+            what: format!("Pushpin did not open ports {http_port}/{publish_port}"),
+            log: base,
+        })
     }
 
     /// The process groups whose memory counts as the server's (Pushpin's services and zurl).

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::Res;
+use crate::error::{Error, Result};
 use crate::grip;
 
 /// A client socket.
@@ -27,20 +27,8 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// An error with its causes, outermost first.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// Which system.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which system (`--system edgepush` or `pushpin`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
     /// edgepush under `wrangler dev`.
     Edgepush,
@@ -89,12 +77,11 @@ impl Target {
         pgids: Vec<i32>,
         tokens: TokenKey,
         signing: SigningKey,
-    ) -> Res<Self> {
+    ) -> Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .pool_max_idle_per_host(512)
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         Ok(Self {
             kind,
             ws_url,
@@ -107,7 +94,7 @@ impl Target {
     }
 
     /// Opens a socket for `user` and reads its welcome frame.
-    pub async fn connect(&self, user: u32) -> Res<Ws> {
+    pub async fn connect(&self, user: u32) -> Result<Ws> {
         let now = (now_us() / 1_000_000) as i64;
         let token = self.tokens.mint(&Claims {
             sub: user.to_string(),
@@ -117,36 +104,34 @@ impl Target {
             aud: None,
             iss: None,
         });
-        let mut request = self
-            .ws_url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| e.to_string())?;
+        let mut request = self.ws_url.as_str().into_client_request()?;
+        let protocol = format!("{SUBPROTOCOL}, {token}");
         request.headers_mut().insert(
             "Sec-WebSocket-Protocol",
-            format!("{SUBPROTOCOL}, {token}")
+            protocol
                 .parse()
-                .map_err(|e| format!("{e}"))?,
+                .map_err(|_| Error::Handshake("the token is not a header value".into()))?,
         );
         let (mut ws, _) = tokio::time::timeout(
             Duration::from_secs(30),
             tokio_tungstenite::connect_async(request),
         )
         .await
-        .map_err(|_| "connect timed out".to_owned())?
-        .map_err(|e| format!("connect failed: {e}"))?;
+        .map_err(|_| Error::Timeout("WebSocket handshake"))??;
         loop {
             match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
                 Ok(Some(Ok(Message::Text(text)))) if text.contains(r#""welcome""#) => {
                     return Ok(ws);
                 }
                 Ok(Some(Ok(Message::Text(text)))) => {
-                    return Err(format!("expected a welcome frame, got {text}"));
+                    return Err(Error::Handshake(format!(
+                        "expected a welcome frame, got {text}"
+                    )));
                 }
                 Ok(Some(Ok(_))) => continue,
-                Ok(Some(Err(e))) => return Err(format!("socket error before welcome: {e}")),
-                Ok(None) => return Err("socket closed before welcome".to_owned()),
-                Err(_) => return Err("no welcome frame within 30 s".to_owned()),
+                Ok(Some(Err(e))) => return Err(e.into()),
+                Ok(None) => return Err(Error::Handshake("closed before the welcome frame".into())),
+                Err(_) => return Err(Error::Timeout("welcome frame")),
             }
         }
     }
@@ -154,7 +139,7 @@ impl Target {
     /// Opens a socket for `user` with a hand-written handshake, offering permessage-deflate when
     /// `deflate` (as browsers do), and waits for the 101 and the first frame. Returns the open
     /// connection (never read again) and whether the server accepted compression.
-    pub async fn connect_raw(&self, user: u32, deflate: bool) -> Res<(TcpStream, bool)> {
+    pub async fn connect_raw(&self, user: u32, deflate: bool) -> Result<(TcpStream, bool)> {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let now = (now_us() / 1_000_000) as i64;
         let token = self.tokens.mint(&Claims {
@@ -177,23 +162,23 @@ impl Target {
              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
              Sec-WebSocket-Protocol: {SUBPROTOCOL}, {token}\r\n{extensions}\r\n"
         );
+        let tcp = |source| Error::Tcp {
+            addr: host.to_owned(),
+            source,
+        };
         let work = async {
-            let mut stream = TcpStream::connect(host)
-                .await
-                .map_err(|e| format!("connect failed: {e}"))?;
-            stream
-                .write_all(request.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut stream = TcpStream::connect(host).await.map_err(tcp)?;
+            stream.write_all(request.as_bytes()).await.map_err(tcp)?;
             let mut buf = Vec::with_capacity(1024);
             loop {
-                if stream.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
-                    return Err("closed during the handshake".to_owned());
+                if stream.read_buf(&mut buf).await.map_err(tcp)? == 0 {
+                    return Err(Error::Handshake("closed during the handshake".into()));
                 }
                 let text = String::from_utf8_lossy(&buf);
                 if let Some(end) = text.find("\r\n\r\n") {
                     if !text.starts_with("HTTP/1.1 101") {
-                        return Err(format!("refused: {}", text.lines().next().unwrap_or("")));
+                        let status = text.lines().next().unwrap_or("");
+                        return Err(Error::Handshake(format!("refused: {status}")));
                     }
                     if buf.len() > end + 4 {
                         let head = text[..end].to_ascii_lowercase();
@@ -205,7 +190,7 @@ impl Target {
         };
         tokio::time::timeout(Duration::from_secs(30), work)
             .await
-            .map_err(|_| "no 101 and first frame within 30 s".to_owned())?
+            .map_err(|_| Error::Timeout("101 and first frame"))?
     }
 
     /// Most events one publish request may carry.
@@ -218,7 +203,7 @@ impl Target {
 
     /// Publishes `events` in one request (at most [`Target::max_batch`]); on acceptance, returns
     /// the answer's body.
-    pub async fn publish(&self, events: &[Ev]) -> Res<String> {
+    pub async fn publish(&self, events: &[Ev]) -> Result<String> {
         let t = now_us();
         let payload = |e: &Ev| format!(r#"{{"seq":{},"t":{t}}}"#, e.seq);
         // Each system's body, its own authentication, and the status that means "accepted".
@@ -271,17 +256,13 @@ impl Target {
         if let Some(signature) = signature {
             request = request.header(SIGNATURE_HEADER, signature);
         }
-        let response = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| format!("publish failed: {}", chain(&e)))?;
+        let response = request.body(body).send().await?;
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
+        let body = response.text().await.unwrap_or_default();
         if status == accepted {
-            Ok(text)
+            Ok(body)
         } else {
-            Err(format!("publish answered {status}: {text}"))
+            Err(Error::Refused { status, body })
         }
     }
 }

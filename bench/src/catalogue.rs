@@ -1,0 +1,346 @@
+//! The scenarios by name: one row each with its report title, its setup text, the runtime edgepush
+//! runs under and the workload it runs. The names are those of `--only` and `bench/README.md`.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::scenarios::{self, Measured, Params};
+use crate::servers::Runtime;
+use crate::target::Target;
+
+/// A scenario, named on the command line as clap spells it (`many-users-workerd`). Declared in
+/// run order (the report sorts by title): the memory scenarios first, on servers that have not yet
+/// grown; those on plain workerd last, so that a smoke run switches runtime once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// 6. Memory.
+    Memory,
+    /// 6b. Memory with browser-like handshakes.
+    MemoryDeflate,
+    /// 3. Many users.
+    ManyUsers,
+    /// 1. Latency.
+    Latency,
+    /// 2. Fan-out.
+    Fanout,
+    /// 4. Ingest.
+    Ingest,
+    /// 5. Batch.
+    Batch,
+    /// 6c. Memory, edgepush on plain workerd.
+    MemoryWorkerd,
+    /// 3b. Many users, edgepush on plain workerd.
+    ManyUsersWorkerd,
+    /// 1b. Latency, edgepush on plain workerd.
+    LatencyWorkerd,
+    /// 4b. Ingest, edgepush on plain workerd.
+    IngestWorkerd,
+    /// 4c. Ingest in batches, edgepush on plain workerd.
+    IngestBatchedWorkerd,
+    /// 7. Size.
+    Size,
+}
+
+/// What a scenario runs against one target.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Workload {
+    /// [`scenarios::latency`].
+    Latency,
+    /// [`scenarios::fanout`].
+    Fanout,
+    /// [`scenarios::many_users`] with this many sockets.
+    ManyUsers(usize),
+    /// [`scenarios::ingest`], batched or not.
+    Ingest {
+        /// Several events per request.
+        batched: bool,
+    },
+    /// [`scenarios::batch`].
+    Batch,
+    /// [`scenarios::memory`], offering permessage-deflate or not.
+    Memory {
+        /// Browser-like handshakes.
+        deflate: bool,
+    },
+}
+
+impl Workload {
+    /// Runs it against `target`; `breakdown` reads the server's memory by process.
+    pub async fn run(
+        self,
+        target: &Arc<Target>,
+        params: &Params,
+        breakdown: &dyn Fn() -> Vec<(String, u64)>,
+    ) -> Result<Measured> {
+        match self {
+            Self::Latency => scenarios::latency(target, params).await,
+            Self::Fanout => scenarios::fanout(target, params).await,
+            Self::ManyUsers(sockets) => scenarios::many_users(target, params, sockets).await,
+            Self::Ingest { batched } => scenarios::ingest(target, params, batched).await,
+            Self::Batch => scenarios::batch(target, params).await,
+            Self::Memory { deflate } => scenarios::memory(target, params, breakdown, deflate).await,
+        }
+    }
+}
+
+/// One scenario's row.
+pub struct Row {
+    /// Report heading (sections sort by it).
+    pub title: &'static str,
+    /// What was run, with this run's sizes.
+    pub setup: String,
+    /// What runs edgepush, and the workload; `None` for the size scenario, which measures files.
+    pub live: Option<(Runtime, Workload)>,
+    /// Whether a smoke run (without `--only`) includes it: it covers plain workerd with
+    /// `memory-workerd` and `ingest-batched-workerd` (which exists on it alone), not every variant.
+    pub in_smoke: bool,
+}
+
+impl Scenario {
+    /// The name on the command line and in reports.
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Its row, with the sizes of `p`.
+    pub fn row(self, p: &Params) -> Row {
+        use Runtime::{Workerd, WranglerDev};
+        let row = |title, setup, live| Row {
+            title,
+            setup,
+            live,
+            in_smoke: true,
+        };
+        let on_workerd = |title, setup, workload, in_smoke| Row {
+            title,
+            setup,
+            live: Some((Workerd, workload)),
+            in_smoke,
+        };
+        match self {
+            Self::Latency => row(
+                "1. Latency",
+                format!(
+                    "{} sockets of one user; {} publishes/s for {} s, one event per request, sent \
+                     on schedule whether or not earlier ones were answered. Latency is \
+                     publish→deliver, from a wall-clock timestamp in the payload to the frame's \
+                     arrival.",
+                    p.latency.0, p.latency.1, p.latency.2
+                ),
+                Some((WranglerDev, Workload::Latency)),
+            ),
+            Self::Fanout => row(
+                "2. Fan-out",
+                format!(
+                    "One publish to {} sockets of one user, {} rounds; time from the publish \
+                     request until the last socket has the event.",
+                    p.fanout.0, p.fanout.1
+                ),
+                Some((WranglerDev, Workload::Fanout)),
+            ),
+            Self::ManyUsers => row(
+                "3. Many users",
+                format!(
+                    "{} sockets across {} users; {} publishes/s to random users for {} s.",
+                    p.many.0, p.many.1, p.many.2, p.many.3
+                ),
+                Some((WranglerDev, Workload::ManyUsers(p.many.0))),
+            ),
+            Self::ManyUsersWorkerd => on_workerd(
+                "3b. Many users, edgepush on plain `workerd serve`",
+                format!(
+                    "{} sockets across {} users; {} publishes/s to random users for {} s; \
+                     edgepush runs under plain `workerd serve` (as in 6c) instead of `wrangler \
+                     dev`. workerd holds two file descriptors per WebSocket (the accepted socket \
+                     and a duplicate) and three per active Durable Object (its SQLite files), \
+                     wrangler's proxy workerd four per WebSocket, and the hard limit here is \
+                     20,000: so about 8,000 sockets of 1,000 active users on one workerd, and \
+                     4,990 through `wrangler dev`.",
+                    p.many_workerd, p.many.1, p.many.2, p.many.3
+                ),
+                Workload::ManyUsers(p.many_workerd),
+                false,
+            ),
+            Self::LatencyWorkerd => on_workerd(
+                "1b. Latency, edgepush on plain `workerd serve`",
+                format!(
+                    "As 1 ({} sockets of one user, {} publishes/s for {} s), with edgepush's \
+                     built worker under plain `workerd serve` (as in 6c): what wrangler's dev \
+                     server adds.",
+                    p.latency.0, p.latency.1, p.latency.2
+                ),
+                Workload::Latency,
+                false,
+            ),
+            Self::IngestWorkerd => on_workerd(
+                "4b. Ingest, edgepush on plain `workerd serve`",
+                format!(
+                    "As 4 ({} sockets, steps {:?}/s), with edgepush under plain `workerd serve`.",
+                    p.ingest.0, p.ingest.1
+                ),
+                Workload::Ingest { batched: false },
+                false,
+            ),
+            Self::IngestBatchedWorkerd => on_workerd(
+                "4c. Ingest in batches, edgepush on plain `workerd serve`",
+                format!(
+                    "As 4b, but each request carries {} events (a publisher that batches, like \
+                     the PHP `Publisher::publishBatch`); rates are events per second, steps \
+                     {:?}/s. Not counted toward the publishes/s goal.",
+                    p.ingest_batched.0, p.ingest_batched.1
+                ),
+                Workload::Ingest { batched: true },
+                true,
+            ),
+            Self::Ingest => row(
+                "4. Ingest",
+                format!(
+                    "Publishes into one user's room ({} sockets), stepping through {:?}/s for {} \
+                     s each until a step has an error, a missing delivery or a backlog; then the \
+                     best rate for {} s (or half of it if that fails).",
+                    p.ingest.0, p.ingest.1, p.ingest.2, p.ingest.3
+                ),
+                Some((WranglerDev, Workload::Ingest { batched: false })),
+            ),
+            Self::Batch => row(
+                "5. Batch",
+                format!(
+                    "One publish request carrying one event for each of {} users ({} socket(s) \
+                     each), {} rounds; time until the last socket has its event.",
+                    p.batch.0, p.batch.1, p.batch.2
+                ),
+                Some((WranglerDev, Workload::Batch)),
+            ),
+            Self::MemoryDeflate => row(
+                "6b. Memory with browser-like handshakes (permessage-deflate offered)",
+                format!(
+                    "As 6, but each of the {} sockets (of {} users) is opened with a \
+                     hand-written handshake that offers `permessage-deflate` as browsers do, and \
+                     is never read. workerd accepts compression and keeps a zlib context per \
+                     socket; condure (Pushpin) only compresses when started with \
+                     `--compression`, which the packaged runner does not pass.",
+                    p.memory.0, p.memory.1
+                ),
+                Some((WranglerDev, Workload::Memory { deflate: true })),
+            ),
+            Self::MemoryWorkerd => on_workerd(
+                "6c. Memory without wrangler: edgepush on plain `workerd serve`",
+                format!(
+                    "As 6 (same client, no compression offered), but edgepush's built worker runs \
+                     under plain `workerd serve` (bench/workerd/edgepush.capnp.in: same bundle, \
+                     Durable Objects with SQLite on local disk) instead of `wrangler dev`: no \
+                     wrangler proxy, no inspector, no node. Pushpin is measured again beside it. \
+                     {} sockets of {} users.",
+                    p.memory.0, p.memory.1
+                ),
+                Workload::Memory { deflate: false },
+                true,
+            ),
+            Self::Memory => row(
+                "6. Memory",
+                format!(
+                    "Resident memory (RSS, summed over every process of the server: for edgepush \
+                     wrangler's node, its proxy workerd and the workerd running the worker; for \
+                     Pushpin condure, pushpin-proxy, pushpin-handler, the runner and zurl) on \
+                     fresh servers: idle, with {} sockets of {} users open, and after they \
+                     closed.",
+                    p.memory.0, p.memory.1
+                ),
+                Some((WranglerDev, Workload::Memory { deflate: false })),
+            ),
+            Self::Size => row(
+                "7. Size",
+                "What a browser downloads, and what the server ships.".into(),
+                None,
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use clap::ValueEnum as _;
+
+    use super::*;
+
+    #[test]
+    fn names_and_run_order_are_those_of_the_scripts_and_the_readme() {
+        let names: Vec<String> = Scenario::value_variants()
+            .iter()
+            .map(|s| s.name())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "memory",
+                "memory-deflate",
+                "many-users",
+                "latency",
+                "fanout",
+                "ingest",
+                "batch",
+                "memory-workerd",
+                "many-users-workerd",
+                "latency-workerd",
+                "ingest-workerd",
+                "ingest-batched-workerd",
+                "size",
+            ]
+        );
+        assert_eq!(
+            Scenario::from_str("ingest-batched-workerd", false).unwrap(),
+            Scenario::IngestBatchedWorkerd
+        );
+    }
+
+    #[test]
+    fn exactly_the_workerd_variants_run_on_workerd() {
+        let p = Params::smoke();
+        for s in Scenario::value_variants() {
+            let runtime = s.row(&p).live.map(|(r, _)| r);
+            let expected = match s.name() {
+                n if n.ends_with("-workerd") => Some(Runtime::Workerd),
+                n if n == "size" => None,
+                _ => Some(Runtime::WranglerDev),
+            };
+            assert_eq!(runtime, expected, "{}", s.name());
+        }
+    }
+
+    #[test]
+    fn the_smoke_run_skips_workerd_variants_but_memory_and_batched_ingest() {
+        let p = Params::smoke();
+        let skipped: Vec<String> = Scenario::value_variants()
+            .iter()
+            .filter(|s| !s.row(&p).in_smoke)
+            .map(|s| s.name())
+            .collect();
+        assert_eq!(
+            skipped,
+            ["many-users-workerd", "latency-workerd", "ingest-workerd"]
+        );
+    }
+
+    #[test]
+    fn many_users_on_workerd_uses_its_own_socket_count() {
+        let p = Params::full(4_500, 8_000);
+        let workload = |s: Scenario| s.row(&p).live.map(|(_, w)| w);
+        assert_eq!(
+            workload(Scenario::ManyUsers),
+            Some(Workload::ManyUsers(4_500))
+        );
+        assert_eq!(
+            workload(Scenario::ManyUsersWorkerd),
+            Some(Workload::ManyUsers(8_000))
+        );
+        assert!(
+            Scenario::ManyUsersWorkerd
+                .row(&p)
+                .setup
+                .starts_with("8000 sockets across 1000 users")
+        );
+    }
+}
