@@ -19,6 +19,7 @@ use core::cell::{Cell, RefCell};
 #[cfg(feature = "std")]
 use core::{fmt::Display, future::Future};
 
+use edgepush_protocol::codes::CloseCode;
 use edgepush_protocol::frames::{ErrorBody, EventFrame, PONG, SUBPROTOCOL, ServerFrame, Welcome};
 #[cfg(feature = "std")]
 use serde::de::DeserializeOwned;
@@ -254,9 +255,9 @@ impl Client {
         run(&self.shared, Input::Start);
     }
 
-    /// Stops everything: closes the socket with code 1000, cancels timers and pending token
-    /// fetches, removes every browser listener and, after reporting the final `closed` state,
-    /// every handler. The client cannot be reconnected afterwards; build a new one.
+    /// Stops everything: closes the socket with code 1000 ([`CloseCode::Normal`]), cancels timers
+    /// and pending token fetches, removes every browser listener and, after reporting the final
+    /// `closed` state, every handler. The client cannot be reconnected afterwards; build a new one.
     pub fn close(&self) {
         if let Ok(mut io) = self.shared.io.try_borrow_mut() {
             io.finished = true;
@@ -540,7 +541,7 @@ fn perform(shared: &Rc<Shared>, action: Action<JsValue>) {
                     queue(
                         shared,
                         Input::Closed {
-                            code: 1006,
+                            code: const { CloseCode::Abnormal.as_u16() },
                             reason: String::new(),
                         },
                     );

@@ -40,7 +40,7 @@ macro_rules! close_codes {
             pub const ALL: [CloseCode; [$($code),+].len()] = [$(Self::$name),+];
 
             /// The numeric code sent in the close frame.
-            pub fn as_u16(self) -> u16 {
+            pub const fn as_u16(self) -> u16 {
                 match self {
                     $(Self::$name => $code,)+
                     Self::Other(code) => code,
@@ -48,7 +48,7 @@ macro_rules! close_codes {
             }
 
             /// The reason string the server sends with this code (short, machine-readable).
-            pub fn reason(self) -> &'static str {
+            pub const fn reason(self) -> &'static str {
                 match self {
                     $(Self::$name => $reason,)+
                     Self::Other(_) => "other",
@@ -56,7 +56,7 @@ macro_rules! close_codes {
             }
 
             /// What the code means, in one line (the row's doc text).
-            pub fn meaning(self) -> &'static str {
+            pub const fn meaning(self) -> &'static str {
                 match self {
                     $(Self::$name => concat!($($meaning),+).trim_ascii(),)+
                     Self::Other(_) => "a code edgepush does not send; the client acts on its range",
@@ -68,7 +68,7 @@ macro_rules! close_codes {
             /// `Normal` means the client itself ended the connection, so there is nothing to
             /// resume; `1002`/`1003`/`1007`/`1008`/`1009` and `4500..=4999` are terminal;
             /// everything else, including unknown codes below 4500, reconnects with backoff.
-            pub fn action(self) -> CloseAction {
+            pub const fn action(self) -> CloseAction {
                 match self {
                     $(Self::$name => CloseAction::$action,)+
                     Self::Other(1002 | 1003 | 1007 | 1008 | 1009 | 4500..=4999) => CloseAction::Stop,
@@ -145,14 +145,14 @@ macro_rules! error_codes {
             pub const ALL: [ErrorCode; [$($wire),+].len()] = [$(Self::$name),+];
 
             /// The string on the wire, e.g. `"invalid_signature"`.
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$name => $wire,)+
                 }
             }
 
             /// The HTTP status an HTTP response with this error carries.
-            pub fn http_status(self) -> u16 {
+            pub const fn http_status(self) -> u16 {
                 match self {
                     $(Self::$name => $status,)+
                 }
@@ -163,7 +163,7 @@ macro_rules! error_codes {
             /// expired token asks for a fresh one, other token problems and missing tokens stop
             /// the client, malformed connect parameters are a protocol violation, server trouble
             /// reconnects with backoff.
-            pub fn refusal_close_code(self) -> CloseCode {
+            pub const fn refusal_close_code(self) -> CloseCode {
                 match self {
                     $(Self::$name => CloseCode::$refusal,)+
                 }
@@ -171,14 +171,14 @@ macro_rules! error_codes {
 
             /// Whether repeating the same request later may succeed (server-side trouble), as
             /// opposed to a request that must be fixed first.
-            pub fn is_retryable(self) -> bool {
+            pub const fn is_retryable(self) -> bool {
                 match self {
                     $(Self::$name => $retryable,)+
                 }
             }
 
             /// What the code means, in one line (the row's doc text).
-            pub fn meaning(self) -> &'static str {
+            pub const fn meaning(self) -> &'static str {
                 match self {
                     $(Self::$name => concat!($($meaning),+).trim_ascii(),)+
                 }
