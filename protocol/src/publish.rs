@@ -10,9 +10,11 @@
 //! A missing payload is `null`. Unknown fields are ignored.
 //!
 //! Idempotency: an event may carry `"idempotency_key"`, and a request may carry the
-//! [`IDEMPOTENCY_HEADER`]; the event at index `i` of such a request gets the key `"<header>:<i>"`.
-//! Publishing a key that the user's room has seen within its idempotency window returns the
-//! original id (with `"duplicate": true`) instead of storing the event again.
+//! [`IDEMPOTENCY_HEADER`]; the event at index `i` of such a request gets the key `(<header>, i)`.
+//! The two kinds of key never match each other ([`IdempotencyKey`]). Publishing a key that the
+//! user's room has seen within its idempotency window with the same event (name and payload
+//! text) returns the original id (with `"duplicate": true`) instead of storing it again; the same
+//! key with a different event is refused with `idempotency_conflict`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::codes::ErrorCode;
+use crate::frames::ErrorBody;
 
 /// The largest request body the server reads, in bytes; larger bodies get `413` before hashing.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -114,7 +117,34 @@ pub struct NewEvent {
     pub payload: Box<RawValue>,
     /// The key that makes publishing this event idempotent, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// An event's idempotency key, by where it came from. Keys of the two kinds live apart: an
+/// event's own key `"req:0"` never matches the key the header `req` gives the event at index 0.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdempotencyKey {
+    /// The event's own `idempotency_key`.
+    Event(String),
+    /// The request's [`IDEMPOTENCY_HEADER`] and the event's index in the request.
+    Request {
+        /// The header's value.
+        key: String,
+        /// The event's index in the request.
+        index: usize,
+    },
+}
+
+impl IdempotencyKey {
+    /// The key as stored: `e:<key>` or `r:<key>:<index>`, distinct for distinct keys (keys are
+    /// visible ASCII, and the prefix says which kind it is).
+    pub fn storage_key(&self) -> String {
+        match self {
+            Self::Event(key) => format!("e:{key}"),
+            Self::Request { key, index } => format!("r:{key}:{index}"),
+        }
+    }
 }
 
 /// Why a publish body was refused.
@@ -167,11 +197,35 @@ impl PublishError {
     }
 }
 
-/// What a publish request answers (`202`): one entry per event, in request order.
+/// What a publish request answers: one entry per event, in request order. `202` when every
+/// event was stored (or was a duplicate); `207` when some were and others failed, each failed
+/// entry carrying its error. When every event failed, the answer is the first failure's error
+/// body and status instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishResponse {
-    /// The published events.
-    pub events: Vec<PublishedEvent>,
+    /// Each event's outcome.
+    pub events: Vec<EventOutcome>,
+}
+
+impl PublishResponse {
+    /// The HTTP status of this answer: `202` if nothing failed, else `207`.
+    pub fn status(&self) -> u16 {
+        if self.events.iter().any(|e| matches!(e, EventOutcome::Failed(_))) {
+            207
+        } else {
+            202
+        }
+    }
+}
+
+/// One event's outcome in a [`PublishResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EventOutcome {
+    /// Stored and sent, or a duplicate of a stored event.
+    Published(PublishedEvent),
+    /// Not stored; its error says why and whether retrying can help.
+    Failed(FailedEvent),
 }
 
 /// One published event in a [`PublishResponse`].
@@ -187,6 +241,15 @@ pub struct PublishedEvent {
     /// nothing was stored or sent again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
+}
+
+/// An event that was not stored, in a [`PublishResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedEvent {
+    /// The user it was meant for.
+    pub user: String,
+    /// Why it was not stored (`internal_error`: retry; `idempotency_conflict`: use a new key).
+    pub error: ErrorBody,
 }
 
 type JsonObject = HashMap<String, Box<RawValue>>;
@@ -217,7 +280,10 @@ pub fn parse_publish_request(
         for (index, event) in events.iter_mut().enumerate() {
             event
                 .idempotency_key
-                .get_or_insert_with(|| format!("{request_key}:{index}"));
+                .get_or_insert_with(|| IdempotencyKey::Request {
+                    key: request_key.to_owned(),
+                    index,
+                });
         }
     }
     Ok(events)
@@ -313,7 +379,7 @@ fn parse_event(object: &JsonObject, prefix: &str) -> Result<NewEvent, PublishErr
                 .map_err(|_| PublishError::field(&key_field, "must be a string"))?;
             validate_idempotency_key(&key)
                 .map_err(|problem| PublishError::field(&key_field, problem))?;
-            Some(key)
+            Some(IdempotencyKey::Event(key))
         }
     };
     Ok(NewEvent {
@@ -468,8 +534,9 @@ mod tests {
     fn request_keys_apply_per_index_and_event_keys_win() {
         let body = br#"{"events":[{"user":"1","name":"X"},{"user":"2","name":"Y","idempotency_key":"own"}]}"#;
         let events = parse_publish_request(body, Some("req-7")).unwrap();
-        assert_eq!(events[0].idempotency_key.as_deref(), Some("req-7:0"));
-        assert_eq!(events[1].idempotency_key.as_deref(), Some("own"));
+        let stored = |i: usize| events[i].idempotency_key.as_ref().map(|k| k.storage_key());
+        assert_eq!(stored(0).as_deref(), Some("r:req-7:0"));
+        assert_eq!(stored(1).as_deref(), Some("e:own"));
         assert!(
             parse_publish_request(body, None).unwrap()[0]
                 .idempotency_key
@@ -487,6 +554,45 @@ mod tests {
             field_error(r#"{"user":"1","name":"X","idempotency_key":5}"#),
             "idempotency_key must be a string"
         );
+    }
+
+    #[test]
+    fn header_keys_and_event_keys_never_collide() {
+        let body = br#"{"events":[{"user":"1","name":"X"},{"user":"1","name":"Y","idempotency_key":"req:0"}]}"#;
+        let events = parse_publish_request(body, Some("req")).unwrap();
+        let keys: Vec<_> = events
+            .iter()
+            .map(|e| e.idempotency_key.as_ref().map(IdempotencyKey::storage_key))
+            .collect();
+        assert_ne!(keys[0], keys[1], "{keys:?}");
+    }
+
+    #[test]
+    fn answers_list_failures_beside_published_events() {
+        let published = EventOutcome::Published(PublishedEvent {
+            user: "a".into(),
+            id: 3,
+            sockets: 1,
+            duplicate: false,
+        });
+        let failed = EventOutcome::Failed(FailedEvent {
+            user: "b".into(),
+            error: ErrorBody::new(ErrorCode::InternalError, "the room failed"),
+        });
+        let answer = PublishResponse {
+            events: vec![published.clone(), failed],
+        };
+        assert_eq!(answer.status(), 207);
+        let json = serde_json::to_string(&answer).unwrap();
+        assert_eq!(
+            json,
+            r#"{"events":[{"user":"a","id":3,"sockets":1},{"user":"b","error":{"code":"internal_error","message":"the room failed"}}]}"#
+        );
+        assert_eq!(serde_json::from_str::<PublishResponse>(&json).unwrap(), answer);
+        let all_good = PublishResponse {
+            events: vec![published],
+        };
+        assert_eq!(all_good.status(), 202);
     }
 
     #[test]

@@ -190,7 +190,7 @@ impl PublishKeys {
             .iter()
             .find(|k| k.id == parsed.key_id)
             .ok_or_else(|| SignatureError::UnknownKey(parsed.key_id.to_owned()))?;
-        if (now - parsed.timestamp).abs() > TOLERANCE_SECONDS {
+        if now.abs_diff(parsed.timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
             return Err(SignatureError::Stale {
                 timestamp: parsed.timestamp,
                 now,
@@ -297,6 +297,18 @@ mod tests {
             verify(&sign("new", NOW + 301), NOW).unwrap_err().code(),
             ErrorCode::StaleTimestamp
         );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        // `t=` is outside input: the difference to now must not overflow in any build.
+        for t in [i64::MIN, i64::MIN + NOW, i64::MIN + 1, i64::MAX, -1] {
+            assert_eq!(
+                verify(&sign("new", t), NOW).unwrap_err().code(),
+                ErrorCode::StaleTimestamp,
+                "t={t}"
+            );
+        }
     }
 
     #[test]

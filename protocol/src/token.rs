@@ -1,7 +1,9 @@
 //! Connect tokens: HS256 JWTs that prove who a browser is.
 //!
-//! `sub` is the user id and `exp` is required; `nbf` and `iat` are honoured with
-//! [`LEEWAY_SECONDS`] of clock skew; `aud` and `iss` are checked when the verifier is configured
+//! `sub` is the user id and `exp` is required: a token is valid before its `exp` second and
+//! expired from it on, with no leeway, the same rule the room applies to open sockets; `nbf` and
+//! `iat` are honoured with [`LEEWAY_SECONDS`] of clock skew (a token from an issuer whose clock
+//! runs a little ahead is not refused); `aud` and `iss` are checked when the verifier is configured
 //! with them. Only `HS256` is accepted, whatever the header claims. Time is passed in, in seconds
 //! since the Unix epoch, so this module has no clock.
 
@@ -25,7 +27,7 @@ use crate::publish::{IdText, UserId};
 pub const MIN_SECRET_BYTES: usize = 32;
 /// The largest accepted token, in bytes; larger ones are refused before any decoding.
 pub const MAX_TOKEN_BYTES: usize = 4096;
-/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+/// Clock skew tolerated on `nbf` and `iat` (not on `exp`), in seconds.
 pub const LEEWAY_SECONDS: i64 = 30;
 
 /// The claims of a connect token.
@@ -248,7 +250,7 @@ impl TokenKey {
 
     fn check_claims(&self, claims: &Claims, now: i64) -> Result<(), TokenError> {
         UserId::parse(claims.sub.as_str()).map_err(TokenError::BadSubject)?;
-        if now > claims.exp.saturating_add(LEEWAY_SECONDS) {
+        if now >= claims.exp {
             return Err(TokenError::Expired {
                 exp: claims.exp,
                 now,
@@ -331,13 +333,15 @@ mod tests {
     }
 
     #[test]
-    fn expiry_and_not_before_honour_the_leeway() {
+    fn expiry_is_exact_and_not_before_honours_the_leeway() {
         let token = key().mint(&claims("42"));
-        assert!(key().verify(&token, NOW + 3600 + LEEWAY_SECONDS).is_ok());
-        assert!(matches!(
-            key().verify(&token, NOW + 3600 + LEEWAY_SECONDS + 1),
-            Err(TokenError::Expired { .. })
-        ));
+        assert!(key().verify(&token, NOW + 3600 - 1).is_ok());
+        for late in [NOW + 3600, NOW + 3600 + 1, NOW + 3600 + LEEWAY_SECONDS] {
+            assert!(matches!(
+                key().verify(&token, late),
+                Err(TokenError::Expired { .. })
+            ));
+        }
         let mut early = claims("42");
         early.nbf = Some(NOW + 100);
         let token = key().mint(&early);

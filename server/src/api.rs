@@ -1,7 +1,7 @@
 //! The public HTTP surface, decided without I/O: which route a request takes, where its token
 //! is, what it asked to resume, and the `POST /disconnect` body.
 
-use edgepush_protocol::frames::SUBPROTOCOL;
+use edgepush_protocol::frames::{REFUSAL_CLOSE, SUBPROTOCOL};
 use edgepush_protocol::publish::UserId;
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +49,27 @@ impl Route {
     /// origin, is what authorizes them).
     pub fn is_cross_origin(self) -> bool {
         matches!(self, Self::Publish | Self::Disconnect | Self::Preflight)
+    }
+}
+
+/// How a refused connect is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// As an HTTP status and JSON body (what plain WebSocket clients can read).
+    Http,
+    /// Inside an accepted socket: an `error` frame and a close code from the shared table
+    /// (browsers cannot read a refused upgrade). Every refusal, the room's failures included.
+    InBand,
+}
+
+impl Refusal {
+    /// What the client asked for with the `refusal` query parameter.
+    pub fn asked(refusal_param: Option<&str>) -> Self {
+        if refusal_param == Some(REFUSAL_CLOSE) {
+            Self::InBand
+        } else {
+            Self::Http
+        }
     }
 }
 
@@ -136,7 +157,7 @@ impl DisconnectRequest {
 }
 
 /// The answer to `POST /disconnect`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DisconnectResponse {
     /// The user.
     pub user: String,
@@ -159,6 +180,14 @@ mod tests {
         assert_eq!(Route::of("POST", "/connect").unwrap_err().status(), 405);
         assert_eq!(Route::of("GET", "/nope").unwrap_err().status(), 404);
         assert_eq!(Route::of("GET", "/publish/").unwrap_err().status(), 404);
+    }
+
+    #[test]
+    fn refusals_are_in_band_only_when_asked_for() {
+        assert_eq!(Refusal::asked(Some("close")), Refusal::InBand);
+        assert_eq!(Refusal::asked(None), Refusal::Http);
+        assert_eq!(Refusal::asked(Some("http")), Refusal::Http);
+        assert_eq!(Refusal::asked(Some("")), Refusal::Http);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! | `JWT_ISSUER` | no | when set, tokens must carry this `iss` |
 //! | `HISTORY_MAX_EVENTS` | no | events kept per user for resume (default 1000) |
 //! | `HISTORY_MAX_AGE_SECONDS` | no | how long events are kept (default 86400) |
+//! | `TEST_FAIL_MARKER` | no | tests only: a room fails a connect of the user, and the storing of an event, with this name |
 
 use edgepush_protocol::signature::{PublishKeys, SignatureError};
 use edgepush_protocol::token::{TokenError, TokenKey};
@@ -33,13 +34,25 @@ pub enum ConfigError {
     NotANumber(&'static str),
 }
 
-/// Everything the edge worker needs to authenticate requests.
+/// Everything the edge worker needs to authenticate requests. It loads the rooms' settings too,
+/// so that a bad one is reported at the edge, before any room.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Verifies connect tokens.
     pub tokens: TokenKey,
     /// Verifies publish signatures.
     pub publish_keys: PublishKeys,
+    /// What every room runs with.
+    pub room: RoomSettings,
+}
+
+/// What a room needs from the settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSettings {
+    /// How much history to keep.
+    pub history: HistoryLimits,
+    /// Tests only: the user name whose connects fail, and the event name whose storing fails.
+    pub fail_marker: Option<String>,
 }
 
 impl Settings {
@@ -58,12 +71,14 @@ impl Settings {
         Ok(Self {
             tokens,
             publish_keys,
+            room: RoomSettings::load(lookup)?,
         })
     }
 }
 
-impl HistoryLimits {
-    /// Reads the history bounds, falling back to the defaults for unset settings.
+impl RoomSettings {
+    /// Reads the history bounds, falling back to the defaults for unset settings, and the test
+    /// hook.
     pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let number = |name: &'static str, default: u64| match lookup(name) {
             None => Ok(default),
@@ -74,10 +89,15 @@ impl HistoryLimits {
                 .filter(|n| *n > 0)
                 .ok_or(ConfigError::NotANumber(name)),
         };
-        let defaults = Self::default();
-        Ok(Self {
+        let defaults = HistoryLimits::default();
+        let history = HistoryLimits {
             max_events: number("HISTORY_MAX_EVENTS", defaults.max_events)?,
-            max_age_ms: number("HISTORY_MAX_AGE_SECONDS", defaults.max_age_ms / 1000)? * 1000,
+            max_age_ms: number("HISTORY_MAX_AGE_SECONDS", defaults.max_age_ms / 1000)?
+                .saturating_mul(1000),
+        };
+        Ok(Self {
+            history,
+            fail_marker: lookup("TEST_FAIL_MARKER").filter(|m| !m.is_empty()),
         })
     }
 }
@@ -121,18 +141,27 @@ mod tests {
     #[test]
     fn history_limits_default_and_validate() {
         assert_eq!(
-            HistoryLimits::load(env(&[])).unwrap(),
+            RoomSettings::load(env(&[])).unwrap().history,
             HistoryLimits::default()
         );
-        let limits = HistoryLimits::load(env(&[
+        let limits = RoomSettings::load(env(&[
             ("HISTORY_MAX_EVENTS", "5"),
             ("HISTORY_MAX_AGE_SECONDS", "60"),
         ]))
-        .unwrap();
+        .unwrap()
+        .history;
         assert_eq!((limits.max_events, limits.max_age_ms), (5, 60_000));
         assert_eq!(
-            HistoryLimits::load(env(&[("HISTORY_MAX_EVENTS", "0")])).unwrap_err(),
+            RoomSettings::load(env(&[("HISTORY_MAX_EVENTS", "0")])).unwrap_err(),
             ConfigError::NotANumber("HISTORY_MAX_EVENTS")
         );
+    }
+
+    #[test]
+    fn a_bad_room_setting_is_reported_at_the_edge_by_name() {
+        let err =
+            Settings::load(env(&[JWT, KEYS, ("HISTORY_MAX_AGE_SECONDS", "a day")])).unwrap_err();
+        assert_eq!(err, ConfigError::NotANumber("HISTORY_MAX_AGE_SECONDS"));
+        assert!(err.to_string().contains("HISTORY_MAX_AGE_SECONDS"));
     }
 }

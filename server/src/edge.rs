@@ -5,11 +5,10 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 
 use edgepush_protocol::frames::{
-    EPOCH_PARAM, REFUSAL_CLOSE, REFUSAL_PARAM, SINCE_PARAM, SUBPROTOCOL, ServerFrame, TOKEN_PARAM,
+    EPOCH_PARAM, REFUSAL_PARAM, SINCE_PARAM, SUBPROTOCOL, ServerFrame, TOKEN_PARAM,
 };
 use edgepush_protocol::publish::{
-    IDEMPOTENCY_HEADER, MAX_BODY_BYTES, NewEvent, PublishResponse, PublishedEvent,
-    parse_publish_request,
+    IDEMPOTENCY_HEADER, MAX_BODY_BYTES, NewEvent, parse_publish_request,
 };
 use edgepush_protocol::signature::SIGNATURE_HEADER;
 use futures_util::future::join_all;
@@ -21,15 +20,18 @@ use worker::{
     web_sys,
 };
 
-use crate::api::{self, DisconnectRequest, DisconnectResponse, Route};
+use crate::api::{self, DisconnectRequest, DisconnectResponse, Refusal, Route};
+use crate::batch::{self, RoomBatch};
 use crate::config::Settings;
 use crate::error::ServerError;
-use crate::room_object::{ConnectParams, RoomPublishResult, log, now_ms};
+use crate::internal::{
+    CALL_PARAM, ConnectCall, DisconnectAnswer, DisconnectCall, PublishAnswer, PublishCall,
+    ROOM_URL, RoomCall, RoomFailure, read_answer, read_failure,
+};
+use crate::runtime::{log, now_ms};
 
 /// The Durable Object binding in `wrangler.toml`.
 const ROOMS_BINDING: &str = "ROOMS";
-/// The base of internal requests from the edge to a room; never reachable from outside.
-const ROOM_ORIGIN: &str = "https://room.internal";
 
 impl From<worker::Error> for ServerError {
     fn from(err: worker::Error) -> Self {
@@ -102,7 +104,7 @@ fn settings(env: &Env) -> Result<Rc<Settings>, ServerError> {
         return Ok(settings);
     }
     let settings = Rc::new(Settings::load(|name| {
-        env.secret(name).ok().map(|s| s.to_string())
+        env.var(name).ok().map(|s| s.to_string())
     })?);
     SETTINGS.with(|cell| cell.set(settings.clone()).ok());
     Ok(settings)
@@ -137,56 +139,64 @@ async fn connect(req: Request, env: &Env) -> Result<Response, ServerError> {
     let offered_subprotocol = subprotocols
         .as_deref()
         .is_some_and(|p| p.split(',').any(|p| p.trim() == SUBPROTOCOL));
-    let authorized = (|| {
-        let query_token = query(TOKEN_PARAM);
-        let token = api::connect_token(subprotocols.as_deref(), query_token.as_deref())?;
-        let claims = settings(env)?.tokens.verify(token.token, now_seconds())?;
-        let resume =
-            api::resume_request(query(SINCE_PARAM).as_deref(), query(EPOCH_PARAM).as_deref())?;
-        Ok::<_, ServerError>(ConnectParams {
-            user: claims.sub,
-            exp: claims.exp,
-            subprotocol: token.echo_subprotocol,
-            since: resume.since,
-            epoch: resume.epoch,
-        })
-    })();
-    match authorized {
-        Ok(params) => enter_room(env, &params).await,
-        Err(err) if query(REFUSAL_PARAM).as_deref() == Some(REFUSAL_CLOSE) => {
-            refuse_in_band(&err, offered_subprotocol)
-        }
+    let entered = match authorize(env, &query, subprotocols.as_deref()) {
+        Ok(call) => enter_room(env, call).await,
         Err(err) => Err(err),
+    };
+    match (entered, Refusal::asked(query(REFUSAL_PARAM).as_deref())) {
+        (Ok(response), _) => Ok(response),
+        (Err(err), Refusal::InBand) => refuse_in_band(&err, offered_subprotocol),
+        (Err(err), Refusal::Http) => Err(err),
+    }
+}
+
+/// Verifies the connect token and reads the resume parameters.
+fn authorize(
+    env: &Env,
+    query: &impl Fn(&str) -> Option<String>,
+    subprotocols: Option<&str>,
+) -> Result<ConnectCall, ServerError> {
+    let query_token = query(TOKEN_PARAM);
+    let token = api::connect_token(subprotocols, query_token.as_deref())?;
+    let claims = settings(env)?.tokens.verify(token.token, now_seconds())?;
+    let resume = api::resume_request(query(SINCE_PARAM).as_deref(), query(EPOCH_PARAM).as_deref())?;
+    Ok(ConnectCall {
+        user: claims.sub,
+        exp: claims.exp,
+        subprotocol: token.echo_subprotocol,
+        since: resume.since,
+        epoch: resume.epoch,
+    })
+}
+
+/// A room's failure as the edge reports it, naming the user.
+fn room_failed(user: &str, failure: RoomFailure) -> ServerError {
+    ServerError::Refused {
+        code: failure.code,
+        message: format!("the room of user {user:?} failed: {}", failure.message),
     }
 }
 
 /// Hands a verified socket to the user's room.
-async fn enter_room(env: &Env, params: &ConnectParams) -> Result<Response, ServerError> {
-    let mut room_url = worker::Url::parse(&format!("{ROOM_ORIGIN}/connect"))
-        .map_err(|e| ServerError::Internal(e.to_string()))?;
-    {
-        let mut pairs = room_url.query_pairs_mut();
-        pairs.append_pair("user", &params.user);
-        pairs.append_pair("exp", &params.exp.to_string());
-        pairs.append_pair(
-            "subprotocol",
-            if params.subprotocol { "true" } else { "false" },
-        );
-        if let Some(since) = params.since {
-            pairs.append_pair("since", &since.to_string());
-        }
-        if let Some(epoch) = &params.epoch {
-            pairs.append_pair("epoch", epoch);
-        }
-    }
+async fn enter_room(env: &Env, call: ConnectCall) -> Result<Response, ServerError> {
+    let user = call.user.clone();
+    let mut room_url =
+        worker::Url::parse(ROOM_URL).map_err(|e| ServerError::Internal(e.to_string()))?;
+    room_url
+        .query_pairs_mut()
+        .append_pair(CALL_PARAM, &RoomCall::Connect(call).to_json());
     let headers = Headers::new();
     headers.set("Upgrade", "websocket")?;
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let room_req = Request::new_with_init(room_url.as_str(), &init)?;
-    Ok(room(env, &params.user)?
-        .fetch_with_request(room_req)
-        .await?)
+    let mut response = room(env, &user)?.fetch_with_request(room_req).await?;
+    if response.status_code() == 101 {
+        return Ok(response);
+    }
+    let status = response.status_code();
+    let body = response.text().await.unwrap_or_default();
+    Err(room_failed(&user, read_failure(status, &body)))
 }
 
 /// Reports a refused connect inside the WebSocket (for browsers, which cannot read a refused
@@ -257,101 +267,74 @@ async fn publish(req: Request, env: &Env) -> Result<Response, ServerError> {
     let events = parse_publish_request(&body, idempotency.as_deref())?;
 
     // One request per user's room, all in flight at once; each keeps its events' order.
-    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-    for (index, event) in events.iter().enumerate() {
-        match groups
-            .iter_mut()
-            .find(|(user, _)| user == event.user.as_str())
-        {
-            Some((_, indexes)) => indexes.push(index),
-            None => groups.push((event.user.as_str().to_owned(), vec![index])),
-        }
-    }
-    let outcomes = join_all(groups.iter().map(|(user, indexes)| {
-        let batch: Vec<&NewEvent> = indexes.iter().map(|&i| &events[i]).collect();
-        publish_to_room(env, user, batch)
-    }))
+    let batches = batch::by_room(&events);
+    let answers = join_all(
+        batches
+            .iter()
+            .map(|batch| publish_to_room(env, batch, &events)),
+    )
     .await;
-
-    let mut published: Vec<Option<PublishedEvent>> = vec![None; events.len()];
-    for ((user, indexes), outcome) in groups.iter().zip(outcomes) {
-        let results = outcome.map_err(|err| ServerError::Room {
-            user: user.clone(),
-            reason: err.to_string(),
-        })?;
-        for (&index, result) in indexes.iter().zip(results) {
-            published[index] = Some(PublishedEvent {
-                user: user.clone(),
-                id: result.id,
-                sockets: result.sockets,
-                duplicate: result.duplicate,
-            });
-        }
-    }
+    let response = batch::answer(&events, &batches, answers)?;
     // No log line per accepted publish: it is the hot path, and its outcome is already in the
     // answer (ids, sockets reached, duplicates) and in the platform's log of each request.
     // Refusals are logged (in `fetch`).
-    let events: Vec<PublishedEvent> = published.into_iter().flatten().collect();
-    Ok(Response::from_json(&PublishResponse { events })?.with_status(202))
+    let status = response.status();
+    Ok(Response::from_json(&response)?.with_status(status))
 }
 
 async fn publish_to_room(
     env: &Env,
-    user: &str,
-    events: Vec<&NewEvent>,
-) -> Result<Vec<RoomPublishResult>, ServerError> {
-    let body = serde_json::to_string(&events).map_err(|e| ServerError::Internal(e.to_string()))?;
-    let answer = room_post(env, user, "/publish", &body).await?;
-    let results: Vec<RoomPublishResult> =
-        serde_json::from_str(&answer).map_err(|e| ServerError::Internal(e.to_string()))?;
-    if results.len() != events.len() {
-        return Err(ServerError::Internal(
-            "the room answered for a different number of events".into(),
-        ));
-    }
-    Ok(results)
+    batch: &RoomBatch<'_>,
+    events: &[NewEvent],
+) -> Result<PublishAnswer, RoomFailure> {
+    let call = RoomCall::Publish(PublishCall {
+        events: batch.indexes.iter().map(|&i| events[i].clone()).collect(),
+    });
+    let (status, body) = room_post(env, batch.user.as_str(), &call)
+        .await
+        .map_err(|err| RoomFailure::new(err.code(), err.to_string()))?;
+    read_answer(status, &body)
 }
 
-/// Posts `body` to one of the room's internal endpoints and returns its answer's body. Uses the
-/// runtime's `Request`/`Response` directly: one `text()` call for the answer instead of
+/// Posts a call to the user's room and returns its answer's status and body. Uses the runtime's
+/// `Request`/`Response` directly: one `text()` call for the answer instead of
 /// `worker::Response`'s chunk-by-chunk stream reader, and no `Headers` object (the room reads
 /// the body as JSON whatever its type).
-async fn room_post(env: &Env, user: &str, path: &str, body: &str) -> Result<String, ServerError> {
+async fn room_post(env: &Env, user: &str, call: &RoomCall) -> Result<(u16, String), ServerError> {
     // JS errors go through worker's conversion, then the edge's `From<worker::Error>`.
     let js = worker::Error::from;
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
-    let req = web_sys::Request::new_with_str_and_init(&format!("{ROOM_ORIGIN}{path}"), &init)
-        .map_err(js)?;
+    init.set_body(&JsValue::from_str(&call.to_json()));
+    let req = web_sys::Request::new_with_str_and_init(ROOM_URL, &init).map_err(js)?;
     let stub: DurableObject = room(env, user)?.into_rpc();
     let response: web_sys::Response = JsFuture::from(stub.fetch_with_request(&req).map_err(js)?)
         .await
         .map_err(js)?
         .dyn_into()
         .map_err(js)?;
-    if response.status() != 200 {
-        return Err(ServerError::Internal(format!(
-            "the room answered {}",
-            response.status()
-        )));
-    }
-    JsFuture::from(response.text().map_err(js)?)
+    let body = JsFuture::from(response.text().map_err(js)?)
         .await
         .map_err(js)?
         .as_string()
-        .ok_or_else(|| ServerError::Internal("the room's answer is not text".into()))
+        .ok_or_else(|| ServerError::Internal("the room's answer is not text".into()))?;
+    Ok((response.status(), body))
 }
 
 async fn disconnect(req: Request, env: &Env) -> Result<Response, ServerError> {
     let body = signed_body(req, env).await?;
     let request = DisconnectRequest::parse(&body)?;
-    let path = format!("/disconnect?reconnect={}", u8::from(request.reconnect));
     let user = request.user.as_str();
-    let answer = room_post(env, user, &path, "").await?;
-    let mut answer: DisconnectResponse =
-        serde_json::from_str(&answer).map_err(|e| ServerError::Internal(e.to_string()))?;
-    answer.user = user.to_owned();
+    let call = RoomCall::Disconnect(DisconnectCall {
+        reconnect: request.reconnect,
+    });
+    let (status, body) = room_post(env, user, &call).await?;
+    let closed: DisconnectAnswer =
+        read_answer(status, &body).map_err(|failure| room_failed(user, failure))?;
+    let answer = DisconnectResponse {
+        user: user.to_owned(),
+        sockets: closed.sockets,
+    };
     log(
         "disconnect_user",
         &[

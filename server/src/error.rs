@@ -58,15 +58,14 @@ pub enum ServerError {
     /// `GET /connect` without `Upgrade: websocket`.
     #[error("GET /connect must be a WebSocket upgrade (Upgrade: websocket)")]
     UpgradeRequired,
-    /// The user's room could not store or deliver; nothing was acknowledged, retry.
-    #[error(
-        "the room of user {user:?} failed: {reason}; retrying with the same Idempotency-Key is safe"
-    )]
-    Room {
-        /// The user whose room failed.
-        user: String,
-        /// What the runtime reported.
-        reason: String,
+    /// A user's room refused or failed the call (e.g. `internal_error`: nothing of that user
+    /// was stored, retry; `idempotency_conflict`: use a new key).
+    #[error("{message}")]
+    Refused {
+        /// The stable code.
+        code: ErrorCode,
+        /// What the room reported, naming the user.
+        message: String,
     },
     /// An unexpected runtime failure; safe to retry.
     #[error("internal error: {0}")]
@@ -87,7 +86,8 @@ impl ServerError {
             Self::NotFound => ErrorCode::NotFound,
             Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             Self::UpgradeRequired => ErrorCode::UpgradeRequired,
-            Self::Room { .. } | Self::Internal(_) => ErrorCode::InternalError,
+            Self::Refused { code, .. } => *code,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 

@@ -1,4 +1,12 @@
 //! Closing sockets whose connect token expired, with one alarm for the earliest expiry.
+//!
+//! A token may expire far in the future (`exp` = 9999999999 or `i64::MAX` are common "never"
+//! values), past the dates the runtime's alarms support. Alarms are therefore never set more
+//! than [`MAX_ALARM_AHEAD_MS`] ahead: when such an alarm fires, nothing has expired yet and the
+//! next one is planned the same way.
+
+/// The furthest ahead an alarm is set: 30 days.
+pub const MAX_ALARM_AHEAD_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 
 /// Which sockets to close now and when to wake up next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,19 +20,29 @@ pub struct ExpiryPlan {
 /// Plans token expiry for sockets whose tokens expire at `expires_at` (seconds), at `now_ms`.
 /// A token expires at the first millisecond of its `exp` second.
 pub fn plan(expires_at: &[i64], now_ms: u64) -> ExpiryPlan {
-    let exp_ms = |exp: i64| u64::try_from(exp).unwrap_or(0).saturating_mul(1000);
     let expired = (0..expires_at.len())
         .filter(|&i| exp_ms(expires_at[i]) <= now_ms)
         .collect();
     let next_alarm_ms = expires_at
         .iter()
-        .map(|&exp| exp_ms(exp))
-        .filter(|&ms| ms > now_ms)
+        .filter(|&&exp| exp_ms(exp) > now_ms)
+        .map(|&exp| alarm_for(exp, now_ms))
         .min();
     ExpiryPlan {
         expired,
         next_alarm_ms,
     }
+}
+
+/// When to wake up for a token that expires at `exp` (seconds): at its expiry, or
+/// [`MAX_ALARM_AHEAD_MS`] from now if that is sooner. Always a time the runtime accepts.
+pub fn alarm_for(exp: i64, now_ms: u64) -> u64 {
+    exp_ms(exp).clamp(now_ms + 1, now_ms.saturating_add(MAX_ALARM_AHEAD_MS))
+}
+
+/// `exp` in milliseconds; negative values count as the epoch.
+fn exp_ms(exp: i64) -> u64 {
+    u64::try_from(exp).unwrap_or(0).saturating_mul(1000)
 }
 
 #[cfg(test)]
@@ -46,6 +64,29 @@ mod tests {
                 expired: vec![],
                 next_alarm_ms: None
             }
+        );
+    }
+
+    #[test]
+    fn far_future_expiries_set_an_alarm_the_runtime_accepts_and_replan() {
+        let now = 1_700_000_000_000;
+        for exp in [
+            9_999_999_999,
+            i64::MAX,
+            9_007_199_254_740_991,
+            253_402_300_799,
+        ] {
+            let at = alarm_for(exp, now);
+            assert_eq!(at, now + MAX_ALARM_AHEAD_MS, "exp {exp}");
+            // When it fires, nothing has expired and the next alarm is as far again.
+            let later = plan(&[exp], at);
+            assert!(later.expired.is_empty());
+            assert_eq!(later.next_alarm_ms, Some(at + MAX_ALARM_AHEAD_MS));
+        }
+        assert_eq!(alarm_for(1_700_000_100, now), 1_700_000_100_000);
+        assert_eq!(
+            plan(&[i64::MAX, 1_700_000_100], now).next_alarm_ms,
+            Some(1_700_000_100_000)
         );
     }
 

@@ -17,14 +17,21 @@
 //! ```
 
 pub mod api;
+pub mod batch;
 pub mod config;
 pub mod error;
 pub mod expiry;
 pub mod history;
+pub mod internal;
+#[cfg(test)]
+mod memory_store;
 pub mod room;
+pub mod sql_store;
 
 #[cfg(target_arch = "wasm32")]
 pub mod edge;
+#[cfg(target_arch = "wasm32")]
+pub mod runtime;
 // The #[durable_object] macro generates undocumented glue methods.
 #[cfg(target_arch = "wasm32")]
 #[allow(missing_docs)]

@@ -7,7 +7,13 @@ use edgepush_protocol::frames::{EventFrame, HEARTBEAT_INTERVAL_MS, ServerFrame, 
 use edgepush_protocol::publish::NewEvent;
 use serde_json::value::RawValue;
 
-use crate::history::{EventStore, HistoryLimits, StoreError, StoredEvent, StreamMeta};
+use crate::history::{
+    EventStore, HistoryLimits, KeyRecord, StoreError, StoredEvent, StreamMeta, fingerprint,
+};
+
+/// The most events replayed from one read of the history: a resume over a full history of large
+/// events is read, framed and sent a page at a time, never all at once.
+pub const REPLAY_PAGE_EVENTS: usize = 32;
 
 /// One user's stream.
 #[derive(Debug)]
@@ -19,11 +25,33 @@ pub struct Room<S> {
 
 /// What publishing one event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Accepted {
-    /// The event's id (the original one for a duplicate).
-    pub id: u64,
-    /// The `event` frame to send to every socket; `None` for a duplicate.
-    pub frame: Option<String>,
+pub enum Accepted {
+    /// Stored with this id; send `frame` to every socket.
+    Stored {
+        /// The new event's id.
+        id: u64,
+        /// The `event` frame.
+        frame: String,
+    },
+    /// Its idempotency key was stored with the same event: nothing stored or sent again.
+    Duplicate {
+        /// The original event's id.
+        id: u64,
+    },
+    /// Its idempotency key was stored with a different event: refused, nothing stored.
+    Conflict {
+        /// The id of the event the key belongs to.
+        id: u64,
+    },
+}
+
+impl Accepted {
+    /// The event's id: the new one, or the one its key belongs to.
+    pub fn id(&self) -> u64 {
+        match self {
+            Self::Stored { id, .. } | Self::Duplicate { id } | Self::Conflict { id } => *id,
+        }
+    }
 }
 
 /// What a connecting client asked to resume from.
@@ -35,13 +63,23 @@ pub struct ResumeRequest {
     pub epoch: Option<String>,
 }
 
-/// What a connecting socket must be sent, in order: the welcome frame, then the replay.
+/// What a connecting socket must be sent first: the welcome frame, then the first page of the
+/// replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Greeting {
     /// The `welcome` frame.
     pub welcome: String,
-    /// The `event` frames the client missed, oldest first.
-    pub replay: Vec<String>,
+    /// The first `event` frames the client missed, oldest first.
+    pub replay: ReplayPage,
+}
+
+/// A page of replayed `event` frames.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayPage {
+    /// The frames, oldest first.
+    pub frames: Vec<String>,
+    /// When more may follow: pass this to [`Room::replay_after`] for the next page.
+    pub next_after: Option<u64>,
 }
 
 /// Who is connecting, as verified by the edge.
@@ -85,95 +123,53 @@ impl<S: EventStore> Room<S> {
         &self.meta
     }
 
-    /// Stores events in order and returns their ids and frames. A key seen before returns the
-    /// original id and stores nothing. On error nothing must be acknowledged: the caller's
-    /// transaction is rolled back by the runtime, and the in-memory head is restored here.
+    /// Stores events in order, in one transaction, and returns each one's outcome. A key seen
+    /// before with the same event returns the original id and stores nothing; with another
+    /// event it is a conflict. On error nothing is stored or acknowledged.
     pub fn publish(
         &mut self,
         events: &[NewEvent],
         now_ms: u64,
     ) -> Result<Vec<Accepted>, StoreError> {
-        let before = self.meta.clone();
-        let result = self.publish_all(events, now_ms);
-        if result.is_err() {
-            self.meta = before;
-        }
-        result
-    }
-
-    fn publish_all(
-        &mut self,
-        events: &[NewEvent],
-        now_ms: u64,
-    ) -> Result<Vec<Accepted>, StoreError> {
-        let mut accepted = Vec::with_capacity(events.len());
-        let window_start = now_ms.saturating_sub(self.limits.max_age_ms);
-        for event in events {
-            if let Some(key) = &event.idempotency_key
-                && let Some(id) = self.store.find_key(key, window_start)?
-            {
-                accepted.push(Accepted { id, frame: None });
-                continue;
-            }
-            let stored = StoredEvent {
-                id: self.meta.last_id + 1,
-                name: event.name.clone(),
-                payload: event.payload.get().to_owned(),
-                ts: now_ms,
-            };
-            self.store.append(&stored)?;
-            if let Some(key) = &event.idempotency_key {
-                self.store.remember_key(key, stored.id, now_ms)?;
-            }
-            self.meta.last_id = stored.id;
-            accepted.push(Accepted {
-                id: stored.id,
-                frame: Some(event_frame(&stored)),
-            });
-        }
-        if accepted.iter().any(|a| a.frame.is_some()) {
-            self.store.set_meta(&self.meta)?;
-            self.prune(now_ms)?;
-        }
+        let limits = self.limits;
+        let mut meta = self.meta.clone();
+        let accepted = self
+            .store
+            .atomically(|store| publish_all(store, &mut meta, limits, events, now_ms))?;
+        self.meta = meta;
         Ok(accepted)
     }
 
-    fn prune(&mut self, now_ms: u64) -> Result<(), StoreError> {
-        let min_id = (self.meta.last_id + 1).saturating_sub(self.limits.max_events);
-        let min_ts = now_ms.saturating_sub(self.limits.max_age_ms);
-        self.store.prune(min_id, min_ts)
-    }
-
     /// The frames a connecting socket gets: welcome, then every event after `since` when the
-    /// client resumes. `recovered` is `false` when the gap cannot be filled: another epoch, an id
-    /// from the future, or events pruned past `since`. Replays whatever is retained after `since`
-    /// in the same epoch even then, so the client still catches up on recent events.
+    /// client resumes (the first page here, the rest from [`Room::replay_after`]). `recovered`
+    /// is `false` when the gap cannot be filled: another epoch, an id from the future, or events
+    /// pruned past `since`. Replays whatever is retained after `since` in the same epoch even
+    /// then, so the client still catches up on recent events.
     pub fn greet(
         &mut self,
         visitor: &Visitor<'_>,
         resume: &ResumeRequest,
         now_ms: u64,
     ) -> Result<Greeting, StoreError> {
-        self.prune(now_ms)?;
+        prune(&mut self.store, &self.meta, self.limits, now_ms)?;
         let (recovered, replay) = match resume.since {
-            None => (None, Vec::new()),
+            None => (None, ReplayPage::default()),
             Some(_)
                 if resume
                     .epoch
                     .as_deref()
                     .is_some_and(|e| e != self.meta.epoch) =>
             {
-                (Some(false), Vec::new())
+                (Some(false), ReplayPage::default())
             }
-            Some(since) if since > self.meta.last_id => (Some(false), Vec::new()),
+            Some(since) if since > self.meta.last_id => (Some(false), ReplayPage::default()),
             Some(since) => {
-                let events = self.store.events_after(since)?;
-                let first_missing = since + 1;
+                let events = self.store.events_after(since, REPLAY_PAGE_EVENTS)?;
                 let complete = match events.first() {
-                    Some(first) => first.id == first_missing,
+                    Some(first) => first.id == since + 1,
                     None => since == self.meta.last_id,
                 };
-                (Some(complete), events.iter().map(event_frame).collect())
+                (Some(complete), page(&events))
             }
         };
         let welcome = ServerFrame::<()>::Welcome(Welcome {
@@ -192,9 +188,89 @@ impl<S: EventStore> Room<S> {
         })
     }
 
+    /// The next page of a replay, after the id a previous page named.
+    pub fn replay_after(&self, after: u64) -> Result<ReplayPage, StoreError> {
+        Ok(page(&self.store.events_after(after, REPLAY_PAGE_EVENTS)?))
+    }
+
     /// The oldest retained event id (for tests and diagnostics).
     pub fn oldest_id(&self) -> Result<Option<u64>, StoreError> {
         self.store.oldest_id()
+    }
+}
+
+fn publish_all<S: EventStore>(
+    store: &mut S,
+    meta: &mut StreamMeta,
+    limits: HistoryLimits,
+    events: &[NewEvent],
+    now_ms: u64,
+) -> Result<Vec<Accepted>, StoreError> {
+    let mut accepted = Vec::with_capacity(events.len());
+    let window_start = now_ms.saturating_sub(limits.max_age_ms);
+    for event in events {
+        let payload = event.payload.get();
+        let key = event.idempotency_key.as_ref().map(|k| k.storage_key());
+        let fingerprint = key.as_ref().map(|_| fingerprint(&event.name, payload));
+        if let (Some(key), Some(fingerprint)) = (&key, &fingerprint)
+            && let Some(seen) = store.find_key(key, window_start)?
+        {
+            accepted.push(if &seen.fingerprint == fingerprint {
+                Accepted::Duplicate { id: seen.id }
+            } else {
+                Accepted::Conflict { id: seen.id }
+            });
+            continue;
+        }
+        let stored = StoredEvent {
+            id: meta.last_id + 1,
+            name: event.name.clone(),
+            payload: payload.to_owned(),
+            ts: now_ms,
+        };
+        store.append(&stored)?;
+        if let (Some(key), Some(fingerprint)) = (key, fingerprint) {
+            let record = KeyRecord {
+                id: stored.id,
+                fingerprint,
+            };
+            store.remember_key(&key, &record, now_ms)?;
+        }
+        meta.last_id = stored.id;
+        accepted.push(Accepted::Stored {
+            id: stored.id,
+            frame: event_frame(&stored),
+        });
+    }
+    if accepted
+        .iter()
+        .any(|a| matches!(a, Accepted::Stored { .. }))
+    {
+        store.set_meta(meta)?;
+        prune(store, meta, limits, now_ms)?;
+    }
+    Ok(accepted)
+}
+
+fn prune<S: EventStore>(
+    store: &mut S,
+    meta: &StreamMeta,
+    limits: HistoryLimits,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    let min_id = (meta.last_id + 1).saturating_sub(limits.max_events);
+    let min_ts = now_ms.saturating_sub(limits.max_age_ms);
+    store.prune(min_id, min_ts)
+}
+
+/// The frames of a page read from the store; a full page may have a successor.
+fn page(events: &[StoredEvent]) -> ReplayPage {
+    ReplayPage {
+        frames: events.iter().map(event_frame).collect(),
+        next_after: events
+            .last()
+            .filter(|_| events.len() == REPLAY_PAGE_EVENTS)
+            .map(|e| e.id),
     }
 }
 
@@ -218,58 +294,8 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-
-    #[derive(Default)]
-    struct MemoryStore {
-        meta: Option<StreamMeta>,
-        events: BTreeMap<u64, StoredEvent>,
-        keys: BTreeMap<String, (u64, u64)>,
-        fail_appends: bool,
-    }
-
-    impl EventStore for MemoryStore {
-        fn meta(&self) -> Result<Option<StreamMeta>, StoreError> {
-            Ok(self.meta.clone())
-        }
-        fn set_meta(&mut self, meta: &StreamMeta) -> Result<(), StoreError> {
-            self.meta = Some(meta.clone());
-            Ok(())
-        }
-        fn append(&mut self, event: &StoredEvent) -> Result<(), StoreError> {
-            if self.fail_appends {
-                return Err(StoreError("disk full".into()));
-            }
-            self.events.insert(event.id, event.clone());
-            Ok(())
-        }
-        fn events_after(&self, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
-            Ok(self
-                .events
-                .range(after + 1..)
-                .map(|(_, e)| e.clone())
-                .collect())
-        }
-        fn oldest_id(&self) -> Result<Option<u64>, StoreError> {
-            Ok(self.events.keys().next().copied())
-        }
-        fn prune(&mut self, min_id: u64, min_ts: u64) -> Result<(), StoreError> {
-            self.events.retain(|id, e| *id >= min_id && e.ts >= min_ts);
-            self.keys.retain(|_, (_, ts)| *ts >= min_ts);
-            Ok(())
-        }
-        fn find_key(&self, key: &str, min_ts: u64) -> Result<Option<u64>, StoreError> {
-            Ok(self
-                .keys
-                .get(key)
-                .filter(|(_, ts)| *ts >= min_ts)
-                .map(|(id, _)| *id))
-        }
-        fn remember_key(&mut self, key: &str, id: u64, ts: u64) -> Result<(), StoreError> {
-            self.keys.insert(key.to_owned(), (id, ts));
-            Ok(())
-        }
-    }
+    use crate::memory_store::MemoryStore;
+    use edgepush_protocol::publish::IdempotencyKey;
 
     const LIMITS: HistoryLimits = HistoryLimits {
         max_events: 5,
@@ -290,7 +316,7 @@ mod tests {
             user: edgepush_protocol::publish::UserId::parse("42").unwrap(),
             name: name.into(),
             payload: RawValue::from_string(r#"{"text":"hi"}"#.into()).unwrap(),
-            idempotency_key: key.map(str::to_owned),
+            idempotency_key: key.map(|k| IdempotencyKey::Event(k.to_owned())),
         }
     }
 
@@ -299,7 +325,7 @@ mod tests {
         room.publish(&events, now)
             .unwrap()
             .iter()
-            .map(|a| a.id)
+            .map(Accepted::id)
             .collect()
     }
 
@@ -320,8 +346,14 @@ mod tests {
             )
             .unwrap();
         let welcome = serde_json::from_str(&greeting.welcome).unwrap();
-        let ids = greeting
-            .replay
+        let mut frames = greeting.replay.frames;
+        let mut next = greeting.replay.next_after;
+        while let Some(after) = next {
+            let page = room.replay_after(after).unwrap();
+            frames.extend(page.frames);
+            next = page.next_after;
+        }
+        let ids = frames
             .iter()
             .map(|f| {
                 serde_json::from_str::<serde_json::Value>(f).unwrap()["id"]
@@ -338,10 +370,11 @@ mod tests {
         assert_eq!(publish_n(&mut room, 3, 1000), [1, 2, 3]);
         let accepted = room.publish(&[event("Background", None)], 1001).unwrap();
         assert_eq!(
-            accepted[0].frame.as_deref(),
-            Some(
-                r#"{"type":"event","id":4,"name":"Background","payload":{"text":"hi"},"ts":1001}"#
-            )
+            accepted[0],
+            Accepted::Stored {
+                id: 4,
+                frame: r#"{"type":"event","id":4,"name":"Background","payload":{"text":"hi"},"ts":1001}"#.into()
+            }
         );
         assert_eq!(room.meta().last_id, 4);
     }
@@ -370,15 +403,42 @@ mod tests {
         let again = room
             .publish(&[event("A", Some("k1")), event("C", Some("k3"))], 1001)
             .unwrap();
-        assert_eq!(
-            again[0],
-            Accepted {
-                id: first[0].id,
-                frame: None
-            }
-        );
-        assert_eq!(again[1].id, 3);
+        assert_eq!(again[0], Accepted::Duplicate { id: first[0].id() });
+        assert_eq!(again[1].id(), 3);
         assert_eq!(room.meta().last_id, 3);
+    }
+
+    #[test]
+    fn a_key_reused_for_another_event_is_a_conflict_and_stores_nothing() {
+        let mut room = room();
+        room.publish(&[event("A", Some("k"))], 1000).unwrap();
+        let reused = room
+            .publish(&[event("B", Some("k")), event("C", None)], 1001)
+            .unwrap();
+        assert_eq!(reused[0], Accepted::Conflict { id: 1 });
+        assert_eq!(reused[1].id(), 2, "the rest of the batch is stored");
+        // Within one batch too: the second use of a key with another event is refused.
+        let batch = room
+            .publish(&[event("D", Some("j")), event("E", Some("j"))], 1002)
+            .unwrap();
+        assert_eq!(batch[1], Accepted::Conflict { id: 3 });
+        assert_eq!(room.meta().last_id, 3);
+    }
+
+    #[test]
+    fn header_keys_and_event_keys_live_apart() {
+        let mut room = room();
+        let mut from_header = event("A", None);
+        from_header.idempotency_key = Some(IdempotencyKey::Request {
+            key: "req".into(),
+            index: 0,
+        });
+        let own = event("A", Some("req:0"));
+        let accepted = room.publish(&[from_header, own], 1000).unwrap();
+        assert!(
+            matches!(accepted[1], Accepted::Stored { id: 2, .. }),
+            "{accepted:?}"
+        );
     }
 
     #[test]
@@ -388,18 +448,55 @@ mod tests {
         let later = room
             .publish(&[event("A", Some("k"))], 1000 + 60_001)
             .unwrap();
-        assert!(later[0].frame.is_some(), "an expired key stores again");
+        assert!(
+            matches!(later[0], Accepted::Stored { .. }),
+            "an expired key stores again"
+        );
     }
 
     #[test]
     fn a_failed_store_acknowledges_nothing_and_keeps_the_head() {
         let mut room = room();
         publish_n(&mut room, 1, 1000);
-        room.store.fail_appends = true;
-        assert!(room.publish(&[event("A", None)], 1001).is_err());
+        room.store.fail_on_event = Some("Boom".into());
+        let batch = [event("A", Some("a")), event("Boom", None)];
+        assert!(room.publish(&batch, 1001).is_err());
         assert_eq!(room.meta().last_id, 1);
-        room.store.fail_appends = false;
-        assert_eq!(publish_n(&mut room, 1, 1002), [2]);
+        assert_eq!(room.oldest_id().unwrap(), Some(1));
+        room.store.fail_on_event = None;
+        let again = room.publish(&batch[..1], 1002).unwrap();
+        assert!(
+            matches!(again[0], Accepted::Stored { id: 2, .. }),
+            "the failed batch left no event and no key behind: {again:?}"
+        );
+    }
+
+    #[test]
+    fn a_long_replay_comes_in_pages() {
+        let mut room = Room::open(
+            MemoryStore::default(),
+            HistoryLimits {
+                max_events: 1000,
+                max_age_ms: 60_000,
+            },
+            || "ep1".into(),
+        )
+        .unwrap();
+        publish_n(&mut room, 100, 1000);
+        let greeting = room
+            .greet(
+                &VISITOR,
+                &ResumeRequest {
+                    since: Some(0),
+                    epoch: None,
+                },
+                1001,
+            )
+            .unwrap();
+        assert_eq!(greeting.replay.frames.len(), REPLAY_PAGE_EVENTS);
+        assert_eq!(greeting.replay.next_after, Some(REPLAY_PAGE_EVENTS as u64));
+        let (_, ids) = greet(&mut room, Some(0), None, 1001);
+        assert_eq!(ids, (1..=100).collect::<Vec<_>>());
     }
 
     #[test]
