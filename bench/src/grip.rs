@@ -124,3 +124,26 @@ fn respond(body: &[u8], protocol: &str, key: &TokenKey) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_carries_its_length_in_hex() {
+        assert_eq!(event("TEXT", "0123456789ab"), "TEXT c\r\n0123456789ab\r\n");
+    }
+
+    #[test]
+    fn a_close_is_acknowledged_with_itself_and_a_bad_token_refused() {
+        let Ok(key) = TokenKey::new(&[7; 32]) else {
+            panic!("a 32-byte secret is valid")
+        };
+        let close = respond(b"CLOSE 0\r\n\r\n", "", &key);
+        let close = String::from_utf8_lossy(&close);
+        assert!(close.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(close.ends_with("Content-Length: 11\r\n\r\nCLOSE 0\r\n\r\n"));
+        let refused = respond(b"OPEN\r\n", "edgepush.v1, not-a-token", &key);
+        assert!(refused.starts_with(b"HTTP/1.1 401 "));
+    }
+}

@@ -423,3 +423,81 @@ pub fn account(logs: &[SocketLog], published: &PubLog) -> Outcome {
     }
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn socket(user: u32, seqs: &[u32], dropped: bool) -> SocketLog {
+        SocketLog {
+            user,
+            events: seqs.iter().map(|&s| (s, 1000 * u64::from(s + 1))).collect(),
+            dropped,
+        }
+    }
+
+    /// User 1: seqs 0, 1, 2 accepted and 3 refused; user 2: seq 4 accepted.
+    fn published() -> PubLog {
+        PubLog {
+            events: vec![
+                (0, 1, true),
+                (1, 1, true),
+                (2, 1, true),
+                (3, 1, false),
+                (4, 2, true),
+            ],
+            ..PubLog::default()
+        }
+    }
+
+    #[test]
+    fn accounting_counts_each_missing_event_per_socket_and_each_repeat() {
+        let logs = [
+            socket(1, &[0, 1, 1, 2], false), // everything, 1 twice
+            socket(1, &[0], true),           // 1 and 2 missing, then dropped
+            socket(2, &[], false),           // 4 missing
+        ];
+        let o = account(&logs, &published());
+        assert_eq!(o.delivered, 5);
+        assert_eq!(o.expected, 7);
+        assert_eq!(o.lost, 3);
+        assert_eq!(o.duplicated, 1);
+        assert_eq!(o.dropped, 1);
+    }
+
+    #[test]
+    fn refused_publishes_are_neither_expected_nor_lost() {
+        let o = account(&[socket(1, &[0, 1, 2], false)], &published());
+        assert_eq!((o.expected, o.lost, o.delivered), (3, 0, 3));
+    }
+
+    #[test]
+    fn an_event_of_another_user_is_delivered_but_does_not_fill_a_gap() {
+        // A socket of user 2 that got user 1's event 0 instead of its own event 4.
+        let o = account(&[socket(2, &[0], false)], &published());
+        assert_eq!((o.delivered, o.expected, o.lost), (1, 1, 1));
+    }
+
+    #[test]
+    fn every_delivery_goes_into_the_latency_histogram() {
+        let o = account(&[socket(1, &[0, 1, 2], false)], &published());
+        assert_eq!(o.latency.len(), 3);
+        assert_eq!(o.latency.value_at_quantile(0.5), 2000);
+        assert_eq!(o.latency.max(), 3001); // 3000 µs, within 3 significant digits
+        let zero = SocketLog {
+            user: 1,
+            events: vec![(0, 0)],
+            dropped: false,
+        };
+        // A latency of 0 µs (clocks at the same tick) counts as 1 µs, not as an error.
+        assert_eq!(account(&[zero], &published()).latency.min(), 1);
+    }
+
+    #[test]
+    fn expected_deliveries_are_accepted_events_times_the_users_sockets() {
+        let per_user = HashMap::from([(1, 10), (2, 3)]);
+        // 3 accepted events of user 1, 1 of user 2; the refused one counts for nothing.
+        assert_eq!(published().expected(&per_user), 3 * 10 + 3);
+        assert_eq!(published().expected(&HashMap::new()), 0);
+    }
+}

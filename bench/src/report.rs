@@ -441,3 +441,162 @@ pub fn into_readme(readme: &str, report: &str) -> Option<String> {
     }
     Some(format!("{before}{START}\n{body}{END}{after}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(key: &'static str, unit: Unit, lower_better: bool, n: f64) -> Value {
+        Value {
+            key,
+            label: key.to_owned(),
+            unit,
+            lower_better,
+            number: Some(n),
+            text: None,
+        }
+    }
+
+    fn side(values: Vec<Value>) -> Result<Measured, Error> {
+        Ok(Measured {
+            values,
+            ..Measured::default()
+        })
+    }
+
+    #[test]
+    fn numbers_are_shown_in_their_units() {
+        assert_eq!(show(Unit::Ms, 1234.0), "1.23 ms");
+        assert_eq!(show(Unit::Ms, 12_345.0), "12.3 ms");
+        assert_eq!(show(Unit::Count, 41.6), "42");
+        assert_eq!(show(Unit::PerSec, 999.4), "999/s");
+        assert_eq!(show(Unit::MiB, 3072.0), "3.0 MiB");
+        assert_eq!(show(Unit::KiB, 1.25), "1.2 KiB");
+        assert_eq!(show(Unit::Bytes, 2048.0), "2048 B (2.0 KiB)");
+        assert_eq!(show(Unit::Secs, 2.25), "2.2 s");
+    }
+
+    #[test]
+    fn a_cell_shows_text_first_then_the_number_else_a_dash() {
+        let mut v = value("k", Unit::Ms, true, 500.0);
+        assert_eq!(cell(Some(&v)), "0.50 ms");
+        v.text = Some("not built".into());
+        assert_eq!(cell(Some(&v)), "not built");
+        assert_eq!(cell(None), "—");
+    }
+
+    #[test]
+    fn the_ratio_says_whether_edgepush_is_better() {
+        let ms = value("", Unit::Ms, true, 0.0);
+        assert_eq!(ratio(&ms, Some(5.0), Some(10.0)), "0.50× (better)");
+        assert_eq!(ratio(&ms, Some(20.0), Some(10.0)), "2.00× (worse)");
+        assert_eq!(ratio(&ms, Some(10.0), Some(10.0)), "1.00×");
+        let rate = value("", Unit::PerSec, false, 0.0);
+        assert_eq!(ratio(&rate, Some(20.0), Some(10.0)), "2.00× (better)");
+        // No ratio for counts, a zero denominator, or a missing side.
+        assert_eq!(
+            ratio(&value("", Unit::Count, true, 0.0), Some(1.0), Some(2.0)),
+            ""
+        );
+        assert_eq!(ratio(&ms, Some(1.0), Some(0.0)), "");
+        assert_eq!(ratio(&ms, None, Some(1.0)), "");
+    }
+
+    #[test]
+    fn goals_compare_p99s_and_check_the_absolute_targets() {
+        let sections = [
+            Section {
+                title: "1. Latency".into(),
+                setup: String::new(),
+                edgepush: side(vec![value("latency.p99", Unit::Ms, true, 8000.0)]),
+                pushpin: side(vec![value("latency.p99", Unit::Ms, true, 9000.0)]),
+            },
+            Section {
+                title: "3. Many users".into(),
+                setup: "10000 sockets across 1000 users".into(),
+                edgepush: side(vec![value("many.kib_per_conn", Unit::KiB, true, 2.5)]),
+                pushpin: Err(Error::Skipped),
+            },
+            Section {
+                title: "4. Ingest".into(),
+                setup: String::new(),
+                edgepush: side(vec![value("ingest.sustained", Unit::PerSec, false, 1000.0)]),
+                pushpin: side(Vec::new()),
+            },
+        ];
+        let goals = goals(&sections);
+        let rows: Vec<(&str, &str, &str)> = goals
+            .iter()
+            .map(|(g, f, m)| (g.as_str(), f.as_str(), m.as_str()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "p99 below Pushpin's: latency (1. Latency)",
+                    "8.0 ms vs 9.0 ms",
+                    "yes"
+                ),
+                (
+                    "10,000 open sockets on one machine, under 2 KB of server memory each (3. \
+                     Many users)",
+                    "10000 sockets held, 2.5 KiB each",
+                    "**no**"
+                ),
+                (
+                    "at least 1,000 publishes/s into one room (4. Ingest)",
+                    "1000/s sustained",
+                    "yes"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_section_lines_up_rows_by_key_and_reports_failures_with_their_cause() {
+        let ctx = Context {
+            when: "today".into(),
+            smoke: true,
+            facts: vec![("cores".into(), "2".into())],
+        };
+        let sections = [Section {
+            title: "2. Fan-out".into(),
+            setup: "One publish.".into(),
+            edgepush: side(vec![value("fanout.p99", Unit::Ms, true, 2000.0)]),
+            pushpin: Err(Error::Connect {
+                failed: 5,
+                total: 10,
+                source: Box::new(Error::Timeout("welcome frame")),
+            }),
+        }];
+        let md = markdown(&ctx, &sections, &[]);
+        assert!(md.starts_with("# edgepush beside Pushpin — today (smoke run"));
+        assert!(md.contains("| cores | 2 |"));
+        assert!(!md.contains("## Goals"));
+        assert!(md.contains("## 2. Fan-out\n\nOne publish.\n"));
+        assert!(md.contains("| fanout.p99 | 2.00 ms | — |  |"));
+        assert!(md.contains(
+            "**Pushpin did not complete:** 5 of 10 sockets failed to open, first: no welcome \
+             frame within 30 s"
+        ));
+    }
+
+    #[test]
+    fn the_readme_gets_the_report_between_its_markers_one_level_down() {
+        let readme = "intro\n<!-- results:start -->\nold\n<!-- results:end -->\nafter\n";
+        let report = "# Run\n## 1. Latency\n![chart](latest.svg)\n";
+        assert_eq!(
+            into_readme(readme, report).as_deref(),
+            Some(
+                "intro\n<!-- results:start -->\n### Run\n#### 1. Latency\n\
+                 ![chart](results/latest.svg)\n<!-- results:end -->\nafter\n"
+            )
+        );
+        assert_eq!(into_readme("no markers", report), None);
+    }
+
+    #[test]
+    fn chart_text_is_escaped() {
+        assert_eq!(escape("a<b & c>"), "a&lt;b &amp; c&gt;");
+    }
+}

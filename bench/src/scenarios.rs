@@ -119,17 +119,6 @@ pub struct Value {
     pub text: Option<String>,
 }
 
-fn num(key: &'static str, label: &str, unit: Unit, lower_better: bool, n: f64) -> Value {
-    Value {
-        key,
-        label: label.to_owned(),
-        unit,
-        lower_better,
-        number: Some(n),
-        text: None,
-    }
-}
-
 fn text(key: &'static str, label: &str, t: String) -> Value {
     Value {
         key,
@@ -154,6 +143,20 @@ pub struct Measured {
     pub curve: Option<Histogram<u64>>,
 }
 
+impl Measured {
+    /// Adds a row with a number.
+    fn add(&mut self, key: &'static str, label: &str, unit: Unit, lower_better: bool, n: f64) {
+        self.values.push(Value {
+            key,
+            label: label.to_owned(),
+            unit,
+            lower_better,
+            number: Some(n),
+            text: None,
+        });
+    }
+}
+
 /// p50, p95, p99 and max of `h` under the four keys.
 fn latency_values(m: &mut Measured, h: &Histogram<u64>, keys: [&'static str; 4]) {
     let q = |q| h.value_at_quantile(q);
@@ -165,7 +168,7 @@ fn latency_values(m: &mut Measured, h: &Histogram<u64>, keys: [&'static str; 4])
     ];
     for (key, (name, us)) in keys.into_iter().zip(rows) {
         let label = format!("publish→deliver {name}");
-        m.values.push(num(key, &label, Unit::Ms, true, us as f64));
+        m.add(key, &label, Unit::Ms, true, us as f64);
     }
 }
 
@@ -177,8 +180,7 @@ fn delivery_values(m: &mut Measured, o: &load::Outcome, p: PubLog) {
         ("duplicated", true, o.duplicated),
         ("publish errors", true, p.errors),
     ] {
-        m.values
-            .push(num("", label, Unit::Count, lower_better, n as f64));
+        m.add("", label, Unit::Count, lower_better, n as f64);
     }
     if o.delivered == 0 {
         m.problems.push(Error::NothingDelivered);
@@ -220,20 +222,20 @@ fn last_socket_values(
     for micros in last.values() {
         let _ = rounds.record((*micros).max(1));
     }
-    m.values.push(num(
+    m.add(
         median_key,
         "last socket has it, median round",
         Unit::Ms,
         true,
         rounds.value_at_quantile(0.5) as f64,
-    ));
-    m.values.push(num(
+    );
+    m.add(
         worst_key,
         "last socket has it, worst round",
         Unit::Ms,
         true,
         rounds.max() as f64,
-    ));
+    );
 }
 
 fn connect_failures(m: &mut Measured, failed: Option<(usize, Error)>) {
@@ -319,20 +321,20 @@ pub async fn fanout(t: &Arc<Target>, p: &Params) -> Result<Measured> {
         &logs,
         |seq| seq,
     );
-    m.values.push(num(
+    m.add(
         "fanout.p50",
         "publish→deliver p50 (every socket)",
         Unit::Ms,
         true,
         o.latency.value_at_quantile(0.5) as f64,
-    ));
-    m.values.push(num(
+    );
+    m.add(
         "fanout.p99",
         "publish→deliver p99 (every socket)",
         Unit::Ms,
         true,
         o.latency.value_at_quantile(0.99) as f64,
-    ));
+    );
     delivery_values(&mut m, &o, published);
     Ok(m)
 }
@@ -370,36 +372,36 @@ pub async fn many_users(t: &Arc<Target>, p: &Params, sockets: usize) -> Result<M
         &o.latency,
         ["many.p50", "many.p95", "many.p99", "many.max"],
     );
-    m.values.push(num(
+    m.add(
         "many.deliveries_per_sec",
         "deliveries/s",
         Unit::PerSec,
         false,
         o.delivered as f64 / elapsed.max(0.001),
-    ));
+    );
     delivery_values(&mut m, &o, published);
-    m.values.push(num(
+    m.add(
         "many.connect_secs",
         &format!("time to open {sockets} sockets (100 at a time)"),
         Unit::Secs,
         true,
         took.as_secs_f64(),
-    ));
+    );
     let grown = after.saturating_sub(before) as f64;
-    m.values.push(num(
+    m.add(
         "many.kib_per_1000",
         &format!("server memory per 1,000 connections (at {sockets})"),
         Unit::MiB,
         true,
         grown * 1000.0 / sockets as f64,
-    ));
-    m.values.push(num(
+    );
+    m.add(
         "many.kib_per_conn",
         "server memory per connection",
         Unit::KiB,
         true,
         grown / sockets as f64,
-    ));
+    );
     m.curve = Some(o.latency);
     Ok(m)
 }
@@ -498,7 +500,7 @@ pub async fn ingest(t: &Arc<Target>, p: &Params, batched: bool) -> Result<Measur
     } else {
         "publishes/s".to_owned()
     };
-    m.values.push(num(
+    m.add(
         key("ingest.step", "ingest_batched.step"),
         &format!(
             "highest rate passing a {step_secs} s step (tried up to {:.0}/s)",
@@ -507,33 +509,33 @@ pub async fn ingest(t: &Arc<Target>, p: &Params, batched: bool) -> Result<Measur
         Unit::PerSec,
         false,
         best.unwrap_or(0.0),
-    ));
-    m.values.push(num(
+    );
+    m.add(
         key("ingest.sustained", "ingest_batched.sustained"),
         &format!("{what} sustained {sustain_secs} s, no errors or loss"),
         Unit::PerSec,
         false,
         sustained.unwrap_or(0.0),
-    ));
+    );
     if let Some(us) = cpu_per_event_us {
-        m.values.push(num(
+        m.add(
             key("ingest.cpu", "ingest_batched.cpu"),
             "server CPU time per event at that rate (every server process)",
             Unit::Ms,
             true,
             us,
-        ));
+        );
     }
     match sustained_log {
         Some(log) => {
             let o = load::account(&logs, &log);
-            m.values.push(num(
+            m.add(
                 key("ingest.p99", "ingest_batched.p99"),
                 "publish→deliver p99 at that rate",
                 Unit::Ms,
                 true,
                 o.latency.value_at_quantile(0.99) as f64,
-            ));
+            );
             if o.delivered == 0 {
                 m.problems.push(Error::NothingDelivered);
             } else if o.lost > 0 {
@@ -587,13 +589,13 @@ pub async fn batch(t: &Arc<Target>, p: &Params) -> Result<Measured> {
     last_socket_values(&mut m, ["batch.last_p50", "batch.last_max"], &logs, |seq| {
         seq / users
     });
-    m.values.push(num(
+    m.add(
         "batch.p99",
         "publish→deliver p99 (every socket)",
         Unit::Ms,
         true,
         o.latency.value_at_quantile(0.99) as f64,
-    ));
+    );
     delivery_values(&mut m, &o, published);
     Ok(m)
 }
@@ -657,41 +659,41 @@ pub async fn memory(
     tokio::time::sleep(p.settle + p.settle / 2).await;
     let closed = servers::rss_kib(&t.pgids);
     let grown = open.saturating_sub(idle) as f64;
-    m.values.push(num(
+    m.add(
         "memory.idle",
         "server RSS, idle",
         Unit::MiB,
         true,
         idle as f64,
-    ));
-    m.values.push(num(
+    );
+    m.add(
         "memory.open",
         &format!("server RSS, {sockets} sockets open"),
         Unit::MiB,
         true,
         open as f64,
-    ));
-    m.values.push(num(
+    );
+    m.add(
         "memory.per_1000",
         "growth per 1,000 connections",
         Unit::MiB,
         true,
         grown * 1000.0 / sockets as f64,
-    ));
-    m.values.push(num(
+    );
+    m.add(
         "memory.per_conn",
         "growth per connection",
         Unit::KiB,
         true,
         grown / sockets as f64,
-    ));
-    m.values.push(num(
+    );
+    m.add(
         "memory.closed",
         "server RSS after all closed",
         Unit::MiB,
         true,
         closed as f64,
-    ));
+    );
     let parts: Vec<String> = parts_open
         .iter()
         .map(|(role, kib)| {
@@ -740,13 +742,13 @@ pub fn size(repo: &std::path::Path) -> (Measured, Measured) {
     ];
     match sdk {
         [Some(w), Some(j)] => {
-            edge.values.push(num(
+            edge.add(
                 "size.sdk_gz",
                 "browser SDK, wasm + JS glue, gzip -9",
                 Unit::Bytes,
                 true,
                 (w.1 + j.1) as f64,
-            ));
+            );
             edge.notes.push(format!(
                 "SDK: wasm {} B ({} B gzip), JS glue {} B ({} B gzip)",
                 w.0, w.1, j.0, j.1
@@ -764,13 +766,13 @@ pub fn size(repo: &std::path::Path) -> (Measured, Measured) {
         file_size(&build.join("index.js")),
     ) {
         (Some(w), Some(j)) => {
-            edge.values.push(num(
+            edge.add(
                 "size.worker_gz",
                 "server: worker bundle (wasm + JS), gzip -9",
                 Unit::Bytes,
                 true,
                 (w.1 + j.1) as f64,
-            ));
+            );
             edge.notes.push(format!(
                 "worker: wasm {} B ({} B gzip), JS {} B ({} B gzip)",
                 w.0, w.1, j.0, j.1
@@ -810,4 +812,123 @@ pub fn size(repo: &std::path::Path) -> (Measured, Measured) {
         ),
     ));
     (edge, pushpin)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::load::{Outcome, SocketLog, histogram};
+
+    fn numbers(m: &Measured) -> Vec<(&str, &str, f64)> {
+        m.values
+            .iter()
+            .map(|v| (v.key, v.label.as_str(), v.number.unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn latency_rows_are_p50_p95_p99_and_max_in_that_order() {
+        let mut h = histogram();
+        for us in 1..=100 {
+            h.record(us * 1000).unwrap();
+        }
+        let mut m = Measured::default();
+        latency_values(&mut m, &h, ["a", "b", "c", "d"]);
+        let rows = numbers(&m);
+        let labels: Vec<&str> = rows.iter().map(|r| r.1).collect();
+        assert_eq!(
+            labels,
+            [
+                "publish→deliver p50",
+                "publish→deliver p95",
+                "publish→deliver p99",
+                "publish→deliver max"
+            ]
+        );
+        // 50,000 µs and so on, within the histogram's 3 significant digits.
+        let values: Vec<f64> = rows.iter().map(|r| (r.2 / 1000.0).round()).collect();
+        assert_eq!(values, [50.0, 95.0, 99.0, 100.0]);
+        assert_eq!(rows[0].0, "a");
+        assert_eq!(rows[3].0, "d");
+    }
+
+    fn outcome(delivered: u64, expected: u64, lost: u64, dropped: u64) -> Outcome {
+        Outcome {
+            latency: histogram(),
+            delivered,
+            expected,
+            lost,
+            duplicated: 2,
+            dropped,
+        }
+    }
+
+    #[test]
+    fn a_clean_run_has_delivery_rows_and_no_problem() {
+        let mut m = Measured::default();
+        delivery_values(&mut m, &outcome(10, 10, 0, 0), PubLog::default());
+        let rows: Vec<(&str, f64)> = numbers(&m).iter().map(|r| (r.1, r.2)).collect();
+        assert_eq!(
+            rows,
+            [
+                ("deliveries", 10.0),
+                ("lost", 0.0),
+                ("duplicated", 2.0),
+                ("publish errors", 0.0)
+            ]
+        );
+        assert!(m.problems.is_empty());
+    }
+
+    #[test]
+    fn losses_drops_and_publish_errors_are_each_a_problem() {
+        let published = PubLog {
+            errors: 4,
+            first_error: Some(Error::Refused {
+                status: 500,
+                body: "x".into(),
+            }),
+            ..PubLog::default()
+        };
+        let mut m = Measured::default();
+        delivery_values(&mut m, &outcome(7, 10, 3, 1), published);
+        let problems: Vec<String> = m.problems.iter().map(|e| chain(e)).collect();
+        assert_eq!(
+            problems,
+            [
+                "3 of 10 deliveries lost",
+                "1 sockets dropped during the run",
+                "4 publishes failed, first: publish answered 500: x"
+            ]
+        );
+        let mut m = Measured::default();
+        delivery_values(&mut m, &outcome(0, 10, 10, 0), PubLog::default());
+        assert!(matches!(m.problems[0], Error::NothingDelivered));
+    }
+
+    #[test]
+    fn a_round_lasts_until_its_last_socket_has_it() {
+        let log = |events: &[(u32, u64)]| SocketLog {
+            user: 1,
+            events: events.to_vec(),
+            dropped: false,
+        };
+        // Two events per round: round 0 ends at 400 µs, round 1 at 900 µs, round 2 at 200 µs.
+        let logs = [
+            log(&[(0, 400), (2, 100), (4, 200)]),
+            log(&[(1, 300), (3, 900), (5, 150)]),
+        ];
+        let mut m = Measured::default();
+        last_socket_values(&mut m, ["median", "worst"], &logs, |seq| seq / 2);
+        let rows: Vec<(&str, f64)> = numbers(&m).iter().map(|r| (r.0, r.2)).collect();
+        assert_eq!(rows, [("median", 400.0), ("worst", 900.0)]);
+    }
+
+    #[test]
+    fn the_random_users_are_the_same_every_run() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let picks: Vec<u32> = (0..5).map(|_| rng.below(1000)).collect();
+        assert_eq!(picks, [74, 777, 546, 911, 893]);
+    }
 }
