@@ -2,7 +2,7 @@
 # README command 2: runs every test, on a fresh machine or a prepared one.
 #  1. setup (Debian packages, wasm target, pinned cargo tools, npm ci)
 #  2. format and lints (host and wasm32), native unit tests of every crate
-#  3. builds the worker and the SDK package
+#  3. builds the worker and the SDK package, and type-checks the package's declarations
 #  4. end-to-end tests against the worker under `wrangler dev`: Rust clients, PHP, the SDK in
 #     headless Chromium, the demo page in headless Chromium, and a smoke run of the benchmarks.
 # Every step runs; the summary at the end lists each step's outcome, and the exit code is non-zero
@@ -29,8 +29,10 @@ step "cargo fmt --check" cargo fmt --all -- --check
 step "clippy (host)" cargo clippy --quiet --workspace --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy --quiet "${wasm_crates[@]}" --target wasm32-unknown-unknown -- -D warnings
 step "unit tests (native)" cargo test --quiet --workspace --exclude edgepush-e2e
+step "code table in the JS sources" node --test client-sdk/tests/js/codes.test.mjs
 step "build worker" bash scripts/build-worker.sh
 step "build SDK package" bash scripts/build-sdk.sh
+step "SDK TypeScript declarations (tsc)" tsc -p client-sdk/tests/ts
 step "build demo page" bash www/build.sh
 step "build CLI" cargo build --quiet --release -p edgepush-cli
 step "end-to-end (Rust clients)" cargo test --quiet -p edgepush-e2e --test e2e

@@ -38,7 +38,10 @@ export interface MessagePayload { text: string }
 /** The payload of the built-in "Background" event (a CSS color). */
 export interface BackgroundPayload { color: string }
 
-/** The connection state. */
+/**
+ * The connection state. In "closed", `code` is 1000 (normal) after close(), 4001 (token expired)
+ * when a fixed token string expired, or the server's terminal close code.
+ */
 export type ConnectionState =
   | { state: "idle" }
   | { state: "connecting"; attempt: number }
@@ -57,7 +60,7 @@ export interface EdgepushError {
   terminal: boolean;
   /** For "bad_payload": the event name. */
   event?: string;
-  /** For "rejected": the WebSocket close code. */
+  /** For "rejected": the close code, e.g. 4500 (token invalid) or 4502 (revoked). */
   closeCode?: number;
 }
 

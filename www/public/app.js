@@ -8,6 +8,9 @@
 
 const LOG_LIMIT = 50;
 const TOKEN_KEY = "edgepush.demo.token";
+// The close codes this page acts on, named by their reason in protocol/codes.json
+// (client-sdk/tests/js/codes.test.mjs checks them against that table).
+const CLOSE = { tokenExpired: 4001 };
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -203,7 +206,7 @@ function renderState(state, client, claims) {
       ui.factState.textContent = "Offline: waiting for the network";
       break;
     case "closed":
-      if (state.code === 4001) {
+      if (state.code === CLOSE.tokenExpired) {
         showExpired(claims);
       } else if (!stopped) {
         setStatus("stopped", "Disconnected");

@@ -1,0 +1,133 @@
+// Uses every member the SDK's hand-written TypeScript declarations (client-sdk/src/js.rs) declare,
+// the way an app would, so `tsc -p client-sdk/tests/ts` fails when a declaration is malformed,
+// missing or typed wrongly. Never run, only type-checked against client-sdk/pkg.
+import init, {
+  EdgepushClient,
+  initSync,
+  type BackgroundPayload,
+  type ClientOptions,
+  type ConnectionState,
+  type EdgepushError,
+  type EdgepushEvent,
+  type InitInput,
+  type InitOutput,
+  type MessagePayload,
+  type Position,
+  type SyncInitInput,
+  type TokenProvider,
+} from "../../pkg/edgepush_client.js";
+
+export async function start(wasm: InitInput, bytes: SyncInitInput): Promise<void> {
+  const output: InitOutput = await init({ module_or_path: wasm });
+  const again: InitOutput = initSync({ module: bytes });
+  void [output, again];
+}
+
+const provider: TokenProvider = () => fetch("/edgepush/token").then((r) => r.text());
+const fixed: TokenProvider = () => "a.b.c";
+const saved: Position = { epoch: "e-01", lastId: 17 };
+
+const options: ClientOptions = {
+  url: "https://push.example.com",
+  token: provider,
+  minDelayMs: 500,
+  maxDelayMs: 20_000,
+  stableAfterMs: 10_000,
+  connectTimeoutMs: 15_000,
+  pongTimeoutMs: 10_000,
+  heartbeatMs: 25_000,
+  resume: saved,
+};
+const minimal: ClientOptions = { url: "wss://push.example.com", token: "a.b.c" };
+
+export function use(): void {
+  const client = new EdgepushClient(options);
+  using other = new EdgepushClient(minimal);
+  void other;
+  void fixed;
+
+  client.on<{ id: number }>("Order", (event: EdgepushEvent<{ id: number }>) => {
+    const id: number = event.payload.id;
+    const name: string = event.name;
+    const seq: number = event.id;
+    const ts: number = event.ts;
+    void [id, name, seq, ts];
+  });
+  client.on("Anything", (event) => {
+    const payload: unknown = event.payload;
+    void payload;
+  });
+  client.onMessage((event) => {
+    const message: MessagePayload = event.payload;
+    const text: string = message.text;
+    // @ts-expect-error a Message has no color
+    void event.payload.color;
+    void text;
+  });
+  client.onBackground((event) => {
+    const background: BackgroundPayload = event.payload;
+    const color: string = background.color;
+    void color;
+  });
+  client.onUnknown((event: EdgepushEvent<unknown>) => void event.name);
+  client.onState((state) => describe(state));
+  client.onError((error: EdgepushError) => {
+    const code: EdgepushError["code"] = error.code;
+    const message: string = error.message;
+    const terminal: boolean = error.terminal;
+    const event: string | undefined = error.event;
+    const closeCode: number | undefined = error.closeCode;
+    void [code, message, terminal, event, closeCode];
+  });
+  client.onResync(() => undefined);
+
+  const state: ConnectionState = client.state;
+  const position: Position | undefined = client.position;
+  if (position) {
+    const epoch: string = position.epoch;
+    const lastId: number = position.lastId;
+    void [epoch, lastId];
+  }
+  describe(state);
+
+  client.connect();
+  client.close();
+  client.free();
+  client[Symbol.dispose]();
+
+  // @ts-expect-error the url is required
+  new EdgepushClient({ token: "a.b.c" });
+  // @ts-expect-error state is read-only
+  client.state = { state: "idle" };
+}
+
+function describe(state: ConnectionState): string {
+  switch (state.state) {
+    case "idle":
+    case "open":
+    case "offline":
+      return state.state;
+    case "connecting":
+      return `attempt ${state.attempt}`;
+    case "reconnecting":
+      return `attempt ${state.attempt} in ${state.delayMs} ms`;
+    case "closed":
+      return `${state.code} ${state.reason}`;
+    default: {
+      const never: never = state;
+      return never;
+    }
+  }
+}
+
+const everyErrorCode: Record<EdgepushError["code"], true> = {
+  bad_payload: true,
+  token_provider: true,
+  token_expired: true,
+  rejected: true,
+  server_error: true,
+  handler_threw: true,
+  socket: true,
+  config: true,
+};
+void everyErrorCode;
