@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks edgepush beside Pushpin (issue 7; bench/README.md says what each scenario measures).
+# Benchmarks edgepush beside Pushpin (bench/README.md says what each scenario measures).
 #   scripts/bench.sh           full run (~15 min): bench/results/<date>.md + latest.md + SVG charts
 #   scripts/bench.sh --smoke   a tiny run of every scenario (~1 min); exits non-zero if any
 #                              scenario delivers nothing, loses events or fails. scripts/test.sh
@@ -26,7 +26,7 @@ hard=$(ulimit -Hn)
 if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then hard=65536; fi
 ulimit -n "$hard"
 if [ "$hard" -lt 20000 ]; then
-  echo "bench: only $hard file descriptors allowed; scenario 3 may not reach 10,000 sockets" >&2
+  echo "bench: only $hard file descriptors allowed; many-users may not reach 10,000 sockets" >&2
 fi
 
 if [ ${#smoke[@]} -gt 0 ]; then

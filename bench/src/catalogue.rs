@@ -13,53 +13,33 @@ use crate::target::Target;
 /// grown; those on plain workerd last, so that a smoke run switches runtime once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
-    /// 6. Memory.
     Memory,
-    /// 6b. Memory with browser-like handshakes.
     MemoryDeflate,
-    /// 3. Many users.
     ManyUsers,
-    /// 1. Latency.
     Latency,
-    /// 2. Fan-out.
     Fanout,
-    /// 4. Ingest.
     Ingest,
-    /// 5. Batch.
     Batch,
-    /// 6c. Memory, edgepush on plain workerd.
     MemoryWorkerd,
-    /// 3b. Many users, edgepush on plain workerd.
     ManyUsersWorkerd,
-    /// 1b. Latency, edgepush on plain workerd.
     LatencyWorkerd,
-    /// 4b. Ingest, edgepush on plain workerd.
     IngestWorkerd,
-    /// 4c. Ingest in batches, edgepush on plain workerd.
     IngestBatchedWorkerd,
-    /// 7. Size.
     Size,
 }
 
-/// What a scenario runs against one target.
+/// What a scenario runs against one target: which function of `scenarios`, with what variant.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Workload {
-    /// [`scenarios::latency`].
     Latency,
-    /// [`scenarios::fanout`].
     Fanout,
-    /// [`scenarios::many_users`] with this many sockets.
+    /// With this many sockets.
     ManyUsers(usize),
-    /// [`scenarios::ingest`], batched or not.
     Ingest {
-        /// Several events per request.
         batched: bool,
     },
-    /// [`scenarios::batch`].
     Batch,
-    /// [`scenarios::memory`], offering permessage-deflate or not.
     Memory {
-        /// Browser-like handshakes.
         deflate: bool,
     },
 }

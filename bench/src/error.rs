@@ -24,39 +24,19 @@ pub enum Error {
     PublishKey(#[from] SignatureError),
     /// Reading or writing a file or folder failed.
     #[error("{}", path.display())]
-    Io {
-        /// The file or folder.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
+    Io { path: PathBuf, source: io::Error },
     /// No loopback port could be bound (for a server or the GRIP backend).
     #[error("cannot bind a loopback port")]
     Loopback(#[source] io::Error),
     /// A server process could not be spawned (is the tool installed? `scripts/setup.sh`).
     #[error("cannot start {program}")]
-    Spawn {
-        /// The program.
-        program: String,
-        /// Why.
-        source: io::Error,
-    },
+    Spawn { program: String, source: io::Error },
     /// A server started but never became ready; its log says why.
     #[error("{what}; see {}", log.display())]
-    ServerStart {
-        /// What did not happen.
-        what: String,
-        /// Its log file or folder.
-        log: PathBuf,
-    },
+    ServerStart { what: String, log: PathBuf },
     /// A TCP connection of a hand-written handshake failed.
     #[error("TCP to {addr}")]
-    Tcp {
-        /// host:port.
-        addr: String,
-        /// Why.
-        source: io::Error,
-    },
+    Tcp { addr: String, source: io::Error },
     /// A WebSocket failed (handshake or transport).
     #[error("WebSocket")]
     WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
@@ -72,23 +52,15 @@ pub enum Error {
     Http(#[from] reqwest::Error),
     /// A publish request was refused.
     #[error("publish answered {status}: {body}")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// Response body.
-        body: String,
-    },
+    Refused { status: u16, body: String },
     /// A task of this process panicked or was cancelled.
     #[error("a task failed")]
     Task(#[from] tokio::task::JoinError),
     /// Over 1 % of the sockets did not open, so the scenario was not run.
     #[error("{failed} of {total} sockets failed to open, first")]
     Connect {
-        /// Sockets that did not open.
         failed: usize,
-        /// Sockets tried.
         total: usize,
-        /// The first failure.
         source: Box<Error>,
     },
     /// Some sockets did not see a warm-up event: they may not be subscribed.
@@ -97,13 +69,9 @@ pub enum Error {
          closed by the server); last publish answer: {answer}"
     )]
     NotWarm {
-        /// Sockets that saw one.
         warmed: usize,
-        /// Sockets.
         sockets: usize,
-        /// Sockets the server closed.
         dropped: usize,
-        /// The last warm-up publish's answer (at most 300 characters).
         answer: String,
     },
     /// The other system was chosen with `--system`.
@@ -114,34 +82,19 @@ pub enum Error {
     NoMarkers(PathBuf),
     /// A finding: some sockets did not open, and the scenario ran without them.
     #[error("{count} sockets failed to open (measured without them); first")]
-    SomeSocketsFailed {
-        /// How many.
-        count: usize,
-        /// The first failure.
-        source: Box<Error>,
-    },
+    SomeSocketsFailed { count: usize, source: Box<Error> },
     /// A finding: not one event arrived.
     #[error("nothing was delivered")]
     NothingDelivered,
     /// A finding: events that were accepted never arrived.
     #[error("{lost} of {expected} deliveries lost")]
-    Lost {
-        /// Deliveries that never arrived.
-        lost: u64,
-        /// Deliveries expected.
-        expected: u64,
-    },
+    Lost { lost: u64, expected: u64 },
     /// A finding: the server closed sockets while the scenario ran.
     #[error("{0} sockets dropped during the run")]
     Dropped(u64),
     /// A finding: publish requests failed.
     #[error("{count} publishes failed, first")]
-    PublishErrors {
-        /// How many.
-        count: u64,
-        /// The first failure.
-        source: Box<Error>,
-    },
+    PublishErrors { count: u64, source: Box<Error> },
     /// A finding: ingest found no rate without errors or loss.
     #[error("no rate was sustained without errors or loss")]
     NoSustainedRate,

@@ -380,28 +380,29 @@ pub async fn many_users(t: &Arc<Target>, p: &Params, sockets: usize) -> Result<M
         o.delivered as f64 / elapsed.max(0.001),
     );
     delivery_values(&mut m, &o, published);
-    m.add(
-        "many.connect_secs",
-        &format!("time to open {sockets} sockets (100 at a time)"),
-        Unit::Secs,
-        true,
-        took.as_secs_f64(),
-    );
     let grown = after.saturating_sub(before) as f64;
-    m.add(
-        "many.kib_per_1000",
-        &format!("server memory per 1,000 connections (at {sockets})"),
-        Unit::MiB,
-        true,
-        grown * 1000.0 / sockets as f64,
-    );
-    m.add(
-        "many.kib_per_conn",
-        "server memory per connection",
-        Unit::KiB,
-        true,
-        grown / sockets as f64,
-    );
+    for (key, label, unit, n) in [
+        (
+            "many.connect_secs",
+            format!("time to open {sockets} sockets (100 at a time)"),
+            Unit::Secs,
+            took.as_secs_f64(),
+        ),
+        (
+            "many.kib_per_1000",
+            format!("server memory per 1,000 connections (at {sockets})"),
+            Unit::MiB,
+            grown * 1000.0 / sockets as f64,
+        ),
+        (
+            "many.kib_per_conn",
+            "server memory per connection".into(),
+            Unit::KiB,
+            grown / sockets as f64,
+        ),
+    ] {
+        m.add(key, &label, unit, true, n);
+    }
     m.curve = Some(o.latency);
     Ok(m)
 }
@@ -659,41 +660,32 @@ pub async fn memory(
     tokio::time::sleep(p.settle + p.settle / 2).await;
     let closed = servers::rss_kib(&t.pgids);
     let grown = open.saturating_sub(idle) as f64;
-    m.add(
-        "memory.idle",
-        "server RSS, idle",
-        Unit::MiB,
-        true,
-        idle as f64,
-    );
-    m.add(
-        "memory.open",
-        &format!("server RSS, {sockets} sockets open"),
-        Unit::MiB,
-        true,
-        open as f64,
-    );
-    m.add(
-        "memory.per_1000",
-        "growth per 1,000 connections",
-        Unit::MiB,
-        true,
-        grown * 1000.0 / sockets as f64,
-    );
-    m.add(
-        "memory.per_conn",
-        "growth per connection",
-        Unit::KiB,
-        true,
-        grown / sockets as f64,
-    );
-    m.add(
-        "memory.closed",
-        "server RSS after all closed",
-        Unit::MiB,
-        true,
-        closed as f64,
-    );
+    let per = |n: f64| grown * n / sockets as f64;
+    let open_label = format!("server RSS, {sockets} sockets open");
+    for (key, label, unit, n) in [
+        ("memory.idle", "server RSS, idle", Unit::MiB, idle as f64),
+        ("memory.open", &open_label, Unit::MiB, open as f64),
+        (
+            "memory.per_1000",
+            "growth per 1,000 connections",
+            Unit::MiB,
+            per(1000.0),
+        ),
+        (
+            "memory.per_conn",
+            "growth per connection",
+            Unit::KiB,
+            per(1.0),
+        ),
+        (
+            "memory.closed",
+            "server RSS after all closed",
+            Unit::MiB,
+            closed as f64,
+        ),
+    ] {
+        m.add(key, label, unit, true, n);
+    }
     let parts: Vec<String> = parts_open
         .iter()
         .map(|(role, kib)| {
