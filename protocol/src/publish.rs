@@ -210,7 +210,11 @@ pub struct PublishResponse {
 impl PublishResponse {
     /// The HTTP status of this answer: `202` if nothing failed, else `207`.
     pub fn status(&self) -> u16 {
-        if self.events.iter().any(|e| matches!(e, EventOutcome::Failed(_))) {
+        if self
+            .events
+            .iter()
+            .any(|e| matches!(e, EventOutcome::Failed(_)))
+        {
             207
         } else {
             202
@@ -588,7 +592,10 @@ mod tests {
             json,
             r#"{"events":[{"user":"a","id":3,"sockets":1},{"user":"b","error":{"code":"internal_error","message":"the room failed"}}]}"#
         );
-        assert_eq!(serde_json::from_str::<PublishResponse>(&json).unwrap(), answer);
+        assert_eq!(
+            serde_json::from_str::<PublishResponse>(&json).unwrap(),
+            answer
+        );
         let all_good = PublishResponse {
             events: vec![published],
         };

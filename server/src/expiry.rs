@@ -5,6 +5,10 @@
 //! than [`MAX_ALARM_AHEAD_MS`] ahead: when such an alarm fires, nothing has expired yet and the
 //! next one is planned the same way.
 
+/// The latest token expiry a socket's attachment holds, in seconds: the runtime stores it as a
+/// JavaScript number, exact up to 2^53 − 1. A later `exp` means the same: never, for any socket.
+pub const LATEST_EXP: i64 = 9_007_199_254_740_991;
+
 /// The furthest ahead an alarm is set: 30 days.
 pub const MAX_ALARM_AHEAD_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 

@@ -229,7 +229,7 @@ impl RoomObject {
         self.state.accept_web_socket(&pair.server);
         let attached = pair.server.serialize_attachment(SocketInfo {
             conn: conn.clone(),
-            exp: call.exp,
+            exp: call.exp.min(expiry::LATEST_EXP),
         });
         if let Err(err) = attached {
             let code = CloseCode::InternalError;

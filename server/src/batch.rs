@@ -1,0 +1,271 @@
+//! A publish request across users' rooms, decided without I/O: which events go to which room,
+//! and how the rooms' answers make the answer to the request.
+//!
+//! Each room stores its events in one transaction, so a room's events are all stored or none
+//! is; rooms do not wait for each other. The answer lists every event's outcome in request
+//! order: when some rooms stored and others failed it says which ([`PublishResponse::status`]
+//! `207`), so a caller retries only what failed, and a retry without an idempotency key
+//! duplicates nothing.
+
+use edgepush_protocol::ErrorCode;
+use edgepush_protocol::frames::ErrorBody;
+use edgepush_protocol::publish::{
+    EventOutcome, FailedEvent, IdempotencyKey, NewEvent, PublishResponse, PublishedEvent, UserId,
+};
+
+use crate::error::ServerError;
+use crate::internal::{PublishAnswer, RoomFailure, RoomOutcome};
+
+/// The events of one request that go to one user's room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomBatch<'a> {
+    /// The user.
+    pub user: &'a UserId,
+    /// The events' indexes in the request, in order.
+    pub indexes: Vec<usize>,
+}
+
+/// Groups events by user, in the order users first appear; each group keeps its events' order.
+pub fn by_room(events: &[NewEvent]) -> Vec<RoomBatch<'_>> {
+    let mut batches: Vec<RoomBatch<'_>> = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        match batches.iter_mut().find(|b| *b.user == event.user) {
+            Some(batch) => batch.indexes.push(index),
+            None => batches.push(RoomBatch {
+                user: &event.user,
+                indexes: vec![index],
+            }),
+        }
+    }
+    batches
+}
+
+/// The answer to the request from each batch's room answer (in the order of `batches`). When
+/// every event failed, the first failure is the answer.
+pub fn answer(
+    events: &[NewEvent],
+    batches: &[RoomBatch<'_>],
+    answers: Vec<Result<PublishAnswer, RoomFailure>>,
+) -> Result<PublishResponse, ServerError> {
+    let mut outcomes: Vec<Option<EventOutcome>> = vec![None; events.len()];
+    for (batch, answer) in batches.iter().zip(answers) {
+        let user = batch.user.as_str();
+        let answer = answer.and_then(|answer| {
+            if answer.outcomes.len() == batch.indexes.len() {
+                Ok(answer)
+            } else {
+                Err(RoomFailure::new(
+                    ErrorCode::InternalError,
+                    format!(
+                        "the room answered for {} events, not {}",
+                        answer.outcomes.len(),
+                        batch.indexes.len()
+                    ),
+                ))
+            }
+        });
+        match answer {
+            Ok(answer) => {
+                for (&index, outcome) in batch.indexes.iter().zip(answer.outcomes) {
+                    outcomes[index] = Some(event_outcome(user, &events[index], outcome));
+                }
+            }
+            Err(failure) => {
+                let error = room_failed(user, &failure);
+                for &index in &batch.indexes {
+                    outcomes[index] = Some(EventOutcome::Failed(FailedEvent {
+                        user: user.to_owned(),
+                        error: error.clone(),
+                    }));
+                }
+            }
+        }
+    }
+    let events: Vec<EventOutcome> = outcomes.into_iter().flatten().collect();
+    let all_failed = events.iter().all(|e| matches!(e, EventOutcome::Failed(_)));
+    match events.first() {
+        Some(EventOutcome::Failed(first)) if all_failed => Err(ServerError::Refused {
+            code: ErrorCode::parse(&first.error.code).unwrap_or(ErrorCode::InternalError),
+            message: first.error.message.clone(),
+        }),
+        _ => Ok(PublishResponse { events }),
+    }
+}
+
+fn event_outcome(user: &str, event: &NewEvent, outcome: RoomOutcome) -> EventOutcome {
+    let published = |id, sockets, duplicate| {
+        EventOutcome::Published(PublishedEvent {
+            user: user.to_owned(),
+            id,
+            sockets,
+            duplicate,
+        })
+    };
+    match outcome {
+        RoomOutcome::Stored { id, sockets } => published(id, sockets, false),
+        RoomOutcome::Duplicate { id } => published(id, 0, true),
+        RoomOutcome::Conflict { id } => {
+            let key = match &event.idempotency_key {
+                Some(IdempotencyKey::Event(key)) => format!("the idempotency_key {key:?}"),
+                Some(IdempotencyKey::Request { key, index }) => {
+                    format!("the Idempotency-Key {key:?} (event {index})")
+                }
+                None => "the idempotency key".to_owned(),
+            };
+            EventOutcome::Failed(FailedEvent {
+                user: user.to_owned(),
+                error: ErrorBody::new(
+                    ErrorCode::IdempotencyConflict,
+                    format!(
+                        "{key} was already used for another event (id {id}) of user {user:?}; \
+                         this one was not stored: use a new key for a new event"
+                    ),
+                ),
+            })
+        }
+    }
+}
+
+fn room_failed(user: &str, failure: &RoomFailure) -> ErrorBody {
+    let advice = if failure.code.is_retryable() {
+        "; none of this user's events in the request was stored: retry them"
+    } else {
+        "; none of this user's events in the request was stored"
+    };
+    ErrorBody::new(
+        failure.code,
+        format!(
+            "the room of user {user:?} failed: {}{advice}",
+            failure.message
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use edgepush_protocol::publish::parse_publish_request;
+
+    fn events(body: &str) -> Vec<NewEvent> {
+        parse_publish_request(body.as_bytes(), None).unwrap()
+    }
+
+    const THREE_USERS: &str = r#"{"events":[{"user":"a","name":"1"},{"user":"b","name":"2"},{"user":"a","name":"3"},{"user":"c","name":"4"}]}"#;
+
+    fn stored(ids: &[u64]) -> Result<PublishAnswer, RoomFailure> {
+        Ok(PublishAnswer {
+            outcomes: ids
+                .iter()
+                .map(|&id| RoomOutcome::Stored { id, sockets: 1 })
+                .collect(),
+        })
+    }
+
+    fn summary(response: &PublishResponse) -> Vec<String> {
+        response
+            .events
+            .iter()
+            .map(|e| match e {
+                EventOutcome::Published(p) => format!("{}:{}", p.user, p.id),
+                EventOutcome::Failed(f) => format!("{}:{}", f.user, f.error.code),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn events_group_by_user_in_order() {
+        let events = events(THREE_USERS);
+        let batches = by_room(&events);
+        let groups: Vec<_> = batches
+            .iter()
+            .map(|b| (b.user.as_str(), b.indexes.clone()))
+            .collect();
+        assert_eq!(groups, [("a", vec![0, 2]), ("b", vec![1]), ("c", vec![3])]);
+    }
+
+    #[test]
+    fn answers_go_back_in_request_order() {
+        let events = events(THREE_USERS);
+        let batches = by_room(&events);
+        let response = answer(
+            &events,
+            &batches,
+            vec![stored(&[7, 8]), stored(&[1]), stored(&[4])],
+        )
+        .unwrap();
+        assert_eq!(response.status(), 202);
+        assert_eq!(summary(&response), ["a:7", "b:1", "a:8", "c:4"]);
+    }
+
+    #[test]
+    fn a_failed_room_fails_only_its_events() {
+        let events = events(THREE_USERS);
+        let batches = by_room(&events);
+        let failure = RoomFailure::new(ErrorCode::InternalError, "storage failed");
+        let response = answer(
+            &events,
+            &batches,
+            vec![stored(&[7, 8]), Err(failure), stored(&[4])],
+        )
+        .unwrap();
+        assert_eq!(response.status(), 207);
+        assert_eq!(
+            summary(&response),
+            ["a:7", "b:internal_error", "a:8", "c:4"]
+        );
+    }
+
+    #[test]
+    fn a_room_answering_for_the_wrong_number_of_events_failed() {
+        let events = events(THREE_USERS);
+        let batches = by_room(&events);
+        let response = answer(
+            &events,
+            &batches,
+            vec![stored(&[7]), stored(&[1]), stored(&[4])],
+        )
+        .unwrap();
+        assert_eq!(
+            summary(&response),
+            ["a:internal_error", "b:1", "a:internal_error", "c:4"]
+        );
+    }
+
+    #[test]
+    fn when_everything_failed_the_first_failure_is_the_answer() {
+        let events = events(r#"{"user":"a","name":"1","idempotency_key":"k"}"#);
+        let batches = by_room(&events);
+        let conflict = Ok(PublishAnswer {
+            outcomes: vec![RoomOutcome::Conflict { id: 3 }],
+        });
+        let err = answer(&events, &batches, vec![conflict]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::IdempotencyConflict);
+        assert_eq!(err.status(), 409);
+        assert!(err.to_string().contains("\"k\""), "{err}");
+        let failure = RoomFailure::new(ErrorCode::ServerMisconfigured, "HISTORY_MAX_EVENTS");
+        let err = answer(&events, &batches, vec![Err(failure)]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::ServerMisconfigured);
+        assert!(err.to_string().contains("HISTORY_MAX_EVENTS"), "{err}");
+    }
+
+    #[test]
+    fn duplicates_are_published_with_no_sockets() {
+        let events = events(r#"{"user":"a","name":"1","idempotency_key":"k"}"#);
+        let batches = by_room(&events);
+        let dup = Ok(PublishAnswer {
+            outcomes: vec![RoomOutcome::Duplicate { id: 3 }],
+        });
+        let response = answer(&events, &batches, vec![dup]).unwrap();
+        assert_eq!(
+            response.events,
+            [EventOutcome::Published(PublishedEvent {
+                user: "a".into(),
+                id: 3,
+                sockets: 0,
+                duplicate: true
+            })]
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! The contract between the edge and a room (a user's Durable Object): every call the edge
+//! makes and every answer, as types both sides use. No path, header or answer shape is spelled
+//! anywhere else.
+//!
+//! A call travels as JSON, in the body of a `POST` to [`ROOM_URL`], or, for
+//! [`RoomCall::Connect`] (a WebSocket upgrade: a `GET` without a body), in the query parameter
+//! [`CALL_PARAM`].
+//! The room answers `200` with the call's answer as JSON (`101` with the socket for a connect),
+//! or a [`RoomFailure`]: the status of its code and an `{"error":{..}}` body.
+
+use edgepush_protocol::ErrorCode;
+use edgepush_protocol::frames::{ErrorBody, ErrorResponse};
+use edgepush_protocol::publish::NewEvent;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Where the edge sends room calls; never reachable from outside.
+pub const ROOM_URL: &str = "https://room.internal/";
+/// The query parameter that carries a call without a body (a connect).
+pub const CALL_PARAM: &str = "call";
+
+/// A call from the edge to a user's room.
+// Externally tagged: internally tagged enums buffer their content, which raw payloads refuse.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomCall {
+    /// Accept a verified socket; answered with the socket (`101`).
+    Connect(ConnectCall),
+    /// Store and send events; answered with a [`PublishAnswer`].
+    Publish(PublishCall),
+    /// Close every socket; answered with a [`DisconnectAnswer`].
+    Disconnect(DisconnectCall),
+}
+
+/// A verified socket to accept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectCall {
+    /// The token's `sub`.
+    pub user: String,
+    /// The token's `exp`, in seconds.
+    pub exp: i64,
+    /// Whether to echo the `edgepush.v1` subprotocol.
+    pub subprotocol: bool,
+    /// Resume after this id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    /// The epoch of `since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+}
+
+/// Events for one user, in request order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishCall {
+    /// The events.
+    pub events: Vec<NewEvent>,
+}
+
+/// Close every socket of the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisconnectCall {
+    /// `true`: close with 1012 so clients reconnect; `false`: close with 4502 so they stop.
+    pub reconnect: bool,
+}
+
+/// The room's answer to a [`PublishCall`]: one outcome per event, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishAnswer {
+    /// The outcomes.
+    pub outcomes: Vec<RoomOutcome>,
+}
+
+/// What the room did with one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RoomOutcome {
+    /// Stored and sent to `sockets` sockets.
+    Stored {
+        /// The new id.
+        id: u64,
+        /// Sockets it was sent to.
+        sockets: u32,
+    },
+    /// Its idempotency key was stored with the same event: nothing stored or sent.
+    Duplicate {
+        /// The original event's id.
+        id: u64,
+    },
+    /// Its idempotency key was stored with another event: refused.
+    Conflict {
+        /// The id of the event the key belongs to.
+        id: u64,
+    },
+}
+
+/// The room's answer to a [`DisconnectCall`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisconnectAnswer {
+    /// Sockets closed.
+    pub sockets: u32,
+}
+
+/// A call the room refused or could not carry out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RoomFailure {
+    /// The stable code (`internal_error` when the room failed unexpectedly).
+    pub code: ErrorCode,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl RoomFailure {
+    /// A failure with `code`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status the room answers with.
+    pub fn status(&self) -> u16 {
+        self.code.http_status()
+    }
+
+    /// The `{"error":{..}}` body the room answers with.
+    pub fn to_json(&self) -> String {
+        let body = ErrorResponse {
+            error: ErrorBody::new(self.code, self.message.clone()),
+        };
+        serde_json::to_string(&body).unwrap_or_default()
+    }
+}
+
+impl RoomCall {
+    /// The call as JSON.
+    pub fn to_json(&self) -> String {
+        // Calls hold strings, numbers and already-valid JSON payloads: this cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a call; a call the room cannot read is the edge's bug, reported as internal.
+    pub fn from_json(text: &str) -> Result<Self, RoomFailure> {
+        serde_json::from_str(text).map_err(|err| {
+            RoomFailure::new(
+                ErrorCode::InternalError,
+                format!("unreadable room call: {err}"),
+            )
+        })
+    }
+}
+
+/// An answer as JSON.
+pub fn answer_json<T: Serialize>(answer: &T) -> String {
+    serde_json::to_string(answer).unwrap_or_default()
+}
+
+/// Reads a room's answer from its status and body: `200` and the answer, or its failure.
+pub fn read_answer<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, RoomFailure> {
+    if status == 200 {
+        return serde_json::from_str(body).map_err(|err| {
+            RoomFailure::new(
+                ErrorCode::InternalError,
+                format!("unreadable room answer: {err}"),
+            )
+        });
+    }
+    Err(read_failure(status, body))
+}
+
+/// Reads a room's failure (any answer other than `200`/`101`).
+pub fn read_failure(status: u16, body: &str) -> RoomFailure {
+    match serde_json::from_str::<ErrorResponse>(body) {
+        Ok(ErrorResponse { error }) => RoomFailure::new(
+            ErrorCode::parse(&error.code).unwrap_or(ErrorCode::InternalError),
+            error.message,
+        ),
+        Err(_) => RoomFailure::new(
+            ErrorCode::InternalError,
+            format!("the room answered {status}"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use edgepush_protocol::publish::parse_publish_request;
+
+    #[test]
+    fn calls_round_trip() {
+        let connect = RoomCall::Connect(ConnectCall {
+            user: "42".into(),
+            exp: 9_999_999_999,
+            subprotocol: true,
+            since: Some(7),
+            epoch: Some("e-1".into()),
+        });
+        let events = parse_publish_request(
+            br#"{"events":[{"user":"42","name":"A","payload":{"x":[1,2]}},{"user":"42","name":"B","idempotency_key":"k"}]}"#,
+            Some("req"),
+        )
+        .unwrap();
+        let publish = RoomCall::Publish(PublishCall { events });
+        let disconnect = RoomCall::Disconnect(DisconnectCall { reconnect: false });
+        for call in [connect, publish, disconnect] {
+            let json = call.to_json();
+            assert_eq!(RoomCall::from_json(&json).unwrap().to_json(), json);
+        }
+        assert!(matches!(
+            RoomCall::from_json(r#"{"connect":{"user":"1","exp":5,"subprotocol":false}}"#),
+            Ok(RoomCall::Connect(ConnectCall {
+                since: None,
+                epoch: None,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn publish_payloads_travel_byte_for_byte() {
+        let events =
+            parse_publish_request(br#"{"user":"1","name":"A","payload":{ "b" : 1.50 }}"#, None)
+                .unwrap();
+        let json = RoomCall::Publish(PublishCall { events }).to_json();
+        let RoomCall::Publish(call) = RoomCall::from_json(&json).unwrap() else {
+            panic!("not a publish: {json}")
+        };
+        assert_eq!(call.events[0].payload.get(), r#"{ "b" : 1.50 }"#);
+    }
+
+    #[test]
+    fn answers_and_failures_round_trip() {
+        let answer = PublishAnswer {
+            outcomes: vec![
+                RoomOutcome::Stored { id: 3, sockets: 2 },
+                RoomOutcome::Duplicate { id: 1 },
+                RoomOutcome::Conflict { id: 2 },
+            ],
+        };
+        assert_eq!(
+            read_answer::<PublishAnswer>(200, &answer_json(&answer)).unwrap(),
+            answer
+        );
+        let failure = RoomFailure::new(ErrorCode::ServerMisconfigured, "HISTORY_MAX_EVENTS");
+        assert_eq!(failure.status(), 500);
+        assert_eq!(
+            read_answer::<DisconnectAnswer>(failure.status(), &failure.to_json()).unwrap_err(),
+            failure
+        );
+    }
+
+    #[test]
+    fn anything_else_is_an_internal_failure() {
+        let failure = read_failure(503, "<html>overloaded</html>");
+        assert_eq!(failure.code, ErrorCode::InternalError);
+        assert!(failure.message.contains("503"));
+        assert_eq!(
+            read_answer::<DisconnectAnswer>(200, "{}").unwrap_err().code,
+            ErrorCode::InternalError
+        );
+        assert_eq!(
+            RoomCall::from_json("{\"nope\":{}}").unwrap_err().code,
+            ErrorCode::InternalError
+        );
+    }
+}

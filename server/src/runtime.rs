@@ -1,0 +1,134 @@
+//! What the edge and the room take from the Workers runtime: its clock, random ids, log lines,
+//! alarm times and the Durable Object's SQLite as an [`Sql`] executor.
+
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{SqlStorage, SqlStorageValue, State};
+
+use crate::history::StoreError;
+use crate::sql_store::{Sql, SqlValue};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The Durable Object's `ctx.storage`, for the one method worker-sys does not bind.
+    type TransactionalStorage;
+
+    /// `ctx.storage.transactionSync(fn)`: runs `fn` in one SQLite transaction, rolled back when
+    /// it throws.
+    #[wasm_bindgen(method, catch, js_name = transactionSync)]
+    fn transaction_sync(
+        this: &TransactionalStorage,
+        body: &mut dyn FnMut() -> Result<(), JsValue>,
+    ) -> Result<JsValue, JsValue>;
+}
+
+/// Milliseconds since the Unix epoch, from the runtime's clock.
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// 16 random hex digits.
+pub fn random_id() -> String {
+    format!("{:08x}{:08x}", random_u32(), random_u32())
+}
+
+fn random_u32() -> u32 {
+    (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+}
+
+/// A new stream epoch: the time and a random id.
+pub fn new_epoch() -> String {
+    format!("{:x}-{}", now_ms(), random_id())
+}
+
+/// An alarm time (milliseconds since the Unix epoch).
+pub fn alarm_time(ms: u64) -> worker::ScheduledTime {
+    worker::ScheduledTime::new(js_sys::Date::new(&(ms as f64).into()))
+}
+
+/// One structured log line: `{"event":..,key:value,..}`.
+pub fn log(event: &str, fields: &[(&str, String)]) {
+    let mut line = serde_json::Map::new();
+    line.insert("event".into(), event.into());
+    for (key, value) in fields {
+        line.insert((*key).into(), value.clone().into());
+    }
+    worker::console_log!("{}", serde_json::Value::Object(line));
+}
+
+/// The Durable Object's SQLite database.
+#[derive(Clone)]
+pub struct DurableSql {
+    sql: SqlStorage,
+    /// `ctx.storage`.
+    storage: JsValue,
+}
+
+impl DurableSql {
+    /// The database of the object whose state this is.
+    pub fn of(state: &State) -> Result<Self, StoreError> {
+        let storage = state
+            .as_raw()
+            .storage()
+            .map_err(|e| StoreError(js_text(&e)))?;
+        Ok(Self {
+            sql: state.storage().sql(),
+            storage: storage.into(),
+        })
+    }
+}
+
+impl Sql for DurableSql {
+    fn run(&self, statement: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        let bindings: Vec<SqlStorageValue> = params
+            .iter()
+            .map(|p| match p {
+                SqlValue::Null => SqlStorageValue::Null,
+                SqlValue::Integer(n) => SqlStorageValue::Integer(*n),
+                SqlValue::Text(t) => SqlStorageValue::String(t.clone()),
+            })
+            .collect();
+        let failed = |e: worker::Error| StoreError(e.to_string());
+        let cursor = self.sql.exec(statement, bindings).map_err(failed)?;
+        cursor
+            .raw()
+            .map(|row| {
+                row.map_err(failed)?
+                    .into_iter()
+                    .map(|value| match value {
+                        SqlStorageValue::Null => Ok(SqlValue::Null),
+                        SqlStorageValue::Integer(n) => Ok(SqlValue::Integer(n)),
+                        SqlStorageValue::Float(f) => Ok(SqlValue::Integer(f as i64)),
+                        SqlStorageValue::String(s) => Ok(SqlValue::Text(s)),
+                        other => Err(StoreError(format!("unexpected column {other:?}"))),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn atomically(
+        &self,
+        body: &mut dyn FnMut() -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut failure = None;
+        let storage: &TransactionalStorage = self.storage.unchecked_ref();
+        let outcome = storage.transaction_sync(&mut || {
+            body().map_err(|err| {
+                let thrown = JsValue::from_str(&err.0);
+                failure = Some(err);
+                thrown
+            })
+        });
+        match (outcome, failure) {
+            (_, Some(failure)) => Err(failure),
+            (Err(thrown), None) => Err(StoreError(js_text(&thrown))),
+            (Ok(_), None) => Ok(()),
+        }
+    }
+}
+
+/// A thrown JavaScript value as text.
+pub fn js_text(value: &JsValue) -> String {
+    value.as_string().unwrap_or_else(|| format!("{value:?}"))
+}

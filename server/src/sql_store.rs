@@ -1,0 +1,226 @@
+//! The room's history in SQLite: the SQL text the Durable Object runs, over a small [`Sql`]
+//! executor, so that the very same statements also run natively against a real SQLite in tests.
+//!
+//! Tables: `stream` (one row: epoch and head), `events` (id, name, payload text, time) and
+//! `idempotency_keys` (storage key, event id, the event's fingerprint, time). Pruning deletes
+//! ranges of rowids below the first row young enough, so it reads only what it deletes.
+
+use crate::history::{EventStore, KeyRecord, StoreError, StoredEvent, StreamMeta};
+
+/// A value bound to, or read from, a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// SQL `NULL`.
+    Null,
+    /// An integer (ids and times).
+    Integer(i64),
+    /// Text (names, payloads, keys).
+    Text(String),
+}
+
+/// Runs SQL: the Durable Object's `ctx.storage.sql`, or a native SQLite in tests. A cheap
+/// handle: clones share one database.
+pub trait Sql: Clone {
+    /// Runs one statement with `?NNN` parameters and returns its rows.
+    fn run(&self, statement: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError>;
+    /// Runs `body` in one transaction: committed if it succeeds, rolled back if it fails.
+    fn atomically(
+        &self,
+        body: &mut dyn FnMut() -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+/// The tables, created when missing. The earlier `idempotency` table (keys without a
+/// fingerprint or a kind) is dropped: its keys could neither tell a conflict nor a key's kind.
+const SCHEMA: [&str; 4] = [
+    "CREATE TABLE IF NOT EXISTS stream (one INTEGER PRIMARY KEY CHECK (one = 1), epoch TEXT NOT NULL, last_id INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, name TEXT NOT NULL, payload TEXT NOT NULL, ts INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, id INTEGER NOT NULL, fingerprint TEXT NOT NULL, ts INTEGER NOT NULL)",
+    "DROP TABLE IF EXISTS idempotency",
+];
+const SELECT_META: &str = "SELECT epoch, last_id FROM stream WHERE one = 1";
+const UPSERT_META: &str = "INSERT INTO stream (one, epoch, last_id) VALUES (1, ?1, ?2) ON CONFLICT(one) DO UPDATE SET epoch = excluded.epoch, last_id = excluded.last_id";
+const INSERT_EVENT: &str = "INSERT INTO events (id, name, payload, ts) VALUES (?1, ?2, ?3, ?4)";
+const SELECT_EVENTS_AFTER: &str =
+    "SELECT id, name, payload, ts FROM events WHERE id > ?1 ORDER BY id LIMIT ?2";
+const SELECT_OLDEST_ID: &str = "SELECT id FROM events ORDER BY id LIMIT 1";
+// Both prunes are ranges below the first row that is young enough: each reads O(deleted + 1)
+// rows instead of scanning the table (the key table can hold a day of keys).
+const PRUNE_EVENTS: &str = "DELETE FROM events WHERE id < max(?1, coalesce((SELECT id FROM events WHERE ts >= ?2 ORDER BY id LIMIT 1), 9223372036854775807))";
+const PRUNE_KEYS: &str = "DELETE FROM idempotency_keys WHERE rowid < coalesce((SELECT rowid FROM idempotency_keys WHERE ts >= ?1 ORDER BY rowid LIMIT 1), 9223372036854775807)";
+const SELECT_KEY: &str = "SELECT id, fingerprint FROM idempotency_keys WHERE key = ?1 AND ts >= ?2";
+// REPLACE gives a re-used key a new rowid, keeping rowids in time order for the prune.
+const REMEMBER_KEY: &str =
+    "INSERT OR REPLACE INTO idempotency_keys (key, id, fingerprint, ts) VALUES (?1, ?2, ?3, ?4)";
+
+/// The room's history over an [`Sql`] executor.
+#[derive(Debug)]
+pub struct SqlStore<S> {
+    sql: S,
+    fail_on_event: Option<String>,
+}
+
+impl<S: Sql> SqlStore<S> {
+    /// Opens the store, creating its tables if they are missing. `fail_on_event` is a test
+    /// hook: appending an event of that name fails, as a full disk would.
+    pub fn open(sql: S, fail_on_event: Option<String>) -> Result<Self, StoreError> {
+        for statement in SCHEMA {
+            sql.run(statement, &[])?;
+        }
+        Ok(Self { sql, fail_on_event })
+    }
+
+    fn rows(&self, statement: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        self.sql.run(statement, params)
+    }
+
+    fn write(&self, statement: &str, params: &[SqlValue]) -> Result<(), StoreError> {
+        self.sql.run(statement, params).map(drop)
+    }
+}
+
+fn int(n: u64) -> SqlValue {
+    SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_owned())
+}
+
+fn read_u64(value: &SqlValue) -> Result<u64, StoreError> {
+    match value {
+        SqlValue::Integer(n) => u64::try_from(*n).map_err(|_| bad_row("a negative number")),
+        other => Err(bad_row(&format!("{other:?} where a number belongs"))),
+    }
+}
+
+fn read_text(value: SqlValue) -> Result<String, StoreError> {
+    match value {
+        SqlValue::Text(text) => Ok(text),
+        other => Err(bad_row(&format!("{other:?} where text belongs"))),
+    }
+}
+
+fn bad_row(what: &str) -> StoreError {
+    StoreError(format!("unexpected row: {what}"))
+}
+
+/// The columns of a row of `width` values, or an error naming the mismatch.
+fn columns<const N: usize>(row: Vec<SqlValue>) -> Result<[SqlValue; N], StoreError> {
+    row.try_into()
+        .map_err(|row: Vec<SqlValue>| bad_row(&format!("{} columns, not {N}", row.len())))
+}
+
+impl<S: Sql> EventStore for SqlStore<S> {
+    fn atomically<T>(
+        &mut self,
+        body: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let sql = self.sql.clone();
+        let mut body = Some(body);
+        let mut output = None;
+        sql.atomically(&mut || {
+            let body = body
+                .take()
+                .ok_or_else(|| StoreError("a transaction ran twice".into()))?;
+            output = Some(body(self)?);
+            Ok(())
+        })?;
+        output.ok_or_else(|| StoreError("the transaction did not run".into()))
+    }
+
+    fn meta(&self) -> Result<Option<StreamMeta>, StoreError> {
+        let Some(row) = self.rows(SELECT_META, &[])?.into_iter().next() else {
+            return Ok(None);
+        };
+        let [epoch, last_id] = columns(row)?;
+        Ok(Some(StreamMeta {
+            last_id: read_u64(&last_id)?,
+            epoch: read_text(epoch)?,
+        }))
+    }
+
+    fn set_meta(&mut self, meta: &StreamMeta) -> Result<(), StoreError> {
+        self.write(UPSERT_META, &[text(&meta.epoch), int(meta.last_id)])
+    }
+
+    fn append(&mut self, event: &StoredEvent) -> Result<(), StoreError> {
+        if self.fail_on_event.as_deref() == Some(event.name.as_str()) {
+            return Err(StoreError(format!(
+                "appending {:?} failed (test hook)",
+                event.name
+            )));
+        }
+        self.write(
+            INSERT_EVENT,
+            &[
+                int(event.id),
+                text(&event.name),
+                text(&event.payload),
+                int(event.ts),
+            ],
+        )
+    }
+
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        self.rows(SELECT_EVENTS_AFTER, &[int(after), int(limit as u64)])?
+            .into_iter()
+            .map(|row| {
+                let [id, name, payload, ts] = columns(row)?;
+                Ok(StoredEvent {
+                    id: read_u64(&id)?,
+                    ts: read_u64(&ts)?,
+                    name: read_text(name)?,
+                    payload: read_text(payload)?,
+                })
+            })
+            .collect()
+    }
+
+    fn oldest_id(&self) -> Result<Option<u64>, StoreError> {
+        match self.rows(SELECT_OLDEST_ID, &[])?.into_iter().next() {
+            Some(row) => {
+                let [id] = columns(row)?;
+                read_u64(&id).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn prune(&mut self, min_id: u64, min_ts: u64) -> Result<(), StoreError> {
+        self.write(PRUNE_EVENTS, &[int(min_id), int(min_ts)])?;
+        self.write(PRUNE_KEYS, &[int(min_ts)])
+    }
+
+    fn find_key(&self, key: &str, min_ts: u64) -> Result<Option<KeyRecord>, StoreError> {
+        match self
+            .rows(SELECT_KEY, &[text(key), int(min_ts)])?
+            .into_iter()
+            .next()
+        {
+            Some(row) => {
+                let [id, fingerprint] = columns(row)?;
+                Ok(Some(KeyRecord {
+                    id: read_u64(&id)?,
+                    fingerprint: read_text(fingerprint)?,
+                }))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn remember_key(&mut self, key: &str, record: &KeyRecord, ts: u64) -> Result<(), StoreError> {
+        self.write(
+            REMEMBER_KEY,
+            &[
+                text(key),
+                int(record.id),
+                text(&record.fingerprint),
+                int(ts),
+            ],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

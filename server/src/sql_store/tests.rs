@@ -1,0 +1,351 @@
+//! One contract suite for every [`EventStore`]: the in-memory reference and [`SqlStore`] running
+//! the Durable Object's SQL text in a real (bundled) SQLite.
+
+#![allow(clippy::unwrap_used)]
+
+use std::rc::Rc;
+
+use rusqlite::Connection;
+use rusqlite::types::{Value, ValueRef};
+
+use super::*;
+use crate::history::{HistoryLimits, KeyRecord};
+use crate::memory_store::MemoryStore;
+use crate::room::{Accepted, ResumeRequest, Room, Visitor};
+use edgepush_protocol::publish::{IdempotencyKey, NewEvent, UserId};
+use serde_json::value::RawValue;
+
+/// A native SQLite database, shared by clones like the Durable Object's `sql` handle.
+#[derive(Clone)]
+struct Native(Rc<Connection>);
+
+impl Native {
+    fn new() -> Self {
+        Self(Rc::new(Connection::open_in_memory().unwrap()))
+    }
+}
+
+impl Sql for Native {
+    fn run(&self, statement: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        let failed = |e: rusqlite::Error| StoreError(e.to_string());
+        let mut statement = self.0.prepare(statement).map_err(failed)?;
+        let params: Vec<Value> = params
+            .iter()
+            .map(|p| match p {
+                SqlValue::Null => Value::Null,
+                SqlValue::Integer(n) => Value::Integer(*n),
+                SqlValue::Text(t) => Value::Text(t.clone()),
+            })
+            .collect();
+        let width = statement.column_count();
+        let mut rows = statement
+            .query(rusqlite::params_from_iter(params))
+            .map_err(failed)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(failed)? {
+            let values = (0..width)
+                .map(|i| match row.get_ref(i).map_err(failed)? {
+                    ValueRef::Integer(n) => Ok(SqlValue::Integer(n)),
+                    ValueRef::Text(t) => Ok(SqlValue::Text(String::from_utf8_lossy(t).into())),
+                    ValueRef::Null => Ok(SqlValue::Null),
+                    other => Err(StoreError(format!("unexpected column {other:?}"))),
+                })
+                .collect::<Result<_, _>>()?;
+            out.push(values);
+        }
+        Ok(out)
+    }
+
+    fn atomically(
+        &self,
+        body: &mut dyn FnMut() -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.0.execute_batch("BEGIN").unwrap();
+        let result = body();
+        self.0
+            .execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" })
+            .unwrap();
+        result
+    }
+}
+
+fn event(id: u64, ts: u64) -> StoredEvent {
+    StoredEvent {
+        id,
+        name: format!("E{id}"),
+        payload: format!(r#"{{"n":{id}}}"#),
+        ts,
+    }
+}
+
+fn record(id: u64) -> KeyRecord {
+    KeyRecord {
+        id,
+        fingerprint: format!("f{id}"),
+    }
+}
+
+fn ids<S: EventStore>(store: &S) -> Vec<u64> {
+    store
+        .events_after(0, 10_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect()
+}
+
+/// Runs `check` against a fresh in-memory store and a fresh SQL store.
+fn for_both(check: impl Fn(&mut dyn FnMut() -> Box<dyn Store>)) {
+    check(&mut || Box::new(MemoryStore::default()));
+    check(&mut || Box::new(SqlStore::open(Native::new(), None).unwrap()));
+}
+
+/// The contract's operations as an object, so one check runs against both stores.
+trait Store {
+    fn store(&mut self) -> &mut dyn EventStoreOps;
+}
+
+/// [`EventStore`] without its generic transaction, plus a transaction that fails after `body`.
+trait EventStoreOps {
+    fn meta(&self) -> Option<StreamMeta>;
+    fn set_meta(&mut self, meta: &StreamMeta);
+    fn append(&mut self, event: &StoredEvent);
+    fn after(&self, after: u64, limit: usize) -> Vec<u64>;
+    fn all(&self) -> Vec<u64>;
+    fn events(&self, after: u64) -> Vec<StoredEvent>;
+    fn prune(&mut self, min_id: u64, min_ts: u64);
+    fn find_key(&self, key: &str, min_ts: u64) -> Option<KeyRecord>;
+    fn remember_key(&mut self, key: &str, record: &KeyRecord, ts: u64);
+    fn failing_transaction(&mut self, events: &[StoredEvent]);
+}
+
+impl<S: EventStore> EventStoreOps for S {
+    fn meta(&self) -> Option<StreamMeta> {
+        EventStore::meta(self).unwrap()
+    }
+    fn set_meta(&mut self, meta: &StreamMeta) {
+        EventStore::set_meta(self, meta).unwrap()
+    }
+    fn append(&mut self, event: &StoredEvent) {
+        EventStore::append(self, event).unwrap()
+    }
+    fn after(&self, after: u64, limit: usize) -> Vec<u64> {
+        self.events_after(after, limit)
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect()
+    }
+    fn all(&self) -> Vec<u64> {
+        ids(self)
+    }
+    fn events(&self, after: u64) -> Vec<StoredEvent> {
+        self.events_after(after, 10_000).unwrap()
+    }
+    fn prune(&mut self, min_id: u64, min_ts: u64) {
+        EventStore::prune(self, min_id, min_ts).unwrap()
+    }
+    fn find_key(&self, key: &str, min_ts: u64) -> Option<KeyRecord> {
+        EventStore::find_key(self, key, min_ts).unwrap()
+    }
+    fn remember_key(&mut self, key: &str, record: &KeyRecord, ts: u64) {
+        EventStore::remember_key(self, key, record, ts).unwrap()
+    }
+    fn failing_transaction(&mut self, events: &[StoredEvent]) {
+        let result: Result<(), StoreError> = self.atomically(|store| {
+            for event in events {
+                EventStore::append(store, event)?;
+                EventStore::remember_key(store, &event.name, &record(event.id), event.ts)?;
+            }
+            EventStore::set_meta(
+                store,
+                &StreamMeta {
+                    epoch: "during".into(),
+                    last_id: 99,
+                },
+            )?;
+            Err(StoreError("failed at the end".into()))
+        });
+        assert!(result.is_err());
+    }
+}
+
+impl<S: EventStore + 'static> Store for S {
+    fn store(&mut self) -> &mut dyn EventStoreOps {
+        self
+    }
+}
+
+#[test]
+fn meta_is_absent_then_kept() {
+    for_both(|fresh| {
+        let mut s = fresh();
+        let s = s.store();
+        assert_eq!(s.meta(), None);
+        let meta = StreamMeta {
+            epoch: "e1".into(),
+            last_id: 7,
+        };
+        s.set_meta(&meta);
+        s.set_meta(&StreamMeta {
+            last_id: 8,
+            ..meta.clone()
+        });
+        assert_eq!(s.meta().unwrap().last_id, 8);
+    });
+}
+
+#[test]
+fn events_come_back_in_order_and_in_pages() {
+    for_both(|fresh| {
+        let mut s = fresh();
+        let s = s.store();
+        for id in 1..=10 {
+            s.append(&event(id, 1000 + id));
+        }
+        assert_eq!(s.after(0, 4), [1, 2, 3, 4]);
+        assert_eq!(s.after(4, 4), [5, 6, 7, 8]);
+        assert_eq!(s.after(8, 4), [9, 10]);
+        assert_eq!(s.after(10, 4), Vec::<u64>::new());
+        assert_eq!(s.events(9), [event(10, 1010)], "every field is kept");
+    });
+}
+
+#[test]
+fn pruning_by_count_and_by_age_keeps_the_young_and_the_recent() {
+    for_both(|fresh| {
+        let mut s = fresh();
+        let s = s.store();
+        for id in 1..=10 {
+            s.append(&event(id, 1000 + id));
+        }
+        s.prune(4, 0);
+        assert_eq!(s.all(), [4, 5, 6, 7, 8, 9, 10], "by count");
+        s.prune(0, 1008);
+        assert_eq!(s.all(), [8, 9, 10], "by age");
+        s.prune(9, 1008);
+        assert_eq!(s.all(), [9, 10], "whichever bound is hit first");
+        s.prune(0, 5000);
+        assert_eq!(s.all(), Vec::<u64>::new());
+    });
+}
+
+#[test]
+fn idempotency_keys_live_for_the_window_and_a_reuse_moves_to_the_end() {
+    for_both(|fresh| {
+        let mut s = fresh();
+        let s = s.store();
+        s.remember_key("a", &record(1), 1000);
+        s.remember_key("b", &record(2), 2000);
+        assert_eq!(s.find_key("a", 0), Some(record(1)));
+        assert_eq!(s.find_key("a", 1001), None, "outside the window");
+        assert_eq!(s.find_key("nope", 0), None);
+        // Storing "a" again (after it expired) makes it the youngest row: pruning by age, a
+        // range below the first young row, must keep it.
+        s.remember_key("a", &record(3), 3000);
+        s.prune(0, 2500);
+        assert_eq!(s.find_key("a", 0), Some(record(3)));
+        assert_eq!(s.find_key("b", 0), None);
+    });
+}
+
+#[test]
+fn a_failed_transaction_leaves_nothing_behind() {
+    for_both(|fresh| {
+        let mut s = fresh();
+        let s = s.store();
+        let meta = StreamMeta {
+            epoch: "e1".into(),
+            last_id: 1,
+        };
+        s.set_meta(&meta);
+        s.append(&event(1, 1000));
+        s.failing_transaction(&[event(2, 1001), event(3, 1001)]);
+        assert_eq!(s.all(), [1]);
+        assert_eq!(s.meta(), Some(meta));
+        assert_eq!(s.find_key("E2", 0), None);
+    });
+}
+
+fn new_event(name: &str, key: Option<&str>) -> NewEvent {
+    NewEvent {
+        user: UserId::parse("42").unwrap(),
+        name: name.into(),
+        payload: RawValue::from_string(r#"{"text":"hi"}"#.into()).unwrap(),
+        idempotency_key: key.map(|k| IdempotencyKey::Event(k.into())),
+    }
+}
+
+const VISITOR: Visitor<'static> = Visitor {
+    user: "42",
+    connection: "c",
+    token_expires_at: 2_000_000_000,
+};
+
+#[test]
+fn a_room_over_sqlite_rolls_back_a_failed_batch_and_goes_on() {
+    let sql = Native::new();
+    let store = SqlStore::open(sql.clone(), Some("Boom".into())).unwrap();
+    let mut room = Room::open(store, HistoryLimits::default(), || "ep".into()).unwrap();
+    room.publish(&[new_event("A", None)], 1000).unwrap();
+    let batch = [new_event("B", Some("kb")), new_event("Boom", None)];
+    assert!(room.publish(&batch, 1001).is_err());
+    // Reopened from the same database (a new wake-up): the head and the rows are as before.
+    let reopened = SqlStore::open(sql, None).unwrap();
+    let mut room = Room::open(reopened, HistoryLimits::default(), || "other".into()).unwrap();
+    assert_eq!(room.meta().last_id, 1);
+    assert_eq!(room.meta().epoch, "ep");
+    let again = room.publish(&batch, 1002).unwrap();
+    assert!(
+        matches!(again[0], Accepted::Stored { id: 2, .. }),
+        "{again:?}"
+    );
+    assert!(
+        matches!(again[1], Accepted::Stored { id: 3, .. }),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn a_room_over_sqlite_tells_duplicates_from_conflicts_and_replays_in_pages() {
+    let store = SqlStore::open(Native::new(), None).unwrap();
+    let limits = HistoryLimits {
+        max_events: 1000,
+        max_age_ms: 60_000,
+    };
+    let mut room = Room::open(store, limits, || "ep".into()).unwrap();
+    let first = room.publish(&[new_event("A", Some("k"))], 1000).unwrap();
+    let again = room
+        .publish(
+            &[new_event("A", Some("k")), new_event("B", Some("k"))],
+            1001,
+        )
+        .unwrap();
+    assert_eq!(
+        again,
+        [
+            Accepted::Duplicate { id: first[0].id() },
+            Accepted::Conflict { id: first[0].id() }
+        ]
+    );
+    let events: Vec<_> = (0..99).map(|_| new_event("M", None)).collect();
+    room.publish(&events, 1002).unwrap();
+    let greeting = room
+        .greet(
+            &VISITOR,
+            &ResumeRequest {
+                since: Some(0),
+                epoch: None,
+            },
+            1003,
+        )
+        .unwrap();
+    let mut count = greeting.replay.frames.len();
+    let mut next = greeting.replay.next_after;
+    while let Some(after) = next {
+        let page = room.replay_after(after).unwrap();
+        count += page.frames.len();
+        next = page.next_after;
+    }
+    assert_eq!(count, 100);
+}
