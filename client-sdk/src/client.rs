@@ -338,8 +338,8 @@ impl Client {
     }
 
     /// Calls `handler` when events were lost and cannot be replayed (the server pruned them, or
-    /// the stream was reset): reload the app's state from the backend. Events after this point
-    /// arrive as usual.
+    /// the stream was reset): reload the app's state from the backend. The events the server
+    /// still keeps after the gap are delivered after this call, then live ones.
     pub fn on_resync(&self, mut handler: impl FnMut() + 'static) {
         self.add_handler(Topic::Resync, move |_| {
             handler();

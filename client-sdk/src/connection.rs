@@ -12,7 +12,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use edgepush_protocol::codes::{CloseAction, close_action};
+use edgepush_protocol::codes::{CloseAction, CloseCode, close_action};
 use edgepush_protocol::frames::{
     CONNECT_PATH, EPOCH_PARAM, EventFrame, PING, REFUSAL_CLOSE, REFUSAL_PARAM, SINCE_PARAM,
     ServerFrame,
@@ -24,7 +24,7 @@ use crate::error::Error;
 use crate::text::{decimal, push_query_value};
 
 /// The close code the client uses for sockets it closes itself.
-pub const CLIENT_CLOSE_CODE: u16 = 1000;
+pub const CLIENT_CLOSE_CODE: u16 = CloseCode::Normal.as_u16();
 
 /// What the app sees of the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +92,22 @@ pub struct Token {
     pub value: String,
     /// The `exp` claim, in seconds since the Unix epoch.
     pub exp: Option<i64>,
+}
+
+impl Token {
+    /// The token without the white space around it (a provider's `fetch(..).then(r => r.text())`
+    /// often ends in a newline, which no WebSocket subprotocol may carry); an empty token is an
+    /// error.
+    fn trimmed(self) -> Result<Self, Self> {
+        let value = self.value.trim_ascii();
+        if value.is_empty() {
+            return Err(self);
+        }
+        Ok(Self {
+            value: String::from(value),
+            exp: self.exp,
+        })
+    }
 }
 
 /// Something that happened, fed to [`Connection::handle`].
@@ -188,6 +204,9 @@ pub struct Connection {
     token_request: u32,
     epoch: Option<String>,
     last_id: Option<u64>,
+    /// After a `welcome` with `recovered: false`, the next event starts the stream anew: the
+    /// server replays what it still keeps after the gap, then live events follow.
+    restart_stream: bool,
     online: bool,
     /// Server clock minus local clock, in milliseconds (from the last `welcome`).
     clock_offset_ms: i64,
@@ -206,6 +225,15 @@ impl Connection {
     /// A machine for the server at `url` (`https://host`, `wss://host`, also with a path prefix),
     /// with a fixed token or, when `fixed_token` is `None`, a token provider.
     pub fn new(url: &str, fixed_token: Option<Token>, options: Options) -> Result<Self, Error> {
+        let fixed_token = match fixed_token.map(Token::trimmed) {
+            Some(Err(_)) => {
+                return Err(Error::Config {
+                    reason: "the token is empty",
+                });
+            }
+            Some(Ok(token)) => Some(token),
+            None => None,
+        };
         Ok(Self {
             options,
             base_url: websocket_base(url)?,
@@ -215,6 +243,7 @@ impl Connection {
             token_request: 0,
             epoch: None,
             last_id: None,
+            restart_stream: false,
             online: true,
             clock_offset_ms: 0,
             clock_known: false,
@@ -270,6 +299,11 @@ impl Connection {
             }
             Input::Token { request, result } => {
                 if self.phase == Phase::FetchingToken && request == self.token_request {
+                    let result = result.and_then(|token| {
+                        token
+                            .trimmed()
+                            .map_err(|_| String::from("the token provider returned an empty token"))
+                    });
                     match result {
                         Ok(token) => self.use_token(token, now, random, &mut out),
                         Err(reason) => {
@@ -283,7 +317,7 @@ impl Connection {
                 if matches!(self.phase, Phase::Connecting | Phase::Open) {
                     self.last_frame_at = now;
                     self.ping_sent_at = None;
-                    self.frame(frame, now, &mut out);
+                    self.frame(frame, now, random, &mut out);
                 }
             }
             Input::Closed { code, reason } => {
@@ -335,7 +369,8 @@ impl Connection {
         if let Some(token) = &self.fixed_token {
             if self.is_expired(token.exp, now) {
                 out.push(Action::Error(Error::TokenExpired));
-                self.stop(4001, "token_expired".into(), out);
+                let code = CloseCode::TokenExpired;
+                self.stop(code.as_u16(), code.reason().into(), out);
             } else {
                 let token = token.value.clone();
                 self.open_socket(token, out);
@@ -367,10 +402,10 @@ impl Connection {
         });
     }
 
-    /// `true` when the server would not keep a socket with this token: it closes sockets at
-    /// `exp` by its own clock, learned from `welcome`. Before the first `welcome` the clocks may
-    /// differ, so the token gets the server's clock-skew leeway (it accepts tokens up to
-    /// `exp + LEEWAY_SECONDS`).
+    /// `true` when the server would not keep a socket with this token: it refuses and closes
+    /// sockets at `exp` by its own clock, learned from `welcome`. Before the first `welcome` the
+    /// local clock may be off, so a token up to `LEEWAY_SECONDS` past `exp` is still tried and the
+    /// server decides (it refuses an expired one in-band, with the code to refresh).
     fn is_expired(&self, exp: Option<i64>, now: u64) -> bool {
         let Some(exp) = exp else { return false };
         let server_now_ms = (now as i64).saturating_add(self.clock_offset_ms);
@@ -403,7 +438,7 @@ impl Connection {
         url
     }
 
-    fn frame<P>(&mut self, frame: ServerFrame<P>, now: u64, out: &mut Vec<Action<P>>) {
+    fn frame<P>(&mut self, frame: ServerFrame<P>, now: u64, random: f64, out: &mut Vec<Action<P>>) {
         match frame {
             ServerFrame::Welcome(welcome) => {
                 if self.phase != Phase::Connecting {
@@ -416,21 +451,30 @@ impl Connection {
                 self.clock_known = true;
                 let heartbeat = self.options.heartbeat_ms.unwrap_or(welcome.heartbeat_ms);
                 self.heartbeat_ms = u64::from(heartbeat.max(1000));
-                if welcome.recovered == Some(false) {
-                    out.push(Action::Resync);
-                }
                 // `recovered: true` promises that everything after our `since` follows.
                 if welcome.recovered != Some(true) {
                     // A fresh start, a new epoch or an unfillable gap: continue from the newest
                     // event; dedupe restarts with the new stream's ids.
                     self.last_id = Some(welcome.last_id);
                 }
+                if welcome.recovered == Some(false) {
+                    // Events were lost. The app hears so first, then gets what the server still
+                    // keeps after the gap (replayed next), then live events.
+                    out.push(Action::Resync);
+                    self.restart_stream = true;
+                }
                 self.epoch = Some(welcome.epoch);
                 out.push(Action::State(State::Open));
             }
             ServerFrame::Event(event) => {
-                if self.last_id.is_some_and(|last| event.id <= last) {
+                if core::mem::take(&mut self.restart_stream) {
+                    // The first event after an unfillable gap: the stream starts again here.
+                } else if self.last_id.is_some_and(|last| event.id <= last) {
                     return; // Already delivered (replay overlap, or a server retry).
+                } else if self.last_id.is_some_and(|last| event.id > last + 1) {
+                    // Ids are contiguous: one was lost on the way. Resume from the last one
+                    // delivered; the server replays the rest.
+                    return self.connection_lost(now, random, out);
                 }
                 self.last_id = Some(event.id);
                 out.push(Action::Deliver(event));
@@ -451,11 +495,7 @@ impl Connection {
         random: f64,
         out: &mut Vec<Action<P>>,
     ) {
-        if self.phase == Phase::Open
-            && now.saturating_sub(self.opened_at) >= u64::from(self.options.stable_after_ms)
-        {
-            self.attempt = 0;
-        }
+        self.note_drop(now);
         match close_action(code) {
             CloseAction::Reconnect => self.retry_later(now, random, out),
             CloseAction::RefreshToken if self.fixed_token.is_none() => {
@@ -496,14 +536,32 @@ impl Connection {
                 Some(sent) if sent + u64::from(self.options.pong_timeout_ms) <= now => {
                     // No answer to the heartbeat: the socket is dead even if the browser has not
                     // noticed yet.
-                    out.push(Action::CloseSocket);
-                    self.retry_later(now, random, out);
+                    self.connection_lost(now, random, out);
                 }
                 None if self.last_frame_at + self.heartbeat_ms <= now => self.ping(now, out),
                 _ => {}
             },
             _ => {}
         }
+    }
+
+    /// What any drop of a connection does to the backoff schedule, whoever found it (a close
+    /// event, the heartbeat, a gap in the ids): one that stayed open `stable_after_ms` starts the
+    /// schedule from the beginning.
+    fn note_drop(&mut self, now: u64) {
+        if self.phase == Phase::Open
+            && now.saturating_sub(self.opened_at) >= u64::from(self.options.stable_after_ms)
+        {
+            self.attempt = 0;
+        }
+    }
+
+    /// The open socket is no good any more (found by the client, not by a close event): drop it
+    /// and reconnect on the schedule, resuming from the last event delivered.
+    fn connection_lost<P>(&mut self, now: u64, random: f64, out: &mut Vec<Action<P>>) {
+        out.push(Action::CloseSocket);
+        self.note_drop(now);
+        self.retry_later(now, random, out);
     }
 
     fn ping<P>(&mut self, now: u64, out: &mut Vec<Action<P>>) {

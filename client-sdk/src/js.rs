@@ -114,7 +114,8 @@ export class EdgepushClient {
   onState(handler: (state: ConnectionState) => void): void;
   /** Called with every error (without one, errors are logged to the console). */
   onError(handler: (error: EdgepushError) => void): void;
-  /** Called when events were lost for good: reload the app's state. */
+  /** Called when events were lost for good: reload the app's state. The events the server still
+   * keeps after the gap are delivered after this call, then live ones. */
   onResync(handler: () => void): void;
   /** The current state. */
   readonly state: ConnectionState;

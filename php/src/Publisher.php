@@ -8,6 +8,7 @@ use Edgepush\Exception\ConfigurationException;
 use Edgepush\Exception\EdgepushException;
 use Edgepush\Exception\InvalidInputException;
 use Edgepush\Exception\PayloadTooLargeException;
+use Edgepush\Exception\ServiceUnavailableException;
 use Edgepush\Http\CurlTransport;
 use Edgepush\Http\SignedClient;
 use Edgepush\Http\Transport;
@@ -19,7 +20,7 @@ use Edgepush\Http\Transport;
  *     $publisher->publish(42, 'BlogPostCreated', ['title' => $post->getTitle()]);
  *
  * Every call carries an idempotency key (random unless given), so the automatic retries of
- * network errors and 5xx answers never publish an event twice.
+ * network errors, 5xx answers and partly failed batches (207) never publish an event twice.
  */
 final class Publisher implements Messaging
 {
@@ -27,6 +28,7 @@ final class Publisher implements Messaging
     public const MAX_BODY_BYTES = 1048576;
 
     private readonly SignedClient $client;
+    private readonly RetryPolicy $retry;
 
     /**
      * @param string $url    the worker's base URL, e.g. https://push.example.com
@@ -42,11 +44,12 @@ final class Publisher implements Messaging
         ?Transport $transport = null,
         ?RetryPolicy $retry = null,
     ) {
+        $this->retry = $retry ?? new RetryPolicy();
         $this->client = new SignedClient(
             $url,
             new Signer($keyId, $secret),
             $transport ?? new CurlTransport(),
-            $retry ?? new RetryPolicy(),
+            $this->retry,
         );
     }
 
@@ -161,7 +164,82 @@ final class Publisher implements Messaging
             ), 'payload_too_large');
         }
         $key = $idempotencyKey === null ? self::newIdempotencyKey() : Validate::idempotencyKey($idempotencyKey);
-        $answer = $this->client->post('/publish', $body, ['Idempotency-Key' => $key]);
+        for ($attempt = 1;; ++$attempt) {
+            $answer = $this->client->post('/publish', $body, ['Idempotency-Key' => $key]);
+            $failures = self::failures($answer);
+            if ($failures === []) {
+                return self::published($answer, count($events));
+            }
+            // Some users' rooms failed (207): the same key stores only what is missing.
+            $retryable = array_filter($failures, static fn (array $f): bool => $f['code'] !== 'internal_error') === [];
+            if (!$retryable || $attempt >= $this->retry->maxAttempts) {
+                throw self::partialFailure($failures, count($events), $key, $attempt, $retryable);
+            }
+            usleep($this->retry->delayMs($attempt) * 1000);
+        }
+    }
+
+    /**
+     * The events a 207 answer lists as not stored.
+     *
+     * @param array<mixed> $answer
+     *
+     * @return list<array{index: int, user: string, code: string, message: string}>
+     */
+    private static function failures(array $answer): array
+    {
+        $failures = [];
+        foreach (is_array($answer['events'] ?? null) ? $answer['events'] : [] as $index => $entry) {
+            $error = is_array($entry) ? ($entry['error'] ?? null) : null;
+            if (is_array($error)) {
+                $failures[] = [
+                    'index' => (int) $index,
+                    'user' => (string) ($entry['user'] ?? ''),
+                    'code' => is_string($error['code'] ?? null) ? $error['code'] : 'internal_error',
+                    'message' => is_string($error['message'] ?? null) ? $error['message'] : '',
+                ];
+            }
+        }
+
+        return $failures;
+    }
+
+    /**
+     * @param list<array{index: int, user: string, code: string, message: string}> $failures
+     */
+    private static function partialFailure(
+        array $failures,
+        int $count,
+        string $key,
+        int $attempts,
+        bool $retryable,
+    ): EdgepushException {
+        $which = implode('; ', array_map(
+            static fn (array $f): string => sprintf('event %d (user "%s"): %s %s', $f['index'], $f['user'], $f['code'], $f['message']),
+            $failures,
+        ));
+        $message = sprintf(
+            '%d of the %d events were not stored (the others were) after %d attempt%s with Idempotency-Key "%s": %s.',
+            count($failures),
+            $count,
+            $attempts,
+            $attempts === 1 ? '' : 's',
+            $key,
+            rtrim($which, '. '),
+        );
+
+        return $retryable
+            ? new ServiceUnavailableException($message . ' Publishing again with that key stores only what is missing.', 'internal_error', 207)
+            : new InvalidInputException($message . ' Use a new idempotency key for a new event.', $failures[0]['code'], 207);
+    }
+
+    /**
+     * @param array<mixed> $answer
+     *
+     * @return list<PublishedEvent>
+     */
+    private static function published(array $answer, int $count): array
+    {
         $published = [];
         foreach (is_array($answer['events'] ?? null) ? $answer['events'] : [] as $entry) {
             $user = $entry['user'] ?? null;
@@ -172,8 +250,8 @@ final class Publisher implements Messaging
             }
             $published[] = new PublishedEvent($user, $id, $sockets, ($entry['duplicate'] ?? false) === true);
         }
-        if (count($published) !== count($events)) {
-            $what = sprintf('no valid result for each of the %d events', count($events));
+        if (count($published) !== $count) {
+            $what = sprintf('no valid result for each of the %d events', $count);
             throw SignedClient::unexpected('POST /publish', $what, Json::encode($answer));
         }
 

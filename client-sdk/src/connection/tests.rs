@@ -542,13 +542,14 @@ fn a_fresh_connect_starts_after_the_newest_event() {
 }
 
 #[test]
-fn an_unrecoverable_gap_raises_resync_and_adopts_the_new_stream() {
+fn an_unrecoverable_gap_raises_resync_then_delivers_what_the_server_kept() {
     let mut h = Harness::provider();
     h.open();
     h.frame(event(1));
     h.frame(event(2));
     h.close(1012);
-    let actions = h.reconnect(welcome(10, "e2", Some(false)));
+    // Events 3..=7 were pruned meanwhile; the server keeps 8..=10 and replays them.
+    let actions = h.reconnect(welcome(10, "e1", Some(false)));
     assert_eq!(
         actions[actions.len() - 3..],
         [
@@ -557,12 +558,105 @@ fn an_unrecoverable_gap_raises_resync_and_adopts_the_new_stream() {
             Action::SetTimer { delay_ms: 25_000 }
         ]
     );
-    assert_eq!(delivered(&h.frame(event(10))), Vec::<u64>::new());
-    assert_eq!(delivered(&h.frame(event(11))), [11]);
+    for id in 8..=11 {
+        assert_eq!(delivered(&h.frame(event(id))), [id], "event {id}");
+    }
+    assert_eq!(delivered(&h.frame(event(10))), Vec::<u64>::new(), "deduped");
     // A new epoch can restart ids below the old ones.
     h.close(1012);
     h.reconnect(welcome(0, "e3", Some(false)));
     assert_eq!(delivered(&h.frame(event(1))), [1]);
+    assert_eq!(delivered(&h.frame(event(2))), [2]);
+}
+
+#[test]
+fn a_gap_in_the_ids_resumes_from_the_last_event_delivered() {
+    let mut h = Harness::provider();
+    h.open();
+    h.frame(event(1));
+    let actions = h.frame(event(3));
+    assert_eq!(delivered(&actions), Vec::<u64>::new());
+    assert_eq!(actions[0], Action::CloseSocket);
+    assert!(matches!(
+        states(&actions)[..],
+        [State::Reconnecting { attempt: 1, .. }]
+    ));
+    let actions = h.reconnect(welcome(3, "e1", Some(true)));
+    assert_eq!(
+        connect_url(&actions),
+        Some("wss://push.example.com/connect?refusal=close&since=1&epoch=e1")
+    );
+    assert_eq!(delivered(&h.frame(event(2))), [2]);
+    assert_eq!(delivered(&h.frame(event(3))), [3]);
+}
+
+#[test]
+fn drops_found_by_the_heartbeat_reset_the_schedule_like_closes() {
+    // A laptop that sleeps after a while of healthy connection, eight times: each drop is found
+    // by the heartbeat, and each reconnect starts the schedule from the beginning.
+    let mut h = Harness::provider();
+    h.open();
+    for _ in 0..8 {
+        for _ in 0..3 {
+            h.advance(25_000); // a ping falls due
+            h.frame(ServerFrame::Pong);
+        }
+        h.advance(25_000); // the last ping goes unanswered
+        let actions = h.advance(10_000);
+        assert_eq!(actions[0], Action::CloseSocket);
+        assert!(
+            matches!(
+                states(&actions)[..],
+                [State::Reconnecting { attempt: 1, delay_ms }] if delay_ms <= 500
+            ),
+            "{actions:?}"
+        );
+        h.reconnect(welcome(0, "e1", Some(true)));
+    }
+}
+
+#[test]
+fn tokens_are_trimmed_and_an_empty_one_is_a_provider_error() {
+    let mut h = Harness::provider();
+    h.step(Input::Start);
+    let actions = h.step(Input::Token {
+        request: 1,
+        result: Ok(Token {
+            value: "t0k3n\n".into(),
+            exp: None,
+        }),
+    });
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Connect { token, .. } if token == "t0k3n")),
+        "{actions:?}"
+    );
+    let mut h = Harness::provider();
+    h.step(Input::Start);
+    let actions = h.step(Input::Token {
+        request: 1,
+        result: Ok(Token {
+            value: " \r\n".into(),
+            exp: None,
+        }),
+    });
+    assert!(matches!(
+        actions[0],
+        Action::Error(Error::TokenProvider { .. })
+    ));
+    assert!(matches!(
+        states(&actions)[..],
+        [State::Reconnecting { attempt: 1, .. }]
+    ));
+    let empty = Token {
+        value: "\n".into(),
+        exp: None,
+    };
+    assert!(matches!(
+        Connection::new(URL, Some(empty), Options::default()),
+        Err(Error::Config { .. })
+    ));
 }
 
 #[test]

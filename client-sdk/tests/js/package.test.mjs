@@ -205,6 +205,32 @@ test("a page connects with a token string and gets typed events; bad payloads go
   assert.deepEqual((await run("typed")).state, { state: "closed", code: 1000, reason: "closed by the client" });
 });
 
+test("a provider token ending in a newline connects; an empty one is a provider error, retried", async () => {
+  // `fetch(...).then((r) => r.text())` often ends in a newline, which no subprotocol may carry.
+  const user = uniqueUser("newline");
+  await page.evaluate(({ user, url }) => {
+    const run = { states: [], errors: [], events: [], calls: 0 };
+    (window.runs ??= {}).newline = run;
+    const token = async () => {
+      run.calls += 1;
+      return run.calls === 1 ? " \n" : `${await window.mintToken(user, 600)}\n`;
+    };
+    const client = new window.EdgepushClient({ url, token, minDelayMs: 100, maxDelayMs: 200 });
+    run.client = client;
+    client.onState((s) => run.states.push(s));
+    client.onError((e) => run.errors.push(e));
+    client.onMessage((e) => run.events.push(["Message", e.id, e.payload.text]));
+    client.connect();
+  }, { user, url: workerUrl });
+  let r = await until("newline", (r) => r.state.state === "open");
+  assert.deepEqual(r.errors.map((e) => [e.code, e.terminal]), [["token_provider", false]]);
+  assert.equal(r.calls, 2);
+  const id = await publish(user, "Message", { text: "hi" });
+  r = await until("newline", (r) => r.events.length === 1);
+  assert.deepEqual(r.events, [["Message", id, "hi"]]);
+  await page.evaluate(() => window.runs.newline.client.close());
+});
+
 test("an async token provider refreshes an expired token; a throwing handler is reported", async () => {
   const user = uniqueUser("refresh");
   // The first token lives 3 s; the server closes with 4001 and the provider is asked again.

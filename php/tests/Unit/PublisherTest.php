@@ -278,6 +278,58 @@ final class PublisherTest extends TestCase
         self::publisher(new ScriptedTransport(new Response(202, $body)))->publish('42', 'X');
     }
 
+    public function testRetriesAPartlyFailedBatchWithTheSameKeyUntilEverythingIsStored(): void
+    {
+        $failed = ['user' => '7', 'error' => ['code' => 'internal_error', 'message' => 'the room of user "7" failed']];
+        $transport = new ScriptedTransport(
+            new Response(207, json_encode(['events' => [['user' => '42', 'id' => 5, 'sockets' => 1], $failed]])),
+            self::accepted(['user' => '42', 'id' => 5, 'sockets' => 0, 'duplicate' => true], ['user' => '7', 'id' => 1, 'sockets' => 2]),
+        );
+
+        $published = self::publisher($transport)->publishBatch([new Event('42', 'A'), new Event('7', 'B')], 'batch-1');
+
+        self::assertSame([5, 1], array_map(static fn (PublishedEvent $e): int => $e->id, $published));
+        self::assertCount(2, $transport->requests);
+        foreach ($transport->requests as $request) {
+            self::assertSame('batch-1', $request['headers']['Idempotency-Key']);
+        }
+    }
+
+    public function testAPartlyFailedBatchThatKeepsFailingSaysWhichEventsWereNotStored(): void
+    {
+        $answer = new Response(207, json_encode(['events' => [
+            ['user' => '42', 'id' => 5, 'sockets' => 1],
+            ['user' => '7', 'error' => ['code' => 'internal_error', 'message' => 'storage failed']],
+        ]]));
+        $transport = new ScriptedTransport($answer, $answer);
+
+        try {
+            self::publisher($transport, new RetryPolicy(2, 1, 2))->publishBatch([new Event('42', 'A'), new Event('7', 'B')], 'k');
+            self::fail('no exception');
+        } catch (ServiceUnavailableException $e) {
+            self::assertSame(207, $e->getHttpStatus());
+            self::assertStringContainsString('1 of the 2 events were not stored', $e->getMessage());
+            self::assertStringContainsString('event 1 (user "7"): internal_error', $e->getMessage());
+        }
+        self::assertCount(2, $transport->requests);
+    }
+
+    public function testAnIdempotencyConflictInABatchIsNotRetried(): void
+    {
+        $transport = new ScriptedTransport(new Response(207, json_encode(['events' => [
+            ['user' => '42', 'error' => ['code' => 'idempotency_conflict', 'message' => 'key used for another event']],
+            ['user' => '42', 'id' => 6, 'sockets' => 1],
+        ]])));
+
+        try {
+            self::publisher($transport)->publishBatch([new Event('42', 'A'), new Event('42', 'B')], 'k');
+            self::fail('no exception');
+        } catch (InvalidInputException $e) {
+            self::assertSame('idempotency_conflict', $e->getErrorCode());
+        }
+        self::assertCount(1, $transport->requests);
+    }
+
     public function testDisconnectsAUser(): void
     {
         $transport = new ScriptedTransport(new Response(200, '{"user":"42","sockets":3}'));
