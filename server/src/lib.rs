@@ -3,17 +3,21 @@
 //! The edge ([`edge`], wasm only) authenticates every request before any Durable Object is
 //! touched: connect tokens for `GET /connect`, signatures for `POST /publish` and
 //! `POST /disconnect`. Each user has one Durable Object ([`room_object`], wasm only) that holds
-//! the user's sockets through the hibernation API and its event history in SQLite. All decisions
-//! live in plain modules tested natively: [`api`] (routes, tokens, resume parameters), [`room`]
-//! (ids, idempotency, replay), [`history`] (what is stored), [`expiry`] (token expiry),
-//! [`config`] (settings) and [`error`].
+//! the user's sockets through the hibernation API and its event history in SQLite. Both are thin
+//! shells over [`runtime`] (wasm only: clock, logs, the object's SQLite) and plain modules
+//! tested natively: [`internal`] (every edge→room call and answer, as types), [`batch`] (a
+//! publish across rooms and its per-event answer), [`room`] (ids, idempotency, paged replay),
+//! [`history`] (the store the room needs), [`sql_store`] (that store in SQL, the same text run
+//! by the Durable Object and, in tests, by a native SQLite), [`expiry`] (token expiry alarms),
+//! [`api`] (routes, tokens, resume parameters), [`config`] (settings) and [`error`].
 //!
 //! The room on its own, over any [`history::EventStore`]:
 //!
 //! ```ignore
 //! let mut room = Room::open(store, HistoryLimits::default(), || "epoch-1".into())?;
-//! let accepted = room.publish(&events, now_ms)?; // ids + frames to send to every socket
+//! let accepted = room.publish(&events, now_ms)?; // per event: stored (id + frame), duplicate, conflict
 //! let greeting = room.greet(&visitor, &ResumeRequest { since: Some(17), epoch: None }, now_ms)?;
+//! // greeting.welcome, then greeting.replay's pages (room.replay_after(next) for the rest)
 //! ```
 
 pub mod api;

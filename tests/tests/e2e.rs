@@ -62,6 +62,12 @@ fn main() {
     shared_test!(an_unknown_epoch_is_reported_as_not_recovered);
     shared_test!(idempotent_retries_store_once);
     shared_test!(concurrent_publishers_give_every_socket_one_order);
+    shared_test!(far_future_tokens_connect);
+    shared_test!(a_token_is_refused_from_its_exp_on);
+    shared_test!(a_reused_idempotency_key_with_another_event_is_a_conflict);
+    own_test!(a_full_history_of_large_events_replays_completely);
+    own_test!(a_failing_room_fails_only_its_events_and_is_refused_in_band);
+    own_test!(a_bad_history_setting_is_named_not_retried);
     own_test!(history_overflow_is_reported_as_not_recovered);
     own_test!(old_events_and_idempotency_keys_expire);
     own_test!(acknowledged_events_survive_a_hard_kill);
@@ -789,4 +795,235 @@ async fn acknowledged_events_survive_a_hard_kill() {
         worker.publish_event(u, "After", json!(null)).await["id"],
         41
     );
+}
+
+async fn far_future_tokens_connect(worker: Shared) {
+    // Common "never expires" values: year 2286, PHP_INT_MAX, Number.MAX_SAFE_INTEGER, 9999-12-31.
+    for (i, exp) in [
+        9_999_999_999,
+        i64::MAX,
+        9_007_199_254_740_991,
+        253_402_300_799,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let u = user(&format!("forever{i}"));
+        let mut claims = claims(&u, 0);
+        claims.exp = exp;
+        let mut socket = worker
+            .connect_with(&mint(&claims), "refusal=close")
+            .await
+            .unwrap_or_else(|refused| panic!("exp {exp} refused: {refused:?}"));
+        let welcome = socket.next_json().await;
+        assert_eq!(welcome["type"], "welcome", "exp {exp}: {welcome}");
+        worker.publish_event(&u, "Message", json!({"i": i})).await;
+        expect_event(&mut socket, "Message").await;
+    }
+}
+
+async fn a_token_is_refused_from_its_exp_on(worker: Shared) {
+    // The edge and the room agree: no leeway on exp (the room would close such a socket at once).
+    let u = user("exp-exact");
+    for ttl in [0, -1, -29] {
+        let (status, body) = worker
+            .refused_connect(Some(&mint(&claims(&u, ttl))), "")
+            .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (401, "token_expired"),
+            "ttl {ttl}"
+        );
+    }
+}
+
+async fn a_reused_idempotency_key_with_another_event_is_a_conflict(worker: Shared) {
+    let u = user("conflict");
+    let first = json!({"user": u, "name": "A", "payload": 1, "idempotency_key": "k"}).to_string();
+    let (status, body) = worker.post_signed("/publish", &first, &[]).await;
+    assert_eq!(
+        (status, &body["events"][0]["id"]),
+        (202, &json!(1)),
+        "{body}"
+    );
+    let (status, body) = worker.post_signed("/publish", &first, &[]).await;
+    assert_eq!(
+        (status, &body["events"][0]["duplicate"]),
+        (202, &json!(true)),
+        "{body}"
+    );
+    let other = json!({"user": u, "name": "A", "payload": 2, "idempotency_key": "k"}).to_string();
+    let (status, body) = worker.post_signed("/publish", &other, &[]).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "idempotency_conflict"),
+        "{body}"
+    );
+    // In a batch, only the conflicting event is refused.
+    let batch = json!({"events": [
+        {"user": u, "name": "B", "idempotency_key": "k"},
+        {"user": u, "name": "C"},
+    ]})
+    .to_string();
+    let (status, body) = worker.post_signed("/publish", &batch, &[]).await;
+    assert_eq!(status, 207, "{body}");
+    assert_eq!(
+        body["events"][0]["error"]["code"], "idempotency_conflict",
+        "{body}"
+    );
+    assert_eq!(body["events"][1]["id"], 2, "{body}");
+    // A header key and an event's own key of the same text are different keys.
+    let keyed = json!({"events": [
+        {"user": u, "name": "D"},
+        {"user": u, "name": "D", "idempotency_key": "req:0"},
+    ]})
+    .to_string();
+    let (status, body) = worker
+        .post_signed("/publish", &keyed, &[("Idempotency-Key", "req")])
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(
+        (&body["events"][0]["id"], &body["events"][1]["id"]),
+        (&json!(3), &json!(4)),
+        "{body}"
+    );
+}
+
+async fn a_full_history_of_large_events_replays_completely() {
+    // 1,000 events of 60 KiB (the default history bound, near the payload limit): the room replays
+    // them a page at a time instead of holding ~60 MB of rows and frames at once. On a worker of
+    // its own: under `wrangler dev` every room shares one workerd process, and other tests'
+    // sockets there were seen to drop (1006) while these 60 MB went through.
+    let worker = Worker::start("bulky");
+    let u = "bulky";
+    let filler = "x".repeat(60 * 1024);
+    for batch in 0..63 {
+        let events: Vec<Value> = (0..16)
+            .map(|i| batch * 16 + i)
+            .filter(|n| *n < 1000)
+            .map(|n| json!({"user": u, "name": "Big", "payload": {"n": n, "filler": filler}}))
+            .collect();
+        let body = json!({ "events": events }).to_string();
+        let (status, answer) = worker.post_signed("/publish", &body, &[]).await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    let token = worker.token(u, 600);
+    let mut socket = worker.connect_with(&token, "since=0").await.unwrap();
+    let (welcome, events) = socket.welcome_then_events(1000).await;
+    assert_eq!(welcome["recovered"], true, "{welcome}");
+    assert_eq!(ids(&events), (1..=1000).collect::<Vec<_>>());
+    assert!(
+        events
+            .iter()
+            .all(|e| e["payload"]["filler"] == filler.as_str())
+    );
+    expect_silence(&mut socket).await;
+}
+
+/// The user name and event name whose room calls fail in the fault-injection worker.
+const FAIL_MARKER: &str = "fail-here";
+
+async fn a_failing_room_fails_only_its_events_and_is_refused_in_band() {
+    let worker = Worker::start_with(
+        "faults",
+        &["--var", &format!("TEST_FAIL_MARKER:{FAIL_MARKER}")],
+    );
+    // A room that fails during connect: in-band 1011 for browsers, HTTP 500 for plain clients.
+    let token = worker.token(FAIL_MARKER, 600);
+    let mut socket = worker
+        .connect_with(&token, "refusal=close")
+        .await
+        .expect("upgraded to report");
+    let frame = socket.next_json().await;
+    assert_eq!(
+        (frame["type"].as_str(), frame["code"].as_str()),
+        (Some("error"), Some("internal_error")),
+        "{frame}"
+    );
+    match socket.next(Duration::from_secs(5)).await {
+        Seen::Closed(code, _) => assert_eq!(code, 1011),
+        other => panic!("expected close 1011, got {other:?}"),
+    }
+    let (status, body) = worker.refused_connect(Some(&token), "").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (500, "internal_error"),
+        "{body}"
+    );
+
+    // A batch where one user's room fails midway: that user's events are all rolled back and
+    // listed as failed; the other user's are stored and delivered.
+    let mut a = worker.connect("fine").await;
+    a.next_json().await;
+    let batch = json!({"events": [
+        {"user": "fine", "name": "A"},
+        {"user": "broken", "name": "B1"},
+        {"user": "broken", "name": FAIL_MARKER},
+        {"user": "fine", "name": "A2"},
+    ]})
+    .to_string();
+    let (status, body) = worker.post_signed("/publish", &batch, &[]).await;
+    assert_eq!(status, 207, "{body}");
+    assert_eq!(
+        (&body["events"][0]["id"], &body["events"][3]["id"]),
+        (&json!(1), &json!(2)),
+        "{body}"
+    );
+    for i in [1, 2] {
+        assert_eq!(body["events"][i]["user"], "broken", "{body}");
+        assert_eq!(
+            body["events"][i]["error"]["code"], "internal_error",
+            "{body}"
+        );
+        assert!(body["events"][i].get("id").is_none(), "{body}");
+    }
+    expect_event(&mut a, "A").await;
+    expect_event(&mut a, "A2").await;
+    // Nothing of the failed batch was kept: the room's next event is its first.
+    let token = worker.token("broken", 600);
+    let mut b = worker.connect_with(&token, "since=0").await.unwrap();
+    let welcome = b.next_json().await;
+    assert_eq!(welcome["last_id"], 0, "{welcome}");
+    expect_silence(&mut b).await;
+    assert_eq!(
+        worker.publish_event("broken", "B1", json!(null)).await["id"],
+        1
+    );
+    // When every event failed, the failure is the answer.
+    let single = json!({"user": "broken", "name": FAIL_MARKER}).to_string();
+    let (status, body) = worker.post_signed("/publish", &single, &[]).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (500, "internal_error"),
+        "{body}"
+    );
+}
+
+async fn a_bad_history_setting_is_named_not_retried() {
+    let worker = Worker::start_with("misconfigured", &["--var", "HISTORY_MAX_EVENTS:lots"]);
+    let body = json!({"user": "u", "name": "A"}).to_string();
+    let (status, answer) = worker.post_signed("/publish", &body, &[]).await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (500, "server_misconfigured"),
+        "{answer}"
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("HISTORY_MAX_EVENTS"),
+        "{answer}"
+    );
+    let token = worker.token("u", 600);
+    let mut socket = worker
+        .connect_with(&token, "refusal=close")
+        .await
+        .expect("upgraded to report");
+    let frame = socket.next_json().await;
+    assert_eq!(frame["code"], "server_misconfigured", "{frame}");
+    match socket.next(Duration::from_secs(5)).await {
+        Seen::Closed(code, _) => assert_eq!(code, 1011),
+        other => panic!("expected close 1011, got {other:?}"),
+    }
 }
