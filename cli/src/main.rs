@@ -144,14 +144,10 @@ fn run(cli: Cli) -> Result<String, CliError> {
             issuer,
         } => {
             UserId::parse(user.as_str()).map_err(|p| invalid("--user", p))?;
-            let now = now();
             let claims = Claims {
-                sub: user,
-                exp: now + ttl,
-                nbf: None,
-                iat: Some(now),
                 aud: audience.map(Audience::One),
                 iss: issuer,
+                ..Claims::new(user, now(), ttl)
             };
             Ok(TokenKey::new(secret.as_bytes())?.mint(&claims))
         }

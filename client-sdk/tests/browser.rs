@@ -51,17 +51,9 @@ fn unique_user(tag: &str) -> String {
 
 /// A connect token for `user` that expires `ttl` seconds from now (negative: in the past).
 fn token(user: &str, ttl: i64) -> String {
-    let now = now_s();
     TokenKey::new(JWT_SECRET.as_bytes())
         .expect("test secret")
-        .mint(&Claims {
-            sub: user.into(),
-            exp: now + ttl,
-            nbf: None,
-            iat: Some(now),
-            aud: None,
-            iss: None,
-        })
+        .mint(&Claims::new(user, now_s(), ttl))
 }
 
 /// A signed `POST` to the worker; returns the status and body.
@@ -477,14 +469,7 @@ async fn an_invalid_token_stops_and_reports_instead_of_hammering() {
     let counter = calls.clone();
     let forged = TokenKey::new(b"not-the-servers-secret-0123456789abcdef")
         .expect("key")
-        .mint(&Claims {
-            sub: user,
-            exp: now_s() + 600,
-            nbf: None,
-            iat: None,
-            aud: None,
-            iss: None,
-        });
+        .mint(&Claims::new(user, now_s(), 600));
     let client = Client::builder(URL)
         .token_provider(move || {
             counter.set(counter.get() + 1);

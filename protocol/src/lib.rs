@@ -29,7 +29,7 @@
 //!
 //! // The browser's connect token names the same user.
 //! let tokens = TokenKey::new(b"jwt-secret-of-at-least-32-bytes-long")?;
-//! let token = tokens.mint(&Claims { sub: "42".into(), exp: now + 3600, nbf: None, iat: Some(now), aud: None, iss: None });
+//! let token = tokens.mint(&Claims::new("42", now, 3600));
 //! assert_eq!(tokens.verify(&token, now)?.sub, "42");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

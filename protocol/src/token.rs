@@ -54,6 +54,22 @@ pub struct Claims {
 }
 
 #[cfg(feature = "std")]
+impl Claims {
+    /// Claims for `sub`, issued at `now` and expiring `ttl` seconds later (negative: already
+    /// expired), with no `nbf`, `aud` or `iss`.
+    pub fn new(sub: impl Into<String>, now: i64, ttl: i64) -> Self {
+        Self {
+            sub: sub.into(),
+            exp: now.saturating_add(ttl),
+            nbf: None,
+            iat: Some(now),
+            aud: None,
+            iss: None,
+        }
+    }
+}
+
+#[cfg(feature = "std")]
 fn string_or_integer<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Error> {
     IdText::deserialize(de).map(String::from)
 }
@@ -294,14 +310,7 @@ mod tests {
     }
 
     fn claims(sub: &str) -> Claims {
-        Claims {
-            sub: sub.into(),
-            exp: NOW + 3600,
-            nbf: None,
-            iat: Some(NOW),
-            aud: None,
-            iss: None,
-        }
+        Claims::new(sub, NOW, 3600)
     }
 
     fn forge(header: &str, claims: &str, secret: &[u8]) -> String {
