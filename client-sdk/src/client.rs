@@ -20,14 +20,16 @@ use core::cell::{Cell, RefCell};
 use core::{fmt::Display, future::Future};
 
 use edgepush_protocol::codes::CloseCode;
-use edgepush_protocol::frames::{ErrorBody, EventFrame, PONG, SUBPROTOCOL, ServerFrame, Welcome};
+use edgepush_protocol::frames::{ErrorBody, EventFrame, PONG, SUBPROTOCOL};
 #[cfg(feature = "std")]
 use serde::de::DeserializeOwned;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::backoff::Options;
-use crate::connection::{Action, CLIENT_CLOSE_CODE, Connection, Input, Position, State, Token};
+use crate::connection::{
+    Action, CLIENT_CLOSE_CODE, Connection, Frame, Input, Position, State, Token, Welcome,
+};
 use crate::error::Error;
 #[cfg(feature = "std")]
 use crate::events::{BACKGROUND, Background, Event, MESSAGE, Message};
@@ -262,7 +264,7 @@ impl Client {
         if let Ok(mut io) = self.shared.io.try_borrow_mut() {
             io.finished = true;
         }
-        run(&self.shared, Input::Close);
+        run(&self.shared, Input::AppClose);
     }
 
     /// The current connection state.
@@ -540,7 +542,7 @@ fn perform(shared: &Rc<Shared>, action: Action<JsValue>) {
                     notify(shared, Note::Error(&error));
                     queue(
                         shared,
-                        Input::Closed {
+                        Input::SocketClosed {
                             code: const { CloseCode::Abnormal.as_u16() },
                             reason: String::new(),
                         },
@@ -594,47 +596,43 @@ fn message_input(event: &JsValue) -> Input<JsValue> {
     match data.as_string().and_then(|text| parse_frame(&text)) {
         Some(frame) => Input::Frame(frame),
         // Not a frame we understand (binary, or a newer server's frame type): a sign of life.
-        None => Input::Frame(ServerFrame::Pong),
+        None => Input::Frame(Frame::Pong),
     }
 }
 
 fn close_input(event: &JsValue) -> Input<JsValue> {
     let event = event.unchecked_ref::<CloseEvent>();
-    Input::Closed {
+    Input::SocketClosed {
         code: event.code(),
         reason: event.reason(),
     }
 }
 
 /// Reads a server frame with the browser's own `JSON.parse`.
-fn parse_frame(text: &str) -> Option<ServerFrame<JsValue>> {
+fn parse_frame(text: &str) -> Option<Frame<JsValue>> {
     if text == PONG {
-        return Some(ServerFrame::Pong);
+        return Some(Frame::Pong);
     }
     let value = sys::json_parse(text).ok()?;
     let frame = match get_string(&value, "type")?.as_str() {
-        "event" => ServerFrame::Event(EventFrame {
+        "event" => Frame::Event(EventFrame {
             id: get_number(&value, "id")? as u64,
             name: get_string(&value, "name")?,
             ts: get_number(&value, "ts").unwrap_or(0.0) as u64,
             payload: value,
         }),
-        // The machine needs neither the user nor the connection id nor the token's expiry.
-        "welcome" => ServerFrame::Welcome(Welcome {
-            user: String::new(),
-            connection: String::new(),
+        "welcome" => Frame::Welcome(Welcome {
             server_time: get_number(&value, "server_time")? as u64,
-            token_expires_at: 0,
             last_id: get_number(&value, "last_id")? as u64,
             epoch: get_string(&value, "epoch")?,
             recovered: get(&value, "recovered").as_bool(),
             heartbeat_ms: get_number(&value, "heartbeat_ms")? as u32,
         }),
-        "error" => ServerFrame::Error(ErrorBody {
+        "error" => Frame::Error(ErrorBody {
             code: get_string(&value, "code").unwrap_or_default(),
             message: get_string(&value, "message").unwrap_or_default(),
         }),
-        "pong" => ServerFrame::Pong,
+        "pong" => Frame::Pong,
         _ => return None,
     };
     Some(frame)

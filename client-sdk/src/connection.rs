@@ -14,8 +14,8 @@ use alloc::vec::Vec;
 
 use edgepush_protocol::codes::{CloseAction, CloseCode, close_action};
 use edgepush_protocol::frames::{
-    CONNECT_PATH, EPOCH_PARAM, EventFrame, PING, REFUSAL_CLOSE, REFUSAL_PARAM, SINCE_PARAM,
-    ServerFrame,
+    self, CONNECT_PATH, EPOCH_PARAM, ErrorBody, EventFrame, PING, REFUSAL_CLOSE, REFUSAL_PARAM,
+    SINCE_PARAM, ServerFrame,
 };
 use edgepush_protocol::token::LEEWAY_SECONDS;
 
@@ -110,6 +110,61 @@ impl Token {
     }
 }
 
+/// A server frame, as the machine needs it: [`ServerFrame`] with a slim [`Welcome`]. The browser
+/// client decodes frames straight into it; a native user can convert a decoded [`ServerFrame`]
+/// with `into()`.
+#[derive(Debug)]
+pub enum Frame<P> {
+    /// The first frame on every socket.
+    Welcome(Welcome),
+    /// One published event.
+    Event(EventFrame<P>),
+    /// The server could not handle a frame the client sent; the socket stays open.
+    Error(ErrorBody),
+    /// The answer to a heartbeat, or any frame the client does not understand (binary, or a
+    /// newer server's frame type): only a sign of life.
+    Pong,
+}
+
+/// What the machine uses of the server's `welcome` frame ([`frames::Welcome`], whose other fields,
+/// the user, the connection id and the token's expiry, it does not need).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    /// Server time in milliseconds since the Unix epoch.
+    pub server_time: u64,
+    /// The id of the newest event published to this user so far (0 if none).
+    pub last_id: u64,
+    /// The identity of this user's event stream.
+    pub epoch: String,
+    /// Present when the client asked to resume: whether every event after `since` follows.
+    pub recovered: Option<bool>,
+    /// How often the server suggests the client pings, in milliseconds.
+    pub heartbeat_ms: u32,
+}
+
+impl From<frames::Welcome> for Welcome {
+    fn from(welcome: frames::Welcome) -> Self {
+        Self {
+            server_time: welcome.server_time,
+            last_id: welcome.last_id,
+            epoch: welcome.epoch,
+            recovered: welcome.recovered,
+            heartbeat_ms: welcome.heartbeat_ms,
+        }
+    }
+}
+
+impl<P> From<ServerFrame<P>> for Frame<P> {
+    fn from(frame: ServerFrame<P>) -> Self {
+        match frame {
+            ServerFrame::Welcome(welcome) => Self::Welcome(welcome.into()),
+            ServerFrame::Event(event) => Self::Event(event),
+            ServerFrame::Error(body) => Self::Error(body),
+            ServerFrame::Pong => Self::Pong,
+        }
+    }
+}
+
 /// Something that happened, fed to [`Connection::handle`].
 #[derive(Debug)]
 pub enum Input<P> {
@@ -123,9 +178,9 @@ pub enum Input<P> {
         result: Result<Token, String>,
     },
     /// A frame arrived on the current socket.
-    Frame(ServerFrame<P>),
+    Frame(Frame<P>),
     /// The current socket closed (also when it never opened: code 1006).
-    Closed {
+    SocketClosed {
         /// The close code.
         code: u16,
         /// The close reason.
@@ -138,7 +193,7 @@ pub enum Input<P> {
     /// The browser went offline.
     Offline,
     /// The app called `close()`.
-    Close,
+    AppClose,
 }
 
 /// Something to do, returned by [`Connection::handle`] in the order to do it.
@@ -320,7 +375,7 @@ impl Connection {
                     self.frame(frame, now, random, &mut out);
                 }
             }
-            Input::Closed { code, reason } => {
+            Input::SocketClosed { code, reason } => {
                 if matches!(self.phase, Phase::Connecting | Phase::Open) {
                     self.socket_closed(code, reason, now, random, &mut out);
                 }
@@ -348,7 +403,7 @@ impl Connection {
                     self.go_offline(&mut out);
                 }
             }
-            Input::Close => {
+            Input::AppClose => {
                 if self.phase != Phase::Closed {
                     if matches!(self.phase, Phase::Connecting | Phase::Open) {
                         out.push(Action::CloseSocket);
@@ -438,9 +493,9 @@ impl Connection {
         url
     }
 
-    fn frame<P>(&mut self, frame: ServerFrame<P>, now: u64, random: f64, out: &mut Vec<Action<P>>) {
+    fn frame<P>(&mut self, frame: Frame<P>, now: u64, random: f64, out: &mut Vec<Action<P>>) {
         match frame {
-            ServerFrame::Welcome(welcome) => {
+            Frame::Welcome(welcome) => {
                 if self.phase != Phase::Connecting {
                     return;
                 }
@@ -466,7 +521,7 @@ impl Connection {
                 self.epoch = Some(welcome.epoch);
                 out.push(Action::State(State::Open));
             }
-            ServerFrame::Event(event) => {
+            Frame::Event(event) => {
                 if core::mem::take(&mut self.restart_stream) {
                     // The first event after an unfillable gap: the stream starts again here.
                 } else if self.last_id.is_some_and(|last| event.id <= last) {
@@ -479,11 +534,11 @@ impl Connection {
                 self.last_id = Some(event.id);
                 out.push(Action::Deliver(event));
             }
-            ServerFrame::Error(body) => out.push(Action::Error(Error::Server {
+            Frame::Error(body) => out.push(Action::Error(Error::Server {
                 code: body.code,
                 message: body.message,
             })),
-            ServerFrame::Pong => {}
+            Frame::Pong => {}
         }
     }
 

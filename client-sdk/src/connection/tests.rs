@@ -2,7 +2,7 @@
 //! timer the machine asks for fires exactly when due.
 
 use super::*;
-use edgepush_protocol::frames::{ErrorBody, PONG, Welcome};
+use edgepush_protocol::frames::{self, ErrorBody, PONG};
 
 type Act = Action<&'static str>;
 
@@ -64,11 +64,11 @@ impl Harness {
     }
 
     fn frame(&mut self, frame: ServerFrame<&'static str>) -> Vec<Act> {
-        self.step(Input::Frame(frame))
+        self.step(Input::Frame(frame.into()))
     }
 
     fn close(&mut self, code: u16) -> Vec<Act> {
-        self.step(Input::Closed {
+        self.step(Input::SocketClosed {
             code,
             reason: "bye".into(),
         })
@@ -101,7 +101,7 @@ fn token(exp: i64) -> Token {
 }
 
 fn welcome(last_id: u64, epoch: &str, recovered: Option<bool>) -> ServerFrame<&'static str> {
-    ServerFrame::Welcome(Welcome {
+    ServerFrame::Welcome(frames::Welcome {
         user: "42".into(),
         connection: "c1".into(),
         server_time: NOW,
@@ -804,7 +804,7 @@ fn close_stops_everything() {
     let mut h = Harness::provider();
     h.open();
     assert_eq!(
-        h.step(Input::Close),
+        h.step(Input::AppClose),
         [
             Action::CloseSocket,
             Action::State(State::Closed {
@@ -817,7 +817,7 @@ fn close_stops_everything() {
     assert_eq!(h.close(1000), []);
     assert_eq!(h.frame(event(5)), []);
     assert_eq!(h.advance(3_600_000), []);
-    assert_eq!(h.step(Input::Close), []);
+    assert_eq!(h.step(Input::AppClose), []);
 }
 
 #[test]
@@ -825,13 +825,13 @@ fn close_during_backoff_or_token_fetch_cancels_it() {
     let mut h = Harness::provider();
     h.open();
     h.close(1006);
-    let actions = h.step(Input::Close);
+    let actions = h.step(Input::AppClose);
     assert!(!actions.contains(&Action::CloseSocket));
     assert_eq!(h.timer_at, None);
 
     let mut h = Harness::provider();
     h.step(Input::Start);
-    h.step(Input::Close);
+    h.step(Input::AppClose);
     assert_eq!(h.token(1), []);
 }
 
