@@ -103,13 +103,18 @@ close_codes! {
     TryAgainLater: 1013, "try_again_later", Reconnect;
     /// the connect token expired while the socket was open; fetch a new token and reconnect.
     TokenExpired: 4001, "token_expired", RefreshToken;
+    /// the user already has as many open sockets as the server allows; reconnect with backoff
+    /// (a socket of the user may close meanwhile).
+    TooManyConnections: 4003, "too_many_connections", Reconnect;
+    /// too many connects for this user or token in a short time; reconnect after the retry hint.
+    RateLimited: 4029, "rate_limited", Reconnect;
     /// the connect token is invalid (bad signature, wrong audience, malformed); do not retry
     /// with the same token source.
     TokenInvalid: 4500, "token_invalid", Stop;
     /// the client broke the protocol badly enough that retrying cannot help.
     ProtocolViolation: 4501, "protocol_violation", Stop;
-    /// the backend disconnected this user (`POST /disconnect` with `reconnect: false`, e.g. at
-    /// logout); do not reconnect until the app asks to.
+    /// the backend disconnected this user or revoked the token (`POST /disconnect` with
+    /// `reconnect: false`, `POST /revoke`, e.g. at logout); do not reconnect until the app asks to.
     Revoked: 4502, "revoked", Stop;
 }
 
@@ -214,6 +219,9 @@ error_codes! {
     TokenExpired: "token_expired", 401, TokenExpired, false;
     /// the token's `nbf` or `iat` is in the future.
     TokenNotYetValid: "token_not_yet_valid", 401, TokenExpired, false;
+    /// the token was revoked: its user was logged out (`POST /revoke`, or `POST /disconnect` with
+    /// `reconnect: false`) at or after the token's `iat`.
+    TokenRevoked: "token_revoked", 401, Revoked, false;
     /// the token's `aud` or `iss` is not the configured one.
     InvalidClaims: "invalid_claims", 401, TokenInvalid, false;
     /// the token is larger than the documented limit.
@@ -224,6 +232,13 @@ error_codes! {
     MethodNotAllowed: "method_not_allowed", 405, ProtocolViolation, false;
     /// `GET /connect` without `Upgrade: websocket`.
     UpgradeRequired: "upgrade_required", 426, ProtocolViolation, false;
+    /// the user already has as many open sockets as `MAX_SOCKETS_PER_USER` allows.
+    TooManyConnections: "too_many_connections", 429, TooManyConnections, true;
+    /// too many connects for the user or the token within a minute; retry after the hint.
+    RateLimited: "rate_limited", 429, RateLimited, true;
+    /// a socket sent more frames than `MAX_CLIENT_FRAMES_PER_MINUTE` allows (sent as an `error`
+    /// frame before the socket is closed with 4501).
+    TooManyFrames: "too_many_frames", 429, ProtocolViolation, false;
     /// an idempotency key the user's room already stored with a different event (another name or
     /// payload); nothing was stored. Use a new key for a new event.
     IdempotencyConflict: "idempotency_conflict", 409, ProtocolViolation, false;

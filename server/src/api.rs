@@ -19,6 +19,8 @@ pub enum Route {
     Publish,
     /// `POST /disconnect`
     Disconnect,
+    /// `POST /revoke`
+    Revoke,
     /// `OPTIONS` on a signed endpoint: a CORS preflight.
     Preflight,
 }
@@ -31,12 +33,13 @@ impl Route {
             "/connect" => (Self::Connect, "/connect", "GET"),
             "/publish" => (Self::Publish, "/publish", "POST"),
             "/disconnect" => (Self::Disconnect, "/disconnect", "POST"),
+            "/revoke" => (Self::Revoke, "/revoke", "POST"),
             _ => return Err(ServerError::NotFound),
         };
         match (route, method) {
             (Self::Health | Self::Connect, "GET" | "HEAD") => Ok(route),
-            (Self::Publish | Self::Disconnect, "POST") => Ok(route),
-            (Self::Publish | Self::Disconnect, "OPTIONS") => Ok(Self::Preflight),
+            (Self::Publish | Self::Disconnect | Self::Revoke, "POST") => Ok(route),
+            (Self::Publish | Self::Disconnect | Self::Revoke, "OPTIONS") => Ok(Self::Preflight),
             _ => Err(ServerError::MethodNotAllowed {
                 path: name,
                 method: method.to_owned(),
@@ -48,7 +51,10 @@ impl Route {
     /// Whether responses on this route allow any origin (signed endpoints: the signature, not the
     /// origin, is what authorizes them).
     pub fn is_cross_origin(self) -> bool {
-        matches!(self, Self::Publish | Self::Disconnect | Self::Preflight)
+        matches!(
+            self,
+            Self::Publish | Self::Disconnect | Self::Revoke | Self::Preflight
+        )
     }
 }
 
@@ -147,13 +153,44 @@ fn reconnect_by_default() -> bool {
 impl DisconnectRequest {
     /// Parses the body; the error names the problem.
     pub fn parse(body: &[u8]) -> Result<Self, ServerError> {
-        serde_json::from_slice(body).map_err(|err| {
-            ServerError::Publish(edgepush_protocol::publish::PublishError::InvalidField {
-                field: "body".into(),
-                problem: format!("must be {{\"user\":\"42\",\"reconnect\":true|false}}: {err}"),
-            })
+        serde_json::from_slice(body).map_err(|err| ServerError::InvalidBody {
+            expected: "{\"user\":\"42\",\"reconnect\":true|false}",
+            problem: err.to_string(),
         })
     }
+}
+
+/// `POST /revoke`: refuses every token of a user issued at or before `before` (default: now),
+/// and closes their sockets with 4502.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RevokeRequest {
+    /// The user (a string or an integer id).
+    pub user: UserId,
+    /// Seconds since the Unix epoch; tokens with an `iat` at or before it are refused, tokens
+    /// without `iat` always. Default: the server's now.
+    #[serde(default)]
+    pub before: Option<i64>,
+}
+
+impl RevokeRequest {
+    /// Parses the body; the error names the problem.
+    pub fn parse(body: &[u8]) -> Result<Self, ServerError> {
+        serde_json::from_slice(body).map_err(|err| ServerError::InvalidBody {
+            expected: "{\"user\":\"42\",\"before\":1767225600} (before is optional)",
+            problem: err.to_string(),
+        })
+    }
+}
+
+/// The answer to `POST /revoke`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevokeResponse {
+    /// The user.
+    pub user: String,
+    /// The revocation in force: tokens issued at or before this second are refused.
+    pub revoked_at: i64,
+    /// How many sockets were closed.
+    pub sockets: u32,
 }
 
 /// The answer to `POST /disconnect`.
@@ -219,6 +256,26 @@ mod tests {
         assert_eq!(resume_request(Some("-1"), None).unwrap_err().status(), 400);
         assert_eq!(resume_request(Some("x"), None).unwrap_err().status(), 400);
         assert_eq!(resume_request(None, Some("")).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn revoke_bodies() {
+        let r = RevokeRequest::parse(br#"{"user":42}"#).unwrap();
+        assert_eq!((r.user.as_str(), r.before), ("42", None));
+        let r = RevokeRequest::parse(br#"{"user":"a","before":1767225600}"#).unwrap();
+        assert_eq!(r.before, Some(1_767_225_600));
+        for bad in [
+            &b"{}"[..],
+            br#"{"user":"a","before":"now"}"#,
+            br#"{"user":"a","before":1.5}"#,
+        ] {
+            let err = RevokeRequest::parse(bad).unwrap_err();
+            assert_eq!(err.status(), 400);
+            assert!(
+                err.to_string().starts_with("body must be {\"user\""),
+                "{err}"
+            );
+        }
     }
 
     #[test]

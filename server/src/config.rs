@@ -8,12 +8,17 @@
 //! | `JWT_ISSUER` | no | when set, tokens must carry this `iss` |
 //! | `HISTORY_MAX_EVENTS` | no | events kept per user for resume (default 1000) |
 //! | `HISTORY_MAX_AGE_SECONDS` | no | how long events are kept (default 86400) |
+//! | `MAX_SOCKETS_PER_USER` | no | open sockets per user (default 100) |
+//! | `MAX_CONNECTS_PER_USER_PER_MINUTE` | no | connects per user per minute (default 300) |
+//! | `MAX_CONNECTS_PER_TOKEN_PER_MINUTE` | no | connects per token per minute (default 60) |
+//! | `MAX_CLIENT_FRAMES_PER_MINUTE` | no | client frames per socket per minute, heartbeats aside (default 20) |
 //! | `TEST_FAIL_MARKER` | no | tests only: a room fails a connect of the user, and the storing of an event, with this name |
 
 use edgepush_protocol::signature::{PublishKeys, SignatureError};
 use edgepush_protocol::token::{TokenError, TokenKey};
 
 use crate::history::HistoryLimits;
+use crate::limits::Limits;
 
 /// A setting is missing or invalid. The message names it and says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +56,8 @@ pub struct Settings {
 pub struct RoomSettings {
     /// How much history to keep.
     pub history: HistoryLimits,
+    /// What one token holder can make the room do.
+    pub limits: Limits,
     /// Tests only: the user name whose connects fail, and the event name whose storing fails.
     pub fail_marker: Option<String>,
 }
@@ -89,6 +96,22 @@ impl RoomSettings {
                 .filter(|n| *n > 0)
                 .ok_or(ConfigError::NotANumber(name)),
         };
+        let count = |name: &'static str, default: u32| {
+            number(name, u64::from(default)).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        let defaults = Limits::default();
+        let limits = Limits {
+            sockets_per_user: count("MAX_SOCKETS_PER_USER", defaults.sockets_per_user)?,
+            connects_per_user: count(
+                "MAX_CONNECTS_PER_USER_PER_MINUTE",
+                defaults.connects_per_user,
+            )?,
+            connects_per_token: count(
+                "MAX_CONNECTS_PER_TOKEN_PER_MINUTE",
+                defaults.connects_per_token,
+            )?,
+            frames_per_socket: count("MAX_CLIENT_FRAMES_PER_MINUTE", defaults.frames_per_socket)?,
+        };
         let defaults = HistoryLimits::default();
         let history = HistoryLimits {
             max_events: number("HISTORY_MAX_EVENTS", defaults.max_events)?,
@@ -97,6 +120,7 @@ impl RoomSettings {
         };
         Ok(Self {
             history,
+            limits,
             fail_marker: lookup("TEST_FAIL_MARKER").filter(|m| !m.is_empty()),
         })
     }
@@ -154,6 +178,22 @@ mod tests {
         assert_eq!(
             RoomSettings::load(env(&[("HISTORY_MAX_EVENTS", "0")])).unwrap_err(),
             ConfigError::NotANumber("HISTORY_MAX_EVENTS")
+        );
+    }
+
+    #[test]
+    fn limits_default_and_validate() {
+        assert_eq!(
+            RoomSettings::load(env(&[])).unwrap().limits,
+            Limits::default()
+        );
+        let limits = RoomSettings::load(env(&[("MAX_SOCKETS_PER_USER", "7")]))
+            .unwrap()
+            .limits;
+        assert_eq!(limits.sockets_per_user, 7);
+        assert_eq!(
+            RoomSettings::load(env(&[("MAX_CLIENT_FRAMES_PER_MINUTE", "-1")])).unwrap_err(),
+            ConfigError::NotANumber("MAX_CLIENT_FRAMES_PER_MINUTE")
         );
     }
 

@@ -1,9 +1,10 @@
 //! The Worker's entry point: authenticates every request at the edge, then hands it to the
 //! user's room. Nothing here touches a Durable Object before the token or signature checks out.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 
+use edgepush_protocol::ErrorCode;
 use edgepush_protocol::frames::{
     EPOCH_PARAM, REFUSAL_PARAM, SINCE_PARAM, SUBPROTOCOL, ServerFrame, TOKEN_PARAM,
 };
@@ -20,14 +21,17 @@ use worker::{
     web_sys,
 };
 
-use crate::api::{self, DisconnectRequest, DisconnectResponse, Refusal, Route};
+use crate::api::{
+    self, DisconnectRequest, DisconnectResponse, Refusal, RevokeRequest, RevokeResponse, Route,
+};
 use crate::batch::{self, RoomBatch};
 use crate::config::Settings;
 use crate::error::ServerError;
 use crate::internal::{
     CALL_PARAM, ConnectCall, DisconnectAnswer, DisconnectCall, PublishAnswer, PublishCall,
-    ROOM_URL, RoomCall, RoomFailure, read_answer, read_failure,
+    ROOM_URL, RevokeAnswer, RevokeCall, RoomCall, RoomFailure, read_answer, read_failure,
 };
+use crate::limits::RateLimitedTokens;
 use crate::runtime::{log, now_ms};
 
 /// The Durable Object binding in `wrangler.toml`.
@@ -90,6 +94,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> Result<Response, Serve
         Route::Connect => connect(req, env).await,
         Route::Publish => publish(req, env).await,
         Route::Disconnect => disconnect(req, env).await,
+        Route::Revoke => revoke(req, env).await,
     }
 }
 
@@ -140,7 +145,7 @@ async fn connect(req: Request, env: &Env) -> Result<Response, ServerError> {
         .as_deref()
         .is_some_and(|p| p.split(',').any(|p| p.trim() == SUBPROTOCOL));
     let entered = match authorize(env, &query, subprotocols.as_deref()) {
-        Ok(call) => enter_room(env, call).await,
+        Ok(call) => enter_room_unless_limited(env, call).await,
         Err(err) => Err(err),
     };
     match (entered, Refusal::asked(query(REFUSAL_PARAM).as_deref())) {
@@ -163,9 +168,45 @@ fn authorize(
     Ok(ConnectCall {
         user: claims.sub,
         exp: claims.exp,
+        iat: claims.iat,
+        // The signature part: distinct for distinct tokens, and no secret.
+        token_id: token
+            .token
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
         subprotocol: token.echo_subprotocol,
         since: resume.since,
         epoch: resume.epoch,
+    })
+}
+
+thread_local! {
+    /// Tokens this isolate saw refused for connecting too often.
+    static RATE_LIMITED: RefCell<RateLimitedTokens> = RefCell::default();
+}
+
+/// Hands a verified socket to the user's room, unless its token was refused for connecting too
+/// often moments ago: then it is refused here, without waking the room.
+async fn enter_room_unless_limited(env: &Env, call: ConnectCall) -> Result<Response, ServerError> {
+    let now = now_ms();
+    let token_id = call.token_id.clone();
+    if let Some(wait) = RATE_LIMITED.with(|l| l.borrow().wait_ms(&token_id, now)) {
+        return Err(ServerError::Refused {
+            code: ErrorCode::RateLimited,
+            message: format!(
+                "this token connected too often; retry in {} s",
+                wait.div_ceil(1000)
+            ),
+        });
+    }
+    let user = call.user.clone();
+    enter_room(env, call).await?.map_err(|failure| {
+        if let Some(wait) = failure.retry_after_ms {
+            RATE_LIMITED.with(|l| l.borrow_mut().remember(&token_id, now + wait, now));
+        }
+        room_failed(&user, failure)
     })
 }
 
@@ -177,8 +218,11 @@ fn room_failed(user: &str, failure: RoomFailure) -> ServerError {
     }
 }
 
-/// Hands a verified socket to the user's room.
-async fn enter_room(env: &Env, call: ConnectCall) -> Result<Response, ServerError> {
+/// Hands a verified socket to the user's room: the socket, or the room's refusal.
+async fn enter_room(
+    env: &Env,
+    call: ConnectCall,
+) -> Result<Result<Response, RoomFailure>, ServerError> {
     let user = call.user.clone();
     let mut room_url =
         worker::Url::parse(ROOM_URL).map_err(|e| ServerError::Internal(e.to_string()))?;
@@ -192,11 +236,11 @@ async fn enter_room(env: &Env, call: ConnectCall) -> Result<Response, ServerErro
     let room_req = Request::new_with_init(room_url.as_str(), &init)?;
     let mut response = room(env, &user)?.fetch_with_request(room_req).await?;
     if response.status_code() == 101 {
-        return Ok(response);
+        return Ok(Ok(response));
     }
     let status = response.status_code();
     let body = response.text().await.unwrap_or_default();
-    Err(room_failed(&user, read_failure(status, &body)))
+    Ok(Err(read_failure(status, &body)))
 }
 
 /// Reports a refused connect inside the WebSocket (for browsers, which cannot read a refused
@@ -344,4 +388,29 @@ async fn disconnect(req: Request, env: &Env) -> Result<Response, ServerError> {
         ],
     );
     Ok(Response::from_json(&answer)?)
+}
+
+async fn revoke(req: Request, env: &Env) -> Result<Response, ServerError> {
+    let body = signed_body(req, env).await?;
+    let request = RevokeRequest::parse(&body)?;
+    let user = request.user.as_str();
+    let call = RoomCall::Revoke(RevokeCall {
+        at: request.before.unwrap_or_else(now_seconds),
+    });
+    let (status, body) = room_post(env, user, &call).await?;
+    let revoked: RevokeAnswer =
+        read_answer(status, &body).map_err(|failure| room_failed(user, failure))?;
+    log(
+        "revoke_user",
+        &[
+            ("user", user.to_owned()),
+            ("revoked_at", revoked.revoked_at.to_string()),
+            ("sockets", revoked.sockets.to_string()),
+        ],
+    );
+    Ok(Response::from_json(&RevokeResponse {
+        user: user.to_owned(),
+        revoked_at: revoked.revoked_at,
+        sockets: revoked.sockets,
+    })?)
 }

@@ -36,6 +36,14 @@ pub enum ServerError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// A signed request's body (other than a publish) is not what the endpoint takes.
+    #[error("body must be {expected}: {problem}")]
+    InvalidBody {
+        /// The shape the endpoint takes.
+        expected: &'static str,
+        /// What the parser said.
+        problem: String,
+    },
     /// The request body is over the limit; nothing was read past it.
     #[error("the body is over {limit} bytes; split the batch or send smaller payloads")]
     BodyTooLarge {
@@ -43,7 +51,9 @@ pub enum ServerError {
         limit: usize,
     },
     /// No such path.
-    #[error("no such path; the API is GET /connect, POST /publish, POST /disconnect, GET /health")]
+    #[error(
+        "no such path; the API is GET /connect, POST /publish, POST /disconnect, POST /revoke, GET /health"
+    )]
     NotFound,
     /// The path exists, but not with this method.
     #[error("{path} does not accept {method}; use {allowed}")]
@@ -81,7 +91,7 @@ impl ServerError {
             Self::Publish(err) => err.code(),
             Self::Config(_) => ErrorCode::ServerMisconfigured,
             Self::MissingToken => ErrorCode::MissingToken,
-            Self::InvalidField { .. } => ErrorCode::InvalidField,
+            Self::InvalidField { .. } | Self::InvalidBody { .. } => ErrorCode::InvalidField,
             Self::BodyTooLarge { .. } => ErrorCode::PayloadTooLarge,
             Self::NotFound => ErrorCode::NotFound,
             Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,

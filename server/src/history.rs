@@ -99,4 +99,8 @@ pub trait EventStore {
     fn find_key(&self, key: &str, min_ts: u64) -> Result<Option<KeyRecord>, StoreError>;
     /// Remembers an idempotency key.
     fn remember_key(&mut self, key: &str, record: &KeyRecord, ts: u64) -> Result<(), StoreError>;
+    /// The second at or before which the user's tokens were issued to be refused, if any.
+    fn revoked_at(&self) -> Result<Option<i64>, StoreError>;
+    /// Records a revocation at `at` (seconds).
+    fn set_revoked_at(&mut self, at: i64) -> Result<(), StoreError>;
 }

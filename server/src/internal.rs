@@ -9,7 +9,7 @@
 //! or a [`RoomFailure`]: the status of its code and an `{"error":{..}}` body.
 
 use edgepush_protocol::ErrorCode;
-use edgepush_protocol::frames::{ErrorBody, ErrorResponse};
+use edgepush_protocol::frames::ErrorBody;
 use edgepush_protocol::publish::NewEvent;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,9 @@ pub enum RoomCall {
     Publish(PublishCall),
     /// Close every socket; answered with a [`DisconnectAnswer`].
     Disconnect(DisconnectCall),
+    /// Revoke the user's tokens issued at or before a second; answered with a
+    /// [`RevokeAnswer`].
+    Revoke(RevokeCall),
 }
 
 /// A verified socket to accept.
@@ -39,6 +42,11 @@ pub struct ConnectCall {
     pub user: String,
     /// The token's `exp`, in seconds.
     pub exp: i64,
+    /// The token's `iat`, in seconds, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Tells this token from the user's others (its signature), for the per-token connect rate.
+    pub token_id: String,
     /// Whether to echo the `edgepush.v1` subprotocol.
     pub subprotocol: bool,
     /// Resume after this id.
@@ -61,6 +69,22 @@ pub struct PublishCall {
 pub struct DisconnectCall {
     /// `true`: close with 1012 so clients reconnect; `false`: close with 4502 so they stop.
     pub reconnect: bool,
+}
+
+/// Revoke the user's tokens issued at or before `at`, and close their sockets with 4502.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeCall {
+    /// In seconds since the Unix epoch.
+    pub at: i64,
+}
+
+/// The room's answer to a [`RevokeCall`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeAnswer {
+    /// The revocation in force (a later one is never moved back).
+    pub revoked_at: i64,
+    /// Sockets closed.
+    pub sockets: u32,
 }
 
 /// The room's answer to a [`PublishCall`]: one outcome per event, in order.
@@ -108,6 +132,16 @@ pub struct RoomFailure {
     pub code: ErrorCode,
     /// What went wrong.
     pub message: String,
+    /// When a retry may succeed, for `rate_limited`: in this many milliseconds.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// A [`RoomFailure`] on the wire: the public error body, and the retry hint beside it.
+#[derive(Serialize, Deserialize)]
+struct FailureJson {
+    error: ErrorBody,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_after_ms: Option<u64>,
 }
 
 impl RoomFailure {
@@ -116,6 +150,15 @@ impl RoomFailure {
         Self {
             code,
             message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// The same failure, with a retry hint.
+    pub fn retry_after(self, ms: u64) -> Self {
+        Self {
+            retry_after_ms: Some(ms),
+            ..self
         }
     }
 
@@ -126,8 +169,9 @@ impl RoomFailure {
 
     /// The `{"error":{..}}` body the room answers with.
     pub fn to_json(&self) -> String {
-        let body = ErrorResponse {
+        let body = FailureJson {
             error: ErrorBody::new(self.code, self.message.clone()),
+            retry_after_ms: self.retry_after_ms,
         };
         serde_json::to_string(&body).unwrap_or_default()
     }
@@ -171,11 +215,15 @@ pub fn read_answer<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, Ro
 
 /// Reads a room's failure (any answer other than `200`/`101`).
 pub fn read_failure(status: u16, body: &str) -> RoomFailure {
-    match serde_json::from_str::<ErrorResponse>(body) {
-        Ok(ErrorResponse { error }) => RoomFailure::new(
-            ErrorCode::parse(&error.code).unwrap_or(ErrorCode::InternalError),
-            error.message,
-        ),
+    match serde_json::from_str::<FailureJson>(body) {
+        Ok(FailureJson {
+            error,
+            retry_after_ms,
+        }) => RoomFailure {
+            code: ErrorCode::parse(&error.code).unwrap_or(ErrorCode::InternalError),
+            message: error.message,
+            retry_after_ms,
+        },
         Err(_) => RoomFailure::new(
             ErrorCode::InternalError,
             format!("the room answered {status}"),
@@ -195,6 +243,8 @@ mod tests {
         let connect = RoomCall::Connect(ConnectCall {
             user: "42".into(),
             exp: 9_999_999_999,
+            iat: Some(1_700_000_000),
+            token_id: "sig".into(),
             subprotocol: true,
             since: Some(7),
             epoch: Some("e-1".into()),
@@ -206,15 +256,19 @@ mod tests {
         .unwrap();
         let publish = RoomCall::Publish(PublishCall { events });
         let disconnect = RoomCall::Disconnect(DisconnectCall { reconnect: false });
-        for call in [connect, publish, disconnect] {
+        let revoke = RoomCall::Revoke(RevokeCall { at: 1_700_000_000 });
+        for call in [connect, publish, disconnect, revoke] {
             let json = call.to_json();
             assert_eq!(RoomCall::from_json(&json).unwrap().to_json(), json);
         }
         assert!(matches!(
-            RoomCall::from_json(r#"{"connect":{"user":"1","exp":5,"subprotocol":false}}"#),
+            RoomCall::from_json(
+                r#"{"connect":{"user":"1","exp":5,"token_id":"s","subprotocol":false}}"#
+            ),
             Ok(RoomCall::Connect(ConnectCall {
                 since: None,
                 epoch: None,
+                iat: None,
                 ..
             }))
         ));
@@ -245,6 +299,8 @@ mod tests {
             read_answer::<PublishAnswer>(200, &answer_json(&answer)).unwrap(),
             answer
         );
+        let limited = RoomFailure::new(ErrorCode::RateLimited, "slow down").retry_after(1500);
+        assert_eq!(read_failure(429, &limited.to_json()), limited);
         let failure = RoomFailure::new(ErrorCode::ServerMisconfigured, "HISTORY_MAX_EVENTS");
         assert_eq!(failure.status(), 500);
         assert_eq!(

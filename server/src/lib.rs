@@ -27,6 +27,7 @@ pub mod error;
 pub mod expiry;
 pub mod history;
 pub mod internal;
+pub mod limits;
 #[cfg(test)]
 mod memory_store;
 pub mod room;

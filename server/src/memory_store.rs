@@ -12,6 +12,7 @@ pub struct MemoryStore {
     meta: Option<StreamMeta>,
     events: BTreeMap<u64, StoredEvent>,
     keys: BTreeMap<String, (KeyRecord, u64)>,
+    revoked_at: Option<i64>,
     /// Appending an event with this name fails.
     pub fail_on_event: Option<String>,
 }
@@ -63,6 +64,13 @@ impl EventStore for MemoryStore {
     }
     fn remember_key(&mut self, key: &str, record: &KeyRecord, ts: u64) -> Result<(), StoreError> {
         self.keys.insert(key.to_owned(), (record.clone(), ts));
+        Ok(())
+    }
+    fn revoked_at(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self.revoked_at)
+    }
+    fn set_revoked_at(&mut self, at: i64) -> Result<(), StoreError> {
+        self.revoked_at = Some(at);
         Ok(())
     }
 }

@@ -193,6 +193,22 @@ impl<S: EventStore> Room<S> {
         Ok(page(&self.store.events_after(after, REPLAY_PAGE_EVENTS)?))
     }
 
+    /// Revokes the user's tokens issued at or before `at` (seconds); a revocation is never moved
+    /// back. Returns the one in force.
+    pub fn revoke(&mut self, at: i64) -> Result<i64, StoreError> {
+        let current = self.store.revoked_at()?;
+        let at = current.map_or(at, |current| current.max(at));
+        if current != Some(at) {
+            self.store.set_revoked_at(at)?;
+        }
+        Ok(at)
+    }
+
+    /// The second at or before which the user's tokens were issued to be refused, if any.
+    pub fn revoked_at(&self) -> Result<Option<i64>, StoreError> {
+        self.store.revoked_at()
+    }
+
     /// The oldest retained event id (for tests and diagnostics).
     pub fn oldest_id(&self) -> Result<Option<u64>, StoreError> {
         self.store.oldest_id()

@@ -17,9 +17,10 @@ use crate::config::{ConfigError, RoomSettings};
 use crate::expiry;
 use crate::history::StoreError;
 use crate::internal::{
-    CALL_PARAM, ConnectCall, DisconnectAnswer, PublishAnswer, RoomCall, RoomFailure, RoomOutcome,
-    answer_json,
+    CALL_PARAM, ConnectCall, DisconnectAnswer, PublishAnswer, RevokeAnswer, RoomCall, RoomFailure,
+    RoomOutcome, answer_json,
 };
+use crate::limits::{ConnectGate, Refused, Window, is_revoked};
 use crate::room::{Accepted, ResumeRequest, Room, Visitor};
 use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms, random_id};
 use crate::sql_store::SqlStore;
@@ -31,6 +32,12 @@ struct SocketInfo {
     conn: String,
     /// Token expiry, in seconds since the Unix epoch.
     exp: i64,
+    /// Token issue time, in seconds since the Unix epoch, if the token has one.
+    #[serde(default)]
+    iat: Option<i64>,
+    /// Client frames in the current window.
+    #[serde(default)]
+    frames: Window,
 }
 
 impl From<StoreError> for RoomFailure {
@@ -59,6 +66,8 @@ pub struct RoomObject {
     state: State,
     env: Env,
     room: RefCell<Option<Room<SqlStore<DurableSql>>>>,
+    settings: RefCell<Option<RoomSettings>>,
+    gate: RefCell<ConnectGate>,
 }
 
 impl DurableObject for RoomObject {
@@ -76,6 +85,8 @@ impl DurableObject for RoomObject {
             state,
             env,
             room: RefCell::new(None),
+            settings: RefCell::new(None),
+            gate: RefCell::default(),
         }
     }
 
@@ -92,7 +103,8 @@ impl DurableObject for RoomObject {
         let answered = match call {
             Ok(RoomCall::Connect(call)) => self.accept_socket(&call).await,
             Ok(RoomCall::Publish(call)) => self.publish(&call.events).map(|a| json(&a)),
-            Ok(RoomCall::Disconnect(call)) => Ok(json(&self.disconnect(call.reconnect))),
+            Ok(RoomCall::Disconnect(call)) => self.disconnect(call.reconnect).map(|a| json(&a)),
+            Ok(RoomCall::Revoke(call)) => self.revoke(call.at).map(|a| json(&a)),
             Err(failure) => Err(failure),
         };
         match answered {
@@ -115,19 +127,39 @@ impl DurableObject for RoomObject {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> Result<()> {
-        // The exact PING never gets here (auto-response); anything else is answered in place.
+        // The exact PING never gets here (auto-response); anything else is counted against the
+        // socket's budget and answered in place.
+        let mut info = ws.deserialize_attachment::<SocketInfo>().ok().flatten();
+        let limit = self.settings().map_or(0, |s| s.limits.frames_per_socket);
+        if let Some(info) = &mut info {
+            if info.frames.admit(limit, now_ms()).is_err() {
+                let code = CloseCode::ProtocolViolation;
+                let _ = ws.send_with_str(error_frame(
+                    ErrorCode::TooManyFrames,
+                    &format!(
+                        "more than {limit} frames in a minute (MAX_CLIENT_FRAMES_PER_MINUTE); \
+                         only the exact heartbeat {PING} is free"
+                    ),
+                ));
+                let _ = ws.close(Some(code.as_u16()), Some(code.reason()));
+                return Ok(());
+            }
+            let _ = ws.serialize_attachment(&*info);
+        }
         let reply = match message {
             WebSocketIncomingMessage::String(text) => {
                 match serde_json::from_str::<ClientFrame>(&text) {
                     Ok(ClientFrame::Ping) => PONG.to_owned(),
-                    Err(_) => invalid_frame(
+                    Err(_) => error_frame(
+                        ErrorCode::InvalidFrame,
                         "send {\"type\":\"ping\"} heartbeats only; events flow from the server",
                     ),
                 }
             }
-            WebSocketIncomingMessage::Binary(_) => {
-                invalid_frame("binary frames are not part of the protocol")
-            }
+            WebSocketIncomingMessage::Binary(_) => error_frame(
+                ErrorCode::InvalidFrame,
+                "binary frames are not part of the protocol",
+            ),
         };
         // A socket that closed meanwhile cannot be answered; that is not an error of the room.
         let _ = ws.send_with_str(reply);
@@ -175,10 +207,14 @@ fn json<T: Serialize>(answer: &T) -> Result<Response> {
 }
 
 impl RoomObject {
+    /// The settings, read once per wake-up.
     fn settings(&self) -> Outcome<RoomSettings> {
-        Ok(RoomSettings::load(|name| {
-            self.env.var(name).ok().map(|v| v.to_string())
-        })?)
+        let mut slot = self.settings.borrow_mut();
+        if let Some(settings) = slot.as_ref() {
+            return Ok(settings.clone());
+        }
+        let settings = RoomSettings::load(|name| self.env.var(name).ok().map(|v| v.to_string()))?;
+        Ok(slot.insert(settings).clone())
     }
 
     /// Runs `f` on the room, opening it from storage on first use after a wake-up.
@@ -201,10 +237,59 @@ impl RoomObject {
     /// Accepts a verified socket. Everything that can fail happens before the socket is
     /// accepted, so a failure is the answer, never a half-open socket.
     async fn accept_socket(&self, call: &ConnectCall) -> Outcome<Result<Response>> {
-        if self.settings()?.fail_marker.as_deref() == Some(call.user.as_str()) {
+        let settings = self.settings()?;
+        if settings.fail_marker.as_deref() == Some(call.user.as_str()) {
             return Err(RoomFailure::new(
                 ErrorCode::InternalError,
                 "the room failed to connect the user (test hook)",
+            ));
+        }
+        let open = self.state.get_websockets().len();
+        let limits = settings.limits;
+        let admitted = self
+            .gate
+            .borrow_mut()
+            .admit(&limits, &call.token_id, open, now_ms());
+        match admitted {
+            Ok(()) => {}
+            Err(Refused::TooManySockets) => {
+                return Err(RoomFailure::new(
+                    ErrorCode::TooManyConnections,
+                    format!(
+                        "user {:?} has {open} open sockets, the most MAX_SOCKETS_PER_USER allows; \
+                         close one, or retry later",
+                        call.user
+                    ),
+                ));
+            }
+            Err(Refused::TooOften { retry_after_ms }) => {
+                return Err(RoomFailure::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "too many connects of user {:?} or of this token within a minute \
+                         (MAX_CONNECTS_PER_USER_PER_MINUTE {}, MAX_CONNECTS_PER_TOKEN_PER_MINUTE {}); \
+                         retry in {} s",
+                        call.user,
+                        limits.connects_per_user,
+                        limits.connects_per_token,
+                        retry_after_ms.div_ceil(1000)
+                    ),
+                )
+                .retry_after(retry_after_ms));
+            }
+        }
+        let revoked_at = self.with_room(|room| room.revoked_at())?;
+        if is_revoked(call.iat, revoked_at) {
+            return Err(RoomFailure::new(
+                ErrorCode::TokenRevoked,
+                format!(
+                    "the tokens of user {:?} issued at or before {} were revoked (logout); \
+                     this one was issued {}: sign in again for a new token",
+                    call.user,
+                    revoked_at.unwrap_or_default(),
+                    call.iat
+                        .map_or("without iat".to_owned(), |iat| format!("at {iat}")),
+                ),
             ));
         }
         self.schedule_expiry(call.exp).await?;
@@ -230,6 +315,8 @@ impl RoomObject {
         let attached = pair.server.serialize_attachment(SocketInfo {
             conn: conn.clone(),
             exp: call.exp.min(expiry::LATEST_EXP),
+            iat: call.iat,
+            frames: Window::default(),
         });
         if let Err(err) = attached {
             let code = CloseCode::InternalError;
@@ -294,20 +381,47 @@ impl RoomObject {
         Ok(PublishAnswer { outcomes })
     }
 
-    fn disconnect(&self, reconnect: bool) -> DisconnectAnswer {
+    /// Closes every socket; without `reconnect` (a logout) it also revokes every token issued
+    /// until now, so none of them connects again.
+    fn disconnect(&self, reconnect: bool) -> Outcome<DisconnectAnswer> {
         let code = if reconnect {
             CloseCode::ServiceRestart
         } else {
+            self.with_room(|room| room.revoke((now_ms() / 1000) as i64))?;
             CloseCode::Revoked
         };
-        let sockets = self.state.get_websockets();
-        let closed = sockets
+        Ok(DisconnectAnswer {
+            sockets: self.close_sockets(code, |_| true),
+        })
+    }
+
+    /// Revokes the tokens issued at or before `at` and closes their sockets.
+    fn revoke(&self, at: i64) -> Outcome<RevokeAnswer> {
+        let revoked_at = self.with_room(|room| room.revoke(at))?;
+        let sockets = self.close_sockets(CloseCode::Revoked, |info| {
+            is_revoked(info.and_then(|i| i.iat), Some(revoked_at))
+        });
+        Ok(RevokeAnswer {
+            revoked_at,
+            sockets,
+        })
+    }
+
+    /// Closes the sockets whose attachment `which` picks, with `code`; returns how many.
+    fn close_sockets(&self, code: CloseCode, which: impl Fn(Option<&SocketInfo>) -> bool) -> u32 {
+        self.state
+            .get_websockets()
             .iter()
+            .filter(|ws| {
+                which(
+                    ws.deserialize_attachment::<SocketInfo>()
+                        .ok()
+                        .flatten()
+                        .as_ref(),
+                )
+            })
             .filter(|ws| ws.close(Some(code.as_u16()), Some(code.reason())).is_ok())
-            .count();
-        DisconnectAnswer {
-            sockets: closed as u32,
-        }
+            .count() as u32
     }
 
     /// Makes sure an alarm fires by the time `exp` (seconds) passes, or, for a far-future
@@ -350,10 +464,7 @@ impl RoomObject {
     }
 }
 
-fn invalid_frame(message: &str) -> String {
-    serde_json::to_string(&ServerFrame::<()>::Error(ErrorBody::new(
-        ErrorCode::InvalidFrame,
-        message,
-    )))
-    .unwrap_or_default()
+fn error_frame(code: ErrorCode, message: &str) -> String {
+    serde_json::to_string(&ServerFrame::<()>::Error(ErrorBody::new(code, message)))
+        .unwrap_or_default()
 }

@@ -2,7 +2,8 @@
 //! executor, so that the very same statements also run natively against a real SQLite in tests.
 //!
 //! Tables: `stream` (one row: epoch and head), `events` (id, name, payload text, time) and
-//! `idempotency_keys` (storage key, event id, the event's fingerprint, time). Pruning deletes
+//! `idempotency_keys` (storage key, event id, the event's fingerprint, time) and `revocation` (one
+//! row: the second at or before which the user's tokens were issued to be refused). Pruning deletes
 //! ranges of rowids below the first row young enough, so it reads only what it deletes.
 
 use crate::history::{EventStore, KeyRecord, StoreError, StoredEvent, StreamMeta};
@@ -32,12 +33,15 @@ pub trait Sql: Clone {
 
 /// The tables, created when missing. The earlier `idempotency` table (keys without a
 /// fingerprint or a kind) is dropped: its keys could neither tell a conflict nor a key's kind.
-const SCHEMA: [&str; 4] = [
+const SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS stream (one INTEGER PRIMARY KEY CHECK (one = 1), epoch TEXT NOT NULL, last_id INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, name TEXT NOT NULL, payload TEXT NOT NULL, ts INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, id INTEGER NOT NULL, fingerprint TEXT NOT NULL, ts INTEGER NOT NULL)",
     "DROP TABLE IF EXISTS idempotency",
+    "CREATE TABLE IF NOT EXISTS revocation (one INTEGER PRIMARY KEY CHECK (one = 1), revoked_at INTEGER NOT NULL)",
 ];
+const SELECT_REVOKED_AT: &str = "SELECT revoked_at FROM revocation WHERE one = 1";
+const UPSERT_REVOKED_AT: &str = "INSERT INTO revocation (one, revoked_at) VALUES (1, ?1) ON CONFLICT(one) DO UPDATE SET revoked_at = excluded.revoked_at";
 const SELECT_META: &str = "SELECT epoch, last_id FROM stream WHERE one = 1";
 const UPSERT_META: &str = "INSERT INTO stream (one, epoch, last_id) VALUES (1, ?1, ?2) ON CONFLICT(one) DO UPDATE SET epoch = excluded.epoch, last_id = excluded.last_id";
 const INSERT_EVENT: &str = "INSERT INTO events (id, name, payload, ts) VALUES (?1, ?2, ?3, ?4)";
@@ -207,6 +211,20 @@ impl<S: Sql> EventStore for SqlStore<S> {
             }
             None => Ok(None),
         }
+    }
+
+    fn revoked_at(&self) -> Result<Option<i64>, StoreError> {
+        match self.rows(SELECT_REVOKED_AT, &[])?.into_iter().next() {
+            Some(row) => match columns(row)? {
+                [SqlValue::Integer(at)] => Ok(Some(at)),
+                [other] => Err(bad_row(&format!("{other:?} where a time belongs"))),
+            },
+            None => Ok(None),
+        }
+    }
+
+    fn set_revoked_at(&mut self, at: i64) -> Result<(), StoreError> {
+        self.write(UPSERT_REVOKED_AT, &[SqlValue::Integer(at)])
     }
 
     fn remember_key(&mut self, key: &str, record: &KeyRecord, ts: u64) -> Result<(), StoreError> {

@@ -56,9 +56,13 @@ final class SignedClient
         'token_not_yet_valid' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
         'invalid_claims' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
         'token_too_large' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
+        'token_revoked' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
         'not_found' => [ConfigurationException::class, self::CHECK_URL, false],
         'method_not_allowed' => [ConfigurationException::class, self::CHECK_URL, false],
         'upgrade_required' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
+        'too_many_connections' => [ServiceUnavailableException::class, self::CHECK_URL_BASE, true],
+        'rate_limited' => [ServiceUnavailableException::class, self::CHECK_URL_BASE, true],
+        'too_many_frames' => [ConfigurationException::class, self::CHECK_URL, false],
         'idempotency_conflict' => [
             InvalidInputException::class,
             'The Idempotency-Key was already used for a different event; use a new key for a new event.',

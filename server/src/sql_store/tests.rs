@@ -116,6 +116,7 @@ trait EventStoreOps {
     fn prune(&mut self, min_id: u64, min_ts: u64);
     fn find_key(&self, key: &str, min_ts: u64) -> Option<KeyRecord>;
     fn remember_key(&mut self, key: &str, record: &KeyRecord, ts: u64);
+    fn revocation(&mut self, at: Option<i64>) -> Option<i64>;
     fn failing_transaction(&mut self, events: &[StoredEvent]);
 }
 
@@ -150,6 +151,12 @@ impl<S: EventStore> EventStoreOps for S {
     }
     fn remember_key(&mut self, key: &str, record: &KeyRecord, ts: u64) {
         EventStore::remember_key(self, key, record, ts).unwrap()
+    }
+    fn revocation(&mut self, at: Option<i64>) -> Option<i64> {
+        if let Some(at) = at {
+            EventStore::set_revoked_at(self, at).unwrap();
+        }
+        EventStore::revoked_at(self).unwrap()
     }
     fn failing_transaction(&mut self, events: &[StoredEvent]) {
         let result: Result<(), StoreError> = self.atomically(|store| {
@@ -247,6 +254,27 @@ fn idempotency_keys_live_for_the_window_and_a_reuse_moves_to_the_end() {
         assert_eq!(s.find_key("a", 0), Some(record(3)));
         assert_eq!(s.find_key("b", 0), None);
     });
+}
+
+#[test]
+fn a_revocation_is_absent_then_kept() {
+    for_both(|fresh| {
+        let mut s = fresh();
+        let s = s.store();
+        assert_eq!(s.revocation(None), None);
+        assert_eq!(s.revocation(Some(1_700_000_000)), Some(1_700_000_000));
+        assert_eq!(s.revocation(Some(1_700_000_100)), Some(1_700_000_100));
+    });
+}
+
+#[test]
+fn a_room_never_moves_a_revocation_back() {
+    let store = SqlStore::open(Native::new(), None).unwrap();
+    let mut room = Room::open(store, HistoryLimits::default(), || "ep".into()).unwrap();
+    assert_eq!(room.revoked_at().unwrap(), None);
+    assert_eq!(room.revoke(200).unwrap(), 200);
+    assert_eq!(room.revoke(100).unwrap(), 200);
+    assert_eq!(room.revoked_at().unwrap(), Some(200));
 }
 
 #[test]
