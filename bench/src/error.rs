@@ -40,6 +40,9 @@ pub enum Error {
     /// A WebSocket failed (handshake or transport).
     #[error("WebSocket")]
     WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    /// A socket did not open with a welcome frame (refused, timed out, or another frame first).
+    #[error("opening a socket")]
+    Open(#[from] edgepush_e2e::OpenError),
     /// The server answered the WebSocket handshake with something other than `101` and a
     /// welcome frame.
     #[error("WebSocket handshake: {0}")]

@@ -199,7 +199,7 @@ impl Servers {
         let edgepush = match runtime {
             Runtime::WranglerDev => {
                 eprintln!("bench: starting edgepush (wrangler dev) and Pushpin");
-                Edgepush::start(repo, work, groups)?
+                Edgepush::start(work, groups)?
             }
             Runtime::Workerd => {
                 eprintln!("bench: starting edgepush (plain workerd) and Pushpin");

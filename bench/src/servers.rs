@@ -1,24 +1,23 @@
 //! The servers under test, each started in its own process group on free loopback ports with
 //! private folders under the work directory, and stopped (the whole group) on drop:
-//! edgepush under `wrangler dev` (through `scripts/worker-under-test.sh`), and Pushpin with the
-//! zurl it needs (configs rendered from `bench/pushpin/*.in`).
+//! edgepush under `wrangler dev` (started and awaited the test kit's way,
+//! `edgepush_e2e::launch`) or plain workerd, and Pushpin with the zurl it needs (configs rendered
+//! from `bench/pushpin/*.in`).
 
 use std::fs;
-use std::io::Write as _;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use edgepush_e2e::launch::{wait_healthy, worker_command};
+
 use crate::error::{Error, Result};
 
 /// A free TCP port on 127.0.0.1 (bound and released; the caller binds it again soon).
-pub fn free_port() -> Result<u16> {
-    TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(Error::Loopback)
+fn free_port() -> Result<u16> {
+    edgepush_e2e::launch::free_port().map_err(Error::Loopback)
 }
 
 /// Process groups started by this run, written to a file so that `scripts/bench.sh` can stop
@@ -291,24 +290,6 @@ fn wait_tcp(port: u16, deadline: Instant) -> bool {
     false
 }
 
-fn http_ok(port: u16, path: &str) -> bool {
-    use std::io::Read as _;
-    let Ok(mut stream) = TcpStream::connect_timeout(
-        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(500),
-    ) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
-}
-
 /// What runs edgepush's built worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Runtime {
@@ -330,17 +311,12 @@ pub struct Edgepush {
 
 impl Edgepush {
     /// Starts the built worker on a free port with a fresh storage folder under `dir`.
-    pub fn start(repo: &Path, dir: &Path, groups: &GroupFile) -> Result<Self> {
+    pub fn start(dir: &Path, groups: &GroupFile) -> Result<Self> {
         let port = free_port()?;
         let store = dir.join(format!("edgepush-{port}"));
         let _ = fs::remove_dir_all(&store);
         fs::create_dir_all(&store).map_err(Error::io(&store))?;
-        let mut command = Command::new("bash");
-        command
-            .arg(repo.join("scripts/worker-under-test.sh"))
-            .arg(port.to_string())
-            .arg(&store)
-            .current_dir(repo);
+        let command = worker_command(port, &store, [] as [&str; 0]);
         let log = dir.join(format!("edgepush-{port}.log"));
         let group = Group::spawn("wrangler dev", command, &log, groups)?;
         Self::ready(group, port, Runtime::WranglerDev, &log)
@@ -391,19 +367,12 @@ impl Edgepush {
     }
 
     fn ready(mut group: Group, port: u16, runtime: Runtime, log: &Path) -> Result<Self> {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline {
-            if http_ok(port, "/health") {
-                return Ok(Self {
-                    group,
-                    port,
-                    runtime,
-                });
-            }
-            if !group.alive() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(200));
+        if wait_healthy(port, Duration::from_secs(120), || group.alive()) {
+            return Ok(Self {
+                group,
+                port,
+                runtime,
+            });
         }
         Err(Error::ServerStart {
             what: format!("edgepush did not answer /health on port {port}"),

@@ -5,20 +5,15 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use edgepush_e2e::Ws;
+use edgepush_e2e::{open_welcomed, request_with_token};
 use edgepush_protocol::frames::SUBPROTOCOL;
 use edgepush_protocol::signature::{SIGNATURE_HEADER, SigningKey};
 use edgepush_protocol::token::{Claims, TokenKey};
-use futures_util::StreamExt as _;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::error::{Error, Result};
 use crate::grip;
-
-/// A client socket.
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Microseconds since the Unix epoch.
 pub fn now_us() -> u64 {
@@ -93,47 +88,17 @@ impl Target {
         })
     }
 
+    /// A connect token for `user`, valid for an hour.
+    fn token(&self, user: u32) -> String {
+        let now = (now_us() / 1_000_000) as i64;
+        self.tokens.mint(&Claims::new(user.to_string(), now, 3600))
+    }
+
     /// Opens a socket for `user` and reads its welcome frame.
     pub async fn connect(&self, user: u32) -> Result<Ws> {
-        let now = (now_us() / 1_000_000) as i64;
-        let token = self.tokens.mint(&Claims {
-            sub: user.to_string(),
-            exp: now + 3600,
-            nbf: None,
-            iat: Some(now),
-            aud: None,
-            iss: None,
-        });
-        let mut request = self.ws_url.as_str().into_client_request()?;
-        let protocol = format!("{SUBPROTOCOL}, {token}");
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            protocol
-                .parse()
-                .map_err(|_| Error::Handshake("the token is not a header value".into()))?,
-        );
-        let (mut ws, _) = tokio::time::timeout(
-            Duration::from_secs(30),
-            tokio_tungstenite::connect_async(request),
-        )
-        .await
-        .map_err(|_| Error::Timeout("WebSocket handshake"))??;
-        loop {
-            match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) if text.contains(r#""welcome""#) => {
-                    return Ok(ws);
-                }
-                Ok(Some(Ok(Message::Text(text)))) => {
-                    return Err(Error::Handshake(format!(
-                        "expected a welcome frame, got {text}"
-                    )));
-                }
-                Ok(Some(Ok(_))) => continue,
-                Ok(Some(Err(e))) => return Err(e.into()),
-                Ok(None) => return Err(Error::Handshake("closed before the welcome frame".into())),
-                Err(_) => return Err(Error::Timeout("welcome frame")),
-            }
-        }
+        let request = request_with_token(&self.ws_url, &self.token(user))?;
+        let (socket, _) = open_welcomed(request, Duration::from_secs(30)).await?;
+        Ok(socket.into_stream())
     }
 
     /// Opens a socket for `user` with a hand-written handshake, offering permessage-deflate when
@@ -141,15 +106,7 @@ impl Target {
     /// connection (never read again) and whether the server accepted compression.
     pub async fn connect_raw(&self, user: u32, deflate: bool) -> Result<(TcpStream, bool)> {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let now = (now_us() / 1_000_000) as i64;
-        let token = self.tokens.mint(&Claims {
-            sub: user.to_string(),
-            exp: now + 3600,
-            nbf: None,
-            iat: Some(now),
-            aud: None,
-            iss: None,
-        });
+        let token = self.token(user);
         let rest = self.ws_url.trim_start_matches("ws://");
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         let extensions = if deflate {

@@ -11,12 +11,16 @@
 //! assert_eq!(socket.next_json().await["name"], "Message");
 //! # }
 //! ```
+//!
+//! It is the one test kit of the Rust suites: the bench starts its edgepush through [`launch`] and
+//! opens its sockets with [`open_welcomed`], and the suites in other languages start theirs with
+//! the `edgepush-worker` binary built on [`launch`].
 
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt as _;
+pub mod launch;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Child;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edgepush_protocol::frames::SUBPROTOCOL;
 use edgepush_protocol::signature::{SIGNATURE_HEADER, SigningKey};
@@ -24,9 +28,12 @@ use edgepush_protocol::token::{Claims, TokenKey};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::launch::{START_TIMEOUT, free_port, stop_group, wait_healthy, worker_command};
 
 /// How long to wait for one frame before a test fails.
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,7 +78,7 @@ impl Worker {
 
     /// Starts a worker with extra `wrangler dev` arguments (e.g. `--var HISTORY_MAX_EVENTS:5`).
     pub fn start_with(name: &str, extra_args: &[&str]) -> Self {
-        let port = free_port();
+        let port = free_port().expect("a free port");
         let store = repo_root()
             .join("target/e2e")
             .join(format!("{name}-{port}"));
@@ -89,70 +96,43 @@ impl Worker {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::File::create(self.store.with_extension("log")).ok();
+        let log = self.store.with_extension("log");
         let _ = std::fs::create_dir_all(&self.store);
-        let mut command = Command::new("bash");
-        command
-            .arg(repo_root().join("scripts/worker-under-test.sh"))
-            .arg(self.port.to_string())
-            .arg(&self.store)
-            .args(&self.extra_args)
-            .stdin(Stdio::null())
-            .process_group(0);
-        match log.and_then(|f| Some((f.try_clone().ok()?, f))) {
-            Some((out, err)) => command.stdout(out).stderr(err),
-            None => command.stdout(Stdio::null()).stderr(Stdio::null()),
-        };
-        self.process = Some(
-            command
-                .spawn()
-                .expect("scripts/worker-under-test.sh starts"),
-        );
-        self.wait_healthy();
-    }
-
-    fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        let url = format!("{}/health", self.base);
-        while Instant::now() < deadline {
-            let ok = std::process::Command::new("curl")
-                .args(["-sf", "-o", "/dev/null", "--max-time", "2", &url])
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!(
-            "the worker on port {} did not answer /health within 90 s; see {}",
+        let out = std::fs::File::create(&log).expect("the worker's log file");
+        let err = out.try_clone().expect("the worker's log file");
+        let mut child = worker_command(self.port, &self.store, &self.extra_args)
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("scripts/worker-under-test.sh starts");
+        let healthy = wait_healthy(self.port, START_TIMEOUT, || {
+            matches!(child.try_wait(), Ok(None))
+        });
+        self.process = Some(child);
+        assert!(
+            healthy,
+            "the worker on port {} did not answer /health within {} s; see {}",
             self.port,
-            self.store.with_extension("log").display()
+            START_TIMEOUT.as_secs(),
+            log.display()
         );
     }
 
-    fn signal(&mut self, signal: &str) {
+    fn halt(&mut self, hard: bool) {
         if let Some(mut child) = self.process.take() {
-            let group = format!("-{}", child.id());
-            let _ = Command::new("kill").args([signal, "--", &group]).status();
+            stop_group(child.id(), hard, || drop(child.try_wait()));
             let _ = child.wait();
-            // workerd may linger a moment after wrangler; make sure the port is free again.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while TcpListener::bind(("127.0.0.1", self.port)).is_err() && Instant::now() < deadline
-            {
-                std::thread::sleep(Duration::from_millis(100));
-            }
         }
     }
 
     /// Kills the whole server process group at once (SIGKILL): no shutdown, no flush.
     pub fn kill_hard(&mut self) {
-        self.signal("-KILL");
+        self.halt(true);
     }
 
     /// Stops the server gracefully.
     pub fn stop(&mut self) {
-        self.signal("-TERM");
+        self.halt(false);
     }
 
     /// Starts the server again on the same port and storage.
@@ -175,9 +155,11 @@ impl Worker {
     pub async fn connect_tabs(&self, user: &str, n: usize) -> Vec<Socket> {
         let mut tabs = Vec::with_capacity(n);
         for _ in 0..n {
-            let mut socket = self.connect(user).await;
-            let welcome = socket.next_json().await;
-            assert_eq!(welcome["type"], "welcome", "{welcome}");
+            let request = request_with_token(&self.connect_url(""), &self.token(user, 3600))
+                .expect("a valid connect request");
+            let (socket, welcome) = open_welcomed(request, FRAME_TIMEOUT)
+                .await
+                .expect("the socket opens with a welcome frame");
             assert_eq!(welcome["user"], user, "{welcome}");
             tabs.push(socket);
         }
@@ -199,16 +181,8 @@ impl Worker {
     /// Opens a socket with the token in `Sec-WebSocket-Protocol`, as browsers do; on refusal,
     /// returns the HTTP status and body.
     pub async fn connect_with(&self, token: &str, query: &str) -> Result<Socket, (u16, Value)> {
-        let mut request = self
-            .connect_url(query)
-            .into_client_request()
-            .expect("valid URL");
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            format!("{SUBPROTOCOL}, {token}")
-                .parse()
-                .expect("header value"),
-        );
+        let request =
+            request_with_token(&self.connect_url(query), token).expect("a valid connect request");
         connect_request(request).await
     }
 
@@ -299,21 +273,17 @@ impl Drop for Worker {
 
 /// Claims for `user`, issued now, expiring in `ttl` seconds.
 pub fn claims(user: &str, ttl: i64) -> Claims {
-    Claims {
-        sub: user.into(),
-        exp: now() + ttl,
-        nbf: None,
-        iat: Some(now()),
-        aud: None,
-        iss: None,
-    }
+    Claims::new(user, now(), ttl)
 }
 
 /// Mints a token with the test JWT secret.
 pub fn mint(claims: &Claims) -> String {
-    TokenKey::new(test_env("EDGEPUSH_TEST_JWT_SECRET").as_bytes())
-        .expect("test secret")
-        .mint(claims)
+    test_token_key().mint(claims)
+}
+
+/// The test JWT key.
+pub fn test_token_key() -> TokenKey {
+    TokenKey::new(test_env("EDGEPUSH_TEST_JWT_SECRET").as_bytes()).expect("test secret")
 }
 
 /// The test publish key.
@@ -325,17 +295,56 @@ pub fn test_signing_key() -> SigningKey {
     .expect("test key")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// A client socket's stream.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The upgrade request for a `ws://…/connect` URL with `token` in `Sec-WebSocket-Protocol`, as
+/// browsers send it.
+pub fn request_with_token(url: &str, token: &str) -> Result<Request, tungstenite::Error> {
+    let mut request = url.into_client_request()?;
+    let protocol = format!("{SUBPROTOCOL}, {token}")
+        .parse()
+        .map_err(|e| tungstenite::Error::HttpFormat(tungstenite::http::Error::from(e)))?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocol);
+    Ok(request)
+}
+
+/// Why a socket did not open with a welcome frame.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The handshake or the welcome frame did not come within the wait.
+    #[error("no {0} in time")]
+    Timeout(&'static str),
+    /// The handshake failed or was refused.
+    #[error("WebSocket")]
+    WebSocket(#[from] tungstenite::Error),
+    /// The first thing the server did was not a welcome frame.
+    #[error("expected a welcome frame, got {0}")]
+    NotWelcome(String),
+}
+
+/// Opens a socket and reads its first frame, which must be a welcome frame; the handshake and the
+/// frame each get `wait`. Returns the socket and the welcome frame.
+pub async fn open_welcomed(request: Request, wait: Duration) -> Result<(Socket, Value), OpenError> {
+    let (stream, _) = tokio::time::timeout(wait, tokio_tungstenite::connect_async(request))
+        .await
+        .map_err(|_| OpenError::Timeout("WebSocket handshake"))??;
+    let mut socket = Socket {
+        stream,
+        subprotocol: None,
+    };
+    match socket.next(wait).await {
+        Seen::Json(frame) if frame["type"] == "welcome" => Ok((socket, frame)),
+        Seen::Json(frame) => Err(OpenError::NotWelcome(frame.to_string())),
+        Seen::Closed(code, reason) => Err(OpenError::NotWelcome(format!("close {code} {reason}"))),
+        Seen::Nothing => Err(OpenError::Timeout("welcome frame")),
+    }
 }
 
 /// Opens a WebSocket from a prepared request.
-pub async fn connect_request(
-    request: tokio_tungstenite::tungstenite::handshake::client::Request,
-) -> Result<Socket, (u16, Value)> {
+pub async fn connect_request(request: Request) -> Result<Socket, (u16, Value)> {
     match tokio_tungstenite::connect_async(request).await {
         Ok((stream, response)) => Ok(Socket {
             stream,
@@ -363,7 +372,7 @@ pub async fn connect_request(
 
 /// A client socket.
 pub struct Socket {
-    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    stream: Ws,
     /// The subprotocol the server chose.
     pub subprotocol: Option<String>,
 }
@@ -431,6 +440,11 @@ impl Socket {
             .send(Message::binary(bytes.to_vec()))
             .await
             .expect("send");
+    }
+
+    /// The stream itself, for a client that reads it its own way.
+    pub fn into_stream(self) -> Ws {
+        self.stream
     }
 
     /// Closes the socket from the client side.
