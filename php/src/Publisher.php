@@ -132,7 +132,8 @@ final class Publisher implements Messaging
 
     /**
      * Closes every open socket of $user. With $reconnect false (a logout) the browsers do not
-     * reconnect; with true they reconnect at once (e.g. to pick up new permissions with a fresh token).
+     * reconnect, and every token of the user issued until now is revoked; with true they
+     * reconnect at once (e.g. to pick up new permissions with a fresh token).
      *
      * @return int how many sockets were closed
      *
@@ -147,6 +148,29 @@ final class Publisher implements Messaging
         }
 
         return $answer['sockets'];
+    }
+
+    /**
+     * Revokes every connect token of $user issued at or before $before (Unix seconds; default:
+     * the server's now) and closes their sockets: for a password change or "sign out everywhere".
+     * Tokens your app issues afterwards connect again.
+     *
+     * @return int the revocation in force, in Unix seconds
+     *
+     * @throws EdgepushException
+     */
+    public function revoke(string|int|Recipient $user, ?int $before = null): int
+    {
+        $request = ['user' => Validate::userId($user)];
+        if ($before !== null) {
+            $request['before'] = $before;
+        }
+        $answer = $this->client->post('/revoke', Json::encode($request));
+        if (!is_int($answer['revoked_at'] ?? null)) {
+            throw SignedClient::unexpected('POST /revoke', 'no revocation time', Json::encode($answer));
+        }
+
+        return $answer['revoked_at'];
     }
 
     /**

@@ -6,6 +6,7 @@ namespace Edgepush\Tests\Integration;
 
 use Edgepush\Event;
 use Edgepush\PublishedEvent;
+use Edgepush\Tests\Support\WebSocketClient;
 
 /** PHP publishes; a real WebSocket client of that user, authenticated with a PHP-minted token, receives. */
 final class DeliveryTest extends IntegrationTestCase
@@ -82,6 +83,25 @@ final class DeliveryTest extends IntegrationTestCase
         $close = $socket->receive(10);
         self::assertIsArray($close);
         self::assertSame(['close', 4502], [$close['type'], $close['code']]);
+    }
+
+    public function testRevokeRefusesTheUsersOldTokensAndAdmitsNewOnes(): void
+    {
+        $user = self::newUser();
+        $old = self::tokens()->issue($user);
+        [$socket] = self::connect($user);
+
+        $revokedAt = self::publisher()->revoke($user);
+
+        self::assertEqualsWithDelta(time(), $revokedAt, 5);
+        $close = $socket->receive(10);
+        self::assertIsArray($close);
+        self::assertSame(['close', 4502], [$close['type'], $close['code']]);
+        $refused = new WebSocketClient(self::env('EDGEPUSH_URL'), $old);
+        self::assertSame(401, $refused->status);
+        self::assertStringContainsString('token_revoked', $refused->refusal);
+        sleep(1); // a token issued in a later second than the revocation
+        self::connect($user);
     }
 
     /**

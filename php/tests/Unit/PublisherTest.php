@@ -330,6 +330,17 @@ final class PublisherTest extends TestCase
         self::assertCount(1, $transport->requests);
     }
 
+    public function testRevokesAUsersTokens(): void
+    {
+        $transport = new ScriptedTransport(new Response(200, '{"user":"42","revoked_at":1767225600,"sockets":1}'));
+
+        self::assertSame(1767225600, self::publisher($transport)->revoke(42, 1767225600));
+        [$request] = $transport->requests;
+        self::assertSame('http://push.test:8787/revoke', $request['url']);
+        self::assertSame('{"user":"42","before":1767225600}', $request['body']);
+        self::assertSignedNow($request, '/revoke');
+    }
+
     public function testDisconnectsAUser(): void
     {
         $transport = new ScriptedTransport(new Response(200, '{"user":"42","sockets":3}'));
