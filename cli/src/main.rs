@@ -75,9 +75,21 @@ enum Command {
         /// The user to disconnect.
         #[arg(long)]
         user: String,
-        /// Tell clients not to reconnect (logout) instead of reconnecting.
+        /// Tell clients not to reconnect, and revoke the user's tokens (logout), instead of
+        /// reconnecting.
         #[arg(long)]
         no_reconnect: bool,
+    },
+    /// Revoke a user's connect tokens issued at or before a time (POST /revoke).
+    Revoke {
+        #[command(flatten)]
+        target: Target,
+        /// The user whose tokens to revoke.
+        #[arg(long)]
+        user: String,
+        /// Unix seconds; tokens issued at or before it are refused (default: the server's now).
+        #[arg(long)]
+        before: Option<i64>,
     },
 }
 
@@ -179,6 +191,17 @@ fn run(cli: Cli) -> Result<String, CliError> {
         } => {
             let body = serde_json::json!({"user": user, "reconnect": !no_reconnect}).to_string();
             target.send("/disconnect", body, None)
+        }
+        Command::Revoke {
+            target,
+            user,
+            before,
+        } => {
+            let mut body = serde_json::json!({ "user": user });
+            if let Some(before) = before {
+                body["before"] = before.into();
+            }
+            target.send("/revoke", body.to_string(), None)
         }
     }
 }
