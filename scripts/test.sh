@@ -30,6 +30,7 @@ step "clippy (host)" cargo clippy --quiet --workspace --all-targets -- -D warnin
 step "clippy (wasm32)" cargo clippy --quiet "${wasm_crates[@]}" --target wasm32-unknown-unknown -- -D warnings
 step "unit tests (native)" cargo test --quiet --workspace --exclude edgepush-e2e
 step "code table in the JS sources" node --test client-sdk/tests/js/codes.test.mjs
+step "JS test kit against the test vectors" node --test tests/js/testkit.test.mjs
 step "build worker" bash scripts/build-worker.sh
 step "build SDK package" bash scripts/build-sdk.sh
 step "SDK TypeScript declarations (tsc)" tsc -p client-sdk/tests/ts

@@ -4,56 +4,35 @@
 //   EDGEPUSH_TEST_URL=http://127.0.0.1:8790 node --test client-sdk/tests/js/package.test.mjs
 // With EDGEPUSH_RESTART_CMD (set by scripts/test.sh) the worker is really restarted once.
 import assert from "node:assert/strict";
-import { execFileSync, execSync } from "node:child_process";
-import { createHmac, randomUUID } from "node:crypto";
+import { execSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { once } from "node:events";
-import { dirname, extname, join, normalize } from "node:path";
+import { extname, join, normalize } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { chromium } from "playwright-core";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+import { mintToken, root, signature } from "../../../tests/js/testkit.mjs";
+
 const pkg = join(root, "client-sdk", "pkg");
 const workerUrl = (process.env.EDGEPUSH_TEST_URL ?? "").replace(/\/$/, "");
-const secrets = testSecrets();
 
-// ---------- tokens and signed requests (the scheme of protocol/) ----------
-
-function testSecrets() {
-  let values = process.env;
-  if (!values.EDGEPUSH_TEST_JWT_SECRET) {
-    const dump = execFileSync("bash", ["-c", "source scripts/env.sh && env -0"], { cwd: root, encoding: "utf8" });
-    values = Object.fromEntries(dump.split("\0").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-  }
-  return { jwt: values.EDGEPUSH_TEST_JWT_SECRET, keyId: values.EDGEPUSH_TEST_KEY_ID, publish: values.EDGEPUSH_TEST_PUBLISH_SECRET };
-}
-
-const b64url = (data) => Buffer.from(data).toString("base64url");
-
-function mintToken(user, ttl) {
-  const header = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const claims = b64url(JSON.stringify({ sub: user, exp: Math.floor(Date.now() / 1000) + ttl }));
-  const mac = createHmac("sha256", secrets.jwt).update(`${header}.${claims}`).digest();
-  return `${header}.${claims}.${b64url(mac)}`;
-}
+// ---------- signed requests (tokens and signatures: tests/js/testkit.mjs) ----------
 
 // Like a real publisher: one idempotency key per call, and one retry when the connection fails
 // (a pooled keep-alive connection to a worker that was just restarted).
 async function postSigned(path, body) {
   const key = randomUUID();
   for (let attempt = 1; ; attempt++) {
-    const t = Math.floor(Date.now() / 1000);
-    const mac = createHmac("sha256", secrets.publish).update(`${t}\nPOST\n${path}\n${body}`).digest("hex");
     try {
       const response = await fetch(`${workerUrl}${path}`, {
         method: "POST",
         headers: {
           "Content-Type": "application/json",
-          "Edgepush-Signature": `keyid=${secrets.keyId},t=${t},v1=${mac}`,
+          "Edgepush-Signature": signature("POST", path, body),
           "Idempotency-Key": key,
         },
         body,

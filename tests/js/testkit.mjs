@@ -1,0 +1,126 @@
+// The JS test kit, shared by the demo page's tests (www/tests/harness.mjs) and the SDK package's
+// (client-sdk/tests/js/package.test.mjs):
+// - the fixed test secrets of scripts/env.sh;
+// - connect tokens and request signatures, the scheme of protocol/ (testkit.test.mjs checks them
+//   against protocol/test-vectors.json);
+// - workers started, awaited and stopped the way every suite does it, by the Rust test kit's
+//   edgepush-worker (tests/src/bin/edgepush-worker.rs).
+import { execFile, execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { once } from "node:events";
+import { mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** The fixed test secrets of scripts/env.sh (read from it when the caller did not source it). */
+export const env = loadTestEnv();
+
+function loadTestEnv() {
+  let values = process.env;
+  if (!values.EDGEPUSH_TEST_JWT_SECRET) {
+    const dump = execFileSync("bash", ["-c", "source scripts/env.sh && env -0"], { cwd: root, encoding: "utf8" });
+    values = Object.fromEntries(
+      dump.split("\0").filter(Boolean).map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+    );
+  }
+  return {
+    jwtSecret: values.EDGEPUSH_TEST_JWT_SECRET,
+    keyId: values.EDGEPUSH_TEST_KEY_ID,
+    publishSecret: values.EDGEPUSH_TEST_PUBLISH_SECRET,
+    path: values.PATH,
+  };
+}
+
+// ---------- tokens and signatures ----------
+
+const b64url = (data) => Buffer.from(data).toString("base64url");
+const CLAIMS = ["sub", "exp", "nbf", "iat", "aud", "iss"];
+
+/** Seconds since the Unix epoch. */
+export const now = () => Math.floor(Date.now() / 1000);
+
+/** An HS256 JWT of `claims` (those present, in the order sub, exp, nbf, iat, aud, iss). */
+export function mint(claims, secret) {
+  const header = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const ordered = Object.fromEntries(CLAIMS.filter((k) => claims[k] != null).map((k) => [k, claims[k]]));
+  const body = b64url(JSON.stringify(ordered));
+  const mac = createHmac("sha256", secret).update(`${header}.${body}`).digest();
+  return `${header}.${body}.${b64url(mac)}`;
+}
+
+/** `Edgepush-Signature`: HMAC-SHA256 over "<t>\n<METHOD>\n<path>\n" + body, in hex. */
+export function sign(keyId, secret, t, method, path, body) {
+  const mac = createHmac("sha256", secret).update(`${t}\n${method}\n${path}\n${body}`).digest("hex");
+  return `keyid=${keyId},t=${t},v1=${mac}`;
+}
+
+/** A connect token for `user` with the test secret, valid for `ttl` seconds (negative: expired). */
+export function mintToken(user, ttl = 600) {
+  const issued = now();
+  return mint({ sub: String(user), exp: issued + ttl, iat: issued }, env.jwtSecret);
+}
+
+/** `Edgepush-Signature` for a request signed with the test publish key. */
+export function signature(method, path, body, t = now()) {
+  return sign(env.keyId, env.publishSecret, t, method, path, body);
+}
+
+// ---------- workers ----------
+
+const run = promisify(execFile);
+const kit = (...args) =>
+  run("cargo", ["run", "-q", "--manifest-path", join(root, "Cargo.toml"), "-p", "edgepush-e2e", "--bin", "edgepush-worker", "--", ...args], {
+    cwd: root,
+    env: { ...process.env, PATH: env.path ?? process.env.PATH },
+  });
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort() {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address();
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/**
+ * Starts the built worker on its own port and storage folder `dir/name` (fresh), output in
+ * `dir/name.log`. `stop(signal)` stops it (`SIGTERM`: a clean stop; `SIGKILL`: a crash) and
+ * returns once its port is free; `start()` starts it again on the same port and storage.
+ */
+export async function startWorker(name, { port, dir = join(root, "target", "js-e2e") } = {}) {
+  port ??= await freePort();
+  const store = join(dir, name);
+  const log = `${store}.log`;
+  rmSync(store, { recursive: true, force: true });
+  rmSync(log, { force: true });
+  mkdirSync(store, { recursive: true });
+  const worker = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    store,
+    pgid: null,
+    async start() {
+      const { stdout } = await kit("up", String(port), store, log);
+      this.pgid = stdout.trim();
+    },
+    async stop(signal = "SIGTERM") {
+      if (this.pgid === null) return;
+      const pgid = this.pgid;
+      this.pgid = null;
+      await kit("down", pgid, ...(signal === "SIGKILL" ? ["--kill"] : []));
+    },
+    async restart() {
+      await this.stop();
+      await this.start();
+    },
+  };
+  await worker.start();
+  return worker;
+}
