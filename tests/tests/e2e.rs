@@ -65,6 +65,11 @@ fn main() {
     shared_test!(far_future_tokens_connect);
     shared_test!(a_token_is_refused_from_its_exp_on);
     shared_test!(a_reused_idempotency_key_with_another_event_is_a_conflict);
+    shared_test!(logout_and_revoke_refuse_old_tokens_and_admit_new_ones);
+    shared_test!(the_frame_budget_trips_at_its_limit_and_heartbeats_are_free);
+    own_test!(revocation_survives_a_restart_and_a_reconnect_storm_trips_nothing);
+    own_test!(the_socket_cap_trips_at_its_limit);
+    own_test!(the_connect_rate_trips_at_its_limit_per_token_and_per_user);
     own_test!(a_full_history_of_large_events_replays_completely);
     own_test!(a_failing_room_fails_only_its_events_and_is_refused_in_band);
     own_test!(a_bad_history_setting_is_named_not_retried);
@@ -1025,5 +1030,212 @@ async fn a_bad_history_setting_is_named_not_retried() {
     match socket.next(Duration::from_secs(5)).await {
         Seen::Closed(code, _) => assert_eq!(code, 1011),
         other => panic!("expected close 1011, got {other:?}"),
+    }
+}
+
+/// Expects an in-band refusal: an `error` frame with `code`, then a close with `close`.
+async fn expect_refused_in_band(worker: &Worker, token: &str, code: &str, close: u16) -> Value {
+    let mut socket = worker
+        .connect_with(token, "refusal=close")
+        .await
+        .expect("upgraded to report");
+    let frame = socket.next_json().await;
+    assert_eq!(
+        (frame["type"].as_str(), frame["code"].as_str()),
+        (Some("error"), Some(code)),
+        "{frame}"
+    );
+    match socket.next(Duration::from_secs(5)).await {
+        Seen::Closed(got, _) => assert_eq!(got, close, "{code}"),
+        other => panic!("expected close {close}, got {other:?}"),
+    }
+    frame
+}
+
+fn token_issued_at(user: &str, iat: Option<i64>) -> String {
+    let mut claims = claims(user, 600);
+    claims.iat = iat;
+    mint(&claims)
+}
+
+async fn logout_and_revoke_refuse_old_tokens_and_admit_new_ones(worker: Shared) {
+    // Logout: POST /disconnect without reconnect closes the sockets and revokes every token
+    // issued until then, so a copied token cannot come back.
+    let u = user("logout");
+    let old = token_issued_at(&u, Some(now() - 5));
+    let mut socket = worker.connect_with(&old, "").await.unwrap();
+    socket.next_json().await;
+    let body = json!({"user": u, "reconnect": false}).to_string();
+    assert_eq!(worker.post_signed("/disconnect", &body, &[]).await.0, 200);
+    assert!(matches!(
+        socket.next(Duration::from_secs(5)).await,
+        Seen::Closed(4502, _)
+    ));
+    let (status, answer) = worker.refused_connect(Some(&old), "").await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (401, "token_revoked"),
+        "{answer}"
+    );
+    expect_refused_in_band(&worker, &old, "token_revoked", 4502).await;
+    let no_iat = token_issued_at(&u, None);
+    expect_refused_in_band(&worker, &no_iat, "token_revoked", 4502).await;
+    // A token issued after the logout (the next second) connects.
+    let fresh = token_issued_at(&u, Some(now() + 1));
+    let mut socket = worker.connect_with(&fresh, "").await.unwrap();
+    assert_eq!(socket.next_json().await["type"], "welcome");
+
+    // POST /revoke with a time: tokens issued at or before it are refused and their sockets
+    // closed; later ones stay.
+    let v = user("revoke");
+    let at = now() - 100;
+    let before = token_issued_at(&v, Some(at - 1));
+    let after = token_issued_at(&v, Some(at + 1));
+    let mut doomed = worker.connect_with(&before, "").await.unwrap();
+    doomed.next_json().await;
+    let mut kept = worker.connect_with(&after, "").await.unwrap();
+    kept.next_json().await;
+    let body = json!({"user": v, "before": at}).to_string();
+    let (status, answer) = worker.post_signed("/revoke", &body, &[]).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer, json!({"user": v, "revoked_at": at, "sockets": 1}));
+    assert!(matches!(
+        doomed.next(Duration::from_secs(5)).await,
+        Seen::Closed(4502, _)
+    ));
+    expect_refused_in_band(&worker, &before, "token_revoked", 4502).await;
+    worker.publish_event(&v, "Message", json!(null)).await;
+    expect_event(&mut kept, "Message").await;
+    // A revocation is never moved back by an earlier one.
+    let body = json!({"user": v, "before": at - 1000}).to_string();
+    assert_eq!(
+        worker.post_signed("/revoke", &body, &[]).await.1["revoked_at"],
+        at
+    );
+    let (status, answer) = worker.post_signed("/revoke", r#"{"before":1}"#, &[]).await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (400, "invalid_field"),
+        "{answer}"
+    );
+}
+
+async fn revocation_survives_a_restart_and_a_reconnect_storm_trips_nothing() {
+    let mut worker = Worker::start("revoked");
+    let old = token_issued_at("gone", Some(now() - 5));
+    let body = json!({"user": "gone"}).to_string();
+    assert_eq!(worker.post_signed("/revoke", &body, &[]).await.0, 200);
+    // Twenty tabs of one user, each with its token, and the server restarted under them: every
+    // tab reconnects at once, and once more, without tripping any limit.
+    let tokens: Vec<String> = (0..20)
+        .map(|i| token_issued_at("busy", Some(now() - i)))
+        .collect();
+    let open_all = async |worker: &Worker| {
+        let mut tabs = Vec::new();
+        for token in &tokens {
+            let mut tab = worker.connect_with(token, "refusal=close").await.unwrap();
+            assert_eq!(tab.next_json().await["type"], "welcome");
+            tabs.push(tab);
+        }
+        tabs
+    };
+    let tabs = open_all(&worker).await;
+    worker.restart();
+    drop(tabs);
+    for _ in 0..2 {
+        drop(open_all(&worker).await);
+    }
+    let (status, answer) = worker.refused_connect(Some(&old), "").await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (401, "token_revoked"),
+        "{answer}"
+    );
+    let fresh = token_issued_at("gone", Some(now() + 1));
+    let mut socket = worker.connect_with(&fresh, "").await.unwrap();
+    assert_eq!(socket.next_json().await["type"], "welcome");
+}
+
+async fn the_socket_cap_trips_at_its_limit() {
+    let worker = Worker::start_with("capped", &["--var", "MAX_SOCKETS_PER_USER:3"]);
+    let mut tabs = worker.connect_tabs("many", 3).await;
+    let token = worker.token("many", 600);
+    let (status, answer) = worker.refused_connect(Some(&token), "").await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (429, "too_many_connections"),
+        "{answer}"
+    );
+    expect_refused_in_band(&worker, &token, "too_many_connections", 4003).await;
+    // The open sockets were kept, and one closing makes room.
+    worker.publish_event("many", "Message", json!(null)).await;
+    for tab in &mut tabs {
+        expect_event(tab, "Message").await;
+    }
+    tabs.pop().unwrap().close().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut socket = worker.connect("many").await;
+    assert_eq!(socket.next_json().await["type"], "welcome");
+}
+
+async fn the_connect_rate_trips_at_its_limit_per_token_and_per_user() {
+    let worker = Worker::start_with(
+        "rated",
+        &[
+            "--var",
+            "MAX_CONNECTS_PER_TOKEN_PER_MINUTE:4",
+            "--var",
+            "MAX_CONNECTS_PER_USER_PER_MINUTE:6",
+        ],
+    );
+    let token = token_issued_at("hasty", Some(now()));
+    for _ in 0..4 {
+        worker.connect_with(&token, "").await.unwrap().close().await;
+    }
+    let (status, answer) = worker.refused_connect(Some(&token), "").await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (429, "rate_limited"),
+        "{answer}"
+    );
+    let frame = expect_refused_in_band(&worker, &token, "rate_limited", 4029).await;
+    assert!(
+        frame["message"].as_str().unwrap().contains("retry in"),
+        "{frame}"
+    );
+    // Other tokens of the user: two more connects make the user's six.
+    for iat in [now() - 1, now() - 2] {
+        let other = token_issued_at("hasty", Some(iat));
+        worker.connect_with(&other, "").await.unwrap().close().await;
+    }
+    let another = token_issued_at("hasty", Some(now() - 3));
+    let (status, answer) = worker.refused_connect(Some(&another), "").await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (429, "rate_limited"),
+        "{answer}"
+    );
+    // Other users are not affected.
+    let mut socket = worker.connect("calm").await;
+    assert_eq!(socket.next_json().await["type"], "welcome");
+}
+
+async fn the_frame_budget_trips_at_its_limit_and_heartbeats_are_free(worker: Shared) {
+    let u = user("chatty");
+    let mut socket = worker.connect(&u).await;
+    socket.next_json().await;
+    for _ in 0..50 {
+        socket.send_text(PING).await;
+        assert_eq!(socket.next_json().await["type"], "pong");
+    }
+    for _ in 0..20 {
+        socket.send_text("{}").await;
+        assert_eq!(socket.next_json().await["code"], "invalid_frame");
+    }
+    socket.send_text("{}").await;
+    assert_eq!(socket.next_json().await["code"], "too_many_frames");
+    match socket.next(Duration::from_secs(5)).await {
+        Seen::Closed(code, _) => assert_eq!(code, 4501),
+        other => panic!("expected close 4501, got {other:?}"),
     }
 }
