@@ -113,7 +113,7 @@ impl Token {
 /// A server frame, as the machine needs it: [`ServerFrame`] with a slim [`Welcome`]. The browser
 /// client decodes frames straight into it; a native user can convert a decoded [`ServerFrame`]
 /// with `into()`.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum Frame<P> {
     /// The first frame on every socket.
     Welcome(Welcome),

@@ -13,11 +13,12 @@ use alloc::vec;
 use wasm_bindgen::prelude::*;
 
 use crate::backoff::Options;
-use crate::client::{Client, Note, Provider, RawEvent, TokenDone, Topic, get, js_error_text};
+use crate::client::{Client, Provider, RawEvent, TokenDone};
 use crate::connection::{Position, State};
+use crate::dispatch::{HandlerKind, Notice};
 use crate::error::Error;
 use crate::events::{BACKGROUND, MESSAGE};
-use crate::sys::{self, Function, Object, TypeError};
+use crate::sys::{self, Function, Object, TypeError, get, js_error_text};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
@@ -183,43 +184,47 @@ impl JsClient {
     /// Handles every event called `name`.
     #[wasm_bindgen(skip_typescript)]
     pub fn on(&self, name: &str, handler: Function) {
-        self.add(Topic::Named(name.into()), None, handler);
+        self.add(HandlerKind::Named(name.into()), None, handler);
     }
 
     /// Handles `Message` events with a string `text`.
     #[wasm_bindgen(js_name = onMessage, skip_typescript)]
     pub fn on_message(&self, handler: Function) {
-        self.add(Topic::Named(MESSAGE.into()), Some("text"), handler);
+        self.add(HandlerKind::Named(MESSAGE.into()), Some("text"), handler);
     }
 
     /// Handles `Background` events with a string `color`.
     #[wasm_bindgen(js_name = onBackground, skip_typescript)]
     pub fn on_background(&self, handler: Function) {
-        self.add(Topic::Named(BACKGROUND.into()), Some("color"), handler);
+        self.add(
+            HandlerKind::Named(BACKGROUND.into()),
+            Some("color"),
+            handler,
+        );
     }
 
     /// Handles events nobody else listens to.
     #[wasm_bindgen(js_name = onUnknown, skip_typescript)]
     pub fn on_unknown(&self, handler: Function) {
-        self.add(Topic::Unknown, None, handler);
+        self.add(HandlerKind::Unknown, None, handler);
     }
 
     /// Called on every state change.
     #[wasm_bindgen(js_name = onState, skip_typescript)]
     pub fn on_state(&self, handler: Function) {
-        self.add(Topic::State, None, handler);
+        self.add(HandlerKind::State, None, handler);
     }
 
     /// Called with every error.
     #[wasm_bindgen(js_name = onError, skip_typescript)]
     pub fn on_error(&self, handler: Function) {
-        self.add(Topic::Error, None, handler);
+        self.add(HandlerKind::Error, None, handler);
     }
 
     /// Called when events were lost for good.
     #[wasm_bindgen(js_name = onResync, skip_typescript)]
     pub fn on_resync(&self, handler: Function) {
-        self.add(Topic::Resync, None, handler);
+        self.add(HandlerKind::Resync, None, handler);
     }
 
     /// The current state.
@@ -242,18 +247,18 @@ impl JsClient {
 
     /// Registers a JS handler; `check` names the payload field that must be a string (for the
     /// typed built-in events). One function for every kind keeps the wasm small.
-    fn add(&self, topic: Topic, check: Option<&'static str>, handler: Function) {
-        self.client.add_handler(topic, move |note| {
-            let argument = match note {
-                Note::Event(event) => {
+    fn add(&self, kind: HandlerKind, check: Option<&'static str>, handler: Function) {
+        self.client.add_handler(kind, move |notice| {
+            let argument = match notice {
+                Notice::Event(event) => {
                     if let Some(field) = check {
                         check_string_field(event, field)?;
                     }
                     event.payload.clone()
                 }
-                Note::State(state) => state_object(state),
-                Note::Error(error) => error_object(error),
-                Note::Resync => JsValue::UNDEFINED,
+                Notice::State(state) => state_object(state),
+                Notice::Error(error) => error_object(error),
+                Notice::Resync => JsValue::UNDEFINED,
             };
             call(&handler, &argument)
         });

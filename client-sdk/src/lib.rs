@@ -84,9 +84,16 @@
 //! - [`connection`]: the state machine (states, backoff, heartbeat, close-code decisions, token
 //!   expiry, dedupe, resume position) as a plain struct that takes inputs with the time and a
 //!   random number and returns actions. No I/O; tested natively with a fake clock.
-//! - `client` (wasm32 only): `Client`, the browser glue (WebSocket, timers, `online`/`offline`,
-//!   token provider) that carries out the machine's actions. JSON goes through the browser's own
-//!   `JSON.parse`; typed Rust handlers decode payloads with `serde-wasm-bindgen`.
+//! - `dispatch`: the handler registry (`HandlerKind`, `Notice`, `Handlers`): who listens to what,
+//!   and where a handler's error goes. Generic over the payload; tested natively.
+//! - `decode`: server frames into the machine's [`connection::Frame`]s, and a token's `exp`, read
+//!   from a parsed JSON object (the browser's `JSON.parse` result in the client); tested
+//!   natively against the sample frames of `protocol/codes.json`.
+//! - `client` (wasm32 only): `Client` and `ClientBuilder` (`client/builder.rs`); the driver that
+//!   feeds the machine and carries out its actions (`client/driver.rs`); the socket, timer and
+//!   listeners it holds, released on drop (`client/browser.rs`). Typed Rust handlers decode
+//!   payloads with `serde-wasm-bindgen`.
+//! - `sys` (wasm32 only): the few browser APIs the client imports, and reading JS values.
 //! - `js` (wasm32 only): the JS face; every `#[wasm_bindgen]` export lives there.
 //!
 //! The close-code table is the one in `edgepush-protocol` ([`edgepush_protocol::close_action`]).
@@ -110,6 +117,12 @@ pub mod connection;
 pub mod error;
 pub mod events;
 mod text;
+
+// The client's parts that need no browser, tested natively; only the wasm32 client uses them.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod decode;
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod dispatch;
 
 #[cfg(target_arch = "wasm32")]
 mod client;

@@ -1,12 +1,17 @@
-//! The JavaScript the client imports, each API declared here as a single small import rather than
-//! through `js-sys` and `web-sys`. This keeps the generated JS glue short, and it keeps `js-sys`
-//! out of the JS package: that crate exports a JSPI task-poll entry point that the wasm-bindgen
-//! CLI deletes only after linking, when the task's waker vtable has already put its functions,
-//! and with them a `RefCell` panic's `core::fmt` code, into the function table for good.
+//! The JavaScript the client imports, and reading JS values ([`get`], [`js_error_text`], the
+//! [`JsonObject`] fields of a parsed frame).
+//!
+//! Each API is declared here as a single small import rather than through `js-sys` and
+//! `web-sys`. This keeps the generated JS glue short, and it keeps `js-sys` out of the JS package:
+//! that crate exports a JSPI task-poll entry point that the wasm-bindgen CLI deletes only after
+//! linking, when the task's waker vtable has already put its functions, and with them a `RefCell`
+//! panic's `core::fmt` code, into the function table for good.
 
 use alloc::string::String;
 
 use wasm_bindgen::prelude::*;
+
+use crate::decode::JsonObject;
 
 #[wasm_bindgen]
 extern "C" {
@@ -153,4 +158,32 @@ extern "C" {
 /// `globalThis`: the window, or the worker's global scope.
 pub fn global() -> JsValue {
     GLOBAL_THIS.with(JsValue::clone)
+}
+
+/// `value[key]`, or `undefined` when `value` is not an object.
+pub fn get(value: &JsValue, key: &str) -> JsValue {
+    reflect_get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The message of a thrown JS value: a thrown string, or an error's `message`.
+pub fn js_error_text(error: &JsValue) -> String {
+    error
+        .as_string()
+        .or_else(|| error.is_object().then(|| error.string("message")).flatten())
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+/// Fields of what `JSON.parse` returned, for [`crate::decode`].
+impl JsonObject for JsValue {
+    fn string(&self, key: &str) -> Option<String> {
+        get(self, key).as_string()
+    }
+
+    fn number(&self, key: &str) -> Option<f64> {
+        get(self, key).as_f64()
+    }
+
+    fn boolean(&self, key: &str) -> Option<bool> {
+        get(self, key).as_bool()
+    }
 }

@@ -1,0 +1,108 @@
+//! [`ClientBuilder`]: where to connect, where the token comes from, timing, and where to resume.
+
+#[cfg(feature = "std")]
+use alloc::rc::Rc;
+use alloc::string::String;
+#[cfg(feature = "std")]
+use core::{fmt::Display, future::Future};
+
+#[cfg(feature = "std")]
+use super::TokenDone;
+use super::driver::{Driver, read_token};
+use super::{Client, Provider};
+use crate::backoff::Options;
+use crate::connection::{Connection, Position};
+use crate::error::Error;
+
+/// Configures a [`Client`]: where to connect, where the token comes from, timing, and where to
+/// resume. Start with [`Client::builder`].
+pub struct ClientBuilder {
+    url: String,
+    token: Option<TokenSource>,
+    options: Options,
+    position: Option<Position>,
+}
+
+enum TokenSource {
+    Fixed(String),
+    Provider(Provider),
+}
+
+impl ClientBuilder {
+    pub(super) fn new(url: String) -> Self {
+        Self {
+            url,
+            token: None,
+            options: Options::default(),
+            position: None,
+        }
+    }
+
+    /// Connects with this token every time. When it expires the client stops with
+    /// [`Error::TokenExpired`]; use [`token_provider`](Self::token_provider) to stay connected.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(TokenSource::Fixed(token.into()));
+        self
+    }
+
+    /// Asks `provider` for a fresh token before every connect and reconnect (so also after the
+    /// server closed for an expired token). An error is reported as [`Error::TokenProvider`] and
+    /// retried with backoff. (Feature `std`.)
+    #[cfg(feature = "std")]
+    pub fn token_provider<F, Fut, E>(mut self, provider: F) -> Self
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: Future<Output = Result<String, E>> + 'static,
+        E: Display,
+    {
+        let provider: Provider = Rc::new(move |done: TokenDone| {
+            let future = provider();
+            wasm_bindgen_futures::spawn_local(async move {
+                done(future.await.map_err(|e| e.to_string()));
+            });
+        });
+        self.token = Some(TokenSource::Provider(provider));
+        self
+    }
+
+    pub(crate) fn raw_token_provider(mut self, provider: Provider) -> Self {
+        self.token = Some(TokenSource::Provider(provider));
+        self
+    }
+
+    /// Backoff and heartbeat settings.
+    pub fn options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Resumes from a position saved earlier (see [`Client::position`]): the server replays the
+    /// events after it. Without it, the first connect receives only new events.
+    pub fn resume_from(mut self, position: Position) -> Self {
+        self.position = Some(position);
+        self
+    }
+
+    /// Creates the client, not yet connected: register handlers, then call
+    /// [`Client::connect`]. Fails with [`Error::Config`] for a URL that is not `http(s)://` or
+    /// `ws(s)://`, or when neither a token nor a provider was given.
+    pub fn build(self) -> Result<Client, Error> {
+        let (fixed, provider) = match self.token {
+            Some(TokenSource::Fixed(value)) => (Some(read_token(value)), None),
+            Some(TokenSource::Provider(provider)) => (None, Some(provider)),
+            None => {
+                return Err(Error::Config {
+                    reason: "set a token or a token provider",
+                });
+            }
+        };
+        let mut machine = Connection::new(&self.url, fixed, self.options)?;
+        if let Some(position) = self.position {
+            machine.set_position(position);
+        }
+        Ok(Client {
+            driver: Driver::new(machine, provider),
+            close_on_drop: true,
+        })
+    }
+}

@@ -1,0 +1,316 @@
+//! The driver: feeds socket, timer, network and token events to the [`Connection`] machine as
+//! [`Input`]s, one at a time, and carries out the [`Action`]s it returns with browser resources.
+//!
+//! Every callback it registers with the browser holds only a weak reference to the driver; the
+//! driver keeps itself alive while it is connecting or connected (so that a garbage-collected JS
+//! handle does not cut a live connection), until the app closes the client or a terminal close
+//! code tears everything down.
+//!
+//! Handlers may call back into the client (e.g. `close()` from an event handler): inputs that
+//! arrive while the driver is busy are queued and handled right after, never re-entrantly.
+//!
+//! **Borrows never fail.** Each `RefCell` of the driver is borrowed for a few statements that run
+//! no handler and nothing that could call back into the client: opening, closing or sending on a
+//! socket, setting or clearing a timer and adding or removing a listener only queue browser
+//! events. Handlers and the token provider run from [`Driver::perform`] with nothing borrowed,
+//! and what they do to the client is queued while [`Driver::run`] is busy. [`free`] asserts this
+//! in debug builds (the browser tests); a release build skips the step rather than link panic
+//! code into the wasm.
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+
+use edgepush_protocol::codes::CloseCode;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::Provider;
+use super::browser::{Callback, Listener, Socket, Timer};
+use crate::connection::{Action, Connection, Frame, Input, Position, State, Token};
+use crate::decode;
+use crate::dispatch::{Handlers, Notice};
+use crate::error::Error;
+use crate::sys::{self, CloseEvent, EventTarget, MessageEvent};
+
+/// Everything a client is, shared by its handle and, weakly, by every browser callback.
+pub(super) struct Driver {
+    /// The machine and the browser resources its actions hold.
+    engine: RefCell<Engine>,
+    /// The app's handlers (JS or Rust); events carry the parsed frame object.
+    pub(super) handlers: Handlers<JsValue>,
+    /// Inputs that arrived while [`run`](Self::run) was busy, in order.
+    inputs: RefCell<Vec<Input<JsValue>>>,
+    /// Whether [`run`](Self::run) is busy.
+    running: Cell<bool>,
+    /// The last state reported, for `Client::state`.
+    state: RefCell<State>,
+}
+
+/// The machine and what its actions opened.
+struct Engine {
+    machine: Connection,
+    /// Asked for a token before every connect, unless the machine has a fixed one.
+    provider: Option<Provider>,
+    socket: Option<Socket>,
+    timer: Option<Timer>,
+    /// The global `online`/`offline` listeners, while the client runs.
+    network_listeners: Vec<Listener>,
+    /// Keeps the driver alive while it is connecting or connected, even when the app (or the JS
+    /// garbage collector) drops its handle; cleared when the client stops.
+    keep_alive: Option<Rc<Driver>>,
+    /// The app called `close()`: the client is done for good.
+    closed_by_app: bool,
+}
+
+/// A borrow of one of the driver's cells, which never fails (see the module docs).
+fn free<T, E>(borrow: Result<T, E>) -> Option<T> {
+    debug_assert!(
+        borrow.is_ok(),
+        "a cell of the client was borrowed re-entrantly"
+    );
+    borrow.ok()
+}
+
+impl Driver {
+    pub(super) fn new(machine: Connection, provider: Option<Provider>) -> Rc<Self> {
+        Rc::new(Self {
+            engine: RefCell::new(Engine {
+                machine,
+                provider,
+                socket: None,
+                timer: None,
+                network_listeners: Vec::new(),
+                keep_alive: None,
+                closed_by_app: false,
+            }),
+            handlers: Handlers::new(),
+            inputs: RefCell::new(Vec::new()),
+            running: Cell::new(false),
+            state: RefCell::new(State::Idle),
+        })
+    }
+
+    /// Starts the machine, with the browser's network state and listeners, unless the app closed
+    /// the client.
+    pub(super) fn connect(self: &Rc<Self>) {
+        {
+            let Some(mut engine) = free(self.engine.try_borrow_mut()) else {
+                return;
+            };
+            if engine.closed_by_app {
+                return;
+            }
+            let global = sys::global();
+            let navigator = sys::get(&global, "navigator");
+            let online = sys::get(&navigator, "onLine").as_bool() != Some(false);
+            engine.machine.set_online(online);
+            if engine.network_listeners.is_empty() {
+                let target: &EventTarget = global.unchecked_ref();
+                engine.network_listeners = vec![
+                    Listener::new(target, "online", self.callback(|_| Input::Online)),
+                    Listener::new(target, "offline", self.callback(|_| Input::Offline)),
+                ];
+            }
+            engine.keep_alive = Some(self.clone());
+        }
+        self.run(Input::Start);
+    }
+
+    /// Stops the machine for good.
+    pub(super) fn close(self: &Rc<Self>) {
+        if let Some(mut engine) = free(self.engine.try_borrow_mut()) {
+            engine.closed_by_app = true;
+        }
+        self.run(Input::AppClose);
+    }
+
+    /// The last state reported.
+    pub(super) fn state(&self) -> State {
+        match free(self.state.try_borrow()) {
+            Some(state) => state.clone(),
+            None => State::Idle,
+        }
+    }
+
+    /// The machine's resume position.
+    pub(super) fn position(&self) -> Option<Position> {
+        free(self.engine.try_borrow())?.machine.position()
+    }
+
+    /// Feeds `input` to the machine and carries out the actions; queues it if already busy.
+    fn run(self: &Rc<Self>, input: Input<JsValue>) {
+        self.queue(input);
+        if self.running.replace(true) {
+            return;
+        }
+        loop {
+            // Inputs queued while this batch runs form the next batch, so the order is kept.
+            let batch = match free(self.inputs.try_borrow_mut()) {
+                Some(mut inputs) => core::mem::take(&mut *inputs),
+                None => Vec::new(),
+            };
+            if batch.is_empty() {
+                break;
+            }
+            for input in batch {
+                let actions = match free(self.engine.try_borrow_mut()) {
+                    Some(mut engine) => engine.machine.handle(input, now_ms(), sys::random()),
+                    None => Vec::new(),
+                };
+                for action in actions {
+                    self.perform(action);
+                }
+            }
+        }
+        self.running.set(false);
+    }
+
+    fn queue(&self, input: Input<JsValue>) {
+        if let Some(mut inputs) = free(self.inputs.try_borrow_mut()) {
+            inputs.push(input);
+        }
+    }
+
+    /// Carries out one action of the machine.
+    fn perform(self: &Rc<Self>, action: Action<JsValue>) {
+        match action {
+            Action::FetchToken { request } => {
+                let provider = free(self.engine.try_borrow()).and_then(|e| e.provider.clone());
+                if let Some(provider) = provider {
+                    let weak = Rc::downgrade(self);
+                    provider(Box::new(move |result| {
+                        if let Some(driver) = weak.upgrade() {
+                            let result = result.map(read_token);
+                            driver.run(Input::Token { request, result });
+                        }
+                    }));
+                }
+            }
+            Action::Connect { url, token } => {
+                let Some(mut engine) = free(self.engine.try_borrow_mut()) else {
+                    return;
+                };
+                engine.socket = None;
+                let listen = || [self.callback(message_input), self.callback(close_input)];
+                match Socket::open(&url, token, listen) {
+                    Ok(socket) => engine.socket = Some(socket),
+                    Err(error) => {
+                        drop(engine);
+                        let error = Error::Socket {
+                            reason: sys::js_error_text(&error),
+                        };
+                        self.notify(Notice::Error(&error));
+                        self.queue(Input::SocketClosed {
+                            code: const { CloseCode::Abnormal.as_u16() },
+                            reason: String::new(),
+                        });
+                    }
+                }
+            }
+            Action::Send(text) => {
+                if let Some(engine) = free(self.engine.try_borrow())
+                    && let Some(socket) = &engine.socket
+                {
+                    socket.send(text);
+                }
+            }
+            Action::CloseSocket => {
+                let socket = free(self.engine.try_borrow_mut()).and_then(|mut e| e.socket.take());
+                drop(socket);
+            }
+            Action::SetTimer { delay_ms } => {
+                let timer = Timer::start(self.callback(|_| Input::Timer), delay_ms);
+                if let Some(mut engine) = free(self.engine.try_borrow_mut()) {
+                    engine.timer = Some(timer);
+                }
+            }
+            Action::ClearTimer => {
+                let timer = free(self.engine.try_borrow_mut()).and_then(|mut e| e.timer.take());
+                drop(timer);
+            }
+            Action::Deliver(event) => self.notify(Notice::Event(&event)),
+            Action::State(state) => self.set_state(state),
+            Action::Error(error) => self.notify(Notice::Error(&error)),
+            Action::Resync => self.notify(Notice::Resync),
+        }
+    }
+
+    /// Calls the handlers; an error nobody listens to goes to the browser console.
+    fn notify(&self, notice: Notice<'_, JsValue>) {
+        self.handlers.notify(notice, &|error: &Error| {
+            sys::console_warn("edgepush:", &error.message())
+        });
+    }
+
+    /// Records and reports the new state. `Closed` releases every browser resource and the
+    /// driver's hold on itself, and after `close()` every handler, once they heard it.
+    fn set_state(&self, state: State) {
+        if let Some(mut current) = free(self.state.try_borrow_mut()) {
+            *current = state.clone();
+        }
+        let mut closed_by_app = false;
+        let mut keep_alive = None;
+        let mut teardown = (None, None, Vec::new());
+        if matches!(state, State::Closed { .. })
+            && let Some(mut engine) = free(self.engine.try_borrow_mut())
+        {
+            closed_by_app = engine.closed_by_app;
+            keep_alive = engine.keep_alive.take();
+            teardown = (
+                engine.socket.take(),
+                engine.timer.take(),
+                core::mem::take(&mut engine.network_listeners),
+            );
+        }
+        drop(teardown);
+        self.notify(Notice::State(&state));
+        if closed_by_app {
+            drop(self.handlers.take());
+        }
+        drop(keep_alive);
+    }
+
+    /// A browser callback that feeds `input(argument)` to the driver, holding it only weakly.
+    fn callback(self: &Rc<Self>, input: fn(&JsValue) -> Input<JsValue>) -> Callback {
+        let weak = Rc::downgrade(self);
+        Closure::new(move |argument: JsValue| {
+            if let Some(driver) = weak.upgrade() {
+                driver.run(input(&argument));
+            }
+        })
+    }
+}
+
+fn now_ms() -> u64 {
+    sys::now() as u64
+}
+
+fn message_input(event: &JsValue) -> Input<JsValue> {
+    let data = event.unchecked_ref::<MessageEvent>().data();
+    Input::Frame(match data.as_string() {
+        Some(text) => decode::frame(&text, |text| sys::json_parse(text).ok()),
+        // Binary: not a frame we understand, but a sign of life.
+        None => Frame::Pong,
+    })
+}
+
+fn close_input(event: &JsValue) -> Input<JsValue> {
+    let event = event.unchecked_ref::<CloseEvent>();
+    Input::SocketClosed {
+        code: event.code(),
+        reason: event.reason(),
+    }
+}
+
+/// A token with its `exp` claim, read with the browser's `atob` and `JSON.parse`.
+pub(super) fn read_token(value: String) -> Token {
+    decode::token(value, |claims| {
+        sys::atob(claims)
+            .ok()
+            .and_then(|claims| sys::json_parse(&claims).ok())
+    })
+}

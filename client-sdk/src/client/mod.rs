@@ -1,0 +1,212 @@
+//! The browser client: [`Client`], the Rust API and the engine under the JS API too, built with
+//! [`ClientBuilder`].
+//!
+//! - `builder`: [`ClientBuilder`].
+//! - `driver`: runs the [`Connection`](crate::connection::Connection) machine, one input at a
+//!   time, and carries out its actions.
+//! - `browser`: the socket, timer and listeners the driver holds, released when dropped.
+//!
+//! Handler dispatch ([`crate::dispatch`]) and frame decoding ([`crate::decode`]) need no browser
+//! and live beside the machine, tested natively.
+
+mod browser;
+mod builder;
+mod driver;
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::String;
+
+use edgepush_protocol::frames::EventFrame;
+#[cfg(feature = "std")]
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsValue;
+
+use crate::connection::{Position, State};
+use crate::dispatch::{HandlerKind, Notice};
+use crate::error::Error;
+#[cfg(feature = "std")]
+use crate::events::{BACKGROUND, Background, Event, MESSAGE, Message};
+#[cfg(feature = "std")]
+use crate::sys;
+pub use builder::ClientBuilder;
+use driver::Driver;
+
+/// Receives what the token provider produced: the token, or an error text.
+pub(crate) type TokenDone = Box<dyn FnOnce(Result<String, String>)>;
+/// Starts fetching a token and calls the [`TokenDone`] once with the outcome. Callback-shaped
+/// rather than a `Future` so that the JS package needs no futures executor.
+pub(crate) type Provider = Rc<dyn Fn(TokenDone)>;
+
+/// An event as it comes off the socket: `payload` holds the whole parsed frame object
+/// (`{type, id, name, payload, ts}`), which the JS API hands out as is.
+pub(crate) type RawEvent = EventFrame<JsValue>;
+
+/// A live connection to edgepush for one user: reconnects with backoff, refreshes its token,
+/// resumes without loss and dispatches typed events to handlers.
+///
+/// Dropping it closes the connection and removes every browser listener (like
+/// [`close`](Self::close)). It is `!Send`: keep it on the browser's main thread, e.g. in a
+/// Leptos/Yew/Dioxus context.
+pub struct Client {
+    driver: Rc<Driver>,
+    close_on_drop: bool,
+}
+
+impl Client {
+    /// Starts configuring a client for the edgepush server at `url`, e.g.
+    /// `"https://push.example.com"` (`ws(s)://` works too).
+    pub fn builder(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(url.into())
+    }
+
+    pub(crate) fn into_detached(mut self) -> Self {
+        self.close_on_drop = false;
+        self
+    }
+
+    /// Connects (asynchronously; watch [`on_state`](Self::on_state)). Also restarts a client the
+    /// server stopped (e.g. after a 4502 revoke, once the user logged in again). Does nothing
+    /// while already connected, or after [`close`](Self::close).
+    pub fn connect(&self) {
+        self.driver.connect();
+    }
+
+    /// Stops everything: closes the socket with code 1000 ([`CloseCode::Normal`]), cancels timers
+    /// and pending token fetches, removes every browser listener and, after reporting the final
+    /// `closed` state, every handler. The client cannot be reconnected afterwards; build a new one.
+    ///
+    /// [`CloseCode::Normal`]: edgepush_protocol::codes::CloseCode::Normal
+    pub fn close(&self) {
+        self.driver.close();
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> State {
+        self.driver.state()
+    }
+
+    /// Where the client is in the user's event stream (epoch and last delivered id), once known.
+    /// Save it to resume after a page reload with [`ClientBuilder::resume_from`].
+    pub fn position(&self) -> Option<Position> {
+        self.driver.position()
+    }
+
+    /// Calls `handler` with every event named `name` whose payload deserializes into `T`. A
+    /// payload that does not fit is reported to the error handlers as [`Error::BadPayload`] and
+    /// skipped. Several handlers may listen to one name. (Feature `std`.)
+    #[cfg(feature = "std")]
+    pub fn on<T, F>(&self, name: &str, handler: F)
+    where
+        T: DeserializeOwned + 'static,
+        F: FnMut(Event<T>) + 'static,
+    {
+        self.add_handler(HandlerKind::Named(name.into()), typed(handler));
+    }
+
+    /// Calls `handler` with every built-in `Message` event (`{"text": ...}`). (Feature `std`.)
+    #[cfg(feature = "std")]
+    pub fn on_message(&self, handler: impl FnMut(Event<Message>) + 'static) {
+        self.on(MESSAGE, handler);
+    }
+
+    /// Calls `handler` with every built-in `Background` event (`{"color": ...}`). (Feature `std`.)
+    #[cfg(feature = "std")]
+    pub fn on_background(&self, handler: impl FnMut(Event<Background>) + 'static) {
+        self.on(BACKGROUND, handler);
+    }
+
+    /// Calls `handler` with every event no [`on`](Self::on) handler listens to, its payload
+    /// decoded as `T` (e.g. `serde_json::Value`, or `serde::de::IgnoredAny` to only see names).
+    /// (Feature `std`.)
+    #[cfg(feature = "std")]
+    pub fn on_unknown<T, F>(&self, handler: F)
+    where
+        T: DeserializeOwned + 'static,
+        F: FnMut(Event<T>) + 'static,
+    {
+        self.add_handler(HandlerKind::Unknown, typed(handler));
+    }
+
+    /// Calls `handler` on every state change: `Connecting`, `Open`, `Reconnecting` (with attempt
+    /// and delay), `Offline`, `Closed` (with code and reason).
+    pub fn on_state(&self, mut handler: impl FnMut(&State) + 'static) {
+        self.add_handler(HandlerKind::State, move |notice| {
+            if let Notice::State(state) = notice {
+                handler(state);
+            }
+            Ok(())
+        });
+    }
+
+    /// Calls `handler` with every [`Error`]. Without an error handler, errors are logged to the
+    /// browser console.
+    pub fn on_error(&self, mut handler: impl FnMut(&Error) + 'static) {
+        self.add_handler(HandlerKind::Error, move |notice| {
+            if let Notice::Error(error) = notice {
+                handler(error);
+            }
+            Ok(())
+        });
+    }
+
+    /// Calls `handler` when events were lost and cannot be replayed (the server pruned them, or
+    /// the stream was reset): reload the app's state from the backend. The events the server
+    /// still keeps after the gap are delivered after this call, then live ones.
+    pub fn on_resync(&self, mut handler: impl FnMut() + 'static) {
+        self.add_handler(HandlerKind::Resync, move |_| {
+            handler();
+            Ok(())
+        });
+    }
+
+    /// Registers a handler of the common shape.
+    pub(crate) fn add_handler(
+        &self,
+        kind: HandlerKind,
+        handler: impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static,
+    ) {
+        self.driver.handlers.add(kind, handler);
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if self.close_on_drop {
+            self.close();
+        }
+    }
+}
+
+/// Adapts a typed event handler: decodes the payload into `T` first.
+#[cfg(feature = "std")]
+fn typed<T, F>(mut handler: F) -> impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static
+where
+    T: DeserializeOwned + 'static,
+    F: FnMut(Event<T>) + 'static,
+{
+    move |notice| {
+        if let Notice::Event(raw) = notice {
+            handler(typed_event(raw)?);
+        }
+        Ok(())
+    }
+}
+
+/// The event with its payload decoded into `T`, for a typed handler.
+#[cfg(feature = "std")]
+fn typed_event<T: DeserializeOwned>(raw: &RawEvent) -> Result<Event<T>, Error> {
+    let payload = sys::get(&raw.payload, "payload");
+    match serde_wasm_bindgen::from_value(payload) {
+        Ok(payload) => Ok(Event {
+            id: raw.id,
+            name: raw.name.clone(),
+            payload,
+            ts: raw.ts,
+        }),
+        Err(error) => Err(Error::BadPayload {
+            name: raw.name.clone(),
+            reason: error.to_string(),
+        }),
+    }
+}
