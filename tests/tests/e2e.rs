@@ -935,26 +935,8 @@ async fn a_failing_room_fails_only_its_events_and_is_refused_in_band() {
     );
     // A room that fails during connect: in-band 1011 for browsers, HTTP 500 for plain clients.
     let token = worker.token(FAIL_MARKER, 600);
-    let mut socket = worker
-        .connect_with(&token, "refusal=close")
-        .await
-        .expect("upgraded to report");
-    let frame = socket.next_json().await;
-    assert_eq!(
-        (frame["type"].as_str(), frame["code"].as_str()),
-        (Some("error"), Some("internal_error")),
-        "{frame}"
-    );
-    match socket.next(Duration::from_secs(5)).await {
-        Seen::Closed(code, _) => assert_eq!(code, 1011),
-        other => panic!("expected close 1011, got {other:?}"),
-    }
-    let (status, body) = worker.refused_connect(Some(&token), "").await;
-    assert_eq!(
-        (status, error_code(&body)),
-        (500, "internal_error"),
-        "{body}"
-    );
+    expect_refused_in_band(&worker, &token, "internal_error", 1011).await;
+    expect_refused(&worker, &token, 500, "internal_error").await;
 
     // A batch where one user's room fails midway: that user's events are all rolled back and
     // listed as failed; the other user's are stored and delivered.
@@ -1021,16 +1003,13 @@ async fn a_bad_history_setting_is_named_not_retried() {
         "{answer}"
     );
     let token = worker.token("u", 600);
-    let mut socket = worker
-        .connect_with(&token, "refusal=close")
-        .await
-        .expect("upgraded to report");
-    let frame = socket.next_json().await;
-    assert_eq!(frame["code"], "server_misconfigured", "{frame}");
-    match socket.next(Duration::from_secs(5)).await {
-        Seen::Closed(code, _) => assert_eq!(code, 1011),
-        other => panic!("expected close 1011, got {other:?}"),
-    }
+    expect_refused_in_band(&worker, &token, "server_misconfigured", 1011).await;
+}
+
+/// Expects a plain (HTTP) refusal of `token` with `status` and `code`.
+async fn expect_refused(worker: &Worker, token: &str, status: u16, code: &str) {
+    let (got, body) = worker.refused_connect(Some(token), "").await;
+    assert_eq!((got, error_code(&body)), (status, code), "{body}");
 }
 
 /// Expects an in-band refusal: an `error` frame with `code`, then a close with `close`.
@@ -1071,12 +1050,7 @@ async fn logout_and_revoke_refuse_old_tokens_and_admit_new_ones(worker: Shared) 
         socket.next(Duration::from_secs(5)).await,
         Seen::Closed(4502, _)
     ));
-    let (status, answer) = worker.refused_connect(Some(&old), "").await;
-    assert_eq!(
-        (status, error_code(&answer)),
-        (401, "token_revoked"),
-        "{answer}"
-    );
+    expect_refused(&worker, &old, 401, "token_revoked").await;
     expect_refused_in_band(&worker, &old, "token_revoked", 4502).await;
     let no_iat = token_issued_at(&u, None);
     expect_refused_in_band(&worker, &no_iat, "token_revoked", 4502).await;
@@ -1145,12 +1119,7 @@ async fn revocation_survives_a_restart_and_a_reconnect_storm_trips_nothing() {
     for _ in 0..2 {
         drop(open_all(&worker).await);
     }
-    let (status, answer) = worker.refused_connect(Some(&old), "").await;
-    assert_eq!(
-        (status, error_code(&answer)),
-        (401, "token_revoked"),
-        "{answer}"
-    );
+    expect_refused(&worker, &old, 401, "token_revoked").await;
     let fresh = token_issued_at("gone", Some(now() + 1));
     let mut socket = worker.connect_with(&fresh, "").await.unwrap();
     assert_eq!(socket.next_json().await["type"], "welcome");
@@ -1160,12 +1129,7 @@ async fn the_socket_cap_trips_at_its_limit() {
     let worker = Worker::start_with("capped", &["--var", "MAX_SOCKETS_PER_USER:3"]);
     let mut tabs = worker.connect_tabs("many", 3).await;
     let token = worker.token("many", 600);
-    let (status, answer) = worker.refused_connect(Some(&token), "").await;
-    assert_eq!(
-        (status, error_code(&answer)),
-        (429, "too_many_connections"),
-        "{answer}"
-    );
+    expect_refused(&worker, &token, 429, "too_many_connections").await;
     expect_refused_in_band(&worker, &token, "too_many_connections", 4003).await;
     // The open sockets were kept, and one closing makes room.
     worker.publish_event("many", "Message", json!(null)).await;
@@ -1192,12 +1156,7 @@ async fn the_connect_rate_trips_at_its_limit_per_token_and_per_user() {
     for _ in 0..4 {
         worker.connect_with(&token, "").await.unwrap().close().await;
     }
-    let (status, answer) = worker.refused_connect(Some(&token), "").await;
-    assert_eq!(
-        (status, error_code(&answer)),
-        (429, "rate_limited"),
-        "{answer}"
-    );
+    expect_refused(&worker, &token, 429, "rate_limited").await;
     let frame = expect_refused_in_band(&worker, &token, "rate_limited", 4029).await;
     assert!(
         frame["message"].as_str().unwrap().contains("retry in"),
@@ -1209,12 +1168,7 @@ async fn the_connect_rate_trips_at_its_limit_per_token_and_per_user() {
         worker.connect_with(&other, "").await.unwrap().close().await;
     }
     let another = token_issued_at("hasty", Some(now() - 3));
-    let (status, answer) = worker.refused_connect(Some(&another), "").await;
-    assert_eq!(
-        (status, error_code(&answer)),
-        (429, "rate_limited"),
-        "{answer}"
-    );
+    expect_refused(&worker, &another, 429, "rate_limited").await;
     // Other users are not affected.
     let mut socket = worker.connect("calm").await;
     assert_eq!(socket.next_json().await["type"], "welcome");
