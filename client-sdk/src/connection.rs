@@ -262,6 +262,8 @@ pub struct Connection {
     /// After a `welcome` with `recovered: false`, the next event starts the stream anew: the
     /// server replays what it still keeps after the gap, then live events follow.
     restart_stream: bool,
+    /// The server's word on how long to wait before the next connect, from an `error` frame.
+    retry_hint_ms: Option<u64>,
     online: bool,
     /// Server clock minus local clock, in milliseconds (from the last `welcome`).
     clock_offset_ms: i64,
@@ -299,6 +301,7 @@ impl Connection {
             epoch: None,
             last_id: None,
             restart_stream: false,
+            retry_hint_ms: None,
             online: true,
             clock_offset_ms: 0,
             clock_known: false,
@@ -534,10 +537,15 @@ impl Connection {
                 self.last_id = Some(event.id);
                 out.push(Action::Deliver(event));
             }
-            Frame::Error(body) => out.push(Action::Error(Error::Server {
-                code: body.code,
-                message: body.message,
-            })),
+            Frame::Error(body) => {
+                // A refusal that says when to retry (`rate_limited`): the next wait is at least
+                // that long, whatever the backoff schedule says.
+                self.retry_hint_ms = body.retry_after_ms;
+                out.push(Action::Error(Error::Server {
+                    code: body.code,
+                    message: body.message,
+                }))
+            }
             Frame::Pong => {}
         }
     }
@@ -631,7 +639,11 @@ impl Connection {
         if !self.online {
             return self.go_offline(out);
         }
-        let delay_ms = self.options.backoff_delay_ms(self.attempt, random);
+        let hint = self.retry_hint_ms.take().unwrap_or(0);
+        let delay_ms = self
+            .options
+            .backoff_delay_ms(self.attempt, random)
+            .max(u32::try_from(hint).unwrap_or(u32::MAX));
         self.phase = Phase::Waiting;
         self.retry_at = Some(now + u64::from(delay_ms));
         out.push(Action::State(State::Reconnecting {

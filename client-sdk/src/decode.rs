@@ -52,6 +52,7 @@ fn known_frame<O: JsonObject>(value: O) -> Option<Frame<O>> {
         "error" => Frame::Error(ErrorBody {
             code: value.string("code").unwrap_or_default(),
             message: value.string("message").unwrap_or_default(),
+            retry_after_ms: value.number("retry_after_ms").map(|ms| ms as u64),
         }),
         "pong" => Frame::Pong,
         _ => return None,
@@ -205,7 +206,8 @@ mod tests {
             decode(r#"{"type":"error"}"#),
             Frame::Error(ErrorBody {
                 code: String::new(),
-                message: String::new()
+                message: String::new(),
+                retry_after_ms: None
             })
         );
     }

@@ -99,6 +99,10 @@ pub struct ErrorBody {
     pub code: String,
     /// A human-readable explanation that names the problem.
     pub message: String,
+    /// When retrying may succeed, in milliseconds from now (`rate_limited`); clients wait at
+    /// least this long before they try again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ErrorBody {
@@ -107,6 +111,7 @@ impl ErrorBody {
         Self {
             code: code.as_str().to_owned(),
             message: message.into(),
+            retry_after_ms: None,
         }
     }
 }

@@ -755,8 +755,13 @@ fn server_frame() -> impl Strategy<Value = ServerFrame<Value>> {
                 ts,
             })
         });
-    let error = (any::<String>(), any::<String>())
-        .prop_map(|(code, message)| ServerFrame::Error(ErrorBody { code, message }));
+    let error = (any::<String>(), any::<String>()).prop_map(|(code, message)| {
+        ServerFrame::Error(ErrorBody {
+            code,
+            message,
+            retry_after_ms: None,
+        })
+    });
     prop_oneof![welcome, event, error, Just(ServerFrame::Pong)]
 }
 

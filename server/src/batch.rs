@@ -87,6 +87,7 @@ pub fn answer(
         Some(EventOutcome::Failed(first)) if all_failed => Err(ServerError::Refused {
             code: ErrorCode::parse(&first.error.code).unwrap_or(ErrorCode::InternalError),
             message: first.error.message.clone(),
+            retry_after_ms: first.error.retry_after_ms,
         }),
         _ => Ok(PublishResponse { events }),
     }

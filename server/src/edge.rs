@@ -64,7 +64,14 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
                 ("message", err.to_string()),
             ],
         );
-        Response::from_json(&err.body()).map(|r| r.with_status(err.status()))
+        let body = err.body();
+        let mut refusal = Response::from_json(&body)?.with_status(err.status());
+        if let Some(ms) = body.error.retry_after_ms {
+            refusal
+                .headers_mut()
+                .set("Retry-After", &ms.div_ceil(1000).to_string())?;
+        }
+        Ok::<_, worker::Error>(refusal)
     })?;
     if cross_origin {
         response
@@ -199,6 +206,7 @@ async fn enter_room_unless_limited(env: &Env, call: ConnectCall) -> Result<Respo
                 "this token connected too often; retry in {} s",
                 wait.div_ceil(1000)
             ),
+            retry_after_ms: Some(wait),
         });
     }
     let user = call.user.clone();
@@ -215,6 +223,7 @@ fn room_failed(user: &str, failure: RoomFailure) -> ServerError {
     ServerError::Refused {
         code: failure.code,
         message: format!("the room of user {user:?} failed: {}", failure.message),
+        retry_after_ms: failure.retry_after_ms,
     }
 }
 

@@ -76,6 +76,8 @@ pub enum ServerError {
         code: ErrorCode,
         /// What the room reported, naming the user.
         message: String,
+        /// When a retry may succeed (`rate_limited`), in milliseconds.
+        retry_after_ms: Option<u64>,
     },
     /// An unexpected runtime failure; safe to retry.
     #[error("internal error: {0}")]
@@ -108,8 +110,15 @@ impl ServerError {
 
     /// The `{"error":{"code":..,"message":..}}` body.
     pub fn body(&self) -> ErrorResponse {
+        let retry_after_ms = match self {
+            Self::Refused { retry_after_ms, .. } => *retry_after_ms,
+            _ => None,
+        };
         ErrorResponse {
-            error: ErrorBody::new(self.code(), self.to_string()),
+            error: ErrorBody {
+                retry_after_ms,
+                ..ErrorBody::new(self.code(), self.to_string())
+            },
         }
     }
 }

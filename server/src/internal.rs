@@ -9,7 +9,7 @@
 //! or a [`RoomFailure`]: the status of its code and an `{"error":{..}}` body.
 
 use edgepush_protocol::ErrorCode;
-use edgepush_protocol::frames::ErrorBody;
+use edgepush_protocol::frames::{ErrorBody, ErrorResponse};
 use edgepush_protocol::publish::NewEvent;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -136,14 +136,6 @@ pub struct RoomFailure {
     pub retry_after_ms: Option<u64>,
 }
 
-/// A [`RoomFailure`] on the wire: the public error body, and the retry hint beside it.
-#[derive(Serialize, Deserialize)]
-struct FailureJson {
-    error: ErrorBody,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    retry_after_ms: Option<u64>,
-}
-
 impl RoomFailure {
     /// A failure with `code`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -169,9 +161,11 @@ impl RoomFailure {
 
     /// The `{"error":{..}}` body the room answers with.
     pub fn to_json(&self) -> String {
-        let body = FailureJson {
-            error: ErrorBody::new(self.code, self.message.clone()),
-            retry_after_ms: self.retry_after_ms,
+        let body = ErrorResponse {
+            error: ErrorBody {
+                retry_after_ms: self.retry_after_ms,
+                ..ErrorBody::new(self.code, self.message.clone())
+            },
         };
         serde_json::to_string(&body).unwrap_or_default()
     }
@@ -215,14 +209,11 @@ pub fn read_answer<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, Ro
 
 /// Reads a room's failure (any answer other than `200`/`101`).
 pub fn read_failure(status: u16, body: &str) -> RoomFailure {
-    match serde_json::from_str::<FailureJson>(body) {
-        Ok(FailureJson {
-            error,
-            retry_after_ms,
-        }) => RoomFailure {
+    match serde_json::from_str::<ErrorResponse>(body) {
+        Ok(ErrorResponse { error }) => RoomFailure {
             code: ErrorCode::parse(&error.code).unwrap_or(ErrorCode::InternalError),
             message: error.message,
-            retry_after_ms,
+            retry_after_ms: error.retry_after_ms,
         },
         Err(_) => RoomFailure::new(
             ErrorCode::InternalError,

@@ -1162,6 +1162,8 @@ async fn the_connect_rate_trips_at_its_limit_per_token_and_per_user() {
         frame["message"].as_str().unwrap().contains("retry in"),
         "{frame}"
     );
+    let hint = frame["retry_after_ms"].as_u64().expect("a retry hint");
+    assert!((1..=60_000).contains(&hint), "{frame}");
     // Other tokens of the user: two more connects make the user's six.
     for iat in [now() - 1, now() - 2] {
         let other = token_issued_at("hasty", Some(iat));

@@ -842,6 +842,7 @@ fn server_error_frames_are_reported_and_the_socket_stays() {
     let actions = h.frame(ServerFrame::Error(ErrorBody {
         code: "invalid_frame".into(),
         message: "bad".into(),
+        retry_after_ms: None,
     }));
     assert_eq!(
         actions[0],
@@ -871,4 +872,34 @@ fn urls_become_websocket_urls() {
     ] {
         assert_eq!(websocket_base(url).unwrap_err().code(), "config");
     }
+}
+
+#[test]
+fn a_refusal_with_a_retry_hint_waits_at_least_that_long_then_the_schedule_resumes() {
+    let mut h = Harness::provider();
+    h.step(Input::Start);
+    h.token(1);
+    // The server refuses in-band: an error frame with the hint, then close 4029.
+    h.frame(ServerFrame::Error(ErrorBody {
+        code: "rate_limited".into(),
+        message: "retry in 42 s".into(),
+        retry_after_ms: Some(42_000),
+    }));
+    let actions = h.close(4029);
+    assert_eq!(
+        states(&actions),
+        [State::Reconnecting {
+            attempt: 1,
+            delay_ms: 42_000
+        }]
+    );
+    // The hint is spent: the next drop follows the schedule again.
+    h.advance(42_000);
+    let request = h.conn.token_request;
+    h.token(request);
+    let actions = h.close(1006);
+    assert!(matches!(
+        states(&actions)[..],
+        [State::Reconnecting { attempt: 2, delay_ms }] if delay_ms < 42_000
+    ));
 }
