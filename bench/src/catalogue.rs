@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::hostile;
 use crate::scenarios::{self, Measured, Params};
 use crate::servers::Runtime;
 use crate::target::Target;
@@ -20,6 +21,7 @@ pub enum Scenario {
     Fanout,
     Ingest,
     Batch,
+    Hostile,
     MemoryWorkerd,
     ManyUsersWorkerd,
     LatencyWorkerd,
@@ -42,6 +44,8 @@ pub enum Workload {
     Memory {
         deflate: bool,
     },
+    /// One hostile token holder; `main` runs it on two workers of its own, before and after.
+    Hostile,
 }
 
 impl Workload {
@@ -59,6 +63,7 @@ impl Workload {
             Self::Ingest { batched } => scenarios::ingest(target, params, batched).await,
             Self::Batch => scenarios::batch(target, params).await,
             Self::Memory { deflate } => scenarios::memory(target, params, breakdown, deflate).await,
+            Self::Hostile => hostile::run(target, params, true).await,
         }
     }
 }
@@ -230,6 +235,28 @@ impl Scenario {
                 ),
                 Some((WranglerDev, Workload::Memory { deflate: false })),
             ),
+            Self::Hostile => row(
+                "8. One hostile token holder",
+                format!(
+                    "One client holding one valid token (of one user), for a window of {} s, \
+                     against two fresh edgepush workers under `wrangler dev` started the same \
+                     way: before = the limits on one token holder switched off (each set to \
+                     1,000,000,000 with `--var`), after = the defaults (100 sockets per user, \
+                     300 connects per user and 60 per token per minute, 20 client frames per \
+                     socket per minute). In the window, with the one token and `refusal=close` \
+                     (refusals come in-band), one connect at a time: a frame flood (`{{}}` on \
+                     one socket, the next sent when the answer is in, until the socket is \
+                     closed), a socket pile (opened and kept until the first refusal or {}), \
+                     then a connect loop (connect, first frame, close; at most {} tries) for the \
+                     rest of the window. Durable Object requests = accepted connects + connects \
+                     the room refused + frames the room answered (a refusal at the edge wakes no \
+                     room). Server CPU from `/proc`, every server process, over the window. Per \
+                     minute = scaled from the window (×60/{}); the limits count per fixed \
+                     minute, so for after this is an upper bound.",
+                    p.hostile.0, p.hostile.1, p.hostile.2, p.hostile.0
+                ),
+                Some((WranglerDev, Workload::Hostile)),
+            ),
             Self::Size => row(
                 "7. Size",
                 "What a browser downloads, and what the server ships.".into(),
@@ -262,6 +289,7 @@ mod tests {
                 "fanout",
                 "ingest",
                 "batch",
+                "hostile",
                 "memory-workerd",
                 "many-users-workerd",
                 "latency-workerd",

@@ -104,6 +104,9 @@ pub enum Error {
     /// A finding: the server's memory did not grow with its sockets (a measuring fault).
     #[error("resident memory did not grow with the sockets")]
     NoGrowth,
+    /// A finding of a scenario, in its own words.
+    #[error("{0}")]
+    Finding(String),
 }
 
 impl Error {

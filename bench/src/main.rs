@@ -5,6 +5,7 @@
 mod catalogue;
 mod error;
 mod grip;
+mod hostile;
 mod load;
 mod report;
 mod scenarios;
@@ -21,9 +22,9 @@ use edgepush_protocol::token::TokenKey;
 
 use crate::catalogue::{Scenario, Workload};
 use crate::error::{Error, Result, chain};
-use crate::report::{Context, Section};
+use crate::report::{Context, Layout, Section};
 use crate::scenarios::{Measured, Params};
-use crate::servers::{Edgepush, GroupFile, Pushpin, Runtime};
+use crate::servers::{Edgepush, GroupFile, LIMITS_OFF, Pushpin, RAISED_LIMITS, Runtime};
 use crate::target::{Kind, Target};
 
 #[derive(Parser)]
@@ -199,7 +200,7 @@ impl Servers {
         let edgepush = match runtime {
             Runtime::WranglerDev => {
                 eprintln!("bench: starting edgepush (wrangler dev) and Pushpin");
-                Edgepush::start(work, groups)?
+                Edgepush::start(work, groups, &RAISED_LIMITS)?
             }
             Runtime::Workerd => {
                 eprintln!("bench: starting edgepush (plain workerd) and Pushpin");
@@ -316,10 +317,19 @@ impl Bench {
         let mut servers: Option<Servers> = None;
         for scenario in self.selected() {
             let row = scenario.row(&self.params);
+            let mut layout = Layout::Systems;
             let (edgepush, pushpin) = match row.live {
                 None => {
                     let (edgepush, pushpin) = scenarios::size(&self.repo);
                     (Ok(edgepush), Ok(pushpin))
+                }
+                Some((_, Workload::Hostile)) => {
+                    // Workers of its own, and no other server running meanwhile.
+                    if let Some(s) = servers.take() {
+                        tokio::task::block_in_place(|| drop(s));
+                    }
+                    layout = Layout::BeforeAfter;
+                    self.measure_hostile(&scenario.name()).await?
                 }
                 Some((runtime, workload)) => {
                     // Fresh servers for every scenario of a full run (clean memory and storage);
@@ -341,6 +351,7 @@ impl Bench {
             sections.push(Section {
                 title: row.title.to_owned(),
                 setup: row.setup,
+                layout,
                 edgepush,
                 pushpin,
             });
@@ -372,11 +383,46 @@ impl Bench {
         Ok((edgepush, pushpin))
     }
 
-    /// Writes the Markdown report and its chart (a full run's under `--out`, twice: as the stamp
-    /// and as `latest`; a smoke run's in the work folder), prints the report, and after a whole
-    /// full run puts it into `bench/README.md`.
+    /// Runs `hostile` on two fresh workers under `wrangler dev`, one after the other: before, with
+    /// the limits on one token holder switched off, and after, with the defaults.
+    async fn measure_hostile(&self, name: &str) -> Result<(Result<Measured>, Result<Measured>)> {
+        if self.args.system == Some(Kind::Pushpin) {
+            return Ok((Err(Error::Skipped), Err(Error::Skipped)));
+        }
+        let mut sides = Vec::new();
+        for (vars, limited) in [(&LIMITS_OFF[..], false), (&[][..], true)] {
+            let side = Layout::BeforeAfter.names()[usize::from(limited)];
+            eprintln!("bench: starting edgepush (wrangler dev), {side}");
+            let edgepush =
+                tokio::task::block_in_place(|| Edgepush::start(&self.work, &self.groups, vars))?;
+            let target = Target::new(
+                Kind::Edgepush,
+                format!("ws://127.0.0.1:{}/connect", edgepush.port),
+                format!("http://127.0.0.1:{}/publish", edgepush.port),
+                edgepush.pgids(),
+                self.tokens.clone(),
+                self.signing.clone(),
+            )
+            .map(Arc::new)?;
+            eprintln!("bench: {name}, {side}");
+            let result = hostile::run(&target, &self.params, limited).await;
+            if let Err(e) = &result {
+                eprintln!("bench: {name}, {side}, failed: {}", chain(e));
+            }
+            sides.push(result);
+            tokio::task::block_in_place(|| drop(edgepush));
+        }
+        let after = sides.pop().unwrap_or(Err(Error::Skipped));
+        let before = sides.pop().unwrap_or(Err(Error::Skipped));
+        Ok((before, after))
+    }
+
+    /// Writes the Markdown report and its chart (a full run's under `--out` as the stamp, and a
+    /// whole full run's also as `latest`; a smoke run's in the work folder), prints the report,
+    /// and after a whole full run puts it into `bench/README.md`.
     fn write_reports(&self, sections: &[Section], ctx: &Context) -> Result<()> {
         let args = &self.args;
+        let whole = args.only.is_empty() && args.system.is_none();
         let goals = if args.smoke {
             Vec::new()
         } else {
@@ -387,7 +433,10 @@ impl Bench {
         let (dir, names) = if args.smoke {
             (self.work.clone(), vec!["smoke".to_owned()])
         } else {
-            let names = vec![args.stamp.clone(), "latest".to_owned()];
+            let mut names = vec![args.stamp.clone()];
+            if whole {
+                names.push("latest".to_owned());
+            }
             (self.repo.join(&args.out), names)
         };
         std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
@@ -404,7 +453,7 @@ impl Bench {
             written.push(md_path.display().to_string());
         }
         println!("{markdown}");
-        if !args.smoke && args.only.is_empty() && args.system.is_none() {
+        if !args.smoke && whole {
             update_readme(&self.repo)?;
         }
         eprintln!("bench: wrote {}", written.join(", "));
@@ -416,7 +465,7 @@ impl Bench {
 fn judge(sections: &[Section]) -> bool {
     let mut ok = true;
     for s in sections {
-        for (name, side) in [("edgepush", &s.edgepush), ("Pushpin", &s.pushpin)] {
+        for (name, side) in s.layout.names().into_iter().zip([&s.edgepush, &s.pushpin]) {
             let problems: Vec<&Error> = match side {
                 Err(e) => vec![e],
                 Ok(m) => m.problems.iter().collect(),

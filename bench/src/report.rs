@@ -8,15 +8,45 @@ use hdrhistogram::Histogram;
 use crate::error::{Error, chain};
 use crate::scenarios::{Measured, Unit, Value};
 
-/// One scenario's results on both systems.
+/// What a section's two columns are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// edgepush beside Pushpin, the ratio edgepush / Pushpin.
+    Systems,
+    /// edgepush twice: before (in the `edgepush` slot) and after (in the `pushpin` slot) a
+    /// change, the ratio after / before.
+    BeforeAfter,
+}
+
+impl Layout {
+    /// The names of the two columns.
+    pub fn names(self) -> [&'static str; 2] {
+        match self {
+            Self::Systems => ["edgepush", "Pushpin"],
+            Self::BeforeAfter => ["before (limits off)", "after (default limits)"],
+        }
+    }
+
+    /// The ratio's heading.
+    fn ratio_name(self) -> &'static str {
+        match self {
+            Self::Systems => "edgepush / Pushpin",
+            Self::BeforeAfter => "after / before",
+        }
+    }
+}
+
+/// One scenario's results on both systems (or on one, before and after).
 pub struct Section {
     /// Heading.
     pub title: String,
     /// What was run.
     pub setup: String,
-    /// edgepush's measurements (or why there are none).
+    /// What the two columns are.
+    pub layout: Layout,
+    /// edgepush's measurements (or why there are none); in a before/after section, before's.
     pub edgepush: Result<Measured, Error>,
-    /// Pushpin's.
+    /// Pushpin's; in a before/after section, after's.
     pub pushpin: Result<Measured, Error>,
 }
 
@@ -49,10 +79,29 @@ fn show(unit: Unit, n: f64) -> String {
         }
         Unit::Count => format!("{n:.0}"),
         Unit::PerSec => format!("{n:.0}/s"),
+        Unit::PerMin => format!("{n:.0}/min"),
         Unit::MiB => format!("{:.1} MiB", n / 1024.0),
         Unit::KiB => format!("{n:.1} KiB"),
         Unit::Bytes => format!("{n:.0} B ({:.1} KiB)", n / 1024.0),
         Unit::Secs => format!("{n:.1} s"),
+    }
+}
+
+/// After over before, for every number: `0.012× (1/83)` when it shrank; nothing without both or
+/// when before is zero.
+fn after_over_before(before: Option<f64>, after: Option<f64>) -> String {
+    match (before, after) {
+        (Some(b), Some(a)) if b > 0.0 => {
+            let r = a / b;
+            if r >= 1.0 || r <= 0.0 {
+                format!("{r:.2}×")
+            } else if r >= 0.1 {
+                format!("{r:.2}× (1/{:.1})", 1.0 / r)
+            } else {
+                format!("{r:.4}× (1/{:.0})", 1.0 / r)
+            }
+        }
+        _ => String::new(),
     }
 }
 
@@ -206,7 +255,12 @@ pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, S
             (_, Ok(p)) => p.values.iter().collect(),
             _ => Vec::new(),
         };
-        md.push_str("| | edgepush | Pushpin | edgepush / Pushpin |\n|---|---:|---:|---:|\n");
+        let [first, second] = s.layout.names();
+        let _ = writeln!(
+            md,
+            "| | {first} | {second} | {} |\n|---|---:|---:|---:|",
+            s.layout.ratio_name()
+        );
         let find = |side: &Result<Measured, Error>, i: usize, key: &str| -> Option<Value> {
             let m = side.as_ref().ok()?;
             if key.is_empty() {
@@ -219,7 +273,10 @@ pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, S
             let e = find(&s.edgepush, i, row.key);
             let p = find(&s.pushpin, i, row.key);
             let number = |v: &Option<Value>| v.as_ref().and_then(|v| v.number);
-            let ratio = ratio(row, number(&e), number(&p));
+            let ratio = match s.layout {
+                Layout::Systems => ratio(row, number(&e), number(&p)),
+                Layout::BeforeAfter => after_over_before(number(&e), number(&p)),
+            };
             let label = e
                 .as_ref()
                 .map(|v| v.label.clone())
@@ -232,7 +289,7 @@ pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, S
                 cell(p.as_ref())
             );
         }
-        for (name, side) in [("edgepush", &s.edgepush), ("Pushpin", &s.pushpin)] {
+        for (name, side) in [first, second].into_iter().zip([&s.edgepush, &s.pushpin]) {
             match side {
                 Err(e) => {
                     let _ = writeln!(md, "\n**{name} did not complete:** {}", chain(e));
@@ -470,6 +527,7 @@ mod tests {
         assert_eq!(show(Unit::Ms, 12_345.0), "12.3 ms");
         assert_eq!(show(Unit::Count, 41.6), "42");
         assert_eq!(show(Unit::PerSec, 999.4), "999/s");
+        assert_eq!(show(Unit::PerMin, 1234.4), "1234/min");
         assert_eq!(show(Unit::MiB, 3072.0), "3.0 MiB");
         assert_eq!(show(Unit::KiB, 1.25), "1.2 KiB");
         assert_eq!(show(Unit::Bytes, 2048.0), "2048 B (2.0 KiB)");
@@ -508,18 +566,21 @@ mod tests {
             Section {
                 title: "1. Latency".into(),
                 setup: String::new(),
+                layout: Layout::Systems,
                 edgepush: side(vec![value("latency.p99", Unit::Ms, true, 8000.0)]),
                 pushpin: side(vec![value("latency.p99", Unit::Ms, true, 9000.0)]),
             },
             Section {
                 title: "3. Many users".into(),
                 setup: "10000 sockets across 1000 users".into(),
+                layout: Layout::Systems,
                 edgepush: side(vec![value("many.kib_per_conn", Unit::KiB, true, 2.5)]),
                 pushpin: Err(Error::Skipped),
             },
             Section {
                 title: "4. Ingest".into(),
                 setup: String::new(),
+                layout: Layout::Systems,
                 edgepush: side(vec![value("ingest.sustained", Unit::PerSec, false, 1000.0)]),
                 pushpin: side(Vec::new()),
             },
@@ -562,6 +623,7 @@ mod tests {
         let sections = [Section {
             title: "2. Fan-out".into(),
             setup: "One publish.".into(),
+            layout: Layout::Systems,
             edgepush: side(vec![value("fanout.p99", Unit::Ms, true, 2000.0)]),
             pushpin: Err(Error::Connect {
                 failed: 5,
@@ -579,6 +641,45 @@ mod tests {
             "**Pushpin did not complete:** 5 of 10 sockets failed to open, first: no welcome \
              frame within 30 s"
         ));
+    }
+
+    #[test]
+    fn a_before_after_section_names_its_columns_and_divides_after_by_before() {
+        let ctx = Context {
+            when: "today".into(),
+            smoke: true,
+            facts: Vec::new(),
+        };
+        let rows = |requests, held| {
+            side(vec![
+                value("r", Unit::PerMin, true, requests),
+                value("h", Unit::Count, true, held),
+            ])
+        };
+        let mut after = rows(30.0, 0.0);
+        if let Ok(m) = &mut after {
+            m.notes.push("closed with 4501".into());
+        }
+        let sections = [Section {
+            title: "8. One hostile token holder".into(),
+            setup: "One token.".into(),
+            layout: Layout::BeforeAfter,
+            edgepush: rows(6000.0, 300.0),
+            pushpin: after,
+        }];
+        let md = markdown(&ctx, &sections, &[]);
+        assert!(
+            md.contains("| | before (limits off) | after (default limits) | after / before |\n")
+        );
+        assert!(
+            md.contains("| r | 6000/min | 30/min | 0.0050× (1/200) |"),
+            "{md}"
+        );
+        assert!(md.contains("| h | 300 | 0 | 0.00× |"), "{md}");
+        assert!(md.contains("- after (default limits): closed with 4501"));
+        assert_eq!(after_over_before(Some(10.0), Some(5.0)), "0.50× (1/2.0)");
+        assert_eq!(after_over_before(Some(10.0), Some(20.0)), "2.00×");
+        assert_eq!(after_over_before(Some(0.0), Some(1.0)), "");
     }
 
     #[test]

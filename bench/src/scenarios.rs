@@ -34,6 +34,8 @@ pub struct Params {
     pub batch: (u32, u32, u32),
     /// `memory`: sockets, users.
     pub memory: (usize, u32),
+    /// `hostile`: seconds of the window, bound of the socket pile, bound of the connect loop.
+    pub hostile: (u32, usize, u64),
     /// How long to let a server settle before reading its memory.
     pub settle: Duration,
 }
@@ -62,6 +64,9 @@ impl Params {
             ),
             batch: (100, 1, 20),
             memory: (1000, 100),
+            // 50 s, not 60: the limits count in fixed one-minute windows that begin with the
+            // first connect, and a second window must not begin inside the measured one.
+            hostile: (50, 300, 30_000),
             settle: Duration::from_secs(2),
         }
     }
@@ -78,6 +83,7 @@ impl Params {
             ingest_batched: (5, vec![100.0, 200.0]),
             batch: (10, 1, 3),
             memory: (50, 5),
+            hostile: (3, 50, 2_000),
             settle: Duration::from_millis(300),
         }
     }
@@ -92,6 +98,8 @@ pub enum Unit {
     Count,
     /// Per second.
     PerSec,
+    /// Per minute.
+    PerMin,
     /// MiB (from KiB).
     MiB,
     /// KiB.
@@ -145,7 +153,14 @@ pub struct Measured {
 
 impl Measured {
     /// Adds a row with a number.
-    fn add(&mut self, key: &'static str, label: &str, unit: Unit, lower_better: bool, n: f64) {
+    pub(crate) fn add(
+        &mut self,
+        key: &'static str,
+        label: &str,
+        unit: Unit,
+        lower_better: bool,
+        n: f64,
+    ) {
         self.values.push(Value {
             key,
             label: label.to_owned(),

@@ -88,8 +88,13 @@ impl Target {
         })
     }
 
-    /// A connect token for `user`, valid for an hour.
-    fn token(&self, user: u32) -> String {
+    /// The `ws://…/connect` URL.
+    pub fn ws_url(&self) -> &str {
+        &self.ws_url
+    }
+
+    /// A connect token for `user`, valid for an hour (the same for every call within a second).
+    pub fn token(&self, user: u32) -> String {
         let now = (now_us() / 1_000_000) as i64;
         self.tokens.mint(&Claims::new(user.to_string(), now, 3600))
     }
