@@ -97,16 +97,13 @@ pub struct Token {
 impl Token {
     /// The token without the white space around it (a provider's `fetch(..).then(r => r.text())`
     /// often ends in a newline, which no WebSocket subprotocol may carry); an empty token is an
-    /// error.
-    fn trimmed(self) -> Result<Self, Self> {
+    /// error: `false`.
+    fn trim(&mut self) -> bool {
         let value = self.value.trim_ascii();
-        if value.is_empty() {
-            return Err(self);
+        if value.len() != self.value.len() {
+            self.value = String::from(value);
         }
-        Ok(Self {
-            value: String::from(value),
-            exp: self.exp,
-        })
+        !self.value.is_empty()
     }
 }
 
@@ -281,16 +278,12 @@ pub struct Connection {
 impl Connection {
     /// A machine for the server at `url` (`https://host`, `wss://host`, also with a path prefix),
     /// with a fixed token or, when `fixed_token` is `None`, a token provider.
-    pub fn new(url: &str, fixed_token: Option<Token>, options: Options) -> Result<Self, Error> {
-        let fixed_token = match fixed_token.map(Token::trimmed) {
-            Some(Err(_)) => {
-                return Err(Error::Config {
-                    reason: "the token is empty",
-                });
-            }
-            Some(Ok(token)) => Some(token),
-            None => None,
-        };
+    pub fn new(url: &str, mut fixed_token: Option<Token>, options: Options) -> Result<Self, Error> {
+        if fixed_token.as_mut().is_some_and(|token| !token.trim()) {
+            return Err(Error::Config {
+                reason: "the token is empty",
+            });
+        }
         Ok(Self {
             options,
             base_url: websocket_base(url)?,
@@ -357,10 +350,9 @@ impl Connection {
             }
             Input::Token { request, result } => {
                 if self.phase == Phase::FetchingToken && request == self.token_request {
-                    let result = result.and_then(|token| {
-                        token
-                            .trimmed()
-                            .map_err(|_| String::from("the token provider returned an empty token"))
+                    let result = result.and_then(|mut token| match token.trim() {
+                        true => Ok(token),
+                        false => Err(String::from("the token provider returned an empty token")),
                     });
                     match result {
                         Ok(token) => self.use_token(token, now, random, &mut out),
