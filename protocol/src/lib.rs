@@ -6,6 +6,7 @@
 //! - [`publish`]: `POST /publish` bodies and responses.
 //! - [`token`]: HS256 connect tokens.
 //! - [`signature`]: signed publish requests.
+//! - [`topic`]: topic names and the patterns that grant them (the groundwork of topics).
 //!
 //! `publish`, `signature` and most of `token` need the default `std` feature. Without it the crate
 //! is `no_std` (with `alloc`): `codes`, `frames` and the token constants, which is all the browser
@@ -45,5 +46,6 @@ pub mod publish;
 #[cfg(feature = "std")]
 pub mod signature;
 pub mod token;
+pub mod topic;
 
 pub use codes::{CloseAction, CloseCode, ErrorCode, close_action};

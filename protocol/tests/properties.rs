@@ -824,3 +824,58 @@ proptest! {
         prop_assert_eq!(read, ServerFrame::Event(EventFrame { id, name, payload: expected, ts }));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Topic names and patterns
+// ---------------------------------------------------------------------------------------------
+
+/// Topic-like text: a namespace, then segments of visible ASCII and the characters that matter.
+fn topic_like() -> impl Strategy<Value = String> {
+    (
+        "[a-z0-9_-]{1,8}",
+        proptest::collection::vec("[a-zA-Z0-9#,%*.-]{0,6}", 1..4),
+    )
+        .prop_map(|(namespace, segments)| format!("{namespace}:{}", segments.join(":")))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn topic_parsing_never_panics(text in any::<String>(), like in topic_like()) {
+        for text in [text.as_str(), like.as_str()] {
+            if let Ok(topic) = edgepush_protocol::topic::Topic::parse(text) {
+                prop_assert_eq!(topic.as_str(), text);
+                prop_assert!(!text.contains('*'));
+                prop_assert!(text.len() <= edgepush_protocol::topic::MAX_TOPIC_BYTES);
+            }
+            let _ = edgepush_protocol::topic::TopicPattern::parse(text);
+        }
+    }
+
+    #[test]
+    fn a_pattern_with_any_segment_starred_matches_its_topic_and_only_same_shaped_ones(
+        like in topic_like(),
+        star in any::<prop::sample::Index>(),
+        other in topic_like(),
+    ) {
+        use edgepush_protocol::topic::{Topic, TopicPattern};
+        let Ok(topic) = Topic::parse(&like) else { return Ok(()) };
+        let mut segments: Vec<&str> = like.split(':').collect();
+        let exact = TopicPattern::parse(&like).unwrap();
+        prop_assert!(exact.matches(&topic));
+        let i = 1 + star.index(segments.len() - 1);
+        if !segments[i].starts_with('#') {
+            segments[i] = "*";
+            let pattern = TopicPattern::parse(&segments.join(":")).unwrap();
+            prop_assert!(pattern.matches(&topic));
+            if let Ok(other) = Topic::parse(&other) {
+                let same_shape = other.as_str().split(':').count() == segments.len()
+                    && other.namespace() == topic.namespace();
+                if !same_shape {
+                    prop_assert!(!pattern.matches(&other));
+                }
+            }
+        }
+    }
+}
