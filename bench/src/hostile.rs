@@ -244,9 +244,23 @@ pub async fn run(t: &Arc<Target>, p: &Params, limited: bool) -> Result<Measured>
 
     // The connect loop: connect, read the first frame, close, again.
     let mut loop_counts = Counts::default();
+    // When the loop's outcome changed (accepted ↔ refused, and by whom), at most 40 changes.
+    let mut timeline: Vec<String> = Vec::new();
+    let mut last_kind = "";
     while Instant::now() < deadline && loop_counts.tried < connect_bound {
         let a = attempt(&url, &token).await;
         loop_counts.count(&a);
+        let kind = match &a {
+            Attempt::Accepted(_) => "accepted",
+            Attempt::Refused { at_edge: true, .. } => "refused at the edge",
+            Attempt::Refused { .. } => "refused by the room",
+            Attempt::Failed(_) => "failed",
+        };
+        if kind != last_kind && timeline.len() < 40 {
+            let at = started.elapsed().as_secs_f64();
+            timeline.push(format!("{at:.1} s {kind}"));
+            last_kind = kind;
+        }
         match a {
             Attempt::Accepted(mut ws) => {
                 let _ = ws.close(None).await;
@@ -336,6 +350,10 @@ pub async fn run(t: &Arc<Target>, p: &Params, limited: bool) -> Result<Measured>
         },
         pile_counts.describe(),
         loop_counts.describe(),
+    ));
+    m.notes.push(format!(
+        "connect loop, from when each outcome began (seconds into the window): {}",
+        timeline.join(", ")
     ));
     let mut finding = |text: String| m.problems.push(Error::Finding(text));
     if all.accepted == 0 {

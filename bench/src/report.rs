@@ -93,7 +93,7 @@ fn after_over_before(before: Option<f64>, after: Option<f64>) -> String {
     match (before, after) {
         (Some(b), Some(a)) if b > 0.0 => {
             let r = a / b;
-            if r >= 1.0 || r <= 0.0 {
+            if r >= 0.5 || r <= 0.0 {
                 format!("{r:.2}×")
             } else if r >= 0.1 {
                 format!("{r:.2}× (1/{:.1})", 1.0 / r)
@@ -677,7 +677,8 @@ mod tests {
         );
         assert!(md.contains("| h | 300 | 0 | 0.00× |"), "{md}");
         assert!(md.contains("- after (default limits): closed with 4501"));
-        assert_eq!(after_over_before(Some(10.0), Some(5.0)), "0.50× (1/2.0)");
+        assert_eq!(after_over_before(Some(10.0), Some(4.0)), "0.40× (1/2.5)");
+        assert_eq!(after_over_before(Some(10.0), Some(9.7)), "0.97×");
         assert_eq!(after_over_before(Some(10.0), Some(20.0)), "2.00×");
         assert_eq!(after_over_before(Some(0.0), Some(1.0)), "");
     }
