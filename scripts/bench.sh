@@ -4,10 +4,11 @@
 #   scripts/bench.sh --smoke   a tiny run of every scenario (~1 min); exits non-zero if any
 #                              scenario delivers nothing, loses events or fails. scripts/test.sh
 #                              runs it.
-# Further arguments go to `edgepush-bench run`, e.g. `--only latency,fanout` or
-# `--many-users-sockets 5000`. It builds the worker if server/build is missing; edgepush-bench
-# starts edgepush (wrangler dev) and Pushpin (+ zurl) on free loopback ports with private folders
-# under target/bench, and this script stops every process group it started, even on failure.
+# Further arguments go to `edgepush-bench run`, e.g. `--only latency,fanout` (or `--only hostile`:
+# one token holder flooding, before and after the limits) or `--many-users-sockets 5000`. It
+# builds the worker if server/build is missing; edgepush-bench starts edgepush (wrangler dev) and
+# Pushpin (+ zurl) on free loopback ports with private folders under target/bench, and this script
+# stops every process group it started, even on failure.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$root"
