@@ -434,21 +434,7 @@ async fn browsers_get_refusals_in_band_when_they_ask(worker: Shared) {
             "invalid_field",
         ),
     ] {
-        let mut socket = worker
-            .connect_with(token, query)
-            .await
-            .expect("upgraded to report");
-        assert_eq!(socket.subprotocol.as_deref(), Some("edgepush.v1"));
-        let frame = socket.next_json().await;
-        assert_eq!(
-            (frame["type"].as_str(), frame["code"].as_str()),
-            (Some("error"), Some(code)),
-            "{frame}"
-        );
-        match socket.next(Duration::from_secs(5)).await {
-            Seen::Closed(got, _) => assert_eq!(got, close, "{code}"),
-            other => panic!("expected close {close}, got {other:?}"),
-        }
+        expect_refused_in_band_to(&worker, token, query, code, close).await;
     }
     let mut socket = worker.connect(&u).await;
     assert_eq!(
@@ -1012,12 +998,25 @@ async fn expect_refused(worker: &Worker, token: &str, status: u16, code: &str) {
     assert_eq!((got, error_code(&body)), (status, code), "{body}");
 }
 
-/// Expects an in-band refusal: an `error` frame with `code`, then a close with `close`.
+/// Expects an in-band refusal of a `refusal=close` connect: an `error` frame with `code`, then a
+/// close with `close`.
 async fn expect_refused_in_band(worker: &Worker, token: &str, code: &str, close: u16) -> Value {
+    expect_refused_in_band_to(worker, token, "refusal=close", code, close).await
+}
+
+/// [`expect_refused_in_band`] for a connect with `query`; the subprotocol is echoed even then.
+async fn expect_refused_in_band_to(
+    worker: &Worker,
+    token: &str,
+    query: &str,
+    code: &str,
+    close: u16,
+) -> Value {
     let mut socket = worker
-        .connect_with(token, "refusal=close")
+        .connect_with(token, query)
         .await
         .expect("upgraded to report");
+    assert_eq!(socket.subprotocol.as_deref(), Some("edgepush.v1"));
     let frame = socket.next_json().await;
     assert_eq!(
         (frame["type"].as_str(), frame["code"].as_str()),
