@@ -13,6 +13,8 @@ use edgepush_protocol::publish::{
 };
 use edgepush_protocol::signature::SIGNATURE_HEADER;
 use futures_util::future::join_all;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::DurableObject;
@@ -237,7 +239,7 @@ async fn enter_room(
         worker::Url::parse(ROOM_URL).map_err(|e| ServerError::Internal(e.to_string()))?;
     room_url
         .query_pairs_mut()
-        .append_pair(CALL_PARAM, &RoomCall::Connect(call).to_json());
+        .append_pair(CALL_PARAM, &RoomCall::<NewEvent>::Connect(call).to_json());
     let headers = Headers::new();
     headers.set("Upgrade", "websocket")?;
     let mut init = RequestInit::new();
@@ -341,7 +343,7 @@ async fn publish_to_room(
     events: &[NewEvent],
 ) -> Result<PublishAnswer, RoomFailure> {
     let call = RoomCall::Publish(PublishCall {
-        events: batch.indexes.iter().map(|&i| events[i].clone()).collect(),
+        events: batch.indexes.iter().map(|&i| &events[i]).collect(),
     });
     let (status, body) = room_post(env, batch.user.as_str(), &call)
         .await
@@ -353,7 +355,11 @@ async fn publish_to_room(
 /// `Request`/`Response` directly: one `text()` call for the answer instead of
 /// `worker::Response`'s chunk-by-chunk stream reader, and no `Headers` object (the room reads
 /// the body as JSON whatever its type).
-async fn room_post(env: &Env, user: &str, call: &RoomCall) -> Result<(u16, String), ServerError> {
+async fn room_post<E: Serialize>(
+    env: &Env,
+    user: &str,
+    call: &RoomCall<E>,
+) -> Result<(u16, String), ServerError> {
     // JS errors go through worker's conversion, then the edge's `From<worker::Error>`.
     let js = worker::Error::from;
     let init = web_sys::RequestInit::new();
@@ -374,6 +380,16 @@ async fn room_post(env: &Env, user: &str, call: &RoomCall) -> Result<(u16, Strin
     Ok((response.status(), body))
 }
 
+/// Makes a call the user's room answers with a `T`; its failure is reported naming the user.
+async fn call_room<T: DeserializeOwned>(
+    env: &Env,
+    user: &str,
+    call: &RoomCall,
+) -> Result<T, ServerError> {
+    let (status, body) = room_post(env, user, call).await?;
+    read_answer(status, &body).map_err(|failure| room_failed(user, failure))
+}
+
 async fn disconnect(req: Request, env: &Env) -> Result<Response, ServerError> {
     let body = signed_body(req, env).await?;
     let request = DisconnectRequest::parse(&body)?;
@@ -381,9 +397,7 @@ async fn disconnect(req: Request, env: &Env) -> Result<Response, ServerError> {
     let call = RoomCall::Disconnect(DisconnectCall {
         reconnect: request.reconnect,
     });
-    let (status, body) = room_post(env, user, &call).await?;
-    let closed: DisconnectAnswer =
-        read_answer(status, &body).map_err(|failure| room_failed(user, failure))?;
+    let closed: DisconnectAnswer = call_room(env, user, &call).await?;
     let answer = DisconnectResponse {
         user: user.to_owned(),
         sockets: closed.sockets,
@@ -406,9 +420,7 @@ async fn revoke(req: Request, env: &Env) -> Result<Response, ServerError> {
     let call = RoomCall::Revoke(RevokeCall {
         at: request.before.unwrap_or_else(now_seconds),
     });
-    let (status, body) = room_post(env, user, &call).await?;
-    let revoked: RevokeAnswer =
-        read_answer(status, &body).map_err(|failure| room_failed(user, failure))?;
+    let revoked: RevokeAnswer = call_room(env, user, &call).await?;
     log(
         "revoke_user",
         &[

@@ -19,15 +19,17 @@ pub const ROOM_URL: &str = "https://room.internal/";
 /// The query parameter that carries a call without a body (a connect).
 pub const CALL_PARAM: &str = "call";
 
-/// A call from the edge to a user's room.
+/// A call from the edge to a user's room. `E` is how a publish holds its events: owned when the
+/// room reads a call, borrowed (`&NewEvent`) when the edge writes one, so the edge never copies
+/// payloads to send them.
 // Externally tagged: internally tagged enums buffer their content, which raw payloads refuse.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RoomCall {
+pub enum RoomCall<E = NewEvent> {
     /// Accept a verified socket; answered with the socket (`101`).
     Connect(ConnectCall),
     /// Store and send events; answered with a [`PublishAnswer`].
-    Publish(PublishCall),
+    Publish(PublishCall<E>),
     /// Close every socket; answered with a [`DisconnectAnswer`].
     Disconnect(DisconnectCall),
     /// Revoke the user's tokens issued at or before a second; answered with a
@@ -59,9 +61,9 @@ pub struct ConnectCall {
 
 /// Events for one user, in request order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PublishCall {
+pub struct PublishCall<E = NewEvent> {
     /// The events.
-    pub events: Vec<NewEvent>,
+    pub events: Vec<E>,
 }
 
 /// Close every socket of the user.
@@ -171,13 +173,15 @@ impl RoomFailure {
     }
 }
 
-impl RoomCall {
+impl<E: Serialize> RoomCall<E> {
     /// The call as JSON.
     pub fn to_json(&self) -> String {
         // Calls hold strings, numbers and already-valid JSON payloads: this cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
+}
 
+impl RoomCall {
     /// Reads a call; a call the room cannot read is the edge's bug, reported as internal.
     pub fn from_json(text: &str) -> Result<Self, RoomFailure> {
         serde_json::from_str(text).map_err(|err| {
@@ -263,6 +267,26 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn a_publish_written_from_borrowed_events_is_the_same_call() {
+        let events = parse_publish_request(
+            br#"{"events":[{"user":"42","name":"A","payload":[1]},{"user":"42","name":"B"}]}"#,
+            Some("req"),
+        )
+        .unwrap();
+        let borrowed = RoomCall::Publish(PublishCall {
+            events: events.iter().collect(),
+        })
+        .to_json();
+        assert_eq!(
+            borrowed,
+            RoomCall::Publish(PublishCall {
+                events: events.clone()
+            })
+            .to_json()
+        );
     }
 
     #[test]

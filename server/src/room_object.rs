@@ -20,7 +20,7 @@ use crate::internal::{
     CALL_PARAM, ConnectCall, DisconnectAnswer, PublishAnswer, RevokeAnswer, RoomCall, RoomFailure,
     RoomOutcome, answer_json,
 };
-use crate::limits::{ConnectGate, Refused, Window, is_revoked};
+use crate::limits::{ConnectGate, Limits, Refused, Window, is_revoked};
 use crate::room::{Accepted, ResumeRequest, Room, Visitor};
 use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms, random_id};
 use crate::sql_store::SqlStore;
@@ -130,7 +130,10 @@ impl DurableObject for RoomObject {
         // The exact PING never gets here (auto-response); anything else is counted against the
         // socket's budget and answered in place.
         let mut info = ws.deserialize_attachment::<SocketInfo>().ok().flatten();
-        let limit = self.settings().map_or(0, |s| s.limits.frames_per_socket);
+        let limit = self
+            .settings()
+            .map_or(Limits::default(), |s| s.limits)
+            .frames_per_socket;
         if let Some(info) = &mut info {
             if info.frames.admit(limit, now_ms()).is_err() {
                 let code = CloseCode::ProtocolViolation;
