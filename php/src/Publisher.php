@@ -28,7 +28,6 @@ final class Publisher implements Messaging
     public const MAX_BODY_BYTES = 1048576;
 
     private readonly SignedClient $client;
-    private readonly RetryPolicy $retry;
 
     /**
      * @param string $url    the worker's base URL, e.g. https://push.example.com
@@ -44,12 +43,11 @@ final class Publisher implements Messaging
         ?Transport $transport = null,
         ?RetryPolicy $retry = null,
     ) {
-        $this->retry = $retry ?? new RetryPolicy();
         $this->client = new SignedClient(
             $url,
             new Signer($keyId, $secret),
             $transport ?? new CurlTransport(),
-            $this->retry,
+            $retry ?? new RetryPolicy(),
         );
     }
 
@@ -188,19 +186,17 @@ final class Publisher implements Messaging
             ), 'payload_too_large');
         }
         $key = $idempotencyKey === null ? self::newIdempotencyKey() : Validate::idempotencyKey($idempotencyKey);
-        for ($attempt = 1;; ++$attempt) {
-            $answer = $this->client->post('/publish', $body, ['Idempotency-Key' => $key]);
+        // Some users' rooms failed (207): retried with the same key, which stores only what is
+        // missing, by the client's one retry loop.
+        $accept = static function (array $answer) use ($events, $key): void {
             $failures = self::failures($answer);
-            if ($failures === []) {
-                return self::published($answer, count($events));
+            if ($failures !== []) {
+                throw self::partialFailure($failures, count($events), $key);
             }
-            // Some users' rooms failed (207): the same key stores only what is missing.
-            $retryable = array_filter($failures, static fn (array $f): bool => $f['code'] !== 'internal_error') === [];
-            if (!$retryable || $attempt >= $this->retry->maxAttempts) {
-                throw self::partialFailure($failures, count($events), $key, $attempt, $retryable);
-            }
-            usleep($this->retry->delayMs($attempt) * 1000);
-        }
+        };
+        $answer = $this->client->post('/publish', $body, ['Idempotency-Key' => $key], $accept);
+
+        return self::published($answer, count($events));
     }
 
     /**
@@ -231,23 +227,17 @@ final class Publisher implements Messaging
     /**
      * @param list<array{index: int, user: string, code: string, message: string}> $failures
      */
-    private static function partialFailure(
-        array $failures,
-        int $count,
-        string $key,
-        int $attempts,
-        bool $retryable,
-    ): EdgepushException {
+    private static function partialFailure(array $failures, int $count, string $key): EdgepushException
+    {
+        $retryable = array_filter($failures, static fn (array $f): bool => $f['code'] !== 'internal_error') === [];
         $which = implode('; ', array_map(
             static fn (array $f): string => sprintf('event %d (user "%s"): %s %s', $f['index'], $f['user'], $f['code'], $f['message']),
             $failures,
         ));
         $message = sprintf(
-            '%d of the %d events were not stored (the others were) after %d attempt%s with Idempotency-Key "%s": %s.',
+            '%d of the %d events were not stored (the others were) with Idempotency-Key "%s": %s.',
             count($failures),
             $count,
-            $attempts,
-            $attempts === 1 ? '' : 's',
             $key,
             rtrim($which, '. '),
         );

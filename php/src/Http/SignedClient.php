@@ -104,19 +104,27 @@ final class SignedClient
     }
 
     /**
-     * @param string                $path    e.g. "/publish"
-     * @param array<string, string> $headers extra headers, the same on every attempt
+     * @param string                            $path    e.g. "/publish"
+     * @param array<string, string>             $headers extra headers, the same on every attempt
+     * @param null|callable(array<mixed>): void $accept  checks a 2xx answer; a retryable
+     *                                                   ServiceUnavailableException it throws is
+     *                                                   retried like a 5xx answer
      *
      * @return array<mixed> the decoded JSON object of the 2xx answer
      *
      * @throws EdgepushException
      */
-    public function post(string $path, string $body, array $headers = []): array
+    public function post(string $path, string $body, array $headers = [], ?callable $accept = null): array
     {
         $target = $this->basePath . $path;
         for ($attempt = 1;; ++$attempt) {
             try {
-                return $this->attempt($target, $body, $headers);
+                $answer = $this->attempt($target, $body, $headers);
+                if ($accept !== null) {
+                    $accept($answer);
+                }
+
+                return $answer;
             } catch (ServiceUnavailableException $e) {
                 if (!self::retryable($e->getErrorCode())) {
                     throw $e;
