@@ -507,11 +507,12 @@ impl Connection {
                     // event; dedupe restarts with the new stream's ids.
                     self.last_id = Some(welcome.last_id);
                 }
-                if welcome.recovered == Some(false) {
-                    // Events were lost. The app hears so first, then gets what the server still
-                    // keeps after the gap (replayed next), then live events.
+                // Events were lost: the app hears so first, then gets what the server still keeps
+                // after the gap (replayed next), then live events. Any other welcome continues
+                // the stream as it was.
+                self.restart_stream = welcome.recovered == Some(false);
+                if self.restart_stream {
                     out.push(Action::Resync);
-                    self.restart_stream = true;
                 }
                 self.epoch = Some(welcome.epoch);
                 out.push(Action::State(State::Open));

@@ -903,3 +903,17 @@ fn a_refusal_with_a_retry_hint_waits_at_least_that_long_then_the_schedule_resume
         [State::Reconnecting { attempt: 2, delay_ms }] if delay_ms < 42_000
     ));
 }
+
+#[test]
+fn a_resync_not_followed_by_an_event_does_not_outlive_its_connection() {
+    let mut h = Harness::provider();
+    h.open();
+    h.frame(event(1));
+    h.close(1012);
+    h.reconnect(welcome(5, "e1", Some(false)));
+    h.close(1012); // dropped before any event of the new stream
+    h.reconnect(welcome(5, "e1", Some(true)));
+    // The resumed stream dedupes as usual from its first event on.
+    assert_eq!(delivered(&h.frame(event(5))), Vec::<u64>::new());
+    assert_eq!(delivered(&h.frame(event(6))), [6]);
+}
