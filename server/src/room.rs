@@ -226,9 +226,11 @@ fn publish_all<S: EventStore>(
     let window_start = now_ms.saturating_sub(limits.max_age_ms);
     for event in events {
         let payload = event.payload.get();
-        let key = event.idempotency_key.as_ref().map(|k| k.storage_key());
-        let fingerprint = key.as_ref().map(|_| fingerprint(&event.name, payload));
-        if let (Some(key), Some(fingerprint)) = (&key, &fingerprint)
+        let keyed = event
+            .idempotency_key
+            .as_ref()
+            .map(|k| (k.storage_key(), fingerprint(&event.name, payload)));
+        if let Some((key, fingerprint)) = &keyed
             && let Some(seen) = store.find_key(key, window_start)?
         {
             accepted.push(if &seen.fingerprint == fingerprint {
@@ -245,7 +247,7 @@ fn publish_all<S: EventStore>(
             ts: now_ms,
         };
         store.append(&stored)?;
-        if let (Some(key), Some(fingerprint)) = (key, fingerprint) {
+        if let Some((key, fingerprint)) = keyed {
             let record = KeyRecord {
                 id: stored.id,
                 fingerprint,
