@@ -80,16 +80,18 @@ impl DurableSql {
 
 impl Sql for DurableSql {
     fn run(&self, statement: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
-        let bindings: Vec<SqlStorageValue> = params
+        // Straight to JS values (as `SqlStorageValue` would convert them: integers as numbers),
+        // without first copying every text, payloads included, into another Rust string.
+        let bindings: Vec<JsValue> = params
             .iter()
             .map(|p| match p {
-                SqlValue::Null => SqlStorageValue::Null,
-                SqlValue::Integer(n) => SqlStorageValue::Integer(*n),
-                SqlValue::Text(t) => SqlStorageValue::String(t.clone()),
+                SqlValue::Null => JsValue::NULL,
+                SqlValue::Integer(n) => JsValue::from(*n as f64),
+                SqlValue::Text(t) => JsValue::from_str(t),
             })
             .collect();
         let failed = |e: worker::Error| StoreError(e.to_string());
-        let cursor = self.sql.exec(statement, bindings).map_err(failed)?;
+        let cursor = self.sql.exec_raw(statement, bindings).map_err(failed)?;
         cursor
             .raw()
             .map(|row| {
