@@ -157,7 +157,10 @@ impl<P> From<ServerFrame<P>> for Frame<P> {
             ServerFrame::Welcome(welcome) => Self::Welcome(welcome.into()),
             ServerFrame::Event(event) => Self::Event(event),
             ServerFrame::Error(body) => Self::Error(body),
-            ServerFrame::Pong => Self::Pong,
+            // Topic frames are not handled by this client yet: only signs of life.
+            ServerFrame::Pong | ServerFrame::Subscribed(_) | ServerFrame::Unsubscribed(_) => {
+                Self::Pong
+            }
         }
     }
 }

@@ -37,6 +37,7 @@ pub(crate) fn frame<O: JsonObject>(text: &str, parse: impl FnOnce(&str) -> Optio
 fn known_frame<O: JsonObject>(value: O) -> Option<Frame<O>> {
     let frame = match value.string("type")?.as_str() {
         "event" => Frame::Event(EventFrame {
+            topic: value.string("topic"),
             id: value.number("id")? as u64,
             name: value.string("name")?,
             ts: value.number("ts").unwrap_or(0.0) as u64,

@@ -169,6 +169,7 @@ mod tests {
 
     fn event(name: &str, payload: u32) -> EventFrame<u32> {
         EventFrame {
+            topic: None,
             id: 1,
             name: name.into(),
             payload,

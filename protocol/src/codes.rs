@@ -242,6 +242,17 @@ error_codes! {
     /// an idempotency key the user's room already stored with a different event (another name or
     /// payload); nothing was stored. Use a new key for a new event.
     IdempotencyConflict: "idempotency_conflict", 409, ProtocolViolation, false;
+    /// a topic name or pattern is malformed (the message says which rule it breaks), or a
+    /// publish names a pattern instead of one topic.
+    InvalidTopic: "invalid_topic", 400, ProtocolViolation, false;
+    /// the topic's namespace is not declared in the server's `TOPIC_NAMESPACES`.
+    UnknownNamespace: "unknown_namespace", 400, ProtocolViolation, false;
+    /// the connection may not read this topic: not its user's, not granted by the connect
+    /// token's `topics` claim or a subscription token, and the namespace is not public (sent in
+    /// an `unsubscribed` frame; the connection stays).
+    TopicForbidden: "topic_forbidden", 403, ProtocolViolation, false;
+    /// the socket already holds as many subscriptions as the server allows.
+    TooManySubscriptions: "too_many_subscriptions", 400, ProtocolViolation, false;
     /// a WebSocket frame from the client could not be understood (sent as an `error` frame, not
     /// in an HTTP response).
     InvalidFrame: "invalid_frame", 400, ProtocolViolation, false;

@@ -1,12 +1,18 @@
 //! JSON frames on the WebSocket, tagged by `"type"`.
 //!
 //! Server to client: `welcome` once after the upgrade, then `event` frames in id order, `error`
-//! frames for bad client frames, and `pong` for heartbeats. Client to server: `ping` only; the
-//! server answers it without waking the room (hibernation auto-response), so the client must
-//! send exactly [`PING`] and expect exactly [`PONG`].
+//! frames for bad client frames, and `pong` for heartbeats. Client to server: `ping`, which the
+//! server answers without waking the room (hibernation auto-response), so the client must send
+//! exactly [`PING`] and expect exactly [`PONG`].
+//!
+//! Topics (`docs/topics.md`): the client sends `subscribe` with the topics it wants, each with
+//! where to resume; each topic is answered with `subscribed` (then the missed events, then live
+//! ones, every `event` frame carrying its `topic` and the topic's own id) or `unsubscribed` with
+//! the reason. `unsubscribe` ends subscriptions.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +57,34 @@ pub enum ServerFrame<P> {
     Error(ErrorBody),
     /// The answer to a heartbeat.
     Pong,
+    /// A topic subscription is in place; the missed events follow.
+    Subscribed(Subscribed),
+    /// A topic subscription was refused or ended by the server; the connection stays.
+    Unsubscribed(Unsubscribed),
+}
+
+/// Answers one topic of a `subscribe` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscribed {
+    /// The topic.
+    pub topic: String,
+    /// The id of the newest event published to the topic so far (0 if none).
+    pub last_id: u64,
+    /// The identity of the topic's event stream (as [`Welcome::epoch`] for the user's stream).
+    pub epoch: String,
+    /// Present when the client asked to resume (`since`): as [`Welcome::recovered`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<bool>,
+}
+
+/// A topic the socket does not (or no longer) receive, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unsubscribed {
+    /// The topic, as the client sent it.
+    pub topic: String,
+    /// Why: `topic_forbidden`, `invalid_topic`, `unknown_namespace`, `too_many_subscriptions`,
+    /// `internal_error` (retry later).
+    pub error: ErrorBody,
 }
 
 /// Sent once, right after the socket is accepted.
@@ -82,7 +116,10 @@ pub struct Welcome {
 /// One event as a client receives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventFrame<P> {
-    /// Per-user id, strictly increasing across everything published to that user.
+    /// The topic it was published to; absent for an event published to the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// Strictly increasing across everything published to the user, or to the topic.
     pub id: u64,
     /// The event name, e.g. `"Message"` or `"Background"`.
     pub name: String,
@@ -129,6 +166,33 @@ pub struct ErrorResponse {
 pub enum ClientFrame {
     /// A heartbeat; normally answered by the runtime before it reaches the room.
     Ping,
+    /// Subscribe to topics (or resume them after a reconnect).
+    Subscribe {
+        /// The topics, each with where to resume.
+        topics: Vec<Subscription>,
+    },
+    /// End subscriptions; the server answers nothing, and stops sending their events.
+    Unsubscribe {
+        /// The topics.
+        topics: Vec<String>,
+    },
+}
+
+/// One topic of a `subscribe` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The topic, e.g. `product:42`.
+    pub topic: String,
+    /// The last id of the topic the client saw: the events after it follow `subscribed`.
+    /// Absent: live events only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    /// The epoch `since` belongs to (from `subscribed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+    /// A subscription token for this topic, when the app grants it per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 #[cfg(test)]
@@ -149,6 +213,7 @@ mod tests {
     fn event_frame_keeps_the_raw_payload() {
         let payload = RawValue::from_string(r#"{"text":"hi"}"#.to_owned()).unwrap();
         let frame = ServerFrame::Event(EventFrame {
+            topic: None,
             id: 7,
             name: "Message".to_owned(),
             payload: &*payload,
@@ -157,6 +222,40 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&frame).unwrap(),
             r#"{"type":"event","id":7,"name":"Message","payload":{"text":"hi"},"ts":1700000000000}"#
+        );
+    }
+
+    #[test]
+    fn topic_frames_have_the_documented_shape() {
+        let subscribe: ClientFrame = serde_json::from_str(
+            r#"{"type":"subscribe","topics":[{"topic":"product:42","since":3,"epoch":"e"},{"topic":"feed:all"}]}"#,
+        )
+        .unwrap();
+        let ClientFrame::Subscribe { topics } = subscribe else {
+            panic!("not a subscribe frame")
+        };
+        assert_eq!(
+            (topics[0].since, topics[1].since, topics[1].token.as_deref()),
+            (Some(3), None, None)
+        );
+        let event = ServerFrame::Event(EventFrame {
+            topic: Some("product:42".to_owned()),
+            id: 4,
+            name: "ProductChanged".to_owned(),
+            payload: 1,
+            ts: 5,
+        });
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"type":"event","topic":"product:42","id":4,"name":"ProductChanged","payload":1,"ts":5}"#
+        );
+        let refused = ServerFrame::<()>::Unsubscribed(Unsubscribed {
+            topic: "orders:#7".to_owned(),
+            error: ErrorBody::new(ErrorCode::TopicForbidden, "not yours"),
+        });
+        assert_eq!(
+            serde_json::to_string(&refused).unwrap(),
+            r#"{"type":"unsubscribed","topic":"orders:#7","error":{"code":"topic_forbidden","message":"not yours"}}"#
         );
     }
 

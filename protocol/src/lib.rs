@@ -26,7 +26,7 @@
 //! let keys = PublishKeys::parse("k1:publish-secret-of-at-least-32-bytes!")?;
 //! assert_eq!(keys.verify(Some(&header), "POST", "/publish", body, now)?, "k1");
 //! let events = publish::parse_publish_body(body)?;
-//! assert_eq!(events[0].user.as_str(), "42");
+//! assert_eq!(events[0].to.as_str(), "42");
 //!
 //! // The browser's connect token names the same user.
 //! let tokens = TokenKey::new(b"jwt-secret-of-at-least-32-bytes-long")?;

@@ -1,7 +1,8 @@
 //! `POST /publish` bodies: parsing with errors that name the offending field, and the response.
 //!
 //! Three shapes are accepted:
-//! - one event: `{"user":"42","name":"Message","payload":{"text":"hi"}}`
+//! - one event: `{"user":"42","name":"Message","payload":{"text":"hi"}}`, or to a topic:
+//!   `{"topic":"product:42","name":"ProductChanged","payload":{..}}` (exactly one of the two)
 //! - the legacy shape existing Symfony code sends: `{"UserId":42,"Name":"Message","Payload":{..}}`
 //! - a batch of either: `{"events":[{..},{..}]}`, at most [`MAX_BATCH_EVENTS`] events, which may
 //!   target many users.
@@ -24,6 +25,7 @@ use serde_json::value::RawValue;
 
 use crate::codes::ErrorCode;
 use crate::frames::ErrorBody;
+use crate::topic::{Topic, TopicError};
 
 /// The largest request body the server reads, in bytes; larger bodies get `413` before hashing.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -106,11 +108,43 @@ impl fmt::Display for UserId {
     }
 }
 
-/// One event to publish, validated.
+/// Where an event goes: one user's sockets, or every subscriber of a topic. In answers it is
+/// flattened into the entry: `"user":"42"` or `"topic":"product:42"`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// A user (their room).
+    User(UserId),
+    /// A topic (its subscribers).
+    Topic(Topic),
+}
+
+impl Target {
+    /// The user id or topic name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::User(user) => user.as_str(),
+            Self::Topic(topic) => topic.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::User(user) => write!(f, "user {:?}", user.as_str()),
+            Self::Topic(topic) => write!(f, "topic {:?}", topic.as_str()),
+        }
+    }
+}
+
+/// One event to publish, validated. Serializes in the documented shape, `"user"` or `"topic"`
+/// beside the other fields.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewEvent {
-    /// The user whose sockets receive it.
-    pub user: UserId,
+    /// The user or topic that receives it.
+    #[serde(flatten, with = "flat_target")]
+    pub to: Target,
     /// The event name (1 to [`MAX_EVENT_NAME_BYTES`] bytes, no control characters).
     pub name: String,
     /// The JSON payload, kept byte for byte as published.
@@ -147,6 +181,52 @@ impl IdempotencyKey {
     }
 }
 
+/// `Target` as a `user` or `topic` field beside others. Serde's own flattening buffers the
+/// whole object, which a raw payload does not survive; this reads just the two fields.
+mod flat_target {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{Target, Topic, UserId};
+
+    #[derive(Serialize, Deserialize)]
+    struct Fields<U, T> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<U>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<T>,
+    }
+
+    pub fn serialize<S: Serializer>(to: &Target, serializer: S) -> Result<S::Ok, S::Error> {
+        let fields: Fields<&UserId, &Topic> = match to {
+            Target::User(user) => Fields {
+                user: Some(user),
+                topic: None,
+            },
+            Target::Topic(topic) => Fields {
+                user: None,
+                topic: Some(topic),
+            },
+        };
+        fields.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Target, D::Error> {
+        match Fields::<UserId, Topic>::deserialize(deserializer)? {
+            Fields {
+                user: Some(user),
+                topic: None,
+            } => Ok(Target::User(user)),
+            Fields {
+                user: None,
+                topic: Some(topic),
+            } => Ok(Target::Topic(topic)),
+            _ => Err(serde::de::Error::custom(
+                "an event has exactly one of user and topic",
+            )),
+        }
+    }
+}
+
 /// Why a publish body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
@@ -170,6 +250,14 @@ pub enum PublishError {
         /// Its size in bytes.
         size: usize,
     },
+    /// A `topic` is malformed or a pattern.
+    #[error("{field}: {problem}")]
+    InvalidTopic {
+        /// Which topic, e.g. `events[1].topic`.
+        field: String,
+        /// What is wrong with it.
+        problem: TopicError,
+    },
     /// The batch is over [`MAX_BATCH_EVENTS`]. Split it into several requests.
     #[error("the batch holds {count} events; the limit is {MAX_BATCH_EVENTS} per request")]
     BatchTooLarge {
@@ -185,6 +273,7 @@ impl PublishError {
             Self::InvalidJson(_) => ErrorCode::InvalidJson,
             Self::InvalidField { .. } => ErrorCode::InvalidField,
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::InvalidTopic { .. } => ErrorCode::InvalidTopic,
             Self::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
         }
     }
@@ -235,11 +324,12 @@ pub enum EventOutcome {
 /// One published event in a [`PublishResponse`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishedEvent {
-    /// The user it was published to.
-    pub user: String,
-    /// Its per-user id.
+    /// The user or topic it was published to.
+    #[serde(flatten)]
+    pub to: Target,
+    /// Its id in the user's or the topic's stream.
     pub id: u64,
-    /// How many of the user's open sockets it was sent to.
+    /// How many open sockets it was sent to.
     pub sockets: u32,
     /// `true` when the idempotency key was seen before: `id` is the original event's id and
     /// nothing was stored or sent again.
@@ -250,8 +340,9 @@ pub struct PublishedEvent {
 /// An event that was not stored, in a [`PublishResponse`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedEvent {
-    /// The user it was meant for.
-    pub user: String,
+    /// The user or topic it was meant for.
+    #[serde(flatten)]
+    pub to: Target,
     /// Why it was not stored (`internal_error`: retry; `idempotency_conflict`: use a new key).
     pub error: ErrorBody,
 }
@@ -343,20 +434,22 @@ fn lookup<'a>(object: &'a JsonObject, name: &str, legacy: &str) -> Option<&'a Ra
 }
 
 fn parse_event(object: &JsonObject, prefix: &str) -> Result<NewEvent, PublishError> {
-    let user_field = format!("{prefix}user");
-    let user = match lookup(object, "user", "UserId") {
-        None => {
+    let to = match (lookup(object, "user", "UserId"), object.get("topic")) {
+        (Some(_), Some(_)) => {
             return Err(PublishError::field(
-                &user_field,
-                "is missing (send \"user\": \"42\", or the legacy \"UserId\": 42)",
+                &format!("{prefix}topic"),
+                "cannot be sent with user: an event goes to one user or one topic",
             ));
         }
-        Some(raw) => serde_json::from_str::<IdText>(raw.get())
-            .map(String::from)
-            .map_err(|_| PublishError::field(&user_field, "must be a string or an integer"))?,
+        (None, None) => {
+            return Err(PublishError::field(
+                &format!("{prefix}user"),
+                "is missing (send \"user\": \"42\", the legacy \"UserId\": 42, or \"topic\")",
+            ));
+        }
+        (Some(raw), None) => Target::User(parse_user(raw, &format!("{prefix}user"))?),
+        (None, Some(raw)) => Target::Topic(parse_topic(raw, &format!("{prefix}topic"))?),
     };
-    let user = UserId::parse(user).map_err(|problem| PublishError::field(&user_field, problem))?;
-
     let name_field = format!("{prefix}name");
     let name = match lookup(object, "name", "Name") {
         None => return Err(PublishError::field(&name_field, "is missing")),
@@ -387,10 +480,26 @@ fn parse_event(object: &JsonObject, prefix: &str) -> Result<NewEvent, PublishErr
         }
     };
     Ok(NewEvent {
-        user,
+        to,
         name,
         payload,
         idempotency_key,
+    })
+}
+
+fn parse_user(raw: &RawValue, field: &str) -> Result<UserId, PublishError> {
+    let user = serde_json::from_str::<IdText>(raw.get())
+        .map(String::from)
+        .map_err(|_| PublishError::field(field, "must be a string or an integer"))?;
+    UserId::parse(user).map_err(|problem| PublishError::field(field, problem))
+}
+
+fn parse_topic(raw: &RawValue, field: &str) -> Result<Topic, PublishError> {
+    let topic = serde_json::from_str::<String>(raw.get())
+        .map_err(|_| PublishError::field(field, "must be a string such as \"product:42\""))?;
+    Topic::parse(&topic).map_err(|problem| PublishError::InvalidTopic {
+        field: field.to_owned(),
+        problem,
     })
 }
 
@@ -426,7 +535,7 @@ mod tests {
     fn parses_the_new_shape() {
         let events = parse(r#"{"user":"42","name":"Message","payload":{"text":"hi"}}"#).unwrap();
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].user.as_str(), "42");
+        assert_eq!(events[0].to.as_str(), "42");
         assert_eq!(events[0].name, "Message");
         assert_eq!(events[0].payload.get(), r#"{"text":"hi"}"#);
     }
@@ -435,7 +544,7 @@ mod tests {
     fn parses_the_legacy_shape_with_a_numeric_user() {
         let events =
             parse(r#"{"UserId":42,"Name":"Background","Payload":{"color":"red"}}"#).unwrap();
-        assert_eq!(events[0].user.as_str(), "42");
+        assert_eq!(events[0].to.as_str(), "42");
         assert_eq!(events[0].name, "Background");
         assert_eq!(events[0].payload.get(), r#"{"color":"red"}"#);
     }
@@ -448,7 +557,7 @@ mod tests {
         .unwrap();
         let summary: Vec<_> = events
             .iter()
-            .map(|e| (e.user.as_str(), e.name.as_str(), e.payload.get()))
+            .map(|e| (e.to.as_str(), e.name.as_str(), e.payload.get()))
             .collect();
         assert_eq!(
             summary,
@@ -572,15 +681,71 @@ mod tests {
     }
 
     #[test]
+    fn events_go_to_a_user_or_a_topic_never_both() {
+        let events = parse(
+            r#"{"events":[{"topic":"product:42","name":"ProductChanged"},{"user":"7","name":"M"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.to.clone()).collect::<Vec<_>>(),
+            vec![
+                Target::Topic(Topic::parse("product:42").unwrap()),
+                Target::User(UserId::parse("7").unwrap())
+            ]
+        );
+        assert_eq!(
+            field_error(r#"{"user":"7","topic":"product:42","name":"M"}"#),
+            "topic cannot be sent with user: an event goes to one user or one topic"
+        );
+        for (topic, problem) in [
+            ("product:*", TopicError::Wildcard),
+            ("Product:1", TopicError::Namespace),
+            ("product", TopicError::NoNamespace),
+            ("product:4 2", TopicError::Byte(b' ')),
+        ] {
+            let body = format!(r#"{{"events":[{{"topic":{topic:?},"name":"M"}}]}}"#);
+            let err = parse(&body).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidTopic, "{topic}");
+            assert_eq!(
+                err,
+                PublishError::InvalidTopic {
+                    field: "events[0].topic".into(),
+                    problem
+                }
+            );
+        }
+        assert_eq!(
+            field_error(r#"{"topic":42,"name":"M"}"#),
+            "topic must be a string such as \"product:42\""
+        );
+    }
+
+    #[test]
+    fn topic_answers_name_the_topic() {
+        let published = EventOutcome::Published(PublishedEvent {
+            to: Target::Topic(Topic::parse("feed:all").unwrap()),
+            id: 9,
+            sockets: 4,
+            duplicate: false,
+        });
+        let json = serde_json::to_string(&published).unwrap();
+        assert_eq!(json, r#"{"topic":"feed:all","id":9,"sockets":4}"#);
+        assert_eq!(
+            serde_json::from_str::<EventOutcome>(&json).unwrap(),
+            published
+        );
+    }
+
+    #[test]
     fn answers_list_failures_beside_published_events() {
         let published = EventOutcome::Published(PublishedEvent {
-            user: "a".into(),
+            to: Target::User(UserId::parse("a").unwrap()),
             id: 3,
             sockets: 1,
             duplicate: false,
         });
         let failed = EventOutcome::Failed(FailedEvent {
-            user: "b".into(),
+            to: Target::User(UserId::parse("b").unwrap()),
             error: ErrorBody::new(ErrorCode::InternalError, "the room failed"),
         });
         let answer = PublishResponse {
@@ -605,7 +770,7 @@ mod tests {
     #[test]
     fn new_events_serialize_in_the_documented_shape() {
         let event = NewEvent {
-            user: UserId::parse("42").unwrap(),
+            to: Target::User(UserId::parse("42").unwrap()),
             name: "Message".into(),
             payload: RawValue::from_string(r#"{"text":"hi"}"#.into()).unwrap(),
             idempotency_key: None,
@@ -614,5 +779,11 @@ mod tests {
             serde_json::to_string(&event).unwrap(),
             r#"{"user":"42","name":"Message","payload":{"text":"hi"}}"#
         );
+        let to_topic =
+            r#"{"topic":"feed:all","name":"M","payload":[1, 2],"idempotency_key":{"event":"k"}}"#;
+        let read: NewEvent = serde_json::from_str(to_topic).unwrap();
+        assert_eq!(read.to, Target::Topic(Topic::parse("feed:all").unwrap()));
+        assert_eq!(read.payload.get(), "[1, 2]");
+        assert!(serde_json::from_str::<NewEvent>(r#"{"name":"M","payload":1}"#).is_err());
     }
 }

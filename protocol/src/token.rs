@@ -51,6 +51,25 @@ pub struct Claims {
     /// The issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// Topics and topic patterns (`product:*`) the connection may subscribe to (see
+    /// [`crate::topic::TopicPattern`]); checked by the server at every subscribe.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<String>,
+}
+
+/// The claims of a subscription token: the app lets user `sub` read `topic` until `exp`. It is
+/// signed with the connect tokens' secret, but the two are never taken for each other: a
+/// subscription token has a `topic` claim, a connect token must not.
+#[cfg(feature = "std")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionClaims {
+    /// The user id of the connection that may use it.
+    #[serde(deserialize_with = "string_or_integer")]
+    pub sub: String,
+    /// The one topic it grants.
+    pub topic: String,
+    /// Expiry, in seconds since the Unix epoch.
+    pub exp: i64,
 }
 
 #[cfg(feature = "std")]
@@ -65,6 +84,7 @@ impl Claims {
             iat: Some(now),
             aud: None,
             iss: None,
+            topics: Vec::new(),
         }
     }
 }
@@ -162,6 +182,14 @@ struct Header {
     alg: String,
 }
 
+/// Tells a subscription token (with `topic`) from a connect token.
+#[cfg(feature = "std")]
+#[derive(Deserialize)]
+struct Kind {
+    #[serde(default)]
+    topic: Option<serde::de::IgnoredAny>,
+}
+
 /// The HS256 secret behind connect tokens, with the optional audience and issuer to enforce.
 #[cfg(feature = "std")]
 #[derive(Clone)]
@@ -210,6 +238,15 @@ impl TokenKey {
 
     /// Signs claims into a compact HS256 JWT.
     pub fn mint(&self, claims: &Claims) -> String {
+        self.sign(claims)
+    }
+
+    /// Signs a subscription token.
+    pub fn mint_subscription(&self, claims: &SubscriptionClaims) -> String {
+        self.sign(claims)
+    }
+
+    fn sign<C: Serialize>(&self, claims: &C) -> String {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let claims = serde_json::to_vec(claims).expect("claims serialize");
         let signing_input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims));
@@ -223,6 +260,48 @@ impl TokenKey {
     ///
     /// The signature is checked (in constant time) before the claims are even parsed.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
+        let claims = self.signed_claims(token)?;
+        let kind: Kind = serde_json::from_slice(&claims)
+            .map_err(|_| TokenError::Malformed("the claims are not a JSON object"))?;
+        if kind.topic.is_some() {
+            return Err(TokenError::Malformed(
+                "this is a subscription token (it has a topic claim), not a connect token",
+            ));
+        }
+        let claims: Claims = serde_json::from_slice(&claims).map_err(|_| {
+            TokenError::Malformed(
+                "the claims are not JSON with a string sub, a numeric exp and a topics list",
+            )
+        })?;
+        self.check_claims(&claims, now)?;
+        Ok(claims)
+    }
+
+    /// Verifies a subscription token at time `now` and returns its claims. Whose it is and which
+    /// topic it grants is for the caller to compare.
+    pub fn verify_subscription(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<SubscriptionClaims, TokenError> {
+        let claims: SubscriptionClaims = serde_json::from_slice(&self.signed_claims(token)?)
+            .map_err(|_| {
+                TokenError::Malformed(
+                    "a subscription token's claims are a string sub, a string topic and a numeric exp",
+                )
+            })?;
+        UserId::parse(claims.sub.as_str()).map_err(TokenError::BadSubject)?;
+        if now >= claims.exp {
+            return Err(TokenError::Expired {
+                exp: claims.exp,
+                now,
+            });
+        }
+        Ok(claims)
+    }
+
+    /// Checks the shape, algorithm and signature; returns the decoded claims segment.
+    fn signed_claims(&self, token: &str) -> Result<Vec<u8>, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::TooLarge(token.len()));
         }
@@ -253,15 +332,9 @@ impl TokenKey {
         mac.update(&token.as_bytes()[..signing_input_len]);
         mac.verify_slice(&signature)
             .map_err(|_| TokenError::BadSignature)?;
-
-        let claims = URL_SAFE_NO_PAD
+        URL_SAFE_NO_PAD
             .decode(claims)
-            .map_err(|_| TokenError::Malformed("the claims are not base64url"))?;
-        let claims: Claims = serde_json::from_slice(&claims).map_err(|_| {
-            TokenError::Malformed("the claims are not JSON with a string sub and a numeric exp")
-        })?;
-        self.check_claims(&claims, now)?;
-        Ok(claims)
+            .map_err(|_| TokenError::Malformed("the claims are not base64url"))
     }
 
     fn check_claims(&self, claims: &Claims, now: i64) -> Result<(), TokenError> {
@@ -311,6 +384,38 @@ mod tests {
 
     fn claims(sub: &str) -> Claims {
         Claims::new(sub, NOW, 3600)
+    }
+
+    #[test]
+    fn subscription_and_connect_tokens_are_never_taken_for_each_other() {
+        let grant = SubscriptionClaims {
+            sub: "42".into(),
+            topic: "orders:#42".into(),
+            exp: NOW + 60,
+        };
+        let token = key().mint_subscription(&grant);
+        assert_eq!(key().verify_subscription(&token, NOW), Ok(grant));
+        assert!(matches!(
+            key().verify(&token, NOW),
+            Err(TokenError::Malformed(_))
+        ));
+        let connect = key().mint(&claims("42"));
+        assert!(matches!(
+            key().verify_subscription(&connect, NOW),
+            Err(TokenError::Malformed(_))
+        ));
+        assert!(matches!(
+            key().verify_subscription(&token, NOW + 60),
+            Err(TokenError::Expired { .. })
+        ));
+    }
+
+    #[test]
+    fn connect_tokens_carry_topic_grants() {
+        let mut granted = claims("42");
+        granted.topics = vec!["product:*".into(), "feed:all".into()];
+        let token = key().mint(&granted);
+        assert_eq!(key().verify(&token, NOW).unwrap().topics, granted.topics);
     }
 
     fn forge(header: &str, claims: &str, secret: &[u8]) -> String {

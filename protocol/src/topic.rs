@@ -13,6 +13,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// The longest topic, in bytes.
 pub const MAX_TOPIC_BYTES: usize = 255;
 /// The longest namespace, in bytes.
@@ -64,9 +66,23 @@ impl fmt::Display for TopicError {
     }
 }
 
-/// A valid topic name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A valid topic name. Serializes as its text; deserializing validates.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Topic(String);
+
+impl TryFrom<String> for Topic {
+    type Error = TopicError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<Topic> for String {
+    fn from(topic: Topic) -> Self {
+        topic.0
+    }
+}
 
 impl Topic {
     /// Validates a topic name.
@@ -112,8 +128,23 @@ impl fmt::Display for Topic {
 
 /// A pattern of topics: a topic where whole name segments may be `*` (`product:*`,
 /// `chat:*:messages`), matching any one segment. No other wildcard, no regular expression.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serializes as its text; deserializing validates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct TopicPattern(String);
+
+impl TryFrom<String> for TopicPattern {
+    type Error = TopicError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<TopicPattern> for String {
+    fn from(pattern: TopicPattern) -> Self {
+        pattern.0
+    }
+}
 
 impl TopicPattern {
     /// Validates a pattern.

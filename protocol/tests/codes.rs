@@ -119,6 +119,7 @@ fn frame_samples() -> Vec<FrameSample> {
         server(
             "event",
             ServerFrame::Event(EventFrame {
+                topic: None,
                 id: 18,
                 name: "Message".into(),
                 payload: serde_json::json!({"text": "hi"}),

@@ -290,7 +290,7 @@ fn reserialize(events: &[NewEvent], shape: &Shape) -> Vec<u8> {
         .zip(&shape.legacy)
         .map(|(event, &legacy)| {
             let [user, name, payload, key] = field_names(legacy);
-            let user_text = event.user.as_str();
+            let user_text = event.to.as_str();
             let user_json = match (user_text.parse::<i64>(), user_text.parse::<u64>()) {
                 (Ok(n), _) if legacy && n.to_string() == user_text => n.to_string(),
                 (_, Ok(n)) if legacy && n.to_string() == user_text => n.to_string(),
@@ -323,7 +323,7 @@ fn summary(events: &[NewEvent]) -> Summary {
         .iter()
         .map(|e| {
             (
-                e.user.as_str().to_owned(),
+                e.to.as_str().to_owned(),
                 e.name.clone(),
                 e.payload.get().to_owned(),
                 e.idempotency_key.clone(),
@@ -411,7 +411,7 @@ proptest! {
         let parsed = parsed.unwrap();
         prop_assert_eq!(parsed.len(), events.len());
         for (index, (got, sent)) in parsed.iter().zip(&events).enumerate() {
-            prop_assert_eq!(got.user.as_str(), sent.expected_user());
+            prop_assert_eq!(got.to.as_str(), sent.expected_user());
             prop_assert_eq!(&got.name, &sent.name);
             let payload = sent.payload.as_ref().map_or("null".to_owned(), Value::to_string);
             prop_assert_eq!(got.payload.get(), payload);
@@ -585,6 +585,7 @@ fn any_claims() -> impl Strategy<Value = Claims> {
             iat,
             aud,
             iss,
+            topics: Vec::new(),
         })
 }
 
@@ -608,6 +609,7 @@ fn valid_claims() -> impl Strategy<Value = (Claims, i64)> {
                 iat: iat_ago.map(|ago| now - ago),
                 aud,
                 iss,
+                topics: Vec::new(),
             };
             (claims, now)
         })
@@ -749,6 +751,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame<Value>> {
     )
         .prop_map(|(id, name, payload, ts)| {
             ServerFrame::Event(EventFrame {
+                topic: None,
                 id,
                 name,
                 payload,
@@ -817,11 +820,11 @@ proptest! {
     ) {
         // The room serializes the payload byte for byte as published; a client decodes it.
         let raw = RawValue::from_string(serde_json::to_string(&payload).unwrap()).unwrap();
-        let sent = ServerFrame::Event(EventFrame { id, name: name.clone(), payload: &*raw, ts });
+        let sent = ServerFrame::Event(EventFrame { topic: None, id, name: name.clone(), payload: &*raw, ts });
         let text = serde_json::to_string(&sent).unwrap();
         let read = serde_json::from_str::<ServerFrame<Value>>(&text).unwrap();
         let expected: Value = serde_json::from_str(raw.get()).unwrap();
-        prop_assert_eq!(read, ServerFrame::Event(EventFrame { id, name, payload: expected, ts }));
+        prop_assert_eq!(read, ServerFrame::Event(EventFrame { topic: None, id, name, payload: expected, ts }));
     }
 }
 

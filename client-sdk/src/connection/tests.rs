@@ -115,6 +115,7 @@ fn welcome(last_id: u64, epoch: &str, recovered: Option<bool>) -> ServerFrame<&'
 
 fn event(id: u64) -> ServerFrame<&'static str> {
     ServerFrame::Event(EventFrame {
+        topic: None,
         id,
         name: "Message".into(),
         payload: "{}",
