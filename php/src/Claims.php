@@ -6,13 +6,15 @@ namespace Edgepush;
 
 /**
  * The claims of a connect token. Times are seconds since the Unix epoch; only the claims that are
- * set are encoded, in the order sub, exp, nbf, iat, aud, iss.
+ * set are encoded, in the order sub, exp, nbf, iat, aud, iss, topics.
  */
 final class Claims
 {
     /**
-     * @param string                   $sub the user id
-     * @param string|list<string>|null $aud the audience the server may be configured to require
+     * @param string                   $sub    the user id
+     * @param string|list<string>|null $aud    the audience the server may be configured to require
+     * @param list<string>             $topics topics and topic patterns (`product:*`) the connection may
+     *                                         subscribe to; encoded only when not empty
      */
     public function __construct(
         public readonly string $sub,
@@ -21,6 +23,7 @@ final class Claims
         public readonly ?int $iat = null,
         public readonly string|array|null $aud = null,
         public readonly ?string $iss = null,
+        public readonly array $topics = [],
     ) {
     }
 
@@ -34,6 +37,7 @@ final class Claims
             'iat' => $this->iat,
             'aud' => is_array($this->aud) ? array_values($this->aud) : $this->aud,
             'iss' => $this->iss,
+            'topics' => $this->topics === [] ? null : array_values($this->topics),
         ];
 
         return Json::encode(array_filter($claims, static fn (mixed $claim): bool => $claim !== null));

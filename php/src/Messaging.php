@@ -9,6 +9,7 @@ use Edgepush\Exception\EdgepushException;
 /**
  * Sends an event to every open socket of a user. {@see Publisher} sends it right away; in Symfony,
  * with `edgepush.messenger: true`, it is dispatched on the message bus and published by a handler.
+ * To send to topics as well, type against {@see TopicMessaging}, which both implementations are.
  */
 interface Messaging
 {

@@ -8,14 +8,16 @@ namespace Edgepush;
 final class PublishedEvent
 {
     public function __construct(
-        /** The user it was published to. */
-        public readonly string $user,
-        /** Its per-user id: strictly increasing, what a browser resumes from. */
+        /** The user it was published to, or null for an event to a topic. */
+        public readonly ?string $user,
+        /** Its id in the user's or the topic's stream: strictly increasing, what a browser resumes from. */
         public readonly int $id,
-        /** How many of the user's open sockets it was sent to (0 if the user is offline). */
+        /** How many open sockets it was sent to (0 if the user is offline, or nobody listens to the topic). */
         public readonly int $sockets,
         /** True when its idempotency key was seen before: $id is the original event's and nothing was sent again. */
         public readonly bool $duplicate = false,
+        /** The topic it was published to, or null for an event to a user. */
+        public readonly ?string $topic = null,
     ) {
     }
 }

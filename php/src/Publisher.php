@@ -14,15 +14,17 @@ use Edgepush\Http\SignedClient;
 use Edgepush\Http\Transport;
 
 /**
- * Publishes events to users' open sockets through an edgepush worker.
+ * Publishes events to users' open sockets, and to the subscribers of topics, through an edgepush
+ * worker.
  *
  *     $publisher = new Publisher('https://push.example.com', 'k2026a', $secret);
  *     $publisher->publish(42, 'BlogPostCreated', ['title' => $post->getTitle()]);
+ *     $publisher->publishToTopic('product:42', 'ProductChanged', ['price' => 1990]);
  *
  * Every call carries an idempotency key (random unless given), so the automatic retries of
  * network errors, 5xx answers and partly failed batches (207) never publish an event twice.
  */
-final class Publisher implements Messaging
+final class Publisher implements TopicMessaging
 {
     public const MAX_BATCH_EVENTS = 100;
     public const MAX_BODY_BYTES = 1048576;
@@ -58,7 +60,7 @@ final class Publisher implements Messaging
     }
 
     /**
-     * Publishes one event to every open socket of $user.
+     * Publishes one event to every open socket of $user, or to every subscriber of a {@see Topic}.
      *
      * @param mixed   $payload        anything json_encode() accepts, at most 64 KiB once encoded
      * @param ?string $idempotencyKey pass your own (e.g. "post-17-created") to make the call idempotent
@@ -67,12 +69,29 @@ final class Publisher implements Messaging
      * @throws EdgepushException
      */
     public function publish(
-        string|int|Recipient $user,
+        string|int|Recipient|Topic $user,
         string $name,
         mixed $payload = null,
         ?string $idempotencyKey = null,
     ): PublishedEvent {
         return $this->publishEvent(new Event($user, $name, $payload), $idempotencyKey);
+    }
+
+    /**
+     * Publishes one event to every subscriber of $topic (`product:42`); the result names the topic
+     * and carries the event's id in the topic's stream.
+     *
+     * @param mixed $payload anything json_encode() accepts, at most 64 KiB once encoded
+     *
+     * @throws EdgepushException
+     */
+    public function publishToTopic(
+        string|Topic $topic,
+        string $name,
+        mixed $payload = null,
+        ?string $idempotencyKey = null,
+    ): PublishedEvent {
+        return $this->publishEvent(Event::toTopic($topic, $name, $payload), $idempotencyKey);
     }
 
     /**
@@ -86,7 +105,7 @@ final class Publisher implements Messaging
     }
 
     /**
-     * Publishes up to 100 events, to any users, in one request.
+     * Publishes up to 100 events, to any users and topics, in one request.
      *
      * @param iterable<Event> $events
      * @param ?string         $idempotencyKey the event at index i gets "<key>:<i>" unless it has its own
@@ -123,7 +142,7 @@ final class Publisher implements Messaging
     }
 
     /** Publishes one event and forgets the answer; see {@see publish()}. */
-    public function send(string|int|Recipient $user, string $name, mixed $payload = null): void
+    public function send(string|int|Recipient|Topic $user, string $name, mixed $payload = null): void
     {
         $this->publish($user, $name, $payload);
     }
@@ -196,7 +215,7 @@ final class Publisher implements Messaging
         };
         $answer = $this->client->post('/publish', $body, ['Idempotency-Key' => $key], $accept);
 
-        return self::published($answer, count($events));
+        return self::published($answer, $events);
     }
 
     /**
@@ -204,7 +223,7 @@ final class Publisher implements Messaging
      *
      * @param array<mixed> $answer
      *
-     * @return list<array{index: int, user: string, code: string, message: string}>
+     * @return list<array{index: int, to: string, code: string, message: string}>
      */
     private static function failures(array $answer): array
     {
@@ -214,7 +233,9 @@ final class Publisher implements Messaging
             if (is_array($error)) {
                 $failures[] = [
                     'index' => (int) $index,
-                    'user' => (string) ($entry['user'] ?? ''),
+                    'to' => is_string($entry['topic'] ?? null)
+                        ? sprintf('topic "%s"', $entry['topic'])
+                        : sprintf('user "%s"', is_string($entry['user'] ?? null) ? $entry['user'] : ''),
                     'code' => is_string($error['code'] ?? null) ? $error['code'] : 'internal_error',
                     'message' => is_string($error['message'] ?? null) ? $error['message'] : '',
                 ];
@@ -225,13 +246,19 @@ final class Publisher implements Messaging
     }
 
     /**
-     * @param list<array{index: int, user: string, code: string, message: string}> $failures
+     * @param list<array{index: int, to: string, code: string, message: string}> $failures
      */
     private static function partialFailure(array $failures, int $count, string $key): EdgepushException
     {
         $retryable = array_filter($failures, static fn (array $f): bool => $f['code'] !== 'internal_error') === [];
         $which = implode('; ', array_map(
-            static fn (array $f): string => sprintf('event %d (user "%s"): %s %s', $f['index'], $f['user'], $f['code'], $f['message']),
+            static fn (array $f): string => sprintf(
+                'event %d (%s): %s %s',
+                $f['index'],
+                $f['to'],
+                $f['code'],
+                $f['message'],
+            ),
             $failures,
         ));
         $message = sprintf(
@@ -242,30 +269,44 @@ final class Publisher implements Messaging
             rtrim($which, '. '),
         );
 
-        return $retryable
-            ? new ServiceUnavailableException($message . ' Publishing again with that key stores only what is missing.', 'internal_error', 207)
-            : new InvalidInputException($message . ' Use a new idempotency key for a new event.', $failures[0]['code'], 207);
+        if ($retryable) {
+            $advice = ' Publishing again with that key stores only what is missing.';
+
+            return new ServiceUnavailableException($message . $advice, 'internal_error', 207);
+        }
+        $refused = array_values(array_filter($failures, static fn (array $f): bool => $f['code'] !== 'internal_error'));
+        $advice = $refused[0]['code'] === 'idempotency_conflict'
+            ? ' Use a new idempotency key for a new event.'
+            : ' Fix those events; sending them again will not help.';
+
+        return new InvalidInputException($message . $advice, $refused[0]['code'], 207);
     }
 
     /**
+     * One result per event, each naming the event's user or topic.
+     *
+     * @param list<Event>  $events
      * @param array<mixed> $answer
      *
      * @return list<PublishedEvent>
      */
-    private static function published(array $answer, int $count): array
+    private static function published(array $answer, array $events): array
     {
         $published = [];
-        foreach (is_array($answer['events'] ?? null) ? $answer['events'] : [] as $entry) {
-            $user = $entry['user'] ?? null;
+        $entries = is_array($answer['events'] ?? null) ? array_values($answer['events']) : [];
+        foreach ($events as $index => $event) {
+            $entry = $entries[$index] ?? null;
             $id = $entry['id'] ?? null;
             $sockets = $entry['sockets'] ?? null;
-            if (!is_string($user) || !is_int($id) || !is_int($sockets)) {
+            $sameTarget = ($entry['user'] ?? null) === $event->user && ($entry['topic'] ?? null) === $event->topic;
+            if (!$sameTarget || !is_int($id) || !is_int($sockets)) {
                 break;
             }
-            $published[] = new PublishedEvent($user, $id, $sockets, ($entry['duplicate'] ?? false) === true);
+            $duplicate = ($entry['duplicate'] ?? false) === true;
+            $published[] = new PublishedEvent($event->user, $id, $sockets, $duplicate, $event->topic);
         }
-        if (count($published) !== $count) {
-            $what = sprintf('no valid result for each of the %d events', $count);
+        if (count($published) !== count($events) || count($entries) !== count($events)) {
+            $what = sprintf('no valid result for each of the %d events', count($events));
             throw SignedClient::unexpected('POST /publish', $what, Json::encode($answer));
         }
 

@@ -10,6 +10,10 @@ use Edgepush\Exception\InvalidInputException;
 /**
  * Mints the HS256 tokens browsers connect with. Issue one at login (or on each page that opens a
  * socket) and hand it to the browser, which sends it on `GET /connect`.
+ *
+ * A connect token may grant topics (`issue($user, topics: ['product:*'])`); a subscription token
+ * (`subscriptionToken($user, 'private:x')`) grants one topic to one user, for the page to send
+ * with its subscribe request when the app decides access per request.
  */
 final class TokenIssuer
 {
@@ -46,23 +50,53 @@ final class TokenIssuer
     /**
      * A token for $user, valid from now for the configured TTL (or $ttl seconds).
      *
-     * @throws InvalidInputException when the user id is invalid
+     * @param iterable<string|Topic> $topics topics (`private:x`) and patterns (`product:*`, where `*` is one
+     *                                       whole name segment) the connection may subscribe to, besides
+     *                                       its own user topics and public namespaces
+     *
+     * @throws InvalidInputException when the user id, the TTL or a topic is invalid
      */
-    public function issue(string|int|Recipient $user, ?int $ttl = null): string
+    public function issue(string|int|Recipient $user, ?int $ttl = null, iterable $topics = []): string
     {
-        if ($ttl !== null && $ttl < 1) {
-            $message = sprintf('A token TTL of %d s is invalid; pass at least 1 s.', $ttl);
-            throw new InvalidInputException($message, 'invalid_field');
+        $grants = [];
+        foreach ($topics as $topic) {
+            $grants[] = $topic instanceof Topic ? $topic->name : Validate::topic($topic, pattern: true);
         }
         $now = time();
 
         return $this->mint(new Claims(
             sub: Validate::userId($user),
-            exp: $now + ($ttl ?? $this->ttl),
+            exp: $now + $this->lifetime($ttl),
             iat: $now,
             aud: $this->audience,
             iss: $this->issuer,
+            topics: array_values(array_unique($grants)),
         ));
+    }
+
+    /**
+     * A subscription token: lets $user subscribe to $topic (one topic, not a pattern) until it
+     * expires, after the configured TTL or $ttl seconds. Its claims are `{"sub", "topic", "exp"}`;
+     * the worker never takes it for a connect token, nor a connect token for one.
+     *
+     * @throws InvalidInputException when the user, the topic or the TTL is invalid, or the topic belongs to
+     *                               other users (`orders:#7` for user 42: code topic_forbidden)
+     */
+    public function subscriptionToken(string|int|Recipient $user, string|Topic $topic, ?int $ttl = null): string
+    {
+        $sub = Validate::userId($user);
+        $topic = $topic instanceof Topic ? $topic : new Topic($topic);
+        if (!$topic->admits($sub)) {
+            throw new InvalidInputException(sprintf(
+                'The topic "%s" belongs to users %s; user "%s" cannot be granted it by any token.',
+                $topic->name,
+                implode(', ', $topic->users() ?? []),
+                $sub,
+            ), 'topic_forbidden');
+        }
+        $claims = ['sub' => $sub, 'topic' => $topic->name, 'exp' => time() + $this->lifetime($ttl)];
+
+        return $this->sign(Json::encode($claims));
     }
 
     /**
@@ -78,7 +112,24 @@ final class TokenIssuer
             $message = 'The token claims cannot be encoded as JSON: ' . $e->getMessage() . '; use UTF-8 strings.';
             throw new InvalidInputException($message, 'invalid_field', previous: $e);
         }
-        $input = self::base64url(self::HEADER) . '.' . self::base64url($json);
+
+        return $this->sign($json);
+    }
+
+    /** @throws InvalidInputException */
+    private function lifetime(?int $ttl): int
+    {
+        if ($ttl !== null && $ttl < 1) {
+            $message = sprintf('A token TTL of %d s is invalid; pass at least 1 s.', $ttl);
+            throw new InvalidInputException($message, 'invalid_field');
+        }
+
+        return $ttl ?? $this->ttl;
+    }
+
+    private function sign(string $claimsJson): string
+    {
+        $input = self::base64url(self::HEADER) . '.' . self::base64url($claimsJson);
 
         return $input . '.' . self::base64url(hash_hmac('sha256', $input, $this->secret, true));
     }

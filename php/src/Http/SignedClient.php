@@ -68,6 +68,18 @@ final class SignedClient
             'The Idempotency-Key was already used for a different event; use a new key for a new event.',
             false,
         ],
+        'invalid_topic' => [
+            InvalidInputException::class,
+            'Publish to one topic, namespace:name (patterns like product:* only grant topics in connect tokens).',
+            false,
+        ],
+        'unknown_namespace' => [
+            InvalidInputException::class,
+            'Declare the namespace in the worker\'s TOPIC_NAMESPACES, or fix the topic.',
+            false,
+        ],
+        'topic_forbidden' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
+        'too_many_subscriptions' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
         'invalid_frame' => [ConfigurationException::class, self::CHECK_URL, false],
         'server_misconfigured' => [
             ServiceUnavailableException::class,

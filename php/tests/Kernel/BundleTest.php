@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace Edgepush\Tests\Kernel;
 
+use Edgepush\Event;
 use Edgepush\Exception\InvalidInputException;
 use Edgepush\Exception\ServiceUnavailableException;
 use Edgepush\Exception\SignatureRejectedException;
@@ -13,6 +14,7 @@ use Edgepush\Symfony\Messenger\MessengerMessaging;
 use Edgepush\Symfony\Messenger\PublishMessage;
 use Edgepush\Tests\Support\FakeEdgepush;
 use Edgepush\TokenIssuer;
+use Edgepush\TopicMessaging;
 use PHPUnit\Framework\TestCase;
 use Psr\Container\ContainerInterface;
 use Symfony\Component\Filesystem\Filesystem;
@@ -109,6 +111,53 @@ final class BundleTest extends TestCase
         self::assertSame($first['body'], self::lastRequest()['body']);
     }
 
+    public function testTopicMessagingIsTheMessagingServiceAndDispatchesTopicEvents(): void
+    {
+        self::assertSame(
+            self::$container->get(BlogController::class)->messaging,
+            self::$container->get(ProductController::class)->messaging,
+        );
+        self::assertInstanceOf(TopicMessaging::class, self::$container->get('edgepush.messaging'));
+
+        $transport = self::$container->get('messenger.transport.async');
+        self::assertInstanceOf(InMemoryTransport::class, $transport);
+        $transport->reset();
+
+        self::$container->get(ProductController::class)->changePrice(42, 1990);
+
+        $envelopes = [...$transport->get()];
+        self::assertCount(1, $envelopes);
+        $message = $envelopes[0]->getMessage();
+        self::assertInstanceOf(PublishMessage::class, $message);
+        self::assertSame(['product:42', null], [$message->event->topic, $message->event->user]);
+        $handled = self::consume($envelopes[0])->last(HandledStamp::class);
+        self::assertInstanceOf(HandledStamp::class, $handled);
+        $published = $handled->getResult();
+        self::assertInstanceOf(PublishedEvent::class, $published);
+        self::assertSame(['product:42', null], [$published->topic, $published->user]);
+        self::assertSame(
+            '{"topic":"product:42","name":"ProductChanged","payload":{"price":1990},'
+            . '"idempotency_key":"' . $message->event->idempotencyKey . '"}',
+            self::lastRequest()['body'],
+        );
+        $transport->reset();
+    }
+
+    public function testThePublisherServicePublishesToTopicsWithTheirOwnIds(): void
+    {
+        $publisher = self::$container->get(Publisher::class);
+
+        $first = $publisher->publishToTopic('feed:kernel', 'Posted');
+        $batch = $publisher->publishBatch([
+            PublishMessage::toTopic('feed:kernel', 'Posted')->event,
+            new Event(42, 'X'),
+        ]);
+
+        self::assertSame('feed:kernel', $first->topic);
+        self::assertSame([$first->id + 1, 'feed:kernel'], [$batch[0]->id, $batch[0]->topic]);
+        self::assertSame('42', $batch[1]->user);
+    }
+
     public function testTheHandlerLeavesOutagesToMessengerRetriesAndRejectsTheRest(): void
     {
         self::$server->queue(401, '{"error":{"code":"invalid_signature","message":"the signature does not match"}}');
@@ -138,6 +187,34 @@ final class BundleTest extends TestCase
             self::assertSame('7', $claims['sub']);
         } finally {
             $storage->setToken(null);
+        }
+    }
+
+    public function testTwigRendersTopicGrantsAndSubscriptionTokens(): void
+    {
+        $storage = self::$container->get('security.token_storage');
+        $storage->setToken(new UsernamePasswordToken(new TestUser(42, 'ada@example.com'), 'main', ['ROLE_USER']));
+        try {
+            $twig = self::$container->get('twig');
+            $claims = self::verifiedClaims(
+                $twig->createTemplate("{{ edgepush_token(topics = ['product:*', 'private:x']) }}")->render(),
+            );
+            self::assertSame(['42', ['product:*', 'private:x']], [$claims['sub'], $claims['topics']]);
+            $render = static fn (string $template): string => $twig->createTemplate($template)->render();
+            $claims = self::verifiedClaims($render("{{ edgepush_subscription_token('orders:#42') }}"));
+            self::assertSame(['sub', 'topic', 'exp'], array_keys($claims));
+            self::assertSame(['42', 'orders:#42'], [$claims['sub'], $claims['topic']]);
+            $claims = self::verifiedClaims($render("{{ edgepush_subscription_token('private:x', 7) }}"));
+            self::assertSame(['7', 'private:x'], [$claims['sub'], $claims['topic']]);
+        } finally {
+            $storage->setToken(null);
+        }
+        try {
+            $twig->createTemplate("{{ edgepush_subscription_token('private:x') }}")->render();
+            self::fail('expected a Twig RuntimeError');
+        } catch (RuntimeError $e) {
+            $expected = 'edgepush_subscription_token() was called without a user id';
+            self::assertStringContainsString($expected, $e->getMessage());
         }
     }
 

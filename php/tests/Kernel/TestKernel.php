@@ -66,6 +66,7 @@ final class TestKernel extends Kernel
         $services = $container->services();
         $services->set('security.token_storage', TokenStorage::class)->public();
         $services->set(BlogController::class)->autowire()->public();
+        $services->set(ProductController::class)->autowire()->public();
     }
 
     private function configureRoutes(RoutingConfigurator $routes): void

@@ -3,8 +3,8 @@
 /*
  * Router of FakeEdgepush (`php -S`): plays queued answers first, then verifies the
  * Edgepush-Signature like the worker (independently of the library's Signer) and answers
- * /publish and /disconnect in the worker's shape. Every request is appended to requests.jsonl with
- * the status it got.
+ * /publish (to users and topics) and /disconnect in the worker's shape. Every request is appended
+ * to requests.jsonl with the status it got.
  */
 
 declare(strict_types=1);
@@ -66,8 +66,11 @@ if ($path !== '/publish') {
 $ids = is_file("$dir/ids.json") ? json_decode((string) file_get_contents("$dir/ids.json"), true) : [];
 $results = [];
 foreach ($data['events'] ?? [$data] as $event) {
-    $ids[$event['user']] = ($ids[$event['user']] ?? 0) + 1;
-    $results[] = ['user' => $event['user'], 'id' => $ids[$event['user']], 'sockets' => 0];
+    // Users and topics count their ids apart.
+    $to = isset($event['topic']) ? ['topic' => $event['topic']] : ['user' => $event['user']];
+    $stream = key($to) . ':' . current($to);
+    $ids[$stream] = ($ids[$stream] ?? 0) + 1;
+    $results[] = $to + ['id' => $ids[$stream], 'sockets' => 0];
 }
 file_put_contents("$dir/ids.json", json_encode($ids));
 $answer(202, json_encode(['events' => $results]));

@@ -18,6 +18,7 @@ use Edgepush\Publisher;
 use Edgepush\RetryPolicy;
 use Edgepush\Signer;
 use Edgepush\Tests\Support\ScriptedTransport;
+use Edgepush\Topic;
 use PHPUnit\Framework\TestCase;
 
 final class PublisherTest extends TestCase
@@ -99,6 +100,139 @@ final class PublisherTest extends TestCase
             $transport->requests[0]['body'],
         );
         self::assertSame('batch-1', $transport->requests[0]['headers']['Idempotency-Key']);
+    }
+
+    public function testPublishesToATopicAndReturnsTheTopicsId(): void
+    {
+        $transport = new ScriptedTransport(
+            self::accepted(['topic' => 'product:42', 'id' => 9, 'sockets' => 4]),
+            self::accepted(['topic' => 'product:42', 'id' => 10, 'sockets' => 4]),
+            self::accepted(['topic' => 'orders:#42', 'id' => 1, 'sockets' => 0]),
+        );
+        $publisher = self::publisher($transport);
+
+        $event = $publisher->publishToTopic('product:42', 'ProductChanged', ['price' => 1990], 'price-1990');
+        $publisher->publish(new Topic('product:42'), 'ProductChanged');
+        $publisher->send(Topic::ofUsers('orders', 42), 'OrderShipped');
+
+        self::assertEquals(new PublishedEvent(null, 9, 4, false, 'product:42'), $event);
+        self::assertSame(
+            '{"topic":"product:42","name":"ProductChanged","payload":{"price":1990}}',
+            $transport->requests[0]['body'],
+        );
+        self::assertSame('price-1990', $transport->requests[0]['headers']['Idempotency-Key']);
+        self::assertSame(
+            [
+                '{"topic":"product:42","name":"ProductChanged","payload":null}',
+                '{"topic":"orders:#42","name":"OrderShipped","payload":null}',
+            ],
+            [$transport->requests[1]['body'], $transport->requests[2]['body']],
+        );
+        self::assertSignedNow($transport->requests[0], '/publish');
+    }
+
+    public function testBatchesUserAndTopicEventsTogether(): void
+    {
+        $transport = new ScriptedTransport(self::accepted(
+            ['user' => '7', 'id' => 3, 'sockets' => 1],
+            ['topic' => 'product:42', 'id' => 9, 'sockets' => 4, 'duplicate' => true],
+            ['topic' => 'feed:all', 'id' => 120, 'sockets' => 0],
+        ));
+
+        $published = self::publisher($transport)->publishBatch([
+            new Event(7, 'Message', ['text' => 'hi']),
+            Event::toTopic('product:42', 'ProductChanged', null, 'own-key'),
+            new Event(new Topic('feed:all'), 'Posted'),
+        ], 'batch-1');
+
+        self::assertEquals([
+            new PublishedEvent('7', 3, 1),
+            new PublishedEvent(null, 9, 4, true, 'product:42'),
+            new PublishedEvent(null, 120, 0, false, 'feed:all'),
+        ], $published);
+        self::assertSame(
+            '{"events":[{"user":"7","name":"Message","payload":{"text":"hi"}},'
+            . '{"topic":"product:42","name":"ProductChanged","payload":null,"idempotency_key":"own-key"},'
+            . '{"topic":"feed:all","name":"Posted","payload":null}]}',
+            $transport->requests[0]['body'],
+        );
+    }
+
+    public function testRefusesATopicPatternBeforeSending(): void
+    {
+        $transport = new ScriptedTransport();
+        try {
+            self::publisher($transport)->publishToTopic('product:*', 'ProductChanged');
+            self::fail('a pattern was published');
+        } catch (InvalidInputException $e) {
+            self::assertSame('invalid_topic', $e->getErrorCode());
+            self::assertStringContainsString('\'*\' is only a whole name segment of a pattern', $e->getMessage());
+        }
+        self::assertSame([], $transport->requests);
+    }
+
+    /** @return iterable<string, array{string, string, string}> */
+    public static function topicRefusals(): iterable
+    {
+        yield 'invalid_topic' => ['invalid_topic', 'topic: \'*\' is only...', 'patterns like product:* only grant'];
+        yield 'unknown_namespace' => ['unknown_namespace', 'no namespace "nope"', 'TOPIC_NAMESPACES'];
+    }
+
+    /** @dataProvider topicRefusals */
+    public function testTopicRefusalsAreInvalidInputAndNotRetried(string $code, string $detail, string $advice): void
+    {
+        $transport = new ScriptedTransport(
+            new Response(400, json_encode(['error' => ['code' => $code, 'message' => $detail]])),
+        );
+        try {
+            self::publisher($transport)->publishToTopic('nope:x', 'X');
+            self::fail('no exception');
+        } catch (InvalidInputException $e) {
+            self::assertSame($code, $e->getErrorCode());
+            self::assertSame(400, $e->getHttpStatus());
+            self::assertStringContainsString($advice, $e->getMessage());
+        }
+        self::assertCount(1, $transport->requests);
+    }
+
+    public function testABatchWithARefusedTopicSaysWhichAndIsNotRetried(): void
+    {
+        $transport = new ScriptedTransport(new Response(207, json_encode(['events' => [
+            ['user' => '42', 'id' => 6, 'sockets' => 1],
+            ['topic' => 'nope:x', 'error' => ['code' => 'unknown_namespace', 'message' => 'no namespace "nope"']],
+        ]])));
+
+        try {
+            self::publisher($transport)->publishBatch([new Event('42', 'A'), Event::toTopic('nope:x', 'B')], 'k');
+            self::fail('no exception');
+        } catch (InvalidInputException $e) {
+            self::assertSame('unknown_namespace', $e->getErrorCode());
+            self::assertSame(207, $e->getHttpStatus());
+            self::assertStringContainsString('event 1 (topic "nope:x"): unknown_namespace', $e->getMessage());
+            self::assertStringEndsWith('Fix those events; sending them again will not help.', $e->getMessage());
+        }
+        self::assertCount(1, $transport->requests);
+    }
+
+    /** @return iterable<string, array{array<string, mixed>}> */
+    public static function answersForAnotherTarget(): iterable
+    {
+        yield 'a user for a topic event' => [['user' => 'product:42', 'id' => 1, 'sockets' => 0]];
+        yield 'another topic' => [['topic' => 'product:43', 'id' => 1, 'sockets' => 0]];
+        yield 'both' => [['user' => '7', 'topic' => 'product:42', 'id' => 1, 'sockets' => 0]];
+    }
+
+    /**
+     * @dataProvider answersForAnotherTarget
+     *
+     * @param array<string, mixed> $entry
+     */
+    public function testRefusesAnAnswerForAnotherTarget(array $entry): void
+    {
+        $this->expectException(ConfigurationException::class);
+        $this->expectExceptionMessage('no valid result for each of the 1 events');
+
+        self::publisher(new ScriptedTransport(self::accepted($entry)))->publishToTopic('product:42', 'X');
     }
 
     /** @return iterable<string, array{array<mixed>, class-string<EdgepushException>, string}> */

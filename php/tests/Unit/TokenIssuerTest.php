@@ -10,6 +10,7 @@ use Edgepush\Exception\InvalidInputException;
 use Edgepush\Recipient;
 use Edgepush\Tests\Support\Vectors;
 use Edgepush\TokenIssuer;
+use Edgepush\Topic;
 use PHPUnit\Framework\TestCase;
 
 final class TokenIssuerTest extends TestCase
@@ -126,6 +127,80 @@ final class TokenIssuerTest extends TestCase
             } catch (InvalidInputException $e) {
                 self::assertSame('invalid_field', $e->getErrorCode());
             }
+        }
+    }
+
+    public function testConnectTokensCarryTopicGrantsLastAndOnlyWhenGiven(): void
+    {
+        $issuer = new TokenIssuer(self::SECRET);
+        $claims = new Claims('42', 1767229200, topics: ['product:*', 'private:x']);
+
+        self::assertSame(
+            '{"sub":"42","exp":1767229200,"topics":["product:*","private:x"]}',
+            self::decode($issuer->mint($claims))[1],
+        );
+        self::assertSame('{"sub":"42","exp":1767229200}', self::decode($issuer->mint(new Claims('42', 1767229200)))[1]);
+
+        $token = $issuer->issue(42, topics: ['product:*', new Topic('private:x'), 'product:*']);
+        $decoded = json_decode(self::decode($token)[1], true);
+        self::assertSame(['sub', 'exp', 'iat', 'topics'], array_keys($decoded));
+        self::assertSame(['product:*', 'private:x'], $decoded['topics']);
+        self::assertArrayNotHasKey('topics', json_decode(self::decode($issuer->issue(42))[1], true));
+    }
+
+    public function testRefusesMalformedTopicGrants(): void
+    {
+        foreach (['product:4*', '*:x', 'Product:1', 'product'] as $grant) {
+            try {
+                (new TokenIssuer(self::SECRET))->issue(42, topics: [$grant]);
+                self::fail("$grant was granted");
+            } catch (InvalidInputException $e) {
+                self::assertSame('invalid_topic', $e->getErrorCode());
+            }
+        }
+    }
+
+    public function testSubscriptionTokensGrantOneTopicToOneUser(): void
+    {
+        $before = time();
+        $token = (new TokenIssuer(self::SECRET, 600))->subscriptionToken(42, 'private:x');
+        $after = time();
+
+        [$header, $claims] = self::decode($token);
+        self::assertSame('{"alg":"HS256","typ":"JWT"}', $header);
+        $decoded = json_decode($claims, true);
+        self::assertSame(['sub', 'topic', 'exp'], array_keys($decoded));
+        self::assertSame(['42', 'private:x'], [$decoded['sub'], $decoded['topic']]);
+        self::assertGreaterThanOrEqual($before + 600, $decoded['exp']);
+        self::assertLessThanOrEqual($after + 600, $decoded['exp']);
+        $dot = (int) strrpos($token, '.');
+        $mac = hash_hmac('sha256', substr($token, 0, $dot), self::SECRET, true);
+        self::assertSame(rtrim(strtr(base64_encode($mac), '+/', '-_'), '='), substr($token, $dot + 1));
+
+        $token = (new TokenIssuer(self::SECRET))->subscriptionToken('7', Topic::ofUsers('dm', 7, 42), 30);
+        $own = json_decode(self::decode($token)[1], true);
+        self::assertSame('dm:#7,42', $own['topic']);
+        self::assertLessThanOrEqual(time() + 30, $own['exp']);
+    }
+
+    /** @return iterable<string, array{string, ?int, string}> */
+    public static function refusedSubscriptions(): iterable
+    {
+        yield 'a pattern' => ['product:*', null, 'invalid_topic'];
+        yield 'a malformed topic' => ['product', null, 'invalid_topic'];
+        yield 'another user\'s topic' => ['orders:#7', null, 'topic_forbidden'];
+        yield 'a lookalike of the user\'s topic' => ['orders:#042', null, 'topic_forbidden'];
+        yield 'a zero TTL' => ['private:x', 0, 'invalid_field'];
+    }
+
+    /** @dataProvider refusedSubscriptions */
+    public function testRefusesSubscriptionTokensNoServerWouldHonour(string $topic, ?int $ttl, string $code): void
+    {
+        try {
+            (new TokenIssuer(self::SECRET))->subscriptionToken(42, $topic, $ttl);
+            self::fail('a token was issued');
+        } catch (InvalidInputException $e) {
+            self::assertSame($code, $e->getErrorCode());
         }
     }
 

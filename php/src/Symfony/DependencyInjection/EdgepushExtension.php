@@ -14,6 +14,7 @@ use Edgepush\Symfony\Messenger\PublishMessage;
 use Edgepush\Symfony\Messenger\PublishMessageHandler;
 use Edgepush\Symfony\Twig\TokenExtension;
 use Edgepush\TokenIssuer;
+use Edgepush\TopicMessaging;
 use Symfony\Component\Config\Definition\Exception\InvalidConfigurationException;
 use Symfony\Component\DependencyInjection\ContainerBuilder;
 use Symfony\Component\DependencyInjection\ContainerInterface;
@@ -25,8 +26,8 @@ use Twig\Extension\AbstractExtension;
 
 /**
  * Services: edgepush.publisher, edgepush.token_issuer and edgepush.messaging, autowirable as
- * Publisher, TokenIssuer and Messaging; the PublishMessage handler when Messenger is installed;
- * the Twig extension when Twig is.
+ * Publisher, TokenIssuer and Messaging (or TopicMessaging, the same service); the PublishMessage
+ * handler when Messenger is installed; the Twig extension when Twig is.
  */
 final class EdgepushExtension extends Extension
 {
@@ -74,6 +75,7 @@ final class EdgepushExtension extends Extension
         $messaging = $config['messenger'] ? 'edgepush.messenger_messaging' : 'edgepush.publisher';
         $container->setAlias('edgepush.messaging', $messaging);
         $container->setAlias(Messaging::class, 'edgepush.messaging');
+        $container->setAlias(TopicMessaging::class, 'edgepush.messaging');
 
         if (class_exists(AbstractExtension::class)) {
             $container->register('edgepush.twig_extension', TokenExtension::class)

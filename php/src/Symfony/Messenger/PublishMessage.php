@@ -8,25 +8,46 @@ use Edgepush\Event;
 use Edgepush\Exception\InvalidInputException;
 use Edgepush\Publisher;
 use Edgepush\Recipient;
+use Edgepush\Topic;
 
 /**
  * "Publish this event": dispatch it on the bus and {@see PublishMessageHandler} publishes it. Route it
  * to an async transport so a controller never waits on the network.
  *
- * The event is validated when the message is built, and its idempotency key is fixed then: however
- * often the handler runs (retries, redeliveries), the user gets the event once.
+ * The event goes to a user, or to a topic (`new PublishMessage(new Topic('product:42'), ...)` or
+ * `PublishMessage::toTopic('product:42', ...)`). It is validated when the message is built, and its
+ * idempotency key is fixed then: however often the handler runs (retries, redeliveries), the user
+ * or the topic gets the event once.
  */
 final class PublishMessage
 {
     public readonly Event $event;
 
-    /** @throws InvalidInputException */
+    /**
+     * @param string|int|Recipient|Topic $user a user, or a topic
+     *
+     * @throws InvalidInputException
+     */
     public function __construct(
-        string|int|Recipient $user,
+        string|int|Recipient|Topic $user,
         string $name,
         mixed $payload = null,
         ?string $idempotencyKey = null,
     ) {
         $this->event = new Event($user, $name, $payload, $idempotencyKey ?? Publisher::newIdempotencyKey());
+    }
+
+    /**
+     * A message that publishes to $topic: the same as `new PublishMessage(new Topic($topic), ...)`.
+     *
+     * @throws InvalidInputException
+     */
+    public static function toTopic(
+        string|Topic $topic,
+        string $name,
+        mixed $payload = null,
+        ?string $idempotencyKey = null,
+    ): self {
+        return new self($topic instanceof Topic ? $topic : new Topic($topic), $name, $payload, $idempotencyKey);
     }
 }
