@@ -1,10 +1,13 @@
-//! `edgepush`: mints connect tokens and sends signed publish requests.
+//! `edgepush`: mints connect and subscription tokens and sends signed publish requests.
 //!
 //! ```text
 //! export EDGEPUSH_JWT_SECRET=… EDGEPUSH_KEY_ID=dev EDGEPUSH_PUBLISH_SECRET=…
 //! edgepush token --user 42 --ttl 3600
+//! edgepush token --user 42 --topics 'product:*,private:x'
+//! edgepush subscription-token --user 42 --topic private:x
 //! edgepush publish --user 42 --name Message --payload '{"text":"Hello"}'
-//! edgepush publish --body '{"events":[{"user":"1","name":"Ping"},{"user":"2","name":"Ping"}]}'
+//! edgepush publish --topic product:42 --name ProductChanged --payload '{"price":1990}'
+//! edgepush publish --body '{"events":[{"user":"1","name":"Ping"},{"topic":"feed:all","name":"Ping"}]}'
 //! edgepush publish --user 42 --name Background --payload '{"color":"red"}' --print-curl
 //! edgepush disconnect --user 42 --no-reconnect
 //! ```
@@ -12,16 +15,17 @@
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use clap::{Args, Parser, Subcommand};
-use edgepush_protocol::publish::{IDEMPOTENCY_HEADER, UserId, validate_event_name};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use edgepush_protocol::publish::{IDEMPOTENCY_HEADER, Target, UserId, validate_event_name};
 use edgepush_protocol::signature::{SIGNATURE_HEADER, SignatureError, SigningKey};
-use edgepush_protocol::token::{Audience, Claims, TokenError, TokenKey};
+use edgepush_protocol::token::{Audience, Claims, SubscriptionClaims, TokenError, TokenKey};
+use edgepush_protocol::topic::{Topic, TopicPattern};
 
 #[derive(Parser)]
 #[command(
     name = "edgepush",
     version,
-    about = "Mint edgepush connect tokens and send signed publish requests"
+    about = "Mint edgepush connect and subscription tokens and send signed publish requests"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -47,19 +51,42 @@ enum Command {
         /// Issuer claim (`iss`), when the worker requires one.
         #[arg(long, env = "EDGEPUSH_JWT_ISSUER")]
         issuer: Option<String>,
+        /// Topics and patterns the connection may subscribe to, comma-separated
+        /// (`product:*,private:x`; `*` is one whole name segment).
+        #[arg(long, value_delimiter = ',')]
+        topics: Vec<String>,
     },
-    /// Send a signed `POST /publish` (or print it as a curl command).
+    /// Print a subscription token: lets a user subscribe to one topic until it expires.
+    SubscriptionToken {
+        /// The user id of the connection that may use it (the token's `sub`).
+        #[arg(long)]
+        user: String,
+        /// The one topic it grants, e.g. private:x (not a pattern).
+        #[arg(long)]
+        topic: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+        /// The HS256 secret the worker's JWT_SECRET holds.
+        #[arg(long, env = "EDGEPUSH_JWT_SECRET", hide_env_values = true)]
+        secret: String,
+    },
+    /// Send a signed `POST /publish` to a user or a topic (or print it as a curl command).
+    #[command(group(ArgGroup::new("to").args(["user", "topic"]).conflicts_with("body")))]
     Publish {
         #[command(flatten)]
-        target: Target,
+        target: Server,
         /// The user to publish to (with --name).
-        #[arg(long, requires = "name", conflicts_with = "body")]
+        #[arg(long, requires = "name")]
         user: Option<String>,
+        /// The topic to publish to (with --name), e.g. product:42.
+        #[arg(long, requires = "name")]
+        topic: Option<String>,
         /// The event name, e.g. Message or Background.
-        #[arg(long, requires = "user")]
+        #[arg(long, requires = "to")]
         name: Option<String>,
         /// The event's JSON payload.
-        #[arg(long, default_value = "null", requires = "user")]
+        #[arg(long, default_value = "null", requires = "to")]
         payload: String,
         /// A raw body instead (a batch, or the legacy shape).
         #[arg(long)]
@@ -71,7 +98,7 @@ enum Command {
     /// Send a signed `POST /disconnect`, closing every socket of a user.
     Disconnect {
         #[command(flatten)]
-        target: Target,
+        target: Server,
         /// The user to disconnect.
         #[arg(long)]
         user: String,
@@ -83,7 +110,7 @@ enum Command {
     /// Revoke a user's connect tokens issued at or before a time (POST /revoke).
     Revoke {
         #[command(flatten)]
-        target: Target,
+        target: Server,
         /// The user whose tokens to revoke.
         #[arg(long)]
         user: String,
@@ -93,8 +120,9 @@ enum Command {
     },
 }
 
+/// The worker and the publish key that signs requests to it.
 #[derive(Args)]
-struct Target {
+struct Server {
     /// The worker's base URL.
     #[arg(long, env = "EDGEPUSH_URL", default_value = "http://127.0.0.1:8787")]
     url: String,
@@ -154,33 +182,73 @@ fn run(cli: Cli) -> Result<String, CliError> {
             secret,
             audience,
             issuer,
+            topics,
         } => {
             UserId::parse(user.as_str()).map_err(|p| invalid("--user", p))?;
+            for topic in &topics {
+                TopicPattern::parse(topic).map_err(|e| {
+                    invalid(
+                        "--topics",
+                        format!("{topic:?} is not a topic or pattern: {e}"),
+                    )
+                })?;
+            }
             let claims = Claims {
                 aud: audience.map(Audience::One),
                 iss: issuer,
+                topics,
                 ..Claims::new(user, now(), ttl)
             };
             Ok(TokenKey::new(secret.as_bytes())?.mint(&claims))
         }
+        Command::SubscriptionToken {
+            user,
+            topic,
+            ttl,
+            secret,
+        } => {
+            UserId::parse(user.as_str()).map_err(|p| invalid("--user", p))?;
+            let parsed = parse_topic(&topic)?;
+            if !parsed.admits(&user) {
+                return Err(invalid(
+                    "--topic",
+                    format!(
+                        "{topic:?} belongs to other users than {user:?}; no token can grant it"
+                    ),
+                ));
+            }
+            let claims = SubscriptionClaims {
+                sub: user,
+                topic,
+                exp: now().saturating_add(ttl),
+            };
+            Ok(TokenKey::new(secret.as_bytes())?.mint_subscription(&claims))
+        }
         Command::Publish {
             target,
             user,
+            topic,
             name,
             payload,
             body,
             idempotency_key,
         } => {
-            let body = match (body, user, name) {
-                (Some(body), _, _) => body,
-                (None, Some(user), Some(name)) => {
-                    UserId::parse(user.as_str()).map_err(|p| invalid("--user", p))?;
-                    validate_event_name(&name).map_err(|p| invalid("--name", p))?;
-                    let payload: serde_json::Value = serde_json::from_str(&payload)
-                        .map_err(|e| invalid("--payload", format!("is not JSON: {e}")))?;
-                    serde_json::json!({"user": user, "name": name, "payload": payload}).to_string()
+            let to = match (user, topic) {
+                (Some(user), None) => Some(Target::User(
+                    UserId::parse(user).map_err(|p| invalid("--user", p))?,
+                )),
+                (None, Some(topic)) => Some(Target::Topic(parse_topic(&topic)?)),
+                _ => None,
+            };
+            let body = match (body, to, name) {
+                (Some(body), None, _) => body,
+                (None, Some(to), Some(name)) => event_body(to, &name, &payload)?,
+                _ => {
+                    return Err(invalid(
+                        "--user",
+                        "or --topic, and --name, or --body, are required",
+                    ));
                 }
-                _ => return Err(invalid("--user", "and --name, or --body, are required")),
             };
             target.send("/publish", body, idempotency_key)
         }
@@ -206,6 +274,24 @@ fn run(cli: Cli) -> Result<String, CliError> {
     }
 }
 
+/// The body of one event: `{"name":…,"payload":…,"user"|"topic":…}`.
+fn event_body(to: Target, name: &str, payload: &str) -> Result<String, CliError> {
+    validate_event_name(name).map_err(|p| invalid("--name", p))?;
+    let payload: serde_json::Value = serde_json::from_str(payload)
+        .map_err(|e| invalid("--payload", format!("is not JSON: {e}")))?;
+    let mut body = serde_json::json!({ "name": name, "payload": payload });
+    match to {
+        Target::User(user) => body["user"] = String::from(user).into(),
+        Target::Topic(topic) => body["topic"] = String::from(topic).into(),
+    }
+    Ok(body.to_string())
+}
+
+/// A topic (never a pattern: they only grant topics in tokens).
+fn parse_topic(topic: &str) -> Result<Topic, CliError> {
+    Topic::parse(topic).map_err(|e| invalid("--topic", format!("{topic:?} is not a topic: {e}")))
+}
+
 fn invalid(field: &'static str, problem: impl Into<String>) -> CliError {
     CliError::Invalid {
         field,
@@ -213,7 +299,7 @@ fn invalid(field: &'static str, problem: impl Into<String>) -> CliError {
     }
 }
 
-impl Target {
+impl Server {
     fn send(
         &self,
         path: &str,
@@ -261,5 +347,304 @@ impl Target {
             return Err(CliError::Refused { status, body: text });
         }
         Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+
+    use edgepush_protocol::publish::parse_publish_body;
+    use edgepush_protocol::signature::PublishKeys;
+
+    use super::*;
+
+    const SECRET: &str = "cli-test-secret-0123456789abcdef-0123";
+
+    fn cli(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("edgepush").chain(args.iter().copied()))
+    }
+
+    fn run_args(args: &[&str]) -> Result<String, CliError> {
+        run(cli(args).unwrap_or_else(|e| panic!("{args:?}: {e}")))
+    }
+
+    fn publish_args<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec!["publish", "--url", url, "--key-id", "k", "--secret", SECRET];
+        args.extend_from_slice(extra);
+        args
+    }
+
+    /// The `--data-raw` body and the signature header of a printed curl command.
+    fn curl_parts(curl: &str) -> (String, String) {
+        let unquote = |s: &str| s.trim_matches('\'').replace(r"'\''", "'");
+        let (head, body) = curl.split_once(" --data-raw ").expect("a body");
+        let signature = head
+            .split(" -H ")
+            .map(unquote)
+            .find_map(|h| {
+                h.strip_prefix(&format!("{SIGNATURE_HEADER}: "))
+                    .map(String::from)
+            })
+            .expect("a signature header");
+        (unquote(body), signature)
+    }
+
+    fn assert_signed(signature: &str, body: &str) {
+        let keys = PublishKeys::parse(&format!("k:{SECRET}")).unwrap();
+        assert_eq!(
+            keys.verify(Some(signature), "POST", "/publish", body.as_bytes(), now()),
+            Ok("k")
+        );
+    }
+
+    fn refusal(result: Result<String, CliError>) -> (&'static str, String) {
+        match result {
+            Err(CliError::Invalid { field, problem }) => (field, problem),
+            other => panic!("expected an invalid argument, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn publishing_to_a_topic_prints_a_signed_request_the_server_parses() {
+        let curl = run_args(&publish_args(
+            "http://127.0.0.1:8787/",
+            &[
+                "--topic",
+                "product:42",
+                "--name",
+                "ProductChanged",
+                "--payload",
+                r#"{"price":1990,"note":"it's"}"#,
+                "--idempotency-key",
+                "price-1990",
+                "--print-curl",
+            ],
+        ))
+        .unwrap();
+
+        assert!(curl.starts_with("curl -sS -X POST 'http://127.0.0.1:8787/publish' "));
+        assert!(
+            curl.contains(" -H 'Idempotency-Key: price-1990' "),
+            "{curl}"
+        );
+        let (body, signature) = curl_parts(&curl);
+        assert_eq!(
+            body,
+            r#"{"name":"ProductChanged","payload":{"note":"it's","price":1990},"topic":"product:42"}"#
+        );
+        assert_signed(&signature, &body);
+        let events = parse_publish_body(body.as_bytes()).unwrap();
+        assert_eq!(
+            events[0].to,
+            Target::Topic(Topic::parse("product:42").unwrap())
+        );
+    }
+
+    #[test]
+    fn publishing_to_a_user_keeps_its_shape() {
+        let curl = run_args(&publish_args(
+            "http://127.0.0.1:8787",
+            &["--user", "42", "--name", "Message", "--print-curl"],
+        ))
+        .unwrap();
+        let (body, signature) = curl_parts(&curl);
+        assert_eq!(body, r#"{"name":"Message","payload":null,"user":"42"}"#);
+        assert_signed(&signature, &body);
+    }
+
+    #[test]
+    fn an_event_goes_to_exactly_one_user_or_topic() {
+        let url = "http://127.0.0.1:8787";
+        for extra in [
+            &["--user", "42", "--topic", "product:42", "--name", "X"][..],
+            &["--name", "X"],
+            &["--topic", "product:42"],
+            &["--topic", "product:42", "--name", "X", "--body", "{}"],
+        ] {
+            assert!(cli(&publish_args(url, extra)).is_err(), "{extra:?}");
+        }
+        let (field, _) = refusal(run_args(&publish_args(url, &["--print-curl"])));
+        assert_eq!(field, "--user");
+    }
+
+    #[test]
+    fn patterns_and_malformed_topics_are_refused_before_sending() {
+        // An unroutable URL: any attempt to send would fail with another error.
+        for (topic, problem) in [
+            ("product:*", "'*' is only a whole name segment"),
+            ("Product:42", "a namespace is 1 to 32"),
+            ("product", "has no ':'"),
+            ("orders:#", "'#' starts the last segment only"),
+        ] {
+            let (field, message) = refusal(run_args(&publish_args(
+                "http://192.0.2.1:9",
+                &["--topic", topic, "--name", "X"],
+            )));
+            assert_eq!(field, "--topic");
+            assert!(message.contains(problem), "{topic}: {message}");
+        }
+    }
+
+    #[test]
+    fn connect_tokens_carry_topic_grants() {
+        let token = run_args(&[
+            "token",
+            "--user",
+            "42",
+            "--secret",
+            SECRET,
+            "--topics",
+            "product:*,private:x",
+        ])
+        .unwrap();
+        let claims = TokenKey::new(SECRET.as_bytes())
+            .unwrap()
+            .verify(&token, now())
+            .unwrap();
+        assert_eq!(claims.sub, "42");
+        assert_eq!(claims.topics, ["product:*", "private:x"]);
+
+        let plain = run_args(&["token", "--user", "42", "--secret", SECRET]).unwrap();
+        let claims = TokenKey::new(SECRET.as_bytes())
+            .unwrap()
+            .verify(&plain, now())
+            .unwrap();
+        assert!(claims.topics.is_empty());
+
+        let (field, message) = refusal(run_args(&[
+            "token",
+            "--user",
+            "42",
+            "--secret",
+            SECRET,
+            "--topics",
+            "product:*,product:4*",
+        ]));
+        assert_eq!(field, "--topics");
+        assert!(
+            message.starts_with(r#""product:4*" is not a topic or pattern"#),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn subscription_tokens_grant_one_topic_to_one_user() {
+        let key = TokenKey::new(SECRET.as_bytes()).unwrap();
+        let token = run_args(&[
+            "subscription-token",
+            "--user",
+            "42",
+            "--topic",
+            "private:x",
+            "--ttl",
+            "60",
+            "--secret",
+            SECRET,
+        ])
+        .unwrap();
+        let claims = key.verify_subscription(&token, now()).unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.topic.as_str()),
+            ("42", "private:x")
+        );
+        assert!((now() + 59..=now() + 60).contains(&claims.exp));
+        assert!(
+            key.verify(&token, now()).is_err(),
+            "taken for a connect token"
+        );
+
+        let own = run_args(&[
+            "subscription-token",
+            "--user",
+            "42",
+            "--topic",
+            "dm:#7,42",
+            "--secret",
+            SECRET,
+        ])
+        .unwrap();
+        assert_eq!(
+            key.verify_subscription(&own, now()).unwrap().topic,
+            "dm:#7,42"
+        );
+
+        for topic in ["orders:#7", "orders:#042", "product:*", "product"] {
+            let (field, _) = refusal(run_args(&[
+                "subscription-token",
+                "--user",
+                "42",
+                "--topic",
+                topic,
+                "--secret",
+                SECRET,
+            ]));
+            assert_eq!(field, "--topic", "{topic}");
+        }
+    }
+
+    /// Answers one HTTP request with `answer` and hands back the request line, headers and body.
+    fn serve_once(answer: &'static str) -> (String, std::thread::JoinHandle<(String, String)>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let response = format!(
+                "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            reader.get_mut().write_all(response.as_bytes()).unwrap();
+            (head, String::from_utf8(body).unwrap())
+        });
+        (url, server)
+    }
+
+    #[test]
+    fn publishing_to_a_topic_sends_the_signed_request_and_prints_the_answer() {
+        let answer = r#"{"events":[{"topic":"product:42","id":9,"sockets":4}]}"#;
+        let (url, server) = serve_once(answer);
+
+        let printed = run_args(&publish_args(
+            &url,
+            &["--topic", "product:42", "--name", "ProductChanged"],
+        ))
+        .unwrap();
+
+        assert_eq!(printed, answer);
+        let (head, body) = server.join().unwrap();
+        assert!(head.starts_with("POST /publish HTTP/1.1\r\n"), "{head}");
+        assert_eq!(
+            body,
+            r#"{"name":"ProductChanged","payload":null,"topic":"product:42"}"#
+        );
+        let signature = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(": ")?;
+                name.eq_ignore_ascii_case(SIGNATURE_HEADER).then_some(value)
+            })
+            .expect("a signature header");
+        assert_signed(signature, &body);
     }
 }
