@@ -16,7 +16,7 @@ use Edgepush\Publisher;
  * Checks the arguments, publishes with $publish and prints the event id and socket count.
  *
  * @param list<string>                                        $argv
- * @param \Closure(Publisher, string, string): PublishedEvent $publish gets the publisher, user id and value
+ * @param \Closure(Publisher, string, string): PublishedEvent $publish gets the publisher, user id (or topic) and value
  *
  * @return int the exit status
  */
@@ -45,7 +45,8 @@ function edgepush_example(array $argv, string $usage, \Closure $publish): int
 
         return 1;
     }
-    printf("event %d sent to %d socket(s) of user %s\n", $event->id, $event->sockets, $event->user);
+    $to = $event->topic === null ? "user $event->user" : "topic $event->topic";
+    printf("event %d sent to %d socket(s) of %s\n", $event->id, $event->sockets, $to);
 
     return 0;
 }
