@@ -68,15 +68,21 @@ abstract class IntegrationTestCase extends TestCase
     }
 
     /**
-     * Opens a socket for $user with a token minted here, and reads its welcome frame.
+     * Opens a socket for $user with a token minted here (granting $topics), and reads its welcome frame.
      *
      * @param array<string, string|int> $query
+     * @param list<string>              $topics topics and patterns the token grants
      *
      * @return array{WebSocketClient, array<string, mixed>} the socket and its welcome frame
      */
-    protected static function connect(string $user, array $query = [], bool $tokenInQuery = false): array
-    {
-        $socket = new WebSocketClient(self::env('EDGEPUSH_URL'), self::tokens()->issue($user), $query, $tokenInQuery);
+    protected static function connect(
+        string $user,
+        array $query = [],
+        bool $tokenInQuery = false,
+        array $topics = [],
+    ): array {
+        $token = self::tokens()->issue($user, null, $topics);
+        $socket = new WebSocketClient(self::env('EDGEPUSH_URL'), $token, $query, $tokenInQuery);
         self::assertSame(101, $socket->status, 'the upgrade was refused: ' . $socket->refusal);
         $welcome = $socket->receive(10);
         self::assertIsArray($welcome, 'no welcome frame');
