@@ -20,4 +20,5 @@ exec wrangler dev --config "$root/wrangler.toml" --ip 127.0.0.1 --port "$port" \
   --persist-to "$persist" --inspector-port 0 --show-interactive-dev-session=false --log-level warn \
   --var "JWT_SECRET:$EDGEPUSH_TEST_JWT_SECRET" \
   --var "PUBLISH_KEYS:$EDGEPUSH_TEST_KEY_ID:$EDGEPUSH_TEST_PUBLISH_SECRET,$EDGEPUSH_TEST_ROTATED_KEY_ID:$EDGEPUSH_TEST_ROTATED_SECRET" \
+  --var "TOPIC_NAMESPACES:$EDGEPUSH_TEST_TOPIC_NAMESPACES" \
   "$@"

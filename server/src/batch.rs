@@ -1,8 +1,9 @@
-//! A publish request across users' rooms, decided without I/O: which events go to which room,
-//! and how the rooms' answers make the answer to the request.
+//! A publish request across users' rooms and topics, decided without I/O: which events go to
+//! which object (a user's room, a topic's root), and how their answers make the answer to the
+//! request.
 //!
-//! Each room stores its events in one transaction, so a room's events are all stored or none
-//! is; rooms do not wait for each other. The answer lists every event's outcome in request
+//! Each object stores its events in one transaction, so an object's events are all stored or
+//! none is; objects do not wait for each other. The answer lists every event's outcome in request
 //! order: when some rooms stored and others failed it says which ([`PublishResponse::status`]
 //! `207`), so a caller retries only what failed, and a retry without an idempotency key
 //! duplicates nothing.
@@ -10,29 +11,30 @@
 use edgepush_protocol::ErrorCode;
 use edgepush_protocol::frames::ErrorBody;
 use edgepush_protocol::publish::{
-    EventOutcome, FailedEvent, IdempotencyKey, NewEvent, PublishResponse, PublishedEvent, UserId,
+    EventOutcome, FailedEvent, IdempotencyKey, NewEvent, PublishResponse, PublishedEvent, Target,
 };
 
 use crate::error::ServerError;
 use crate::internal::{PublishAnswer, RoomFailure, RoomOutcome};
 
-/// The events of one request that go to one user's room.
+/// The events of one request that go to one user's room or one topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomBatch<'a> {
-    /// The user.
-    pub user: &'a UserId,
+    /// The user or topic.
+    pub to: &'a Target,
     /// The events' indexes in the request, in order.
     pub indexes: Vec<usize>,
 }
 
-/// Groups events by user, in the order users first appear; each group keeps its events' order.
+/// Groups events by user or topic, in the order each first appears; each group keeps its
+/// events' order.
 pub fn by_room(events: &[NewEvent]) -> Vec<RoomBatch<'_>> {
     let mut batches: Vec<RoomBatch<'_>> = Vec::new();
     for (index, event) in events.iter().enumerate() {
-        match batches.iter_mut().find(|b| *b.user == event.user) {
+        match batches.iter_mut().find(|b| *b.to == event.to) {
             Some(batch) => batch.indexes.push(index),
             None => batches.push(RoomBatch {
-                user: &event.user,
+                to: &event.to,
                 indexes: vec![index],
             }),
         }
@@ -49,7 +51,7 @@ pub fn answer(
 ) -> Result<PublishResponse, ServerError> {
     let mut outcomes: Vec<Option<EventOutcome>> = vec![None; events.len()];
     for (batch, answer) in batches.iter().zip(answers) {
-        let user = batch.user.as_str();
+        let to = batch.to;
         let answer = answer.and_then(|answer| {
             if answer.outcomes.len() == batch.indexes.len() {
                 Ok(answer)
@@ -67,14 +69,14 @@ pub fn answer(
         match answer {
             Ok(answer) => {
                 for (&index, outcome) in batch.indexes.iter().zip(answer.outcomes) {
-                    outcomes[index] = Some(event_outcome(user, &events[index], outcome));
+                    outcomes[index] = Some(event_outcome(to, &events[index], outcome));
                 }
             }
             Err(failure) => {
-                let error = room_failed(user, &failure);
+                let error = room_failed(to, &failure);
                 for &index in &batch.indexes {
                     outcomes[index] = Some(EventOutcome::Failed(FailedEvent {
-                        user: user.to_owned(),
+                        to: to.clone(),
                         error: error.clone(),
                     }));
                 }
@@ -93,18 +95,19 @@ pub fn answer(
     }
 }
 
-fn event_outcome(user: &str, event: &NewEvent, outcome: RoomOutcome) -> EventOutcome {
-    let published = |id, sockets, duplicate| {
+fn event_outcome(to: &Target, event: &NewEvent, outcome: RoomOutcome) -> EventOutcome {
+    let published = |id, sockets, rooms, duplicate| {
         EventOutcome::Published(PublishedEvent {
-            user: user.to_owned(),
+            to: to.clone(),
             id,
             sockets,
+            rooms,
             duplicate,
         })
     };
     match outcome {
-        RoomOutcome::Stored { id, sockets } => published(id, sockets, false),
-        RoomOutcome::Duplicate { id } => published(id, 0, true),
+        RoomOutcome::Stored { id, sockets, rooms } => published(id, sockets, rooms, false),
+        RoomOutcome::Duplicate { id } => published(id, 0, None, true),
         RoomOutcome::Conflict { id } => {
             let key = match &event.idempotency_key {
                 Some(IdempotencyKey::Event(key)) => format!("the idempotency_key {key:?}"),
@@ -114,11 +117,11 @@ fn event_outcome(user: &str, event: &NewEvent, outcome: RoomOutcome) -> EventOut
                 None => "the idempotency key".to_owned(),
             };
             EventOutcome::Failed(FailedEvent {
-                user: user.to_owned(),
+                to: to.clone(),
                 error: ErrorBody::new(
                     ErrorCode::IdempotencyConflict,
                     format!(
-                        "{key} was already used for another event (id {id}) of user {user:?}; \
+                        "{key} was already used for another event (id {id}) of {to}; \
                          this one was not stored: use a new key for a new event"
                     ),
                 ),
@@ -127,16 +130,16 @@ fn event_outcome(user: &str, event: &NewEvent, outcome: RoomOutcome) -> EventOut
     }
 }
 
-fn room_failed(user: &str, failure: &RoomFailure) -> ErrorBody {
+fn room_failed(to: &Target, failure: &RoomFailure) -> ErrorBody {
     let advice = if failure.code.is_retryable() {
-        "; none of this user's events in the request was stored: retry them"
+        ": retry them"
     } else {
-        "; none of this user's events in the request was stored"
+        ""
     };
     ErrorBody::new(
         failure.code,
         format!(
-            "the room of user {user:?} failed: {}{advice}",
+            "storing to {to} failed: {}; none of its events in the request was stored{advice}",
             failure.message
         ),
     )
@@ -159,7 +162,11 @@ mod tests {
         Ok(PublishAnswer {
             outcomes: ids
                 .iter()
-                .map(|&id| RoomOutcome::Stored { id, sockets: 1 })
+                .map(|&id| RoomOutcome::Stored {
+                    id,
+                    sockets: 1,
+                    rooms: None,
+                })
                 .collect(),
         })
     }
@@ -169,8 +176,8 @@ mod tests {
             .events
             .iter()
             .map(|e| match e {
-                EventOutcome::Published(p) => format!("{}:{}", p.user, p.id),
-                EventOutcome::Failed(f) => format!("{}:{}", f.user, f.error.code),
+                EventOutcome::Published(p) => format!("{}:{}", p.to.as_str(), p.id),
+                EventOutcome::Failed(f) => format!("{}:{}", f.to.as_str(), f.error.code),
             })
             .collect()
     }
@@ -181,9 +188,28 @@ mod tests {
         let batches = by_room(&events);
         let groups: Vec<_> = batches
             .iter()
-            .map(|b| (b.user.as_str(), b.indexes.clone()))
+            .map(|b| (b.to.as_str(), b.indexes.clone()))
             .collect();
         assert_eq!(groups, [("a", vec![0, 2]), ("b", vec![1]), ("c", vec![3])]);
+    }
+
+    #[test]
+    fn users_and_topics_of_the_same_name_group_apart() {
+        let events = events(
+            r#"{"events":[{"user":"a","name":"1"},{"topic":"feed:a","name":"2"},{"user":"a","name":"3"},{"topic":"feed:a","name":"4"}]}"#,
+        );
+        let batches = by_room(&events);
+        let groups: Vec<_> = batches
+            .iter()
+            .map(|b| (b.to.to_string(), b.indexes.clone()))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("user \"a\"".to_owned(), vec![0, 2]),
+                ("topic \"feed:a\"".to_owned(), vec![1, 3])
+            ]
+        );
     }
 
     #[test]
@@ -262,9 +288,10 @@ mod tests {
         assert_eq!(
             response.events,
             [EventOutcome::Published(PublishedEvent {
-                user: "a".into(),
+                to: events[0].to.clone(),
                 id: 3,
                 sockets: 0,
+                rooms: None,
                 duplicate: true
             })]
         );

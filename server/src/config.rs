@@ -12,6 +12,8 @@
 //! | `MAX_CONNECTS_PER_USER_PER_MINUTE` | no | connects per user per minute (default 300) |
 //! | `MAX_CONNECTS_PER_TOKEN_PER_MINUTE` | no | connects per token per minute (default 60) |
 //! | `MAX_CLIENT_FRAMES_PER_MINUTE` | no | client frames per socket per minute, heartbeats aside (default 20) |
+//! | `TOPIC_NAMESPACES` | no | the topic namespaces, JSON (see [`crate::namespaces`]); none: no topics |
+//! | `MAX_TOPICS_PER_SOCKET` | no | topic subscriptions per socket (default 1024) |
 //! | `TEST_FAIL_MARKER` | no | tests only: a room fails a connect of the user, and the storing of an event, with this name |
 
 use edgepush_protocol::signature::{PublishKeys, SignatureError};
@@ -19,6 +21,7 @@ use edgepush_protocol::token::{TokenError, TokenKey};
 
 use crate::history::HistoryLimits;
 use crate::limits::Limits;
+use crate::namespaces::Namespaces;
 
 /// A setting is missing or invalid. The message names it and says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +37,9 @@ pub enum ConfigError {
     /// `PUBLISH_KEYS` is unusable.
     #[error("PUBLISH_KEYS: {0}")]
     PublishKeys(SignatureError),
+    /// `TOPIC_NAMESPACES` is not a JSON object of valid namespaces and their options.
+    #[error("TOPIC_NAMESPACES: {0}")]
+    Namespaces(String),
     /// A numeric setting is not a positive whole number.
     #[error("the setting {0} must be a positive whole number")]
     NotANumber(&'static str),
@@ -58,6 +64,10 @@ pub struct RoomSettings {
     pub history: HistoryLimits,
     /// What one token holder can make the room do.
     pub limits: Limits,
+    /// The topic namespaces.
+    pub namespaces: Namespaces,
+    /// The most topics one socket may subscribe to.
+    pub max_topics_per_socket: u32,
     /// Tests only: the user name whose connects fail, and the event name whose storing fails.
     pub fail_marker: Option<String>,
 }
@@ -118,9 +128,15 @@ impl RoomSettings {
             max_age_ms: number("HISTORY_MAX_AGE_SECONDS", defaults.max_age_ms / 1000)?
                 .saturating_mul(1000),
         };
+        let namespaces = match lookup("TOPIC_NAMESPACES").filter(|v| !v.trim().is_empty()) {
+            Some(json) => Namespaces::parse(&json).map_err(ConfigError::Namespaces)?,
+            None => Namespaces::default(),
+        };
         Ok(Self {
             history,
             limits,
+            namespaces,
+            max_topics_per_socket: count("MAX_TOPICS_PER_SOCKET", 1024)?,
             fail_marker: lookup("TEST_FAIL_MARKER").filter(|m| !m.is_empty()),
         })
     }
@@ -195,6 +211,16 @@ mod tests {
             RoomSettings::load(env(&[("MAX_CLIENT_FRAMES_PER_MINUTE", "-1")])).unwrap_err(),
             ConfigError::NotANumber("MAX_CLIENT_FRAMES_PER_MINUTE")
         );
+    }
+
+    #[test]
+    fn topic_namespaces_are_optional_and_validated() {
+        assert_eq!(
+            RoomSettings::load(env(&[])).unwrap().namespaces,
+            Namespaces::default()
+        );
+        let err = RoomSettings::load(env(&[("TOPIC_NAMESPACES", "{\"a b\":{}}")])).unwrap_err();
+        assert!(err.to_string().starts_with("TOPIC_NAMESPACES: "), "{err}");
     }
 
     #[test]

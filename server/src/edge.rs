@@ -1,5 +1,6 @@
 //! The Worker's entry point: authenticates every request at the edge, then hands it to the
-//! user's room. Nothing here touches a Durable Object before the token or signature checks out.
+//! user's room or the topic's root. Nothing here touches a Durable Object before the token or
+//! signature checks out.
 
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
@@ -9,19 +10,13 @@ use edgepush_protocol::frames::{
     EPOCH_PARAM, REFUSAL_PARAM, SINCE_PARAM, SUBPROTOCOL, ServerFrame, TOKEN_PARAM,
 };
 use edgepush_protocol::publish::{
-    IDEMPOTENCY_HEADER, MAX_BODY_BYTES, NewEvent, parse_publish_request,
+    IDEMPOTENCY_HEADER, MAX_BODY_BYTES, NewEvent, Target, parse_publish_request,
 };
 use edgepush_protocol::signature::SIGNATURE_HEADER;
+use edgepush_protocol::topic::TopicPattern;
 use futures_util::future::join_all;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-use wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::worker_sys::DurableObject;
-use worker::{
-    Context, Env, Headers, Method, Request, RequestInit, Response, Stub, WebSocketPair, event,
-    web_sys,
-};
+use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, WebSocketPair, event};
 
 use crate::api::{
     self, DisconnectRequest, DisconnectResponse, Refusal, RevokeRequest, RevokeResponse, Route,
@@ -31,19 +26,12 @@ use crate::config::Settings;
 use crate::error::ServerError;
 use crate::internal::{
     CALL_PARAM, ConnectCall, DisconnectAnswer, DisconnectCall, PublishAnswer, PublishCall,
-    ROOM_URL, RevokeAnswer, RevokeCall, RoomCall, RoomFailure, read_answer, read_failure,
+    ROOM_URL, RevokeAnswer, RevokeCall, RoomCall, RoomFailure, TopicCall, TopicPublishCall,
+    read_answer, read_failure,
 };
 use crate::limits::RateLimitedTokens;
+use crate::objects::Object;
 use crate::runtime::{log, now_ms};
-
-/// The Durable Object binding in `wrangler.toml`.
-const ROOMS_BINDING: &str = "ROOMS";
-
-impl From<worker::Error> for ServerError {
-    fn from(err: worker::Error) -> Self {
-        Self::Internal(err.to_string())
-    }
-}
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
@@ -128,13 +116,6 @@ fn now_seconds() -> i64 {
     (now_ms() / 1000) as i64
 }
 
-fn room(env: &Env, user: &str) -> Result<Stub, ServerError> {
-    Ok(env
-        .durable_object(ROOMS_BINDING)?
-        .id_from_name(user)?
-        .get_stub()?)
-}
-
 async fn connect(req: Request, env: &Env) -> Result<Response, ServerError> {
     let is_upgrade = req
         .headers()
@@ -174,6 +155,16 @@ fn authorize(
     let token = api::connect_token(subprotocols, query_token.as_deref())?;
     let claims = settings(env)?.tokens.verify(token.token, now_seconds())?;
     let resume = api::resume_request(query(SINCE_PARAM).as_deref(), query(EPOCH_PARAM).as_deref())?;
+    let grants = claims
+        .topics
+        .iter()
+        .map(|grant| TopicPattern::parse(grant))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|problem| ServerError::Refused {
+            code: ErrorCode::InvalidClaims,
+            message: format!("the token's topics claim holds an invalid topic: {problem}"),
+            retry_after_ms: None,
+        })?;
     Ok(ConnectCall {
         user: claims.sub,
         exp: claims.exp,
@@ -188,6 +179,7 @@ fn authorize(
         subprotocol: token.echo_subprotocol,
         since: resume.since,
         epoch: resume.epoch,
+        grants,
     })
 }
 
@@ -245,7 +237,10 @@ async fn enter_room(
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let room_req = Request::new_with_init(room_url.as_str(), &init)?;
-    let mut response = room(env, &user)?.fetch_with_request(room_req).await?;
+    let mut response = Object::Room(&user)
+        .stub(env)?
+        .fetch_with_request(room_req)
+        .await?;
     if response.status_code() == 101 {
         return Ok(Ok(response));
     }
@@ -320,8 +315,21 @@ async fn publish(req: Request, env: &Env) -> Result<Response, ServerError> {
     let idempotency = req.headers().get(IDEMPOTENCY_HEADER)?;
     let body = signed_body(req, env).await?;
     let events = parse_publish_request(&body, idempotency.as_deref())?;
+    // A topic of an undeclared namespace refuses the whole request before anything is stored.
+    let namespaces = &settings(env)?.room.namespaces;
+    for (index, event) in events.iter().enumerate() {
+        if let Target::Topic(topic) = &event.to {
+            namespaces
+                .options(topic)
+                .map_err(|refusal| ServerError::Refused {
+                    code: refusal.code,
+                    message: format!("events[{index}]: {}", refusal.message),
+                    retry_after_ms: None,
+                })?;
+        }
+    }
 
-    // One request per user's room, all in flight at once; each keeps its events' order.
+    // One request per user's room or topic, all in flight at once; each keeps its events' order.
     let batches = batch::by_room(&events);
     let answers = join_all(
         batches
@@ -342,42 +350,22 @@ async fn publish_to_room(
     batch: &RoomBatch<'_>,
     events: &[NewEvent],
 ) -> Result<PublishAnswer, RoomFailure> {
-    let call = RoomCall::Publish(PublishCall {
-        events: batch.indexes.iter().map(|&i| &events[i]).collect(),
-    });
-    let (status, body) = room_post(env, batch.user.as_str(), &call)
-        .await
-        .map_err(|err| RoomFailure::new(err.code(), err.to_string()))?;
-    read_answer(status, &body)
-}
-
-/// Posts a call to the user's room and returns its answer's status and body. Uses the runtime's
-/// `Request`/`Response` directly: one `text()` call for the answer instead of
-/// `worker::Response`'s chunk-by-chunk stream reader, and no `Headers` object (the room reads
-/// the body as JSON whatever its type).
-async fn room_post<E: Serialize>(
-    env: &Env,
-    user: &str,
-    call: &RoomCall<E>,
-) -> Result<(u16, String), ServerError> {
-    // JS errors go through worker's conversion, then the edge's `From<worker::Error>`.
-    let js = worker::Error::from;
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(&call.to_json()));
-    let req = web_sys::Request::new_with_str_and_init(ROOM_URL, &init).map_err(js)?;
-    let stub: DurableObject = room(env, user)?.into_rpc();
-    let response: web_sys::Response = JsFuture::from(stub.fetch_with_request(&req).map_err(js)?)
-        .await
-        .map_err(js)?
-        .dyn_into()
-        .map_err(js)?;
-    let body = JsFuture::from(response.text().map_err(js)?)
-        .await
-        .map_err(js)?
-        .as_string()
-        .ok_or_else(|| ServerError::Internal("the room's answer is not text".into()))?;
-    Ok((response.status(), body))
+    let events: Vec<&NewEvent> = batch.indexes.iter().map(|&i| &events[i]).collect();
+    match batch.to {
+        Target::User(user) => {
+            let call = RoomCall::Publish(PublishCall { events });
+            Object::Room(user.as_str()).call(env, &call.to_json()).await
+        }
+        Target::Topic(topic) => {
+            let call = TopicCall::Publish(TopicPublishCall {
+                topic: topic.as_str().to_owned(),
+                events,
+            });
+            Object::Topic(topic.as_str())
+                .call(env, &call.to_json())
+                .await
+        }
+    }
 }
 
 /// Makes a call the user's room answers with a `T`; its failure is reported naming the user.
@@ -386,7 +374,7 @@ async fn call_room<T: DeserializeOwned>(
     user: &str,
     call: &RoomCall,
 ) -> Result<T, ServerError> {
-    let (status, body) = room_post(env, user, call).await?;
+    let (status, body) = Object::Room(user).post(env, &call.to_json()).await?;
     read_answer(status, &body).map_err(|failure| room_failed(user, failure))
 }
 

@@ -1,20 +1,28 @@
-//! The contract between the edge and a room (a user's Durable Object): every call the edge
-//! makes and every answer, as types both sides use. No path, header or answer shape is spelled
-//! anywhere else.
+//! The contract between the Durable Objects and their callers: every call the edge makes to a
+//! room (a user's object) or a topic (a topic's root object), every call a room and a topic make
+//! to each other, and every answer, as types both sides use. No path, header or answer shape is
+//! spelled anywhere else.
 //!
 //! A call travels as JSON, in the body of a `POST` to [`ROOM_URL`], or, for
 //! [`RoomCall::Connect`] (a WebSocket upgrade: a `GET` without a body), in the query parameter
 //! [`CALL_PARAM`].
-//! The room answers `200` with the call's answer as JSON (`101` with the socket for a connect),
-//! or a [`RoomFailure`]: the status of its code and an `{"error":{..}}` body.
+//! The object answers `200` with the call's answer as JSON (`101` with the socket for a
+//! connect), or a [`RoomFailure`]: the status of its code and an `{"error":{..}}` body.
+//!
+//! Topics (`docs/topics.md`): a room [`TopicCall::Join`]s a topic when one of its sockets
+//! subscribes, and [`TopicCall::Leave`]s it when none listens any more; the topic stores each
+//! [`TopicCall::Publish`] and relays it to the rooms of its members with [`RoomCall::Deliver`].
 
 use edgepush_protocol::ErrorCode;
 use edgepush_protocol::frames::{ErrorBody, ErrorResponse};
 use edgepush_protocol::publish::NewEvent;
+use edgepush_protocol::topic::TopicPattern;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// Where the edge sends room calls; never reachable from outside.
+use crate::room::ReplayPage;
+
+/// Where room and topic calls are sent; never reachable from outside.
 pub const ROOM_URL: &str = "https://room.internal/";
 /// The query parameter that carries a call without a body (a connect).
 pub const CALL_PARAM: &str = "call";
@@ -35,6 +43,102 @@ pub enum RoomCall<E = NewEvent> {
     /// Revoke the user's tokens issued at or before a second; answered with a
     /// [`RevokeAnswer`].
     Revoke(RevokeCall),
+    /// From a topic: send its new events to the sockets that subscribed to it; answered with a
+    /// [`DeliverAnswer`].
+    Deliver(DeliverCall),
+}
+
+/// A call to a topic's root object. `E` as for [`RoomCall`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopicCall<E = NewEvent> {
+    /// From the edge: store events and relay them to the members' rooms; answered with a
+    /// [`PublishAnswer`].
+    Publish(TopicPublishCall<E>),
+    /// From a room: its user is a member now; answered with a [`JoinAnswer`].
+    Join(JoinCall),
+    /// From a room: the next page of a join's replay; answered with a [`ReplayPage`].
+    Replay(ReplayCall),
+    /// From a room: no socket of its user listens any more; answered with `{}`.
+    Leave(LeaveCall),
+}
+
+/// Events for one topic, in request order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopicPublishCall<E = NewEvent> {
+    /// The topic.
+    pub topic: String,
+    /// The events.
+    pub events: Vec<E>,
+}
+
+/// A user's room joins a topic for one of its sockets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinCall {
+    /// The topic.
+    pub topic: String,
+    /// The user.
+    pub user: String,
+    /// Resume after this id of the topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    /// The epoch of `since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+}
+
+/// The topic's answer to a [`JoinCall`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinAnswer {
+    /// The `subscribed` frame.
+    pub first: String,
+    /// The topic's newest id when the user joined: relayed events above it are live.
+    pub last_id: u64,
+    /// The first page of the replay.
+    pub replay: ReplayPage,
+}
+
+/// The next page of a replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayCall {
+    /// The topic.
+    pub topic: String,
+    /// The last id of the previous page.
+    pub after: u64,
+}
+
+/// A user's room leaves a topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaveCall {
+    /// The topic.
+    pub topic: String,
+    /// The user.
+    pub user: String,
+}
+
+/// A topic's new events, for the sockets of a room that subscribed to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverCall {
+    /// The topic.
+    pub topic: String,
+    /// The events, in id order.
+    pub events: Vec<Delivered>,
+}
+
+/// One relayed event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivered {
+    /// Its id in the topic.
+    pub id: u64,
+    /// Its `event` frame.
+    pub frame: String,
+}
+
+/// A room's answer to a [`DeliverCall`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverAnswer {
+    /// Sockets of the room that listen to the topic (0: the user is no member any more).
+    pub sockets: u32,
 }
 
 /// A verified socket to accept.
@@ -57,6 +161,9 @@ pub struct ConnectCall {
     /// The epoch of `since`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch: Option<String>,
+    /// The token's `topics` claim: what the socket may subscribe to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<TopicPattern>,
 }
 
 /// Events for one user, in request order.
@@ -106,6 +213,9 @@ pub enum RoomOutcome {
         id: u64,
         /// Sockets it was sent to.
         sockets: u32,
+        /// For a topic: the rooms it was relayed to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rooms: Option<u32>,
     },
     /// Its idempotency key was stored with the same event: nothing stored or sent.
     Duplicate {
@@ -181,16 +291,31 @@ impl<E: Serialize> RoomCall<E> {
     }
 }
 
-impl RoomCall {
-    /// Reads a call; a call the room cannot read is the edge's bug, reported as internal.
-    pub fn from_json(text: &str) -> Result<Self, RoomFailure> {
-        serde_json::from_str(text).map_err(|err| {
-            RoomFailure::new(
-                ErrorCode::InternalError,
-                format!("unreadable room call: {err}"),
-            )
-        })
+impl<E: Serialize> TopicCall<E> {
+    /// The call as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+impl RoomCall {
+    /// Reads a call; a call the room cannot read is the caller's bug, reported as internal.
+    pub fn from_json(text: &str) -> Result<Self, RoomFailure> {
+        read_call(text)
+    }
+}
+
+impl TopicCall {
+    /// Reads a call; a call the topic cannot read is the caller's bug, reported as internal.
+    pub fn from_json(text: &str) -> Result<Self, RoomFailure> {
+        read_call(text)
+    }
+}
+
+fn read_call<T: DeserializeOwned>(text: &str) -> Result<T, RoomFailure> {
+    serde_json::from_str(text).map_err(|err| {
+        RoomFailure::new(ErrorCode::InternalError, format!("unreadable call: {err}"))
+    })
 }
 
 /// An answer as JSON.
@@ -243,6 +368,7 @@ mod tests {
             subprotocol: true,
             since: Some(7),
             epoch: Some("e-1".into()),
+            grants: vec![TopicPattern::parse("product:*").unwrap()],
         });
         let events = parse_publish_request(
             br#"{"events":[{"user":"42","name":"A","payload":{"x":[1,2]}},{"user":"42","name":"B","idempotency_key":"k"}]}"#,
@@ -252,10 +378,59 @@ mod tests {
         let publish = RoomCall::Publish(PublishCall { events });
         let disconnect = RoomCall::Disconnect(DisconnectCall { reconnect: false });
         let revoke = RoomCall::Revoke(RevokeCall { at: 1_700_000_000 });
-        for call in [connect, publish, disconnect, revoke] {
+        let deliver = RoomCall::Deliver(DeliverCall {
+            topic: "feed:all".into(),
+            events: vec![Delivered {
+                id: 4,
+                frame: "{}".into(),
+            }],
+        });
+        for call in [connect, publish, disconnect, revoke, deliver] {
             let json = call.to_json();
             assert_eq!(RoomCall::from_json(&json).unwrap().to_json(), json);
         }
+        let events = parse_publish_request(
+            br#"{"topic":"feed:all","name":"A","payload":{"x":1}}"#,
+            None,
+        )
+        .unwrap();
+        let topic_calls = [
+            TopicCall::Publish(TopicPublishCall {
+                topic: "feed:all".into(),
+                events,
+            }),
+            TopicCall::Join(JoinCall {
+                topic: "feed:all".into(),
+                user: "42".into(),
+                since: Some(3),
+                epoch: None,
+            }),
+            TopicCall::Replay(ReplayCall {
+                topic: "feed:all".into(),
+                after: 35,
+            }),
+            TopicCall::Leave(LeaveCall {
+                topic: "feed:all".into(),
+                user: "42".into(),
+            }),
+        ];
+        for call in topic_calls {
+            let json = call.to_json();
+            assert_eq!(TopicCall::from_json(&json).unwrap().to_json(), json);
+        }
+        let joined = JoinAnswer {
+            first: "{}".into(),
+            last_id: 9,
+            replay: ReplayPage {
+                frames: vec!["{}".into()],
+                last: Some(9),
+                next_after: Some(9),
+            },
+        };
+        assert_eq!(
+            read_answer::<JoinAnswer>(200, &answer_json(&joined)).unwrap(),
+            joined
+        );
         assert!(matches!(
             RoomCall::from_json(
                 r#"{"connect":{"user":"1","exp":5,"token_id":"s","subprotocol":false}}"#
@@ -305,7 +480,11 @@ mod tests {
     fn answers_and_failures_round_trip() {
         let answer = PublishAnswer {
             outcomes: vec![
-                RoomOutcome::Stored { id: 3, sockets: 2 },
+                RoomOutcome::Stored {
+                    id: 3,
+                    sockets: 2,
+                    rooms: Some(1),
+                },
                 RoomOutcome::Duplicate { id: 1 },
                 RoomOutcome::Conflict { id: 2 },
             ],

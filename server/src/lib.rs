@@ -30,14 +30,21 @@ pub mod internal;
 pub mod limits;
 #[cfg(test)]
 mod memory_store;
+pub mod namespaces;
 pub mod room;
 pub mod sql_store;
+pub mod subscriptions;
 
 #[cfg(target_arch = "wasm32")]
 pub mod edge;
+#[cfg(target_arch = "wasm32")]
+pub mod objects;
 #[cfg(target_arch = "wasm32")]
 pub mod runtime;
 // The #[durable_object] macro generates undocumented glue methods.
 #[cfg(target_arch = "wasm32")]
 #[allow(missing_docs)]
 pub mod room_object;
+#[cfg(target_arch = "wasm32")]
+#[allow(missing_docs)]
+pub mod topic_object;

@@ -1,9 +1,13 @@
-//! The room: one user's stream, as a plain struct over an [`EventStore`] with time passed in.
+//! The room: one event stream — a user's, or a topic's — as a plain struct over an
+//! [`EventStore`] with time passed in.
 //!
 //! The Durable Object owns the sockets; the room decides what to store, what ids to give, what
-//! to send, and what a reconnecting client must replay.
+//! to send, and what a reconnecting client must replay. A topic's stream is the same, except
+//! that its `event` frames name the topic and a reader joins it with a `subscribed` frame.
 
-use edgepush_protocol::frames::{EventFrame, HEARTBEAT_INTERVAL_MS, ServerFrame, Welcome};
+use edgepush_protocol::frames::{
+    EventFrame, HEARTBEAT_INTERVAL_MS, ServerFrame, Subscribed, Welcome,
+};
 use edgepush_protocol::publish::NewEvent;
 use serde_json::value::RawValue;
 
@@ -15,12 +19,14 @@ use crate::history::{
 /// events is read, framed and sent a page at a time, never all at once.
 pub const REPLAY_PAGE_EVENTS: usize = 32;
 
-/// One user's stream.
+/// One stream.
 #[derive(Debug)]
 pub struct Room<S> {
     store: S,
     limits: HistoryLimits,
     meta: StreamMeta,
+    /// The topic, for a topic's stream.
+    topic: Option<String>,
 }
 
 /// What publishing one event did.
@@ -63,21 +69,24 @@ pub struct ResumeRequest {
     pub epoch: Option<String>,
 }
 
-/// What a connecting socket must be sent first: the welcome frame, then the first page of the
-/// replay.
+/// What a connecting socket (or a new subscriber) must be sent first: the `welcome` (or
+/// `subscribed`) frame, then the first page of the replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Greeting {
-    /// The `welcome` frame.
-    pub welcome: String,
+    /// The `welcome` or `subscribed` frame.
+    pub first: String,
     /// The first `event` frames the client missed, oldest first.
     pub replay: ReplayPage,
 }
 
 /// A page of replayed `event` frames.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReplayPage {
     /// The frames, oldest first.
     pub frames: Vec<String>,
+    /// The id of the last frame.
+    #[serde(default)]
+    pub last: Option<u64>,
     /// When more may follow: pass this to [`Room::replay_after`] for the next page.
     pub next_after: Option<u64>,
 }
@@ -115,7 +124,16 @@ impl<S: EventStore> Room<S> {
             store,
             limits,
             meta,
+            topic: None,
         })
+    }
+
+    /// The same stream as a topic's: its frames name `topic`.
+    pub fn for_topic(self, topic: &str) -> Self {
+        Self {
+            topic: Some(topic.to_owned()),
+            ..self
+        }
     }
 
     /// The stream's identity and head.
@@ -132,27 +150,68 @@ impl<S: EventStore> Room<S> {
         now_ms: u64,
     ) -> Result<Vec<Accepted>, StoreError> {
         let limits = self.limits;
+        let topic = self.topic.clone();
         let mut meta = self.meta.clone();
-        let accepted = self
-            .store
-            .atomically(|store| publish_all(store, &mut meta, limits, events, now_ms))?;
+        let accepted = self.store.atomically(|store| {
+            publish_all(store, &mut meta, limits, events, topic.as_deref(), now_ms)
+        })?;
         self.meta = meta;
         Ok(accepted)
     }
 
     /// The frames a connecting socket gets: welcome, then every event after `since` when the
-    /// client resumes (the first page here, the rest from [`Room::replay_after`]). `recovered`
-    /// is `false` when the gap cannot be filled: another epoch, an id from the future, or events
-    /// pruned past `since`. Replays whatever is retained after `since` in the same epoch even
-    /// then, so the client still catches up on recent events.
+    /// client resumes (the first page here, the rest from [`Room::replay_after`]); see
+    /// [`Room::catch_up`].
     pub fn greet(
         &mut self,
         visitor: &Visitor<'_>,
         resume: &ResumeRequest,
         now_ms: u64,
     ) -> Result<Greeting, StoreError> {
+        let (recovered, replay) = self.catch_up(resume, now_ms)?;
+        let welcome = ServerFrame::<()>::Welcome(Welcome {
+            user: visitor.user.to_owned(),
+            connection: visitor.connection.to_owned(),
+            server_time: now_ms,
+            token_expires_at: visitor.token_expires_at,
+            last_id: self.meta.last_id,
+            epoch: self.meta.epoch.clone(),
+            recovered,
+            heartbeat_ms: HEARTBEAT_INTERVAL_MS,
+        });
+        Ok(Greeting {
+            first: to_json(&welcome),
+            replay,
+        })
+    }
+
+    /// What a new subscriber of a topic's stream gets: `subscribed`, then the events after
+    /// `since` as for [`Room::greet`].
+    pub fn join(&mut self, resume: &ResumeRequest, now_ms: u64) -> Result<Greeting, StoreError> {
+        let (recovered, replay) = self.catch_up(resume, now_ms)?;
+        let subscribed = ServerFrame::<()>::Subscribed(Subscribed {
+            topic: self.topic.clone().unwrap_or_default(),
+            last_id: self.meta.last_id,
+            epoch: self.meta.epoch.clone(),
+            recovered,
+        });
+        Ok(Greeting {
+            first: to_json(&subscribed),
+            replay,
+        })
+    }
+
+    /// Whether the gap after `since` can be filled, and the first page of it. `recovered` is
+    /// `None` without `since`, `false` when the gap cannot be filled: another epoch, an id from
+    /// the future, or events pruned past `since`. Replays whatever is retained after `since` in
+    /// the same epoch even then, so the client still catches up on recent events.
+    fn catch_up(
+        &mut self,
+        resume: &ResumeRequest,
+        now_ms: u64,
+    ) -> Result<(Option<bool>, ReplayPage), StoreError> {
         prune(&mut self.store, &self.meta, self.limits, now_ms)?;
-        let (recovered, replay) = match resume.since {
+        Ok(match resume.since {
             None => (None, ReplayPage::default()),
             Some(_)
                 if resume
@@ -169,28 +228,17 @@ impl<S: EventStore> Room<S> {
                     Some(first) => first.id == since + 1,
                     None => since == self.meta.last_id,
                 };
-                (Some(complete), page(&events))
+                (Some(complete), page(&events, self.topic.as_deref()))
             }
-        };
-        let welcome = ServerFrame::<()>::Welcome(Welcome {
-            user: visitor.user.to_owned(),
-            connection: visitor.connection.to_owned(),
-            server_time: now_ms,
-            token_expires_at: visitor.token_expires_at,
-            last_id: self.meta.last_id,
-            epoch: self.meta.epoch.clone(),
-            recovered,
-            heartbeat_ms: HEARTBEAT_INTERVAL_MS,
-        });
-        Ok(Greeting {
-            welcome: to_json(&welcome),
-            replay,
         })
     }
 
     /// The next page of a replay, after the id a previous page named.
     pub fn replay_after(&self, after: u64) -> Result<ReplayPage, StoreError> {
-        Ok(page(&self.store.events_after(after, REPLAY_PAGE_EVENTS)?))
+        Ok(page(
+            &self.store.events_after(after, REPLAY_PAGE_EVENTS)?,
+            self.topic.as_deref(),
+        ))
     }
 
     /// Revokes the user's tokens issued at or before `at` (seconds); a revocation is never moved
@@ -220,6 +268,7 @@ fn publish_all<S: EventStore>(
     meta: &mut StreamMeta,
     limits: HistoryLimits,
     events: &[NewEvent],
+    topic: Option<&str>,
     now_ms: u64,
 ) -> Result<Vec<Accepted>, StoreError> {
     let mut accepted = Vec::with_capacity(events.len());
@@ -257,7 +306,7 @@ fn publish_all<S: EventStore>(
         meta.last_id = stored.id;
         accepted.push(Accepted::Stored {
             id: stored.id,
-            frame: event_frame(&stored),
+            frame: event_frame(&stored, topic),
         });
     }
     if accepted
@@ -282,9 +331,10 @@ fn prune<S: EventStore>(
 }
 
 /// The frames of a page read from the store; a full page may have a successor.
-fn page(events: &[StoredEvent]) -> ReplayPage {
+fn page(events: &[StoredEvent], topic: Option<&str>) -> ReplayPage {
     ReplayPage {
-        frames: events.iter().map(event_frame).collect(),
+        frames: events.iter().map(|e| event_frame(e, topic)).collect(),
+        last: events.last().map(|e| e.id),
         next_after: events
             .last()
             .filter(|_| events.len() == REPLAY_PAGE_EVENTS)
@@ -292,11 +342,12 @@ fn page(events: &[StoredEvent]) -> ReplayPage {
     }
 }
 
-/// The `event` frame for a stored event.
-fn event_frame(event: &StoredEvent) -> String {
+/// The `event` frame for a stored event, naming its topic if it has one.
+fn event_frame(event: &StoredEvent, topic: Option<&str>) -> String {
     // Stored payloads were valid JSON when published; a damaged one is sent as null, not dropped.
     let payload = RawValue::from_string(event.payload.clone()).ok();
     to_json(&ServerFrame::Event(EventFrame {
+        topic: topic.map(str::to_owned),
         id: event.id,
         name: event.name.clone(),
         payload: payload.as_deref(),
@@ -331,7 +382,9 @@ mod tests {
 
     fn event(name: &str, key: Option<&str>) -> NewEvent {
         NewEvent {
-            user: edgepush_protocol::publish::UserId::parse("42").unwrap(),
+            to: edgepush_protocol::publish::Target::User(
+                edgepush_protocol::publish::UserId::parse("42").unwrap(),
+            ),
             name: name.into(),
             payload: RawValue::from_string(r#"{"text":"hi"}"#.into()).unwrap(),
             idempotency_key: key.map(|k| IdempotencyKey::Event(k.to_owned())),
@@ -363,7 +416,7 @@ mod tests {
                 now,
             )
             .unwrap();
-        let welcome = serde_json::from_str(&greeting.welcome).unwrap();
+        let welcome = serde_json::from_str(&greeting.first).unwrap();
         let mut frames = greeting.replay.frames;
         let mut next = greeting.replay.next_after;
         while let Some(after) = next {
@@ -575,5 +628,41 @@ mod tests {
         let (welcome, replay) = greet(&mut room, Some(9), Some("ep1"), 1001);
         assert_eq!(welcome["recovered"], false);
         assert!(replay.is_empty());
+    }
+
+    #[test]
+    fn a_topic_stream_names_its_topic_in_every_frame() {
+        let mut topic = room().for_topic("product:42");
+        publish_n(&mut topic, 3, 1_000);
+        let greeting = topic
+            .join(
+                &ResumeRequest {
+                    since: Some(1),
+                    epoch: None,
+                },
+                2_000,
+            )
+            .unwrap();
+        let subscribed: serde_json::Value = serde_json::from_str(&greeting.first).unwrap();
+        assert_eq!(
+            subscribed,
+            serde_json::json!({"type": "subscribed", "topic": "product:42", "last_id": 3, "epoch": "ep1", "recovered": true})
+        );
+        let replayed: Vec<serde_json::Value> = greeting
+            .replay
+            .frames
+            .iter()
+            .map(|f| serde_json::from_str(f).unwrap())
+            .collect();
+        assert_eq!(
+            replayed
+                .iter()
+                .map(|f| (f["topic"].as_str().unwrap(), f["id"].as_u64().unwrap()))
+                .collect::<Vec<_>>(),
+            [("product:42", 2), ("product:42", 3)]
+        );
+        let live = topic.join(&ResumeRequest::default(), 2_000).unwrap();
+        assert!(live.replay.frames.is_empty());
+        assert!(!live.first.contains("recovered"), "{}", live.first);
     }
 }

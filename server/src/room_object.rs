@@ -1,29 +1,40 @@
 //! The Durable Object shell around [`Room`]: one per user, holding that user's sockets through
 //! the hibernation API and its history in SQLite. It only translates runtime events and
-//! [`RoomCall`]s into room calls, and room results into socket sends and answers.
+//! [`RoomCall`]s into room calls, and room results into socket sends and answers. For topics it
+//! joins and leaves topics for its sockets ([`crate::subscriptions`]) and hands relayed topic
+//! events to the sockets that subscribed.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use edgepush_protocol::codes::{CloseCode, ErrorCode};
-use edgepush_protocol::frames::{ClientFrame, ErrorBody, PING, PONG, SUBPROTOCOL, ServerFrame};
+use edgepush_protocol::frames::{
+    ClientFrame, ErrorBody, PING, PONG, SUBPROTOCOL, ServerFrame, Subscription,
+};
 use edgepush_protocol::publish::NewEvent;
+use edgepush_protocol::topic::TopicPattern;
+use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use worker::{
     DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
     WebSocketPair, durable_object, worker_sys::WebSocketRequestResponsePair,
 };
 
-use crate::config::{ConfigError, RoomSettings};
+use crate::config::Settings;
 use crate::expiry;
 use crate::history::StoreError;
 use crate::internal::{
-    CALL_PARAM, ConnectCall, DisconnectAnswer, PublishAnswer, RevokeAnswer, RoomCall, RoomFailure,
-    RoomOutcome, answer_json,
+    CALL_PARAM, ConnectCall, DeliverAnswer, DeliverCall, DisconnectAnswer, JoinAnswer, JoinCall,
+    LeaveCall, PublishAnswer, ReplayCall, RevokeAnswer, RoomCall, RoomFailure, RoomOutcome,
+    TopicCall,
 };
 use crate::limits::{ConnectGate, Limits, Refused, Window, is_revoked};
-use crate::room::{Accepted, ResumeRequest, Room, Visitor};
+use crate::namespaces::Reader;
+use crate::objects::{Object, Outcome, json, to_response};
+use crate::room::{Accepted, ReplayPage, ResumeRequest, Room, Visitor};
 use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms, random_id};
-use crate::sql_store::SqlStore;
+use crate::sql_store::{SqlStore, Subscriptions};
+use crate::subscriptions::{self, Decision, Joins};
 
 /// What each socket carries through hibernation (its serialized attachment).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,27 +49,13 @@ struct SocketInfo {
     /// Client frames in the current window.
     #[serde(default)]
     frames: Window,
+    /// The user (the room's own name, which the runtime does not tell it).
+    #[serde(default)]
+    user: String,
+    /// The connect token's `topics` claim: what the socket may subscribe to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    grants: Vec<TopicPattern>,
 }
-
-impl From<StoreError> for RoomFailure {
-    fn from(err: StoreError) -> Self {
-        Self::new(ErrorCode::InternalError, err.to_string())
-    }
-}
-
-impl From<ConfigError> for RoomFailure {
-    fn from(err: ConfigError) -> Self {
-        Self::new(ErrorCode::ServerMisconfigured, err.to_string())
-    }
-}
-
-impl From<worker::Error> for RoomFailure {
-    fn from(err: worker::Error) -> Self {
-        Self::new(ErrorCode::InternalError, err.to_string())
-    }
-}
-
-type Outcome<T> = std::result::Result<T, RoomFailure>;
 
 /// The per-user Durable Object.
 #[durable_object]
@@ -66,8 +63,10 @@ pub struct RoomObject {
     state: State,
     env: Env,
     room: RefCell<Option<Room<SqlStore<DurableSql>>>>,
-    settings: RefCell<Option<RoomSettings>>,
+    subscriptions: RefCell<Option<Rc<Subscriptions<DurableSql>>>>,
+    settings: RefCell<Option<Rc<Settings>>>,
     gate: RefCell<ConnectGate>,
+    joins: RefCell<Joins>,
 }
 
 impl DurableObject for RoomObject {
@@ -85,8 +84,10 @@ impl DurableObject for RoomObject {
             state,
             env,
             room: RefCell::new(None),
+            subscriptions: RefCell::new(None),
             settings: RefCell::new(None),
             gate: RefCell::default(),
+            joins: RefCell::default(),
         }
     }
 
@@ -105,21 +106,10 @@ impl DurableObject for RoomObject {
             Ok(RoomCall::Publish(call)) => self.publish(&call.events).map(|a| json(&a)),
             Ok(RoomCall::Disconnect(call)) => self.disconnect(call.reconnect).map(|a| json(&a)),
             Ok(RoomCall::Revoke(call)) => self.revoke(call.at).map(|a| json(&a)),
+            Ok(RoomCall::Deliver(call)) => self.deliver(&call).map(|a| json(&a)),
             Err(failure) => Err(failure),
         };
-        match answered {
-            Ok(response) => response,
-            Err(failure) => {
-                log(
-                    "room_failure",
-                    &[
-                        ("code", failure.code.as_str().to_owned()),
-                        ("message", failure.message.clone()),
-                    ],
-                );
-                Ok(Response::ok(failure.to_json())?.with_status(failure.status()))
-            }
-        }
+        to_response(answered)
     }
 
     async fn websocket_message(
@@ -132,7 +122,7 @@ impl DurableObject for RoomObject {
         let mut info = ws.deserialize_attachment::<SocketInfo>().ok().flatten();
         let limit = self
             .settings()
-            .map_or(Limits::default(), |s| s.limits)
+            .map_or(Limits::default(), |s| s.room.limits)
             .frames_per_socket;
         if let Some(info) = &mut info {
             if info.frames.admit(limit, now_ms()).is_err() {
@@ -149,23 +139,39 @@ impl DurableObject for RoomObject {
             }
             let _ = ws.serialize_attachment(&*info);
         }
-        let reply = match message {
-            WebSocketIncomingMessage::String(text) => {
-                match serde_json::from_str::<ClientFrame>(&text) {
-                    Ok(ClientFrame::Ping) => PONG.to_owned(),
-                    Err(_) => error_frame(
-                        ErrorCode::InvalidFrame,
-                        "send {\"type\":\"ping\"} heartbeats only; events flow from the server",
-                    ),
-                }
+        let frame = match message {
+            WebSocketIncomingMessage::String(text) => serde_json::from_str::<ClientFrame>(&text)
+                .map_err(|err| {
+                    format!(
+                        "not a client frame ({err}): send ping, subscribe or unsubscribe; \
+                         events flow from the server"
+                    )
+                }),
+            WebSocketIncomingMessage::Binary(_) => {
+                Err("binary frames are not part of the protocol".to_owned())
             }
-            WebSocketIncomingMessage::Binary(_) => error_frame(
-                ErrorCode::InvalidFrame,
-                "binary frames are not part of the protocol",
-            ),
         };
         // A socket that closed meanwhile cannot be answered; that is not an error of the room.
-        let _ = ws.send_with_str(reply);
+        match (frame, info) {
+            (Ok(ClientFrame::Ping), _) => {
+                let _ = ws.send_with_str(PONG);
+            }
+            (Ok(ClientFrame::Subscribe { topics }), Some(info)) => {
+                self.subscribe(&ws, info, topics).await;
+            }
+            (Ok(ClientFrame::Unsubscribe { topics }), Some(info)) => {
+                self.unsubscribe(&ws, info, &topics).await;
+            }
+            (Ok(_), None) => {
+                let _ = ws.send_with_str(error_frame(
+                    ErrorCode::InternalError,
+                    "this socket's state was lost; reconnect to subscribe",
+                ));
+            }
+            (Err(message), _) => {
+                let _ = ws.send_with_str(error_frame(ErrorCode::InvalidFrame, &message));
+            }
+        }
         Ok(())
     }
 
@@ -176,20 +182,22 @@ impl DurableObject for RoomObject {
         _reason: String,
         _clean: bool,
     ) -> Result<()> {
-        let conn = ws
-            .deserialize_attachment::<SocketInfo>()
-            .ok()
-            .flatten()
-            .map(|i| i.conn);
+        let info = ws.deserialize_attachment::<SocketInfo>().ok().flatten();
         // Complete the closing handshake; the socket may already be gone.
         let _ = ws.close(Some(CloseCode::Normal.as_u16()), Some("bye"));
         log(
             "disconnect",
             &[
-                ("conn", conn.unwrap_or_default()),
+                (
+                    "conn",
+                    info.as_ref().map(|i| i.conn.clone()).unwrap_or_default(),
+                ),
                 ("code", code.to_string()),
             ],
         );
+        if let Some(info) = info {
+            self.unsubscribe_all(&info).await;
+        }
         Ok(())
     }
 
@@ -204,20 +212,15 @@ impl DurableObject for RoomObject {
     }
 }
 
-/// A `200` answer with `answer` as JSON.
-fn json<T: Serialize>(answer: &T) -> Result<Response> {
-    Response::ok(answer_json(answer))
-}
-
 impl RoomObject {
     /// The settings, read once per wake-up.
-    fn settings(&self) -> Outcome<RoomSettings> {
+    fn settings(&self) -> Outcome<Rc<Settings>> {
         let mut slot = self.settings.borrow_mut();
         if let Some(settings) = slot.as_ref() {
             return Ok(settings.clone());
         }
-        let settings = RoomSettings::load(|name| self.env.var(name).ok().map(|v| v.to_string()))?;
-        Ok(slot.insert(settings).clone())
+        let settings = Settings::load(|name| self.env.var(name).ok().map(|v| v.to_string()))?;
+        Ok(slot.insert(Rc::new(settings)).clone())
     }
 
     /// Runs `f` on the room, opening it from storage on first use after a wake-up.
@@ -229,8 +232,9 @@ impl RoomObject {
         let room = match slot.take() {
             Some(room) => slot.insert(room),
             None => {
-                let settings = self.settings()?;
-                let store = SqlStore::open(DurableSql::of(&self.state)?, settings.fail_marker)?;
+                let settings = &self.settings()?.room;
+                let store =
+                    SqlStore::open(DurableSql::of(&self.state)?, settings.fail_marker.clone())?;
                 slot.insert(Room::open(store, settings.history, new_epoch)?)
             }
         };
@@ -241,6 +245,7 @@ impl RoomObject {
     /// accepted, so a failure is the answer, never a half-open socket.
     async fn accept_socket(&self, call: &ConnectCall) -> Outcome<Result<Response>> {
         let settings = self.settings()?;
+        let settings = &settings.room;
         if settings.fail_marker.as_deref() == Some(call.user.as_str()) {
             return Err(RoomFailure::new(
                 ErrorCode::InternalError,
@@ -320,6 +325,8 @@ impl RoomObject {
             exp: call.exp.min(expiry::LATEST_EXP),
             iat: call.iat,
             frames: Window::default(),
+            user: call.user.clone(),
+            grants: call.grants.clone(),
         });
         if let Err(err) = attached {
             let code = CloseCode::InternalError;
@@ -327,7 +334,7 @@ impl RoomObject {
             return Err(err.into());
         }
         // Sends fail only once the client went away; its next connect resumes.
-        let _ = pair.server.send_with_str(&greeting.welcome);
+        let _ = pair.server.send_with_str(&greeting.first);
         let mut replayed = 0;
         let mut page = greeting.replay;
         loop {
@@ -376,6 +383,7 @@ impl RoomObject {
                         .iter()
                         .filter(|ws| ws.send_with_str(&frame).is_ok())
                         .count() as u32,
+                    rooms: None,
                 },
                 Accepted::Duplicate { id } => RoomOutcome::Duplicate { id },
                 Accepted::Conflict { id } => RoomOutcome::Conflict { id },
@@ -425,6 +433,227 @@ impl RoomObject {
             })
             .filter(|ws| ws.close(Some(code.as_u16()), Some(code.reason())).is_ok())
             .count() as u32
+    }
+
+    /// The sockets' subscriptions, opened once per wake-up; sockets that went away while the
+    /// room was evicted are forgotten then.
+    fn subscriptions(&self) -> Outcome<Rc<Subscriptions<DurableSql>>> {
+        let mut slot = self.subscriptions.borrow_mut();
+        if let Some(subscriptions) = slot.as_ref() {
+            return Ok(subscriptions.clone());
+        }
+        let subscriptions = Subscriptions::open(DurableSql::of(&self.state)?)?;
+        let open = self
+            .state
+            .get_websockets()
+            .iter()
+            .filter_map(|ws| ws.deserialize_attachment::<SocketInfo>().ok().flatten())
+            .map(|info| info.conn)
+            .collect();
+        subscriptions.keep_only(&open)?;
+        Ok(slot.insert(Rc::new(subscriptions)).clone())
+    }
+
+    /// Decides a `subscribe` frame's topics, records the accepted ones, answers the refused
+    /// ones, and joins the accepted ones (all at once).
+    async fn subscribe(&self, ws: &WebSocket, info: SocketInfo, items: Vec<Subscription>) {
+        let ready = self.settings().and_then(|settings| {
+            let subscriptions = self.subscriptions()?;
+            let topics = subscriptions.topics_of(&info.conn)?;
+            Ok((settings, subscriptions, topics))
+        });
+        let (settings, subscriptions, mut topics) = match ready {
+            Ok(ready) => ready,
+            Err(failure) => {
+                let _ = ws.send_with_str(error_frame(failure.code, &failure.message));
+                return;
+            }
+        };
+        let now = (now_ms() / 1000) as i64;
+        let reader = Reader {
+            user: &info.user,
+            grants: &info.grants,
+        };
+        let decisions = subscriptions::decide(
+            items,
+            reader,
+            &mut topics,
+            &settings.room.namespaces,
+            settings.room.max_topics_per_socket,
+            |token| settings.tokens.verify_subscription(token, now),
+        );
+        let mut joining = Vec::new();
+        for decision in decisions {
+            match decision {
+                Decision::Refuse(frame) => {
+                    let _ = ws.send_with_str(frame);
+                }
+                Decision::Join { topic, resume } => joining.push((topic, resume)),
+            }
+        }
+        let names = joining.iter().map(|(topic, _)| topic.as_str());
+        if let Err(err) = subscriptions.add(&info.conn, names) {
+            for (topic, _) in &joining {
+                let _ = ws.send_with_str(subscriptions::unsubscribed(
+                    topic.as_str(),
+                    ErrorCode::InternalError,
+                    format!("storing the subscription failed: {err}; subscribe again"),
+                ));
+            }
+            return;
+        }
+        for (topic, _) in &joining {
+            self.joins.borrow_mut().start(&info.conn, topic.as_str());
+        }
+        join_all(
+            joining
+                .iter()
+                .map(|(topic, resume)| self.join(ws, &info, topic.as_str(), resume)),
+        )
+        .await;
+    }
+
+    /// Joins a topic for one socket: `subscribed`, the replay in pages, then the live events
+    /// held back meanwhile. A failed join ends the subscription with `unsubscribed`.
+    async fn join(&self, ws: &WebSocket, info: &SocketInfo, topic: &str, resume: &ResumeRequest) {
+        let call = TopicCall::<NewEvent>::Join(JoinCall {
+            topic: topic.to_owned(),
+            user: info.user.clone(),
+            since: resume.since,
+            epoch: resume.epoch.clone(),
+        });
+        let joined: Outcome<JoinAnswer> =
+            Object::Topic(topic).call(&self.env, &call.to_json()).await;
+        let answer = match joined {
+            Ok(answer) => answer,
+            Err(failure) => {
+                self.joins.borrow_mut().abandon(&info.conn, topic);
+                let names = [topic.to_owned()];
+                if let Ok(subscriptions) = self.subscriptions() {
+                    let _ = subscriptions.remove(&info.conn, &names);
+                }
+                let _ = ws.send_with_str(subscriptions::unsubscribed(
+                    topic,
+                    failure.code,
+                    format!(
+                        "joining the topic failed: {}; subscribe again",
+                        failure.message
+                    ),
+                ));
+                return;
+            }
+        };
+        let _ = ws.send_with_str(&answer.first);
+        let mut covered = answer.last_id;
+        let mut page = answer.replay;
+        loop {
+            for frame in &page.frames {
+                let _ = ws.send_with_str(frame);
+            }
+            covered = covered.max(page.last.unwrap_or(0));
+            let Some(after) = page.next_after else { break };
+            let call = TopicCall::<NewEvent>::Replay(ReplayCall {
+                topic: topic.to_owned(),
+                after,
+            });
+            match Object::Topic(topic)
+                .call::<ReplayPage>(&self.env, &call.to_json())
+                .await
+            {
+                Ok(next) => page = next,
+                Err(failure) => {
+                    log(
+                        "replay_failed",
+                        &[("topic", topic.to_owned()), ("message", failure.message)],
+                    );
+                    break;
+                }
+            }
+        }
+        for frame in self.joins.borrow_mut().finish(&info.conn, topic, covered) {
+            let _ = ws.send_with_str(frame);
+        }
+    }
+
+    /// Ends subscriptions of one socket; the room leaves the topics no other socket listens to.
+    async fn unsubscribe(&self, ws: &WebSocket, info: SocketInfo, topics: &[String]) {
+        let removed = self
+            .subscriptions()
+            .and_then(|subscriptions| Ok(subscriptions.remove(&info.conn, topics)?));
+        if let Err(failure) = removed {
+            let _ = ws.send_with_str(error_frame(failure.code, &failure.message));
+            return;
+        }
+        self.leave_unheard(&info.user, topics).await;
+    }
+
+    /// Ends every subscription of a closed socket.
+    async fn unsubscribe_all(&self, info: &SocketInfo) {
+        let removed = self.subscriptions().and_then(|subscriptions| {
+            let topics: Vec<String> = subscriptions.topics_of(&info.conn)?.into_iter().collect();
+            subscriptions.remove(&info.conn, &topics)?;
+            Ok(topics)
+        });
+        match removed {
+            Ok(topics) => self.leave_unheard(&info.user, &topics).await,
+            Err(failure) => log("unsubscribe_failed", &[("message", failure.message)]),
+        }
+    }
+
+    /// Leaves each of `topics` that no socket of the room listens to any more.
+    async fn leave_unheard(&self, user: &str, topics: &[String]) {
+        let Ok(subscriptions) = self.subscriptions() else {
+            return;
+        };
+        let unheard = topics.iter().filter(|topic| {
+            subscriptions
+                .listeners(topic)
+                .is_ok_and(|listeners| listeners.is_empty())
+        });
+        join_all(unheard.map(|topic| {
+            let call = TopicCall::<NewEvent>::Leave(LeaveCall {
+                topic: topic.clone(),
+                user: user.to_owned(),
+            });
+            async move {
+                let left: Outcome<serde_json::Value> =
+                    Object::Topic(topic).call(&self.env, &call.to_json()).await;
+                if let Err(failure) = left {
+                    // The topic drops the member on its next relay anyway.
+                    log(
+                        "leave_failed",
+                        &[("topic", topic.clone()), ("message", failure.message)],
+                    );
+                }
+            }
+        }))
+        .await;
+    }
+
+    /// Sends a topic's relayed events to the sockets that subscribed to it (held back for a
+    /// socket whose join is under way).
+    fn deliver(&self, call: &DeliverCall) -> Outcome<DeliverAnswer> {
+        let listeners = self.subscriptions()?.listeners(&call.topic)?;
+        let mut joins = self.joins.borrow_mut();
+        let mut sockets = 0;
+        if listeners.is_empty() {
+            return Ok(DeliverAnswer { sockets });
+        }
+        for ws in self.state.get_websockets() {
+            let Some(info) = ws.deserialize_attachment::<SocketInfo>().ok().flatten() else {
+                continue;
+            };
+            if !listeners.contains(&info.conn) {
+                continue;
+            }
+            sockets += 1;
+            for event in &call.events {
+                if let Some(frame) = joins.offer(&info.conn, &call.topic, event.id, &event.frame) {
+                    let _ = ws.send_with_str(frame);
+                }
+            }
+        }
+        Ok(DeliverAnswer { sockets })
     }
 
     /// Makes sure an alarm fires by the time `exp` (seconds) passes, or, for a far-future

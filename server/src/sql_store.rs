@@ -6,6 +6,8 @@
 //! row: the second at or before which the user's tokens were issued to be refused). Pruning deletes
 //! ranges of rowids below the first row young enough, so it reads only what it deletes.
 
+use std::collections::BTreeSet;
+
 use crate::history::{EventStore, KeyRecord, StoreError, StoredEvent, StreamMeta};
 
 /// A value bound to, or read from, a statement.
@@ -237,6 +239,127 @@ impl<S: Sql> EventStore for SqlStore<S> {
                 int(ts),
             ],
         )
+    }
+}
+
+const MEMBERS_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS members (user TEXT PRIMARY KEY)";
+const SELECT_MEMBERS: &str = "SELECT user FROM members";
+const INSERT_MEMBER: &str = "INSERT OR IGNORE INTO members (user) VALUES (?1)";
+const DELETE_MEMBER: &str = "DELETE FROM members WHERE user = ?1";
+
+/// A topic's members: the users whose rooms it relays its events to (`docs/topics.md`).
+#[derive(Debug)]
+pub struct Members<S> {
+    sql: S,
+}
+
+impl<S: Sql> Members<S> {
+    /// Opens the table, creating it if it is missing.
+    pub fn open(sql: S) -> Result<Self, StoreError> {
+        sql.run(MEMBERS_SCHEMA, &[])?;
+        Ok(Self { sql })
+    }
+
+    /// Every member.
+    pub fn all(&self) -> Result<Vec<String>, StoreError> {
+        self.sql
+            .run(SELECT_MEMBERS, &[])?
+            .into_iter()
+            .map(|row| {
+                let [user] = columns(row)?;
+                read_text(user)
+            })
+            .collect()
+    }
+
+    /// Adds a member (no-op for a member).
+    pub fn add(&self, user: &str) -> Result<(), StoreError> {
+        self.sql.run(INSERT_MEMBER, &[text(user)]).map(drop)
+    }
+
+    /// Removes a member (no-op for a non-member).
+    pub fn remove(&self, user: &str) -> Result<(), StoreError> {
+        self.sql.run(DELETE_MEMBER, &[text(user)]).map(drop)
+    }
+}
+
+const SUBSCRIPTIONS_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS subscriptions (conn TEXT NOT NULL, topic TEXT NOT NULL, PRIMARY KEY (conn, topic)) WITHOUT ROWID";
+const SUBSCRIPTIONS_BY_TOPIC: &str =
+    "CREATE INDEX IF NOT EXISTS subscriptions_by_topic ON subscriptions (topic)";
+const SELECT_TOPICS_OF: &str = "SELECT topic FROM subscriptions WHERE conn = ?1";
+const SELECT_LISTENERS: &str = "SELECT conn FROM subscriptions WHERE topic = ?1";
+const INSERT_SUBSCRIPTION: &str =
+    "INSERT OR IGNORE INTO subscriptions (conn, topic) VALUES (?1, ?2)";
+const DELETE_SUBSCRIPTION: &str = "DELETE FROM subscriptions WHERE conn = ?1 AND topic = ?2";
+const DELETE_SOCKET: &str = "DELETE FROM subscriptions WHERE conn = ?1";
+const SELECT_CONNS: &str = "SELECT DISTINCT conn FROM subscriptions";
+
+/// The topics each socket of a user's room subscribed to (sockets by connection id).
+#[derive(Debug)]
+pub struct Subscriptions<S> {
+    sql: S,
+}
+
+impl<S: Sql> Subscriptions<S> {
+    /// Opens the table, creating it if it is missing.
+    pub fn open(sql: S) -> Result<Self, StoreError> {
+        sql.run(SUBSCRIPTIONS_SCHEMA, &[])?;
+        sql.run(SUBSCRIPTIONS_BY_TOPIC, &[])?;
+        Ok(Self { sql })
+    }
+
+    /// The topics of one socket.
+    pub fn topics_of(&self, conn: &str) -> Result<BTreeSet<String>, StoreError> {
+        self.texts(SELECT_TOPICS_OF, conn)
+            .map(|t| t.into_iter().collect())
+    }
+
+    /// The sockets that subscribed to `topic`.
+    pub fn listeners(&self, topic: &str) -> Result<BTreeSet<String>, StoreError> {
+        self.texts(SELECT_LISTENERS, topic)
+            .map(|t| t.into_iter().collect())
+    }
+
+    /// Adds subscriptions of one socket, in one transaction.
+    pub fn add<'a>(
+        &self,
+        conn: &str,
+        topics: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), StoreError> {
+        let mut topics = topics.into_iter();
+        self.sql.atomically(&mut || {
+            topics.try_for_each(|topic| self.write(INSERT_SUBSCRIPTION, &[text(conn), text(topic)]))
+        })
+    }
+
+    /// Removes subscriptions of one socket.
+    pub fn remove(&self, conn: &str, topics: &[String]) -> Result<(), StoreError> {
+        topics
+            .iter()
+            .try_for_each(|topic| self.write(DELETE_SUBSCRIPTION, &[text(conn), text(topic)]))
+    }
+
+    /// Forgets every socket but the `open` ones (closed ones, including sockets that went away
+    /// without a close event).
+    pub fn keep_only(&self, open: &BTreeSet<String>) -> Result<(), StoreError> {
+        self.sql
+            .run(SELECT_CONNS, &[])?
+            .into_iter()
+            .map(|row| columns::<1>(row).and_then(|[conn]| read_text(conn)))
+            .filter(|conn| conn.as_ref().map_or(true, |c| !open.contains(c)))
+            .try_for_each(|conn| self.write(DELETE_SOCKET, &[text(&conn?)]))
+    }
+
+    fn texts(&self, statement: &str, key: &str) -> Result<Vec<String>, StoreError> {
+        self.sql
+            .run(statement, &[text(key)])?
+            .into_iter()
+            .map(|row| columns::<1>(row).and_then(|[value]| read_text(value)))
+            .collect()
+    }
+
+    fn write(&self, statement: &str, params: &[SqlValue]) -> Result<(), StoreError> {
+        self.sql.run(statement, params).map(drop)
     }
 }
 

@@ -18,6 +18,11 @@ use edgepush_protocol::token::{Claims, TokenKey};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{Value, json};
 
+#[path = "e2e/topics.rs"]
+mod topics;
+
+use topics::*;
+
 type Shared = Arc<Worker>;
 
 fn main() {
@@ -67,6 +72,13 @@ fn main() {
     shared_test!(a_reused_idempotency_key_with_another_event_is_a_conflict);
     shared_test!(logout_and_revoke_refuse_old_tokens_and_admit_new_ones);
     shared_test!(the_frame_budget_trips_at_its_limit_and_heartbeats_are_free);
+    shared_test!(topic_events_reach_every_subscriber_and_no_one_else);
+    shared_test!(no_name_trick_reads_a_topic_that_is_not_granted);
+    shared_test!(grants_and_subscription_tokens_open_private_topics);
+    shared_test!(a_subscription_resumes_after_a_reconnect);
+    shared_test!(publishing_to_topics_validates_first_and_is_idempotent);
+    shared_test!(a_page_subscribes_to_1024_topics);
+    own_test!(acknowledged_topic_events_survive_a_hard_kill);
     own_test!(revocation_survives_a_restart_and_a_reconnect_storm_trips_nothing);
     own_test!(the_socket_cap_trips_at_its_limit);
     own_test!(the_connect_rate_trips_at_its_limit_per_token_and_per_user);

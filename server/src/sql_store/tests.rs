@@ -297,7 +297,7 @@ fn a_failed_transaction_leaves_nothing_behind() {
 
 fn new_event(name: &str, key: Option<&str>) -> NewEvent {
     NewEvent {
-        user: UserId::parse("42").unwrap(),
+        to: edgepush_protocol::publish::Target::User(UserId::parse("42").unwrap()),
         name: name.into(),
         payload: RawValue::from_string(r#"{"text":"hi"}"#.into()).unwrap(),
         idempotency_key: key.map(|k| IdempotencyKey::Event(k.into())),
@@ -376,4 +376,59 @@ fn a_room_over_sqlite_tells_duplicates_from_conflicts_and_replays_in_pages() {
         next = page.next_after;
     }
     assert_eq!(count, 100);
+}
+
+#[test]
+fn members_are_a_set_that_survives_reopening() {
+    let sql = Native::new();
+    let members = Members::open(sql.clone()).unwrap();
+    members.add("42").unwrap();
+    members.add("7").unwrap();
+    members.add("42").unwrap();
+    members.remove("nobody").unwrap();
+    let mut all = Members::open(sql.clone()).unwrap().all().unwrap();
+    all.sort();
+    assert_eq!(all, ["42", "7"]);
+    members.remove("42").unwrap();
+    assert_eq!(members.all().unwrap(), ["7"]);
+}
+
+#[test]
+fn subscriptions_are_kept_per_socket_and_found_per_topic() {
+    let sql = Native::new();
+    let subs = Subscriptions::open(sql.clone()).unwrap();
+    subs.add("c1", ["product:1", "product:2"]).unwrap();
+    subs.add("c2", ["product:2"]).unwrap();
+    subs.add("c1", ["product:1"]).unwrap();
+    let again = Subscriptions::open(sql.clone()).unwrap();
+    assert_eq!(
+        again
+            .topics_of("c1")
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["product:1", "product:2"]
+    );
+    assert_eq!(
+        again
+            .listeners("product:2")
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["c1", "c2"]
+    );
+    again.remove("c1", &["product:2".to_owned()]).unwrap();
+    assert_eq!(
+        again
+            .listeners("product:2")
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["c2"]
+    );
+    again
+        .keep_only(&["c1".to_owned()].into_iter().collect())
+        .unwrap();
+    assert!(again.listeners("product:2").unwrap().is_empty());
+    assert_eq!(again.topics_of("c1").unwrap().len(), 1);
 }

@@ -1,0 +1,242 @@
+//! A room's side of topics, without I/O: which topics of a `subscribe` frame a socket gets, and
+//! the order of a topic's frames on a socket while its join is under way.
+//!
+//! A socket's subscriptions live in the room's SQLite ([`crate::sql_store::Subscriptions`]: a
+//! page may hold 1,024 topics, more than a socket's 16 KiB attachment), so they survive
+//! hibernation. While the room waits for a topic's answer to a join (the `subscribed` frame and
+//! the replay), live events of that topic may already arrive; [`Joins`] holds them back and
+//! releases those the replay did not cover, so a socket sees each id once, in order.
+
+use std::collections::{BTreeSet, HashMap};
+
+use edgepush_protocol::ErrorCode;
+use edgepush_protocol::frames::{ErrorBody, ServerFrame, Subscription, Unsubscribed};
+use edgepush_protocol::token::{SubscriptionClaims, TokenError};
+use edgepush_protocol::topic::Topic;
+
+use crate::namespaces::{Namespaces, Reader};
+use crate::room::ResumeRequest;
+
+/// What to do with one topic of a `subscribe` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Join the topic (the socket now lists it) and resume it as asked.
+    Join {
+        /// The topic.
+        topic: Topic,
+        /// Where the socket resumes.
+        resume: ResumeRequest,
+    },
+    /// Send this `unsubscribed` frame.
+    Refuse(String),
+}
+
+/// Decides each topic of a `subscribe` frame for a socket of `reader`, and adds the accepted
+/// ones to `topics`, the socket's subscriptions. `verify` checks a subscription token.
+pub fn decide(
+    items: Vec<Subscription>,
+    reader: Reader<'_>,
+    topics: &mut BTreeSet<String>,
+    namespaces: &Namespaces,
+    max_topics: u32,
+    verify: impl Fn(&str) -> Result<SubscriptionClaims, TokenError>,
+) -> Vec<Decision> {
+    items
+        .into_iter()
+        .map(|item| {
+            let token = item.token.as_deref().map(&verify);
+            let topic = match namespaces.authorize(&item.topic, reader, token) {
+                Ok(topic) => topic,
+                Err(refusal) => {
+                    return Decision::Refuse(unsubscribed(
+                        &item.topic,
+                        refusal.code,
+                        refusal.message,
+                    ));
+                }
+            };
+            if !topics.contains(topic.as_str()) && topics.len() >= max_topics as usize {
+                return Decision::Refuse(unsubscribed(
+                    &item.topic,
+                    ErrorCode::TooManySubscriptions,
+                    format!(
+                        "this socket already holds {max_topics} subscriptions \
+                         (MAX_TOPICS_PER_SOCKET); unsubscribe from one first"
+                    ),
+                ));
+            }
+            topics.insert(topic.as_str().to_owned());
+            Decision::Join {
+                topic,
+                resume: ResumeRequest {
+                    since: item.since,
+                    epoch: item.epoch,
+                },
+            }
+        })
+        .collect()
+}
+
+/// The `unsubscribed` frame for `topic`.
+pub fn unsubscribed(topic: &str, code: ErrorCode, message: String) -> String {
+    serde_json::to_string(&ServerFrame::<()>::Unsubscribed(Unsubscribed {
+        topic: topic.to_owned(),
+        error: ErrorBody::new(code, message),
+    }))
+    .unwrap_or_default()
+}
+
+/// The joins under way in a room: per (socket, topic), the live frames held back until the
+/// join's answer has been sent.
+#[derive(Debug, Default)]
+pub struct Joins {
+    held: HashMap<(String, String), Vec<(u64, String)>>,
+}
+
+impl Joins {
+    /// A join of `topic` for socket `conn` starts.
+    pub fn start(&mut self, conn: &str, topic: &str) {
+        self.held
+            .entry((conn.to_owned(), topic.to_owned()))
+            .or_default();
+    }
+
+    /// A live frame of `topic` for socket `conn`: `Some` to send it now, `None` when held back.
+    pub fn offer(&mut self, conn: &str, topic: &str, id: u64, frame: &str) -> Option<String> {
+        match self.held.get_mut(&(conn.to_owned(), topic.to_owned())) {
+            Some(held) => {
+                held.push((id, frame.to_owned()));
+                None
+            }
+            None => Some(frame.to_owned()),
+        }
+    }
+
+    /// The join's answer was sent, up to id `covered`: the held frames after it, in order.
+    pub fn finish(&mut self, conn: &str, topic: &str, covered: u64) -> Vec<String> {
+        let mut held = self
+            .held
+            .remove(&(conn.to_owned(), topic.to_owned()))
+            .unwrap_or_default();
+        held.sort_by_key(|(id, _)| *id);
+        held.dedup_by_key(|(id, _)| *id);
+        held.into_iter()
+            .filter(|(id, _)| *id > covered)
+            .map(|(_, frame)| frame)
+            .collect()
+    }
+
+    /// The join failed: drop what was held.
+    pub fn abandon(&mut self, conn: &str, topic: &str) {
+        self.held.remove(&(conn.to_owned(), topic.to_owned()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(topic: &str) -> Subscription {
+        Subscription {
+            topic: topic.into(),
+            since: Some(3),
+            epoch: None,
+            token: None,
+        }
+    }
+
+    fn ns() -> Namespaces {
+        Namespaces::parse(r#"{"product":{"public":true},"orders":{}}"#).unwrap()
+    }
+
+    fn reader() -> Reader<'static> {
+        Reader {
+            user: "42",
+            grants: &[],
+        }
+    }
+
+    fn no_tokens(_: &str) -> Result<SubscriptionClaims, TokenError> {
+        Err(TokenError::BadSignature)
+    }
+
+    fn outcomes(decisions: &[Decision]) -> Vec<String> {
+        decisions
+            .iter()
+            .map(|d| match d {
+                Decision::Join { topic, resume } => format!("join {topic} {:?}", resume.since),
+                Decision::Refuse(frame) => {
+                    let v: serde_json::Value = serde_json::from_str(frame).unwrap();
+                    format!("refuse {} {}", v["topic"], v["error"]["code"])
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_topic_is_decided_on_its_own_and_recorded() {
+        let mut socket = BTreeSet::new();
+        let decisions = decide(
+            vec![
+                item("product:1"),
+                item("orders:#7"),
+                item("orders:#42"),
+                item("nope:1"),
+            ],
+            reader(),
+            &mut socket,
+            &ns(),
+            10,
+            no_tokens,
+        );
+        assert_eq!(
+            outcomes(&decisions),
+            [
+                "join product:1 Some(3)",
+                "refuse \"orders:#7\" \"topic_forbidden\"",
+                "join orders:#42 Some(3)",
+                "refuse \"nope:1\" \"unknown_namespace\""
+            ]
+        );
+        assert_eq!(
+            socket.iter().collect::<Vec<_>>(),
+            ["orders:#42", "product:1"]
+        );
+    }
+
+    #[test]
+    fn a_socket_holds_at_most_the_limit_and_resubscribing_is_free() {
+        let mut socket = BTreeSet::new();
+        let items = vec![item("product:1"), item("product:2"), item("product:3")];
+        let decisions = decide(items, reader(), &mut socket, &ns(), 2, no_tokens);
+        assert_eq!(
+            outcomes(&decisions)[2],
+            "refuse \"product:3\" \"too_many_subscriptions\""
+        );
+        let again = decide(
+            vec![item("product:1")],
+            reader(),
+            &mut socket,
+            &ns(),
+            2,
+            no_tokens,
+        );
+        assert_eq!(outcomes(&again), ["join product:1 Some(3)"]);
+    }
+
+    #[test]
+    fn live_frames_wait_for_the_join_and_skip_what_the_replay_covered() {
+        let mut joins = Joins::default();
+        assert_eq!(joins.offer("c1", "t:1", 1, "f1"), Some("f1".into()));
+        joins.start("c1", "t:1");
+        assert_eq!(joins.offer("c1", "t:1", 6, "f6"), None);
+        assert_eq!(joins.offer("c1", "t:1", 5, "f5"), None);
+        assert_eq!(joins.offer("c2", "t:1", 5, "f5"), Some("f5".into()));
+        assert_eq!(joins.finish("c1", "t:1", 5), ["f6"]);
+        assert_eq!(joins.offer("c1", "t:1", 7, "f7"), Some("f7".into()));
+        joins.start("c1", "t:1");
+        joins.offer("c1", "t:1", 8, "f8");
+        joins.abandon("c1", "t:1");
+        assert!(joins.finish("c1", "t:1", 0).is_empty());
+    }
+}

@@ -1,0 +1,399 @@
+//! Topics end to end: subscribing over the user's socket, relaying through the topic's object,
+//! authorization against every name trick, resume, and the request counts of `docs/topics.md`.
+
+use std::collections::BTreeMap;
+
+use edgepush_protocol::token::SubscriptionClaims;
+
+use super::*;
+
+/// A topic unique to this test run.
+fn topic(namespace: &str, tag: &str) -> String {
+    format!("{namespace}:{tag}-{}", std::process::id())
+}
+
+/// Sends one `subscribe` frame for `topics` (live only).
+async fn subscribe(socket: &mut Socket, topics: &[&str]) {
+    let items: Vec<Value> = topics.iter().map(|t| json!({"topic": t})).collect();
+    socket
+        .send_text(&json!({"type": "subscribe", "topics": items}).to_string())
+        .await;
+}
+
+/// Reads `n` frames answering subscriptions (`subscribed` or `unsubscribed`), by topic.
+async fn answers(socket: &mut Socket, n: usize) -> BTreeMap<String, Value> {
+    let mut seen = BTreeMap::new();
+    while seen.len() < n {
+        // Joins of many new topics create their objects: slower than one frame.
+        let frame = match socket.next(Duration::from_secs(30)).await {
+            Seen::Json(frame) => frame,
+            other => panic!("after {} answers: {other:?}", seen.len()),
+        };
+        assert!(
+            frame["type"] == "subscribed" || frame["type"] == "unsubscribed",
+            "{frame}"
+        );
+        seen.insert(frame["topic"].as_str().unwrap().to_owned(), frame);
+    }
+    seen
+}
+
+/// Subscribes to one topic and expects `subscribed`.
+async fn subscribed(socket: &mut Socket, topic: &str) -> Value {
+    subscribe(socket, &[topic]).await;
+    let frame = socket.next_json().await;
+    assert_eq!(frame["type"], "subscribed", "{frame}");
+    assert_eq!(frame["topic"], topic, "{frame}");
+    frame
+}
+
+/// Publishes one event to a topic; returns the answer's entry. Panics unless `202`.
+async fn publish_topic(worker: &Worker, topic: &str, name: &str, payload: Value) -> Value {
+    let body = json!({"topic": topic, "name": name, "payload": payload}).to_string();
+    let (status, answer) = worker.post_signed("/publish", &body, &[]).await;
+    assert_eq!(status, 202, "publish answered {answer}");
+    answer["events"][0].clone()
+}
+
+async fn expect_topic_event(socket: &mut Socket, topic: &str, id: u64) -> Value {
+    let frame = socket.next_json().await;
+    assert_eq!(frame["type"], "event", "{frame}");
+    assert_eq!(
+        (frame["topic"].as_str(), frame["id"].as_u64()),
+        (Some(topic), Some(id)),
+        "{frame}"
+    );
+    frame
+}
+
+pub async fn topic_events_reach_every_subscriber_and_no_one_else(worker: Shared) {
+    let feed = topic("feed", "all");
+    let (a, b, c) = (user("ta"), user("tb"), user("tc"));
+    // `connect_tabs` reads the welcome frames itself.
+    let mut a_tabs = worker.connect_tabs(&a, 2).await;
+    let mut a1 = a_tabs.pop().unwrap();
+    let mut a0 = a_tabs.pop().unwrap();
+    let mut b_tab = worker.connect(&b).await;
+    let mut c_tab = worker.connect(&c).await;
+    for socket in [&mut b_tab, &mut c_tab] {
+        assert_eq!(socket.next_json().await["type"], "welcome");
+    }
+    let first = subscribed(&mut a0, &feed).await;
+    assert_eq!(first["last_id"], 0);
+    assert!(first.get("recovered").is_none(), "{first}");
+    subscribed(&mut a1, &feed).await;
+    subscribed(&mut b_tab, &feed).await;
+
+    let published = publish_topic(&worker, &feed, "Torrent", json!({"n": 1})).await;
+    assert_eq!(published["topic"], feed.as_str());
+    assert_eq!(published["id"], 1);
+    // Cost: one request to the topic, then one per member user's room (2), not per socket (3).
+    assert_eq!(
+        (published["sockets"].as_u64(), published["rooms"].as_u64()),
+        (Some(3), Some(2))
+    );
+    for socket in [&mut a0, &mut a1, &mut b_tab] {
+        let event = expect_topic_event(socket, &feed, 1).await;
+        assert_eq!(event["payload"], json!({"n": 1}));
+    }
+    expect_silence(&mut c_tab).await;
+    // The user stream is untouched: a user event still has the user's own id 1.
+    let to_a = worker.publish_event(&a, "Message", json!(null)).await;
+    assert_eq!(to_a["id"], 1);
+    let event = expect_event(&mut a0, "Message").await;
+    assert!(event.get("topic").is_none(), "{event}");
+
+    // Unsubscribing one tab keeps the user a member through the other; the last one leaves.
+    a0.send_text(&json!({"type": "unsubscribe", "topics": [feed]}).to_string())
+        .await;
+    expect_event(&mut a1, "Message").await;
+    let second = publish_topic(&worker, &feed, "Torrent", json!({"n": 2})).await;
+    assert_eq!(
+        (second["sockets"].as_u64(), second["rooms"].as_u64()),
+        (Some(2), Some(2))
+    );
+    expect_topic_event(&mut a1, &feed, 2).await;
+    expect_topic_event(&mut b_tab, &feed, 2).await;
+    expect_silence(&mut a0).await;
+    b_tab.close().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let third = publish_topic(&worker, &feed, "Torrent", json!({"n": 3})).await;
+    assert_eq!(
+        (third["sockets"].as_u64(), third["rooms"].as_u64()),
+        (Some(1), Some(1)),
+        "{third}"
+    );
+}
+
+pub async fn no_name_trick_reads_a_topic_that_is_not_granted(worker: Shared) {
+    let owner = user("owner");
+    let intruder = user("intruder");
+    let orders = format!("orders:#{owner}");
+    let mut owner_tab = worker.connect(&owner).await;
+    let mut intruder_tab = worker.connect(&intruder).await;
+    owner_tab.next_json().await;
+    intruder_tab.next_json().await;
+    subscribed(&mut owner_tab, &orders).await;
+
+    let long = format!("feed:{}", "x".repeat(300));
+    let tricks: Vec<(String, &str)> = vec![
+        (orders.clone(), "topic_forbidden"),
+        (format!("orders:#{owner},{intruder}x"), "topic_forbidden"),
+        (format!("orders:%23{owner}"), "topic_forbidden"),
+        (format!("ORDERS:#{owner}"), "invalid_topic"),
+        ("orders:*".to_owned(), "invalid_topic"),
+        (format!("orders:#{owner}:x"), "invalid_topic"),
+        (format!("orders:#{owner} "), "invalid_topic"),
+        (format!("orders :#{owner}"), "invalid_topic"),
+        ("private:x".to_owned(), "topic_forbidden"),
+        ("nope:x".to_owned(), "unknown_namespace"),
+        (long, "invalid_topic"),
+    ];
+    let names: Vec<&str> = tricks.iter().map(|(t, _)| t.as_str()).collect();
+    subscribe(&mut intruder_tab, &names).await;
+    let refused = answers(&mut intruder_tab, tricks.len()).await;
+    for (name, code) in &tricks {
+        let frame = &refused[name.as_str()];
+        assert_eq!(frame["type"], "unsubscribed", "{name}: {frame}");
+        assert_eq!(frame["error"]["code"], *code, "{name}: {frame}");
+        assert!(!frame["error"]["message"].as_str().unwrap().is_empty());
+    }
+    // A subscribe frame with a wildcard list or garbage gets an error frame; the socket stays.
+    intruder_tab
+        .send_text(r#"{"type":"subscribe","topics":"orders:*"}"#)
+        .await;
+    assert_eq!(intruder_tab.next_json().await["code"], "invalid_frame");
+    intruder_tab.send_text(PING).await;
+    assert_eq!(intruder_tab.next_json().await["type"], "pong");
+
+    publish_topic(&worker, &orders, "OrderShipped", json!({"order": 1})).await;
+    expect_topic_event(&mut owner_tab, &orders, 1).await;
+    expect_silence(&mut intruder_tab).await;
+}
+
+pub async fn grants_and_subscription_tokens_open_private_topics(worker: Shared) {
+    let u = user("granted");
+    let granted = topic("private", "granted");
+    let by_token = topic("private", "token");
+    let mut grant = claims(&u, 3600);
+    grant.topics = vec!["private:*".to_owned()];
+    let mut socket = worker.connect_with(&mint(&grant), "").await.unwrap();
+    socket.next_json().await;
+    subscribed(&mut socket, &granted).await;
+
+    let key = TokenKey::new(test_env("EDGEPUSH_TEST_JWT_SECRET").as_bytes()).unwrap();
+    let sub_token = |sub: &str, topic: &str, ttl: i64| {
+        key.mint_subscription(&SubscriptionClaims {
+            sub: sub.to_owned(),
+            topic: topic.to_owned(),
+            exp: now() + ttl,
+        })
+    };
+    let plain = user("plain");
+    let mut other = worker.connect(&plain).await;
+    other.next_json().await;
+    let cases = [
+        (sub_token(&plain, &by_token, 600), "subscribed"),
+        (sub_token(&u, &by_token, 600), "unsubscribed"),
+        (sub_token(&plain, &granted, -10), "unsubscribed"),
+        (worker.token(&plain, 600), "unsubscribed"),
+        ("not.a.token".to_owned(), "unsubscribed"),
+    ];
+    for (token, expected) in cases {
+        let frame = json!({"type": "subscribe", "topics": [{"topic": by_token, "token": token}]});
+        other.send_text(&frame.to_string()).await;
+        let answer = other.next_json().await;
+        assert_eq!(answer["type"], expected, "{answer}");
+        if expected == "unsubscribed" {
+            assert_eq!(answer["error"]["code"], "topic_forbidden", "{answer}");
+        }
+    }
+    publish_topic(&worker, &by_token, "Secret", json!(1)).await;
+    expect_topic_event(&mut other, &by_token, 1).await;
+    expect_silence(&mut socket).await;
+}
+
+pub async fn a_subscription_resumes_after_a_reconnect(worker: Shared) {
+    let u = user("resumer");
+    let product = topic("product", "resume");
+    let mut tab = worker.connect(&u).await;
+    tab.next_json().await;
+    let joined = subscribed(&mut tab, &product).await;
+    let epoch = joined["epoch"].as_str().unwrap().to_owned();
+    for i in 1..=3 {
+        publish_topic(&worker, &product, "ProductChanged", json!({"i": i})).await;
+        expect_topic_event(&mut tab, &product, i).await;
+    }
+    tab.close().await;
+    for i in 4..=5 {
+        publish_topic(&worker, &product, "ProductChanged", json!({"i": i})).await;
+    }
+    let mut again = worker.connect(&u).await;
+    again.next_json().await;
+    let resume =
+        json!({"type": "subscribe", "topics": [{"topic": product, "since": 3, "epoch": epoch}]});
+    again.send_text(&resume.to_string()).await;
+    let answer = again.next_json().await;
+    assert_eq!(
+        (answer["type"].as_str(), answer["recovered"].as_bool()),
+        (Some("subscribed"), Some(true)),
+        "{answer}"
+    );
+    assert_eq!(answer["last_id"], 5);
+    expect_topic_event(&mut again, &product, 4).await;
+    expect_topic_event(&mut again, &product, 5).await;
+    publish_topic(&worker, &product, "ProductChanged", json!({"i": 6})).await;
+    expect_topic_event(&mut again, &product, 6).await;
+    // Another epoch cannot be resumed.
+    let stale =
+        json!({"type": "subscribe", "topics": [{"topic": product, "since": 3, "epoch": "old"}]});
+    again.send_text(&stale.to_string()).await;
+    let answer = again.next_json().await;
+    assert_eq!(answer["recovered"], false, "{answer}");
+    expect_silence(&mut again).await;
+}
+
+pub async fn publishing_to_topics_validates_first_and_is_idempotent(worker: Shared) {
+    let u = user("mixed");
+    let product = topic("product", "mixed");
+    for (body, code) in [
+        (json!({"topic": "product:*", "name": "X"}), "invalid_topic"),
+        (json!({"topic": "nope:1", "name": "X"}), "unknown_namespace"),
+        (
+            json!({"events": [{"user": u, "name": "X"}, {"topic": "nope:1", "name": "X"}]}),
+            "unknown_namespace",
+        ),
+        (
+            json!({"topic": product, "user": u, "name": "X"}),
+            "invalid_field",
+        ),
+    ] {
+        let (status, answer) = worker.post_signed("/publish", &body.to_string(), &[]).await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (400, code),
+            "{body}: {answer}"
+        );
+    }
+    // Nothing of the refused batch was stored: the user's first event still gets id 1.
+    let batch = json!({"events": [
+        {"user": u, "name": "A"},
+        {"topic": product, "name": "B"},
+        {"topic": product, "name": "C", "idempotency_key": "c-1"},
+    ]});
+    let (status, answer) = worker
+        .post_signed("/publish", &batch.to_string(), &[])
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let entries = answer["events"].as_array().unwrap();
+    assert_eq!(
+        (entries[0]["user"].as_str(), entries[0]["id"].as_u64()),
+        (Some(u.as_str()), Some(1))
+    );
+    assert_eq!(
+        (entries[1]["topic"].as_str(), entries[1]["id"].as_u64()),
+        (Some(product.as_str()), Some(1))
+    );
+    assert_eq!(entries[2]["id"], 2);
+    let retry = json!({"topic": product, "name": "C", "idempotency_key": "c-1"});
+    let (status, answer) = worker
+        .post_signed("/publish", &retry.to_string(), &[])
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        (
+            answer["events"][0]["id"].as_u64(),
+            answer["events"][0]["duplicate"].as_bool()
+        ),
+        (Some(2), Some(true))
+    );
+}
+
+pub async fn a_page_subscribes_to_1024_topics(worker: Shared) {
+    let u = user("wide");
+    let mut tab = worker.connect(&u).await;
+    tab.next_json().await;
+    let topics: Vec<String> = (0..1024)
+        .map(|i| topic("product", &format!("w{i}")))
+        .collect();
+    for chunk in topics.chunks(256) {
+        let names: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        subscribe(&mut tab, &names).await;
+    }
+    let joined = answers(&mut tab, topics.len()).await;
+    let refused: Vec<&Value> = joined
+        .values()
+        .filter(|f| f["type"] != "subscribed")
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "{} refused, e.g. {}",
+        refused.len(),
+        refused[0]
+    );
+    for t in [&topics[0], &topics[511], &topics[1023]] {
+        publish_topic(&worker, t, "ProductChanged", json!(null)).await;
+        expect_topic_event(&mut tab, t, 1).await;
+    }
+    // One more is over MAX_TOPICS_PER_SOCKET (1024).
+    let extra = topic("product", "w1024");
+    subscribe(&mut tab, &[&extra]).await;
+    let refused = tab.next_json().await;
+    assert_eq!(
+        refused["error"]["code"], "too_many_subscriptions",
+        "{refused}"
+    );
+}
+
+pub async fn acknowledged_topic_events_survive_a_hard_kill() {
+    let mut worker = Worker::start("topics-hardkill");
+    let u = "topic-survivor";
+    let topics: Vec<String> = (0..20).map(|i| format!("feed:kill-{i}")).collect();
+    let mut tab = worker.connect(u).await;
+    tab.next_json().await;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    subscribe(&mut tab, &names).await;
+    let joined = answers(&mut tab, topics.len()).await;
+    let epochs: BTreeMap<&str, String> = topics
+        .iter()
+        .map(|t| (t.as_str(), joined[t]["epoch"].as_str().unwrap().to_owned()))
+        .collect();
+    drop(tab);
+    for round in 0..3 {
+        for t in &topics {
+            let published = publish_topic(&worker, t, "Tick", json!({"round": round})).await;
+            assert_eq!(published["id"], round + 1);
+        }
+    }
+    worker.kill_hard();
+    worker.start_again();
+    let mut tab = worker.connect(u).await;
+    tab.next_json().await;
+    let items: Vec<Value> = topics
+        .iter()
+        .map(|t| json!({"topic": t, "since": 0, "epoch": epochs[t.as_str()]}))
+        .collect();
+    tab.send_text(&json!({"type": "subscribe", "topics": items}).to_string())
+        .await;
+    let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut recovered = 0;
+    while recovered < topics.len() || seen.values().map(Vec::len).sum::<usize>() < 60 {
+        let frame = tab.next_json().await;
+        let t = frame["topic"].as_str().unwrap().to_owned();
+        match frame["type"].as_str() {
+            Some("subscribed") => {
+                assert_eq!(frame["recovered"], true, "{frame}");
+                recovered += 1;
+            }
+            Some("event") => seen
+                .entry(t)
+                .or_default()
+                .push(frame["id"].as_u64().unwrap()),
+            _ => panic!("{frame}"),
+        }
+    }
+    for t in &topics {
+        assert_eq!(seen[t], [1, 2, 3], "{t}");
+    }
+    expect_silence(&mut tab).await;
+}
