@@ -1,5 +1,5 @@
 //! The connection state machine, without I/O: states, backoff, heartbeat, the close-code table,
-//! token expiry, resume position and dedupe.
+//! token expiry, resume position and dedupe, and the topic subscriptions.
 //!
 //! [`Connection::handle`] takes one [`Input`] (something that happened), the current time in
 //! milliseconds and a random number in `[0, 1)`, and returns the [`Action`]s to perform, in order.
@@ -8,23 +8,50 @@
 //!
 //! The machine asks for at most one timer at a time ([`Action::SetTimer`] replaces the previous
 //! one) and expects [`Input::Timer`] when it fires.
+//!
+//! # Topics
+//!
+//! The machine keeps every subscription the app holds (topic, subscription token, epoch, last id)
+//! and subscribes again on every `welcome`, from where each topic left off, so subscriptions
+//! survive reconnects without the app and resume without loss. Each topic has its own id
+//! sequence: duplicates are dropped, and a gap (an id past the next one) asks the server to replay
+//! that topic from its last delivered id. `subscribe` and `unsubscribe` frames carry up to
+//! [`TOPICS_PER_FRAME`] topics; what the app asks for while connected is sent on a timer of 0 ms,
+//! so that a page subscribing in a loop sends a few frames, not one per topic. The server closes
+//! a socket that sends too many frames (4501, terminal), so the machine never sends more than
+//! [`FRAME_BUDGET`] of them on one socket in any minute: the rest waits for the window to move.
 
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 
 use edgepush_protocol::codes::{CloseAction, CloseCode, close_action};
 use edgepush_protocol::frames::{
     self, CONNECT_PATH, EPOCH_PARAM, ErrorBody, EventFrame, PING, REFUSAL_CLOSE, REFUSAL_PARAM,
-    SINCE_PARAM, ServerFrame,
+    SINCE_PARAM, ServerFrame, Subscribed, Unsubscribed,
 };
 use edgepush_protocol::token::LEEWAY_SECONDS;
 
 use crate::backoff::Options;
 use crate::error::Error;
-use crate::text::{decimal, push_query_value};
+use crate::text::{decimal, push_json_string, push_query_value};
 
 /// The close code the client uses for sockets it closes itself.
 pub const CLIENT_CLOSE_CODE: u16 = CloseCode::Normal.as_u16();
+
+/// The most topics one `subscribe` or `unsubscribe` frame carries: 1,024 subscriptions are four
+/// frames.
+pub const TOPICS_PER_FRAME: usize = 256;
+
+/// The most frames (heartbeats aside) the machine sends on one socket per window of
+/// [`FRAME_WINDOW_MS`], counted from the first frame of the window. The server's budget is
+/// `MAX_CLIENT_FRAMES_PER_MINUTE` (20 by default) per socket, in fixed one-minute windows of its
+/// own, and past it the socket is closed for good (4501). Any minute of the server's overlaps at
+/// most two of the client's windows, so it sees at most 20 frames.
+pub const FRAME_BUDGET: u32 = 10;
+
+/// The window of [`FRAME_BUDGET`], in milliseconds.
+pub const FRAME_WINDOW_MS: u64 = 60_000;
 
 /// What the app sees of the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +148,10 @@ pub enum Frame<P> {
     /// The answer to a heartbeat, or any frame the client does not understand (binary, or a
     /// newer server's frame type): only a sign of life.
     Pong,
+    /// A topic subscription is in place; the missed events follow.
+    Subscribed(Subscribed),
+    /// A topic subscription was refused or ended by the server.
+    Unsubscribed(Unsubscribed),
 }
 
 /// What the machine uses of the server's `welcome` frame ([`frames::Welcome`], whose other fields,
@@ -157,10 +188,9 @@ impl<P> From<ServerFrame<P>> for Frame<P> {
             ServerFrame::Welcome(welcome) => Self::Welcome(welcome.into()),
             ServerFrame::Event(event) => Self::Event(event),
             ServerFrame::Error(body) => Self::Error(body),
-            // Topic frames are not handled by this client yet: only signs of life.
-            ServerFrame::Pong | ServerFrame::Subscribed(_) | ServerFrame::Unsubscribed(_) => {
-                Self::Pong
-            }
+            ServerFrame::Pong => Self::Pong,
+            ServerFrame::Subscribed(subscribed) => Self::Subscribed(subscribed),
+            ServerFrame::Unsubscribed(unsubscribed) => Self::Unsubscribed(unsubscribed),
         }
     }
 }
@@ -194,6 +224,23 @@ pub enum Input<P> {
     Offline,
     /// The app called `close()`.
     AppClose,
+    /// The app subscribed to `topic`. `handle` is the app's own number for this subscription
+    /// (unique per client): several handles may hold one topic, which is subscribed once.
+    Subscribe {
+        /// The app's number for the subscription, for [`Input::Unsubscribe`].
+        handle: u32,
+        /// The topic, e.g. `product:42`.
+        topic: String,
+        /// A subscription token for the topic; a later one replaces it from the next subscribe
+        /// frame on.
+        token: Option<String>,
+    },
+    /// The app ended the subscription `handle`; the topic is unsubscribed once no handle holds
+    /// it. A handle the server already ended (or never known) is ignored.
+    Unsubscribe {
+        /// The number given in [`Input::Subscribe`].
+        handle: u32,
+    },
 }
 
 /// Something to do, returned by [`Connection::handle`] in the order to do it.
@@ -213,7 +260,7 @@ pub enum Action<P> {
         token: String,
     },
     /// Send this text on the current socket.
-    Send(&'static str),
+    Send(String),
     /// Detach from the current socket (its later events must not reach the machine) and close it
     /// with [`CLIENT_CLOSE_CODE`].
     CloseSocket,
@@ -224,7 +271,8 @@ pub enum Action<P> {
     },
     /// Cancel the timer.
     ClearTimer,
-    /// Hand this event to the app.
+    /// Hand this event to the app: to the handlers of its topic's subscriptions when it has a
+    /// `topic`, else to the client's.
     Deliver(EventFrame<P>),
     /// The connection state changed.
     State(State),
@@ -232,6 +280,47 @@ pub enum Action<P> {
     Error(Error),
     /// Events were lost (the server could not replay the gap): the app must reload its state.
     Resync,
+    /// Events of this topic were lost (the server could not replay the gap): the subscription's
+    /// resync handlers must reload what depends on it. What the server still keeps follows.
+    TopicResync(String),
+    /// The server refused or ended this topic's subscription: its handles are over, and their
+    /// error handlers should hear why. The machine has forgotten the topic.
+    Unsubscribed(Unsubscribed),
+}
+
+/// Where a subscription is on the current socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TopicState {
+    /// Not subscribed on this socket yet: the next flush sends it.
+    New,
+    /// Subscribed, waiting for `subscribed`; its events are dropped until then (the replay after
+    /// `subscribed` brings them).
+    Pending,
+    /// Events flow.
+    Active,
+    /// Subscribed, but an event went missing: the next flush subscribes again from the last id.
+    Stale,
+}
+
+/// One topic the app subscribed to.
+#[derive(Debug)]
+struct Topic {
+    name: String,
+    token: Option<String>,
+    /// The app's handles holding it; never empty.
+    handles: Vec<u32>,
+    epoch: Option<String>,
+    last_id: Option<u64>,
+    /// After `recovered: false`, the next event starts the topic's stream anew.
+    restart: bool,
+    state: TopicState,
+}
+
+impl Topic {
+    /// Whether the next flush subscribes to it.
+    fn is_due(&self) -> bool {
+        matches!(self.state, TopicState::New | TopicState::Stale)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,6 +365,14 @@ pub struct Connection {
     retry_at: Option<u64>,
     connect_deadline: Option<u64>,
     armed: Option<u64>,
+    /// The app's subscriptions, in the order it made them.
+    topics: Vec<Topic>,
+    /// Topics to unsubscribe on the current socket.
+    unsubscribes: Vec<String>,
+    /// When to send what `topics` and `unsubscribes` hold (while open).
+    flush_at: Option<u64>,
+    /// When the current window of [`FRAME_BUDGET`] started, and the frames sent in it.
+    window: (u64, u32),
 }
 
 impl Connection {
@@ -308,6 +405,10 @@ impl Connection {
             retry_at: None,
             connect_deadline: None,
             armed: None,
+            topics: Vec::new(),
+            unsubscribes: Vec::new(),
+            flush_at: None,
+            window: (0, 0),
         })
     }
 
@@ -409,6 +510,12 @@ impl Connection {
                     self.stop(CLIENT_CLOSE_CODE, "closed by the client".into(), &mut out);
                 }
             }
+            Input::Subscribe {
+                handle,
+                topic,
+                token,
+            } => self.subscribe(handle, topic, token, now),
+            Input::Unsubscribe { handle } => self.unsubscribe(handle, now),
         }
         self.arm_timer(now, &mut out);
         out
@@ -449,6 +556,13 @@ impl Connection {
     fn open_socket<P>(&mut self, token: String, out: &mut Vec<Action<P>>) {
         self.phase = Phase::Connecting;
         self.ping_sent_at = None;
+        // A new socket knows no subscription and has its own frame budget.
+        for topic in &mut self.topics {
+            topic.state = TopicState::New;
+        }
+        self.unsubscribes.clear();
+        self.flush_at = None;
+        self.window = (0, 0);
         out.push(Action::Connect {
             url: self.connect_url(),
             token,
@@ -519,7 +633,10 @@ impl Connection {
                 }
                 self.epoch = Some(welcome.epoch);
                 out.push(Action::State(State::Open));
+                // Every subscription again, each from where it left off.
+                self.flush(now, out);
             }
+            Frame::Event(event) if event.topic.is_some() => self.topic_event(event, now, out),
             Frame::Event(event) => {
                 if core::mem::take(&mut self.restart_stream) {
                     // The first event after an unfillable gap: the stream starts again here.
@@ -543,6 +660,154 @@ impl Connection {
                 }))
             }
             Frame::Pong => {}
+            Frame::Subscribed(subscribed) => {
+                let Some(topic) = self.topic_mut(&subscribed.topic) else {
+                    return; // Unsubscribed meanwhile.
+                };
+                if topic.state != TopicState::Pending {
+                    return;
+                }
+                topic.state = TopicState::Active;
+                // As for the user's stream: `recovered: true` promises every event after `since`,
+                // anything else continues from the newest event, and `recovered: false` lets the
+                // next event through whatever its id.
+                if subscribed.recovered != Some(true) {
+                    topic.last_id = Some(subscribed.last_id);
+                }
+                topic.restart = subscribed.recovered == Some(false);
+                topic.epoch = Some(subscribed.epoch);
+                if topic.restart {
+                    out.push(Action::TopicResync(subscribed.topic));
+                }
+            }
+            Frame::Unsubscribed(unsubscribed) => {
+                let known = self.topics.len();
+                self.topics.retain(|topic| topic.name != unsubscribed.topic);
+                if self.topics.len() != known {
+                    out.push(Action::Unsubscribed(unsubscribed));
+                }
+            }
+        }
+    }
+
+    fn topic_mut(&mut self, name: &str) -> Option<&mut Topic> {
+        self.topics.iter_mut().find(|topic| topic.name == name)
+    }
+
+    /// An event of a topic: delivered once, in id order, to the topic's subscriptions.
+    fn topic_event<P>(&mut self, event: EventFrame<P>, now: u64, out: &mut Vec<Action<P>>) {
+        let name = event.topic.as_deref().unwrap_or_default();
+        let Some(topic) = self.topics.iter_mut().find(|topic| topic.name == name) else {
+            return; // Not (or no longer) subscribed.
+        };
+        if topic.state != TopicState::Active {
+            return; // The replay after `subscribed` brings it.
+        }
+        if core::mem::take(&mut topic.restart) {
+            // The first event after an unfillable gap: the topic's stream starts again here.
+        } else if topic.last_id.is_some_and(|last| event.id <= last) {
+            return; // Already delivered.
+        } else if topic.last_id.is_some_and(|last| event.id > last + 1) {
+            // One went missing: subscribe again from the last one delivered; the server replays
+            // the rest, and what arrives meanwhile is dropped until its `subscribed`.
+            topic.state = TopicState::Stale;
+            self.flush_at.get_or_insert(now);
+            return;
+        }
+        topic.last_id = Some(event.id);
+        out.push(Action::Deliver(event));
+    }
+
+    fn subscribe(&mut self, handle: u32, name: String, token: Option<String>, now: u64) {
+        if let Some(topic) = self.topic_mut(&name) {
+            topic.handles.push(handle);
+            if token.is_some() {
+                topic.token = token;
+            }
+            return;
+        }
+        self.topics.push(Topic {
+            name,
+            token,
+            handles: vec![handle],
+            epoch: None,
+            last_id: None,
+            restart: false,
+            state: TopicState::New,
+        });
+        self.flush_at.get_or_insert(now);
+    }
+
+    fn unsubscribe(&mut self, handle: u32, now: u64) {
+        let unsubscribes = self.unsubscribes.len();
+        self.topics.retain_mut(|topic| {
+            topic.handles.retain(|&held| held != handle);
+            if !topic.handles.is_empty() {
+                return true;
+            }
+            if topic.state != TopicState::New {
+                self.unsubscribes.push(core::mem::take(&mut topic.name));
+            }
+            false
+        });
+        if self.unsubscribes.len() != unsubscribes {
+            self.flush_at.get_or_insert(now);
+        }
+    }
+
+    /// Sends what is due while open: the unsubscribes, then every topic not subscribed on this
+    /// socket (or stale), [`TOPICS_PER_FRAME`] a frame, as far as the frame budget allows; the
+    /// rest is sent when the budget's window has moved on.
+    fn flush<P>(&mut self, now: u64, out: &mut Vec<Action<P>>) {
+        self.flush_at = None;
+        if self.phase != Phase::Open {
+            return;
+        }
+        loop {
+            let unsubscribe = !self.unsubscribes.is_empty();
+            if !unsubscribe && !self.topics.iter().any(Topic::is_due) {
+                return;
+            }
+            let (start, sent) = &mut self.window;
+            if *start + FRAME_WINDOW_MS <= now {
+                (*start, *sent) = (now, 0);
+            }
+            if *sent >= FRAME_BUDGET {
+                self.flush_at = Some(*start + FRAME_WINDOW_MS);
+                return;
+            }
+            *sent += 1;
+            // Every item is followed by a comma; the last one is replaced by the closing `]`.
+            let mut text = String::from(if unsubscribe {
+                r#"{"type":"unsubscribe","topics":["#
+            } else {
+                r#"{"type":"subscribe","topics":["#
+            });
+            let mut count = 0;
+            if unsubscribe {
+                self.unsubscribes.retain(|topic| {
+                    count += 1;
+                    if count > TOPICS_PER_FRAME {
+                        return true;
+                    }
+                    push_json_string(&mut text, topic);
+                    text.push(',');
+                    false
+                });
+            } else {
+                for topic in self.topics.iter_mut().filter(|topic| topic.is_due()) {
+                    count += 1;
+                    if count > TOPICS_PER_FRAME {
+                        break;
+                    }
+                    topic.state = TopicState::Pending;
+                    push_subscription(&mut text, topic);
+                    text.push(',');
+                }
+            }
+            text.pop();
+            text.push_str("]}");
+            out.push(Action::Send(text));
         }
     }
 
@@ -591,15 +856,20 @@ impl Connection {
                 }
                 self.retry_later(now, random, out);
             }
-            Phase::Open => match self.ping_sent_at {
-                Some(sent) if sent + u64::from(self.options.pong_timeout_ms) <= now => {
-                    // No answer to the heartbeat: the socket is dead even if the browser has not
-                    // noticed yet.
-                    self.connection_lost(now, random, out);
+            Phase::Open => {
+                if self.flush_at.is_some_and(|at| at <= now) {
+                    self.flush(now, out);
                 }
-                None if self.last_frame_at + self.heartbeat_ms <= now => self.ping(now, out),
-                _ => {}
-            },
+                match self.ping_sent_at {
+                    Some(sent) if sent + u64::from(self.options.pong_timeout_ms) <= now => {
+                        // No answer to the heartbeat: the socket is dead even if the browser has
+                        // not noticed yet.
+                        self.connection_lost(now, random, out);
+                    }
+                    None if self.last_frame_at + self.heartbeat_ms <= now => self.ping(now, out),
+                    _ => {}
+                }
+            }
             _ => {}
         }
     }
@@ -625,7 +895,7 @@ impl Connection {
 
     fn ping<P>(&mut self, now: u64, out: &mut Vec<Action<P>>) {
         self.ping_sent_at = Some(now);
-        out.push(Action::Send(PING));
+        out.push(Action::Send(PING.into()));
     }
 
     fn retry_later<P>(&mut self, now: u64, random: f64, out: &mut Vec<Action<P>>) {
@@ -670,10 +940,13 @@ impl Connection {
         match self.phase {
             Phase::Waiting => self.retry_at,
             Phase::FetchingToken | Phase::Connecting => self.connect_deadline,
-            Phase::Open => Some(match self.ping_sent_at {
-                Some(sent) => sent + u64::from(self.options.pong_timeout_ms),
-                None => self.last_frame_at + self.heartbeat_ms,
-            }),
+            Phase::Open => {
+                let heartbeat = match self.ping_sent_at {
+                    Some(sent) => sent + u64::from(self.options.pong_timeout_ms),
+                    None => self.last_frame_at + self.heartbeat_ms,
+                };
+                Some(self.flush_at.map_or(heartbeat, |at| at.min(heartbeat)))
+            }
             Phase::Idle | Phase::Offline | Phase::Closed => None,
         }
     }
@@ -691,6 +964,26 @@ impl Connection {
             None => Action::ClearTimer,
         });
     }
+}
+
+/// Appends one topic of a `subscribe` frame: `{"topic":..}` with `since` and `epoch` when it has
+/// delivered events (or been answered), and its token.
+fn push_subscription(text: &mut String, topic: &Topic) {
+    text.push_str(r#"{"topic":"#);
+    push_json_string(text, &topic.name);
+    if let Some(last_id) = topic.last_id {
+        text.push_str(r#","since":"#);
+        text.push_str(&decimal(last_id));
+        if let Some(epoch) = &topic.epoch {
+            text.push_str(r#","epoch":"#);
+            push_json_string(text, epoch);
+        }
+    }
+    if let Some(token) = &topic.token {
+        text.push_str(r#","token":"#);
+        push_json_string(text, token);
+    }
+    text.push('}');
 }
 
 /// `ws(s)://host[/prefix]` from an `http(s)` or `ws(s)` URL, without a trailing slash.

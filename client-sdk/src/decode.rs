@@ -8,7 +8,7 @@
 
 use alloc::string::String;
 
-use edgepush_protocol::frames::{ErrorBody, EventFrame, PONG};
+use edgepush_protocol::frames::{ErrorBody, EventFrame, PONG, Subscribed, Unsubscribed};
 
 use crate::connection::{Frame, Token, Welcome};
 
@@ -21,6 +21,8 @@ pub(crate) trait JsonObject: Sized {
     fn number(&self, key: &str) -> Option<f64>;
     /// The boolean field `key`.
     fn boolean(&self, key: &str) -> Option<bool>;
+    /// The object field `key`.
+    fn object(&self, key: &str) -> Option<Self>;
 }
 
 /// Decodes one text frame, parsing it with `parse`. An event keeps the whole parsed frame object
@@ -50,15 +52,30 @@ fn known_frame<O: JsonObject>(value: O) -> Option<Frame<O>> {
             recovered: value.boolean("recovered"),
             heartbeat_ms: value.number("heartbeat_ms")? as u32,
         }),
-        "error" => Frame::Error(ErrorBody {
-            code: value.string("code").unwrap_or_default(),
-            message: value.string("message").unwrap_or_default(),
-            retry_after_ms: value.number("retry_after_ms").map(|ms| ms as u64),
-        }),
+        "error" => Frame::Error(error_body(&value)),
         "pong" => Frame::Pong,
+        "subscribed" => Frame::Subscribed(Subscribed {
+            topic: value.string("topic")?,
+            last_id: value.number("last_id")? as u64,
+            epoch: value.string("epoch")?,
+            recovered: value.boolean("recovered"),
+        }),
+        "unsubscribed" => Frame::Unsubscribed(Unsubscribed {
+            topic: value.string("topic")?,
+            error: error_body(&value.object("error")?),
+        }),
         _ => return None,
     };
     Some(frame)
+}
+
+/// `{code, message, retry_after_ms?}`, with empty texts for missing ones.
+fn error_body<O: JsonObject>(value: &O) -> ErrorBody {
+    ErrorBody {
+        code: value.string("code").unwrap_or_default(),
+        message: value.string("message").unwrap_or_default(),
+        retry_after_ms: value.number("retry_after_ms").map(|ms| ms as u64),
+    }
 }
 
 /// A token and its `exp` claim. `read_claims` gets the claims segment as standard base64 and
@@ -109,6 +126,9 @@ mod tests {
         fn boolean(&self, key: &str) -> Option<bool> {
             self.get(key)?.as_bool()
         }
+        fn object(&self, key: &str) -> Option<Self> {
+            self.get(key).filter(|value| value.is_object()).cloned()
+        }
     }
 
     fn parse(text: &str) -> Option<Value> {
@@ -154,6 +174,8 @@ mod tests {
                 Frame::Event(_) => "event",
                 Frame::Error(_) => "error",
                 Frame::Pong => "pong",
+                Frame::Subscribed(_) => "subscribed",
+                Frame::Unsubscribed(_) => "unsubscribed",
             });
         }
         kinds.sort();
@@ -168,6 +190,51 @@ mod tests {
             kinds, expected,
             "the samples cover every frame the client reads"
         );
+    }
+
+    /// The topic frames of `protocol/src/frames.rs`, as its tests write them.
+    const TOPIC_FRAMES: [&str; 5] = [
+        r#"{"type":"subscribed","topic":"product:42","last_id":12,"epoch":"e-1","recovered":true}"#,
+        r#"{"type":"subscribed","topic":"feed:all","last_id":0,"epoch":"e-2"}"#,
+        r#"{"type":"unsubscribed","topic":"orders:#7","error":{"code":"topic_forbidden","message":"not yours"}}"#,
+        r#"{"type":"event","topic":"product:42","id":13,"name":"ProductChanged","payload":{"price":3},"ts":5}"#,
+        r#"{"type":"event","id":4,"name":"Message","payload":{"text":"hi"},"ts":5}"#,
+    ];
+
+    #[test]
+    fn topic_frames_decode_as_serde_reads_them() {
+        for text in TOPIC_FRAMES {
+            let typed: ServerFrame<Value> = serde_json::from_str(text).unwrap();
+            let mut expected = Frame::from(typed);
+            if let Frame::Event(event) = &mut expected {
+                event.payload = parse(text).unwrap();
+            }
+            assert_eq!(decode(text), expected, "{text}");
+        }
+        let Frame::Event(event) = decode(TOPIC_FRAMES[3]) else {
+            panic!("an event")
+        };
+        assert_eq!(event.topic.as_deref(), Some("product:42"));
+        let Frame::Event(event) = decode(TOPIC_FRAMES[4]) else {
+            panic!("an event")
+        };
+        assert_eq!(event.topic, None, "a user event has no topic");
+        assert!(matches!(
+            decode(TOPIC_FRAMES[2]),
+            Frame::Unsubscribed(Unsubscribed { topic, error }) if topic == "orders:#7" && error.code == "topic_forbidden"
+        ));
+    }
+
+    #[test]
+    fn malformed_topic_frames_are_only_signs_of_life() {
+        for text in [
+            r#"{"type":"subscribed","last_id":1,"epoch":"e"}"#,
+            r#"{"type":"subscribed","topic":"a:b","epoch":"e"}"#,
+            r#"{"type":"unsubscribed","topic":"a:b"}"#,
+            r#"{"type":"unsubscribed","topic":"a:b","error":"nope"}"#,
+        ] {
+            assert_eq!(decode(text), Frame::Pong, "{text}");
+        }
     }
 
     #[test]

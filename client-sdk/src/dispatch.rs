@@ -1,15 +1,19 @@
 //! The handler registry: who listens to what, and delivering a [`Notice`] to them.
 //!
 //! Every handler, typed Rust or JS, has one shape (`FnMut(Notice) -> Result<(), Error>`), so that
-//! dispatch is one loop; an error a handler returns goes to the error handlers. Generic over the
-//! event payload `P` (a parsed JS object in the client), so it is tested natively.
+//! dispatch is one loop; an error a handler returns goes to the client's error handlers. Generic
+//! over the event payload `P` (a parsed JS object in the client), so it is tested natively.
+//!
+//! A handler belongs to the client or to one topic subscription ([`Scope`]): a topic's events,
+//! resyncs and refusals reach only the handlers of that topic's subscriptions, everything else
+//! only the client's.
 
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use edgepush_protocol::frames::EventFrame;
+use edgepush_protocol::frames::{ErrorBody, EventFrame, Unsubscribed};
 
 use crate::connection::State;
 use crate::error::Error;
@@ -22,18 +26,40 @@ pub(crate) enum HandlerKind {
     Unknown,
     /// State changes.
     State,
-    /// Errors.
+    /// Errors; for a subscription, its refusal by the server.
     Error,
     /// Unrecoverable gaps.
     Resync,
 }
 
+/// The subscription a handler belongs to: its topic and the app's handle.
+pub(crate) struct Scope {
+    pub(crate) topic: String,
+    pub(crate) handle: u32,
+}
+
 /// What a handler receives.
 pub(crate) enum Notice<'a, P> {
+    /// An event: of the user's stream, or of its `topic`.
     Event(&'a EventFrame<P>),
     State(&'a State),
     Error(&'a Error),
-    Resync,
+    /// Events were lost for good: of the user's stream (`None`) or of this topic.
+    Resync(Option<&'a str>),
+    /// The server refused or ended a topic's subscription.
+    Unsubscribed(&'a Unsubscribed),
+}
+
+impl<P> Notice<'_, P> {
+    /// The topic whose subscriptions hear it; `None`: the client's handlers.
+    fn topic(&self) -> Option<&str> {
+        match self {
+            Self::Event(event) => event.topic.as_deref(),
+            Self::Resync(topic) => *topic,
+            Self::Unsubscribed(refusal) => Some(&refusal.topic),
+            Self::State(_) | Self::Error(_) => None,
+        }
+    }
 }
 
 // Not derived: a derive would require `P: Copy`, and a notice only holds references.
@@ -46,16 +72,17 @@ impl<P> Clone for Notice<'_, P> {
 impl<P> Copy for Notice<'_, P> {}
 
 type Handler<P> = Rc<RefCell<dyn FnMut(Notice<'_, P>) -> Result<(), Error>>>;
+type Entry<P> = (Option<Scope>, HandlerKind, Handler<P>);
 
 /// Every registered handler, in registration order.
 ///
 /// Invariant: the list is borrowed only inside [`add`](Self::add), [`notify`](Self::notify) and
 /// [`take`](Self::take), never while a handler runs (`notify` copies out the handlers it calls),
-/// so a handler may register more handlers. A handler runs only from `notify`, and the client
-/// never notifies re-entrantly (inputs a handler causes are queued), so no handler is called
-/// while it is already running.
+/// so a handler may register (or remove) handlers. A handler runs only from `notify`, and the
+/// client never notifies re-entrantly (inputs a handler causes are queued), so no handler is
+/// called while it is already running.
 pub(crate) struct Handlers<P> {
-    list: RefCell<Vec<(HandlerKind, Handler<P>)>>,
+    list: RefCell<Vec<Entry<P>>>,
 }
 
 impl<P> Handlers<P> {
@@ -65,39 +92,54 @@ impl<P> Handlers<P> {
         }
     }
 
-    /// Registers `handler` for notices of `kind`.
+    /// Registers `handler` for notices of `kind`, of the client (`scope` `None`) or of a
+    /// subscription.
     pub(crate) fn add(
         &self,
+        scope: Option<Scope>,
         kind: HandlerKind,
         handler: impl FnMut(Notice<'_, P>) -> Result<(), Error> + 'static,
     ) {
         let list = self.list.try_borrow_mut();
         debug_assert!(list.is_ok(), "handlers are never borrowed while one runs");
         if let Ok(mut list) = list {
-            list.push((kind, Rc::new(RefCell::new(handler))));
+            list.push((scope, kind, Rc::new(RefCell::new(handler))));
         }
     }
 
     /// Removes every handler and hands them back, to be dropped outside the registry.
-    pub(crate) fn take(&self) -> Vec<(HandlerKind, Handler<P>)> {
-        let list = self.list.try_borrow_mut();
-        debug_assert!(list.is_ok(), "handlers are never borrowed while one runs");
-        list.map(|mut list| core::mem::take(&mut *list))
-            .unwrap_or_default()
+    pub(crate) fn take(&self) -> Vec<Entry<P>> {
+        self.remove(|_| true)
     }
 
-    /// Calls the handlers listening to `notice`: an event goes to the handlers of its name, or to
-    /// the `Unknown` ones when it has none. An error a handler returns goes to the error handlers;
-    /// an error nobody listens to goes to `unheard`.
+    /// Removes the handlers whose scope `unwanted` picks and hands them back, to be dropped
+    /// outside the registry.
+    pub(crate) fn remove(&self, unwanted: impl Fn(Option<&Scope>) -> bool) -> Vec<Entry<P>> {
+        let list = self.list.try_borrow_mut();
+        debug_assert!(list.is_ok(), "handlers are never borrowed while one runs");
+        let Ok(mut list) = list else {
+            return Vec::new();
+        };
+        list.extract_if(.., |(scope, _, _)| unwanted(scope.as_ref()))
+            .collect()
+    }
+
+    /// Calls the handlers listening to `notice` in its scope: an event goes to the handlers of its
+    /// name, or to the `Unknown` ones when it has none. An error a handler returns goes to the
+    /// client's error handlers; an error nobody listens to goes to `unheard`, and a refusal whose
+    /// subscriptions have no error handler goes to the client's error handlers.
     pub(crate) fn notify(&self, notice: Notice<'_, P>, unheard: &impl Fn(&Error)) {
+        let topic = notice.topic();
         let targets: Vec<Handler<P>> = {
             let list = self.list.try_borrow();
             debug_assert!(list.is_ok(), "handlers are never borrowed while one runs");
             let Ok(list) = list else { return };
             let select = |wanted: &dyn Fn(&HandlerKind) -> bool| -> Vec<Handler<P>> {
                 list.iter()
-                    .filter(|(kind, _)| wanted(kind))
-                    .map(|(_, handler)| handler.clone())
+                    .filter(|(scope, kind, _)| {
+                        scope.as_ref().map(|scope| scope.topic.as_str()) == topic && wanted(kind)
+                    })
+                    .map(|(_, _, handler)| handler.clone())
                     .collect()
             };
             match notice {
@@ -111,14 +153,27 @@ impl<P> Handlers<P> {
                     }
                 }
                 Notice::State(_) => select(&|k| matches!(k, HandlerKind::State)),
-                Notice::Error(_) => select(&|k| matches!(k, HandlerKind::Error)),
-                Notice::Resync => select(&|k| matches!(k, HandlerKind::Resync)),
+                Notice::Error(_) | Notice::Unsubscribed(_) => {
+                    select(&|k| matches!(k, HandlerKind::Error))
+                }
+                Notice::Resync(_) => select(&|k| matches!(k, HandlerKind::Resync)),
             }
         };
-        if let Notice::Error(error) = notice
-            && targets.is_empty()
-        {
-            unheard(error);
+        if targets.is_empty() {
+            match notice {
+                Notice::Error(error) => unheard(error),
+                Notice::Unsubscribed(Unsubscribed {
+                    error: ErrorBody { code, message, .. },
+                    ..
+                }) => self.notify(
+                    Notice::Error(&Error::Server {
+                        code: code.clone(),
+                        message: message.clone(),
+                    }),
+                    unheard,
+                ),
+                _ => {}
+            }
         }
         for handler in targets {
             let handler = handler.try_borrow_mut();
@@ -152,10 +207,17 @@ mod tests {
         let log = log.clone();
         move |notice| {
             let seen = match notice {
-                Notice::Event(event) => format!("{} {}", event.name, event.payload),
+                Notice::Event(event) => match &event.topic {
+                    Some(topic) => format!("{topic} {} {}", event.name, event.payload),
+                    None => format!("{} {}", event.name, event.payload),
+                },
                 Notice::State(state) => state.name().to_string(),
                 Notice::Error(error) => error.code().to_string(),
-                Notice::Resync => "resync".to_string(),
+                Notice::Resync(None) => "resync".to_string(),
+                Notice::Resync(Some(topic)) => format!("resync {topic}"),
+                Notice::Unsubscribed(refusal) => {
+                    format!("unsubscribed {} {}", refusal.topic, refusal.error.code)
+                }
             };
             log.borrow_mut().push(format!("{label}: {seen}"));
             if fail {
@@ -189,10 +251,18 @@ mod tests {
     fn events_go_to_the_handlers_of_their_name_in_order_else_to_unknown() {
         let log = Log::default();
         let handlers = Handlers::new();
-        handlers.add(HandlerKind::Named("A".into()), logger(&log, "a1", false));
-        handlers.add(HandlerKind::Unknown, logger(&log, "unknown", false));
-        handlers.add(HandlerKind::Named("A".into()), logger(&log, "a2", false));
-        handlers.add(HandlerKind::State, logger(&log, "state", false));
+        handlers.add(
+            None,
+            HandlerKind::Named("A".into()),
+            logger(&log, "a1", false),
+        );
+        handlers.add(None, HandlerKind::Unknown, logger(&log, "unknown", false));
+        handlers.add(
+            None,
+            HandlerKind::Named("A".into()),
+            logger(&log, "a2", false),
+        );
+        handlers.add(None, HandlerKind::State, logger(&log, "state", false));
         notify(&handlers, Notice::Event(&event("A", 1)));
         notify(&handlers, Notice::Event(&event("B", 2)));
         assert_eq!(*log.borrow(), ["a1: A 1", "a2: A 1", "unknown: B 2"]);
@@ -202,12 +272,12 @@ mod tests {
     fn each_kind_of_notice_reaches_only_its_handlers() {
         let log = Log::default();
         let handlers = Handlers::new();
-        handlers.add(HandlerKind::State, logger(&log, "state", false));
-        handlers.add(HandlerKind::Error, logger(&log, "error", false));
-        handlers.add(HandlerKind::Resync, logger(&log, "resync", false));
+        handlers.add(None, HandlerKind::State, logger(&log, "state", false));
+        handlers.add(None, HandlerKind::Error, logger(&log, "error", false));
+        handlers.add(None, HandlerKind::Resync, logger(&log, "resync", false));
         notify(&handlers, Notice::State(&State::Open));
         notify(&handlers, Notice::Error(&Error::TokenExpired));
-        notify(&handlers, Notice::Resync);
+        notify(&handlers, Notice::Resync(None));
         assert_eq!(
             *log.borrow(),
             ["state: open", "error: token_expired", "resync: resync"]
@@ -218,9 +288,17 @@ mod tests {
     fn a_failing_handler_is_reported_to_the_error_handlers_and_the_others_still_run() {
         let log = Log::default();
         let handlers = Handlers::new();
-        handlers.add(HandlerKind::Named("A".into()), logger(&log, "fails", true));
-        handlers.add(HandlerKind::Named("A".into()), logger(&log, "after", false));
-        handlers.add(HandlerKind::Error, logger(&log, "error", false));
+        handlers.add(
+            None,
+            HandlerKind::Named("A".into()),
+            logger(&log, "fails", true),
+        );
+        handlers.add(
+            None,
+            HandlerKind::Named("A".into()),
+            logger(&log, "after", false),
+        );
+        handlers.add(None, HandlerKind::Error, logger(&log, "error", false));
         let unheard = notify(&handlers, Notice::Event(&event("A", 1)));
         assert_eq!(
             *log.borrow(),
@@ -236,15 +314,19 @@ mod tests {
             notify(&handlers, Notice::Error(&Error::TokenExpired)),
             ["token_expired"]
         );
-        handlers.add(HandlerKind::Resync, logger(&Log::default(), "x", true));
-        assert_eq!(notify(&handlers, Notice::Resync), ["handler_threw"]);
+        handlers.add(
+            None,
+            HandlerKind::Resync,
+            logger(&Log::default(), "x", true),
+        );
+        assert_eq!(notify(&handlers, Notice::Resync(None)), ["handler_threw"]);
     }
 
     #[test]
     fn a_failing_error_handler_does_not_loop() {
         let log = Log::default();
         let handlers = Handlers::new();
-        handlers.add(HandlerKind::Error, logger(&log, "error", true));
+        handlers.add(None, HandlerKind::Error, logger(&log, "error", true));
         let unheard = notify(&handlers, Notice::Error(&Error::TokenExpired));
         assert_eq!(*log.borrow(), ["error: token_expired"]);
         assert!(unheard.is_empty());
@@ -255,9 +337,9 @@ mod tests {
         let handlers = Rc::new(Handlers::<u32>::new());
         let log = Log::default();
         let (inner, registry) = (log.clone(), Rc::downgrade(&handlers));
-        handlers.add(HandlerKind::State, move |_| {
+        handlers.add(None, HandlerKind::State, move |_| {
             if let Some(registry) = registry.upgrade() {
-                registry.add(HandlerKind::State, logger(&inner, "late", false));
+                registry.add(None, HandlerKind::State, logger(&inner, "late", false));
             }
             Ok(())
         });
@@ -271,9 +353,184 @@ mod tests {
     fn take_empties_the_registry() {
         let log = Log::default();
         let handlers = Handlers::new();
-        handlers.add(HandlerKind::Resync, logger(&log, "resync", false));
+        handlers.add(None, HandlerKind::Resync, logger(&log, "resync", false));
         assert_eq!(handlers.take().len(), 1);
-        notify(&handlers, Notice::Resync);
+        notify(&handlers, Notice::Resync(None));
         assert!(log.borrow().is_empty());
+    }
+
+    fn scope(topic: &str, handle: u32) -> Option<Scope> {
+        Some(Scope {
+            topic: topic.into(),
+            handle,
+        })
+    }
+
+    fn topic_event(topic: &str, name: &str, payload: u32) -> EventFrame<u32> {
+        EventFrame {
+            topic: Some(topic.into()),
+            ..event(name, payload)
+        }
+    }
+
+    fn refusal(topic: &str) -> Unsubscribed {
+        Unsubscribed {
+            topic: topic.into(),
+            error: ErrorBody {
+                code: "topic_forbidden".into(),
+                message: "not yours".into(),
+                retry_after_ms: None,
+            },
+        }
+    }
+
+    #[test]
+    fn topic_notices_reach_only_the_handlers_of_their_topic() {
+        let log = Log::default();
+        let handlers = Handlers::new();
+        handlers.add(
+            None,
+            HandlerKind::Named("P".into()),
+            logger(&log, "client", false),
+        );
+        handlers.add(
+            None,
+            HandlerKind::Unknown,
+            logger(&log, "client unknown", false),
+        );
+        handlers.add(
+            None,
+            HandlerKind::Resync,
+            logger(&log, "client resync", false),
+        );
+        handlers.add(
+            None,
+            HandlerKind::Error,
+            logger(&log, "client error", false),
+        );
+        handlers.add(
+            scope("a:1", 1),
+            HandlerKind::Named("P".into()),
+            logger(&log, "h1", false),
+        );
+        handlers.add(
+            scope("a:1", 2),
+            HandlerKind::Named("P".into()),
+            logger(&log, "h2", false),
+        );
+        handlers.add(
+            scope("a:2", 3),
+            HandlerKind::Named("P".into()),
+            logger(&log, "h3", false),
+        );
+        handlers.add(
+            scope("a:1", 1),
+            HandlerKind::Resync,
+            logger(&log, "h1 resync", false),
+        );
+        handlers.add(
+            scope("a:1", 1),
+            HandlerKind::Error,
+            logger(&log, "h1 error", false),
+        );
+        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 1)));
+        notify(&handlers, Notice::Event(&topic_event("a:1", "Q", 2)));
+        notify(&handlers, Notice::Event(&topic_event("a:3", "P", 3)));
+        notify(&handlers, Notice::Event(&event("P", 4)));
+        notify(&handlers, Notice::Resync(Some("a:1")));
+        notify(&handlers, Notice::Resync(None));
+        notify(&handlers, Notice::Unsubscribed(&refusal("a:1")));
+        assert_eq!(
+            *log.borrow(),
+            [
+                "h1: a:1 P 1",
+                "h2: a:1 P 1",
+                "client: P 4",
+                "h1 resync: resync a:1",
+                "client resync: resync",
+                "h1 error: unsubscribed a:1 topic_forbidden",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refusal_nobody_in_the_topic_hears_goes_to_the_clients_error_handlers() {
+        let log = Log::default();
+        let handlers = Handlers::new();
+        handlers.add(
+            scope("a:1", 1),
+            HandlerKind::Named("P".into()),
+            logger(&log, "h1", false),
+        );
+        assert_eq!(
+            notify(&handlers, Notice::Unsubscribed(&refusal("a:1"))),
+            ["server_error"],
+            "to the fallback without any error handler"
+        );
+        handlers.add(None, HandlerKind::Error, move |notice| {
+            if let Notice::Error(error) = notice {
+                log.borrow_mut().push(error.message());
+            }
+            Ok(())
+        });
+        let unheard = notify(&handlers, Notice::Unsubscribed(&refusal("a:1")));
+        assert!(unheard.is_empty());
+    }
+
+    #[test]
+    fn a_failing_topic_handler_is_reported_to_the_clients_error_handlers() {
+        let log = Log::default();
+        let handlers = Handlers::new();
+        handlers.add(
+            scope("a:1", 1),
+            HandlerKind::Named("P".into()),
+            logger(&log, "h1", true),
+        );
+        handlers.add(
+            scope("a:1", 1),
+            HandlerKind::Error,
+            logger(&log, "h1 error", false),
+        );
+        handlers.add(
+            None,
+            HandlerKind::Error,
+            logger(&log, "client error", false),
+        );
+        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 1)));
+        assert_eq!(
+            *log.borrow(),
+            ["h1: a:1 P 1", "client error: handler_threw"]
+        );
+    }
+
+    #[test]
+    fn remove_drops_the_handlers_of_one_handle_or_one_topic() {
+        let log = Log::default();
+        let handlers = Handlers::new();
+        handlers.add(
+            scope("a:1", 1),
+            HandlerKind::Named("P".into()),
+            logger(&log, "h1", false),
+        );
+        handlers.add(
+            scope("a:1", 2),
+            HandlerKind::Named("P".into()),
+            logger(&log, "h2", false),
+        );
+        handlers.add(
+            scope("a:2", 3),
+            HandlerKind::Named("P".into()),
+            logger(&log, "h3", false),
+        );
+        handlers.add(None, HandlerKind::State, logger(&log, "state", false));
+        let removed = handlers.remove(|scope| scope.is_some_and(|s| s.handle == 1));
+        assert_eq!(removed.len(), 1);
+        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 1)));
+        let removed = handlers.remove(|scope| scope.is_some_and(|s| s.topic == "a:1"));
+        assert_eq!(removed.len(), 1);
+        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 2)));
+        notify(&handlers, Notice::Event(&topic_event("a:2", "P", 3)));
+        notify(&handlers, Notice::State(&State::Open));
+        assert_eq!(*log.borrow(), ["h2: a:1 P 1", "h3: a:2 P 3", "state: open"]);
     }
 }

@@ -1,7 +1,8 @@
 //! The JS/TS face: every `#[wasm_bindgen]` export of the package lives here.
 //!
-//! `EdgepushClient` wraps the Rust [`Client`]; handlers are plain JS functions and
-//! events are handed over as the objects `JSON.parse` produced, without copying. The built-in
+//! `EdgepushClient` wraps the Rust [`Client`] and `EdgepushSubscription` its [`Subscription`];
+//! handlers are plain JS functions and events are handed over as the objects `JSON.parse`
+//! produced, without copying. The built-in
 //! events are checked without serde (`payload.text` / `payload.color` must be strings), which
 //! keeps serde's generic code out of the package. The TypeScript declarations are written by hand
 //! below so that handlers are typed (`on<P>()`, `onMessage`, `onBackground`).
@@ -13,7 +14,7 @@ use alloc::vec;
 use wasm_bindgen::prelude::*;
 
 use crate::backoff::Options;
-use crate::client::{Client, Provider, RawEvent, TokenDone};
+use crate::client::{Client, Provider, RawEvent, Subscription, TokenDone};
 use crate::connection::{Position, State};
 use crate::dispatch::{HandlerKind, Notice};
 use crate::error::Error;
@@ -32,6 +33,12 @@ export interface EdgepushEvent<P = unknown> {
   payload: P;
   /** When the server accepted the event, in ms since the Unix epoch. */
   ts: number;
+}
+
+/** An event of a topic, as a subscription's handlers receive it. */
+export interface TopicEvent<P = unknown> extends EdgepushEvent<P> {
+  /** The topic, e.g. "product:42". `id` is the topic's own: strictly increasing per topic. */
+  topic: string;
 }
 
 /** The payload of the built-in "Message" event. */
@@ -63,6 +70,46 @@ export interface EdgepushError {
   event?: string;
   /** For "rejected": the close code, e.g. 4500 (token invalid) or 4502 (revoked). */
   closeCode?: number;
+}
+
+/** Why the server refused or ended a subscription; the connection carries on. */
+export interface SubscriptionError {
+  /** The topic. */
+  topic: string;
+  /** "internal_error" may succeed when subscribing again later. */
+  code: "topic_forbidden" | "invalid_topic" | "unknown_namespace" | "too_many_subscriptions"
+    | "internal_error";
+  /** The server's explanation. */
+  message: string;
+}
+
+/** Options of `subscribe`. */
+export interface SubscribeOptions {
+  /** A subscription token from your backend, for topics it grants per request. */
+  token?: string;
+}
+
+/**
+ * One topic subscription: the topic's events go to its handlers only. It survives reconnects
+ * (subscribed again from the last event delivered: nothing lost, nothing twice) until
+ * unsubscribe() or until the server ends it (onError).
+ */
+export class EdgepushSubscription {
+  private constructor();
+  /** Handles every event of the topic called `name`. */
+  on<P = unknown>(name: string, handler: (event: TopicEvent<P>) => void): void;
+  /** Called when events of the topic were lost for good: reload what depends on it. The events
+   * the server still keeps after the gap are delivered after this call, then live ones. */
+  onResync(handler: () => void): void;
+  /** Called when the server refuses or ends the subscription (without a handler here, the
+   * client's onError hears it as "server_error"). */
+  onError(handler: (error: SubscriptionError) => void): void;
+  /** Ends the subscription and removes its handlers; the topic is unsubscribed once no other
+   * subscription of the client holds it. */
+  unsubscribe(): void;
+  /** Frees the wasm memory of this handle (does not unsubscribe). */
+  free(): void;
+  [Symbol.dispose](): void;
 }
 
 /** Where the client is in the user's event stream; save it to resume after a reload. */
@@ -118,6 +165,11 @@ export class EdgepushClient {
   /** Called when events were lost for good: reload the app's state. The events the server still
    * keeps after the gap are delivered after this call, then live ones. */
   onResync(handler: () => void): void;
+  /**
+   * Subscribes to a topic over this connection, at once when connected, else on connect, and
+   * again after every reconnect. The server checks that the user may read it.
+   */
+  subscribe(topic: string, options?: SubscribeOptions): EdgepushSubscription;
   /** The current state. */
   readonly state: ConnectionState;
   /** The resume position, once known. */
@@ -227,6 +279,19 @@ impl JsClient {
         self.add(HandlerKind::Resync, None, handler);
     }
 
+    /// Subscribes to a topic.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn subscribe(&self, topic: String, options: JsValue) -> JsSubscription {
+        let subscription = match get(&options, "token").as_string() {
+            Some(token) => self.client.subscribe_with_token(topic, token),
+            None => self.client.subscribe(topic),
+        };
+        // A garbage-collected handle does not end the subscription.
+        JsSubscription {
+            subscription: subscription.into_detached(),
+        }
+    }
+
     /// The current state.
     #[wasm_bindgen(getter, skip_typescript)]
     pub fn state(&self) -> JsValue {
@@ -245,23 +310,73 @@ impl JsClient {
         }
     }
 
-    /// Registers a JS handler; `check` names the payload field that must be a string (for the
-    /// typed built-in events). One function for every kind keeps the wasm small.
     fn add(&self, kind: HandlerKind, check: Option<&'static str>, handler: Function) {
-        self.client.add_handler(kind, move |notice| {
-            let argument = match notice {
-                Notice::Event(event) => {
-                    if let Some(field) = check {
-                        check_string_field(event, field)?;
-                    }
-                    event.payload.clone()
+        self.client.add_handler(kind, js_handler(check, handler));
+    }
+}
+
+/// A subscription to one topic. See the TypeScript declarations above.
+#[wasm_bindgen(js_name = EdgepushSubscription, skip_typescript)]
+pub struct JsSubscription {
+    subscription: Subscription,
+}
+
+#[wasm_bindgen(js_class = EdgepushSubscription)]
+impl JsSubscription {
+    /// Handles every event of the topic called `name`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, name: &str, handler: Function) {
+        self.add(HandlerKind::Named(name.into()), handler);
+    }
+
+    /// Called when events of the topic were lost for good.
+    #[wasm_bindgen(js_name = onResync, skip_typescript)]
+    pub fn on_resync(&self, handler: Function) {
+        self.add(HandlerKind::Resync, handler);
+    }
+
+    /// Called when the server refuses or ends the subscription.
+    #[wasm_bindgen(js_name = onError, skip_typescript)]
+    pub fn on_error(&self, handler: Function) {
+        self.add(HandlerKind::Error, handler);
+    }
+
+    /// Ends the subscription.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn unsubscribe(&self) {
+        self.subscription.end();
+    }
+
+    fn add(&self, kind: HandlerKind, handler: Function) {
+        self.subscription
+            .add_handler(kind, js_handler(None, handler));
+    }
+}
+
+/// A JS handler in the common shape; `check` names the payload field that must be a string (for
+/// the typed built-in events). One adapter for every kind keeps the wasm small.
+fn js_handler(
+    check: Option<&'static str>,
+    handler: Function,
+) -> impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static {
+    move |notice| {
+        let argument = match notice {
+            Notice::Event(event) => {
+                if let Some(field) = check {
+                    check_string_field(event, field)?;
                 }
-                Notice::State(state) => state_object(state),
-                Notice::Error(error) => error_object(error),
-                Notice::Resync => JsValue::UNDEFINED,
-            };
-            call(&handler, &argument)
-        });
+                event.payload.clone()
+            }
+            Notice::State(state) => state_object(state),
+            Notice::Error(error) => error_object(error),
+            Notice::Resync(_) => JsValue::UNDEFINED,
+            Notice::Unsubscribed(refusal) => object(&[
+                ("topic", refusal.topic.as_str().into()),
+                ("code", refusal.error.code.as_str().into()),
+                ("message", refusal.error.message.as_str().into()),
+            ]),
+        };
+        call(&handler, &argument)
     }
 }
 

@@ -133,8 +133,10 @@ mod sys;
 
 pub use backoff::Options;
 #[cfg(target_arch = "wasm32")]
-pub use client::{Client, ClientBuilder};
+pub use client::{Client, ClientBuilder, Subscription};
 pub use connection::{Position, State};
+/// Why the server refused or ended a topic subscription: the topic and `{code, message}`.
+pub use edgepush_protocol::frames::Unsubscribed;
 pub use error::Error;
 pub use events::{Background, Event, Message};
 

@@ -186,4 +186,8 @@ impl JsonObject for JsValue {
     fn boolean(&self, key: &str) -> Option<bool> {
         get(self, key).as_bool()
     }
+
+    fn object(&self, key: &str) -> Option<Self> {
+        Some(get(self, key)).filter(JsValue::is_object)
+    }
 }

@@ -1,5 +1,5 @@
 //! Small text helpers written without `core::fmt` (which would add kilobytes to the wasm):
-//! decimal numbers and query-string escaping.
+//! decimal numbers, query-string escaping and JSON strings.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -32,6 +32,28 @@ pub(crate) fn push_query_value(out: &mut String, value: &str) {
     }
 }
 
+/// Appends `value` to `out` as a JSON string literal, quotes included: `"` and `\` escaped, and
+/// control characters as `\u00XX` (everything else, non-ASCII too, is valid JSON as it is).
+pub(crate) fn push_json_string(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\u{0}'..='\u{1f}' => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(c as u8 >> 4)]));
+                out.push(char::from(HEX[usize::from(c as u8 & 15)]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     use alloc::string::ToString;
@@ -50,5 +72,27 @@ mod tests {
         let mut out = String::new();
         push_query_value(&mut out, "a-Z_0.~ /&=é");
         assert_eq!(out, "a-Z_0.~%20%2F%26%3D%C3%A9");
+    }
+
+    #[test]
+    fn json_strings_are_escaped_as_serde_json_reads_them() {
+        for value in [
+            "product:42",
+            "a\"b\\c",
+            "tab\there\nnew\u{1}\u{1f}",
+            "é ü 🎉",
+            "",
+        ] {
+            let mut out = String::new();
+            push_json_string(&mut out, value);
+            assert_eq!(
+                serde_json::from_str::<String>(&out).unwrap(),
+                value,
+                "{out}"
+            );
+        }
+        let mut out = String::new();
+        push_json_string(&mut out, "q\"\u{7}");
+        assert_eq!(out, r#""q\"\u0007""#);
     }
 }

@@ -48,6 +48,8 @@ pub(super) struct Driver {
     running: Cell<bool>,
     /// The last state reported, for `Client::state`.
     state: RefCell<State>,
+    /// The number of the last subscription handle given out.
+    last_handle: Cell<u32>,
 }
 
 /// The machine and what its actions opened.
@@ -91,6 +93,7 @@ impl Driver {
             inputs: RefCell::new(Vec::new()),
             running: Cell::new(false),
             state: RefCell::new(State::Idle),
+            last_handle: Cell::new(0),
         })
     }
 
@@ -126,6 +129,28 @@ impl Driver {
             engine.closed_by_app = true;
         }
         self.run(Input::AppClose);
+    }
+
+    /// Subscribes to `topic` (sent at once when connected, else with the next `welcome`);
+    /// returns the new subscription's handle.
+    pub(super) fn subscribe(self: &Rc<Self>, topic: String, token: Option<String>) -> u32 {
+        let handle = self.last_handle.get().wrapping_add(1);
+        self.last_handle.set(handle);
+        self.run(Input::Subscribe {
+            handle,
+            topic,
+            token,
+        });
+        handle
+    }
+
+    /// Ends the subscription `handle`: its handlers are gone at once.
+    pub(super) fn unsubscribe(self: &Rc<Self>, handle: u32) {
+        drop(
+            self.handlers
+                .remove(|scope| scope.is_some_and(|scope| scope.handle == handle)),
+        );
+        self.run(Input::Unsubscribe { handle });
     }
 
     /// The last state reported.
@@ -215,7 +240,7 @@ impl Driver {
                 if let Some(engine) = free(self.engine.try_borrow())
                     && let Some(socket) = &engine.socket
                 {
-                    socket.send(text);
+                    socket.send(&text);
                 }
             }
             Action::CloseSocket => {
@@ -235,7 +260,16 @@ impl Driver {
             Action::Deliver(event) => self.notify(Notice::Event(&event)),
             Action::State(state) => self.set_state(state),
             Action::Error(error) => self.notify(Notice::Error(&error)),
-            Action::Resync => self.notify(Notice::Resync),
+            Action::Resync => self.notify(Notice::Resync(None)),
+            Action::TopicResync(topic) => self.notify(Notice::Resync(Some(&topic))),
+            Action::Unsubscribed(refusal) => {
+                self.notify(Notice::Unsubscribed(&refusal));
+                // The subscriptions of the topic are over, and so are their handlers.
+                drop(
+                    self.handlers
+                        .remove(|scope| scope.is_some_and(|scope| scope.topic == refusal.topic)),
+                );
+            }
         }
     }
 

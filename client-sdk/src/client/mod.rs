@@ -5,6 +5,7 @@
 //! - `driver`: runs the [`Connection`](crate::connection::Connection) machine, one input at a
 //!   time, and carries out its actions.
 //! - `browser`: the socket, timer and listeners the driver holds, released when dropped.
+//! - `subscription`: [`Subscription`], one topic subscription and its handlers.
 //!
 //! Handler dispatch ([`crate::dispatch`]) and frame decoding ([`crate::decode`]) need no browser
 //! and live beside the machine, tested natively.
@@ -12,6 +13,7 @@
 mod browser;
 mod builder;
 mod driver;
+mod subscription;
 
 use alloc::boxed::Box;
 use alloc::rc::Rc;
@@ -31,6 +33,7 @@ use crate::events::{BACKGROUND, Background, Event, MESSAGE, Message};
 use crate::sys;
 pub use builder::ClientBuilder;
 use driver::Driver;
+pub use subscription::Subscription;
 
 /// Receives what the token provider produced: the token, or an error text.
 pub(crate) type TokenDone = Box<dyn FnOnce(Result<String, String>)>;
@@ -160,13 +163,32 @@ impl Client {
         });
     }
 
+    /// Subscribes to `topic` (e.g. `"product:42"`) over this client's connection: the server
+    /// checks that the user may read it, then the topic's events go to the subscription's
+    /// handlers (and to no client handler). The subscription is sent at once when connected,
+    /// else on connect, and again after every reconnect, resuming where it left off. Dropping the
+    /// [`Subscription`] unsubscribes.
+    pub fn subscribe(&self, topic: impl Into<String>) -> Subscription {
+        Subscription::new(self.driver.clone(), topic.into(), None)
+    }
+
+    /// [`subscribe`](Self::subscribe) with a subscription token from the app's backend, for
+    /// topics it grants per request. It is sent with every (re)subscribe.
+    pub fn subscribe_with_token(
+        &self,
+        topic: impl Into<String>,
+        token: impl Into<String>,
+    ) -> Subscription {
+        Subscription::new(self.driver.clone(), topic.into(), Some(token.into()))
+    }
+
     /// Registers a handler of the common shape.
     pub(crate) fn add_handler(
         &self,
         kind: HandlerKind,
         handler: impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static,
     ) {
-        self.driver.handlers.add(kind, handler);
+        self.driver.handlers.add(None, kind, handler);
     }
 }
 
@@ -180,7 +202,9 @@ impl Drop for Client {
 
 /// Adapts a typed event handler: decodes the payload into `T` first.
 #[cfg(feature = "std")]
-fn typed<T, F>(mut handler: F) -> impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static
+pub(crate) fn typed<T, F>(
+    mut handler: F,
+) -> impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static
 where
     T: DeserializeOwned + 'static,
     F: FnMut(Event<T>) + 'static,
@@ -199,6 +223,7 @@ fn typed_event<T: DeserializeOwned>(raw: &RawEvent) -> Result<Event<T>, Error> {
     let payload = sys::get(&raw.payload, "payload");
     match serde_wasm_bindgen::from_value(payload) {
         Ok(payload) => Ok(Event {
+            topic: raw.topic.clone(),
             id: raw.id,
             name: raw.name.clone(),
             payload,

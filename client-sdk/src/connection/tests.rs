@@ -2,7 +2,8 @@
 //! timer the machine asks for fires exactly when due.
 
 use super::*;
-use edgepush_protocol::frames::{self, ErrorBody, PONG};
+use alloc::format;
+use edgepush_protocol::frames::{self, ClientFrame, ErrorBody, PONG};
 
 type Act = Action<&'static str>;
 
@@ -15,6 +16,8 @@ struct Harness {
     now: u64,
     random: f64,
     timer_at: Option<u64>,
+    /// When each frame other than the heartbeat was sent.
+    sent_at: Vec<u64>,
 }
 
 impl Harness {
@@ -24,6 +27,7 @@ impl Harness {
             now: NOW,
             random: 0.5,
             timer_at: None,
+            sent_at: Vec::new(),
         }
     }
 
@@ -37,6 +41,7 @@ impl Harness {
             match action {
                 Action::SetTimer { delay_ms } => self.timer_at = Some(self.now + delay_ms),
                 Action::ClearTimer => self.timer_at = None,
+                Action::Send(text) if text != PING => self.sent_at.push(self.now),
                 _ => {}
             }
         }
@@ -81,6 +86,14 @@ impl Harness {
         self.token(request);
         self.frame(welcome(0, "e1", None));
         assert_eq!(self.conn.phase, Phase::Open);
+    }
+
+    /// Start, token, welcome; `check` sees the welcome's actions.
+    fn open_with_frames(&mut self, check: impl FnOnce(&[Act])) {
+        self.step(Input::Start);
+        let request = self.conn.token_request;
+        self.token(request);
+        check(&self.frame(welcome(0, "e1", None)));
     }
 
     /// Lets the pending backoff elapse and reconnects with a fresh token and `welcome`.
@@ -695,7 +708,10 @@ fn a_quiet_connection_is_pinged_and_a_missing_pong_means_dead() {
     assert_eq!(h.advance(24_999), []);
     assert_eq!(
         h.advance(1),
-        [Action::Send(PING), Action::SetTimer { delay_ms: 10_000 }]
+        [
+            Action::Send(PING.into()),
+            Action::SetTimer { delay_ms: 10_000 }
+        ]
     );
     // The pong arrives: the next ping is due a heartbeat after it.
     h.advance(3_000);
@@ -703,7 +719,7 @@ fn a_quiet_connection_is_pinged_and_a_missing_pong_means_dead() {
         h.frame(ServerFrame::Pong),
         [Action::SetTimer { delay_ms: 25_000 }]
     );
-    assert_eq!(h.advance(25_000)[0], Action::Send(PING));
+    assert_eq!(h.advance(25_000)[0], Action::Send(PING.into()));
     // This time nothing comes back.
     assert_eq!(h.advance(9_999), []);
     let actions = h.advance(1);
@@ -722,7 +738,7 @@ fn events_count_as_signs_of_life() {
     for id in 1..=10 {
         h.advance(20_000);
         let actions = h.frame(event(id));
-        assert!(!actions.contains(&Action::Send(PING)));
+        assert!(!actions.contains(&Action::Send(PING.into())));
     }
 }
 
@@ -797,7 +813,7 @@ fn online_with_an_open_socket_checks_it_at_once() {
     h.open();
     h.advance(1_000);
     let actions = h.step(Input::Online);
-    assert_eq!(actions[0], Action::Send(PING));
+    assert_eq!(actions[0], Action::Send(PING.into()));
 }
 
 #[test]
@@ -917,4 +933,507 @@ fn a_resync_not_followed_by_an_event_does_not_outlive_its_connection() {
     // The resumed stream dedupes as usual from its first event on.
     assert_eq!(delivered(&h.frame(event(5))), Vec::<u64>::new());
     assert_eq!(delivered(&h.frame(event(6))), [6]);
+}
+
+// ---------- topics ----------
+
+fn topic_event(topic: &str, id: u64) -> ServerFrame<&'static str> {
+    ServerFrame::Event(EventFrame {
+        topic: Some(topic.into()),
+        id,
+        name: "ProductChanged".into(),
+        payload: "{}",
+        ts: NOW,
+    })
+}
+
+fn subscribed(topic: &str, last_id: u64, recovered: Option<bool>) -> ServerFrame<&'static str> {
+    ServerFrame::Subscribed(frames::Subscribed {
+        topic: topic.into(),
+        last_id,
+        epoch: "t1".into(),
+        recovered,
+    })
+}
+
+fn refused(topic: &str, code: &str) -> frames::Unsubscribed {
+    frames::Unsubscribed {
+        topic: topic.into(),
+        error: ErrorBody {
+            code: code.into(),
+            message: "no".into(),
+            retry_after_ms: None,
+        },
+    }
+}
+
+/// One topic of a `subscribe` frame: `(topic, since, epoch)`.
+fn wanted(topic: &str, since: Option<u64>, epoch: Option<&str>) -> frames::Subscription {
+    frames::Subscription {
+        topic: topic.into(),
+        since,
+        epoch: epoch.map(Into::into),
+        token: None,
+    }
+}
+
+/// Every frame sent other than the heartbeat, read as the server reads it.
+fn sent(actions: &[Act]) -> Vec<ClientFrame> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(text) if text != PING => Some(
+                serde_json::from_str(text).unwrap_or_else(|e| panic!("{text} is no frame: {e}")),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The topics of every `subscribe` frame sent, in order.
+fn subscriptions(actions: &[Act]) -> Vec<frames::Subscription> {
+    sent(actions)
+        .into_iter()
+        .flat_map(|frame| match frame {
+            ClientFrame::Subscribe { topics } => topics,
+            other => panic!("expected subscribe frames only, got {other:?}"),
+        })
+        .collect()
+}
+
+/// The topics of the events delivered: `(topic, id)`, `None` for the user's stream.
+fn delivered_topics(actions: &[Act]) -> Vec<(Option<String>, u64)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Deliver(event) => Some((event.topic.clone(), event.id)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ids_of(topic: &str, actions: &[Act]) -> Vec<u64> {
+    delivered_topics(actions)
+        .into_iter()
+        .filter(|(t, _)| t.as_deref() == Some(topic))
+        .map(|(_, id)| id)
+        .collect()
+}
+
+impl Harness {
+    fn subscribe(&mut self, handle: u32, topic: &str) -> Vec<Act> {
+        self.step(Input::Subscribe {
+            handle,
+            topic: topic.into(),
+            token: None,
+        })
+    }
+
+    /// Feeds the frames in order; returns every action.
+    fn frames(&mut self, frames: impl IntoIterator<Item = ServerFrame<&'static str>>) -> Vec<Act> {
+        frames.into_iter().flat_map(|f| self.frame(f)).collect()
+    }
+}
+
+#[test]
+fn topic_events_do_not_touch_the_users_stream() {
+    let mut h = Harness::provider();
+    h.open();
+    h.subscribe(1, "product:42");
+    h.advance(0);
+    h.frame(subscribed("product:42", 0, None));
+    assert_eq!(delivered(&h.frame(event(1))), [1]);
+    // Topic ids are their own sequence: far ahead of the user's, or equal to ones it had.
+    let actions = h.frames([topic_event("product:42", 1), topic_event("product:42", 2)]);
+    assert_eq!(ids_of("product:42", &actions), [1, 2]);
+    assert!(!actions.contains(&Action::CloseSocket), "{actions:?}");
+    assert_eq!(h.conn.position().unwrap().last_id, 1);
+    // The user's stream goes on from where it was: no gap, no duplicate.
+    assert_eq!(
+        delivered_topics(&h.frame(event(2))),
+        [(None, 2)],
+        "the user's event 2 is not a duplicate of the topic's"
+    );
+    // A topic event of a topic nobody subscribed to is dropped, and is no user event either.
+    assert_eq!(h.frame(topic_event("product:7", 3)), []);
+    assert_eq!(h.conn.phase, Phase::Open);
+}
+
+#[test]
+fn subscriptions_made_before_connecting_go_out_with_the_welcome() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "product:42");
+    h.step(Input::Subscribe {
+        handle: 2,
+        topic: "private:x".into(),
+        token: Some("sub.t0k3n".into()),
+    });
+    h.step(Input::Start);
+    h.token(1);
+    let actions = h.frame(welcome(0, "e1", None));
+    assert_eq!(
+        actions[..2],
+        [
+            Action::State(State::Open),
+            Action::Send(
+                r#"{"type":"subscribe","topics":[{"topic":"product:42"},{"topic":"private:x","token":"sub.t0k3n"}]}"#
+                    .into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn subscribing_while_open_sends_at_once_one_frame_for_a_burst() {
+    let mut h = Harness::provider();
+    h.open();
+    // A page subscribing in a loop: nothing yet, one timer of 0 ms...
+    assert_eq!(
+        h.subscribe(1, "product:1"),
+        [Action::SetTimer { delay_ms: 0 }]
+    );
+    assert_eq!(h.subscribe(2, "product:2"), []);
+    assert_eq!(h.subscribe(3, "product:3"), []);
+    // ...which sends them in one frame, then the heartbeat timer is back.
+    let actions = h.advance(0);
+    assert_eq!(
+        subscriptions(&actions),
+        [
+            wanted("product:1", None, None),
+            wanted("product:2", None, None),
+            wanted("product:3", None, None)
+        ]
+    );
+    assert_eq!(sent(&actions).len(), 1);
+    assert_eq!(actions.last(), Some(&Action::SetTimer { delay_ms: 25_000 }));
+    assert_eq!(h.advance(1_000), [], "sent once");
+}
+
+#[test]
+fn every_reconnect_resubscribes_each_topic_from_where_it_left_off() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "product:1");
+    h.subscribe(2, "product:2");
+    h.subscribe(3, "product:3");
+    h.open();
+    h.frames([
+        subscribed("product:1", 3, None),
+        subscribed("product:2", 0, None),
+    ]);
+    // product:3 was never answered.
+    let actions = h.frames([
+        topic_event("product:1", 4),
+        topic_event("product:1", 5),
+        topic_event("product:2", 1),
+    ]);
+    assert_eq!(ids_of("product:1", &actions), [4, 5]);
+    assert_eq!(ids_of("product:2", &actions), [1]);
+    h.close(1012);
+    let actions = h.reconnect(welcome(0, "e1", Some(true)));
+    assert_eq!(
+        subscriptions(&actions),
+        [
+            wanted("product:1", Some(5), Some("t1")),
+            wanted("product:2", Some(1), Some("t1")),
+            wanted("product:3", None, None),
+        ]
+    );
+    // The server replays what came after `since`; what the page had is not delivered again.
+    let actions = h.frames([
+        subscribed("product:1", 7, Some(true)),
+        topic_event("product:1", 5),
+        topic_event("product:1", 6),
+        topic_event("product:1", 7),
+        subscribed("product:2", 1, Some(true)),
+        topic_event("product:2", 2),
+    ]);
+    assert_eq!(ids_of("product:1", &actions), [6, 7]);
+    assert_eq!(ids_of("product:2", &actions), [2]);
+    assert!(!actions.iter().any(|a| matches!(a, Action::TopicResync(_))));
+    // Several drops in a row: still from the last delivered id.
+    h.close(1006);
+    let actions = h.reconnect(welcome(0, "e1", Some(true)));
+    assert_eq!(
+        subscriptions(&actions)[..2],
+        [
+            wanted("product:1", Some(7), Some("t1")),
+            wanted("product:2", Some(2), Some("t1"))
+        ]
+    );
+}
+
+#[test]
+fn topic_events_are_delivered_once_and_a_gap_resubscribes_that_topic_only() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "product:1");
+    h.subscribe(2, "product:2");
+    h.open();
+    h.frames([
+        subscribed("product:1", 3, None),
+        subscribed("product:2", 10, None),
+    ]);
+    let actions = h.frames([
+        topic_event("product:1", 4),
+        topic_event("product:1", 4),
+        topic_event("product:1", 2),
+    ]);
+    assert_eq!(ids_of("product:1", &actions), [4], "duplicates dropped");
+    // 5 went missing: 6 is held back and product:1 alone is asked again from 4.
+    let actions = h.frame(topic_event("product:1", 6));
+    assert_eq!(delivered_topics(&actions), []);
+    assert!(!actions.contains(&Action::CloseSocket), "the socket stays");
+    let actions = h.advance(0);
+    assert_eq!(
+        subscriptions(&actions),
+        [wanted("product:1", Some(4), Some("t1"))]
+    );
+    // Until the server answers, product:1's live events wait for the replay; product:2 goes on.
+    let actions = h.frames([
+        topic_event("product:1", 7),
+        topic_event("product:2", 11),
+        subscribed("product:1", 7, Some(true)),
+        topic_event("product:1", 5),
+        topic_event("product:1", 6),
+        topic_event("product:1", 7),
+        topic_event("product:1", 7),
+        topic_event("product:1", 8),
+    ]);
+    assert_eq!(ids_of("product:1", &actions), [5, 6, 7, 8]);
+    assert_eq!(ids_of("product:2", &actions), [11]);
+    assert_eq!(h.conn.phase, Phase::Open);
+    assert_eq!(h.advance(1_000), [], "one resubscribe only");
+}
+
+#[test]
+fn an_unrecoverable_topic_gap_tells_the_subscription_then_delivers_what_the_server_kept() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "feed:all");
+    h.open();
+    h.frames([subscribed("feed:all", 2, None), topic_event("feed:all", 3)]);
+    h.close(1012);
+    h.reconnect(welcome(0, "e1", Some(true)));
+    // 4..=9 were pruned; the server keeps 10..=12.
+    let actions = h.frame(subscribed("feed:all", 12, Some(false)));
+    assert_eq!(actions, [Action::TopicResync("feed:all".into())]);
+    let actions = h.frames((10..=13).map(|id| topic_event("feed:all", id)));
+    assert_eq!(ids_of("feed:all", &actions), [10, 11, 12, 13]);
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Resync)),
+        "the user's stream did not resync"
+    );
+    assert_eq!(
+        ids_of("feed:all", &h.frame(topic_event("feed:all", 12))),
+        Vec::<u64>::new()
+    );
+}
+
+#[test]
+fn a_refused_subscription_ends_with_the_servers_reason_and_the_connection_stays() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "orders:#7");
+    h.subscribe(2, "product:1");
+    h.open();
+    let actions = h.step(Input::Frame(Frame::Unsubscribed(refused(
+        "orders:#7",
+        "topic_forbidden",
+    ))));
+    assert_eq!(
+        actions,
+        [Action::Unsubscribed(refused(
+            "orders:#7",
+            "topic_forbidden"
+        ))]
+    );
+    assert_eq!(h.conn.phase, Phase::Open);
+    // Its events (if any came) are dropped; it is not subscribed again on reconnect, and a
+    // second refusal of a topic no longer held is not reported twice.
+    assert_eq!(h.frame(topic_event("orders:#7", 1)), []);
+    assert_eq!(
+        h.step(Input::Frame(Frame::Unsubscribed(refused(
+            "orders:#7",
+            "topic_forbidden"
+        )))),
+        []
+    );
+    h.close(1012);
+    let actions = h.reconnect(welcome(0, "e1", Some(true)));
+    assert_eq!(subscriptions(&actions), [wanted("product:1", None, None)]);
+    // Its handle is over: unsubscribing it later sends nothing.
+    assert_eq!(h.step(Input::Unsubscribe { handle: 1 }), []);
+}
+
+#[test]
+fn unsubscribe_sends_a_frame_once_no_handle_holds_the_topic_and_forgets_it() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "product:1");
+    h.subscribe(2, "product:1"); // a second handle on the same topic
+    h.subscribe(3, "product:2");
+    h.open();
+    assert_eq!(
+        h.frames([
+            subscribed("product:1", 0, None),
+            subscribed("product:2", 0, None)
+        ]),
+        []
+    );
+    assert_eq!(h.step(Input::Unsubscribe { handle: 1 }), []);
+    assert_eq!(
+        ids_of("product:1", &h.frame(topic_event("product:1", 1))),
+        [1],
+        "handle 2 still holds it"
+    );
+    h.step(Input::Unsubscribe { handle: 2 });
+    h.step(Input::Unsubscribe { handle: 99 }); // unknown: ignored
+    let actions = h.advance(0);
+    assert_eq!(
+        sent(&actions),
+        [ClientFrame::Unsubscribe {
+            topics: vec!["product:1".into()]
+        }]
+    );
+    assert_eq!(
+        h.frame(topic_event("product:1", 2)),
+        [],
+        "in flight: dropped"
+    );
+    h.close(1012);
+    let actions = h.reconnect(welcome(0, "e1", Some(true)));
+    assert_eq!(
+        subscriptions(&actions),
+        [wanted("product:2", Some(0), Some("t1"))]
+    );
+    // Subscribed and unsubscribed before anything was sent: nothing goes out.
+    h.subscribe(4, "product:3");
+    h.step(Input::Unsubscribe { handle: 4 });
+    assert_eq!(sent(&h.advance(0)), []);
+}
+
+#[test]
+fn a_thousand_topics_go_out_in_four_frames_and_are_all_acknowledged() {
+    let mut h = Harness::provider();
+    let topics: Vec<String> = (0..1024).map(|n| format!("product:{n}")).collect();
+    for (handle, topic) in topics.iter().enumerate() {
+        h.subscribe(handle as u32, topic);
+    }
+    h.step(Input::Start);
+    h.token(1);
+    let actions = h.frame(welcome(0, "e1", None));
+    let frames = sent(&actions);
+    assert_eq!(frames.len(), 4);
+    for frame in &frames {
+        assert!(
+            matches!(frame, ClientFrame::Subscribe { topics } if topics.len() == TOPICS_PER_FRAME)
+        );
+    }
+    let listed: Vec<String> = subscriptions(&actions)
+        .into_iter()
+        .map(|s| s.topic)
+        .collect();
+    assert_eq!(listed, topics);
+    for topic in &topics {
+        h.frame(subscribed(topic, 0, None));
+    }
+    let actions = h.frames(topics.iter().map(|t| topic_event(t, 1)));
+    assert_eq!(delivered_topics(&actions).len(), 1024);
+    assert_eq!(h.advance(1_000), []);
+}
+
+#[test]
+fn the_frame_budget_is_never_exceeded_and_what_waits_goes_out_later() {
+    let mut h = Harness::provider();
+    h.open();
+    let mut listed = Vec::new();
+    // A page that subscribes one topic every second for a minute and a half, then waits two
+    // minutes (on a live socket: the server's events keep it alive).
+    for n in 0..210u32 {
+        if n < 90 {
+            h.subscribe(n, &format!("feed:{n}"));
+        }
+        let actions = h.advance(1_000);
+        for topic in subscriptions(&actions) {
+            listed.push(topic.topic);
+        }
+        h.frame(ServerFrame::Pong);
+    }
+    assert_eq!(h.conn.phase, Phase::Open);
+    let expected: Vec<String> = (0..90).map(|n| format!("feed:{n}")).collect();
+    assert_eq!(listed, expected, "every topic once, in order");
+    // The server's default budget, whatever minute it counts in.
+    let times = &h.sent_at;
+    for (n, &start) in times.iter().enumerate() {
+        let in_minute = times[n..].iter().filter(|&&t| t < start + 60_000).count();
+        assert!(
+            in_minute <= 20,
+            "{in_minute} frames in the minute from {start}"
+        );
+    }
+    assert!(
+        times
+            .windows(2)
+            .any(|w| w[1] - w[0] >= 1_000 && w[1] - w[0] < 60_000),
+        "the budget held topics back for a while: {times:?}"
+    );
+    assert!(
+        times.len() < 90,
+        "waiting topics share frames: {}",
+        times.len()
+    );
+}
+
+#[test]
+fn topic_names_and_tokens_are_escaped_in_frames() {
+    let mut h = Harness::provider();
+    h.step(Input::Subscribe {
+        handle: 1,
+        topic: "odd:\"quoted\"\\name".into(),
+        token: Some("tok\n".into()),
+    });
+    h.open_with_frames(|actions| {
+        assert_eq!(
+            subscriptions(actions),
+            [frames::Subscription {
+                topic: "odd:\"quoted\"\\name".into(),
+                since: None,
+                epoch: None,
+                token: Some("tok\n".into()),
+            }]
+        );
+    });
+}
+
+#[test]
+fn a_later_token_is_sent_from_the_next_subscribe_on() {
+    let mut h = Harness::provider();
+    h.step(Input::Subscribe {
+        handle: 1,
+        topic: "private:x".into(),
+        token: Some("old".into()),
+    });
+    h.open();
+    h.frame(subscribed("private:x", 0, None));
+    h.step(Input::Subscribe {
+        handle: 2,
+        topic: "private:x".into(),
+        token: Some("new".into()),
+    });
+    assert_eq!(sent(&h.advance(0)), [], "already subscribed");
+    h.close(1012);
+    let actions = h.reconnect(welcome(0, "e1", Some(true)));
+    assert_eq!(subscriptions(&actions)[0].token.as_deref(), Some("new"));
+}
+
+#[test]
+fn events_before_subscribed_and_answers_for_unknown_topics_are_ignored() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "product:1");
+    h.open();
+    assert_eq!(h.frame(topic_event("product:1", 5)), []);
+    assert_eq!(h.frame(subscribed("product:9", 4, None)), []);
+    h.frame(subscribed("product:1", 5, None));
+    // A second answer for the same topic changes nothing.
+    assert_eq!(h.frame(subscribed("product:1", 9, Some(false))), []);
+    assert_eq!(
+        ids_of("product:1", &h.frame(topic_event("product:1", 6))),
+        [6]
+    );
 }

@@ -1,0 +1,122 @@
+//! [`Subscription`]: one topic subscription of a [`Client`](super::Client) and its handlers.
+
+use alloc::rc::Rc;
+use alloc::string::String;
+
+#[cfg(feature = "std")]
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsValue;
+
+use super::driver::Driver;
+use crate::dispatch::{HandlerKind, Notice, Scope};
+use crate::error::Error;
+#[cfg(feature = "std")]
+use crate::events::Event;
+use edgepush_protocol::frames::Unsubscribed;
+
+/// A subscription to one topic, from [`Client::subscribe`](super::Client::subscribe): the
+/// topic's events go to its handlers only. It survives reconnects (the client subscribes again,
+/// from the last event delivered, so nothing is lost or delivered twice) until
+/// [`unsubscribe`](Self::unsubscribe), until it is dropped, or until the server ends it (see
+/// [`on_error`](Self::on_error)).
+///
+/// Several subscriptions may hold one topic: the client subscribes to it once, and each gets its
+/// events until it is dropped.
+#[must_use = "dropping a Subscription unsubscribes"]
+pub struct Subscription {
+    driver: Rc<Driver>,
+    topic: String,
+    handle: u32,
+    unsubscribe_on_drop: bool,
+}
+
+impl Subscription {
+    pub(super) fn new(driver: Rc<Driver>, topic: String, token: Option<String>) -> Self {
+        let handle = driver.subscribe(topic.clone(), token);
+        Self {
+            driver,
+            topic,
+            handle,
+            unsubscribe_on_drop: true,
+        }
+    }
+
+    /// For the JS API: a garbage-collected handle does not end the subscription.
+    pub(crate) fn into_detached(mut self) -> Self {
+        self.unsubscribe_on_drop = false;
+        self
+    }
+
+    /// The topic, as given to `subscribe`.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Calls `handler` with every event of the topic named `name` whose payload deserializes
+    /// into `T` (its `topic` is set); a payload that does not fit goes to the client's error
+    /// handlers as [`Error::BadPayload`]. (Feature `std`.)
+    #[cfg(feature = "std")]
+    pub fn on<T, F>(&self, name: &str, handler: F)
+    where
+        T: DeserializeOwned + 'static,
+        F: FnMut(Event<T>) + 'static,
+    {
+        self.add_handler(HandlerKind::Named(name.into()), super::typed(handler));
+    }
+
+    /// Calls `handler` when events of the topic were lost and cannot be replayed (pruned, or
+    /// the topic's stream was reset): reload what depends on the topic. The events the server
+    /// still keeps after the gap follow, then live ones.
+    pub fn on_resync(&self, mut handler: impl FnMut() + 'static) {
+        self.add_handler(HandlerKind::Resync, move |_| {
+            handler();
+            Ok(())
+        });
+    }
+
+    /// Calls `handler` when the server refuses or ends the subscription, with the topic and the
+    /// reason: `error.code` is `topic_forbidden`, `invalid_topic`, `unknown_namespace`,
+    /// `too_many_subscriptions` or `internal_error`. The subscription is over then; the
+    /// connection carries on. Without a handler here the refusal goes to the client's error
+    /// handlers as [`Error::Server`].
+    pub fn on_error(&self, mut handler: impl FnMut(&Unsubscribed) + 'static) {
+        self.add_handler(HandlerKind::Error, move |notice| {
+            if let Notice::Unsubscribed(refusal) = notice {
+                handler(refusal);
+            }
+            Ok(())
+        });
+    }
+
+    /// Ends the subscription: its handlers are removed at once, and the topic is unsubscribed
+    /// once no other subscription holds it. (Dropping it does the same.)
+    pub fn unsubscribe(self) {
+        drop(self);
+    }
+
+    /// Ends the subscription (the JS API's `unsubscribe()`); again is harmless.
+    pub(crate) fn end(&self) {
+        self.driver.unsubscribe(self.handle);
+    }
+
+    /// Registers a handler of the common shape for this subscription.
+    pub(crate) fn add_handler(
+        &self,
+        kind: HandlerKind,
+        handler: impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static,
+    ) {
+        let scope = Scope {
+            topic: self.topic.clone(),
+            handle: self.handle,
+        };
+        self.driver.handlers.add(Some(scope), kind, handler);
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if self.unsubscribe_on_drop {
+            self.end();
+        }
+    }
+}
