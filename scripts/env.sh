@@ -16,5 +16,6 @@ export EDGEPUSH_TEST_PUBLISH_SECRET="edgepush-test-publish-secret-0123456789"
 export EDGEPUSH_TEST_ROTATED_KEY_ID="rotated"
 export EDGEPUSH_TEST_ROTATED_SECRET="edgepush-rotated-publish-secret-9876543210"
 # The topic namespaces every test worker declares (docs/topics.md): `product` and `feed` public,
-# `orders` for user topics (`orders:#42`), `private` only by grant or subscription token.
-export EDGEPUSH_TEST_TOPIC_NAMESPACES='{"product":{"public":true},"feed":{"public":true},"orders":{},"private":{}}'
+# `orders` for user topics (`orders:#42`), `private` only by grant or subscription token,
+# `crowd` public with 4 shards (topic sockets: `/connect?topic=crowd:…`).
+export EDGEPUSH_TEST_TOPIC_NAMESPACES='{"product":{"public":true},"feed":{"public":true},"orders":{},"private":{},"crowd":{"public":true,"shards":4}}'

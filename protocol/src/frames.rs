@@ -43,6 +43,13 @@ pub const REFUSAL_PARAM: &str = "refusal";
 pub const REFUSAL_CLOSE: &str = "close";
 /// Query parameter with the epoch the `since` id belongs to (from the welcome frame).
 pub const EPOCH_PARAM: &str = "epoch";
+/// Query parameter that makes a connect a topic socket (`/connect?topic=feed:all`): for a topic
+/// of a namespace with shards, the socket receives that topic only (`subscribed`, then its
+/// events), from one of the topic's shards, and never wakes the user's room. `since` and
+/// `epoch` resume the topic.
+pub const TOPIC_PARAM: &str = "topic";
+/// Query parameter with a subscription token for the [`TOPIC_PARAM`] topic.
+pub const SUBSCRIPTION_PARAM: &str = "subscription";
 
 /// A frame the server sends. `P` is the payload type: the server serializes raw JSON, a client
 /// picks whatever it decodes payloads into.

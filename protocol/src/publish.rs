@@ -331,10 +331,10 @@ pub struct PublishedEvent {
     pub id: u64,
     /// How many open sockets it was sent to.
     pub sockets: u32,
-    /// For a topic event: how many users' rooms it was relayed to, each one Durable Object
-    /// request (`docs/topics.md`, costs).
+    /// For a topic event: how many Durable Objects it was relayed to (users' rooms and the
+    /// topic's shards), each one request (`docs/topics.md`, costs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rooms: Option<u32>,
+    pub relays: Option<u32>,
     /// `true` when the idempotency key was seen before: `id` is the original event's id and
     /// nothing was stored or sent again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -730,11 +730,14 @@ mod tests {
             to: Target::Topic(Topic::parse("feed:all").unwrap()),
             id: 9,
             sockets: 4,
-            rooms: Some(2),
+            relays: Some(2),
             duplicate: false,
         });
         let json = serde_json::to_string(&published).unwrap();
-        assert_eq!(json, r#"{"topic":"feed:all","id":9,"sockets":4,"rooms":2}"#);
+        assert_eq!(
+            json,
+            r#"{"topic":"feed:all","id":9,"sockets":4,"relays":2}"#
+        );
         assert_eq!(
             serde_json::from_str::<EventOutcome>(&json).unwrap(),
             published
@@ -747,7 +750,7 @@ mod tests {
             to: Target::User(UserId::parse("a").unwrap()),
             id: 3,
             sockets: 1,
-            rooms: None,
+            relays: None,
             duplicate: false,
         });
         let failed = EventOutcome::Failed(FailedEvent {

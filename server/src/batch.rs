@@ -96,17 +96,21 @@ pub fn answer(
 }
 
 fn event_outcome(to: &Target, event: &NewEvent, outcome: RoomOutcome) -> EventOutcome {
-    let published = |id, sockets, rooms, duplicate| {
+    let published = |id, sockets, relays, duplicate| {
         EventOutcome::Published(PublishedEvent {
             to: to.clone(),
             id,
             sockets,
-            rooms,
+            relays,
             duplicate,
         })
     };
     match outcome {
-        RoomOutcome::Stored { id, sockets, rooms } => published(id, sockets, rooms, false),
+        RoomOutcome::Stored {
+            id,
+            sockets,
+            relays,
+        } => published(id, sockets, relays, false),
         RoomOutcome::Duplicate { id } => published(id, 0, None, true),
         RoomOutcome::Conflict { id } => {
             let key = match &event.idempotency_key {
@@ -165,7 +169,7 @@ mod tests {
                 .map(|&id| RoomOutcome::Stored {
                     id,
                     sockets: 1,
-                    rooms: None,
+                    relays: None,
                 })
                 .collect(),
         })
@@ -291,7 +295,7 @@ mod tests {
                 to: events[0].to.clone(),
                 id: 3,
                 sockets: 0,
-                rooms: None,
+                relays: None,
                 duplicate: true
             })]
         );

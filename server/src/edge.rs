@@ -7,7 +7,8 @@ use std::rc::Rc;
 
 use edgepush_protocol::ErrorCode;
 use edgepush_protocol::frames::{
-    EPOCH_PARAM, REFUSAL_PARAM, SINCE_PARAM, SUBPROTOCOL, ServerFrame, TOKEN_PARAM,
+    EPOCH_PARAM, REFUSAL_PARAM, SINCE_PARAM, SUBPROTOCOL, SUBSCRIPTION_PARAM, ServerFrame,
+    TOKEN_PARAM, TOPIC_PARAM,
 };
 use edgepush_protocol::publish::{
     IDEMPOTENCY_HEADER, MAX_BODY_BYTES, NewEvent, Target, parse_publish_request,
@@ -26,10 +27,11 @@ use crate::config::Settings;
 use crate::error::ServerError;
 use crate::internal::{
     CALL_PARAM, ConnectCall, DisconnectAnswer, DisconnectCall, PublishAnswer, PublishCall,
-    ROOM_URL, RevokeAnswer, RevokeCall, RoomCall, RoomFailure, TopicCall, TopicPublishCall,
-    read_answer, read_failure,
+    ROOM_URL, RevokeAnswer, RevokeCall, RoomCall, RoomFailure, ShardCall, ShardConnectCall,
+    TopicCall, TopicPublishCall, read_answer, read_failure,
 };
 use crate::limits::RateLimitedTokens;
+use crate::namespaces::{self, Reader};
 use crate::objects::Object;
 use crate::runtime::{log, now_ms};
 
@@ -135,7 +137,12 @@ async fn connect(req: Request, env: &Env) -> Result<Response, ServerError> {
         .as_deref()
         .is_some_and(|p| p.split(',').any(|p| p.trim() == SUBPROTOCOL));
     let entered = match authorize(env, &query, subprotocols.as_deref()) {
-        Ok(call) => enter_room_unless_limited(env, call).await,
+        Ok(call) => match query(TOPIC_PARAM) {
+            Some(topic) => {
+                enter_topic(env, call, &topic, query(SUBSCRIPTION_PARAM).as_deref()).await
+            }
+            None => enter_room_unless_limited(env, call).await,
+        },
         Err(err) => Err(err),
     };
     match (entered, Refusal::asked(query(REFUSAL_PARAM).as_deref())) {
@@ -227,20 +234,81 @@ async fn enter_room(
     call: ConnectCall,
 ) -> Result<Result<Response, RoomFailure>, ServerError> {
     let user = call.user.clone();
-    let mut room_url =
-        worker::Url::parse(ROOM_URL).map_err(|e| ServerError::Internal(e.to_string()))?;
-    room_url
-        .query_pairs_mut()
-        .append_pair(CALL_PARAM, &RoomCall::<NewEvent>::Connect(call).to_json());
+    let call = RoomCall::<NewEvent>::Connect(call).to_json();
+    upgrade(env, Object::Room(&user), &call).await
+}
+
+/// Hands a verified topic socket to one of the topic's shards, once the topic is known to be
+/// readable by the token's user and to be of a namespace with shards.
+async fn enter_topic(
+    env: &Env,
+    call: ConnectCall,
+    text: &str,
+    subscription: Option<&str>,
+) -> Result<Response, ServerError> {
+    let settings = settings(env)?;
+    let namespaces = &settings.room.namespaces;
+    let refused = |refusal: namespaces::Refusal| ServerError::Refused {
+        code: refusal.code,
+        message: refusal.message,
+        retry_after_ms: None,
+    };
+    let token = subscription.map(|token| settings.tokens.verify_subscription(token, now_seconds()));
+    let reader = Reader {
+        user: &call.user,
+        grants: &call.grants,
+    };
+    let topic = namespaces.authorize(text, reader, token).map_err(refused)?;
+    let shards = namespaces.options(&topic).map_err(refused)?.shards;
+    if shards == 0 {
+        return Err(ServerError::Refused {
+            code: ErrorCode::InvalidTopic,
+            message: format!(
+                "the namespace {:?} has no shards, so its topics have no sockets of their own: \
+                 subscribe over your connection ({{\"type\":\"subscribe\",...}})",
+                topic.namespace()
+            ),
+            retry_after_ms: None,
+        });
+    }
+    let shard = (js_sys::Math::random() * f64::from(shards)) as u32 % shards;
+    let connect = ShardCall::Connect(ShardConnectCall {
+        topic: topic.as_str().to_owned(),
+        shard,
+        user: call.user,
+        exp: call.exp,
+        subprotocol: call.subprotocol,
+        since: call.since,
+        epoch: call.epoch,
+    });
+    upgrade(
+        env,
+        Object::Shard(topic.as_str(), shard),
+        &connect.to_json(),
+    )
+    .await?
+    .map_err(|failure| ServerError::Refused {
+        code: failure.code,
+        message: format!("the shard of topic {text:?} failed: {}", failure.message),
+        retry_after_ms: failure.retry_after_ms,
+    })
+}
+
+/// Sends a WebSocket upgrade with `call` to a socket-holding object: the socket, or the
+/// object's refusal.
+async fn upgrade(
+    env: &Env,
+    object: Object<'_>,
+    call: &str,
+) -> Result<Result<Response, RoomFailure>, ServerError> {
+    let mut url = worker::Url::parse(ROOM_URL).map_err(|e| ServerError::Internal(e.to_string()))?;
+    url.query_pairs_mut().append_pair(CALL_PARAM, call);
     let headers = Headers::new();
     headers.set("Upgrade", "websocket")?;
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
-    let room_req = Request::new_with_init(room_url.as_str(), &init)?;
-    let mut response = Object::Room(&user)
-        .stub(env)?
-        .fetch_with_request(room_req)
-        .await?;
+    let req = Request::new_with_init(url.as_str(), &init)?;
+    let mut response = object.stub(env)?.fetch_with_request(req).await?;
     if response.status_code() == 101 {
         return Ok(Ok(response));
     }

@@ -72,13 +72,43 @@ pub struct TopicPublishCall<E = NewEvent> {
     pub events: Vec<E>,
 }
 
-/// A user's room joins a topic for one of its sockets.
+/// Whom a topic relays its events to: a user's room (for the sockets that subscribed over the
+/// user's connection) or one of the topic's shards (holding sockets of their own).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Member {
+    /// The room of this user.
+    Room(String),
+    /// The topic's shard with this number.
+    Shard(u32),
+}
+
+impl Member {
+    /// The member as stored: `u:<user>` or `s:<shard>`.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Room(user) => format!("u:{user}"),
+            Self::Shard(shard) => format!("s:{shard}"),
+        }
+    }
+
+    /// Reads a stored key back.
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key.split_at_checked(2)? {
+            ("u:", user) => Some(Self::Room(user.to_owned())),
+            ("s:", shard) => shard.parse().ok().map(Self::Shard),
+            _ => None,
+        }
+    }
+}
+
+/// A member joins a topic (for one socket).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinCall {
     /// The topic.
     pub topic: String,
-    /// The user.
-    pub user: String,
+    /// Who joins.
+    pub member: Member,
     /// Resume after this id of the topic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<u64>,
@@ -107,13 +137,57 @@ pub struct ReplayCall {
     pub after: u64,
 }
 
-/// A user's room leaves a topic.
+/// A member leaves a topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaveCall {
     /// The topic.
     pub topic: String,
-    /// The user.
+    /// Who leaves.
+    pub member: Member,
+}
+
+/// A call to one of a topic's shards (a broadcast namespace's topic: `docs/topics.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardCall {
+    /// From the edge: accept a verified topic socket; answered with the socket (`101`). Sent in
+    /// [`CALL_PARAM`], as a room's connect.
+    Connect(ShardConnectCall),
+    /// From the topic: send its new events to every socket; answered with a [`DeliverAnswer`].
+    Deliver(DeliverCall),
+}
+
+/// A verified socket for one topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardConnectCall {
+    /// The topic.
+    pub topic: String,
+    /// The shard's number.
+    pub shard: u32,
+    /// The token's `sub`.
     pub user: String,
+    /// The token's `exp`, in seconds.
+    pub exp: i64,
+    /// Whether to echo the `edgepush.v1` subprotocol.
+    pub subprotocol: bool,
+    /// Resume after this id of the topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    /// The epoch of `since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+}
+
+impl ShardCall {
+    /// The call as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a call; a call the shard cannot read is the caller's bug, reported as internal.
+    pub fn from_json(text: &str) -> Result<Self, RoomFailure> {
+        read_call(text)
+    }
 }
 
 /// A topic's new events, for the sockets of a room that subscribed to it.
@@ -213,9 +287,9 @@ pub enum RoomOutcome {
         id: u64,
         /// Sockets it was sent to.
         sockets: u32,
-        /// For a topic: the rooms it was relayed to.
+        /// For a topic: the objects it was relayed to (rooms and shards).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        rooms: Option<u32>,
+        relays: Option<u32>,
     },
     /// Its idempotency key was stored with the same event: nothing stored or sent.
     Duplicate {
@@ -401,7 +475,7 @@ mod tests {
             }),
             TopicCall::Join(JoinCall {
                 topic: "feed:all".into(),
-                user: "42".into(),
+                member: Member::Room("42".into()),
                 since: Some(3),
                 epoch: None,
             }),
@@ -411,7 +485,7 @@ mod tests {
             }),
             TopicCall::Leave(LeaveCall {
                 topic: "feed:all".into(),
-                user: "42".into(),
+                member: Member::Shard(3),
             }),
         ];
         for call in topic_calls {
@@ -442,6 +516,31 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn members_are_stored_by_kind_and_read_back() {
+        for member in [
+            Member::Room("42".into()),
+            Member::Room("s:1".into()),
+            Member::Shard(7),
+        ] {
+            assert_eq!(Member::from_key(&member.key()), Some(member));
+        }
+        assert_eq!(Member::Room("s:1".into()).key(), "u:s:1");
+        assert_eq!(Member::from_key("x:1"), None);
+        assert_eq!(Member::from_key("s:x"), None);
+        let connect = ShardCall::Connect(ShardConnectCall {
+            topic: "feed:all".into(),
+            shard: 2,
+            user: "42".into(),
+            exp: 5,
+            subprotocol: true,
+            since: None,
+            epoch: None,
+        });
+        let json = connect.to_json();
+        assert_eq!(ShardCall::from_json(&json).unwrap().to_json(), json);
     }
 
     #[test]
@@ -483,7 +582,7 @@ mod tests {
                 RoomOutcome::Stored {
                     id: 3,
                     sockets: 2,
-                    rooms: Some(1),
+                    relays: Some(1),
                 },
                 RoomOutcome::Duplicate { id: 1 },
                 RoomOutcome::Conflict { id: 2 },

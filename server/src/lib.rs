@@ -41,6 +41,8 @@ pub mod edge;
 pub mod objects;
 #[cfg(target_arch = "wasm32")]
 pub mod runtime;
+#[cfg(target_arch = "wasm32")]
+pub mod sockets;
 // The #[durable_object] macro generates undocumented glue methods.
 #[cfg(target_arch = "wasm32")]
 #[allow(missing_docs)]
@@ -48,3 +50,6 @@ pub mod room_object;
 #[cfg(target_arch = "wasm32")]
 #[allow(missing_docs)]
 pub mod topic_object;
+#[cfg(target_arch = "wasm32")]
+#[allow(missing_docs)]
+pub mod topic_shard;

@@ -1,7 +1,7 @@
 //! Topic namespaces: the `TOPIC_NAMESPACES` setting, and who may read a topic.
 //!
 //! The setting is a JSON object from namespace to options, e.g.
-//! `{"product":{"public":true},"orders":{},"feed":{"public":true,"history_events":100}}`.
+//! `{"product":{"public":true},"orders":{},"feed":{"public":true,"history_events":100,"shards":4}}`.
 //! A topic whose namespace is not declared is refused everywhere (`unknown_namespace`).
 //!
 //! Reading is decided by [`Namespaces::authorize`], first grant wins (`docs/topics.md`):
@@ -33,6 +33,12 @@ pub struct NamespaceOptions {
     /// How long events are kept per topic, in seconds (default: `HISTORY_MAX_AGE_SECONDS`).
     #[serde(default)]
     pub history_age_seconds: Option<u64>,
+    /// For audiences too large to relay through each reader's room: readers connect topic
+    /// sockets (`/connect?topic=`), spread over this many shards per topic, and a publish costs
+    /// one request per shard with sockets. 0 (the default): only subscriptions over the user's
+    /// socket.
+    #[serde(default)]
+    pub shards: u32,
 }
 
 impl NamespaceOptions {
@@ -199,6 +205,13 @@ mod tests {
             .unwrap()
             .history(HistoryLimits::default());
         assert_eq!(history.max_events, 5);
+    }
+
+    #[test]
+    fn shards_are_declared_per_namespace() {
+        let ns = Namespaces::parse(r#"{"feed":{"public":true,"shards":8},"product":{}}"#).unwrap();
+        let shards = |t: &str| ns.options(&Topic::parse(t).unwrap()).unwrap().shards;
+        assert_eq!((shards("feed:all"), shards("product:1")), (8, 0));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Addressing the Durable Objects and posting [`crate::internal`] calls to them: a user's room
-//! (`ROOMS`, named by the user id) and a topic's root (`TOPICS`, named by the topic).
+//! (`ROOMS`, named by the user id), a topic's root (`TOPICS`, named by the topic) and a topic's
+//! shard (`SHARDS`, named `<shard>/<topic>`).
 
 use edgepush_protocol::ErrorCode;
 use serde::Serialize;
@@ -22,18 +23,22 @@ pub enum Object<'a> {
     Room(&'a str),
     /// The root of this topic.
     Topic(&'a str),
+    /// A shard of this topic.
+    Shard(&'a str, u32),
 }
 
 impl Object<'_> {
     /// The object's stub.
     pub fn stub(self, env: &Env) -> Result<Stub, ServerError> {
         let (binding, name) = match self {
-            Self::Room(user) => ("ROOMS", user),
-            Self::Topic(topic) => ("TOPICS", topic),
+            Self::Room(user) => ("ROOMS", user.to_owned()),
+            Self::Topic(topic) => ("TOPICS", topic.to_owned()),
+            // `/` is no part of a namespace: no topic is named like a shard.
+            Self::Shard(topic, shard) => ("SHARDS", format!("{shard}/{topic}")),
         };
         Ok(env
             .durable_object(binding)?
-            .id_from_name(name)?
+            .id_from_name(&name)?
             .get_stub()?)
     }
 

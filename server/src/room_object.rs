@@ -8,13 +8,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use edgepush_protocol::codes::{CloseCode, ErrorCode};
-use edgepush_protocol::frames::{
-    ClientFrame, ErrorBody, PING, PONG, SUBPROTOCOL, ServerFrame, Subscription,
-};
+use edgepush_protocol::frames::{ClientFrame, PING, PONG, SUBPROTOCOL, Subscription};
 use edgepush_protocol::publish::NewEvent;
-use edgepush_protocol::topic::TopicPattern;
 use futures_util::future::join_all;
-use serde::{Deserialize, Serialize};
 use worker::{
     DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
     WebSocketPair, durable_object, worker_sys::WebSocketRequestResponsePair,
@@ -24,38 +20,17 @@ use crate::config::Settings;
 use crate::expiry;
 use crate::history::StoreError;
 use crate::internal::{
-    CALL_PARAM, ConnectCall, DeliverAnswer, DeliverCall, DisconnectAnswer, JoinAnswer, JoinCall,
-    LeaveCall, PublishAnswer, ReplayCall, RevokeAnswer, RoomCall, RoomFailure, RoomOutcome,
-    TopicCall,
+    CALL_PARAM, ConnectCall, DeliverAnswer, DeliverCall, DisconnectAnswer, JoinCall, LeaveCall,
+    Member, PublishAnswer, RevokeAnswer, RoomCall, RoomFailure, RoomOutcome, TopicCall,
 };
 use crate::limits::{ConnectGate, Limits, Refused, Window, is_revoked};
 use crate::namespaces::Reader;
 use crate::objects::{Object, Outcome, json, to_response};
-use crate::room::{Accepted, ReplayPage, ResumeRequest, Room, Visitor};
-use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms, random_id};
+use crate::room::{Accepted, ResumeRequest, Room, Visitor};
+use crate::runtime::{DurableSql, log, new_epoch, now_ms, random_id};
+use crate::sockets::{self, SocketInfo, error_frame};
 use crate::sql_store::{SqlStore, Subscriptions};
 use crate::subscriptions::{self, Decision, Joins};
-
-/// What each socket carries through hibernation (its serialized attachment).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct SocketInfo {
-    /// Connection id, for logs.
-    conn: String,
-    /// Token expiry, in seconds since the Unix epoch.
-    exp: i64,
-    /// Token issue time, in seconds since the Unix epoch, if the token has one.
-    #[serde(default)]
-    iat: Option<i64>,
-    /// Client frames in the current window.
-    #[serde(default)]
-    frames: Window,
-    /// The user (the room's own name, which the runtime does not tell it).
-    #[serde(default)]
-    user: String,
-    /// The connect token's `topics` claim: what the socket may subscribe to.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    grants: Vec<TopicPattern>,
-}
 
 /// The per-user Durable Object.
 #[durable_object]
@@ -119,7 +94,7 @@ impl DurableObject for RoomObject {
     ) -> Result<()> {
         // The exact PING never gets here (auto-response); anything else is counted against the
         // socket's budget and answered in place.
-        let mut info = ws.deserialize_attachment::<SocketInfo>().ok().flatten();
+        let mut info = SocketInfo::of(&ws);
         let limit = self
             .settings()
             .map_or(Limits::default(), |s| s.room.limits)
@@ -182,7 +157,7 @@ impl DurableObject for RoomObject {
         _reason: String,
         _clean: bool,
     ) -> Result<()> {
-        let info = ws.deserialize_attachment::<SocketInfo>().ok().flatten();
+        let info = SocketInfo::of(&ws);
         // Complete the closing handshake; the socket may already be gone.
         let _ = ws.close(Some(CloseCode::Normal.as_u16()), Some("bye"));
         log(
@@ -207,7 +182,7 @@ impl DurableObject for RoomObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        self.close_expired().await?;
+        sockets::close_expired(&self.state).await?;
         Response::empty()
     }
 }
@@ -300,7 +275,7 @@ impl RoomObject {
                 ),
             ));
         }
-        self.schedule_expiry(call.exp).await?;
+        sockets::schedule_expiry(&self.state, call.exp).await?;
         let conn = random_id();
         let pair = WebSocketPair::new()?;
         let now = now_ms();
@@ -383,7 +358,7 @@ impl RoomObject {
                         .iter()
                         .filter(|ws| ws.send_with_str(&frame).is_ok())
                         .count() as u32,
-                    rooms: None,
+                    relays: None,
                 },
                 Accepted::Duplicate { id } => RoomOutcome::Duplicate { id },
                 Accepted::Conflict { id } => RoomOutcome::Conflict { id },
@@ -423,14 +398,7 @@ impl RoomObject {
         self.state
             .get_websockets()
             .iter()
-            .filter(|ws| {
-                which(
-                    ws.deserialize_attachment::<SocketInfo>()
-                        .ok()
-                        .flatten()
-                        .as_ref(),
-                )
-            })
+            .filter(|ws| which(SocketInfo::of(ws).as_ref()))
             .filter(|ws| ws.close(Some(code.as_u16()), Some(code.reason())).is_ok())
             .count() as u32
     }
@@ -447,7 +415,7 @@ impl RoomObject {
             .state
             .get_websockets()
             .iter()
-            .filter_map(|ws| ws.deserialize_attachment::<SocketInfo>().ok().flatten())
+            .filter_map(SocketInfo::of)
             .map(|info| info.conn)
             .collect();
         subscriptions.keep_only(&open)?;
@@ -505,74 +473,31 @@ impl RoomObject {
         for (topic, _) in &joining {
             self.joins.borrow_mut().start(&info.conn, topic.as_str());
         }
-        join_all(
-            joining
-                .iter()
-                .map(|(topic, resume)| self.join(ws, &info, topic.as_str(), resume)),
-        )
-        .await;
-    }
-
-    /// Joins a topic for one socket: `subscribed`, the replay in pages, then the live events
-    /// held back meanwhile. A failed join ends the subscription with `unsubscribed`.
-    async fn join(&self, ws: &WebSocket, info: &SocketInfo, topic: &str, resume: &ResumeRequest) {
-        let call = TopicCall::<NewEvent>::Join(JoinCall {
-            topic: topic.to_owned(),
-            user: info.user.clone(),
-            since: resume.since,
-            epoch: resume.epoch.clone(),
-        });
-        let joined: Outcome<JoinAnswer> =
-            Object::Topic(topic).call(&self.env, &call.to_json()).await;
-        let answer = match joined {
-            Ok(answer) => answer,
-            Err(failure) => {
-                self.joins.borrow_mut().abandon(&info.conn, topic);
-                let names = [topic.to_owned()];
+        let info = &info;
+        join_all(joining.into_iter().map(|(topic, resume)| async move {
+            let call = JoinCall {
+                topic: topic.as_str().to_owned(),
+                member: Member::Room(info.user.clone()),
+                since: resume.since,
+                epoch: resume.epoch,
+            };
+            let joined = sockets::join_topic(&self.env, ws, &self.joins, &info.conn, call).await;
+            if let Err(failure) = joined {
+                let names = [topic.as_str().to_owned()];
                 if let Ok(subscriptions) = self.subscriptions() {
                     let _ = subscriptions.remove(&info.conn, &names);
                 }
                 let _ = ws.send_with_str(subscriptions::unsubscribed(
-                    topic,
+                    topic.as_str(),
                     failure.code,
                     format!(
                         "joining the topic failed: {}; subscribe again",
                         failure.message
                     ),
                 ));
-                return;
             }
-        };
-        let _ = ws.send_with_str(&answer.first);
-        let mut covered = answer.last_id;
-        let mut page = answer.replay;
-        loop {
-            for frame in &page.frames {
-                let _ = ws.send_with_str(frame);
-            }
-            covered = covered.max(page.last.unwrap_or(0));
-            let Some(after) = page.next_after else { break };
-            let call = TopicCall::<NewEvent>::Replay(ReplayCall {
-                topic: topic.to_owned(),
-                after,
-            });
-            match Object::Topic(topic)
-                .call::<ReplayPage>(&self.env, &call.to_json())
-                .await
-            {
-                Ok(next) => page = next,
-                Err(failure) => {
-                    log(
-                        "replay_failed",
-                        &[("topic", topic.to_owned()), ("message", failure.message)],
-                    );
-                    break;
-                }
-            }
-        }
-        for frame in self.joins.borrow_mut().finish(&info.conn, topic, covered) {
-            let _ = ws.send_with_str(frame);
-        }
+        }))
+        .await;
     }
 
     /// Ends subscriptions of one socket; the room leaves the topics no other socket listens to.
@@ -613,7 +538,7 @@ impl RoomObject {
         join_all(unheard.map(|topic| {
             let call = TopicCall::<NewEvent>::Leave(LeaveCall {
                 topic: topic.clone(),
-                user: user.to_owned(),
+                member: Member::Room(user.to_owned()),
             });
             async move {
                 let left: Outcome<serde_json::Value> =
@@ -634,69 +559,13 @@ impl RoomObject {
     /// socket whose join is under way).
     fn deliver(&self, call: &DeliverCall) -> Outcome<DeliverAnswer> {
         let listeners = self.subscriptions()?.listeners(&call.topic)?;
-        let mut joins = self.joins.borrow_mut();
-        let mut sockets = 0;
-        if listeners.is_empty() {
-            return Ok(DeliverAnswer { sockets });
-        }
-        for ws in self.state.get_websockets() {
-            let Some(info) = ws.deserialize_attachment::<SocketInfo>().ok().flatten() else {
-                continue;
-            };
-            if !listeners.contains(&info.conn) {
-                continue;
-            }
-            sockets += 1;
-            for event in &call.events {
-                if let Some(frame) = joins.offer(&info.conn, &call.topic, event.id, &event.frame) {
-                    let _ = ws.send_with_str(frame);
-                }
-            }
-        }
+        let sockets = if listeners.is_empty() {
+            0
+        } else {
+            sockets::deliver(&self.state, &self.joins, call, |info| {
+                listeners.contains(&info.conn)
+            })
+        };
         Ok(DeliverAnswer { sockets })
     }
-
-    /// Makes sure an alarm fires by the time `exp` (seconds) passes, or, for a far-future
-    /// `exp`, within the longest time ahead an alarm is set.
-    async fn schedule_expiry(&self, exp: i64) -> Result<()> {
-        let at = expiry::alarm_for(exp, now_ms());
-        let storage = self.state.storage();
-        match storage.get_alarm().await? {
-            Some(current) if current <= at as i64 => Ok(()),
-            _ => storage.set_alarm(alarm_time(at)).await,
-        }
-    }
-
-    async fn close_expired(&self) -> Result<()> {
-        let sockets = self.state.get_websockets();
-        let expiries: Vec<i64> = sockets
-            .iter()
-            .map(|ws| {
-                ws.deserialize_attachment::<SocketInfo>()
-                    .ok()
-                    .flatten()
-                    .map_or(0, |info| info.exp)
-            })
-            .collect();
-        let plan = expiry::plan(&expiries, now_ms());
-        for &index in &plan.expired {
-            let code = CloseCode::TokenExpired;
-            let _ = sockets[index].close(Some(code.as_u16()), Some(code.reason()));
-        }
-        if !plan.expired.is_empty() {
-            log(
-                "token_expired",
-                &[("closed", plan.expired.len().to_string())],
-            );
-        }
-        if let Some(at) = plan.next_alarm_ms {
-            self.state.storage().set_alarm(alarm_time(at)).await?;
-        }
-        Ok(())
-    }
-}
-
-fn error_frame(code: ErrorCode, message: &str) -> String {
-    serde_json::to_string(&ServerFrame::<()>::Error(ErrorBody::new(code, message)))
-        .unwrap_or_default()
 }

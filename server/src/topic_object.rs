@@ -1,8 +1,8 @@
 //! The Durable Object shell around a topic's stream: one per topic, named by the topic. It
 //! stores the topic's events like a user's room stores the user's ([`Room`], SQLite, ids, epoch,
-//! idempotency keys), keeps the topic's members (the users with a subscribed socket), and relays
-//! each publish to the members' rooms (`docs/topics.md`). It holds no socket and sets no timer:
-//! an idle topic costs nothing.
+//! idempotency keys), keeps the topic's members (the rooms of users with a subscribed socket,
+//! and the topic's shards that hold sockets), and relays each publish to them
+//! (`docs/topics.md`). It holds no socket and sets no timer: an idle topic costs nothing.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -15,8 +15,8 @@ use worker::{DurableObject, Env, Request, Response, Result, State, durable_objec
 use crate::config::RoomSettings;
 use crate::history::StoreError;
 use crate::internal::{
-    DeliverAnswer, DeliverCall, Delivered, JoinAnswer, JoinCall, PublishAnswer, RoomCall,
-    RoomOutcome, TopicCall, TopicPublishCall,
+    DeliverAnswer, DeliverCall, Delivered, JoinAnswer, JoinCall, Member, PublishAnswer, RoomCall,
+    RoomOutcome, ShardCall, TopicCall, TopicPublishCall,
 };
 use crate::objects::{Object, Outcome, json, settings_from, to_response};
 use crate::room::{Accepted, ResumeRequest, Room};
@@ -29,7 +29,7 @@ pub struct TopicObject {
     state: State,
     env: Env,
     stream: RefCell<Option<Room<SqlStore<DurableSql>>>>,
-    members: RefCell<Option<BTreeSet<String>>>,
+    members: RefCell<Option<BTreeSet<Member>>>,
     /// Held while a publish is stored and relayed: the next one waits, so every room gets the
     /// topic's events in id order.
     relay: Mutex<()>,
@@ -54,7 +54,7 @@ impl DurableObject for TopicObject {
                 .with_stream(&call.topic, |stream| stream.replay_after(call.after))
                 .map(|page| json(&page)),
             Ok(TopicCall::Leave(call)) => self
-                .change_members(|members| members.remove(&call.user))
+                .change_members(|members| members.remove(&call.member.key()))
                 .map(|()| json(&serde_json::json!({}))),
             Err(failure) => Err(failure),
         };
@@ -100,18 +100,15 @@ impl TopicObject {
     ) -> Outcome<()> {
         let members = Members::open(DurableSql::of(&self.state)?)?;
         change(&members)?;
-        *self.members.borrow_mut() = Some(members.all()?.into_iter().collect());
+        *self.members.borrow_mut() = Some(read_members(&members)?);
         Ok(())
     }
 
-    fn members(&self) -> Outcome<BTreeSet<String>> {
+    fn members(&self) -> Outcome<BTreeSet<Member>> {
         if let Some(members) = self.members.borrow().as_ref() {
             return Ok(members.clone());
         }
-        let members: BTreeSet<String> = Members::open(DurableSql::of(&self.state)?)?
-            .all()?
-            .into_iter()
-            .collect();
+        let members = read_members(&Members::open(DurableSql::of(&self.state)?)?)?;
         *self.members.borrow_mut() = Some(members.clone());
         Ok(members)
     }
@@ -124,7 +121,7 @@ impl TopicObject {
         };
         // No await between joining and reading the head: a relay either already counts this
         // member, or relays only events above `last_id`.
-        self.change_members(|members| members.add(&call.user))?;
+        self.change_members(|members| members.add(&call.member.key()))?;
         let (greeting, last_id) = self.with_stream(&call.topic, |stream| {
             let greeting = stream.join(&resume, now_ms())?;
             Ok((greeting, stream.meta().last_id))
@@ -152,7 +149,7 @@ impl TopicObject {
                 Accepted::Duplicate { .. } | Accepted::Conflict { .. } => None,
             })
             .collect();
-        let (sockets, rooms) = if events.is_empty() {
+        let (sockets, relays) = if events.is_empty() {
             (0, 0)
         } else {
             self.relay(DeliverCall {
@@ -167,7 +164,7 @@ impl TopicObject {
                 Accepted::Stored { id, .. } => RoomOutcome::Stored {
                     id,
                     sockets,
-                    rooms: Some(rooms),
+                    relays: Some(relays),
                 },
                 Accepted::Duplicate { id } => RoomOutcome::Duplicate { id },
                 Accepted::Conflict { id } => RoomOutcome::Conflict { id },
@@ -176,33 +173,48 @@ impl TopicObject {
         Ok(PublishAnswer { outcomes })
     }
 
-    /// Sends the events to every member's room; a room where no socket listens any more is no
-    /// member from now on. Returns the sockets reached and the rooms called.
+    /// Sends the events to every member (a user's room, a shard); a member where no socket
+    /// listens any more is no member from now on. Returns the sockets reached and the members
+    /// called.
     async fn relay(&self, call: DeliverCall) -> Outcome<(u32, u32)> {
         let members = self.members()?;
-        let json = RoomCall::<()>::Deliver(call).to_json();
-        let answers = join_all(
-            members
-                .iter()
-                .map(|user| Object::Room(user).call::<DeliverAnswer>(&self.env, &json)),
-        )
+        let topic = call.topic.clone();
+        let to_room = RoomCall::<()>::Deliver(call.clone()).to_json();
+        let to_shard = ShardCall::Deliver(call).to_json();
+        let answers = join_all(members.iter().map(|member| match member {
+            Member::Room(user) => Object::Room(user).call::<DeliverAnswer>(&self.env, &to_room),
+            Member::Shard(shard) => {
+                Object::Shard(&topic, *shard).call::<DeliverAnswer>(&self.env, &to_shard)
+            }
+        }))
         .await;
         let mut sockets = 0;
         let mut gone = Vec::new();
-        for (user, answer) in members.iter().zip(answers) {
+        for (member, answer) in members.iter().zip(answers) {
             match answer {
-                Ok(DeliverAnswer { sockets: 0 }) => gone.push(user.clone()),
+                Ok(DeliverAnswer { sockets: 0 }) => gone.push(member.key()),
                 Ok(answer) => sockets += answer.sockets,
-                // The member stays: its room may answer the next relay.
+                // The member stays: it may answer the next relay.
                 Err(failure) => log(
                     "relay_failed",
-                    &[("user", user.clone()), ("message", failure.message)],
+                    &[("member", member.key()), ("message", failure.message)],
                 ),
             }
         }
         if !gone.is_empty() {
-            self.change_members(|members| gone.iter().try_for_each(|user| members.remove(user)))?;
+            self.change_members(|members| gone.iter().try_for_each(|key| members.remove(key)))?;
         }
         Ok((sockets, members.len() as u32))
     }
+}
+
+/// The members in storage; a key that is no member (none is written) is skipped.
+fn read_members(
+    members: &Members<DurableSql>,
+) -> std::result::Result<BTreeSet<Member>, StoreError> {
+    Ok(members
+        .all()?
+        .iter()
+        .filter_map(|key| Member::from_key(key))
+        .collect())
 }

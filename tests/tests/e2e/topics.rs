@@ -89,7 +89,7 @@ pub async fn topic_events_reach_every_subscriber_and_no_one_else(worker: Shared)
     assert_eq!(published["id"], 1);
     // Cost: one request to the topic, then one per member user's room (2), not per socket (3).
     assert_eq!(
-        (published["sockets"].as_u64(), published["rooms"].as_u64()),
+        (published["sockets"].as_u64(), published["relays"].as_u64()),
         (Some(3), Some(2))
     );
     for socket in [&mut a0, &mut a1, &mut b_tab] {
@@ -109,7 +109,7 @@ pub async fn topic_events_reach_every_subscriber_and_no_one_else(worker: Shared)
     expect_event(&mut a1, "Message").await;
     let second = publish_topic(&worker, &feed, "Torrent", json!({"n": 2})).await;
     assert_eq!(
-        (second["sockets"].as_u64(), second["rooms"].as_u64()),
+        (second["sockets"].as_u64(), second["relays"].as_u64()),
         (Some(2), Some(2))
     );
     expect_topic_event(&mut a1, &feed, 2).await;
@@ -119,7 +119,7 @@ pub async fn topic_events_reach_every_subscriber_and_no_one_else(worker: Shared)
     tokio::time::sleep(Duration::from_millis(300)).await;
     let third = publish_topic(&worker, &feed, "Torrent", json!({"n": 3})).await;
     assert_eq!(
-        (third["sockets"].as_u64(), third["rooms"].as_u64()),
+        (third["sockets"].as_u64(), third["relays"].as_u64()),
         (Some(1), Some(1)),
         "{third}"
     );
@@ -396,4 +396,61 @@ pub async fn acknowledged_topic_events_survive_a_hard_kill() {
         assert_eq!(seen[t], [1, 2, 3], "{t}");
     }
     expect_silence(&mut tab).await;
+}
+
+/// Opens a topic socket (`/connect?topic=`) for `user`; returns it and its `subscribed` frame.
+async fn topic_socket(worker: &Worker, user: &str, query: &str) -> (Socket, Value) {
+    let mut socket = worker
+        .connect_with(&worker.token(user, 3600), query)
+        .await
+        .unwrap_or_else(|refused| panic!("{query}: {refused:?}"));
+    let first = socket.next_json().await;
+    assert_eq!(first["type"], "subscribed", "{first}");
+    (socket, first)
+}
+
+pub async fn a_sharded_topic_costs_one_request_per_shard_not_per_reader(worker: Shared) {
+    let crowd = topic("crowd", "stage");
+    let query = format!("topic={crowd}");
+    let mut readers = Vec::new();
+    for i in 0..40 {
+        readers.push(
+            topic_socket(&worker, &user(&format!("viewer{i}")), &query)
+                .await
+                .0,
+        );
+    }
+    let published = publish_topic(&worker, &crowd, "Cue", json!({"act": 1})).await;
+    assert_eq!(published["sockets"], 40, "{published}");
+    // 40 readers of 40 users: one request per shard holding sockets (4 shards), not 40.
+    let relays = published["relays"].as_u64().unwrap();
+    assert!((1..=4).contains(&relays), "{published}");
+    for reader in &mut readers {
+        expect_topic_event(reader, &crowd, 1).await;
+    }
+    // A topic socket resumes like a subscription.
+    publish_topic(&worker, &crowd, "Cue", json!({"act": 2})).await;
+    let (mut late, first) = topic_socket(&worker, &user("late"), &format!("{query}&since=0")).await;
+    assert_eq!(
+        (first["recovered"].as_bool(), first["last_id"].as_u64()),
+        (Some(true), Some(2))
+    );
+    expect_topic_event(&mut late, &crowd, 1).await;
+    expect_topic_event(&mut late, &crowd, 2).await;
+    for reader in &mut readers {
+        expect_topic_event(reader, &crowd, 2).await;
+    }
+    // Topic sockets are for namespaces with shards, and for topics the user may read.
+    let owner = user("crowd-owner");
+    for (query, status, code) in [
+        (format!("topic=product:{owner}"), 400, "invalid_topic"),
+        (format!("topic=orders:%23{owner}"), 403, "topic_forbidden"),
+        ("topic=crowd:*".to_owned(), 400, "invalid_topic"),
+        ("topic=nope:1".to_owned(), 400, "unknown_namespace"),
+    ] {
+        let (got, body) = worker
+            .refused_connect(Some(&worker.token("7", 600)), &query)
+            .await;
+        assert_eq!((got, error_code(&body)), (status, code), "{query}: {body}");
+    }
 }

@@ -1,0 +1,163 @@
+//! What the two socket-holding Durable Objects — a user's room and a topic's shard — do alike:
+//! the state each socket carries through hibernation, closing sockets at their token's expiry,
+//! joining a topic for a socket (`subscribed`, the replay, then the live frames held back
+//! meanwhile) and handing relayed topic events to sockets.
+
+use std::cell::RefCell;
+
+use edgepush_protocol::codes::{CloseCode, ErrorCode};
+use edgepush_protocol::frames::{ErrorBody, ServerFrame};
+use edgepush_protocol::publish::NewEvent;
+use edgepush_protocol::topic::TopicPattern;
+use serde::{Deserialize, Serialize};
+use worker::{Env, Result, State, WebSocket};
+
+use crate::expiry;
+use crate::internal::{DeliverCall, JoinAnswer, JoinCall, ReplayCall, TopicCall};
+use crate::limits::Window;
+use crate::objects::{Object, Outcome};
+use crate::room::ReplayPage;
+use crate::runtime::{alarm_time, log, now_ms};
+use crate::subscriptions::Joins;
+
+/// What each socket carries through hibernation (its serialized attachment).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SocketInfo {
+    /// Connection id, for logs and subscriptions.
+    pub conn: String,
+    /// Token expiry, in seconds since the Unix epoch.
+    pub exp: i64,
+    /// Token issue time, in seconds since the Unix epoch, if the token has one.
+    #[serde(default)]
+    pub iat: Option<i64>,
+    /// Client frames in the current window.
+    #[serde(default)]
+    pub frames: Window,
+    /// The user (a room's own name, which the runtime does not tell it).
+    #[serde(default)]
+    pub user: String,
+    /// The connect token's `topics` claim: what the socket may subscribe to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<TopicPattern>,
+}
+
+impl SocketInfo {
+    /// The attachment of `ws`, if it has a readable one.
+    pub fn of(ws: &WebSocket) -> Option<Self> {
+        ws.deserialize_attachment::<Self>().ok().flatten()
+    }
+}
+
+/// An `error` frame.
+pub fn error_frame(code: ErrorCode, message: &str) -> String {
+    serde_json::to_string(&ServerFrame::<()>::Error(ErrorBody::new(code, message)))
+        .unwrap_or_default()
+}
+
+/// Makes sure an alarm fires by the time `exp` (seconds) passes, or, for a far-future `exp`,
+/// within the longest time ahead an alarm is set.
+pub async fn schedule_expiry(state: &State, exp: i64) -> Result<()> {
+    let at = expiry::alarm_for(exp, now_ms());
+    let storage = state.storage();
+    match storage.get_alarm().await? {
+        Some(current) if current <= at as i64 => Ok(()),
+        _ => storage.set_alarm(alarm_time(at)).await,
+    }
+}
+
+/// Closes the sockets whose token expired (4001) and plans the next alarm.
+pub async fn close_expired(state: &State) -> Result<()> {
+    let sockets = state.get_websockets();
+    let expiries: Vec<i64> = sockets
+        .iter()
+        .map(|ws| SocketInfo::of(ws).map_or(0, |info| info.exp))
+        .collect();
+    let plan = expiry::plan(&expiries, now_ms());
+    for &index in &plan.expired {
+        let code = CloseCode::TokenExpired;
+        let _ = sockets[index].close(Some(code.as_u16()), Some(code.reason()));
+    }
+    if !plan.expired.is_empty() {
+        log(
+            "token_expired",
+            &[("closed", plan.expired.len().to_string())],
+        );
+    }
+    if let Some(at) = plan.next_alarm_ms {
+        state.storage().set_alarm(alarm_time(at)).await?;
+    }
+    Ok(())
+}
+
+/// Joins a topic for the socket `ws` (connection `conn`, whose join was started in `joins`):
+/// sends `subscribed`, the replay in pages, then the live frames held back meanwhile. On failure
+/// nothing was sent and the held frames are dropped.
+pub async fn join_topic(
+    env: &Env,
+    ws: &WebSocket,
+    joins: &RefCell<Joins>,
+    conn: &str,
+    call: JoinCall,
+) -> Outcome<()> {
+    let topic = call.topic.clone();
+    let joined: Outcome<JoinAnswer> = Object::Topic(&topic)
+        .call(env, &TopicCall::<NewEvent>::Join(call).to_json())
+        .await;
+    let answer = joined.inspect_err(|_| joins.borrow_mut().abandon(conn, &topic))?;
+    let _ = ws.send_with_str(&answer.first);
+    let mut covered = answer.last_id;
+    let mut page = answer.replay;
+    loop {
+        for frame in &page.frames {
+            let _ = ws.send_with_str(frame);
+        }
+        covered = covered.max(page.last.unwrap_or(0));
+        let Some(after) = page.next_after else { break };
+        let call = TopicCall::<NewEvent>::Replay(ReplayCall {
+            topic: topic.clone(),
+            after,
+        });
+        match Object::Topic(&topic)
+            .call::<ReplayPage>(env, &call.to_json())
+            .await
+        {
+            Ok(next) => page = next,
+            Err(failure) => {
+                // The socket resumes the rest on its next subscribe.
+                log(
+                    "replay_failed",
+                    &[("topic", topic.clone()), ("message", failure.message)],
+                );
+                break;
+            }
+        }
+    }
+    for frame in joins.borrow_mut().finish(conn, &topic, covered) {
+        let _ = ws.send_with_str(frame);
+    }
+    Ok(())
+}
+
+/// Sends relayed topic events to the sockets `listens` picks (held back for a socket whose join
+/// is under way); returns how many sockets listen.
+pub fn deliver(
+    state: &State,
+    joins: &RefCell<Joins>,
+    call: &DeliverCall,
+    listens: impl Fn(&SocketInfo) -> bool,
+) -> u32 {
+    let mut joins = joins.borrow_mut();
+    let mut sockets = 0;
+    for ws in state.get_websockets() {
+        let Some(info) = SocketInfo::of(&ws).filter(|info| listens(info)) else {
+            continue;
+        };
+        sockets += 1;
+        for event in &call.events {
+            if let Some(frame) = joins.offer(&info.conn, &call.topic, event.id, &event.frame) {
+                let _ = ws.send_with_str(frame);
+            }
+        }
+    }
+    sockets
+}

@@ -1,0 +1,149 @@
+//! The Durable Object that holds topic sockets (`/connect?topic=`) for one shard of a topic of a
+//! namespace with shards: the path for large audiences (`docs/topics.md`). Its sockets hibernate;
+//! it joins the topic's root as one member for all of them, so a publish costs the root one
+//! request per shard, whatever the number of readers. It stores nothing: history and resume are
+//! the root's.
+
+use std::cell::RefCell;
+
+use edgepush_protocol::codes::{CloseCode, ErrorCode};
+use edgepush_protocol::frames::{PING, PONG, SUBPROTOCOL};
+use worker::{
+    DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
+    WebSocketPair, durable_object, worker_sys::WebSocketRequestResponsePair,
+};
+
+use crate::expiry;
+use crate::internal::{CALL_PARAM, DeliverAnswer, JoinCall, Member, ShardCall, ShardConnectCall};
+use crate::limits::Window;
+use crate::objects::{Outcome, json, to_response};
+use crate::runtime::{log, random_id};
+use crate::sockets::{self, SocketInfo, error_frame};
+use crate::subscriptions::{self, Joins};
+
+/// A shard of a topic.
+#[durable_object]
+pub struct TopicShard {
+    state: State,
+    env: Env,
+    joins: RefCell<Joins>,
+}
+
+impl DurableObject for TopicShard {
+    fn new(state: State, env: Env) -> Self {
+        if let Ok(pair) = WebSocketRequestResponsePair::new(PING, PONG) {
+            state.set_websocket_auto_response(&pair);
+        }
+        Self {
+            state,
+            env,
+            joins: RefCell::default(),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let in_query = req
+            .url()?
+            .query_pairs()
+            .find(|(key, _)| key == CALL_PARAM)
+            .map(|(_, call)| call.into_owned());
+        let call = match in_query {
+            Some(call) => ShardCall::from_json(&call),
+            None => ShardCall::from_json(&req.text().await?),
+        };
+        let answered = match call {
+            Ok(ShardCall::Connect(call)) => self.accept_socket(call).await,
+            Ok(ShardCall::Deliver(call)) => Ok(json(&DeliverAnswer {
+                sockets: sockets::deliver(&self.state, &self.joins, &call, |_| true),
+            })),
+            Err(failure) => Err(failure),
+        };
+        to_response(answered)
+    }
+
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        _message: WebSocketIncomingMessage,
+    ) -> Result<()> {
+        // The exact PING never gets here (auto-response).
+        let _ = ws.send_with_str(error_frame(
+            ErrorCode::InvalidFrame,
+            &format!("a topic socket takes heartbeats ({PING}) only"),
+        ));
+        Ok(())
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        _code: usize,
+        _reason: String,
+        _clean: bool,
+    ) -> Result<()> {
+        // The shard stays a member of the topic until a relay finds no socket here.
+        let _ = ws.close(Some(CloseCode::Normal.as_u16()), Some("bye"));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, _ws: WebSocket, error: worker::Error) -> Result<()> {
+        log("socket_error", &[("error", error.to_string())]);
+        Ok(())
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        sockets::close_expired(&self.state).await?;
+        Response::empty()
+    }
+}
+
+impl TopicShard {
+    /// Accepts a verified topic socket, then joins the topic for it: `subscribed`, the replay,
+    /// then live events. A failed join closes the socket with 1011 (the client reconnects).
+    async fn accept_socket(&self, call: ShardConnectCall) -> Outcome<Result<Response>> {
+        sockets::schedule_expiry(&self.state, call.exp).await?;
+        let conn = random_id();
+        let pair = WebSocketPair::new()?;
+        self.state.accept_web_socket(&pair.server);
+        pair.server.serialize_attachment(SocketInfo {
+            conn: conn.clone(),
+            exp: call.exp.min(expiry::LATEST_EXP),
+            iat: None,
+            frames: Window::default(),
+            user: call.user.clone(),
+            grants: Vec::new(),
+        })?;
+        self.joins.borrow_mut().start(&conn, &call.topic);
+        let join = JoinCall {
+            topic: call.topic.clone(),
+            member: Member::Shard(call.shard),
+            since: call.since,
+            epoch: call.epoch,
+        };
+        let joined = sockets::join_topic(&self.env, &pair.server, &self.joins, &conn, join).await;
+        if let Err(failure) = joined {
+            let _ = pair.server.send_with_str(subscriptions::unsubscribed(
+                &call.topic,
+                failure.code,
+                format!("joining the topic failed: {}; reconnect", failure.message),
+            ));
+            let code = CloseCode::InternalError;
+            let _ = pair.server.close(Some(code.as_u16()), Some(code.reason()));
+        }
+        log(
+            "topic_connect",
+            &[
+                ("topic", call.topic),
+                ("shard", call.shard.to_string()),
+                ("sockets", self.state.get_websockets().len().to_string()),
+            ],
+        );
+        let mut response = Response::from_websocket(pair.client)?;
+        if call.subprotocol {
+            response
+                .headers_mut()
+                .set("Sec-WebSocket-Protocol", SUBPROTOCOL)?;
+        }
+        Ok(Ok(response))
+    }
+}
