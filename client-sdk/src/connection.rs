@@ -191,6 +191,8 @@ impl<P> From<ServerFrame<P>> for Frame<P> {
             ServerFrame::Pong => Self::Pong,
             ServerFrame::Subscribed(subscribed) => Self::Subscribed(subscribed),
             ServerFrame::Unsubscribed(unsubscribed) => Self::Unsubscribed(unsubscribed),
+            // Not handled by this client yet: only signs of life.
+            ServerFrame::Occupancy(_) | ServerFrame::Presence(_) => Self::Pong,
         }
     }
 }

@@ -8,7 +8,8 @@
 //! Topics (`docs/topics.md`): the client sends `subscribe` with the topics it wants, each with
 //! where to resume; each topic is answered with `subscribed` (then the missed events, then live
 //! ones, every `event` frame carrying its `topic` and the topic's own id) or `unsubscribed` with
-//! the reason. `unsubscribe` ends subscriptions.
+//! the reason. `unsubscribe` ends subscriptions. Some namespaces also send `occupancy` (a
+//! viewer count) and `presence` (a user came or left) frames for a topic.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -68,6 +69,32 @@ pub enum ServerFrame<P> {
     Subscribed(Subscribed),
     /// A topic subscription was refused or ended by the server; the connection stays.
     Unsubscribed(Unsubscribed),
+    /// How many sockets are subscribed to a topic (namespaces with `occupancy_ms`): sent when
+    /// the count changed, at most once per window.
+    Occupancy(Occupancy),
+    /// A user's first socket joined a topic, or their last one left (namespaces with
+    /// `presence`).
+    Presence(PresenceChange),
+}
+
+/// The number of sockets subscribed to a topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Occupancy {
+    /// The topic.
+    pub topic: String,
+    /// Subscribed sockets, over users' connections and topic sockets.
+    pub count: u64,
+}
+
+/// A user came to or left a topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceChange {
+    /// The topic.
+    pub topic: String,
+    /// The user.
+    pub user: String,
+    /// `true`: the user's first socket subscribed; `false`: their last one left.
+    pub present: bool,
 }
 
 /// Answers one topic of a `subscribe` frame.
