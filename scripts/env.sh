@@ -17,5 +17,6 @@ export EDGEPUSH_TEST_ROTATED_KEY_ID="rotated"
 export EDGEPUSH_TEST_ROTATED_SECRET="edgepush-rotated-publish-secret-9876543210"
 # The topic namespaces every test worker declares (docs/topics.md): `product` and `feed` public,
 # `orders` for user topics (`orders:#42`), `private` only by grant or subscription token,
-# `crowd` public with 4 shards (topic sockets: `/connect?topic=crowd:…`).
-export EDGEPUSH_TEST_TOPIC_NAMESPACES='{"product":{"public":true},"feed":{"public":true},"orders":{},"private":{},"crowd":{"public":true,"shards":4}}'
+# `crowd` public with 4 shards (topic sockets: `/connect?topic=crowd:…`) and a viewer count, `live`
+# public with presence and a viewer count.
+export EDGEPUSH_TEST_TOPIC_NAMESPACES='{"product":{"public":true},"feed":{"public":true},"orders":{},"private":{},"crowd":{"public":true,"shards":4,"occupancy_ms":300},"live":{"public":true,"presence":true,"occupancy_ms":200}}'

@@ -3,6 +3,7 @@
 
 use edgepush_protocol::frames::{REFUSAL_CLOSE, SUBPROTOCOL};
 use edgepush_protocol::publish::UserId;
+use edgepush_protocol::topic::Topic;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ServerError;
@@ -21,6 +22,8 @@ pub enum Route {
     Disconnect,
     /// `POST /revoke`
     Revoke,
+    /// `GET /presence?user=` or `?topic=` (signed)
+    Presence,
     /// `OPTIONS` on a signed endpoint: a CORS preflight.
     Preflight,
 }
@@ -34,12 +37,15 @@ impl Route {
             "/publish" => (Self::Publish, "/publish", "POST"),
             "/disconnect" => (Self::Disconnect, "/disconnect", "POST"),
             "/revoke" => (Self::Revoke, "/revoke", "POST"),
+            "/presence" => (Self::Presence, "/presence", "GET"),
             _ => return Err(ServerError::NotFound),
         };
         match (route, method) {
-            (Self::Health | Self::Connect, "GET" | "HEAD") => Ok(route),
+            (Self::Health | Self::Connect | Self::Presence, "GET" | "HEAD") => Ok(route),
             (Self::Publish | Self::Disconnect | Self::Revoke, "POST") => Ok(route),
-            (Self::Publish | Self::Disconnect | Self::Revoke, "OPTIONS") => Ok(Self::Preflight),
+            (Self::Publish | Self::Disconnect | Self::Revoke | Self::Presence, "OPTIONS") => {
+                Ok(Self::Preflight)
+            }
             _ => Err(ServerError::MethodNotAllowed {
                 path: name,
                 method: method.to_owned(),
@@ -53,7 +59,7 @@ impl Route {
     pub fn is_cross_origin(self) -> bool {
         matches!(
             self,
-            Self::Publish | Self::Disconnect | Self::Revoke | Self::Preflight
+            Self::Publish | Self::Disconnect | Self::Revoke | Self::Presence | Self::Preflight
         )
     }
 }
@@ -193,6 +199,67 @@ pub struct RevokeResponse {
     pub sockets: u32,
 }
 
+/// What `GET /presence` asks about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresenceQuery {
+    /// `?user=42`: is the user online, with how many sockets.
+    User(UserId),
+    /// `?topic=feed:all`: how many sockets subscribed, and (namespaces with `presence`) which
+    /// users.
+    Topic(Topic),
+}
+
+impl PresenceQuery {
+    /// Reads the query: exactly one of `user` and `topic`.
+    pub fn parse(user: Option<&str>, topic: Option<&str>) -> Result<Self, ServerError> {
+        match (user, topic) {
+            (Some(user), None) => {
+                UserId::parse(user)
+                    .map(Self::User)
+                    .map_err(|problem| ServerError::InvalidField {
+                        field: "user",
+                        problem,
+                    })
+            }
+            (None, Some(topic)) => {
+                Topic::parse(topic)
+                    .map(Self::Topic)
+                    .map_err(|_| ServerError::InvalidField {
+                        field: "topic",
+                        problem: "must be one topic, namespace:name (no pattern)",
+                    })
+            }
+            _ => Err(ServerError::InvalidField {
+                field: "query",
+                problem: "must hold exactly one of user= and topic=",
+            }),
+        }
+    }
+}
+
+/// The answer to `GET /presence?user=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPresence {
+    /// The user.
+    pub user: String,
+    /// Whether the user has an open socket.
+    pub online: bool,
+    /// How many.
+    pub sockets: u32,
+}
+
+/// The answer to `GET /presence?topic=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicPresence {
+    /// The topic.
+    pub topic: String,
+    /// Sockets subscribed (as the topic last counted them).
+    pub occupancy: u64,
+    /// The users subscribed over their connection, for a namespace with `presence`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<String>>,
+}
+
 /// The answer to `POST /disconnect`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DisconnectResponse {
@@ -216,6 +283,9 @@ mod tests {
         assert_eq!(Route::of("GET", "/publish").unwrap_err().status(), 405);
         assert_eq!(Route::of("POST", "/connect").unwrap_err().status(), 405);
         assert_eq!(Route::of("GET", "/nope").unwrap_err().status(), 404);
+        assert_eq!(Route::of("GET", "/presence").unwrap(), Route::Presence);
+        assert_eq!(Route::of("OPTIONS", "/presence").unwrap(), Route::Preflight);
+        assert_eq!(Route::of("POST", "/presence").unwrap_err().status(), 405);
         assert_eq!(Route::of("GET", "/publish/").unwrap_err().status(), 404);
     }
 
@@ -256,6 +326,26 @@ mod tests {
         assert_eq!(resume_request(Some("-1"), None).unwrap_err().status(), 400);
         assert_eq!(resume_request(Some("x"), None).unwrap_err().status(), 400);
         assert_eq!(resume_request(None, Some("")).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn presence_asks_about_one_user_or_one_topic() {
+        assert!(matches!(
+            PresenceQuery::parse(Some("42"), None),
+            Ok(PresenceQuery::User(_))
+        ));
+        assert!(matches!(
+            PresenceQuery::parse(None, Some("feed:all")),
+            Ok(PresenceQuery::Topic(_))
+        ));
+        for (user, topic) in [
+            (None, None),
+            (Some("42"), Some("feed:all")),
+            (None, Some("feed:*")),
+            (Some(""), None),
+        ] {
+            assert_eq!(PresenceQuery::parse(user, topic).unwrap_err().status(), 400);
+        }
     }
 
     #[test]

@@ -20,15 +20,17 @@ use serde::de::DeserializeOwned;
 use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, WebSocketPair, event};
 
 use crate::api::{
-    self, DisconnectRequest, DisconnectResponse, Refusal, RevokeRequest, RevokeResponse, Route,
+    self, DisconnectRequest, DisconnectResponse, PresenceQuery, Refusal, RevokeRequest,
+    RevokeResponse, Route, TopicPresence, UserPresence,
 };
 use crate::batch::{self, RoomBatch};
 use crate::config::Settings;
 use crate::error::ServerError;
 use crate::internal::{
-    CALL_PARAM, ConnectCall, DisconnectAnswer, DisconnectCall, PublishAnswer, PublishCall,
-    ROOM_URL, RevokeAnswer, RevokeCall, RoomCall, RoomFailure, ShardCall, ShardConnectCall,
-    TopicCall, TopicPublishCall, read_answer, read_failure,
+    CALL_PARAM, ConnectCall, DeliverAnswer, DisconnectAnswer, DisconnectCall, PublishAnswer,
+    PublishCall, ROOM_URL, RevokeAnswer, RevokeCall, RoomCall, RoomFailure, ShardCall,
+    ShardConnectCall, TopicCall, TopicPresenceAnswer, TopicPresenceCall, TopicPublishCall,
+    read_answer, read_failure,
 };
 use crate::limits::RateLimitedTokens;
 use crate::namespaces::{self, Reader};
@@ -82,7 +84,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> Result<Response, Serve
         }))?),
         Route::Preflight => {
             let headers = Headers::new();
-            headers.set("Access-Control-Allow-Methods", "POST, OPTIONS")?;
+            headers.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;
             headers.set(
                 "Access-Control-Allow-Headers",
                 &format!("Content-Type, {SIGNATURE_HEADER}, {IDEMPOTENCY_HEADER}"),
@@ -94,6 +96,7 @@ async fn handle(route: Route, req: Request, env: &Env) -> Result<Response, Serve
         Route::Publish => publish(req, env).await,
         Route::Disconnect => disconnect(req, env).await,
         Route::Revoke => revoke(req, env).await,
+        Route::Presence => presence(req, env).await,
     }
 }
 
@@ -347,7 +350,8 @@ fn refuse_in_band(err: &ServerError, echo_subprotocol: bool) -> Result<Response,
     Ok(response)
 }
 
-/// Reads a signed body: size-capped, then verified against the publish keys.
+/// Reads a signed request's body: size-capped, then verified (with the method, path and query)
+/// against the publish keys.
 async fn signed_body(mut req: Request, env: &Env) -> Result<Vec<u8>, ServerError> {
     let too_large = ServerError::BodyTooLarge {
         limit: MAX_BODY_BYTES,
@@ -359,6 +363,7 @@ async fn signed_body(mut req: Request, env: &Env) -> Result<Vec<u8>, ServerError
     if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
         return Err(too_large);
     }
+    let method = req.method().to_string();
     let body = req.bytes().await?;
     if body.len() > MAX_BODY_BYTES {
         return Err(too_large);
@@ -371,7 +376,7 @@ async fn signed_body(mut req: Request, env: &Env) -> Result<Vec<u8>, ServerError
     let signature = req.headers().get(SIGNATURE_HEADER)?;
     settings(env)?.publish_keys.verify(
         signature.as_deref(),
-        "POST",
+        &method,
         &target,
         &body,
         now_seconds(),
@@ -490,4 +495,54 @@ async fn revoke(req: Request, env: &Env) -> Result<Response, ServerError> {
         revoked_at: revoked.revoked_at,
         sockets: revoked.sockets,
     })?)
+}
+
+/// `GET /presence?user=` (the user's room: its open sockets) or `?topic=` (the topic's root:
+/// its occupancy and, with `presence`, its users). One Durable Object request.
+async fn presence(req: Request, env: &Env) -> Result<Response, ServerError> {
+    let url = req.url()?;
+    let query = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let asked = PresenceQuery::parse(query("user").as_deref(), query("topic").as_deref())?;
+    signed_body(req, env).await?;
+    match asked {
+        PresenceQuery::User(user) => {
+            let open: DeliverAnswer = call_room(env, user.as_str(), &RoomCall::Presence).await?;
+            Ok(Response::from_json(&UserPresence {
+                user: user.as_str().to_owned(),
+                online: open.sockets > 0,
+                sockets: open.sockets,
+            })?)
+        }
+        PresenceQuery::Topic(topic) => {
+            settings(env)?
+                .room
+                .namespaces
+                .options(&topic)
+                .map_err(|refusal| ServerError::Refused {
+                    code: refusal.code,
+                    message: refusal.message,
+                    retry_after_ms: None,
+                })?;
+            let call = TopicCall::<NewEvent>::Presence(TopicPresenceCall {
+                topic: topic.as_str().to_owned(),
+            });
+            let answer: TopicPresenceAnswer = Object::Topic(topic.as_str())
+                .call(env, &call.to_json())
+                .await
+                .map_err(|failure| ServerError::Refused {
+                    code: failure.code,
+                    message: format!("the topic {:?} failed: {}", topic.as_str(), failure.message),
+                    retry_after_ms: failure.retry_after_ms,
+                })?;
+            Ok(Response::from_json(&TopicPresence {
+                topic: topic.as_str().to_owned(),
+                occupancy: answer.occupancy,
+                users: answer.users,
+            })?)
+        }
+    }
 }

@@ -46,6 +46,8 @@ pub enum RoomCall<E = NewEvent> {
     /// From a topic: send its new events to the sockets that subscribed to it; answered with a
     /// [`DeliverAnswer`].
     Deliver(DeliverCall),
+    /// From the edge: how many sockets the user has open; answered with a [`DeliverAnswer`].
+    Presence,
 }
 
 /// A call to a topic's root object. `E` as for [`RoomCall`].
@@ -59,8 +61,28 @@ pub enum TopicCall<E = NewEvent> {
     Join(JoinCall),
     /// From a room: the next page of a join's replay; answered with a [`ReplayPage`].
     Replay(ReplayCall),
-    /// From a room: no socket of its user listens any more; answered with `{}`.
+    /// From a room or a shard: a socket left; answered with `{}`.
     Leave(LeaveCall),
+    /// From the edge: who is there; answered with a [`TopicPresenceAnswer`].
+    Presence(TopicPresenceCall),
+}
+
+/// Asks a topic who is there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicPresenceCall {
+    /// The topic.
+    pub topic: String,
+}
+
+/// A topic's answer to a [`TopicPresenceCall`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicPresenceAnswer {
+    /// Subscribed sockets, as the topic last counted them.
+    pub occupancy: u64,
+    /// The users with a subscribed socket over their connection, for a namespace with
+    /// `presence` (topic sockets are counted, not listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<String>>,
 }
 
 /// Events for one topic, in request order.
@@ -109,6 +131,9 @@ pub struct JoinCall {
     pub topic: String,
     /// Who joins.
     pub member: Member,
+    /// Whether the socket was not subscribed yet (one more socket for the count).
+    #[serde(default)]
+    pub fresh: bool,
     /// Resume after this id of the topic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<u64>,
@@ -144,6 +169,9 @@ pub struct LeaveCall {
     pub topic: String,
     /// Who leaves.
     pub member: Member,
+    /// `true`: the member's last socket left (a room that counts only its last leave).
+    #[serde(default)]
+    pub all: bool,
 }
 
 /// A call to one of a topic's shards (a broadcast namespace's topic: `docs/topics.md`).
@@ -197,6 +225,10 @@ pub struct DeliverCall {
     pub topic: String,
     /// The events, in id order.
     pub events: Vec<Delivered>,
+    /// Frames without an id (`occupancy`, `presence`), sent as they are to sockets that are
+    /// not in the middle of joining.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 /// One relayed event.
@@ -458,8 +490,16 @@ mod tests {
                 id: 4,
                 frame: "{}".into(),
             }],
+            notices: vec![],
         });
-        for call in [connect, publish, disconnect, revoke, deliver] {
+        for call in [
+            connect,
+            publish,
+            disconnect,
+            revoke,
+            deliver,
+            RoomCall::Presence,
+        ] {
             let json = call.to_json();
             assert_eq!(RoomCall::from_json(&json).unwrap().to_json(), json);
         }
@@ -476,6 +516,7 @@ mod tests {
             TopicCall::Join(JoinCall {
                 topic: "feed:all".into(),
                 member: Member::Room("42".into()),
+                fresh: true,
                 since: Some(3),
                 epoch: None,
             }),
@@ -486,6 +527,10 @@ mod tests {
             TopicCall::Leave(LeaveCall {
                 topic: "feed:all".into(),
                 member: Member::Shard(3),
+                all: false,
+            }),
+            TopicCall::Presence(TopicPresenceCall {
+                topic: "feed:all".into(),
             }),
         ];
         for call in topic_calls {

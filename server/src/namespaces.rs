@@ -39,6 +39,15 @@ pub struct NamespaceOptions {
     /// socket.
     #[serde(default)]
     pub shards: u32,
+    /// Subscribers get `presence` frames when a user's first socket joins or their last one
+    /// leaves (for small topics: each change is relayed to every member), and the signed
+    /// `GET /presence?topic=` lists the users.
+    #[serde(default)]
+    pub presence: bool,
+    /// Subscribers get an `occupancy` frame (the number of subscribed sockets) when it changed,
+    /// at most once per this many milliseconds.
+    #[serde(default)]
+    pub occupancy_ms: Option<u64>,
 }
 
 impl NamespaceOptions {

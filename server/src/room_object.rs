@@ -10,6 +10,7 @@ use std::rc::Rc;
 use edgepush_protocol::codes::{CloseCode, ErrorCode};
 use edgepush_protocol::frames::{ClientFrame, PING, PONG, SUBPROTOCOL, Subscription};
 use edgepush_protocol::publish::NewEvent;
+use edgepush_protocol::topic::Topic;
 use futures_util::future::join_all;
 use worker::{
     DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
@@ -82,6 +83,9 @@ impl DurableObject for RoomObject {
             Ok(RoomCall::Disconnect(call)) => self.disconnect(call.reconnect).map(|a| json(&a)),
             Ok(RoomCall::Revoke(call)) => self.revoke(call.at).map(|a| json(&a)),
             Ok(RoomCall::Deliver(call)) => self.deliver(&call).map(|a| json(&a)),
+            Ok(RoomCall::Presence) => Ok(json(&DeliverAnswer {
+                sockets: self.state.get_websockets().len() as u32,
+            })),
             Err(failure) => Err(failure),
         };
         to_response(answered)
@@ -302,6 +306,7 @@ impl RoomObject {
             frames: Window::default(),
             user: call.user.clone(),
             grants: call.grants.clone(),
+            seat: None,
         });
         if let Err(err) = attached {
             let code = CloseCode::InternalError;
@@ -456,12 +461,16 @@ impl RoomObject {
                 Decision::Refuse(frame) => {
                     let _ = ws.send_with_str(frame);
                 }
-                Decision::Join { topic, resume } => joining.push((topic, resume)),
+                Decision::Join {
+                    topic,
+                    resume,
+                    fresh,
+                } => joining.push((topic, resume, fresh)),
             }
         }
-        let names = joining.iter().map(|(topic, _)| topic.as_str());
+        let names = joining.iter().map(|(topic, _, _)| topic.as_str());
         if let Err(err) = subscriptions.add(&info.conn, names) {
-            for (topic, _) in &joining {
+            for (topic, _, _) in &joining {
                 let _ = ws.send_with_str(subscriptions::unsubscribed(
                     topic.as_str(),
                     ErrorCode::InternalError,
@@ -470,46 +479,60 @@ impl RoomObject {
             }
             return;
         }
-        for (topic, _) in &joining {
+        for (topic, _, _) in &joining {
             self.joins.borrow_mut().start(&info.conn, topic.as_str());
         }
         let info = &info;
-        join_all(joining.into_iter().map(|(topic, resume)| async move {
-            let call = JoinCall {
-                topic: topic.as_str().to_owned(),
-                member: Member::Room(info.user.clone()),
-                since: resume.since,
-                epoch: resume.epoch,
-            };
-            let joined = sockets::join_topic(&self.env, ws, &self.joins, &info.conn, call).await;
-            if let Err(failure) = joined {
-                let names = [topic.as_str().to_owned()];
-                if let Ok(subscriptions) = self.subscriptions() {
-                    let _ = subscriptions.remove(&info.conn, &names);
-                }
-                let _ = ws.send_with_str(subscriptions::unsubscribed(
-                    topic.as_str(),
-                    failure.code,
-                    format!(
-                        "joining the topic failed: {}; subscribe again",
-                        failure.message
-                    ),
-                ));
-            }
-        }))
+        join_all(
+            joining
+                .into_iter()
+                .map(|(topic, resume, fresh)| async move {
+                    let call = JoinCall {
+                        topic: topic.as_str().to_owned(),
+                        member: Member::Room(info.user.clone()),
+                        fresh,
+                        since: resume.since,
+                        epoch: resume.epoch,
+                    };
+                    let joined =
+                        sockets::join_topic(&self.env, ws, &self.joins, &info.conn, call).await;
+                    if let Err(failure) = joined {
+                        let names = [topic.as_str().to_owned()];
+                        if let Ok(subscriptions) = self.subscriptions() {
+                            let _ = subscriptions.remove(&info.conn, &names);
+                        }
+                        let _ = ws.send_with_str(subscriptions::unsubscribed(
+                            topic.as_str(),
+                            failure.code,
+                            format!(
+                                "joining the topic failed: {}; subscribe again",
+                                failure.message
+                            ),
+                        ));
+                    }
+                }),
+        )
         .await;
     }
 
-    /// Ends subscriptions of one socket; the room leaves the topics no other socket listens to.
+    /// Ends subscriptions of one socket.
     async fn unsubscribe(&self, ws: &WebSocket, info: SocketInfo, topics: &[String]) {
-        let removed = self
-            .subscriptions()
-            .and_then(|subscriptions| Ok(subscriptions.remove(&info.conn, topics)?));
-        if let Err(failure) = removed {
-            let _ = ws.send_with_str(error_frame(failure.code, &failure.message));
-            return;
+        let removed = self.subscriptions().and_then(|subscriptions| {
+            let held = subscriptions.topics_of(&info.conn)?;
+            let topics: Vec<String> = topics
+                .iter()
+                .filter(|topic| held.contains(topic.as_str()))
+                .cloned()
+                .collect();
+            subscriptions.remove(&info.conn, &topics)?;
+            Ok(topics)
+        });
+        match removed {
+            Ok(topics) => self.leave(&info.user, &topics).await,
+            Err(failure) => {
+                let _ = ws.send_with_str(error_frame(failure.code, &failure.message));
+            }
         }
-        self.leave_unheard(&info.user, topics).await;
     }
 
     /// Ends every subscription of a closed socket.
@@ -520,36 +543,47 @@ impl RoomObject {
             Ok(topics)
         });
         match removed {
-            Ok(topics) => self.leave_unheard(&info.user, &topics).await,
+            Ok(topics) => self.leave(&info.user, &topics).await,
             Err(failure) => log("unsubscribe_failed", &[("message", failure.message)]),
         }
     }
 
-    /// Leaves each of `topics` that no socket of the room listens to any more.
-    async fn leave_unheard(&self, user: &str, topics: &[String]) {
-        let Ok(subscriptions) = self.subscriptions() else {
+    /// Tells each topic a socket left it: every socket for a namespace that counts them
+    /// (`presence`, `occupancy_ms`), else only the room's last one.
+    async fn leave(&self, user: &str, topics: &[String]) {
+        let (Ok(settings), Ok(subscriptions)) = (self.settings(), self.subscriptions()) else {
             return;
         };
-        let unheard = topics.iter().filter(|topic| {
-            subscriptions
+        let counts = |topic: &str| {
+            Topic::parse(topic)
+                .ok()
+                .and_then(|topic| settings.room.namespaces.options(&topic).ok().copied())
+                .is_some_and(|options| options.presence || options.occupancy_ms.is_some())
+        };
+        let leaves = topics.iter().filter_map(|topic| {
+            let all = subscriptions
                 .listeners(topic)
-                .is_ok_and(|listeners| listeners.is_empty())
+                .is_ok_and(|listeners| listeners.is_empty());
+            (all || counts(topic)).then_some((topic, all))
         });
-        join_all(unheard.map(|topic| {
-            let call = TopicCall::<NewEvent>::Leave(LeaveCall {
-                topic: topic.clone(),
-                member: Member::Room(user.to_owned()),
-            });
-            async move {
-                let left: Outcome<serde_json::Value> =
-                    Object::Topic(topic).call(&self.env, &call.to_json()).await;
-                if let Err(failure) = left {
-                    // The topic drops the member on its next relay anyway.
-                    log(
-                        "leave_failed",
-                        &[("topic", topic.clone()), ("message", failure.message)],
-                    );
-                }
+        let calls: Vec<(&String, String)> = leaves
+            .map(|(topic, all)| {
+                let call = TopicCall::<NewEvent>::Leave(LeaveCall {
+                    topic: topic.clone(),
+                    member: Member::Room(user.to_owned()),
+                    all,
+                });
+                (topic, call.to_json())
+            })
+            .collect();
+        join_all(calls.iter().map(|(topic, call)| async move {
+            let left: Outcome<serde_json::Value> = Object::Topic(topic).call(&self.env, call).await;
+            if let Err(failure) = left {
+                // The topic corrects its count on its next relay anyway.
+                log(
+                    "leave_failed",
+                    &[("topic", (*topic).clone()), ("message", failure.message)],
+                );
             }
         }))
         .await;

@@ -39,6 +39,18 @@ pub struct SocketInfo {
     /// The connect token's `topics` claim: what the socket may subscribe to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<TopicPattern>,
+    /// For a topic socket: its topic and shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<Seat>,
+}
+
+/// Where a topic socket sits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Seat {
+    /// The topic.
+    pub topic: String,
+    /// The shard's number.
+    pub shard: u32,
 }
 
 impl SocketInfo {
@@ -139,7 +151,8 @@ pub async fn join_topic(
 }
 
 /// Sends relayed topic events to the sockets `listens` picks (held back for a socket whose join
-/// is under way); returns how many sockets listen.
+/// is under way; its notices are dropped: the next change sends new ones); returns how many
+/// sockets listen.
 pub fn deliver(
     state: &State,
     joins: &RefCell<Joins>,
@@ -156,6 +169,11 @@ pub fn deliver(
         for event in &call.events {
             if let Some(frame) = joins.offer(&info.conn, &call.topic, event.id, &event.frame) {
                 let _ = ws.send_with_str(frame);
+            }
+        }
+        if !joins.is_joining(&info.conn, &call.topic) {
+            for notice in &call.notices {
+                let _ = ws.send_with_str(notice);
             }
         }
     }

@@ -242,45 +242,162 @@ impl<S: Sql> EventStore for SqlStore<S> {
     }
 }
 
-const MEMBERS_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS members (user TEXT PRIMARY KEY)";
-const SELECT_MEMBERS: &str = "SELECT user FROM members";
-const INSERT_MEMBER: &str = "INSERT OR IGNORE INTO members (user) VALUES (?1)";
-const DELETE_MEMBER: &str = "DELETE FROM members WHERE user = ?1";
+const MEMBERS_SCHEMA: [&str; 3] = [
+    "CREATE TABLE IF NOT EXISTS members (member TEXT PRIMARY KEY, sockets INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS notices (one INTEGER PRIMARY KEY CHECK (one = 1), topic TEXT NOT NULL, occupancy_sent INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS presence_changes (seq INTEGER PRIMARY KEY, user TEXT NOT NULL, present INTEGER NOT NULL)",
+];
+const SELECT_MEMBERS: &str = "SELECT member, sockets FROM members";
+const SELECT_MEMBER: &str = "SELECT sockets FROM members WHERE member = ?1";
+const UPSERT_MEMBER: &str = "INSERT INTO members (member, sockets) VALUES (?1, ?2) ON CONFLICT(member) DO UPDATE SET sockets = excluded.sockets";
+const DELETE_MEMBER: &str = "DELETE FROM members WHERE member = ?1";
+const SELECT_OCCUPANCY: &str = "SELECT coalesce(sum(sockets), 0) FROM members";
+const SELECT_NOTICES: &str = "SELECT topic, occupancy_sent FROM notices WHERE one = 1";
+const UPSERT_NOTICES: &str = "INSERT INTO notices (one, topic, occupancy_sent) VALUES (1, ?1, ?2) ON CONFLICT(one) DO UPDATE SET topic = excluded.topic, occupancy_sent = excluded.occupancy_sent";
+const INSERT_PRESENCE_CHANGE: &str = "INSERT INTO presence_changes (user, present) VALUES (?1, ?2)";
+const SELECT_PRESENCE_CHANGES: &str = "SELECT user, present FROM presence_changes ORDER BY seq";
+const DELETE_PRESENCE_CHANGES: &str = "DELETE FROM presence_changes";
 
-/// A topic's members: the users whose rooms it relays its events to (`docs/topics.md`).
+/// A topic's members — whom it relays its events to (users' rooms, its shards), each with the
+/// number of its sockets subscribed — and what the topic still owes them: presence changes not
+/// sent yet, and the occupancy last sent (`docs/topics.md`).
 #[derive(Debug)]
 pub struct Members<S> {
     sql: S,
 }
 
+/// What [`Members::count`] did to a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    /// It was no member before.
+    Joined,
+    /// It is no member any more.
+    Left,
+    /// Its socket count changed, or nothing did.
+    Counted,
+}
+
 impl<S: Sql> Members<S> {
-    /// Opens the table, creating it if it is missing.
+    /// Opens the tables, creating them if they are missing.
     pub fn open(sql: S) -> Result<Self, StoreError> {
-        sql.run(MEMBERS_SCHEMA, &[])?;
+        for statement in MEMBERS_SCHEMA {
+            sql.run(statement, &[])?;
+        }
         Ok(Self { sql })
     }
 
-    /// Every member.
-    pub fn all(&self) -> Result<Vec<String>, StoreError> {
+    /// Every member (its key) and its sockets.
+    pub fn all(&self) -> Result<Vec<(String, u64)>, StoreError> {
         self.sql
             .run(SELECT_MEMBERS, &[])?
             .into_iter()
             .map(|row| {
-                let [user] = columns(row)?;
-                read_text(user)
+                let [member, sockets] = columns(row)?;
+                Ok((read_text(member)?, read_u64(&sockets)?))
             })
             .collect()
     }
 
-    /// Adds a member (no-op for a member).
-    pub fn add(&self, user: &str) -> Result<(), StoreError> {
-        self.sql.run(INSERT_MEMBER, &[text(user)]).map(drop)
+    /// Changes a member's socket count: `Add(n)` more, `Remove(n)` fewer, `Set(n)` exactly (a
+    /// relay's answer). A member with no socket is no member.
+    pub fn count(&self, member: &str, change: Count) -> Result<MemberChange, StoreError> {
+        let before = match self
+            .sql
+            .run(SELECT_MEMBER, &[text(member)])?
+            .into_iter()
+            .next()
+        {
+            Some(row) => {
+                let [sockets] = columns(row)?;
+                Some(read_u64(&sockets)?)
+            }
+            None => None,
+        };
+        let now = match change {
+            Count::Add(n) => before.unwrap_or(0).saturating_add(n),
+            Count::Remove(n) => before.unwrap_or(0).saturating_sub(n),
+            Count::Set(n) => n,
+            Count::AtLeast(n) => before.unwrap_or(0).max(n),
+        };
+        if now == 0 {
+            self.sql.run(DELETE_MEMBER, &[text(member)])?;
+        } else if before != Some(now) {
+            self.sql.run(UPSERT_MEMBER, &[text(member), int(now)])?;
+        }
+        Ok(match (before.is_some(), now > 0) {
+            (false, true) => MemberChange::Joined,
+            (true, false) => MemberChange::Left,
+            _ => MemberChange::Counted,
+        })
     }
 
-    /// Removes a member (no-op for a non-member).
-    pub fn remove(&self, user: &str) -> Result<(), StoreError> {
-        self.sql.run(DELETE_MEMBER, &[text(user)]).map(drop)
+    /// The sockets subscribed, over all members.
+    pub fn occupancy(&self) -> Result<u64, StoreError> {
+        match self.sql.run(SELECT_OCCUPANCY, &[])?.into_iter().next() {
+            Some(row) => {
+                let [sum] = columns(row)?;
+                read_u64(&sum)
+            }
+            None => Ok(0),
+        }
     }
+
+    /// The topic's name and the occupancy last sent, once a notice was planned.
+    pub fn notices(&self) -> Result<Option<(String, u64)>, StoreError> {
+        match self.sql.run(SELECT_NOTICES, &[])?.into_iter().next() {
+            Some(row) => {
+                let [topic, sent] = columns(row)?;
+                Ok(Some((read_text(topic)?, read_u64(&sent)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Records the topic's name and the occupancy last sent.
+    pub fn set_notices(&self, topic: &str, occupancy_sent: u64) -> Result<(), StoreError> {
+        self.sql
+            .run(UPSERT_NOTICES, &[text(topic), int(occupancy_sent)])
+            .map(drop)
+    }
+
+    /// Queues a presence change to send.
+    pub fn note_presence(&self, user: &str, present: bool) -> Result<(), StoreError> {
+        self.sql
+            .run(
+                INSERT_PRESENCE_CHANGE,
+                &[text(user), int(u64::from(present))],
+            )
+            .map(drop)
+    }
+
+    /// Takes the queued presence changes, oldest first.
+    pub fn take_presence(&self) -> Result<Vec<(String, bool)>, StoreError> {
+        let changes = self
+            .sql
+            .run(SELECT_PRESENCE_CHANGES, &[])?
+            .into_iter()
+            .map(|row| {
+                let [user, present] = columns(row)?;
+                Ok((read_text(user)?, read_u64(&present)? != 0))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.sql.run(DELETE_PRESENCE_CHANGES, &[])?;
+        Ok(changes)
+    }
+}
+
+/// A change of a member's socket count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// This many more sockets.
+    Add(u64),
+    /// This many fewer.
+    Remove(u64),
+    /// Exactly this many (what a relay found).
+    Set(u64),
+    /// At least this many (a socket subscribed again: it was counted already, unless the member
+    /// was dropped meanwhile).
+    AtLeast(u64),
 }
 
 const SUBSCRIPTIONS_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS subscriptions (conn TEXT NOT NULL, topic TEXT NOT NULL, PRIMARY KEY (conn, topic)) WITHOUT ROWID";

@@ -26,6 +26,8 @@ pub enum Decision {
         topic: Topic,
         /// Where the socket resumes.
         resume: ResumeRequest,
+        /// The socket was not subscribed to it yet.
+        fresh: bool,
     },
     /// Send this `unsubscribed` frame.
     Refuse(String),
@@ -65,8 +67,9 @@ pub fn decide(
                     ),
                 ));
             }
-            topics.insert(topic.as_str().to_owned());
+            let fresh = topics.insert(topic.as_str().to_owned());
             Decision::Join {
+                fresh,
                 topic,
                 resume: ResumeRequest {
                     since: item.since,
@@ -126,6 +129,11 @@ impl Joins {
             .collect()
     }
 
+    /// Whether a join of `topic` for socket `conn` is under way.
+    pub fn is_joining(&self, conn: &str, topic: &str) -> bool {
+        self.held.contains_key(&(conn.to_owned(), topic.to_owned()))
+    }
+
     /// The join failed: drop what was held.
     pub fn abandon(&mut self, conn: &str, topic: &str) {
         self.held.remove(&(conn.to_owned(), topic.to_owned()));
@@ -164,7 +172,11 @@ mod tests {
         decisions
             .iter()
             .map(|d| match d {
-                Decision::Join { topic, resume } => format!("join {topic} {:?}", resume.since),
+                Decision::Join {
+                    topic,
+                    resume,
+                    fresh,
+                } => format!("join {topic} {:?} {fresh}", resume.since),
                 Decision::Refuse(frame) => {
                     let v: serde_json::Value = serde_json::from_str(frame).unwrap();
                     format!("refuse {} {}", v["topic"], v["error"]["code"])
@@ -192,9 +204,9 @@ mod tests {
         assert_eq!(
             outcomes(&decisions),
             [
-                "join product:1 Some(3)",
+                "join product:1 Some(3) true",
                 "refuse \"orders:#7\" \"topic_forbidden\"",
-                "join orders:#42 Some(3)",
+                "join orders:#42 Some(3) true",
                 "refuse \"nope:1\" \"unknown_namespace\""
             ]
         );
@@ -221,7 +233,7 @@ mod tests {
             2,
             no_tokens,
         );
-        assert_eq!(outcomes(&again), ["join product:1 Some(3)"]);
+        assert_eq!(outcomes(&again), ["join product:1 Some(3) false"]);
     }
 
     #[test]
@@ -235,6 +247,7 @@ mod tests {
         assert_eq!(joins.finish("c1", "t:1", 5), ["f6"]);
         assert_eq!(joins.offer("c1", "t:1", 7, "f7"), Some("f7".into()));
         joins.start("c1", "t:1");
+        assert!(joins.is_joining("c1", "t:1") && !joins.is_joining("c2", "t:1"));
         joins.offer("c1", "t:1", 8, "f8");
         joins.abandon("c1", "t:1");
         assert!(joins.finish("c1", "t:1", 0).is_empty());

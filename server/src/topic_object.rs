@@ -1,12 +1,14 @@
 //! The Durable Object shell around a topic's stream: one per topic, named by the topic. It
 //! stores the topic's events like a user's room stores the user's ([`Room`], SQLite, ids, epoch,
 //! idempotency keys), keeps the topic's members (the rooms of users with a subscribed socket,
-//! and the topic's shards that hold sockets), and relays each publish to them
-//! (`docs/topics.md`). It holds no socket and sets no timer: an idle topic costs nothing.
+//! and the topic's shards that hold sockets) with their socket counts, and relays each publish
+//! to them (`docs/topics.md`). It holds no socket. Its one timer is the alarm that sends
+//! `presence` and `occupancy` notices after a change, set only when something changed: an idle
+//! topic costs nothing.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 
+use edgepush_protocol::frames::{Occupancy, PresenceChange, ServerFrame};
 use edgepush_protocol::topic::Topic;
 use futures_util::future::join_all;
 use futures_util::lock::Mutex;
@@ -15,13 +17,14 @@ use worker::{DurableObject, Env, Request, Response, Result, State, durable_objec
 use crate::config::RoomSettings;
 use crate::history::StoreError;
 use crate::internal::{
-    DeliverAnswer, DeliverCall, Delivered, JoinAnswer, JoinCall, Member, PublishAnswer, RoomCall,
-    RoomOutcome, ShardCall, TopicCall, TopicPublishCall,
+    DeliverAnswer, DeliverCall, Delivered, JoinAnswer, JoinCall, LeaveCall, Member, PublishAnswer,
+    RoomCall, RoomOutcome, ShardCall, TopicCall, TopicPresenceAnswer, TopicPublishCall,
 };
+use crate::namespaces::NamespaceOptions;
 use crate::objects::{Object, Outcome, json, settings_from, to_response};
 use crate::room::{Accepted, ResumeRequest, Room};
-use crate::runtime::{DurableSql, log, new_epoch, now_ms};
-use crate::sql_store::{Members, SqlStore};
+use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms};
+use crate::sql_store::{Count, MemberChange, Members, SqlStore};
 
 /// The per-topic Durable Object.
 #[durable_object]
@@ -29,9 +32,8 @@ pub struct TopicObject {
     state: State,
     env: Env,
     stream: RefCell<Option<Room<SqlStore<DurableSql>>>>,
-    members: RefCell<Option<BTreeSet<Member>>>,
-    /// Held while a publish is stored and relayed: the next one waits, so every room gets the
-    /// topic's events in id order.
+    /// Held while a publish (or a notice) is stored and relayed: the next one waits, so every
+    /// member gets the topic's events in id order.
     relay: Mutex<()>,
 }
 
@@ -41,7 +43,6 @@ impl DurableObject for TopicObject {
             state,
             env,
             stream: RefCell::new(None),
-            members: RefCell::new(None),
             relay: Mutex::new(()),
         }
     }
@@ -49,22 +50,49 @@ impl DurableObject for TopicObject {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let answered = match TopicCall::from_json(&req.text().await?) {
             Ok(TopicCall::Publish(call)) => self.publish(call).await.map(|a| json(&a)),
-            Ok(TopicCall::Join(call)) => self.join(&call).map(|a| json(&a)),
+            Ok(TopicCall::Join(call)) => self.join(&call).await.map(|a| json(&a)),
             Ok(TopicCall::Replay(call)) => self
                 .with_stream(&call.topic, |stream| stream.replay_after(call.after))
                 .map(|page| json(&page)),
             Ok(TopicCall::Leave(call)) => self
-                .change_members(|members| members.remove(&call.member.key()))
+                .leave(&call)
+                .await
                 .map(|()| json(&serde_json::json!({}))),
+            Ok(TopicCall::Presence(call)) => self.presence(&call.topic).map(|a| json(&a)),
             Err(failure) => Err(failure),
         };
         to_response(answered)
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Err(failure) = self.send_notices().await {
+            log("notices_failed", &[("message", failure.message)]);
+        }
+        Response::empty()
     }
 }
 
 impl TopicObject {
     fn settings(&self) -> Outcome<RoomSettings> {
         settings_from(&self.env)
+    }
+
+    /// The options of the topic's namespace.
+    fn options(&self, topic: &str) -> Outcome<(RoomSettings, NamespaceOptions)> {
+        let settings = self.settings()?;
+        let parsed = Topic::parse(topic).map_err(|problem| {
+            StoreError(format!("a call named the topic {topic:?}: {problem}"))
+        })?;
+        let options = settings
+            .namespaces
+            .options(&parsed)
+            .copied()
+            .unwrap_or_default();
+        Ok((settings, options))
+    }
+
+    fn members(&self) -> Outcome<Members<DurableSql>> {
+        Ok(Members::open(DurableSql::of(&self.state)?)?)
     }
 
     /// Runs `f` on the topic's stream, opening it from storage on first use after a wake-up.
@@ -77,55 +105,37 @@ impl TopicObject {
         let stream = match slot.take() {
             Some(stream) => slot.insert(stream),
             None => {
-                let settings = self.settings()?;
-                let parsed = Topic::parse(topic).map_err(|problem| {
-                    StoreError(format!("a call named the topic {topic:?}: {problem}"))
-                })?;
-                let history = settings
-                    .namespaces
-                    .options(&parsed)
-                    .map(|options| options.history(settings.history))
-                    .unwrap_or(settings.history);
+                let (settings, options) = self.options(topic)?;
                 let store = SqlStore::open(DurableSql::of(&self.state)?, settings.fail_marker)?;
+                let history = options.history(settings.history);
                 slot.insert(Room::open(store, history, new_epoch)?.for_topic(topic))
             }
         };
         Ok(f(stream)?)
     }
 
-    /// Applies `change` to the members, in storage and in the cached set.
-    fn change_members(
-        &self,
-        change: impl FnOnce(&Members<DurableSql>) -> std::result::Result<(), StoreError>,
-    ) -> Outcome<()> {
-        let members = Members::open(DurableSql::of(&self.state)?)?;
-        change(&members)?;
-        *self.members.borrow_mut() = Some(read_members(&members)?);
-        Ok(())
-    }
-
-    fn members(&self) -> Outcome<BTreeSet<Member>> {
-        if let Some(members) = self.members.borrow().as_ref() {
-            return Ok(members.clone());
-        }
-        let members = read_members(&Members::open(DurableSql::of(&self.state)?)?)?;
-        *self.members.borrow_mut() = Some(members.clone());
-        Ok(members)
-    }
-
-    /// A room's user becomes a member; it gets `subscribed` and the first page of its replay.
-    fn join(&self, call: &JoinCall) -> Outcome<JoinAnswer> {
+    /// A member joins for one socket; it gets `subscribed` and the first page of its replay.
+    async fn join(&self, call: &JoinCall) -> Outcome<JoinAnswer> {
         let resume = ResumeRequest {
             since: call.since,
             epoch: call.epoch.clone(),
         };
+        let count = if call.fresh {
+            Count::Add(1)
+        } else {
+            Count::AtLeast(1)
+        };
         // No await between joining and reading the head: a relay either already counts this
         // member, or relays only events above `last_id`.
-        self.change_members(|members| members.add(&call.member.key()))?;
+        let change = self.members()?.count(&call.member.key(), count)?;
         let (greeting, last_id) = self.with_stream(&call.topic, |stream| {
             let greeting = stream.join(&resume, now_ms())?;
             Ok((greeting, stream.meta().last_id))
         })?;
+        if call.fresh || change == MemberChange::Joined {
+            self.plan_notices(&call.topic, &[(&call.member, change)])
+                .await?;
+        }
         Ok(JoinAnswer {
             first: greeting.first,
             last_id,
@@ -133,8 +143,41 @@ impl TopicObject {
         })
     }
 
+    /// A member's socket (or, with `all`, its last one) left.
+    async fn leave(&self, call: &LeaveCall) -> Outcome<()> {
+        let count = if call.all {
+            Count::Set(0)
+        } else {
+            Count::Remove(1)
+        };
+        let change = self.members()?.count(&call.member.key(), count)?;
+        self.plan_notices(&call.topic, &[(&call.member, change)])
+            .await
+    }
+
+    /// Who is there.
+    fn presence(&self, topic: &str) -> Outcome<TopicPresenceAnswer> {
+        let (_, options) = self.options(topic)?;
+        let members = self.members()?;
+        let users = options.presence.then(|| {
+            members
+                .all()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|(key, _)| match Member::from_key(key) {
+                    Some(Member::Room(user)) => Some(user),
+                    _ => None,
+                })
+                .collect()
+        });
+        Ok(TopicPresenceAnswer {
+            occupancy: members.occupancy()?,
+            users,
+        })
+    }
+
     /// Stores the events (durable before the answer), then relays the new ones to every
-    /// member's room, one publish at a time.
+    /// member, one publish at a time.
     async fn publish(&self, call: TopicPublishCall) -> Outcome<PublishAnswer> {
         let _turn = self.relay.lock().await;
         let accepted =
@@ -155,6 +198,7 @@ impl TopicObject {
             self.relay(DeliverCall {
                 topic: call.topic.clone(),
                 events,
+                notices: Vec::new(),
             })
             .await?
         };
@@ -173,11 +217,16 @@ impl TopicObject {
         Ok(PublishAnswer { outcomes })
     }
 
-    /// Sends the events to every member (a user's room, a shard); a member where no socket
-    /// listens any more is no member from now on. Returns the sockets reached and the members
-    /// called.
+    /// Sends the call to every member (a user's room, a shard) and corrects each member's
+    /// socket count with its answer; a member where no socket listens any more is no member
+    /// from now on. Returns the sockets reached and the members called.
     async fn relay(&self, call: DeliverCall) -> Outcome<(u32, u32)> {
-        let members = self.members()?;
+        let members: Vec<Member> = self
+            .members()?
+            .all()?
+            .iter()
+            .filter_map(|(key, _)| Member::from_key(key))
+            .collect();
         let topic = call.topic.clone();
         let to_room = RoomCall::<()>::Deliver(call.clone()).to_json();
         let to_shard = ShardCall::Deliver(call).to_json();
@@ -189,11 +238,15 @@ impl TopicObject {
         }))
         .await;
         let mut sockets = 0;
-        let mut gone = Vec::new();
+        let mut changes = Vec::new();
+        let store = self.members()?;
         for (member, answer) in members.iter().zip(answers) {
             match answer {
-                Ok(DeliverAnswer { sockets: 0 }) => gone.push(member.key()),
-                Ok(answer) => sockets += answer.sockets,
+                Ok(answer) => {
+                    sockets += answer.sockets;
+                    let change = store.count(&member.key(), Count::Set(answer.sockets.into()))?;
+                    changes.push((member, change));
+                }
                 // The member stays: it may answer the next relay.
                 Err(failure) => log(
                     "relay_failed",
@@ -201,20 +254,86 @@ impl TopicObject {
                 ),
             }
         }
-        if !gone.is_empty() {
-            self.change_members(|members| gone.iter().try_for_each(|key| members.remove(key)))?;
-        }
+        self.plan_notices(&topic, &changes).await?;
         Ok((sockets, members.len() as u32))
     }
-}
 
-/// The members in storage; a key that is no member (none is written) is skipped.
-fn read_members(
-    members: &Members<DurableSql>,
-) -> std::result::Result<BTreeSet<Member>, StoreError> {
-    Ok(members
-        .all()?
-        .iter()
-        .filter_map(|key| Member::from_key(key))
-        .collect())
+    /// Queues presence changes (namespaces with `presence`) and sets the alarm that sends them
+    /// and the occupancy (namespaces with `occupancy_ms`), unless it is set already.
+    async fn plan_notices(&self, topic: &str, changes: &[(&Member, MemberChange)]) -> Outcome<()> {
+        let (_, options) = self.options(topic)?;
+        if !options.presence && options.occupancy_ms.is_none() {
+            return Ok(());
+        }
+        let members = self.members()?;
+        let mut now = false;
+        if options.presence {
+            for (member, change) in changes {
+                let Member::Room(user) = member else { continue };
+                let present = match change {
+                    MemberChange::Joined => true,
+                    MemberChange::Left => false,
+                    MemberChange::Counted => continue,
+                };
+                members.note_presence(user, present)?;
+                now = true;
+            }
+        }
+        if members.notices()?.is_none() {
+            members.set_notices(topic, 0)?;
+        }
+        let delay = if now {
+            0
+        } else {
+            options.occupancy_ms.unwrap_or(0)
+        };
+        let at = now_ms() + delay;
+        let storage = self.state.storage();
+        let due = storage.get_alarm().await?;
+        if due.is_none_or(|due| due > at as i64) {
+            storage.set_alarm(alarm_time(at)).await?;
+        }
+        Ok(())
+    }
+
+    /// The alarm: sends the queued presence changes, and the occupancy if it changed since it
+    /// was last sent. Nothing changed, nothing sent.
+    async fn send_notices(&self) -> Outcome<()> {
+        let members = self.members()?;
+        let Some((topic, sent)) = members.notices()? else {
+            return Ok(());
+        };
+        let (_, options) = self.options(&topic)?;
+        let _turn = self.relay.lock().await;
+        let frame = |frame: ServerFrame<()>| serde_json::to_string(&frame).unwrap_or_default();
+        let mut notices: Vec<String> = members
+            .take_presence()?
+            .into_iter()
+            .map(|(user, present)| {
+                frame(ServerFrame::Presence(PresenceChange {
+                    topic: topic.clone(),
+                    user,
+                    present,
+                }))
+            })
+            .collect();
+        let occupancy = members.occupancy()?;
+        if options.occupancy_ms.is_some() && occupancy != sent {
+            notices.push(frame(ServerFrame::Occupancy(Occupancy {
+                topic: topic.clone(),
+                count: occupancy,
+            })));
+            members.set_notices(&topic, occupancy)?;
+        }
+        if notices.is_empty() {
+            return Ok(());
+        }
+        self.relay(DeliverCall {
+            topic,
+            events: Vec::new(),
+            notices,
+        })
+        .await
+        .map(drop)
+    }
 }

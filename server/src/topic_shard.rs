@@ -8,17 +8,20 @@ use std::cell::RefCell;
 
 use edgepush_protocol::codes::{CloseCode, ErrorCode};
 use edgepush_protocol::frames::{PING, PONG, SUBPROTOCOL};
+use edgepush_protocol::publish::NewEvent;
 use worker::{
     DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
     WebSocketPair, durable_object, worker_sys::WebSocketRequestResponsePair,
 };
 
 use crate::expiry;
-use crate::internal::{CALL_PARAM, DeliverAnswer, JoinCall, Member, ShardCall, ShardConnectCall};
+use crate::internal::{
+    CALL_PARAM, DeliverAnswer, JoinCall, LeaveCall, Member, ShardCall, ShardConnectCall, TopicCall,
+};
 use crate::limits::Window;
-use crate::objects::{Outcome, json, to_response};
+use crate::objects::{Object, Outcome, json, to_response};
 use crate::runtime::{log, random_id};
-use crate::sockets::{self, SocketInfo, error_frame};
+use crate::sockets::{self, Seat, SocketInfo, error_frame};
 use crate::subscriptions::{self, Joins};
 
 /// A shard of a topic.
@@ -81,8 +84,25 @@ impl DurableObject for TopicShard {
         _reason: String,
         _clean: bool,
     ) -> Result<()> {
-        // The shard stays a member of the topic until a relay finds no socket here.
+        let seat = SocketInfo::of(&ws).and_then(|info| info.seat);
         let _ = ws.close(Some(CloseCode::Normal.as_u16()), Some("bye"));
+        // The topic counts this socket out; its next relay corrects the count anyway.
+        if let Some(seat) = seat {
+            let call = TopicCall::<NewEvent>::Leave(LeaveCall {
+                topic: seat.topic.clone(),
+                member: Member::Shard(seat.shard),
+                all: false,
+            });
+            let left: Outcome<serde_json::Value> = Object::Topic(&seat.topic)
+                .call(&self.env, &call.to_json())
+                .await;
+            if let Err(failure) = left {
+                log(
+                    "leave_failed",
+                    &[("topic", seat.topic), ("message", failure.message)],
+                );
+            }
+        }
         Ok(())
     }
 
@@ -112,11 +132,16 @@ impl TopicShard {
             frames: Window::default(),
             user: call.user.clone(),
             grants: Vec::new(),
+            seat: Some(Seat {
+                topic: call.topic.clone(),
+                shard: call.shard,
+            }),
         })?;
         self.joins.borrow_mut().start(&conn, &call.topic);
         let join = JoinCall {
             topic: call.topic.clone(),
             member: Member::Shard(call.shard),
+            fresh: true,
             since: call.since,
             epoch: call.epoch,
         };

@@ -241,13 +241,26 @@ impl Worker {
 
     /// Any request; returns status and JSON body.
     pub async fn request(&self, method: &str, path: &str) -> (u16, Value) {
+        self.request_with(method, path, &[]).await
+    }
+
+    /// `GET path` with the given headers (e.g. a signature); returns status and JSON body.
+    pub async fn get_with_headers(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        self.request_with("GET", path, headers).await
+    }
+
+    async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let response = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("the worker answers");
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the worker answers");
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         (

@@ -79,6 +79,8 @@ fn main() {
     shared_test!(publishing_to_topics_validates_first_and_is_idempotent);
     shared_test!(a_page_subscribes_to_1024_topics);
     shared_test!(a_sharded_topic_costs_one_request_per_shard_not_per_reader);
+    shared_test!(presence_tells_who_is_online_and_who_reads_a_topic);
+    shared_test!(the_viewer_count_of_a_sharded_topic_follows_its_sockets);
     own_test!(acknowledged_topic_events_survive_a_hard_kill);
     own_test!(revocation_survives_a_restart_and_a_reconnect_storm_trips_nothing);
     own_test!(the_socket_cap_trips_at_its_limit);

@@ -379,18 +379,54 @@ fn a_room_over_sqlite_tells_duplicates_from_conflicts_and_replays_in_pages() {
 }
 
 #[test]
-fn members_are_a_set_that_survives_reopening() {
+fn members_count_sockets_and_leave_at_zero() {
     let sql = Native::new();
     let members = Members::open(sql.clone()).unwrap();
-    members.add("42").unwrap();
-    members.add("7").unwrap();
-    members.add("42").unwrap();
-    members.remove("nobody").unwrap();
-    let mut all = Members::open(sql.clone()).unwrap().all().unwrap();
+    assert_eq!(
+        members.count("u:42", Count::Add(1)).unwrap(),
+        MemberChange::Joined
+    );
+    assert_eq!(
+        members.count("u:42", Count::Add(1)).unwrap(),
+        MemberChange::Counted
+    );
+    assert_eq!(
+        members.count("s:3", Count::Set(40)).unwrap(),
+        MemberChange::Joined
+    );
+    assert_eq!(
+        members.count("u:7", Count::Remove(1)).unwrap(),
+        MemberChange::Counted
+    );
+    let reopened = Members::open(sql.clone()).unwrap();
+    let mut all = reopened.all().unwrap();
     all.sort();
-    assert_eq!(all, ["42", "7"]);
-    members.remove("42").unwrap();
-    assert_eq!(members.all().unwrap(), ["7"]);
+    assert_eq!(all, [("s:3".to_owned(), 40), ("u:42".to_owned(), 2)]);
+    assert_eq!(reopened.occupancy().unwrap(), 42);
+    assert_eq!(
+        reopened.count("u:42", Count::Remove(2)).unwrap(),
+        MemberChange::Left
+    );
+    assert_eq!(
+        reopened.count("s:3", Count::Set(0)).unwrap(),
+        MemberChange::Left
+    );
+    assert_eq!(reopened.occupancy().unwrap(), 0);
+}
+
+#[test]
+fn notices_remember_the_topic_and_queue_presence_changes() {
+    let members = Members::open(Native::new()).unwrap();
+    assert_eq!(members.notices().unwrap(), None);
+    members.set_notices("feed:all", 3).unwrap();
+    assert_eq!(members.notices().unwrap(), Some(("feed:all".to_owned(), 3)));
+    members.note_presence("42", true).unwrap();
+    members.note_presence("7", false).unwrap();
+    assert_eq!(
+        members.take_presence().unwrap(),
+        [("42".to_owned(), true), ("7".to_owned(), false)]
+    );
+    assert!(members.take_presence().unwrap().is_empty());
 }
 
 #[test]

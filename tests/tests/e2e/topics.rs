@@ -55,8 +55,12 @@ async fn publish_topic(worker: &Worker, topic: &str, name: &str, payload: Value)
     answer["events"][0].clone()
 }
 
+/// The next event frame, past any `occupancy` and `presence` notices.
 async fn expect_topic_event(socket: &mut Socket, topic: &str, id: u64) -> Value {
-    let frame = socket.next_json().await;
+    let mut frame = socket.next_json().await;
+    while frame["type"] == "occupancy" || frame["type"] == "presence" {
+        frame = socket.next_json().await;
+    }
     assert_eq!(frame["type"], "event", "{frame}");
     assert_eq!(
         (frame["topic"].as_str(), frame["id"].as_u64()),
@@ -453,4 +457,119 @@ pub async fn a_sharded_topic_costs_one_request_per_shard_not_per_reader(worker: 
             .await;
         assert_eq!((got, error_code(&body)), (status, code), "{query}: {body}");
     }
+}
+
+/// Every frame `socket` receives within `wait` (and nothing after it for `wait`).
+async fn frames_within(socket: &mut Socket, wait: Duration) -> Vec<Value> {
+    let mut frames = Vec::new();
+    while let Seen::Json(frame) = socket.next(wait).await {
+        frames.push(frame);
+    }
+    frames
+}
+
+/// The last `occupancy` count among `frames`, and the `presence` changes, in order.
+fn notices(frames: &[Value]) -> (Option<u64>, Vec<(String, bool)>) {
+    let occupancy = frames
+        .iter()
+        .filter(|f| f["type"] == "occupancy")
+        .filter_map(|f| f["count"].as_u64())
+        .next_back();
+    let presence = frames
+        .iter()
+        .filter(|f| f["type"] == "presence")
+        .map(|f| {
+            (
+                f["user"].as_str().unwrap().to_owned(),
+                f["present"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    (occupancy, presence)
+}
+
+/// A signed `GET /presence?<query>`.
+async fn presence(worker: &Worker, query: &str) -> Value {
+    let path = format!("/presence?{query}");
+    let signature = edgepush_e2e::test_signing_key().sign(now(), "GET", &path, b"");
+    let (status, body) = worker
+        .get_with_headers(&path, &[(SIGNATURE_HEADER, signature.as_str())])
+        .await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+pub async fn presence_tells_who_is_online_and_who_reads_a_topic(worker: Shared) {
+    let (a, b) = (user("present-a"), user("present-b"));
+    let live = topic("live", "room");
+    let offline = presence(&worker, &format!("user={a}")).await;
+    assert_eq!(offline, json!({"user": a, "online": false, "sockets": 0}));
+    let mut a_tab = worker.connect(&a).await;
+    a_tab.next_json().await;
+    subscribed(&mut a_tab, &live).await;
+    frames_within(&mut a_tab, Duration::from_millis(600)).await;
+    let online = presence(&worker, &format!("user={a}")).await;
+    assert_eq!(
+        (online["online"].as_bool(), online["sockets"].as_u64()),
+        (Some(true), Some(1))
+    );
+
+    let mut b_tab = worker.connect(&b).await;
+    b_tab.next_json().await;
+    subscribed(&mut b_tab, &live).await;
+    let seen = frames_within(&mut a_tab, Duration::from_millis(800)).await;
+    assert_eq!(
+        notices(&seen),
+        (Some(2), vec![(b.clone(), true)]),
+        "{seen:?}"
+    );
+    let on_topic = presence(&worker, &format!("topic={live}")).await;
+    assert_eq!(on_topic["occupancy"], 2, "{on_topic}");
+    let mut users: Vec<&str> = on_topic["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    users.sort_unstable();
+    let mut expected = vec![a.as_str(), b.as_str()];
+    expected.sort_unstable();
+    assert_eq!(users, expected);
+
+    b_tab.close().await;
+    let seen = frames_within(&mut a_tab, Duration::from_millis(800)).await;
+    assert_eq!(
+        notices(&seen),
+        (Some(1), vec![(b.clone(), false)]),
+        "{seen:?}"
+    );
+    // Nothing changed: nothing is sent.
+    expect_silence(&mut a_tab).await;
+
+    let (status, body) = worker.request("GET", "/presence?user=x").await;
+    assert_eq!((status, error_code(&body)), (401, "missing_signature"));
+}
+
+pub async fn the_viewer_count_of_a_sharded_topic_follows_its_sockets(worker: Shared) {
+    let crowd = topic("crowd", "viewers");
+    let query = format!("topic={crowd}");
+    let mut viewers = Vec::new();
+    for i in 0..5 {
+        viewers.push(
+            topic_socket(&worker, &user(&format!("v{i}")), &query)
+                .await
+                .0,
+        );
+    }
+    let seen = frames_within(&mut viewers[0], Duration::from_millis(900)).await;
+    assert_eq!(notices(&seen).0, Some(5), "{seen:?}");
+    for viewer in viewers.drain(3..) {
+        viewer.close().await;
+    }
+    let seen = frames_within(&mut viewers[0], Duration::from_millis(900)).await;
+    assert_eq!(notices(&seen).0, Some(3), "{seen:?}");
+    assert_eq!(
+        presence(&worker, &format!("topic={crowd}")).await["occupancy"],
+        3
+    );
 }
