@@ -1,15 +1,21 @@
 //! The edgepush Cloudflare Worker.
 //!
 //! The edge ([`edge`], wasm only) authenticates every request before any Durable Object is
-//! touched: connect tokens for `GET /connect`, signatures for `POST /publish` and
-//! `POST /disconnect`. Each user has one Durable Object ([`room_object`], wasm only) that holds
-//! the user's sockets through the hibernation API and its event history in SQLite. Both are thin
-//! shells over [`runtime`] (wasm only: clock, logs, the object's SQLite) and plain modules
-//! tested natively: [`internal`] (every edge→room call and answer, as types), [`batch`] (a
-//! publish across rooms and its per-event answer), [`room`] (ids, idempotency, paged replay),
-//! [`history`] (the store the room needs), [`sql_store`] (that store in SQL, the same text run
-//! by the Durable Object and, in tests, by a native SQLite), [`expiry`] (token expiry alarms),
-//! [`api`] (routes, tokens, resume parameters), [`config`] (settings) and [`error`].
+//! touched: connect tokens for `GET /connect`, signatures for `POST /publish`, `/disconnect`,
+//! `/revoke` and `GET /presence`. Each user has one Durable Object ([`room_object`], wasm only)
+//! that holds the user's sockets through the hibernation API and its event history in SQLite;
+//! each topic has one ([`topic_object`]: its history and members, and the relay to them), and a
+//! topic of a namespace with shards has shards holding topic sockets ([`topic_shard`];
+//! `docs/topics.md`). They are thin shells over [`runtime`] (wasm only: clock, logs, the
+//! object's SQLite), [`objects`] (addressing and calling the objects), [`sockets`] (what the
+//! socket holders share) and plain modules tested natively: [`internal`] (every call between
+//! the objects and its answer, as types), [`batch`] (a publish across rooms and topics and its
+//! per-event answer), [`room`] (a stream: ids, idempotency, paged replay), [`namespaces`] (who
+//! may read a topic), [`subscriptions`] (a room's side of subscribing), [`history`] (the store a
+//! stream needs), [`sql_store`] (that store, members and subscriptions in SQL, the same text run
+//! by the Durable Objects and, in tests, by a native SQLite), [`expiry`] (token expiry alarms),
+//! [`limits`], [`api`] (routes, tokens, resume and presence parameters), [`config`] (settings)
+//! and [`error`].
 //!
 //! The room on its own, over any [`history::EventStore`]:
 //!
@@ -17,7 +23,7 @@
 //! let mut room = Room::open(store, HistoryLimits::default(), || "epoch-1".into())?;
 //! let accepted = room.publish(&events, now_ms)?; // per event: stored (id + frame), duplicate, conflict
 //! let greeting = room.greet(&visitor, &ResumeRequest { since: Some(17), epoch: None }, now_ms)?;
-//! // greeting.welcome, then greeting.replay's pages (room.replay_after(next) for the rest)
+//! // greeting.first (the welcome), then greeting.replay's pages (room.replay_after(next) for the rest)
 //! ```
 
 pub mod api;
