@@ -161,7 +161,7 @@ impl<S: EventStore> Room<S> {
 
     /// The frames a connecting socket gets: welcome, then every event after `since` when the
     /// client resumes (the first page here, the rest from [`Room::replay_after`]); see
-    /// [`Room::catch_up`].
+    /// what `catch_up` says about `recovered`.
     pub fn greet(
         &mut self,
         visitor: &Visitor<'_>,
