@@ -229,6 +229,18 @@ pub struct Subscription {
     pub token: Option<String>,
 }
 
+impl Subscription {
+    /// Live events of `topic` from now on: no resume, no token.
+    pub fn live(topic: String) -> Self {
+        Self {
+            topic,
+            since: None,
+            epoch: None,
+            token: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,6 +55,10 @@ pub struct Claims {
     /// [`crate::topic::TopicPattern`]); checked by the server at every subscribe.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
+    /// Topics the connection is subscribed to from the start, by the app that signed the token
+    /// (no further check than that each is a valid topic of a declared namespace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subs: Vec<String>,
 }
 
 /// The claims of a subscription token: the app lets user `sub` read `topic` until `exp`. It is
@@ -85,6 +89,7 @@ impl Claims {
             aud: None,
             iss: None,
             topics: Vec::new(),
+            subs: Vec::new(),
         }
     }
 }

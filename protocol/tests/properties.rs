@@ -586,6 +586,7 @@ fn any_claims() -> impl Strategy<Value = Claims> {
             aud,
             iss,
             topics: Vec::new(),
+            subs: Vec::new(),
         })
 }
 
@@ -610,6 +611,7 @@ fn valid_claims() -> impl Strategy<Value = (Claims, i64)> {
                 aud,
                 iss,
                 topics: Vec::new(),
+                subs: Vec::new(),
             };
             (claims, now)
         })

@@ -24,6 +24,10 @@ pub enum Route {
     Revoke,
     /// `GET /presence?user=` or `?topic=` (signed)
     Presence,
+    /// `POST /subscribe`
+    Subscribe,
+    /// `POST /unsubscribe`
+    Unsubscribe,
     /// `OPTIONS` on a signed endpoint: a CORS preflight.
     Preflight,
 }
@@ -38,14 +42,29 @@ impl Route {
             "/disconnect" => (Self::Disconnect, "/disconnect", "POST"),
             "/revoke" => (Self::Revoke, "/revoke", "POST"),
             "/presence" => (Self::Presence, "/presence", "GET"),
+            "/subscribe" => (Self::Subscribe, "/subscribe", "POST"),
+            "/unsubscribe" => (Self::Unsubscribe, "/unsubscribe", "POST"),
             _ => return Err(ServerError::NotFound),
         };
         match (route, method) {
             (Self::Health | Self::Connect | Self::Presence, "GET" | "HEAD") => Ok(route),
-            (Self::Publish | Self::Disconnect | Self::Revoke, "POST") => Ok(route),
-            (Self::Publish | Self::Disconnect | Self::Revoke | Self::Presence, "OPTIONS") => {
-                Ok(Self::Preflight)
-            }
+            (
+                Self::Publish
+                | Self::Disconnect
+                | Self::Revoke
+                | Self::Subscribe
+                | Self::Unsubscribe,
+                "POST",
+            ) => Ok(route),
+            (
+                Self::Publish
+                | Self::Disconnect
+                | Self::Revoke
+                | Self::Presence
+                | Self::Subscribe
+                | Self::Unsubscribe,
+                "OPTIONS",
+            ) => Ok(Self::Preflight),
             _ => Err(ServerError::MethodNotAllowed {
                 path: name,
                 method: method.to_owned(),
@@ -59,7 +78,13 @@ impl Route {
     pub fn is_cross_origin(self) -> bool {
         matches!(
             self,
-            Self::Publish | Self::Disconnect | Self::Revoke | Self::Presence | Self::Preflight
+            Self::Publish
+                | Self::Disconnect
+                | Self::Revoke
+                | Self::Presence
+                | Self::Subscribe
+                | Self::Unsubscribe
+                | Self::Preflight
         )
     }
 }
@@ -196,6 +221,45 @@ pub struct RevokeResponse {
     /// The revocation in force: tokens issued at or before this second are refused.
     pub revoked_at: i64,
     /// How many sockets were closed.
+    pub sockets: u32,
+}
+
+/// `POST /subscribe` and `POST /unsubscribe`: topics the backend subscribes a user to (or no
+/// longer), for every socket of the user, open and to come.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SubscribeRequest {
+    /// The user (a string or an integer id).
+    pub user: UserId,
+    /// The topics (each checked: a valid topic of a declared namespace).
+    pub topics: Vec<String>,
+}
+
+impl SubscribeRequest {
+    /// Parses the body; the error names the problem.
+    pub fn parse(body: &[u8]) -> Result<Self, ServerError> {
+        let request: Self =
+            serde_json::from_slice(body).map_err(|err| ServerError::InvalidBody {
+                expected: "{\"user\":\"42\",\"topics\":[\"product:1\"]}",
+                problem: err.to_string(),
+            })?;
+        if request.topics.is_empty() || request.topics.len() > 1024 {
+            return Err(ServerError::InvalidField {
+                field: "topics",
+                problem: "must list 1 to 1024 topics",
+            });
+        }
+        Ok(request)
+    }
+}
+
+/// The answer to `POST /subscribe` and `POST /unsubscribe`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscribeResponse {
+    /// The user.
+    pub user: String,
+    /// The topics.
+    pub topics: Vec<String>,
+    /// The user's open sockets it applied to now.
     pub sockets: u32,
 }
 
@@ -346,6 +410,24 @@ mod tests {
         ] {
             assert_eq!(PresenceQuery::parse(user, topic).unwrap_err().status(), 400);
         }
+    }
+
+    #[test]
+    fn subscribe_bodies() {
+        let r = SubscribeRequest::parse(br#"{"user":42,"topics":["feed:all"]}"#).unwrap();
+        assert_eq!((r.user.as_str(), r.topics.len()), ("42", 1));
+        for bad in [
+            &br#"{"user":"42"}"#[..],
+            br#"{"user":"42","topics":[]}"#,
+            br#"{"user":"42","topics":"feed:all"}"#,
+        ] {
+            assert_eq!(SubscribeRequest::parse(bad).unwrap_err().status(), 400);
+        }
+        assert_eq!(Route::of("POST", "/subscribe").unwrap(), Route::Subscribe);
+        assert_eq!(
+            Route::of("POST", "/unsubscribe").unwrap(),
+            Route::Unsubscribe
+        );
     }
 
     #[test]

@@ -21,16 +21,16 @@ use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, WebS
 
 use crate::api::{
     self, DisconnectRequest, DisconnectResponse, PresenceQuery, Refusal, RevokeRequest,
-    RevokeResponse, Route, TopicPresence, UserPresence,
+    RevokeResponse, Route, SubscribeRequest, SubscribeResponse, TopicPresence, UserPresence,
 };
 use crate::batch::{self, RoomBatch};
 use crate::config::Settings;
 use crate::error::ServerError;
 use crate::internal::{
-    CALL_PARAM, ConnectCall, DeliverAnswer, DisconnectAnswer, DisconnectCall, PublishAnswer,
-    PublishCall, ROOM_URL, RevokeAnswer, RevokeCall, RoomCall, RoomFailure, ShardCall,
-    ShardConnectCall, TopicCall, TopicPresenceAnswer, TopicPresenceCall, TopicPublishCall,
-    read_answer, read_failure,
+    BackendSubscriptionCall, CALL_PARAM, ConnectCall, DisconnectAnswer, DisconnectCall,
+    PublishAnswer, PublishCall, ROOM_URL, RevokeAnswer, RevokeCall, RoomCall, RoomFailure,
+    ShardCall, ShardConnectCall, SocketsAnswer, TopicCall, TopicPresenceAnswer, TopicPresenceCall,
+    TopicPublishCall, read_answer, read_failure,
 };
 use crate::limits::RateLimitedTokens;
 use crate::namespaces::{self, Reader};
@@ -97,6 +97,8 @@ async fn handle(route: Route, req: Request, env: &Env) -> Result<Response, Serve
         Route::Disconnect => disconnect(req, env).await,
         Route::Revoke => revoke(req, env).await,
         Route::Presence => presence(req, env).await,
+        Route::Subscribe => backend_subscription(req, env, true).await,
+        Route::Unsubscribe => backend_subscription(req, env, false).await,
     }
 }
 
@@ -190,6 +192,7 @@ fn authorize(
         since: resume.since,
         epoch: resume.epoch,
         grants,
+        subs: claims.subs,
     })
 }
 
@@ -510,7 +513,7 @@ async fn presence(req: Request, env: &Env) -> Result<Response, ServerError> {
     signed_body(req, env).await?;
     match asked {
         PresenceQuery::User(user) => {
-            let open: DeliverAnswer = call_room(env, user.as_str(), &RoomCall::Presence).await?;
+            let open: SocketsAnswer = call_room(env, user.as_str(), &RoomCall::Presence).await?;
             Ok(Response::from_json(&UserPresence {
                 user: user.as_str().to_owned(),
                 online: open.sockets > 0,
@@ -545,4 +548,40 @@ async fn presence(req: Request, env: &Env) -> Result<Response, ServerError> {
             })?)
         }
     }
+}
+
+/// `POST /subscribe` and `POST /unsubscribe`: subscriptions the backend makes for a user, kept
+/// by the user's room for every socket, open and to come. One Durable Object request.
+async fn backend_subscription(
+    req: Request,
+    env: &Env,
+    subscribed: bool,
+) -> Result<Response, ServerError> {
+    let body = signed_body(req, env).await?;
+    let request = SubscribeRequest::parse(&body)?;
+    let namespaces = &settings(env)?.room.namespaces;
+    for topic in &request.topics {
+        namespaces
+            .validate(topic)
+            .map_err(|refusal| ServerError::Refused {
+                code: refusal.code,
+                message: refusal.message,
+                retry_after_ms: None,
+            })?;
+    }
+    let user = request.user.as_str();
+    let call = BackendSubscriptionCall {
+        topics: request.topics.clone(),
+    };
+    let call = if subscribed {
+        RoomCall::Subscribe(call)
+    } else {
+        RoomCall::Unsubscribe(call)
+    };
+    let applied: SocketsAnswer = call_room(env, user, &call).await?;
+    Ok(Response::from_json(&SubscribeResponse {
+        user: user.to_owned(),
+        topics: request.topics,
+        sockets: applied.sockets,
+    })?)
 }

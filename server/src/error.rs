@@ -52,7 +52,7 @@ pub enum ServerError {
     },
     /// No such path.
     #[error(
-        "no such path; the API is GET /connect, POST /publish, POST /disconnect, POST /revoke, GET /presence, GET /health"
+        "no such path; the API is GET /connect, POST /publish, POST /disconnect, POST /revoke, POST /subscribe, POST /unsubscribe, GET /presence, GET /health"
     )]
     NotFound,
     /// The path exists, but not with this method.

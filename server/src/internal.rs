@@ -44,10 +44,16 @@ pub enum RoomCall<E = NewEvent> {
     /// [`RevokeAnswer`].
     Revoke(RevokeCall),
     /// From a topic: send its new events to the sockets that subscribed to it; answered with a
-    /// [`DeliverAnswer`].
+    /// [`SocketsAnswer`].
     Deliver(DeliverCall),
-    /// From the edge: how many sockets the user has open; answered with a [`DeliverAnswer`].
+    /// From the edge: how many sockets the user has open; answered with a [`SocketsAnswer`].
     Presence,
+    /// From the edge (`POST /subscribe`): subscribe the user to topics; answered with a
+    /// [`SocketsAnswer`].
+    Subscribe(BackendSubscriptionCall),
+    /// From the edge (`POST /unsubscribe`): end such subscriptions; answered with a
+    /// [`SocketsAnswer`].
+    Unsubscribe(BackendSubscriptionCall),
 }
 
 /// A call to a topic's root object. `E` as for [`RoomCall`].
@@ -181,7 +187,7 @@ pub enum ShardCall {
     /// From the edge: accept a verified topic socket; answered with the socket (`101`). Sent in
     /// [`CALL_PARAM`], as a room's connect.
     Connect(ShardConnectCall),
-    /// From the topic: send its new events to every socket; answered with a [`DeliverAnswer`].
+    /// From the topic: send its new events to every socket; answered with a [`SocketsAnswer`].
     Deliver(DeliverCall),
 }
 
@@ -225,8 +231,8 @@ pub struct DeliverCall {
     pub topic: String,
     /// The events, in id order.
     pub events: Vec<Delivered>,
-    /// Frames without an id (`occupancy`, `presence`), sent as they are to sockets that are
-    /// not in the middle of joining.
+    /// Frames without an id (`occupancy`, `presence`), sent after the events (after the replay,
+    /// to a socket in the middle of joining).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<String>,
 }
@@ -240,11 +246,21 @@ pub struct Delivered {
     pub frame: String,
 }
 
-/// A room's answer to a [`DeliverCall`].
+/// An answer that counts sockets: to a [`DeliverCall`], those that listen to the topic (0: no
+/// member any more); to [`RoomCall::Presence`], those open; to a [`BackendSubscriptionCall`],
+/// those it applied to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliverAnswer {
-    /// Sockets of the room that listen to the topic (0: the user is no member any more).
+pub struct SocketsAnswer {
+    /// The sockets.
     pub sockets: u32,
+}
+
+/// Subscriptions the backend makes (or ends) for a user: kept by the user's room, applied to
+/// every open socket now and to every socket that connects later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendSubscriptionCall {
+    /// The topics (valid, of declared namespaces: the edge checked them).
+    pub topics: Vec<String>,
 }
 
 /// A verified socket to accept.
@@ -270,6 +286,9 @@ pub struct ConnectCall {
     /// The token's `topics` claim: what the socket may subscribe to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<TopicPattern>,
+    /// The token's `subs` claim: topics the socket is subscribed to from the start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subs: Vec<String>,
 }
 
 /// Events for one user, in request order.
@@ -475,6 +494,7 @@ mod tests {
             since: Some(7),
             epoch: Some("e-1".into()),
             grants: vec![TopicPattern::parse("product:*").unwrap()],
+            subs: vec!["feed:all".into()],
         });
         let events = parse_publish_request(
             br#"{"events":[{"user":"42","name":"A","payload":{"x":[1,2]}},{"user":"42","name":"B","idempotency_key":"k"}]}"#,
@@ -499,6 +519,9 @@ mod tests {
             revoke,
             deliver,
             RoomCall::Presence,
+            RoomCall::Subscribe(BackendSubscriptionCall {
+                topics: vec!["feed:all".into()],
+            }),
         ] {
             let json = call.to_json();
             assert_eq!(RoomCall::from_json(&json).unwrap().to_json(), json);

@@ -123,6 +123,16 @@ impl Namespaces {
         })
     }
 
+    /// Parses `text` and checks that its namespace is declared: all a subscription the backend
+    /// makes for a user needs.
+    pub fn validate(&self, text: &str) -> Result<Topic, Refusal> {
+        let topic = Topic::parse(text).map_err(|problem| {
+            Refusal::new(ErrorCode::InvalidTopic, format!("{text:?}: {problem}"))
+        })?;
+        self.options(&topic)?;
+        Ok(topic)
+    }
+
     /// Parses `text` and decides whether `reader` may read it. `token` is the subscription token
     /// sent with the subscribe, already verified (`Err` if it failed verification).
     pub fn authorize(
@@ -131,9 +141,7 @@ impl Namespaces {
         reader: Reader<'_>,
         token: Option<Result<SubscriptionClaims, TokenError>>,
     ) -> Result<Topic, Refusal> {
-        let topic = Topic::parse(text).map_err(|problem| {
-            Refusal::new(ErrorCode::InvalidTopic, format!("{text:?}: {problem}"))
-        })?;
+        let topic = self.validate(text)?;
         let options = self.options(&topic)?;
         let forbidden = |why: String| {
             Refusal::new(

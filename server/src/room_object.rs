@@ -21,8 +21,8 @@ use crate::config::Settings;
 use crate::expiry;
 use crate::history::StoreError;
 use crate::internal::{
-    CALL_PARAM, ConnectCall, DeliverAnswer, DeliverCall, DisconnectAnswer, JoinCall, LeaveCall,
-    Member, PublishAnswer, RevokeAnswer, RoomCall, RoomFailure, RoomOutcome, TopicCall,
+    CALL_PARAM, ConnectCall, DeliverCall, DisconnectAnswer, JoinCall, LeaveCall, Member,
+    PublishAnswer, RevokeAnswer, RoomCall, RoomFailure, RoomOutcome, SocketsAnswer, TopicCall,
 };
 use crate::limits::{ConnectGate, Limits, Refused, Window, is_revoked};
 use crate::namespaces::Reader;
@@ -32,6 +32,16 @@ use crate::runtime::{DurableSql, log, new_epoch, now_ms, random_id};
 use crate::sockets::{self, SocketInfo, error_frame};
 use crate::sql_store::{SqlStore, Subscriptions};
 use crate::subscriptions::{self, Decision, Joins};
+
+/// Who asked for a subscription, which decides what is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    /// The client, in a `subscribe` frame: may the socket's user read the topic?
+    ByClient,
+    /// The backend (`POST /subscribe`, the token's `subs`): is it a topic of a declared
+    /// namespace?
+    ByBackend,
+}
 
 /// The per-user Durable Object.
 #[durable_object]
@@ -83,9 +93,17 @@ impl DurableObject for RoomObject {
             Ok(RoomCall::Disconnect(call)) => self.disconnect(call.reconnect).map(|a| json(&a)),
             Ok(RoomCall::Revoke(call)) => self.revoke(call.at).map(|a| json(&a)),
             Ok(RoomCall::Deliver(call)) => self.deliver(&call).map(|a| json(&a)),
-            Ok(RoomCall::Presence) => Ok(json(&DeliverAnswer {
+            Ok(RoomCall::Presence) => Ok(json(&SocketsAnswer {
                 sockets: self.state.get_websockets().len() as u32,
             })),
+            Ok(RoomCall::Subscribe(call)) => self
+                .backend_subscription(&call.topics, true)
+                .await
+                .map(|a| json(&a)),
+            Ok(RoomCall::Unsubscribe(call)) => self
+                .backend_subscription(&call.topics, false)
+                .await
+                .map(|a| json(&a)),
             Err(failure) => Err(failure),
         };
         to_response(answered)
@@ -136,7 +154,7 @@ impl DurableObject for RoomObject {
                 let _ = ws.send_with_str(PONG);
             }
             (Ok(ClientFrame::Subscribe { topics }), Some(info)) => {
-                self.subscribe(&ws, info, topics).await;
+                self.subscribe(&ws, info, topics, Asked::ByClient).await;
             }
             (Ok(ClientFrame::Unsubscribe { topics }), Some(info)) => {
                 self.unsubscribe(&ws, info, &topics).await;
@@ -333,6 +351,19 @@ impl RoomObject {
                 }
             }
         }
+        // The subscriptions the backend made, by `POST /subscribe` or in the token's `subs`.
+        let mut backend = self
+            .subscriptions()
+            .and_then(|s| Ok(s.backend_topics()?))
+            .unwrap_or_default();
+        backend.extend(call.subs.iter().cloned());
+        if !backend.is_empty()
+            && let Some(info) = SocketInfo::of(&pair.server)
+        {
+            let items = backend.into_iter().map(Subscription::live).collect();
+            self.subscribe(&pair.server, info, items, Asked::ByBackend)
+                .await;
+        }
         log(
             "connect",
             &[
@@ -429,7 +460,13 @@ impl RoomObject {
 
     /// Decides a `subscribe` frame's topics, records the accepted ones, answers the refused
     /// ones, and joins the accepted ones (all at once).
-    async fn subscribe(&self, ws: &WebSocket, info: SocketInfo, items: Vec<Subscription>) {
+    async fn subscribe(
+        &self,
+        ws: &WebSocket,
+        info: SocketInfo,
+        items: Vec<Subscription>,
+        asked: Asked,
+    ) {
         let ready = self.settings().and_then(|settings| {
             let subscriptions = self.subscriptions()?;
             let topics = subscriptions.topics_of(&info.conn)?;
@@ -447,13 +484,21 @@ impl RoomObject {
             user: &info.user,
             grants: &info.grants,
         };
+        let namespaces = &settings.room.namespaces;
         let decisions = subscriptions::decide(
             items,
-            reader,
             &mut topics,
-            &settings.room.namespaces,
             settings.room.max_topics_per_socket,
-            |token| settings.tokens.verify_subscription(token, now),
+            |item| match asked {
+                Asked::ByClient => {
+                    let token = item
+                        .token
+                        .as_deref()
+                        .map(|token| settings.tokens.verify_subscription(token, now));
+                    namespaces.authorize(&item.topic, reader, token)
+                }
+                Asked::ByBackend => namespaces.validate(&item.topic),
+            },
         );
         let mut joining = Vec::new();
         for decision in decisions {
@@ -513,6 +558,36 @@ impl RoomObject {
                 }),
         )
         .await;
+    }
+
+    /// Subscribes (or unsubscribes) the user to topics for the backend: kept for later
+    /// connects, and applied to every open socket now.
+    async fn backend_subscription(
+        &self,
+        topics: &[String],
+        subscribed: bool,
+    ) -> Outcome<SocketsAnswer> {
+        self.subscriptions()?
+            .set_backend_topics(topics, subscribed)?;
+        let open: Vec<(WebSocket, SocketInfo)> = self
+            .state
+            .get_websockets()
+            .into_iter()
+            .filter_map(|ws| SocketInfo::of(&ws).map(|info| (ws, info)))
+            .collect();
+        join_all(open.iter().map(|(ws, info)| async move {
+            if subscribed {
+                let items = topics.iter().cloned().map(Subscription::live).collect();
+                self.subscribe(ws, info.clone(), items, Asked::ByBackend)
+                    .await;
+            } else {
+                self.unsubscribe(ws, info.clone(), topics).await;
+            }
+        }))
+        .await;
+        Ok(SocketsAnswer {
+            sockets: open.len() as u32,
+        })
     }
 
     /// Ends subscriptions of one socket.
@@ -591,7 +666,7 @@ impl RoomObject {
 
     /// Sends a topic's relayed events to the sockets that subscribed to it (held back for a
     /// socket whose join is under way).
-    fn deliver(&self, call: &DeliverCall) -> Outcome<DeliverAnswer> {
+    fn deliver(&self, call: &DeliverCall) -> Outcome<SocketsAnswer> {
         let listeners = self.subscriptions()?.listeners(&call.topic)?;
         let sockets = if listeners.is_empty() {
             0
@@ -600,6 +675,6 @@ impl RoomObject {
                 listeners.contains(&info.conn)
             })
         };
-        Ok(DeliverAnswer { sockets })
+        Ok(SocketsAnswer { sockets })
     }
 }

@@ -150,9 +150,8 @@ pub async fn join_topic(
     Ok(())
 }
 
-/// Sends relayed topic events to the sockets `listens` picks (held back for a socket whose join
-/// is under way; its notices are dropped: the next change sends new ones); returns how many
-/// sockets listen.
+/// Sends relayed topic events and notices to the sockets `listens` picks (held back for a socket
+/// whose join is under way); returns how many sockets listen.
 pub fn deliver(
     state: &State,
     joins: &RefCell<Joins>,
@@ -171,9 +170,9 @@ pub fn deliver(
                 let _ = ws.send_with_str(frame);
             }
         }
-        if !joins.is_joining(&info.conn, &call.topic) {
-            for notice in &call.notices {
-                let _ = ws.send_with_str(notice);
+        for notice in &call.notices {
+            if let Some(frame) = joins.offer_notice(&info.conn, &call.topic, notice) {
+                let _ = ws.send_with_str(frame);
             }
         }
     }

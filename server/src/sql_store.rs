@@ -410,8 +410,14 @@ const INSERT_SUBSCRIPTION: &str =
 const DELETE_SUBSCRIPTION: &str = "DELETE FROM subscriptions WHERE conn = ?1 AND topic = ?2";
 const DELETE_SOCKET: &str = "DELETE FROM subscriptions WHERE conn = ?1";
 const SELECT_CONNS: &str = "SELECT DISTINCT conn FROM subscriptions";
+const BACKEND_SCHEMA: &str =
+    "CREATE TABLE IF NOT EXISTS backend_topics (topic TEXT PRIMARY KEY) WITHOUT ROWID";
+const SELECT_BACKEND: &str = "SELECT topic FROM backend_topics ORDER BY topic";
+const INSERT_BACKEND: &str = "INSERT OR IGNORE INTO backend_topics (topic) VALUES (?1)";
+const DELETE_BACKEND: &str = "DELETE FROM backend_topics WHERE topic = ?1";
 
-/// The topics each socket of a user's room subscribed to (sockets by connection id).
+/// The topics each socket of a user's room subscribed to (sockets by connection id), and the
+/// topics the backend subscribed the user to (`POST /subscribe`).
 #[derive(Debug)]
 pub struct Subscriptions<S> {
     sql: S,
@@ -422,6 +428,7 @@ impl<S: Sql> Subscriptions<S> {
     pub fn open(sql: S) -> Result<Self, StoreError> {
         sql.run(SUBSCRIPTIONS_SCHEMA, &[])?;
         sql.run(SUBSCRIPTIONS_BY_TOPIC, &[])?;
+        sql.run(BACKEND_SCHEMA, &[])?;
         Ok(Self { sql })
     }
 
@@ -465,6 +472,31 @@ impl<S: Sql> Subscriptions<S> {
             .map(|row| columns::<1>(row).and_then(|[conn]| read_text(conn)))
             .filter(|conn| conn.as_ref().map_or(true, |c| !open.contains(c)))
             .try_for_each(|conn| self.write(DELETE_SOCKET, &[text(&conn?)]))
+    }
+
+    /// The topics the backend subscribed the user to.
+    pub fn backend_topics(&self) -> Result<Vec<String>, StoreError> {
+        self.sql
+            .run(SELECT_BACKEND, &[])?
+            .into_iter()
+            .map(|row| columns::<1>(row).and_then(|[topic]| read_text(topic)))
+            .collect()
+    }
+
+    /// Adds (`true`) or removes topics the backend subscribed the user to.
+    pub fn set_backend_topics(
+        &self,
+        topics: &[String],
+        subscribed: bool,
+    ) -> Result<(), StoreError> {
+        let statement = if subscribed {
+            INSERT_BACKEND
+        } else {
+            DELETE_BACKEND
+        };
+        topics
+            .iter()
+            .try_for_each(|topic| self.write(statement, &[text(topic)]))
     }
 
     fn texts(&self, statement: &str, key: &str) -> Result<Vec<String>, StoreError> {

@@ -11,10 +11,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use edgepush_protocol::ErrorCode;
 use edgepush_protocol::frames::{ErrorBody, ServerFrame, Subscription, Unsubscribed};
-use edgepush_protocol::token::{SubscriptionClaims, TokenError};
 use edgepush_protocol::topic::Topic;
 
-use crate::namespaces::{Namespaces, Reader};
+#[cfg(doc)]
+use crate::namespaces::Namespaces;
+use crate::namespaces::Refusal;
 use crate::room::ResumeRequest;
 
 /// What to do with one topic of a `subscribe` frame.
@@ -33,21 +34,20 @@ pub enum Decision {
     Refuse(String),
 }
 
-/// Decides each topic of a `subscribe` frame for a socket of `reader`, and adds the accepted
-/// ones to `topics`, the socket's subscriptions. `verify` checks a subscription token.
+/// Decides each topic of a `subscribe` frame (or of a subscription the backend made) for a
+/// socket, and adds the accepted ones to `topics`, the socket's subscriptions. `check` says
+/// whether the socket may read a topic: [`Namespaces::authorize`] for a client's frame,
+/// [`Namespaces::validate`] for the backend's own subscriptions.
 pub fn decide(
     items: Vec<Subscription>,
-    reader: Reader<'_>,
     topics: &mut BTreeSet<String>,
-    namespaces: &Namespaces,
     max_topics: u32,
-    verify: impl Fn(&str) -> Result<SubscriptionClaims, TokenError>,
+    check: impl Fn(&Subscription) -> Result<Topic, Refusal>,
 ) -> Vec<Decision> {
     items
         .into_iter()
         .map(|item| {
-            let token = item.token.as_deref().map(&verify);
-            let topic = match namespaces.authorize(&item.topic, reader, token) {
+            let topic = match check(&item) {
                 Ok(topic) => topic,
                 Err(refusal) => {
                     return Decision::Refuse(unsubscribed(
@@ -89,11 +89,20 @@ pub fn unsubscribed(topic: &str, code: ErrorCode, message: String) -> String {
     .unwrap_or_default()
 }
 
-/// The joins under way in a room: per (socket, topic), the live frames held back until the
-/// join's answer has been sent.
+/// The joins under way in a room or a shard: per (socket, topic), the live frames held back
+/// until the join's answer has been sent.
 #[derive(Debug, Default)]
 pub struct Joins {
-    held: HashMap<(String, String), Vec<(u64, String)>>,
+    held: HashMap<(String, String), Held>,
+}
+
+/// What a join holds back.
+#[derive(Debug, Default)]
+struct Held {
+    /// Events, with their ids.
+    events: Vec<(u64, String)>,
+    /// Notices (`occupancy`, `presence`), which have no id.
+    notices: Vec<String>,
 }
 
 impl Joins {
@@ -104,34 +113,46 @@ impl Joins {
             .or_default();
     }
 
-    /// A live frame of `topic` for socket `conn`: `Some` to send it now, `None` when held back.
+    /// A live event of `topic` for socket `conn`: `Some` to send it now, `None` when held back.
     pub fn offer(&mut self, conn: &str, topic: &str, id: u64, frame: &str) -> Option<String> {
         match self.held.get_mut(&(conn.to_owned(), topic.to_owned())) {
             Some(held) => {
-                held.push((id, frame.to_owned()));
+                held.events.push((id, frame.to_owned()));
                 None
             }
             None => Some(frame.to_owned()),
         }
     }
 
-    /// The join's answer was sent, up to id `covered`: the held frames after it, in order.
+    /// A notice of `topic` for socket `conn`: `Some` to send it now, `None` when held back.
+    pub fn offer_notice(&mut self, conn: &str, topic: &str, frame: &str) -> Option<String> {
+        match self.held.get_mut(&(conn.to_owned(), topic.to_owned())) {
+            Some(held) => {
+                held.notices.push(frame.to_owned());
+                None
+            }
+            None => Some(frame.to_owned()),
+        }
+    }
+
+    /// The join's answer was sent, up to id `covered`: the held events after it, in order, then
+    /// the held notices.
     pub fn finish(&mut self, conn: &str, topic: &str, covered: u64) -> Vec<String> {
-        let mut held = self
+        let Held {
+            mut events,
+            notices,
+        } = self
             .held
             .remove(&(conn.to_owned(), topic.to_owned()))
             .unwrap_or_default();
-        held.sort_by_key(|(id, _)| *id);
-        held.dedup_by_key(|(id, _)| *id);
-        held.into_iter()
+        events.sort_by_key(|(id, _)| *id);
+        events.dedup_by_key(|(id, _)| *id);
+        events
+            .into_iter()
             .filter(|(id, _)| *id > covered)
             .map(|(_, frame)| frame)
+            .chain(notices)
             .collect()
-    }
-
-    /// Whether a join of `topic` for socket `conn` is under way.
-    pub fn is_joining(&self, conn: &str, topic: &str) -> bool {
-        self.held.contains_key(&(conn.to_owned(), topic.to_owned()))
     }
 
     /// The join failed: drop what was held.
@@ -143,6 +164,7 @@ impl Joins {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::namespaces::{Namespaces, Reader};
 
     fn item(topic: &str) -> Subscription {
         Subscription {
@@ -157,15 +179,13 @@ mod tests {
         Namespaces::parse(r#"{"product":{"public":true},"orders":{}}"#).unwrap()
     }
 
-    fn reader() -> Reader<'static> {
-        Reader {
+    /// What a client frame of user 42 with no grants and no tokens may read.
+    fn as_user_42(item: &Subscription) -> Result<Topic, Refusal> {
+        let reader = Reader {
             user: "42",
             grants: &[],
-        }
-    }
-
-    fn no_tokens(_: &str) -> Result<SubscriptionClaims, TokenError> {
-        Err(TokenError::BadSignature)
+        };
+        ns().authorize(&item.topic, reader, None)
     }
 
     fn outcomes(decisions: &[Decision]) -> Vec<String> {
@@ -195,11 +215,9 @@ mod tests {
                 item("orders:#42"),
                 item("nope:1"),
             ],
-            reader(),
             &mut socket,
-            &ns(),
             10,
-            no_tokens,
+            as_user_42,
         );
         assert_eq!(
             outcomes(&decisions),
@@ -220,20 +238,28 @@ mod tests {
     fn a_socket_holds_at_most_the_limit_and_resubscribing_is_free() {
         let mut socket = BTreeSet::new();
         let items = vec![item("product:1"), item("product:2"), item("product:3")];
-        let decisions = decide(items, reader(), &mut socket, &ns(), 2, no_tokens);
+        let decisions = decide(items, &mut socket, 2, as_user_42);
         assert_eq!(
             outcomes(&decisions)[2],
             "refuse \"product:3\" \"too_many_subscriptions\""
         );
-        let again = decide(
-            vec![item("product:1")],
-            reader(),
-            &mut socket,
-            &ns(),
-            2,
-            no_tokens,
-        );
+        let again = decide(vec![item("product:1")], &mut socket, 2, as_user_42);
         assert_eq!(outcomes(&again), ["join product:1 Some(3) false"]);
+    }
+
+    #[test]
+    fn the_backend_subscribes_to_any_valid_topic_of_a_declared_namespace() {
+        let mut socket = BTreeSet::new();
+        let items = vec![item("orders:#7"), item("nope:1"), item("orders:*")];
+        let decisions = decide(items, &mut socket, 10, |item| ns().validate(&item.topic));
+        assert_eq!(
+            outcomes(&decisions),
+            [
+                "join orders:#7 Some(3) true",
+                "refuse \"nope:1\" \"unknown_namespace\"",
+                "refuse \"orders:*\" \"invalid_topic\""
+            ]
+        );
     }
 
     #[test]
@@ -247,7 +273,11 @@ mod tests {
         assert_eq!(joins.finish("c1", "t:1", 5), ["f6"]);
         assert_eq!(joins.offer("c1", "t:1", 7, "f7"), Some("f7".into()));
         joins.start("c1", "t:1");
-        assert!(joins.is_joining("c1", "t:1") && !joins.is_joining("c2", "t:1"));
+        assert_eq!(joins.offer_notice("c1", "t:1", "n1"), None);
+        assert_eq!(joins.offer("c1", "t:1", 9, "f9"), None);
+        assert_eq!(joins.offer_notice("c2", "t:1", "n1"), Some("n1".into()));
+        assert_eq!(joins.finish("c1", "t:1", 7), ["f9", "n1"]);
+        joins.start("c1", "t:1");
         joins.offer("c1", "t:1", 8, "f8");
         joins.abandon("c1", "t:1");
         assert!(joins.finish("c1", "t:1", 0).is_empty());

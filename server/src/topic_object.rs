@@ -17,8 +17,8 @@ use worker::{DurableObject, Env, Request, Response, Result, State, durable_objec
 use crate::config::RoomSettings;
 use crate::history::StoreError;
 use crate::internal::{
-    DeliverAnswer, DeliverCall, Delivered, JoinAnswer, JoinCall, LeaveCall, Member, PublishAnswer,
-    RoomCall, RoomOutcome, ShardCall, TopicCall, TopicPresenceAnswer, TopicPublishCall,
+    DeliverCall, Delivered, JoinAnswer, JoinCall, LeaveCall, Member, PublishAnswer, RoomCall,
+    RoomOutcome, ShardCall, SocketsAnswer, TopicCall, TopicPresenceAnswer, TopicPublishCall,
 };
 use crate::namespaces::NamespaceOptions;
 use crate::objects::{Object, Outcome, json, settings_from, to_response};
@@ -231,9 +231,9 @@ impl TopicObject {
         let to_room = RoomCall::<()>::Deliver(call.clone()).to_json();
         let to_shard = ShardCall::Deliver(call).to_json();
         let answers = join_all(members.iter().map(|member| match member {
-            Member::Room(user) => Object::Room(user).call::<DeliverAnswer>(&self.env, &to_room),
+            Member::Room(user) => Object::Room(user).call::<SocketsAnswer>(&self.env, &to_room),
             Member::Shard(shard) => {
-                Object::Shard(&topic, *shard).call::<DeliverAnswer>(&self.env, &to_shard)
+                Object::Shard(&topic, *shard).call::<SocketsAnswer>(&self.env, &to_shard)
             }
         }))
         .await;
@@ -287,10 +287,13 @@ impl TopicObject {
         } else {
             options.occupancy_ms.unwrap_or(0)
         };
-        let at = now_ms() + delay;
+        let now = now_ms();
+        let at = now + delay;
         let storage = self.state.storage();
+        // An alarm due already may be the one running now, which read the count before this
+        // change: plan another.
         let due = storage.get_alarm().await?;
-        if due.is_none_or(|due| due > at as i64) {
+        if due.is_none_or(|due| due > at as i64 || due <= now as i64) {
             storage.set_alarm(alarm_time(at)).await?;
         }
         Ok(())

@@ -16,7 +16,7 @@ use worker::{
 
 use crate::expiry;
 use crate::internal::{
-    CALL_PARAM, DeliverAnswer, JoinCall, LeaveCall, Member, ShardCall, ShardConnectCall, TopicCall,
+    CALL_PARAM, JoinCall, LeaveCall, Member, ShardCall, ShardConnectCall, SocketsAnswer, TopicCall,
 };
 use crate::limits::Window;
 use crate::objects::{Object, Outcome, json, to_response};
@@ -56,7 +56,7 @@ impl DurableObject for TopicShard {
         };
         let answered = match call {
             Ok(ShardCall::Connect(call)) => self.accept_socket(call).await,
-            Ok(ShardCall::Deliver(call)) => Ok(json(&DeliverAnswer {
+            Ok(ShardCall::Deliver(call)) => Ok(json(&SocketsAnswer {
                 sockets: sockets::deliver(&self.state, &self.joins, &call, |_| true),
             })),
             Err(failure) => Err(failure),

@@ -80,6 +80,7 @@ fn main() {
     shared_test!(a_page_subscribes_to_1024_topics);
     shared_test!(a_sharded_topic_costs_one_request_per_shard_not_per_reader);
     shared_test!(presence_tells_who_is_online_and_who_reads_a_topic);
+    shared_test!(the_backend_subscribes_a_user_for_every_socket);
     shared_test!(the_viewer_count_of_a_sharded_topic_follows_its_sockets);
     own_test!(acknowledged_topic_events_survive_a_hard_kill);
     own_test!(revocation_survives_a_restart_and_a_reconnect_storm_trips_nothing);

@@ -468,3 +468,15 @@ fn subscriptions_are_kept_per_socket_and_found_per_topic() {
     assert!(again.listeners("product:2").unwrap().is_empty());
     assert_eq!(again.topics_of("c1").unwrap().len(), 1);
 }
+
+#[test]
+fn backend_subscriptions_are_a_set_of_topics() {
+    let subs = Subscriptions::open(Native::new()).unwrap();
+    let topics = |t: &[&str]| t.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>();
+    subs.set_backend_topics(&topics(&["feed:b", "feed:a", "feed:b"]), true)
+        .unwrap();
+    assert_eq!(subs.backend_topics().unwrap(), ["feed:a", "feed:b"]);
+    subs.set_backend_topics(&topics(&["feed:a", "feed:z"]), false)
+        .unwrap();
+    assert_eq!(subs.backend_topics().unwrap(), ["feed:b"]);
+}

@@ -459,13 +459,20 @@ pub async fn a_sharded_topic_costs_one_request_per_shard_not_per_reader(worker: 
     }
 }
 
-/// Every frame `socket` receives within `wait` (and nothing after it for `wait`).
-async fn frames_within(socket: &mut Socket, wait: Duration) -> Vec<Value> {
+/// Reads frames until the notices say `count` sockets and `presence` changes (in order) were
+/// seen; returns the frames. Panics when nothing more comes for 5 s.
+async fn until_notices(socket: &mut Socket, count: u64, presence: &[(String, bool)]) -> Vec<Value> {
     let mut frames = Vec::new();
-    while let Seen::Json(frame) = socket.next(wait).await {
-        frames.push(frame);
+    loop {
+        let (occupancy, changes) = notices(&frames);
+        if occupancy == Some(count) && changes.ends_with(presence) {
+            return frames;
+        }
+        match socket.next(Duration::from_secs(5)).await {
+            Seen::Json(frame) => frames.push(frame),
+            other => panic!("waiting for {count} and {presence:?}, got {other:?} after {frames:?}"),
+        }
     }
-    frames
 }
 
 /// The last `occupancy` count among `frames`, and the `presence` changes, in order.
@@ -507,7 +514,7 @@ pub async fn presence_tells_who_is_online_and_who_reads_a_topic(worker: Shared) 
     let mut a_tab = worker.connect(&a).await;
     a_tab.next_json().await;
     subscribed(&mut a_tab, &live).await;
-    frames_within(&mut a_tab, Duration::from_millis(600)).await;
+    until_notices(&mut a_tab, 1, &[]).await;
     let online = presence(&worker, &format!("user={a}")).await;
     assert_eq!(
         (online["online"].as_bool(), online["sockets"].as_u64()),
@@ -517,12 +524,7 @@ pub async fn presence_tells_who_is_online_and_who_reads_a_topic(worker: Shared) 
     let mut b_tab = worker.connect(&b).await;
     b_tab.next_json().await;
     subscribed(&mut b_tab, &live).await;
-    let seen = frames_within(&mut a_tab, Duration::from_millis(800)).await;
-    assert_eq!(
-        notices(&seen),
-        (Some(2), vec![(b.clone(), true)]),
-        "{seen:?}"
-    );
+    until_notices(&mut a_tab, 2, &[(b.clone(), true)]).await;
     let on_topic = presence(&worker, &format!("topic={live}")).await;
     assert_eq!(on_topic["occupancy"], 2, "{on_topic}");
     let mut users: Vec<&str> = on_topic["users"]
@@ -537,12 +539,7 @@ pub async fn presence_tells_who_is_online_and_who_reads_a_topic(worker: Shared) 
     assert_eq!(users, expected);
 
     b_tab.close().await;
-    let seen = frames_within(&mut a_tab, Duration::from_millis(800)).await;
-    assert_eq!(
-        notices(&seen),
-        (Some(1), vec![(b.clone(), false)]),
-        "{seen:?}"
-    );
+    until_notices(&mut a_tab, 1, &[(b.clone(), false)]).await;
     // Nothing changed: nothing is sent.
     expect_silence(&mut a_tab).await;
 
@@ -561,15 +558,69 @@ pub async fn the_viewer_count_of_a_sharded_topic_follows_its_sockets(worker: Sha
                 .0,
         );
     }
-    let seen = frames_within(&mut viewers[0], Duration::from_millis(900)).await;
-    assert_eq!(notices(&seen).0, Some(5), "{seen:?}");
+    until_notices(&mut viewers[0], 5, &[]).await;
     for viewer in viewers.drain(3..) {
         viewer.close().await;
     }
-    let seen = frames_within(&mut viewers[0], Duration::from_millis(900)).await;
-    assert_eq!(notices(&seen).0, Some(3), "{seen:?}");
+    until_notices(&mut viewers[0], 3, &[]).await;
     assert_eq!(
         presence(&worker, &format!("topic={crowd}")).await["occupancy"],
         3
     );
+}
+
+pub async fn the_backend_subscribes_a_user_for_every_socket(worker: Shared) {
+    let u = user("backend-subs");
+    let feed = topic("feed", "backend");
+    let mut first = worker.connect(&u).await;
+    first.next_json().await;
+    let body = json!({"user": u, "topics": [feed]}).to_string();
+    let (status, answer) = worker.post_signed("/subscribe", &body, &[]).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["sockets"], 1, "{answer}");
+    let frame = first.next_json().await;
+    assert_eq!(
+        (frame["type"].as_str(), frame["topic"].as_str()),
+        (Some("subscribed"), Some(feed.as_str()))
+    );
+
+    // A later socket is subscribed right after its welcome; so is one whose token says `subs`.
+    let mut later = worker.connect(&u).await;
+    assert_eq!(later.next_json().await["type"], "welcome");
+    assert_eq!(later.next_json().await["type"], "subscribed");
+    let by_token = topic("feed", "token-subs");
+    let mut with_subs = claims(&u, 600);
+    with_subs.subs = vec![by_token.clone()];
+    let mut third = worker.connect_with(&mint(&with_subs), "").await.unwrap();
+    third.next_json().await;
+    let answers = answers(&mut third, 2).await;
+    assert!(
+        answers.values().all(|f| f["type"] == "subscribed"),
+        "{answers:?}"
+    );
+
+    let published = publish_topic(&worker, &feed, "News", json!(1)).await;
+    assert_eq!(published["sockets"], 3, "{published}");
+    for socket in [&mut first, &mut later, &mut third] {
+        expect_topic_event(socket, &feed, 1).await;
+    }
+    let (status, answer) = worker.post_signed("/unsubscribe", &body, &[]).await;
+    assert_eq!(
+        (status, answer["sockets"].as_u64()),
+        (200, Some(3)),
+        "{answer}"
+    );
+    let published = publish_topic(&worker, &feed, "News", json!(2)).await;
+    assert_eq!(published["sockets"], 0, "{published}");
+    expect_silence(&mut first).await;
+
+    for (topics, code) in [
+        (json!(["feed:*"]), "invalid_topic"),
+        (json!(["nope:1"]), "unknown_namespace"),
+        (json!([]), "invalid_field"),
+    ] {
+        let body = json!({"user": u, "topics": topics}).to_string();
+        let (status, answer) = worker.post_signed("/subscribe", &body, &[]).await;
+        assert_eq!((status, error_code(&answer)), (400, code), "{answer}");
+    }
 }
