@@ -8,6 +8,7 @@ use crate::hostile;
 use crate::scenarios::{self, Measured, Params};
 use crate::servers::Runtime;
 use crate::target::Target;
+use crate::topics;
 
 /// A scenario, named on the command line as clap spells it (`many-users-workerd`). Declared in
 /// run order (the report sorts by title): the memory scenarios first, on servers that have not yet
@@ -27,6 +28,8 @@ pub enum Scenario {
     LatencyWorkerd,
     IngestWorkerd,
     IngestBatchedWorkerd,
+    BroadcastWorkerd,
+    ReconnectStormWorkerd,
     Size,
 }
 
@@ -46,6 +49,10 @@ pub enum Workload {
     },
     /// One hostile token holder; `main` runs it on two workers of its own, before and after.
     Hostile,
+    /// Subscribers of one topic (Pushpin: of one channel), publishes to it.
+    Broadcast,
+    /// Every subscriber of one topic drops and comes back at once.
+    ReconnectStorm,
 }
 
 impl Workload {
@@ -64,6 +71,8 @@ impl Workload {
             Self::Batch => scenarios::batch(target, params).await,
             Self::Memory { deflate } => scenarios::memory(target, params, breakdown, deflate).await,
             Self::Hostile => hostile::run(target, params, true).await,
+            Self::Broadcast => topics::broadcast(target, params).await,
+            Self::ReconnectStorm => topics::reconnect_storm(target, params).await,
         }
     }
 }
@@ -257,6 +266,41 @@ impl Scenario {
                 ),
                 Some((WranglerDev, Workload::Hostile)),
             ),
+            Self::BroadcastWorkerd => on_workerd(
+                "9. Broadcast to one topic, edgepush on plain `workerd serve`",
+                format!(
+                    "{} subscribers of one topic, each a user of its own: edgepush topic sockets \
+                     (`/connect?topic=crowd:stage`, the public namespace `crowd` with 4 shards: \
+                     the topic's root relays each publish once to every shard holding sockets, \
+                     each shard sends to its sockets); Pushpin the same number of sockets \
+                     subscribed to one channel by the GRIP backend. {} publishes to the topic, \
+                     one after the other; per publish, the time from the publish request until \
+                     every subscriber has the event. Plain `workerd serve` (as in 6c), since \
+                     `wrangler dev` holds about six file descriptors per WebSocket and the hard \
+                     limit here is 20,000.",
+                    p.broadcast.0, p.broadcast.1
+                ),
+                Workload::Broadcast,
+                true,
+            ),
+            Self::ReconnectStormWorkerd => on_workerd(
+                "9b. Reconnect storm of a topic's subscribers, edgepush on plain `workerd serve`",
+                format!(
+                    "{} subscribers of one topic (as 9) drop their connections at once (TCP \
+                     closed, no close frame); {} events are published to the topic while they \
+                     are away; then all reconnect at once (no limit on handshakes in flight; a \
+                     failed connect is retried up to 8 times with the browser SDK's full-jitter \
+                     backoff, 0.5 s doubling up to 20 s), edgepush's with `since` = the \
+                     last id each had and the topic's `epoch`. Time from the start of the \
+                     reconnects until every subscriber is connected, and (edgepush) until every \
+                     one had `recovered: true` and each missed event exactly once; then one \
+                     live event, which must also arrive once everywhere. Pushpin keeps no \
+                     history: its subscribers come back afresh.",
+                    p.storm.0, p.storm.1
+                ),
+                Workload::ReconnectStorm,
+                true,
+            ),
             Self::Size => row(
                 "7. Size",
                 "What a browser downloads, and what the server ships.".into(),
@@ -295,6 +339,8 @@ mod tests {
                 "latency-workerd",
                 "ingest-workerd",
                 "ingest-batched-workerd",
+                "broadcast-workerd",
+                "reconnect-storm-workerd",
                 "size",
             ]
         );
@@ -334,7 +380,7 @@ mod tests {
 
     #[test]
     fn many_users_on_workerd_uses_its_own_socket_count() {
-        let p = Params::full(4_500, 8_000);
+        let p = Params::full(4_500, 8_000, 4_000);
         let workload = |s: Scenario| s.row(&p).live.map(|(_, w)| w);
         assert_eq!(
             workload(Scenario::ManyUsers),
@@ -350,5 +396,20 @@ mod tests {
                 .setup
                 .starts_with("8000 sockets across 1000 users")
         );
+    }
+
+    #[test]
+    fn the_topic_scenarios_run_on_workerd_with_the_chosen_number_of_subscribers() {
+        let p = Params::full(4_500, 8_000, 6_000);
+        for (s, workload) in [
+            (Scenario::BroadcastWorkerd, Workload::Broadcast),
+            (Scenario::ReconnectStormWorkerd, Workload::ReconnectStorm),
+        ] {
+            let row = s.row(&p);
+            assert_eq!(row.live, Some((Runtime::Workerd, workload)));
+            assert!(row.setup.starts_with("6000 subscribers of one topic"));
+            assert!(row.in_smoke);
+        }
+        assert_eq!(Params::smoke().broadcast.0, 50);
     }
 }

@@ -47,6 +47,9 @@ pub enum Error {
     /// welcome frame.
     #[error("WebSocket handshake: {0}")]
     Handshake(String),
+    /// A topic socket's first frame was not `subscribed` (the frame, or how it ended).
+    #[error("expected a subscribed frame, got {0}")]
+    NotSubscribed(String),
     /// Nothing within the allowed time.
     #[error("no {0} within 30 s")]
     Timeout(&'static str),
@@ -104,6 +107,19 @@ pub enum Error {
     /// A finding: the server's memory did not grow with its sockets (a measuring fault).
     #[error("resident memory did not grow with the sockets")]
     NoGrowth,
+    /// A finding of the reconnect storm: subscribers that came back without `recovered: true`,
+    /// or without every event published while they were away (and the one after) exactly once.
+    #[error(
+        "{subscribers} of {total} subscribers did not resume exactly: {unrecovered} without \
+         `recovered: true`, {missing} events never arrived, {duplicated} arrived more than once"
+    )]
+    Unresumed {
+        subscribers: usize,
+        total: usize,
+        unrecovered: usize,
+        missing: u64,
+        duplicated: u64,
+    },
     /// A finding of a scenario, in its own words.
     #[error("{0}")]
     Finding(String),

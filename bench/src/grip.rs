@@ -2,7 +2,9 @@
 //! loopback that speaks WebSocket-over-HTTP. On a connection's `OPEN` it checks the same HS256
 //! token edgepush checks (from `Sec-WebSocket-Protocol: edgepush.v1, <token>`), accepts with
 //! `edgepush.v1`, subscribes the socket to the channel `user-<sub>` with a GRIP control message and
-//! sends a welcome frame, as edgepush does. It keeps no per-connection state.
+//! sends a welcome frame, as edgepush does; a socket opened as `/connect?topic=<topic>` is
+//! subscribed to the topic's one channel `topic-<topic>` instead, and gets a `subscribed` frame as
+//! edgepush's topic sockets do. It keeps no per-connection state.
 
 use std::sync::Arc;
 
@@ -14,6 +16,21 @@ use tokio::net::{TcpListener, TcpStream};
 /// The channel a user's sockets are subscribed to, and that publishes go to.
 pub fn channel(user: &str) -> String {
     format!("user-{user}")
+}
+
+/// The one channel every socket of `topic` is subscribed to, and that its publishes go to.
+pub fn topic_channel(topic: &str) -> String {
+    format!("topic-{topic}")
+}
+
+/// The `topic` query parameter of a request target (`/connect?topic=crowd:stage&since=3`), as
+/// it stands (the bench's topics need no decoding).
+fn topic_of(target: &str) -> Option<&str> {
+    let (_, query) = target.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("topic="))
+        .filter(|t| !t.is_empty())
 }
 
 /// Serves until the task is dropped.
@@ -69,7 +86,8 @@ async fn connection(mut stream: TcpStream, key: &TokenKey) -> std::io::Result<()
         }
         let body = buf[head_end..head_end + length].to_vec();
         buf.drain(..head_end + length);
-        let response = respond(&body, &protocol, key);
+        let target = head.split_whitespace().nth(1).unwrap_or("");
+        let response = respond(&body, &protocol, topic_of(target), key);
         stream.write_all(&response).await?;
         if close {
             return Ok(());
@@ -82,7 +100,7 @@ fn event(kind: &str, content: &str) -> String {
     format!("{kind} {:x}\r\n{content}\r\n", content.len())
 }
 
-fn respond(body: &[u8], protocol: &str, key: &TokenKey) -> Vec<u8> {
+fn respond(body: &[u8], protocol: &str, topic: Option<&str>, key: &TokenKey) -> Vec<u8> {
     let mut extra = String::new();
     let out = if body.starts_with(b"OPEN") {
         let token = protocol
@@ -96,15 +114,24 @@ fn respond(body: &[u8], protocol: &str, key: &TokenKey) -> Vec<u8> {
         match key.verify(token, now) {
             Ok(claims) => {
                 extra = format!("Sec-WebSocket-Protocol: {SUBPROTOCOL}\r\n");
-                let subscribe = format!(
-                    r#"c:{{"type":"subscribe","channel":"{}"}}"#,
-                    channel(&claims.sub)
-                );
-                let welcome = format!(r#"{{"type":"welcome","user":"{}"}}"#, claims.sub);
+                let (channel, first) = match topic {
+                    // No history: every topic socket starts afresh, whatever it resumes from.
+                    Some(topic) => (
+                        topic_channel(topic),
+                        format!(
+                            r#"{{"type":"subscribed","topic":"{topic}","last_id":0,"epoch":"pushpin"}}"#
+                        ),
+                    ),
+                    None => (
+                        channel(&claims.sub),
+                        format!(r#"{{"type":"welcome","user":"{}"}}"#, claims.sub),
+                    ),
+                };
+                let subscribe = format!(r#"c:{{"type":"subscribe","channel":"{channel}"}}"#);
                 format!(
                     "OPEN\r\n{}{}",
                     event("TEXT", &subscribe),
-                    event("TEXT", &welcome)
+                    event("TEXT", &first)
                 )
             }
             Err(_) => {
@@ -139,11 +166,37 @@ mod tests {
         let Ok(key) = TokenKey::new(&[7; 32]) else {
             panic!("a 32-byte secret is valid")
         };
-        let close = respond(b"CLOSE 0\r\n\r\n", "", &key);
+        let close = respond(b"CLOSE 0\r\n\r\n", "", None, &key);
         let close = String::from_utf8_lossy(&close);
         assert!(close.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(close.ends_with("Content-Length: 11\r\n\r\nCLOSE 0\r\n\r\n"));
-        let refused = respond(b"OPEN\r\n", "edgepush.v1, not-a-token", &key);
+        let refused = respond(b"OPEN\r\n", "edgepush.v1, not-a-token", None, &key);
         assert!(refused.starts_with(b"HTTP/1.1 401 "));
+    }
+
+    #[test]
+    fn a_topic_socket_is_subscribed_to_the_topics_one_channel_and_told_so() {
+        let Ok(key) = TokenKey::new(&[7; 32]) else {
+            panic!("a 32-byte secret is valid")
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let token = key.mint(&edgepush_protocol::token::Claims::new("42", now, 3600));
+        let target = "/connect?topic=crowd:stage&since=3&epoch=e";
+        assert_eq!(topic_of(target), Some("crowd:stage"));
+        assert_eq!(topic_of("/connect"), None);
+        assert_eq!(topic_of("/connect?topic="), None);
+        let open = respond(
+            b"OPEN\r\n",
+            &format!("edgepush.v1, {token}"),
+            topic_of(target),
+            &key,
+        );
+        let open = String::from_utf8_lossy(&open);
+        assert!(open.contains(r#"c:{"type":"subscribe","channel":"topic-crowd:stage"}"#));
+        assert!(open.contains(r#"{"type":"subscribed","topic":"crowd:stage","last_id":0"#));
+        let user = respond(b"OPEN\r\n", &format!("edgepush.v1, {token}"), None, &key);
+        assert!(String::from_utf8_lossy(&user).contains(r#""channel":"user-42""#));
     }
 }

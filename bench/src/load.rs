@@ -33,7 +33,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn new(max_seq: usize) -> Self {
+    /// Counts for sequence numbers below `max_seq`.
+    pub(crate) fn new(max_seq: usize) -> Self {
         Self {
             counts: (0..max_seq).map(|_| AtomicU32::new(0)).collect(),
             delivered: AtomicU64::new(0),

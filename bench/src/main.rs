@@ -11,6 +11,7 @@ mod report;
 mod scenarios;
 mod servers;
 mod target;
+mod topics;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -80,6 +81,11 @@ struct RunArgs {
     /// descriptors per socket and three per active Durable Object (its SQLite files).
     #[arg(long, default_value_t = 8_000)]
     many_users_workerd_sockets: usize,
+    /// Subscribers of the one topic in broadcast-workerd and reconnect-storm-workerd (full run),
+    /// on plain workerd (two file descriptors per socket; the storm briefly holds the dropped
+    /// ones and the new ones).
+    #[arg(long, default_value_t = 4_000)]
+    broadcast_sockets: usize,
     /// Only these scenarios (comma-separated).
     #[arg(long, value_delimiter = ',')]
     only: Vec<Scenario>,
@@ -278,7 +284,11 @@ impl Bench {
         let params = if args.smoke {
             Params::smoke()
         } else {
-            Params::full(args.many_users_sockets, args.many_users_workerd_sockets)
+            Params::full(
+                args.many_users_sockets,
+                args.many_users_workerd_sockets,
+                args.broadcast_sockets,
+            )
         };
         Ok(Self {
             groups: GroupFile::new(args.pgid_file.clone()),

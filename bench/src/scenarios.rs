@@ -34,6 +34,10 @@ pub struct Params {
     pub batch: (u32, u32, u32),
     /// `memory`: sockets, users.
     pub memory: (usize, u32),
+    /// `broadcast-workerd`: subscribers of the one topic, publishes (rounds).
+    pub broadcast: (usize, u32),
+    /// `reconnect-storm-workerd`: subscribers, events published while they are away.
+    pub storm: (usize, u32),
     /// `hostile`: seconds of the window, bound of the socket pile, bound of the connect loop.
     pub hostile: (u32, usize, u64),
     /// How long to let a server settle before reading its memory.
@@ -41,8 +45,9 @@ pub struct Params {
 }
 
 impl Params {
-    /// The full benchmark, with `many_sockets` sockets in `many-users` (`many_workerd` on workerd).
-    pub fn full(many_sockets: usize, many_workerd: usize) -> Self {
+    /// The full benchmark, with `many_sockets` sockets in `many-users` (`many_workerd` on workerd)
+    /// and `subscribers` topic sockets in the broadcast and the reconnect storm.
+    pub fn full(many_sockets: usize, many_workerd: usize, subscribers: usize) -> Self {
         Self {
             smoke: false,
             latency: (100, 100.0, 30),
@@ -64,6 +69,8 @@ impl Params {
             ),
             batch: (100, 1, 20),
             memory: (1000, 100),
+            broadcast: (subscribers, 20),
+            storm: (subscribers, 5),
             // 50 s, not 60: the limits count in fixed one-minute windows that begin with the
             // first connect, and a second window must not begin inside the measured one.
             hostile: (50, 300, 30_000),
@@ -83,6 +90,8 @@ impl Params {
             ingest_batched: (5, vec![100.0, 200.0]),
             batch: (10, 1, 3),
             memory: (50, 5),
+            broadcast: (50, 3),
+            storm: (50, 3),
             hostile: (3, 50, 2_000),
             settle: Duration::from_millis(300),
         }
@@ -127,7 +136,7 @@ pub struct Value {
     pub text: Option<String>,
 }
 
-fn text(key: &'static str, label: &str, t: String) -> Value {
+pub(crate) fn text(key: &'static str, label: &str, t: String) -> Value {
     Value {
         key,
         label: label.to_owned(),
@@ -188,7 +197,7 @@ fn latency_values(m: &mut Measured, h: &Histogram<u64>, keys: [&'static str; 4])
 }
 
 /// Deliveries, lost, duplicated and publish errors; each loss, drop or error is a problem.
-fn delivery_values(m: &mut Measured, o: &load::Outcome, p: PubLog) {
+pub(crate) fn delivery_values(m: &mut Measured, o: &load::Outcome, p: PubLog) {
     for (label, lower_better, n) in [
         ("deliveries", false, o.delivered),
         ("lost", true, o.lost),
@@ -217,12 +226,12 @@ fn delivery_values(m: &mut Measured, o: &load::Outcome, p: PubLog) {
     }
 }
 
-/// Records sockets that failed to open (at most 1 %, or the scenario would have failed).
-/// Per round (`round_of` maps an event's seq to its round), the time until the last socket had
-/// its event: the median and the worst round, under the two given keys.
-fn last_socket_values(
+/// Per round (`round_of` maps an event's seq to its round), the time until the last socket (the
+/// last `who`) had its event: the median and the worst round, under the two given keys.
+pub(crate) fn last_socket_values(
     m: &mut Measured,
     [median_key, worst_key]: [&'static str; 2],
+    who: &str,
     logs: &[load::SocketLog],
     round_of: impl Fn(u32) -> u32,
 ) {
@@ -239,21 +248,22 @@ fn last_socket_values(
     }
     m.add(
         median_key,
-        "last socket has it, median round",
+        &format!("last {who} has it, median round"),
         Unit::Ms,
         true,
         rounds.value_at_quantile(0.5) as f64,
     );
     m.add(
         worst_key,
-        "last socket has it, worst round",
+        &format!("last {who} has it, worst round"),
         Unit::Ms,
         true,
         rounds.max() as f64,
     );
 }
 
-fn connect_failures(m: &mut Measured, failed: Option<(usize, Error)>) {
+/// Records sockets that failed to open (at most 1 %, or the scenario would have failed).
+pub(crate) fn connect_failures(m: &mut Measured, failed: Option<(usize, Error)>) {
     if let Some((count, first)) = failed {
         m.problems.push(Error::SomeSocketsFailed {
             count,
@@ -333,6 +343,7 @@ pub async fn fanout(t: &Arc<Target>, p: &Params) -> Result<Measured> {
     last_socket_values(
         &mut m,
         ["fanout.last_p50", "fanout.last_max"],
+        "socket",
         &logs,
         |seq| seq,
     );
@@ -602,9 +613,13 @@ pub async fn batch(t: &Arc<Target>, p: &Params) -> Result<Measured> {
     let o = load::account(&logs, &published);
     let mut m = Measured::default();
     connect_failures(&mut m, failed);
-    last_socket_values(&mut m, ["batch.last_p50", "batch.last_max"], &logs, |seq| {
-        seq / users
-    });
+    last_socket_values(
+        &mut m,
+        ["batch.last_p50", "batch.last_max"],
+        "socket",
+        &logs,
+        |seq| seq / users,
+    );
     m.add(
         "batch.p99",
         "publish→deliver p99 (every socket)",
@@ -927,7 +942,7 @@ mod tests {
             log(&[(1, 300), (3, 900), (5, 150)]),
         ];
         let mut m = Measured::default();
-        last_socket_values(&mut m, ["median", "worst"], &logs, |seq| seq / 2);
+        last_socket_values(&mut m, ["median", "worst"], "socket", &logs, |seq| seq / 2);
         let rows: Vec<(&str, f64)> = numbers(&m).iter().map(|r| (r.0, r.2)).collect();
         assert_eq!(rows, [("median", 400.0), ("worst", 900.0)]);
     }

@@ -317,6 +317,12 @@ pub fn var_args(vars: &[(&str, u32)]) -> Vec<String> {
         .collect()
 }
 
+/// `text` escaped for the inside of a Cap'n Proto text literal (`"…"`): the topic namespaces are
+/// JSON, full of quotes.
+fn capnp_text(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 /// What runs edgepush's built worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Runtime {
@@ -376,11 +382,13 @@ impl Edgepush {
             var("EDGEPUSH_TEST_PUBLISH_SECRET")?
         );
         let limits = RAISED_LIMITS.map(|(name, value)| (format!("@{name}@"), value.to_string()));
+        let namespaces = capnp_text(&var("EDGEPUSH_TEST_TOPIC_NAMESPACES")?);
         for (key, value) in [
             ("@PORT@".to_owned(), port.to_string()),
             ("@STORE@".to_owned(), store.display().to_string()),
             ("@JWT_SECRET@".to_owned(), var("EDGEPUSH_TEST_JWT_SECRET")?),
             ("@PUBLISH_KEYS@".to_owned(), keys),
+            ("@TOPIC_NAMESPACES@".to_owned(), namespaces),
         ]
         .into_iter()
         .chain(limits)
@@ -541,5 +549,18 @@ impl Pushpin {
         }
         roles.sort();
         roles
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_goes_into_a_capnp_text_literal_with_its_quotes_and_backslashes_escaped() {
+        assert_eq!(
+            capnp_text(r#"{"crowd":{"public":true,"x":"a\b"}}"#),
+            r#"{\"crowd\":{\"public\":true,\"x\":\"a\\b\"}}"#
+        );
     }
 }

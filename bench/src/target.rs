@@ -7,10 +7,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use edgepush_e2e::Ws;
 use edgepush_e2e::{open_welcomed, request_with_token};
-use edgepush_protocol::frames::SUBPROTOCOL;
+use edgepush_protocol::frames::{
+    EPOCH_PARAM, SINCE_PARAM, SUBPROTOCOL, ServerFrame, Subscribed, TOPIC_PARAM,
+};
 use edgepush_protocol::signature::{SIGNATURE_HEADER, SigningKey};
 use edgepush_protocol::token::{Claims, TokenKey};
+use futures_util::StreamExt as _;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::error::{Error, Result};
 use crate::grip;
@@ -167,57 +171,130 @@ impl Target {
     /// the answer's body.
     pub async fn publish(&self, events: &[Ev]) -> Result<String> {
         let t = now_us();
-        let payload = |e: &Ev| format!(r#"{{"seq":{},"t":{t}}}"#, e.seq);
-        // Each system's body, its own authentication, and the status that means "accepted".
-        let (body, signature, accepted) = match self.kind {
+        let body = match self.kind {
             Kind::Edgepush => {
                 let one = |e: &Ev| {
                     format!(
                         r#"{{"user":"{}","name":"bench","payload":{}}}"#,
                         e.user,
-                        payload(e)
+                        payload(e.seq, t)
                     )
                 };
-                let body = match events {
+                match events {
                     [e] => one(e),
                     _ => format!(
                         r#"{{"events":[{}]}}"#,
                         events.iter().map(one).collect::<Vec<_>>().join(",")
                     ),
-                };
-                let signature =
-                    self.signing
-                        .sign((t / 1_000_000) as i64, "POST", "/publish", body.as_bytes());
-                (body, Some(signature), 202)
+                }
             }
             Kind::Pushpin => {
-                let ms = t / 1000;
                 let items: Vec<String> = events
                     .iter()
                     .map(|e| {
                         let frame = format!(
-                            r#"{{"type":"event","id":{},"name":"bench","payload":{},"ts":{ms}}}"#,
+                            r#"{{"type":"event","id":{},"name":"bench","payload":{},"ts":{}}}"#,
                             e.seq,
-                            payload(e)
+                            payload(e.seq, t),
+                            t / 1000
                         );
-                        let content =
-                            serde_json::to_string(&frame).unwrap_or_else(|_| "\"\"".to_owned());
-                        format!(
-                            r#"{{"channel":"{}","formats":{{"ws-message":{{"content":{content}}}}}}}"#,
-                            grip::channel(&e.user.to_string())
-                        )
+                        pushpin_item(&grip::channel(&e.user.to_string()), &frame)
                     })
                     .collect();
-                (format!(r#"{{"items":[{}]}}"#, items.join(",")), None, 200)
+                format!(r#"{{"items":[{}]}}"#, items.join(","))
             }
         };
+        self.post(t, body).await
+    }
+
+    /// Opens a topic socket (`/connect?topic=`) for `user`, resuming after `since` of `epoch` if
+    /// given, and reads its first frame, which must be `subscribed`. Pushpin's GRIP backend
+    /// subscribes such a socket to the topic's one channel ([`grip::topic_channel`]) and has no
+    /// history, so it answers every socket as a fresh one.
+    pub async fn connect_topic(
+        &self,
+        user: u32,
+        topic: &str,
+        resume: Option<(u64, &str)>,
+    ) -> Result<(Ws, Subscribed)> {
+        let mut url = format!("{}?{TOPIC_PARAM}={topic}", self.ws_url);
+        if let Some((since, epoch)) = resume {
+            url.push_str(&format!("&{SINCE_PARAM}={since}&{EPOCH_PARAM}={epoch}"));
+        }
+        let request = request_with_token(&url, &self.token(user))?;
+        let wait = Duration::from_secs(30);
+        let (mut ws, _) = tokio::time::timeout(wait, tokio_tungstenite::connect_async(request))
+            .await
+            .map_err(|_| Error::Timeout("topic socket handshake"))??;
+        loop {
+            let next = tokio::time::timeout(wait, ws.next())
+                .await
+                .map_err(|_| Error::Timeout("subscribed frame"))?;
+            match next {
+                Some(Ok(Message::Text(text))) => {
+                    return match serde_json::from_str::<ServerFrame<serde_json::Value>>(&text) {
+                        Ok(ServerFrame::Subscribed(subscribed)) => Ok((ws, subscribed)),
+                        _ => Err(Error::NotSubscribed(text.to_string())),
+                    };
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let why =
+                        frame.map_or_else(String::new, |f| format!("{} {}", f.code, f.reason));
+                    return Err(Error::NotSubscribed(format!("close {why}")));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(Error::NotSubscribed("end of stream".into())),
+            }
+        }
+    }
+
+    /// Publishes one event with sequence number `seq` to `topic` (Pushpin: to its channel);
+    /// returns what the answer says about its fan-out (edgepush only).
+    pub async fn publish_topic(&self, topic: &str, seq: u32) -> Result<Relayed> {
+        let t = now_us();
+        let body = match self.kind {
+            Kind::Edgepush => format!(
+                r#"{{"topic":"{topic}","name":"bench","payload":{}}}"#,
+                payload(seq, t)
+            ),
+            Kind::Pushpin => {
+                let frame = format!(
+                    r#"{{"type":"event","topic":"{topic}","id":{},"name":"bench","payload":{},"ts":{}}}"#,
+                    u64::from(seq) + 1,
+                    payload(seq, t),
+                    t / 1000
+                );
+                format!(
+                    r#"{{"items":[{}]}}"#,
+                    pushpin_item(&grip::topic_channel(topic), &frame)
+                )
+            }
+        };
+        let answer = self.post(t, body).await?;
+        Ok(match self.kind {
+            Kind::Edgepush => Relayed::of(&answer),
+            Kind::Pushpin => Relayed::default(),
+        })
+    }
+
+    /// Sends a publish request made at `t` (µs) with each system's authentication; on the status
+    /// that means "accepted", returns the answer's body.
+    async fn post(&self, t: u64, body: String) -> Result<String> {
         let mut request = self
             .http
             .post(&self.publish_url)
             .header("Content-Type", "application/json");
-        if let Some(signature) = signature {
-            request = request.header(SIGNATURE_HEADER, signature);
-        }
+        let accepted = match self.kind {
+            Kind::Edgepush => {
+                let signature =
+                    self.signing
+                        .sign((t / 1_000_000) as i64, "POST", "/publish", body.as_bytes());
+                request = request.header(SIGNATURE_HEADER, signature);
+                202
+            }
+            Kind::Pushpin => 200,
+        };
         let response = request.body(body).send().await?;
         let status = response.status().as_u16();
         let body = response.text().await.unwrap_or_default();
@@ -226,5 +303,67 @@ impl Target {
         } else {
             Err(Error::Refused { status, body })
         }
+    }
+}
+
+/// The payload of every event: its sequence number and the wall-clock time (µs) just before its
+/// publish request was sent.
+fn payload(seq: u32, t: u64) -> String {
+    format!(r#"{{"seq":{seq},"t":{t}}}"#)
+}
+
+/// One item of a Pushpin publish: `frame` as a WebSocket message to `channel`.
+fn pushpin_item(channel: &str, frame: &str) -> String {
+    let content = serde_json::to_string(frame).unwrap_or_else(|_| "\"\"".to_owned());
+    format!(r#"{{"channel":"{channel}","formats":{{"ws-message":{{"content":{content}}}}}}}"#)
+}
+
+/// What edgepush's answer to a topic publish says about its fan-out: the sockets reached and the
+/// Durable Object requests the topic's root made to relay it (one per shard holding sockets).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Relayed {
+    /// Sockets the event reached.
+    pub sockets: Option<u64>,
+    /// Relay requests (shards called).
+    pub relays: Option<u64>,
+}
+
+impl Relayed {
+    /// From the 202 answer's first entry (`{"events":[{"topic",…,"sockets","relays"}]}`).
+    fn of(answer: &str) -> Self {
+        let entry = serde_json::from_str::<serde_json::Value>(answer)
+            .ok()
+            .and_then(|v| v.get("events")?.get(0).cloned());
+        let field = |name: &str| entry.as_ref().and_then(|e| e.get(name)?.as_u64());
+        Self {
+            sockets: field("sockets"),
+            relays: field("relays"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_topic_publish_answer_tells_the_sockets_and_relays_of_its_first_entry() {
+        let answer = r#"{"events":[{"topic":"crowd:stage","id":9,"sockets":4000,"relays":4}]}"#;
+        assert_eq!(
+            Relayed::of(answer),
+            Relayed {
+                sockets: Some(4000),
+                relays: Some(4)
+            }
+        );
+        assert_eq!(Relayed::of("not json"), Relayed::default());
+    }
+
+    #[test]
+    fn a_pushpin_item_carries_the_frame_as_escaped_text() {
+        assert_eq!(
+            pushpin_item("topic-a:b", r#"{"id":1}"#),
+            r#"{"channel":"topic-a:b","formats":{"ws-message":{"content":"{\"id\":1}"}}}"#
+        );
     }
 }
