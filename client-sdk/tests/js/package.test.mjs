@@ -292,3 +292,205 @@ test("bad options throw a TypeError at construction", async () => {
     "TypeError: options.token must be a string or a function returning a Promise of one",
   ]);
 });
+
+// ---------- topics ----------
+// The worker runs with TOPIC_NAMESPACES of scripts/env.sh: `product:*` and `feed:*` are public,
+// `orders:#<user>` belongs to its user, `private:*` needs a grant.
+
+const uniqueTopic = (namespace, tag) => `${namespace}:sdk-js-${tag}-${Date.now()}-${++users}`;
+
+/** Publishes to topics in batches of 100; returns each event's answer ({topic, id, sockets, ...}). */
+async function publishTopics(events) {
+  const answers = [];
+  for (let i = 0; i < events.length; i += 100) {
+    const batch = events.slice(i, i + 100).map(([topic, name, payload]) => ({ topic, name, payload }));
+    const { status, text } = await postSigned("/publish", JSON.stringify({ events: batch }));
+    assert.equal(status, 202, text);
+    answers.push(...JSON.parse(text).events);
+  }
+  return answers;
+}
+
+async function publishTopic(topic, name, payload) {
+  const [answer] = await publishTopics([[topic, name, payload]]);
+  return answer.id;
+}
+
+/** Waits until the server relays each topic's events to `sockets` sockets, probing with "Probe" events. */
+async function untilSubscribed(topics, sockets = 1, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  let waiting = topics;
+  while (waiting.length > 0) {
+    const answers = await publishTopics(waiting.map((topic) => [topic, "Probe", null]));
+    waiting = waiting.filter((_, i) => (answers[i].sockets ?? 0) < sockets);
+    if (waiting.length === 0) return;
+    if (Date.now() > deadline) assert.fail(`not subscribed: ${waiting.length} topics, e.g. ${waiting[0]}`);
+    await sleep(200);
+  }
+}
+
+/** A second page with the package, for tests that need two browsers' worth of clients. */
+async function openPage() {
+  const other = await browser.newPage();
+  other.on("pageerror", (error) => console.error("page error:", error));
+  await other.exposeFunction("mintToken", mintToken);
+  await other.goto(`${base}/`);
+  await other.waitForFunction(() => window.ready === true, null, { timeout: 10000 });
+  return other;
+}
+
+/**
+ * In `target` (a page), a client for `user` subscribed to `topics`, recording under
+ * `window.subs[id]`: every topic event per topic (except probes), subscription errors and
+ * resyncs, and anything that reached the client's own handlers.
+ */
+async function subscribeClient(target, id, user, topics, { withErrorHandler = true } = {}) {
+  await target.evaluate(
+    ({ id, user, topics, url, withErrorHandler }) => {
+      const run = { states: [], clientErrors: [], clientEvents: [], events: {}, errors: [], resyncs: [], subs: {} };
+      (window.subs ??= {})[id] = run;
+      const client = new window.EdgepushClient({
+        url,
+        token: () => window.mintToken(user, 600),
+        minDelayMs: 100,
+        maxDelayMs: 500,
+      });
+      run.client = client;
+      client.onState((s) => run.states.push(s.state));
+      client.onError((e) => run.clientErrors.push([e.code, e.message]));
+      client.on("ProductChanged", (e) => run.clientEvents.push(e));
+      client.onUnknown((e) => run.clientEvents.push(e));
+      for (const topic of topics) {
+        const sub = client.subscribe(topic);
+        run.subs[topic] = sub;
+        run.events[topic] = [];
+        sub.on("ProductChanged", (e) => run.events[topic].push([e.topic, e.id, e.name, e.payload, typeof e.ts]));
+        sub.on("Probe", () => {});
+        sub.onResync(() => run.resyncs.push(topic));
+        if (withErrorHandler) sub.onError((e) => run.errors.push([e.topic, e.code, typeof e.message]));
+      }
+      client.connect();
+    },
+    { id, user, topics, url: workerUrl, withErrorHandler },
+  );
+}
+
+const subRun = (target, id) =>
+  target.evaluate((id) => {
+    const { states, clientErrors, clientEvents, events, errors, resyncs } = window.subs[id];
+    return { states, clientErrors, clientEvents: clientEvents.length, events, errors, resyncs };
+  }, id);
+
+async function untilSub(target, id, predicate, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const current = await subRun(target, id);
+    if (predicate(current)) return current;
+    if (Date.now() > deadline) assert.fail(`timed out; last seen: ${JSON.stringify(current).slice(0, 2000)}`);
+    await sleep(50);
+  }
+}
+
+test("two pages subscribed to one topic both see a publish to it, at their subscriptions only", async () => {
+  const topic = uniqueTopic("feed", "two");
+  const other = await openPage();
+  try {
+    await subscribeClient(page, "two-a", uniqueUser("two-a"), [topic]);
+    await subscribeClient(other, "two-b", uniqueUser("two-b"), [topic]);
+    await untilSubscribed([topic], 2);
+    const ids = [
+      await publishTopic(topic, "ProductChanged", { price: 1 }),
+      await publishTopic(topic, "ProductChanged", { price: 2 }),
+    ];
+    const expected = ids.map((id, i) => [topic, id, "ProductChanged", { price: i + 1 }, "number"]);
+    for (const [target, id] of [[page, "two-a"], [other, "two-b"]]) {
+      const r = await untilSub(target, id, (r) => r.events[topic].length >= 2);
+      await sleep(200);
+      assert.deepEqual((await subRun(target, id)).events[topic], expected, id);
+      assert.equal(r.clientEvents, 0, "topic events do not reach the client's handlers");
+      assert.deepEqual([r.errors, r.clientErrors, r.resyncs], [[], [], []]);
+    }
+    // Unsubscribing one page: the other still gets the topic's events, the first none.
+    await page.evaluate(() => window.subs["two-a"].subs[Object.keys(window.subs["two-a"].subs)[0]].unsubscribe());
+    await untilSubscribed([topic], 1);
+    const third = await publishTopic(topic, "ProductChanged", { price: 3 });
+    await untilSub(other, "two-b", (r) => r.events[topic].length === 3);
+    await sleep(300);
+    assert.deepEqual((await subRun(page, "two-a")).events[topic].map((e) => e[1]), ids);
+    assert.equal((await subRun(other, "two-b")).events[topic][2][1], third);
+  } finally {
+    await page.evaluate(() => window.subs["two-a"].client.close());
+    await other.close();
+  }
+});
+
+test("a page not allowed to read a topic gets the unsubscribed error and none of its events", async () => {
+  const owner = uniqueUser("owner");
+  const orders = `orders:#${owner}`;
+  const secret = uniqueTopic("private", "secret");
+  const stranger = uniqueUser("stranger");
+  await subscribeClient(page, "owner", owner, [orders]);
+  await subscribeClient(page, "stranger", stranger, [orders, secret]);
+  const r = await untilSub(page, "stranger", (r) => r.errors.length === 2);
+  assert.deepEqual(
+    r.errors.sort(),
+    [[orders, "topic_forbidden", "string"], [secret, "topic_forbidden", "string"]].sort(),
+  );
+  await untilSubscribed([orders], 1);
+  const id = await publishTopic(orders, "ProductChanged", { order: 1 });
+  await publishTopic(secret, "ProductChanged", { order: 2 });
+  await untilSub(page, "owner", (r) => r.events[orders].length === 1);
+  await sleep(500);
+  const after = await subRun(page, "stranger");
+  assert.deepEqual(after.events, { [orders]: [], [secret]: [] }, "the stranger saw nothing");
+  assert.equal(after.clientEvents, 0);
+  assert.deepEqual(after.clientErrors, [], "refusals went to the subscriptions' handlers");
+  assert.deepEqual(after.states.slice(-1), ["open"], "the connection stays");
+  assert.equal((await subRun(page, "owner")).events[orders][0][1], id);
+  // Without an error handler on the subscription, the client's onError hears the refusal.
+  await subscribeClient(page, "bare", uniqueUser("bare"), [orders], { withErrorHandler: false });
+  const bare = await untilSub(page, "bare", (r) => r.clientErrors.length === 1);
+  assert.equal(bare.clientErrors[0][0], "server_error");
+  assert.match(bare.clientErrors[0][1], /topic_forbidden/);
+  for (const id of ["owner", "stranger", "bare"]) await page.evaluate((id) => window.subs[id].client.close(), id);
+});
+
+test("a subscription survives a reconnect and resumes: what was published meanwhile arrives once, in order", async () => {
+  const user = uniqueUser("topic-restart");
+  const topic = uniqueTopic("product", "resume");
+  await subscribeClient(page, "resume", user, [topic]);
+  await untilSubscribed([topic], 1);
+  const ids = [await publishTopic(topic, "ProductChanged", { n: 1 })];
+  await untilSub(page, "resume", (r) => r.events[topic].length === 1);
+  if (process.env.EDGEPUSH_RESTART_CMD) {
+    execSync(process.env.EDGEPUSH_RESTART_CMD, { cwd: root, stdio: "inherit" });
+  } else {
+    await postSigned("/disconnect", JSON.stringify({ user, reconnect: true }));
+  }
+  ids.push(await publishTopic(topic, "ProductChanged", { n: 2 }));
+  ids.push(await publishTopic(topic, "ProductChanged", { n: 3 }));
+  await untilSub(page, "resume", (r) => r.events[topic].length >= 3 && r.states.filter((s) => s === "open").length >= 2, 60000);
+  ids.push(await publishTopic(topic, "ProductChanged", { n: 4 }));
+  await untilSub(page, "resume", (r) => r.events[topic].length >= 4);
+  await sleep(300);
+  const r = await subRun(page, "resume");
+  assert.deepEqual(r.events[topic].map((e) => [e[1], e[3].n]), ids.map((id, i) => [id, i + 1]));
+  assert.ok(r.states.includes("reconnecting"), JSON.stringify(r.states));
+  assert.deepEqual([r.errors, r.resyncs, r.clientErrors], [[], [], []]);
+  await page.evaluate(() => window.subs.resume.client.close());
+});
+
+test("1,024 topics subscribed on one page are all acknowledged and each gets its events", async () => {
+  const tag = uniqueTopic("product", "wide").slice("product:".length);
+  const topics = Array.from({ length: 1024 }, (_, i) => `product:${tag}-${i}`);
+  await subscribeClient(page, "wide", uniqueUser("wide"), topics);
+  await untilSubscribed(topics, 1, 60000);
+  const answers = await publishTopics(topics.map((topic, i) => [topic, "ProductChanged", { i }]));
+  const r = await untilSub(page, "wide", (r) => topics.every((t) => r.events[t].length >= 1), 30000);
+  for (const [i, topic] of topics.entries()) {
+    assert.deepEqual(r.events[topic], [[topic, answers[i].id, "ProductChanged", { i }, "number"]], topic);
+  }
+  assert.deepEqual([r.errors, r.clientErrors], [[], []]);
+  assert.equal(r.states.filter((s) => s === "open").length, 1, `never dropped (no frame budget overrun): ${JSON.stringify([r.states, r.clientErrors])}`);
+  await page.evaluate(() => window.subs.wide.client.close());
+});

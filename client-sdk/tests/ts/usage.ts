@@ -3,6 +3,7 @@
 // missing or typed wrongly. Never run, only type-checked against client-sdk/pkg.
 import init, {
   EdgepushClient,
+  EdgepushSubscription,
   initSync,
   type BackgroundPayload,
   type ClientOptions,
@@ -13,8 +14,11 @@ import init, {
   type InitOutput,
   type MessagePayload,
   type Position,
+  type SubscribeOptions,
+  type SubscriptionError,
   type SyncInitInput,
   type TokenProvider,
+  type TopicEvent,
 } from "../../pkg/edgepush_client.js";
 
 export async function start(wasm: InitInput, bytes: SyncInitInput): Promise<void> {
@@ -81,6 +85,38 @@ export function use(): void {
   });
   client.onResync(() => undefined);
 
+  const sub: EdgepushSubscription = client.subscribe("product:42");
+  const subscribeOptions: SubscribeOptions = { token: "sub.jwt" };
+  using granted = client.subscribe("private:x", subscribeOptions);
+  void client.subscribe("feed:all", {});
+  sub.on<{ price: number }>("ProductChanged", (event: TopicEvent<{ price: number }>) => {
+    const price: number = event.payload.price;
+    const topic: string = event.topic;
+    const seq: number = event.id;
+    const name: string = event.name;
+    const ts: number = event.ts;
+    const asClientEvent: EdgepushEvent<{ price: number }> = event;
+    void [price, topic, seq, name, ts, asClientEvent];
+  });
+  granted.on("Anything", (event) => {
+    const payload: unknown = event.payload;
+    void payload;
+  });
+  sub.onResync(() => undefined);
+  sub.onError((error: SubscriptionError) => {
+    const topic: string = error.topic;
+    const code: SubscriptionError["code"] = error.code;
+    const message: string = error.message;
+    void [topic, code, message];
+  });
+  sub.unsubscribe();
+  sub.free();
+  sub[Symbol.dispose]();
+  // @ts-expect-error a subscription token is a string
+  client.subscribe("private:y", { token: 42 });
+  // @ts-expect-error subscriptions come from client.subscribe()
+  new EdgepushSubscription();
+
   const state: ConnectionState = client.state;
   const position: Position | undefined = client.position;
   if (position) {
@@ -131,3 +167,12 @@ const everyErrorCode: Record<EdgepushError["code"], true> = {
   config: true,
 };
 void everyErrorCode;
+
+const everySubscriptionErrorCode: Record<SubscriptionError["code"], true> = {
+  topic_forbidden: true,
+  invalid_topic: true,
+  unknown_namespace: true,
+  too_many_subscriptions: true,
+  internal_error: true,
+};
+void everySubscriptionErrorCode;
