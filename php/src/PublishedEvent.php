@@ -18,6 +18,12 @@ final class PublishedEvent
         public readonly bool $duplicate = false,
         /** The topic it was published to, or null for an event to a user. */
         public readonly ?string $topic = null,
+        /**
+         * For an event to a topic: how many Durable Objects it was relayed to (the rooms of the
+         * users subscribed, or the topic's shards holding sockets), one request each. Null for an
+         * event to a user, a duplicate, or a worker that does not say.
+         */
+        public readonly ?int $relays = null,
     ) {
     }
 }

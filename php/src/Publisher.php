@@ -15,11 +15,13 @@ use Edgepush\Http\Transport;
 
 /**
  * Publishes events to users' open sockets, and to the subscribers of topics, through an edgepush
- * worker.
+ * worker; tells who is online and who reads a topic, and subscribes users to topics.
  *
  *     $publisher = new Publisher('https://push.example.com', 'k2026a', $secret);
  *     $publisher->publish(42, 'BlogPostCreated', ['title' => $post->getTitle()]);
  *     $publisher->publishToTopic('product:42', 'ProductChanged', ['price' => 1990]);
+ *     $publisher->presenceOfUser(42)->online;
+ *     $publisher->subscribe(42, ['feed:all']);
  *
  * Every call carries an idempotency key (random unless given), so the automatic retries of
  * network errors, 5xx answers and partly failed batches (207) never publish an event twice.
@@ -28,6 +30,8 @@ final class Publisher implements TopicMessaging
 {
     public const MAX_BATCH_EVENTS = 100;
     public const MAX_BODY_BYTES = 1048576;
+    /** The most topics one {@see subscribe()} or {@see unsubscribe()} call takes. */
+    public const MAX_SUBSCRIBE_TOPICS = 1024;
 
     private readonly SignedClient $client;
 
@@ -191,6 +195,110 @@ final class Publisher implements TopicMessaging
     }
 
     /**
+     * Whether $user has a socket open now, and how many (signed `GET /presence?user=`; one
+     * request to the user's room).
+     *
+     * @throws EdgepushException
+     */
+    public function presenceOfUser(string|int|Recipient $user): UserPresence
+    {
+        $user = Validate::userId($user);
+        $request = '/presence?user=' . rawurlencode($user);
+        $answer = $this->client->get($request);
+        if (($answer['user'] ?? null) !== $user || !is_bool($answer['online'] ?? null) || !is_int($answer['sockets'] ?? null)) {
+            throw SignedClient::unexpected('GET ' . $request, 'no presence of that user', Json::encode($answer));
+        }
+
+        return new UserPresence($user, $answer['online'], $answer['sockets']);
+    }
+
+    /**
+     * How many sockets are subscribed to $topic, and, for a namespace with `presence`, which users
+     * (signed `GET /presence?topic=`; one request to the topic).
+     *
+     * @throws EdgepushException invalid_topic for a malformed topic or a pattern (before sending),
+     *                           unknown_namespace for a namespace the worker does not declare
+     */
+    public function presenceOfTopic(string|Topic $topic): TopicPresence
+    {
+        $topic = $topic instanceof Topic ? $topic->name : Validate::topic($topic);
+        $request = '/presence?topic=' . rawurlencode($topic);
+        $answer = $this->client->get($request);
+        $users = $answer['users'] ?? null;
+        $usersValid = $users === null
+            || (is_array($users) && array_is_list($users) && array_filter($users, 'is_string') === $users);
+        if (($answer['topic'] ?? null) !== $topic || !is_int($answer['occupancy'] ?? null) || !$usersValid) {
+            throw SignedClient::unexpected('GET ' . $request, 'no presence of that topic', Json::encode($answer));
+        }
+
+        return new TopicPresence($topic, $answer['occupancy'], $users);
+    }
+
+    /**
+     * Subscribes every socket of $user to $topics: those open now (they get a `subscribed` frame,
+     * then the topics' events) and every socket that connects later, until {@see unsubscribe()}.
+     * The worker takes this as the app's word: it checks only that each topic is valid and of a
+     * declared namespace, not that the user may read it.
+     *
+     * @param iterable<string|Topic> $topics 1 to 1024 topics (not patterns)
+     *
+     * @throws EdgepushException invalid_topic (before sending), unknown_namespace, invalid_field
+     */
+    public function subscribe(string|int|Recipient $user, iterable $topics): SubscriptionChange
+    {
+        return $this->changeSubscriptions('/subscribe', $user, $topics);
+    }
+
+    /**
+     * Ends subscriptions made by {@see subscribe()} (or a token's `subs`), for every socket of
+     * $user, open and to come.
+     *
+     * @param iterable<string|Topic> $topics 1 to 1024 topics (not patterns)
+     *
+     * @throws EdgepushException invalid_topic (before sending), unknown_namespace, invalid_field
+     */
+    public function unsubscribe(string|int|Recipient $user, iterable $topics): SubscriptionChange
+    {
+        return $this->changeSubscriptions('/unsubscribe', $user, $topics);
+    }
+
+    /**
+     * @param iterable<string|Topic> $topics
+     *
+     * @throws EdgepushException
+     */
+    private function changeSubscriptions(string $path, string|int|Recipient $user, iterable $topics): SubscriptionChange
+    {
+        $user = Validate::userId($user);
+        $names = [];
+        foreach ($topics as $index => $topic) {
+            if (!is_string($topic) && !$topic instanceof Topic) {
+                throw new InvalidInputException(sprintf(
+                    'Topic %s is %s; pass topic names or Edgepush\Topic objects.',
+                    json_encode($index),
+                    get_debug_type($topic),
+                ), 'invalid_field');
+            }
+            $names[] = $topic instanceof Topic ? $topic->name : Validate::topic($topic);
+        }
+        $names = array_values(array_unique($names));
+        if ($names === [] || count($names) > self::MAX_SUBSCRIBE_TOPICS) {
+            throw new InvalidInputException(sprintf(
+                '%s takes 1 to %d topics, not %d; split the list.',
+                $path,
+                self::MAX_SUBSCRIBE_TOPICS,
+                count($names),
+            ), 'invalid_field');
+        }
+        $answer = $this->client->post($path, Json::encode(['user' => $user, 'topics' => $names]));
+        if (($answer['user'] ?? null) !== $user || ($answer['topics'] ?? null) !== $names || !is_int($answer['sockets'] ?? null)) {
+            throw SignedClient::unexpected('POST ' . $path, 'no result for that user and those topics', Json::encode($answer));
+        }
+
+        return new SubscriptionChange($user, $names, $path === '/subscribe', $answer['sockets']);
+    }
+
+    /**
      * @param list<Event> $events
      *
      * @return list<PublishedEvent>
@@ -303,7 +411,8 @@ final class Publisher implements TopicMessaging
                 break;
             }
             $duplicate = ($entry['duplicate'] ?? false) === true;
-            $published[] = new PublishedEvent($event->user, $id, $sockets, $duplicate, $event->topic);
+            $relays = is_int($entry['relays'] ?? null) ? $entry['relays'] : null;
+            $published[] = new PublishedEvent($event->user, $id, $sockets, $duplicate, $event->topic, $relays);
         }
         if (count($published) !== count($events) || count($entries) !== count($events)) {
             $what = sprintf('no valid result for each of the %d events', count($events));

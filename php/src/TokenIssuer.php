@@ -11,7 +11,8 @@ use Edgepush\Exception\InvalidInputException;
  * Mints the HS256 tokens browsers connect with. Issue one at login (or on each page that opens a
  * socket) and hand it to the browser, which sends it on `GET /connect`.
  *
- * A connect token may grant topics (`issue($user, topics: ['product:*'])`); a subscription token
+ * A connect token may grant topics (`issue($user, topics: ['product:*'])`) and subscribe the
+ * connection to topics from the start (`issue($user, subs: ['feed:all'])`); a subscription token
  * (`subscriptionToken($user, 'private:x')`) grants one topic to one user, for the page to send
  * with its subscribe request when the app decides access per request.
  */
@@ -53,14 +54,25 @@ final class TokenIssuer
      * @param iterable<string|Topic> $topics topics (`private:x`) and patterns (`product:*`, where `*` is one
      *                                       whole name segment) the connection may subscribe to, besides
      *                                       its own user topics and public namespaces
+     * @param iterable<string|Topic> $subs   topics (not patterns) the connection is subscribed to from the
+     *                                       start, by the app's word: the worker checks only that each is
+     *                                       valid and of a declared namespace
      *
      * @throws InvalidInputException when the user id, the TTL or a topic is invalid
      */
-    public function issue(string|int|Recipient $user, ?int $ttl = null, iterable $topics = []): string
-    {
+    public function issue(
+        string|int|Recipient $user,
+        ?int $ttl = null,
+        iterable $topics = [],
+        iterable $subs = [],
+    ): string {
         $grants = [];
         foreach ($topics as $topic) {
             $grants[] = $topic instanceof Topic ? $topic->name : Validate::topic($topic, pattern: true);
+        }
+        $subscribed = [];
+        foreach ($subs as $topic) {
+            $subscribed[] = $topic instanceof Topic ? $topic->name : Validate::topic($topic);
         }
         $now = time();
 
@@ -71,6 +83,7 @@ final class TokenIssuer
             aud: $this->audience,
             iss: $this->issuer,
             topics: array_values(array_unique($grants)),
+            subs: array_values(array_unique($subscribed)),
         ));
     }
 

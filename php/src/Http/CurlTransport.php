@@ -44,7 +44,6 @@ final class CurlTransport implements Transport
         curl_setopt_array($this->handle, [
             CURLOPT_URL => $url,
             CURLOPT_CUSTOMREQUEST => $method,
-            CURLOPT_POSTFIELDS => $body,
             CURLOPT_HTTPHEADER => $lines,
             CURLOPT_RETURNTRANSFER => true,
             CURLOPT_FOLLOWLOCATION => false,
@@ -52,6 +51,9 @@ final class CurlTransport implements Transport
             CURLOPT_TIMEOUT_MS => (int) ceil($this->timeout * 1000),
             CURLOPT_CONNECTTIMEOUT_MS => (int) ceil($this->connectTimeout * 1000),
         ]);
+        if ($method !== 'GET' || $body !== '') {
+            curl_setopt($this->handle, CURLOPT_POSTFIELDS, $body);
+        }
         $answer = curl_exec($this->handle);
         if (!is_string($answer)) {
             throw new NetworkException(sprintf(

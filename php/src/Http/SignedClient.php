@@ -14,15 +14,15 @@ use Edgepush\RetryPolicy;
 use Edgepush\Signer;
 
 /**
- * POSTs signed JSON to an edgepush worker: signs each attempt anew, retries network errors and
- * 5xx answers (all but those whose error code is not retryable, like server_misconfigured) with
+ * Sends signed requests to an edgepush worker (JSON POSTs, and GETs with an empty body): signs
+ * each attempt anew, retries network errors and 5xx answers (all but those whose error code is not retryable, like server_misconfigured) with
  * backoff, and turns error answers into typed exceptions that carry the server's error code.
  *
  * @internal used by {@see \Edgepush\Publisher}
  */
 final class SignedClient
 {
-    private const FIX_INPUT = 'Fix the event; sending it again will not help.';
+    private const FIX_INPUT = 'Fix the request; sending it again will not help.';
     private const CHECK_KEYS = 'Check that the publish key id and secret match the server\'s PUBLISH_KEYS.';
     private const CHECK_URL = 'Check that the url points at an edgepush worker.';
     private const CHECK_URL_BASE = 'Check that the url is the edgepush worker\'s base URL, not its /connect path.';
@@ -70,7 +70,7 @@ final class SignedClient
         ],
         'invalid_topic' => [
             InvalidInputException::class,
-            'Publish to one topic, namespace:name (patterns like product:* only grant topics in connect tokens).',
+            'Name one topic, namespace:name (patterns like product:* only grant topics in connect tokens).',
             false,
         ],
         'unknown_namespace' => [
@@ -128,10 +128,35 @@ final class SignedClient
      */
     public function post(string $path, string $body, array $headers = [], ?callable $accept = null): array
     {
+        return $this->send('POST', $path, $body, $headers + ['Content-Type' => 'application/json'], $accept);
+    }
+
+    /**
+     * A signed GET with an empty body; the signature covers the path with its query string.
+     *
+     * @param string $pathAndQuery e.g. "/presence?user=42", its query already percent-encoded
+     *
+     * @return array<mixed> the decoded JSON object of the 2xx answer
+     *
+     * @throws EdgepushException
+     */
+    public function get(string $pathAndQuery): array
+    {
+        return $this->send('GET', $pathAndQuery, '', []);
+    }
+
+    /**
+     * @param array<string, string>             $headers
+     * @param null|callable(array<mixed>): void $accept
+     *
+     * @return array<mixed>
+     */
+    private function send(string $method, string $path, string $body, array $headers, ?callable $accept = null): array
+    {
         $target = $this->basePath . $path;
         for ($attempt = 1;; ++$attempt) {
             try {
-                $answer = $this->attempt($target, $body, $headers);
+                $answer = $this->attempt($method, $target, $body, $headers);
                 if ($accept !== null) {
                     $accept($answer);
                 }
@@ -163,15 +188,14 @@ final class SignedClient
      *
      * @return array<mixed>
      */
-    private function attempt(string $target, string $body, array $headers): array
+    private function attempt(string $method, string $target, string $body, array $headers): array
     {
         $url = $this->origin . $target;
-        $response = $this->transport->send('POST', $url, $headers + [
-            'Content-Type' => 'application/json',
+        $response = $this->transport->send($method, $url, $headers + [
             'User-Agent' => 'edgepush-php',
-            Signer::HEADER => $this->signer->sign(time(), 'POST', $target, $body),
+            Signer::HEADER => $this->signer->sign(time(), $method, $target, $body),
         ], $body);
-        $request = 'POST ' . $url;
+        $request = $method . ' ' . $url;
         if ($response->status < 200 || $response->status >= 300) {
             throw self::failure($request, $response);
         }

@@ -200,6 +200,11 @@ final class BundleTest extends TestCase
                 $twig->createTemplate("{{ edgepush_token(topics = ['product:*', 'private:x']) }}")->render(),
             );
             self::assertSame(['42', ['product:*', 'private:x']], [$claims['sub'], $claims['topics']]);
+            $claims = self::verifiedClaims(
+                $twig->createTemplate("{{ edgepush_token(7, subs = ['feed:all', 'orders:#7']) }}")->render(),
+            );
+            self::assertSame(['7', ['feed:all', 'orders:#7']], [$claims['sub'], $claims['subs']]);
+            self::assertArrayNotHasKey('topics', $claims);
             $render = static fn (string $template): string => $twig->createTemplate($template)->render();
             $claims = self::verifiedClaims($render("{{ edgepush_subscription_token('orders:#42') }}"));
             self::assertSame(['sub', 'topic', 'exp'], array_keys($claims));

@@ -2,8 +2,9 @@
 
 /*
  * Router of FakeEdgepush (`php -S`): plays queued answers first, then verifies the
- * Edgepush-Signature like the worker (independently of the library's Signer) and answers
- * /publish (to users and topics) and /disconnect in the worker's shape. Every request is appended
+ * Edgepush-Signature like the worker (independently of the library's Signer: the method, the
+ * request target with its query, the body) and answers /publish (to users and topics),
+ * /disconnect, GET /presence and /subscribe in the worker's shape. Every request is appended
  * to requests.jsonl with the status it got.
  */
 
@@ -53,12 +54,24 @@ if (!hash_equals(hash_hmac('sha256', "$m[2]\n$method\n$path\n$body", $secret), $
     $error(401, 'invalid_signature', 'the signature does not match');
 }
 
+if ($method === 'GET' && str_starts_with($path, '/presence?')) {
+    if ($body !== '') {
+        $error(400, 'invalid_field', 'a GET has no body');
+    }
+    parse_str((string) parse_url($path, PHP_URL_QUERY), $query);
+    $answer(200, json_encode(isset($query['user'])
+        ? ['user' => $query['user'], 'online' => false, 'sockets' => 0]
+        : ['topic' => $query['topic'] ?? '', 'occupancy' => 0, 'users' => []]));
+}
 $data = json_decode($body, true);
 if (!is_array($data)) {
     $error(400, 'invalid_json', 'the body is not valid JSON');
 }
 if ($path === '/disconnect') {
     $answer(200, json_encode(['user' => $data['user'], 'sockets' => 0]));
+}
+if ($path === '/subscribe' || $path === '/unsubscribe') {
+    $answer(200, json_encode(['user' => $data['user'], 'topics' => $data['topics'], 'sockets' => 0]));
 }
 if ($path !== '/publish') {
     $error(404, 'not_found', "no route for $path");

@@ -66,6 +66,31 @@ final class HttpTransportTest extends TestCase
     }
 
     /**
+     * A GET with an empty body, its query signed as sent.
+     *
+     * @dataProvider transports
+     *
+     * @param \Closure(): Transport $transport
+     */
+    public function testAsksForPresenceAndSubscribesOverHttp(\Closure $transport): void
+    {
+        $publisher = new Publisher(self::$server->url(), FakeEdgepush::KEY_ID, FakeEdgepush::SECRET, $transport());
+        $user = 'u é&=#' . bin2hex(random_bytes(4));
+
+        self::assertSame($user, $publisher->presenceOfUser($user)->user);
+        self::assertSame([], $publisher->presenceOfTopic('live:#7,42')->users);
+        self::assertSame(['feed:all'], $publisher->subscribe($user, ['feed:all'])->topics);
+
+        $requests = array_slice(self::$server->requests(), -3);
+        self::assertSame([200, 200, 200], array_column($requests, 'status'));
+        self::assertSame(['GET', 'GET', 'POST'], array_column($requests, 'method'));
+        self::assertSame('/presence?topic=live%3A%237%2C42', $requests[1]['path']);
+        self::assertSame(['', ''], [$requests[0]['body'], $requests[1]['body']]);
+        self::assertArrayNotHasKey('content-type', $requests[0]['headers']);
+        self::assertSame('0', $requests[0]['headers']['content-length'] ?? '0');
+    }
+
+    /**
      * @dataProvider transports
      *
      * @param \Closure(): Transport $transport

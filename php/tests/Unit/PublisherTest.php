@@ -17,8 +17,11 @@ use Edgepush\PublishedEvent;
 use Edgepush\Publisher;
 use Edgepush\RetryPolicy;
 use Edgepush\Signer;
+use Edgepush\SubscriptionChange;
 use Edgepush\Tests\Support\ScriptedTransport;
 use Edgepush\Topic;
+use Edgepush\TopicPresence;
+use Edgepush\UserPresence;
 use PHPUnit\Framework\TestCase;
 
 final class PublisherTest extends TestCase
@@ -354,7 +357,7 @@ final class PublisherTest extends TestCase
         $rejected = SignatureRejectedException::class;
         $unavailable = ServiceUnavailableException::class;
         $configuration = ConfigurationException::class;
-        yield 'invalid_field' => $error(400, 'invalid_field', 'name is missing', $invalid, 'missing. Fix the event');
+        yield 'invalid_field' => $error(400, 'invalid_field', 'name is missing', $invalid, 'missing. Fix the request');
         yield 'invalid_json' => $error(400, 'invalid_json', 'EOF', $invalid, 'answered 400 invalid_json: EOF');
         yield 'payload_too_large' => $error(413, 'payload_too_large', '70000 bytes', $tooLarge, 'Send a reference');
         yield 'batch_too_large' => $error(413, 'batch_too_large', '101 events', $tooLarge, 'split the batch');
@@ -487,6 +490,216 @@ final class PublisherTest extends TestCase
         self::assertSignedNow($request, '/disconnect');
     }
 
+    public function testATopicEventSaysHowManyObjectsItWasRelayedTo(): void
+    {
+        $transport = new ScriptedTransport(self::accepted(
+            ['topic' => 'feed:all', 'id' => 9, 'sockets' => 4, 'relays' => 2],
+            ['user' => '42', 'id' => 3, 'sockets' => 1],
+            ['topic' => 'feed:all', 'id' => 8, 'sockets' => 0, 'duplicate' => true],
+        ));
+
+        $published = self::publisher($transport)->publishBatch([
+            Event::toTopic('feed:all', 'Posted'),
+            new Event(42, 'Message'),
+            Event::toTopic('feed:all', 'Posted', null, 'posted-8'),
+        ]);
+
+        self::assertSame([2, null, null], array_map(static fn (PublishedEvent $e): ?int => $e->relays, $published));
+        self::assertEquals(new PublishedEvent(null, 9, 4, false, 'feed:all', 2), $published[0]);
+    }
+
+    public function testAsksWhetherAUserIsOnlineWithASignedGet(): void
+    {
+        $transport = new ScriptedTransport(new Response(200, '{"user":"42","online":true,"sockets":2}'));
+
+        $presence = self::publisher($transport)->presenceOfUser(42);
+
+        self::assertEquals(new UserPresence('42', true, 2), $presence);
+        [$request] = $transport->requests;
+        self::assertSame(['GET', 'http://push.test:8787/presence?user=42', ''], [$request['method'], $request['url'], $request['body']]);
+        self::assertArrayNotHasKey('Content-Type', $request['headers']);
+        self::assertArrayNotHasKey('Idempotency-Key', $request['headers']);
+        self::assertSignedNow($request, '/presence?user=42', 'GET');
+    }
+
+    public function testPercentEncodesTheQueryAndSignsItAsSent(): void
+    {
+        $user = "a&b=c #+/é";
+        $transport = new ScriptedTransport(
+            new Response(200, json_encode(['user' => $user, 'online' => false, 'sockets' => 0])),
+            new Response(200, '{"topic":"orders:#7,42","occupancy":1}'),
+        );
+        $publisher = new Publisher('https://example.test/edgepush/', self::KEY_ID, self::SECRET, $transport);
+
+        self::assertEquals(new UserPresence($user, false, 0), $publisher->presenceOfUser($user));
+        self::assertEquals(new TopicPresence('orders:#7,42', 1, null), $publisher->presenceOfTopic(Topic::ofUsers('orders', 7, 42)));
+
+        [$byUser, $byTopic] = $transport->requests;
+        $userQuery = '/edgepush/presence?user=a%26b%3Dc%20%23%2B%2F%C3%A9';
+        self::assertSame('https://example.test' . $userQuery, $byUser['url']);
+        self::assertSignedNow($byUser, $userQuery, 'GET');
+        $topicQuery = '/edgepush/presence?topic=orders%3A%237%2C42';
+        self::assertSame('https://example.test' . $topicQuery, $byTopic['url']);
+        self::assertSignedNow($byTopic, $topicQuery, 'GET');
+    }
+
+    public function testTellsWhoReadsATopic(): void
+    {
+        $transport = new ScriptedTransport(
+            new Response(200, '{"topic":"live:room","occupancy":12,"users":["7","42"]}'),
+            new Response(200, '{"topic":"feed:all","occupancy":0}'),
+        );
+        $publisher = self::publisher($transport);
+
+        self::assertEquals(new TopicPresence('live:room', 12, ['7', '42']), $publisher->presenceOfTopic('live:room'));
+        self::assertEquals(new TopicPresence('feed:all', 0, null), $publisher->presenceOfTopic(new Topic('feed:all')));
+        self::assertSame('http://push.test:8787/presence?topic=live%3Aroom', $transport->requests[0]['url']);
+    }
+
+    public function testRetriesAPresenceQuestionSignedAnew(): void
+    {
+        $transport = new ScriptedTransport(
+            new Response(503, 'Service Unavailable'),
+            new NetworkException('connection reset'),
+            new Response(200, '{"user":"42","online":false,"sockets":0}'),
+        );
+
+        self::assertFalse(self::publisher($transport)->presenceOfUser('42')->online);
+        self::assertCount(3, $transport->requests);
+        foreach ($transport->requests as $request) {
+            self::assertSame('GET', $request['method']);
+            self::assertSignedNow($request, '/presence?user=42', 'GET');
+        }
+    }
+
+    /** @return iterable<string, array{string, string}> */
+    public static function strangePresenceAnswers(): iterable
+    {
+        yield 'another user' => ['user', '{"user":"7","online":true,"sockets":1}'];
+        yield 'online as a string' => ['user', '{"user":"42","online":"yes","sockets":1}'];
+        yield 'no socket count' => ['user', '{"user":"42","online":true}'];
+        yield 'another topic' => ['topic', '{"topic":"live:other","occupancy":1}'];
+        yield 'no occupancy' => ['topic', '{"topic":"live:room","users":[]}'];
+        yield 'users not a list' => ['topic', '{"topic":"live:room","occupancy":1,"users":{"a":"7"}}'];
+        yield 'a user that is not a string' => ['topic', '{"topic":"live:room","occupancy":1,"users":[7]}'];
+    }
+
+    /** @dataProvider strangePresenceAnswers */
+    public function testRefusesPresenceAnswersOfTheWrongShape(string $asked, string $body): void
+    {
+        $publisher = self::publisher(new ScriptedTransport(new Response(200, $body)));
+
+        $this->expectException(ConfigurationException::class);
+        $this->expectExceptionMessage('Check that the url points at an edgepush worker');
+
+        $asked === 'user' ? $publisher->presenceOfUser(42) : $publisher->presenceOfTopic('live:room');
+    }
+
+    public function testRefusesAPatternAsTheTopicOfAPresenceQuestionWithoutSending(): void
+    {
+        $transport = new ScriptedTransport();
+        try {
+            self::publisher($transport)->presenceOfTopic('live:*');
+            self::fail('a pattern was sent');
+        } catch (InvalidInputException $e) {
+            self::assertSame('invalid_topic', $e->getErrorCode());
+        }
+        self::assertSame([], $transport->requests);
+    }
+
+    public function testSubscribesAndUnsubscribesAUserForEverySocket(): void
+    {
+        $transport = new ScriptedTransport(
+            new Response(200, '{"user":"42","topics":["feed:all","orders:#42"],"sockets":2}'),
+            new Response(200, '{"user":"42","topics":["feed:all"],"sockets":0}'),
+        );
+        $publisher = self::publisher($transport);
+
+        $subscribed = $publisher->subscribe(42, (static function () {
+            yield 'feed:all';
+            yield Topic::ofUsers('orders', 42);
+            yield 'feed:all';
+        })());
+        $unsubscribed = $publisher->unsubscribe('42', [new Topic('feed:all')]);
+
+        self::assertEquals(new SubscriptionChange('42', ['feed:all', 'orders:#42'], true, 2), $subscribed);
+        self::assertEquals(new SubscriptionChange('42', ['feed:all'], false, 0), $unsubscribed);
+        [$subscribe, $unsubscribe] = $transport->requests;
+        self::assertSame(['POST', 'http://push.test:8787/subscribe'], [$subscribe['method'], $subscribe['url']]);
+        self::assertSame('{"user":"42","topics":["feed:all","orders:#42"]}', $subscribe['body']);
+        self::assertSame('application/json', $subscribe['headers']['Content-Type']);
+        self::assertSignedNow($subscribe, '/subscribe');
+        self::assertSame('http://push.test:8787/unsubscribe', $unsubscribe['url']);
+        self::assertSame('{"user":"42","topics":["feed:all"]}', $unsubscribe['body']);
+        self::assertSignedNow($unsubscribe, '/unsubscribe');
+    }
+
+    /** @return iterable<string, array{iterable<mixed>, string}> */
+    public static function refusedSubscriptions(): iterable
+    {
+        yield 'no topic' => [[], 'invalid_field'];
+        yield 'a pattern' => [['feed:all', 'product:*'], 'invalid_topic'];
+        yield 'a malformed topic' => [['Feed:all'], 'invalid_topic'];
+        yield 'not a topic' => [['feed:all', 42], 'invalid_field'];
+        yield 'too many' => [array_map(static fn (int $i): string => "feed:$i", range(1, 1025)), 'invalid_field'];
+    }
+
+    /**
+     * @dataProvider refusedSubscriptions
+     *
+     * @param iterable<mixed> $topics
+     */
+    public function testRefusesBadSubscriptionsBeforeSending(iterable $topics, string $code): void
+    {
+        $transport = new ScriptedTransport();
+        try {
+            self::publisher($transport)->subscribe(42, $topics);
+            self::fail('sent');
+        } catch (InvalidInputException $e) {
+            self::assertSame($code, $e->getErrorCode(), $e->getMessage());
+        }
+        self::assertSame([], $transport->requests);
+    }
+
+    public function testAcceptsTheMostTopicsInOneSubscribe(): void
+    {
+        $topics = array_map(static fn (int $i): string => "feed:$i", range(1, Publisher::MAX_SUBSCRIBE_TOPICS));
+        $transport = new ScriptedTransport(new Response(200, json_encode(['user' => '42', 'topics' => $topics, 'sockets' => 1])));
+
+        self::assertCount(1024, self::publisher($transport)->subscribe(42, $topics)->topics);
+    }
+
+    /** @return iterable<string, array{int, string, class-string<EdgepushException>, string}> */
+    public static function subscriptionRefusals(): iterable
+    {
+        $error = static fn (string $code): string => json_encode(['error' => ['code' => $code, 'message' => 'no']]);
+        yield 'unknown_namespace' => [400, $error('unknown_namespace'), InvalidInputException::class, 'TOPIC_NAMESPACES'];
+        yield 'invalid_topic' => [400, $error('invalid_topic'), InvalidInputException::class, 'Name one topic'];
+        yield 'invalid_field' => [400, $error('invalid_field'), InvalidInputException::class, 'Fix the request'];
+        yield 'invalid_signature' => [401, $error('invalid_signature'), SignatureRejectedException::class, 'PUBLISH_KEYS'];
+        yield 'another user in the answer' => [200, '{"user":"7","topics":["feed:all"],"sockets":1}', ConfigurationException::class, 'edgepush worker'];
+        yield 'other topics in the answer' => [200, '{"user":"42","topics":[],"sockets":1}', ConfigurationException::class, 'edgepush worker'];
+        yield 'no socket count' => [200, '{"user":"42","topics":["feed:all"]}', ConfigurationException::class, 'edgepush worker'];
+    }
+
+    /**
+     * @dataProvider subscriptionRefusals
+     *
+     * @param class-string<EdgepushException> $class
+     */
+    public function testTurnsSubscriptionRefusalsIntoTypedExceptions(int $status, string $body, string $class, string $message): void
+    {
+        $transport = new ScriptedTransport(new Response($status, $body));
+        try {
+            self::publisher($transport)->subscribe(42, ['feed:all']);
+            self::fail("expected $class");
+        } catch (EdgepushException $e) {
+            self::assertSame($class, $e::class);
+            self::assertStringContainsString($message, $e->getMessage());
+        }
+        self::assertCount(1, $transport->requests);
+    }
+
     /** @return iterable<string, array{string}> */
     public static function badUrls(): iterable
     {
@@ -521,12 +734,12 @@ final class PublisherTest extends TestCase
     }
 
     /** @param array{method: string, headers: array<string, string>, body: string} $request */
-    private static function assertSignedNow(array $request, string $path): void
+    private static function assertSignedNow(array $request, string $path, string $method = 'POST'): void
     {
         $header = $request['headers'][Signer::HEADER];
         self::assertSame(1, preg_match('/^keyid=k2026a,t=(\d+),v1=[0-9a-f]{64}$/', $header, $m), $header);
         self::assertEqualsWithDelta(time(), (int) $m[1], 5);
         $signer = new Signer(self::KEY_ID, self::SECRET);
-        self::assertSame($signer->sign((int) $m[1], 'POST', $path, $request['body']), $header);
+        self::assertSame($signer->sign((int) $m[1], $method, $path, $request['body']), $header);
     }
 }

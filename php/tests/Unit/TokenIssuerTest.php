@@ -160,6 +160,35 @@ final class TokenIssuerTest extends TestCase
         }
     }
 
+    public function testConnectTokensSubscribeToTopicsFromTheStartAfterTheGrants(): void
+    {
+        $issuer = new TokenIssuer(self::SECRET);
+        $claims = new Claims('42', 1767229200, topics: ['product:*'], subs: ['feed:all', 'orders:#42']);
+
+        self::assertSame(
+            '{"sub":"42","exp":1767229200,"topics":["product:*"],"subs":["feed:all","orders:#42"]}',
+            self::decode($issuer->mint($claims))[1],
+        );
+
+        $token = $issuer->issue(42, subs: ['feed:all', Topic::ofUsers('orders', 42), 'feed:all']);
+        $decoded = json_decode(self::decode($token)[1], true);
+        self::assertSame(['sub', 'exp', 'iat', 'subs'], array_keys($decoded));
+        self::assertSame(['feed:all', 'orders:#42'], $decoded['subs']);
+        self::assertArrayNotHasKey('subs', json_decode(self::decode($issuer->issue(42, topics: ['x:*']))[1], true));
+    }
+
+    public function testRefusesPatternsAndMalformedTopicsAsSubscriptions(): void
+    {
+        foreach (['feed:*', 'product:4*', 'Feed:all', 'feed'] as $topic) {
+            try {
+                (new TokenIssuer(self::SECRET))->issue(42, subs: [$topic]);
+                self::fail("$topic was subscribed");
+            } catch (InvalidInputException $e) {
+                self::assertSame('invalid_topic', $e->getErrorCode());
+            }
+        }
+    }
+
     public function testSubscriptionTokensGrantOneTopicToOneUser(): void
     {
         $before = time();

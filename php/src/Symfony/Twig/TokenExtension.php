@@ -16,7 +16,8 @@ use Twig\TwigFunction;
 /**
  * `{{ edgepush_token() }}`: a connect token for the logged-in user (whose class implements
  * {@see Recipient}); `{{ edgepush_token(user_id) }}` for any user id;
- * `{{ edgepush_token(topics: ['product:*']) }}` with topic grants.
+ * `{{ edgepush_token(topics: ['product:*']) }}` with topic grants;
+ * `{{ edgepush_token(subs: ['feed:all']) }}` subscribed to topics from the start.
  * `{{ edgepush_subscription_token('private:x') }}`: a subscription token for one topic, for the
  * logged-in user (or `edgepush_subscription_token('private:x', user_id)`).
  */
@@ -36,10 +37,13 @@ final class TokenExtension extends AbstractExtension
         ];
     }
 
-    /** @param iterable<string|Topic> $topics topics and patterns the connection may subscribe to */
-    public function token(string|int|Recipient|null $user = null, iterable $topics = []): string
+    /**
+     * @param iterable<string|Topic> $topics topics and patterns the connection may subscribe to
+     * @param iterable<string|Topic> $subs   topics the connection is subscribed to from the start
+     */
+    public function token(string|int|Recipient|null $user = null, iterable $topics = [], iterable $subs = []): string
     {
-        return $this->tokens->issue($user ?? $this->currentUser('edgepush_token'), null, $topics);
+        return $this->tokens->issue($user ?? $this->currentUser('edgepush_token'), null, $topics, $subs);
     }
 
     public function subscriptionToken(string|Topic $topic, string|int|Recipient|null $user = null): string
