@@ -72,6 +72,7 @@ abstract class IntegrationTestCase extends TestCase
      *
      * @param array<string, string|int> $query
      * @param list<string>              $topics topics and patterns the token grants
+     * @param list<string>              $subs   topics the token subscribes the connection to from the start
      *
      * @return array{WebSocketClient, array<string, mixed>} the socket and its welcome frame
      */
@@ -80,8 +81,9 @@ abstract class IntegrationTestCase extends TestCase
         array $query = [],
         bool $tokenInQuery = false,
         array $topics = [],
+        array $subs = [],
     ): array {
-        $token = self::tokens()->issue($user, null, $topics);
+        $token = self::tokens()->issue($user, null, $topics, $subs);
         $socket = new WebSocketClient(self::env('EDGEPUSH_URL'), $token, $query, $tokenInQuery);
         self::assertSame(101, $socket->status, 'the upgrade was refused: ' . $socket->refusal);
         $welcome = $socket->receive(10);
@@ -90,6 +92,12 @@ abstract class IntegrationTestCase extends TestCase
         self::assertSame($user, $welcome['user']);
 
         return [$socket, $welcome];
+    }
+
+    /** A topic no other test (or earlier run) has used, in $namespace. */
+    protected static function newTopic(string $namespace): string
+    {
+        return $namespace . ':php-it-' . bin2hex(random_bytes(6));
     }
 
     /**

@@ -197,12 +197,6 @@ final class TopicTest extends IntegrationTestCase
         self::assertSame([$published->id], array_column(self::events($patternSocket), 'id'));
     }
 
-    /** A topic no other test (or earlier run) has used, in $namespace. */
-    private static function newTopic(string $namespace): string
-    {
-        return $namespace . ':php-it-' . bin2hex(random_bytes(6));
-    }
-
     /**
      * Sends a subscribe frame for one topic and returns the server's answer to it.
      *
