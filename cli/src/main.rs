@@ -1,4 +1,4 @@
-//! `edgepush`: mints connect and subscription tokens and sends signed publish requests.
+//! `edgepush`: mints connect and subscription tokens and sends signed requests to a worker.
 //!
 //! ```text
 //! export EDGEPUSH_JWT_SECRET=… EDGEPUSH_KEY_ID=dev EDGEPUSH_PUBLISH_SECRET=…
@@ -10,6 +10,11 @@
 //! edgepush publish --body '{"events":[{"user":"1","name":"Ping"},{"topic":"feed:all","name":"Ping"}]}'
 //! edgepush publish --user 42 --name Background --payload '{"color":"red"}' --print-curl
 //! edgepush disconnect --user 42 --no-reconnect
+//! edgepush presence --user 42
+//! edgepush presence --topic live:room
+//! edgepush subscribe --user 42 --topics feed:all,orders:#42
+//! edgepush unsubscribe --user 42 --topics feed:all --print-curl
+//! edgepush token --user 42 --subs feed:all
 //! ```
 
 use std::process::ExitCode;
@@ -25,7 +30,7 @@ use edgepush_protocol::topic::{Topic, TopicPattern};
 #[command(
     name = "edgepush",
     version,
-    about = "Mint edgepush connect and subscription tokens and send signed publish requests"
+    about = "Mint edgepush connect and subscription tokens and send signed requests to a worker"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -55,6 +60,10 @@ enum Command {
         /// (`product:*,private:x`; `*` is one whole name segment).
         #[arg(long, value_delimiter = ',')]
         topics: Vec<String>,
+        /// Topics the connection is subscribed to from the start, comma-separated
+        /// (`feed:all,orders:#42`; topics, not patterns).
+        #[arg(long, value_delimiter = ',')]
+        subs: Vec<String>,
     },
     /// Print a subscription token: lets a user subscribe to one topic until it expires.
     SubscriptionToken {
@@ -107,6 +116,28 @@ enum Command {
         #[arg(long)]
         no_reconnect: bool,
     },
+    /// Ask whether a user is online, or who reads a topic (a signed `GET /presence`).
+    #[command(group(ArgGroup::new("of").args(["user", "topic"]).required(true)))]
+    Presence {
+        #[command(flatten)]
+        target: Server,
+        /// The user: online or not, and with how many sockets.
+        #[arg(long)]
+        user: Option<String>,
+        /// The topic: how many sockets read it, and which users for a namespace with presence.
+        #[arg(long)]
+        topic: Option<String>,
+    },
+    /// Subscribe every socket of a user, open and to come, to topics (POST /subscribe).
+    Subscribe {
+        #[command(flatten)]
+        change: SubscriptionChange,
+    },
+    /// End subscriptions made by `subscribe` or a token's subs (POST /unsubscribe).
+    Unsubscribe {
+        #[command(flatten)]
+        change: SubscriptionChange,
+    },
     /// Revoke a user's connect tokens issued at or before a time (POST /revoke).
     Revoke {
         #[command(flatten)]
@@ -136,6 +167,22 @@ struct Server {
     #[arg(long)]
     print_curl: bool,
 }
+
+/// A user and the topics `subscribe` or `unsubscribe` applies to.
+#[derive(Args)]
+struct SubscriptionChange {
+    #[command(flatten)]
+    target: Server,
+    /// The user.
+    #[arg(long)]
+    user: String,
+    /// 1 to 1024 topics, comma-separated (`feed:all,orders:#42`; topics, not patterns).
+    #[arg(long, value_delimiter = ',', required = true)]
+    topics: Vec<String>,
+}
+
+/// The most topics one `POST /subscribe` or `/unsubscribe` takes.
+const MAX_SUBSCRIBE_TOPICS: usize = 1024;
 
 /// What can go wrong; each message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +230,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
             audience,
             issuer,
             topics,
+            subs,
         } => {
             UserId::parse(user.as_str()).map_err(|p| invalid("--user", p))?;
             for topic in &topics {
@@ -193,10 +241,14 @@ fn run(cli: Cli) -> Result<String, CliError> {
                     )
                 })?;
             }
+            for topic in &subs {
+                parse_topic("--subs", topic)?;
+            }
             let claims = Claims {
                 aud: audience.map(Audience::One),
                 iss: issuer,
                 topics,
+                subs,
                 ..Claims::new(user, now(), ttl)
             };
             Ok(TokenKey::new(secret.as_bytes())?.mint(&claims))
@@ -208,7 +260,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
             secret,
         } => {
             UserId::parse(user.as_str()).map_err(|p| invalid("--user", p))?;
-            let parsed = parse_topic(&topic)?;
+            let parsed = parse_topic("--topic", &topic)?;
             if !parsed.admits(&user) {
                 return Err(invalid(
                     "--topic",
@@ -237,7 +289,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
                 (Some(user), None) => Some(Target::User(
                     UserId::parse(user).map_err(|p| invalid("--user", p))?,
                 )),
-                (None, Some(topic)) => Some(Target::Topic(parse_topic(&topic)?)),
+                (None, Some(topic)) => Some(Target::Topic(parse_topic("--topic", &topic)?)),
                 _ => None,
             };
             let body = match (body, to, name) {
@@ -250,7 +302,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
                     ));
                 }
             };
-            target.send("/publish", body, idempotency_key)
+            target.send("POST", "/publish", &body, idempotency_key)
         }
         Command::Disconnect {
             target,
@@ -258,7 +310,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
             no_reconnect,
         } => {
             let body = serde_json::json!({"user": user, "reconnect": !no_reconnect}).to_string();
-            target.send("/disconnect", body, None)
+            target.send("POST", "/disconnect", &body, None)
         }
         Command::Revoke {
             target,
@@ -269,8 +321,28 @@ fn run(cli: Cli) -> Result<String, CliError> {
             if let Some(before) = before {
                 body["before"] = before.into();
             }
-            target.send("/revoke", body.to_string(), None)
+            target.send("POST", "/revoke", &body.to_string(), None)
         }
+        Command::Presence {
+            target,
+            user,
+            topic,
+        } => {
+            let query = match (user, topic) {
+                (Some(user), None) => {
+                    UserId::parse(user.as_str()).map_err(|p| invalid("--user", p))?;
+                    format!("user={}", percent_encode(&user))
+                }
+                (None, Some(topic)) => {
+                    parse_topic("--topic", &topic)?;
+                    format!("topic={}", percent_encode(&topic))
+                }
+                _ => return Err(invalid("--user", "or --topic, one of them, is required")),
+            };
+            target.send("GET", &format!("/presence?{query}"), "", None)
+        }
+        Command::Subscribe { change } => change.send("/subscribe"),
+        Command::Unsubscribe { change } => change.send("/unsubscribe"),
     }
 }
 
@@ -288,8 +360,42 @@ fn event_body(to: Target, name: &str, payload: &str) -> Result<String, CliError>
 }
 
 /// A topic (never a pattern: they only grant topics in tokens).
-fn parse_topic(topic: &str) -> Result<Topic, CliError> {
-    Topic::parse(topic).map_err(|e| invalid("--topic", format!("{topic:?} is not a topic: {e}")))
+fn parse_topic(field: &'static str, topic: &str) -> Result<Topic, CliError> {
+    Topic::parse(topic).map_err(|e| invalid(field, format!("{topic:?} is not a topic: {e}")))
+}
+
+/// A query value as sent and signed: every byte but `A-Z a-z 0-9 - . _ ~` percent-encoded, so
+/// that `#`, `&`, `+` or `%` in a user id or a topic arrive as themselves.
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl SubscriptionChange {
+    fn send(self, path: &str) -> Result<String, CliError> {
+        UserId::parse(self.user.as_str()).map_err(|p| invalid("--user", p))?;
+        for topic in &self.topics {
+            parse_topic("--topics", topic)?;
+        }
+        if self.topics.len() > MAX_SUBSCRIBE_TOPICS {
+            return Err(invalid(
+                "--topics",
+                format!(
+                    "lists {} topics; one call takes at most {MAX_SUBSCRIBE_TOPICS}",
+                    self.topics.len()
+                ),
+            ));
+        }
+        let body = serde_json::json!({"user": self.user, "topics": self.topics}).to_string();
+        self.target.send("POST", path, &body, None)
+    }
 }
 
 fn invalid(field: &'static str, problem: impl Into<String>) -> CliError {
@@ -300,47 +406,72 @@ fn invalid(field: &'static str, problem: impl Into<String>) -> CliError {
 }
 
 impl Server {
+    /// Signs and sends `method target` (a path with its query, under the URL's own path), or
+    /// prints it as a curl command. A GET carries no body; the signature covers the method, the
+    /// path with its query as sent, and the body.
     fn send(
         &self,
-        path: &str,
-        body: String,
+        method: &str,
+        target: &str,
+        body: &str,
         idempotency_key: Option<String>,
     ) -> Result<String, CliError> {
+        let base = self.url.trim_end_matches('/');
+        // The path the worker sees: the base URL's own path (a prefix), then the target.
+        let prefix = base
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|at| &rest[at..]))
+            .unwrap_or("");
+        let signed = format!("{prefix}{target}");
         let signature = SigningKey::new(&self.key_id, self.secret.as_bytes())?.sign(
             now(),
-            "POST",
-            path,
+            method,
+            &signed,
             body.as_bytes(),
         );
-        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let url = format!("{base}{target}");
+        let get = method == "GET";
         if self.print_curl {
             let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
             let key = idempotency_key
                 .map(|k| format!(" -H {}", quote(&format!("{IDEMPOTENCY_HEADER}: {k}"))))
                 .unwrap_or_default();
-            return Ok(format!(
-                "curl -sS -X POST {} -H 'Content-Type: application/json' -H {}{key} --data-raw {}",
-                quote(&url),
-                quote(&format!("{SIGNATURE_HEADER}: {signature}")),
-                quote(&body)
-            ));
+            let signature = quote(&format!("{SIGNATURE_HEADER}: {signature}"));
+            return Ok(if get {
+                format!("curl -sS {} -H {signature}", quote(&url))
+            } else {
+                format!(
+                    "curl -sS -X {method} {} -H 'Content-Type: application/json' -H {signature}{key} --data-raw {}",
+                    quote(&url),
+                    quote(body)
+                )
+            });
         }
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .build(),
         );
-        let mut request = agent
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .header(SIGNATURE_HEADER, &signature);
-        if let Some(key) = &idempotency_key {
-            request = request.header(IDEMPOTENCY_HEADER, key);
-        }
-        let mut response = request.send(body).map_err(|e| CliError::Unreachable {
+        let unreachable = |e: ureq::Error| CliError::Unreachable {
             url: url.clone(),
             reason: e.to_string(),
-        })?;
+        };
+        let mut response = if get {
+            agent
+                .get(&url)
+                .header(SIGNATURE_HEADER, &signature)
+                .call()
+                .map_err(unreachable)?
+        } else {
+            let mut request = agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .header(SIGNATURE_HEADER, &signature);
+            if let Some(key) = &idempotency_key {
+                request = request.header(IDEMPOTENCY_HEADER, key);
+            }
+            request.send(body).map_err(unreachable)?
+        };
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         if status >= 300 {
@@ -646,5 +777,194 @@ mod tests {
             })
             .expect("a signature header");
         assert_signed(signature, &body);
+    }
+
+    fn server_args<'a>(command: &'a str, url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![command, "--url", url, "--key-id", "k", "--secret", SECRET];
+        args.extend_from_slice(extra);
+        args
+    }
+
+    fn assert_signed_as(signature: &str, method: &str, target: &str, body: &str) {
+        let keys = PublishKeys::parse(&format!("k:{SECRET}")).unwrap();
+        assert_eq!(
+            keys.verify(Some(signature), method, target, body.as_bytes(), now()),
+            Ok("k"),
+            "{method} {target}"
+        );
+    }
+
+    /// The value of a header in a request head.
+    fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+        head.lines().find_map(|l| {
+            let (n, value) = l.split_once(": ")?;
+            n.eq_ignore_ascii_case(name).then_some(value)
+        })
+    }
+
+    #[test]
+    fn presence_of_a_user_prints_a_signed_get_with_the_query_encoded() {
+        let curl = run_args(&server_args(
+            "presence",
+            "https://example.test/push/",
+            &["--user", "a&b=c #+/%é", "--print-curl"],
+        ))
+        .unwrap();
+
+        let target = "/push/presence?user=a%26b%3Dc%20%23%2B%2F%25%C3%A9";
+        let prefix = format!("curl -sS 'https://example.test{target}' -H '{SIGNATURE_HEADER}: ");
+        let signature = curl
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix('\''))
+            .unwrap_or_else(|| panic!("{curl}"));
+        assert!(
+            !curl.contains("--data-raw") && !curl.contains("-X "),
+            "{curl}"
+        );
+        assert_signed_as(signature, "GET", target, "");
+    }
+
+    #[test]
+    fn presence_of_a_topic_sends_the_signed_get_and_prints_the_answer() {
+        let answer = r#"{"topic":"orders:#7,42","occupancy":1}"#;
+        let (url, server) = serve_once(answer);
+
+        let printed =
+            run_args(&server_args("presence", &url, &["--topic", "orders:#7,42"])).unwrap();
+
+        assert_eq!(printed, answer);
+        let (head, body) = server.join().unwrap();
+        let target = "/presence?topic=orders%3A%237%2C42";
+        assert!(
+            head.starts_with(&format!("GET {target} HTTP/1.1\r\n")),
+            "{head}"
+        );
+        assert_eq!(body, "");
+        assert_signed_as(header(&head, SIGNATURE_HEADER).unwrap(), "GET", target, "");
+    }
+
+    #[test]
+    fn presence_asks_about_exactly_one_user_or_topic() {
+        let url = "http://127.0.0.1:8787";
+        for extra in [&["--user", "42", "--topic", "live:room"][..], &[]] {
+            assert!(
+                cli(&server_args("presence", url, extra)).is_err(),
+                "{extra:?}"
+            );
+        }
+        for (field, extra) in [
+            ("--topic", ["--topic", "live:*"]),
+            ("--topic", ["--topic", "live"]),
+            ("--user", ["--user", ""]),
+        ] {
+            let (refused, _) = refusal(run_args(&server_args(
+                "presence",
+                "http://192.0.2.1:9",
+                &extra,
+            )));
+            assert_eq!(refused, field, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn subscribe_and_unsubscribe_post_the_user_and_topics_signed() {
+        for command in ["subscribe", "unsubscribe"] {
+            let curl = run_args(&server_args(
+                command,
+                "http://127.0.0.1:8787",
+                &[
+                    "--user",
+                    "42",
+                    "--topics",
+                    "feed:all,orders:#42",
+                    "--print-curl",
+                ],
+            ))
+            .unwrap();
+            let path = format!("/{command}");
+            assert!(
+                curl.starts_with(&format!("curl -sS -X POST 'http://127.0.0.1:8787{path}' ")),
+                "{curl}"
+            );
+            let (body, signature) = curl_parts(&curl);
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+                serde_json::json!({"user": "42", "topics": ["feed:all", "orders:#42"]})
+            );
+            assert_signed_as(&signature, "POST", &path, &body);
+        }
+    }
+
+    #[test]
+    fn subscribe_sends_the_request_and_prints_the_answer() {
+        let answer = r#"{"user":"42","topics":["feed:all"],"sockets":2}"#;
+        let (url, server) = serve_once(answer);
+
+        let printed = run_args(&server_args(
+            "subscribe",
+            &format!("{url}/"),
+            &["--user", "42", "--topics", "feed:all"],
+        ))
+        .unwrap();
+
+        assert_eq!(printed, answer);
+        let (head, body) = server.join().unwrap();
+        assert!(head.starts_with("POST /subscribe HTTP/1.1\r\n"), "{head}");
+        assert_signed_as(
+            header(&head, SIGNATURE_HEADER).unwrap(),
+            "POST",
+            "/subscribe",
+            &body,
+        );
+    }
+
+    #[test]
+    fn subscriptions_take_topics_never_patterns() {
+        let url = "http://192.0.2.1:9";
+        assert!(cli(&server_args("subscribe", url, &["--user", "42"])).is_err());
+        for topics in ["feed:*", "feed:all,Feed:x", "feed:all,"] {
+            let (field, message) = refusal(run_args(&server_args(
+                "unsubscribe",
+                url,
+                &["--user", "42", "--topics", topics],
+            )));
+            assert_eq!(field, "--topics", "{topics}: {message}");
+        }
+        let many = (0..=MAX_SUBSCRIBE_TOPICS)
+            .map(|i| format!("feed:{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let (field, message) = refusal(run_args(&server_args(
+            "subscribe",
+            url,
+            &["--user", "42", "--topics", &many],
+        )));
+        assert_eq!(field, "--topics");
+        assert!(message.contains("at most 1024"), "{message}");
+    }
+
+    #[test]
+    fn connect_tokens_subscribe_their_connection_from_the_start() {
+        let token = run_args(&[
+            "token",
+            "--user",
+            "42",
+            "--secret",
+            SECRET,
+            "--subs",
+            "feed:all,orders:#42",
+        ])
+        .unwrap();
+        let claims = TokenKey::new(SECRET.as_bytes())
+            .unwrap()
+            .verify(&token, now())
+            .unwrap();
+        assert_eq!(claims.subs, ["feed:all", "orders:#42"]);
+        assert!(claims.topics.is_empty());
+
+        let (field, _) = refusal(run_args(&[
+            "token", "--user", "42", "--secret", SECRET, "--subs", "feed:*",
+        ]));
+        assert_eq!(field, "--subs");
     }
 }
