@@ -8,7 +8,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use edgepush_client::{Client, Error, Event, Options, State};
+use edgepush_client::{Client, Error, Event, Options, State, Unsubscribed};
 use edgepush_protocol::signature::SigningKey;
 use edgepush_protocol::token::{Claims, TokenKey};
 use serde::Deserialize;
@@ -96,6 +96,39 @@ async fn publish(user: &str, name: &str, payload: &str) -> u64 {
         .expect("id")
         .as_f64()
         .expect("numeric id") as u64
+}
+
+/// Publishes one event to `topic`; returns its id and how many sockets the server reached.
+async fn publish_topic(topic: &str, name: &str, payload: &str) -> (u64, u64) {
+    let body = format!(r#"{{"topic":"{topic}","name":"{name}","payload":{payload}}}"#);
+    let (status, text) = post_signed("/publish", &body).await;
+    assert_eq!(status, 202, "publish to {topic}: {text}");
+    let answer = js_sys::JSON::parse(&text).expect("JSON answer");
+    let events = js_sys::Reflect::get(&answer, &"events".into()).expect("events");
+    let first = js_sys::Reflect::get(&events, &0.into()).expect("first event");
+    let number = |key: &str| {
+        js_sys::Reflect::get(&first, &key.into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0) as u64
+    };
+    (number("id"), number("sockets"))
+}
+
+/// Waits until a publish to `topic` reaches `sockets` sockets (probing with `Probe` events).
+async fn until_topic_reaches(topic: &str, sockets: u64) {
+    let deadline = js_sys::Date::now() + 15_000.0;
+    loop {
+        let (_, reached) = publish_topic(topic, "Probe", "null").await;
+        if reached == sockets {
+            return;
+        }
+        assert!(
+            js_sys::Date::now() < deadline,
+            "{topic} reaches {reached} sockets, not {sockets}"
+        );
+        sleep(100).await;
+    }
 }
 
 /// Closes every socket of `user`: 1012 (clients reconnect) or 4502 (revoked).
@@ -625,4 +658,68 @@ async fn the_server_answers_heartbeats_so_a_quiet_connection_stays_open() {
     );
     let id = publish(&user, "Message", r#"{"text":"still live"}"#).await;
     assert!(wait_for(5_000, || log.message_ids() == [id]).await);
+}
+
+/// The payload of the topic test's events.
+#[derive(Debug, Deserialize)]
+struct Price {
+    price: u32,
+}
+
+#[wasm_bindgen_test]
+async fn a_subscription_gets_its_topics_typed_events_and_a_refused_one_its_reason() {
+    let user = unique_user("topics");
+    let client = provider_client(&user, Rc::new(Cell::new(0)));
+    let log = Log::attached(&client);
+    let product = format!("product:{user}");
+    let forbidden = format!("private:{user}");
+    let subscription = client.subscribe(product.clone());
+    assert_eq!(subscription.topic(), product);
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let sink = events.clone();
+    subscription.on("ProductChanged", move |event: Event<Price>| {
+        sink.borrow_mut()
+            .push((event.topic, event.id, event.payload.price));
+    });
+    let refused = client.subscribe(forbidden.clone());
+    let refusals = Rc::new(RefCell::new(Vec::new()));
+    let sink = refusals.clone();
+    refused.on_error(move |refusal: &Unsubscribed| {
+        sink.borrow_mut()
+            .push((refusal.topic.clone(), refusal.error.code.clone()));
+    });
+    client.connect();
+    assert!(wait_for(10_000, || log.opens() == 1).await);
+    assert!(wait_for(10_000, || refusals.borrow().len() == 1).await);
+    assert_eq!(
+        refusals.borrow()[..],
+        [(forbidden.clone(), "topic_forbidden".to_owned())]
+    );
+
+    until_topic_reaches(&product, 1).await;
+    let (id, _) = publish_topic(&product, "ProductChanged", r#"{"price":3}"#).await;
+    let (_, reached) = publish_topic(&forbidden, "ProductChanged", r#"{"price":4}"#).await;
+    assert_eq!(reached, 0, "nobody reads the refused topic");
+    let message = publish(&user, "Message", r#"{"text":"hi"}"#).await;
+    assert!(
+        wait_for(5_000, || events.borrow().len() == 1
+            && log.messages.borrow().len() == 1)
+        .await
+    );
+    assert_eq!(events.borrow()[..], [(Some(product.clone()), id, 3)]);
+    assert_eq!(
+        log.message_ids(),
+        [message],
+        "topic events stay with the subscription"
+    );
+
+    // Dropping the subscription unsubscribes: the server reaches no socket of the topic any more.
+    drop(subscription);
+    until_topic_reaches(&product, 0).await;
+    publish_topic(&product, "ProductChanged", r#"{"price":5}"#).await;
+    sleep(300).await;
+    assert_eq!(events.borrow().len(), 1);
+    assert_eq!(client.state(), State::Open);
+    assert!(log.errors.borrow().is_empty(), "{:?}", log.errors.borrow());
+    drop(refused);
 }
