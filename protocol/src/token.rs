@@ -243,15 +243,16 @@ impl TokenKey {
 
     /// Signs claims into a compact HS256 JWT.
     pub fn mint(&self, claims: &Claims) -> String {
-        self.sign(claims)
+        self.mint_any(claims)
     }
 
     /// Signs a subscription token.
     pub fn mint_subscription(&self, claims: &SubscriptionClaims) -> String {
-        self.sign(claims)
+        self.mint_any(claims)
     }
 
-    fn sign<C: Serialize>(&self, claims: &C) -> String {
+    /// Signs any claims (e.g. a Mercure token's) into a compact HS256 JWT.
+    pub fn mint_any<C: Serialize>(&self, claims: &C) -> String {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let claims = serde_json::to_vec(claims).expect("claims serialize");
         let signing_input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims));
@@ -303,6 +304,24 @@ impl TokenKey {
             });
         }
         Ok(claims)
+    }
+
+    /// Verifies any HS256 JWT at time `now` and returns its claims as JSON: the signature, and
+    /// `exp` only when the token has one (Mercure's publisher tokens have none).
+    pub fn verify_any(&self, token: &str, now: i64) -> Result<serde_json::Value, TokenError> {
+        let claims: serde_json::Value = serde_json::from_slice(&self.signed_claims(token)?)
+            .map_err(|_| TokenError::Malformed("the claims are not JSON"))?;
+        if !claims.is_object() {
+            return Err(TokenError::Malformed("the claims are not a JSON object"));
+        }
+        match claims.get("exp") {
+            None => Ok(claims),
+            Some(exp) => match exp.as_i64() {
+                Some(exp) if now >= exp => Err(TokenError::Expired { exp, now }),
+                Some(_) => Ok(claims),
+                None => Err(TokenError::Malformed("exp is not a whole number")),
+            },
+        }
     }
 
     /// Checks the shape, algorithm and signature; returns the decoded claims segment.
@@ -413,6 +432,38 @@ mod tests {
             key().verify_subscription(&token, NOW + 60),
             Err(TokenError::Expired { .. })
         ));
+    }
+
+    #[test]
+    fn any_token_is_checked_for_its_signature_and_its_exp_if_it_has_one() {
+        let token = forge(
+            r#"{"alg":"HS256"}"#,
+            r#"{"mercure":{"publish":["*"]}}"#,
+            SECRET,
+        );
+        assert_eq!(
+            key().verify_any(&token, NOW).unwrap()["mercure"]["publish"][0],
+            "*"
+        );
+        let expired = forge(r#"{"alg":"HS256"}"#, &format!(r#"{{"exp":{NOW}}}"#), SECRET);
+        assert!(matches!(
+            key().verify_any(&expired, NOW),
+            Err(TokenError::Expired { .. })
+        ));
+        let none = forge(r#"{"alg":"none"}"#, "{}", SECRET);
+        assert!(matches!(
+            key().verify_any(&none, NOW),
+            Err(TokenError::UnsupportedAlgorithm(_))
+        ));
+        let other_key = forge(
+            r#"{"alg":"HS256"}"#,
+            "{}",
+            b"another-secret-of-32-bytes-or-more!!",
+        );
+        assert_eq!(
+            key().verify_any(&other_key, NOW),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]

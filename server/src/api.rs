@@ -7,6 +7,7 @@ use edgepush_protocol::topic::Topic;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ServerError;
+use crate::mercure::MERCURE_PATH;
 use crate::room::ResumeRequest;
 
 /// A public endpoint.
@@ -28,6 +29,12 @@ pub enum Route {
     Subscribe,
     /// `POST /unsubscribe`
     Unsubscribe,
+    /// `POST /.well-known/mercure`
+    MercurePublish,
+    /// `GET /.well-known/mercure`
+    MercureSubscribe,
+    /// `OPTIONS /.well-known/mercure`
+    MercurePreflight,
     /// `OPTIONS` on a signed endpoint: a CORS preflight.
     Preflight,
 }
@@ -35,6 +42,18 @@ pub enum Route {
 impl Route {
     /// Routes a request, refusing unknown paths (404) and wrong methods (405).
     pub fn of(method: &str, path: &str) -> Result<Self, ServerError> {
+        if path == MERCURE_PATH {
+            return match method {
+                "POST" => Ok(Self::MercurePublish),
+                "GET" | "HEAD" => Ok(Self::MercureSubscribe),
+                "OPTIONS" => Ok(Self::MercurePreflight),
+                _ => Err(ServerError::MethodNotAllowed {
+                    path: MERCURE_PATH,
+                    method: method.to_owned(),
+                    allowed: "GET, POST",
+                }),
+            };
+        }
         let (route, name, allowed) = match path {
             "/health" => (Self::Health, "/health", "GET"),
             "/connect" => (Self::Connect, "/connect", "GET"),
@@ -350,6 +369,20 @@ mod tests {
         assert_eq!(Route::of("GET", "/presence").unwrap(), Route::Presence);
         assert_eq!(Route::of("OPTIONS", "/presence").unwrap(), Route::Preflight);
         assert_eq!(Route::of("POST", "/presence").unwrap_err().status(), 405);
+        assert_eq!(
+            Route::of("POST", "/.well-known/mercure").unwrap(),
+            Route::MercurePublish
+        );
+        assert_eq!(
+            Route::of("GET", "/.well-known/mercure").unwrap(),
+            Route::MercureSubscribe
+        );
+        assert_eq!(
+            Route::of("PUT", "/.well-known/mercure")
+                .unwrap_err()
+                .status(),
+            405
+        );
         assert_eq!(Route::of("GET", "/publish/").unwrap_err().status(), 404);
     }
 

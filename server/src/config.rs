@@ -14,6 +14,13 @@
 //! | `MAX_CLIENT_FRAMES_PER_MINUTE` | no | client frames per socket per minute, heartbeats aside (default 20) |
 //! | `TOPIC_NAMESPACES` | no | the topic namespaces, JSON (see [`crate::namespaces`]); none: no topics |
 //! | `MAX_TOPICS_PER_SOCKET` | no | topic subscriptions per socket (default 1024) |
+//! | `MERCURE_PUBLISHER_JWT_KEY` | no | turns the Mercure hub on: the HS256 key of publishers' tokens |
+//! | `MERCURE_SUBSCRIBER_JWT_KEY` | no | the HS256 key of subscribers' tokens (default: the publishers') |
+//! | `MERCURE_ANONYMOUS` | no | `true`: subscribers without a token read public updates |
+//! | `MERCURE_CORS_ORIGINS` | no | origins allowed to subscribe with credentials, space-separated |
+//! | `MERCURE_HEARTBEAT_SECONDS` | no | heartbeat on a subscription (default 40) |
+//! | `MERCURE_MAX_CONNECTION_SECONDS` | no | the longest a subscription stays open (default 600) |
+//! | `MERCURE_MAX_TOPICS` | no | topics per subscription (default 32) |
 //! | `TEST_FAIL_MARKER` | no | tests only: a room fails a connect of the user, and the storing of an event, with this name |
 
 use edgepush_protocol::signature::{PublishKeys, SignatureError};
@@ -21,7 +28,8 @@ use edgepush_protocol::token::{TokenError, TokenKey};
 
 use crate::history::HistoryLimits;
 use crate::limits::Limits;
-use crate::namespaces::Namespaces;
+use crate::mercure::{MERCURE_NAMESPACE, MercureSettings};
+use crate::namespaces::{NamespaceOptions, Namespaces};
 
 /// A setting is missing or invalid. The message names it and says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +48,9 @@ pub enum ConfigError {
     /// `TOPIC_NAMESPACES` is not a JSON object of valid namespaces and their options.
     #[error("TOPIC_NAMESPACES: {0}")]
     Namespaces(String),
+    /// A Mercure key is unusable.
+    #[error("{0}: {1}")]
+    Mercure(&'static str, TokenError),
     /// A numeric setting is not a positive whole number.
     #[error("the setting {0} must be a positive whole number")]
     NotANumber(&'static str),
@@ -55,6 +66,8 @@ pub struct Settings {
     pub publish_keys: PublishKeys,
     /// What every room runs with.
     pub room: RoomSettings,
+    /// The Mercure hub, when its keys are set.
+    pub mercure: Option<MercureSettings>,
 }
 
 /// What a room needs from the settings.
@@ -85,12 +98,52 @@ impl Settings {
         }
         let keys = lookup("PUBLISH_KEYS").ok_or(ConfigError::Missing("PUBLISH_KEYS"))?;
         let publish_keys = PublishKeys::parse(&keys).map_err(ConfigError::PublishKeys)?;
+        let room = RoomSettings::load(&lookup)?;
+        let mercure = mercure_settings(&lookup)?;
         Ok(Self {
             tokens,
             publish_keys,
-            room: RoomSettings::load(lookup)?,
+            room,
+            mercure,
         })
     }
+}
+
+/// The Mercure hub's settings, if its publisher key is set.
+fn mercure_settings(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<MercureSettings>, ConfigError> {
+    let Some(publisher) = lookup("MERCURE_PUBLISHER_JWT_KEY").filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    let key = |name: &'static str, secret: &str| {
+        TokenKey::new(secret.as_bytes()).map_err(|err| ConfigError::Mercure(name, err))
+    };
+    let subscriber = lookup("MERCURE_SUBSCRIBER_JWT_KEY").filter(|k| !k.is_empty());
+    let number = |name: &'static str, default: u64| match lookup(name) {
+        None => Ok(default),
+        Some(value) => value
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(ConfigError::NotANumber(name)),
+    };
+    Ok(Some(MercureSettings {
+        publisher: key("MERCURE_PUBLISHER_JWT_KEY", &publisher)?,
+        subscriber: key(
+            "MERCURE_SUBSCRIBER_JWT_KEY",
+            subscriber.as_deref().unwrap_or(&publisher),
+        )?,
+        anonymous: lookup("MERCURE_ANONYMOUS")
+            .is_some_and(|v| matches!(v.trim(), "1" | "true" | "on" | "yes")),
+        cors_origins: lookup("MERCURE_CORS_ORIGINS")
+            .map(|v| v.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
+        heartbeat_s: number("MERCURE_HEARTBEAT_SECONDS", 40)?,
+        max_connection_s: number("MERCURE_MAX_CONNECTION_SECONDS", 600)?,
+        max_topics: usize::try_from(number("MERCURE_MAX_TOPICS", 32)?).unwrap_or(usize::MAX),
+    }))
 }
 
 impl RoomSettings {
@@ -128,10 +181,21 @@ impl RoomSettings {
             max_age_ms: number("HISTORY_MAX_AGE_SECONDS", defaults.max_age_ms / 1000)?
                 .saturating_mul(1000),
         };
-        let namespaces = match lookup("TOPIC_NAMESPACES").filter(|v| !v.trim().is_empty()) {
+        let mut namespaces = match lookup("TOPIC_NAMESPACES").filter(|v| !v.trim().is_empty()) {
             Some(json) => Namespaces::parse(&json).map_err(ConfigError::Namespaces)?,
             None => Namespaces::default(),
         };
+        if lookup("MERCURE_PUBLISHER_JWT_KEY").is_some() {
+            // Mercure topics that are no edgepush topics live here; Mercure's subscribers read
+            // them through one shard unless the namespace is declared otherwise.
+            namespaces.declare_unless_declared(
+                MERCURE_NAMESPACE,
+                NamespaceOptions {
+                    shards: 1,
+                    ..NamespaceOptions::default()
+                },
+            );
+        }
         Ok(Self {
             history,
             limits,
@@ -221,6 +285,28 @@ mod tests {
         );
         let err = RoomSettings::load(env(&[("TOPIC_NAMESPACES", "{\"a b\":{}}")])).unwrap_err();
         assert!(err.to_string().starts_with("TOPIC_NAMESPACES: "), "{err}");
+    }
+
+    #[test]
+    fn mercure_is_on_with_its_key_and_declares_its_namespace() {
+        assert!(Settings::load(env(&[JWT, KEYS])).unwrap().mercure.is_none());
+        let key = (
+            "MERCURE_PUBLISHER_JWT_KEY",
+            "!ChangeThisMercureHubJWTSecretKey!",
+        );
+        let settings =
+            Settings::load(env(&[JWT, KEYS, key, ("MERCURE_ANONYMOUS", "true")])).unwrap();
+        let mercure = settings.mercure.unwrap();
+        assert!(mercure.anonymous);
+        assert_eq!((mercure.heartbeat_s, mercure.max_topics), (40, 32));
+        let topic = edgepush_protocol::topic::Topic::parse("mercure:x").unwrap();
+        assert_eq!(settings.room.namespaces.options(&topic).unwrap().shards, 1);
+        let weak = ("MERCURE_PUBLISHER_JWT_KEY", "short");
+        let err = Settings::load(env(&[JWT, KEYS, weak])).unwrap_err();
+        assert!(
+            err.to_string().starts_with("MERCURE_PUBLISHER_JWT_KEY: "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -33,18 +33,19 @@ use crate::internal::{
     TopicPublishCall, read_answer, read_failure,
 };
 use crate::limits::RateLimitedTokens;
+use crate::mercure_hub;
 use crate::namespaces::{self, Reader};
 use crate::objects::Object;
 use crate::runtime::{log, now_ms};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let path = req.path();
     let method = req.method().to_string();
     let route = Route::of(&method, &path);
     let cross_origin = route.as_ref().is_ok_and(|r| r.is_cross_origin());
     let mut response = match route {
-        Ok(route) => handle(route, req, &env).await,
+        Ok(route) => handle(route, req, &env, &ctx).await,
         Err(err) => Err(err),
     }
     .or_else(|err| {
@@ -75,7 +76,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     Ok(response)
 }
 
-async fn handle(route: Route, req: Request, env: &Env) -> Result<Response, ServerError> {
+async fn handle(
+    route: Route,
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Response, ServerError> {
     match route {
         Route::Health => Ok(Response::from_json(&serde_json::json!({
             "status": "ok",
@@ -98,6 +104,9 @@ async fn handle(route: Route, req: Request, env: &Env) -> Result<Response, Serve
         Route::Revoke => revoke(req, env).await,
         Route::Presence => presence(req, env).await,
         Route::Subscribe => backend_subscription(req, env, true).await,
+        Route::MercurePublish => mercure_hub::publish(req, env, &*settings(env)?).await,
+        Route::MercureSubscribe => mercure_hub::subscribe(req, env, ctx, &*settings(env)?).await,
+        Route::MercurePreflight => mercure_preflight(&req, &*settings(env)?),
         Route::Unsubscribe => backend_subscription(req, env, false).await,
     }
 }
@@ -286,6 +295,7 @@ async fn enter_topic(
         subprotocol: call.subprotocol,
         since: call.since,
         epoch: call.epoch,
+        since_key: None,
     });
     upgrade(
         env,
@@ -302,7 +312,7 @@ async fn enter_topic(
 
 /// Sends a WebSocket upgrade with `call` to a socket-holding object: the socket, or the
 /// object's refusal.
-async fn upgrade(
+pub(crate) async fn upgrade(
     env: &Env,
     object: Object<'_>,
     call: &str,
@@ -584,4 +594,23 @@ async fn backend_subscription(
         topics: request.topics,
         sockets: applied.sockets,
     })?)
+}
+
+/// `OPTIONS /.well-known/mercure`: subscribing with credentials from the configured origins.
+fn mercure_preflight(req: &Request, settings: &Settings) -> Result<Response, ServerError> {
+    let headers = Headers::new();
+    let origin = req.headers().get("Origin")?;
+    if let (Some(origin), Some(hub)) = (origin, &settings.mercure)
+        && hub.cors_origins.iter().any(|o| *o == origin || o == "*")
+    {
+        headers.set("Access-Control-Allow-Origin", &origin)?;
+        headers.set("Access-Control-Allow-Credentials", "true")?;
+        headers.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;
+        headers.set(
+            "Access-Control-Allow-Headers",
+            "Authorization, Last-Event-ID, Cache-Control, Content-Type",
+        )?;
+        headers.set("Access-Control-Max-Age", "86400")?;
+    }
+    Ok(Response::empty()?.with_status(204).with_headers(headers))
 }

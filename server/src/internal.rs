@@ -140,6 +140,10 @@ pub struct JoinCall {
     /// Whether the socket was not subscribed yet (one more socket for the count).
     #[serde(default)]
     pub fresh: bool,
+    /// Resume after the event stored with this idempotency key (a Mercure `Last-Event-ID`),
+    /// when `since` is not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_key: Option<String>,
     /// Resume after this id of the topic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<u64>,
@@ -210,6 +214,9 @@ pub struct ShardConnectCall {
     /// The epoch of `since`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch: Option<String>,
+    /// Resume after the event with this idempotency key (a Mercure `Last-Event-ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_key: Option<String>,
 }
 
 impl ShardCall {
@@ -540,6 +547,7 @@ mod tests {
                 topic: "feed:all".into(),
                 member: Member::Room("42".into()),
                 fresh: true,
+                since_key: None,
                 since: Some(3),
                 epoch: None,
             }),
@@ -606,6 +614,7 @@ mod tests {
             subprotocol: true,
             since: None,
             epoch: None,
+            since_key: Some("urn:uuid:1".into()),
         });
         let json = connect.to_json();
         assert_eq!(ShardCall::from_json(&json).unwrap().to_json(), json);

@@ -36,6 +36,7 @@ pub mod internal;
 pub mod limits;
 #[cfg(test)]
 mod memory_store;
+pub mod mercure;
 pub mod namespaces;
 pub mod room;
 pub mod sql_store;
@@ -43,6 +44,8 @@ pub mod subscriptions;
 
 #[cfg(target_arch = "wasm32")]
 pub mod edge;
+#[cfg(target_arch = "wasm32")]
+pub mod mercure_hub;
 #[cfg(target_arch = "wasm32")]
 pub mod objects;
 #[cfg(target_arch = "wasm32")]

@@ -109,6 +109,11 @@ impl Namespaces {
         Ok(Self(map))
     }
 
+    /// Declares `name` with `options`, unless the setting declared it already.
+    pub fn declare_unless_declared(&mut self, name: &str, options: NamespaceOptions) {
+        self.0.entry(name.to_owned()).or_insert(options);
+    }
+
     /// The options of `topic`'s namespace, or `unknown_namespace`.
     pub fn options(&self, topic: &Topic) -> Result<&NamespaceOptions, Refusal> {
         self.0.get(topic.namespace()).ok_or_else(|| {

@@ -8,7 +8,7 @@
 use edgepush_protocol::frames::{
     EventFrame, HEARTBEAT_INTERVAL_MS, ServerFrame, Subscribed, Welcome,
 };
-use edgepush_protocol::publish::NewEvent;
+use edgepush_protocol::publish::{IdempotencyKey, NewEvent};
 use serde_json::value::RawValue;
 
 use crate::history::{
@@ -233,6 +233,15 @@ impl<S: EventStore> Room<S> {
         })
     }
 
+    /// The id of the event stored with `key` within the idempotency window, if any.
+    pub fn id_of_key(&self, key: &IdempotencyKey, now_ms: u64) -> Result<Option<u64>, StoreError> {
+        let window_start = now_ms.saturating_sub(self.limits.max_age_ms);
+        Ok(self
+            .store
+            .find_key(&key.storage_key(), window_start)?
+            .map(|record| record.id))
+    }
+
     /// The next page of a replay, after the id a previous page named.
     pub fn replay_after(&self, after: u64) -> Result<ReplayPage, StoreError> {
         Ok(page(
@@ -364,7 +373,6 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 mod tests {
     use super::*;
     use crate::memory_store::MemoryStore;
-    use edgepush_protocol::publish::IdempotencyKey;
 
     const LIMITS: HistoryLimits = HistoryLimits {
         max_events: 5,

@@ -538,6 +538,7 @@ impl RoomObject {
                         fresh,
                         since: resume.since,
                         epoch: resume.epoch,
+                        since_key: None,
                     };
                     let joined =
                         sockets::join_topic(&self.env, ws, &self.joins, &info.conn, call).await;

@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 
 use edgepush_protocol::frames::{Occupancy, PresenceChange, ServerFrame};
+use edgepush_protocol::publish::IdempotencyKey;
 use edgepush_protocol::topic::Topic;
 use futures_util::future::join_all;
 use futures_util::lock::Mutex;
@@ -116,10 +117,15 @@ impl TopicObject {
 
     /// A member joins for one socket; it gets `subscribed` and the first page of its replay.
     async fn join(&self, call: &JoinCall) -> Outcome<JoinAnswer> {
-        let resume = ResumeRequest {
+        let mut resume = ResumeRequest {
             since: call.since,
             epoch: call.epoch.clone(),
         };
+        if let (None, Some(key)) = (resume.since, &call.since_key) {
+            let key = IdempotencyKey::Event(key.clone());
+            resume.since =
+                self.with_stream(&call.topic, |stream| stream.id_of_key(&key, now_ms()))?;
+        }
         let count = if call.fresh {
             Count::Add(1)
         } else {

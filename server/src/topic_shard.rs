@@ -144,6 +144,7 @@ impl TopicShard {
             fresh: true,
             since: call.since,
             epoch: call.epoch,
+            since_key: call.since_key,
         };
         let joined = sockets::join_topic(&self.env, &pair.server, &self.joins, &conn, join).await;
         if let Err(failure) = joined {

@@ -166,6 +166,11 @@ impl Worker {
         tabs
     }
 
+    /// The worker's `http://` base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
     /// The `ws://` URL of `/connect` with a query string (e.g. `"since=3"`, or `""`).
     pub fn connect_url(&self, query: &str) -> String {
         format!("ws://127.0.0.1:{}/connect?{query}", self.port)

@@ -18,9 +18,12 @@ use edgepush_protocol::token::{Claims, TokenKey};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{Value, json};
 
+#[path = "e2e/mercure.rs"]
+mod mercure;
 #[path = "e2e/topics.rs"]
 mod topics;
 
+use mercure::*;
 use topics::*;
 
 type Shared = Arc<Worker>;
@@ -81,6 +84,10 @@ fn main() {
     shared_test!(a_sharded_topic_costs_one_request_per_shard_not_per_reader);
     shared_test!(presence_tells_who_is_online_and_who_reads_a_topic);
     shared_test!(the_backend_subscribes_a_user_for_every_socket);
+    shared_test!(mercure_updates_reach_event_sources_and_sdk_clients_in_one_topic_space);
+    shared_test!(private_mercure_updates_reach_only_subscribers_who_may_read_them);
+    shared_test!(a_mercure_subscriber_resumes_after_its_last_event_id);
+    shared_test!(the_mercure_hub_refuses_bad_requests_as_a_hub_does);
     shared_test!(the_viewer_count_of_a_sharded_topic_follows_its_sockets);
     own_test!(acknowledged_topic_events_survive_a_hard_kill);
     own_test!(revocation_survives_a_restart_and_a_reconnect_storm_trips_nothing);

@@ -8,7 +8,7 @@ use edgepush_protocol::token::SubscriptionClaims;
 use super::*;
 
 /// A topic unique to this test run.
-fn topic(namespace: &str, tag: &str) -> String {
+pub(crate) fn topic(namespace: &str, tag: &str) -> String {
     format!("{namespace}:{tag}-{}", std::process::id())
 }
 
@@ -39,7 +39,7 @@ async fn answers(socket: &mut Socket, n: usize) -> BTreeMap<String, Value> {
 }
 
 /// Subscribes to one topic and expects `subscribed`.
-async fn subscribed(socket: &mut Socket, topic: &str) -> Value {
+pub(crate) async fn subscribed(socket: &mut Socket, topic: &str) -> Value {
     subscribe(socket, &[topic]).await;
     let frame = socket.next_json().await;
     assert_eq!(frame["type"], "subscribed", "{frame}");
@@ -48,7 +48,12 @@ async fn subscribed(socket: &mut Socket, topic: &str) -> Value {
 }
 
 /// Publishes one event to a topic; returns the answer's entry. Panics unless `202`.
-async fn publish_topic(worker: &Worker, topic: &str, name: &str, payload: Value) -> Value {
+pub(crate) async fn publish_topic(
+    worker: &Worker,
+    topic: &str,
+    name: &str,
+    payload: Value,
+) -> Value {
     let body = json!({"topic": topic, "name": name, "payload": payload}).to_string();
     let (status, answer) = worker.post_signed("/publish", &body, &[]).await;
     assert_eq!(status, 202, "publish answered {answer}");
@@ -56,7 +61,7 @@ async fn publish_topic(worker: &Worker, topic: &str, name: &str, payload: Value)
 }
 
 /// The next event frame, past any `occupancy` and `presence` notices.
-async fn expect_topic_event(socket: &mut Socket, topic: &str, id: u64) -> Value {
+pub(crate) async fn expect_topic_event(socket: &mut Socket, topic: &str, id: u64) -> Value {
     let mut frame = socket.next_json().await;
     while frame["type"] == "occupancy" || frame["type"] == "presence" {
         frame = socket.next_json().await;

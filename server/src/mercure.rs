@@ -1,0 +1,505 @@
+//! A Mercure hub on edgepush topics (protocol 0.x, what `symfony/mercure` and
+//! `symfony/mercure-bundle` speak by default), decided without I/O: the settings, the publish
+//! form, the tokens' topic selectors, how a Mercure topic names an edgepush topic, and the
+//! Server-Sent Events frames. `docs/mercure.md` has the model.
+//!
+//! A Mercure topic that is itself an edgepush topic of a declared namespace (`product:42`) is
+//! that topic: Mercure and the SDK share it. Any other (`https://example.com/books/1`) is the
+//! topic `mercure:` + its percent-encoded text, in the `mercure` namespace.
+
+use edgepush_protocol::ErrorCode;
+use edgepush_protocol::token::TokenKey;
+use edgepush_protocol::topic::Topic;
+use serde::{Deserialize, Serialize};
+
+use crate::namespaces::Namespaces;
+
+/// Where the hub is.
+pub const MERCURE_PATH: &str = "/.well-known/mercure";
+/// The namespace of Mercure topics that are not edgepush topics.
+pub const MERCURE_NAMESPACE: &str = "mercure";
+/// The cookie symfony/mercure-bundle sets for subscribers.
+pub const MERCURE_COOKIE: &str = "mercureAuthorization";
+/// The most topics one update may name.
+pub const MAX_UPDATE_TOPICS: usize = 1000;
+
+/// The hub's settings (`MERCURE_*`); the hub is off without its keys.
+#[derive(Debug, Clone)]
+pub struct MercureSettings {
+    /// Verifies publishers' tokens (`MERCURE_PUBLISHER_JWT_KEY`, HS256).
+    pub publisher: TokenKey,
+    /// Verifies subscribers' tokens (`MERCURE_SUBSCRIBER_JWT_KEY`, HS256).
+    pub subscriber: TokenKey,
+    /// Subscribers without a token may read public updates (`MERCURE_ANONYMOUS`).
+    pub anonymous: bool,
+    /// Origins allowed to subscribe with credentials (`MERCURE_CORS_ORIGINS`, space-separated).
+    pub cors_origins: Vec<String>,
+    /// Seconds between heartbeats on a subscription (`MERCURE_HEARTBEAT_SECONDS`, 40).
+    pub heartbeat_s: u64,
+    /// The longest a subscription stays open, in seconds (`MERCURE_MAX_CONNECTION_SECONDS`,
+    /// 600); the browser reconnects and resumes.
+    pub max_connection_s: u64,
+    /// The most topics one subscription may name (`MERCURE_MAX_TOPICS`, 32).
+    pub max_topics: usize,
+}
+
+/// A refused Mercure request: the status a Mercure hub gives, a stable code, a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct MercureError {
+    /// The code (its HTTP status is the hub's).
+    pub code: ErrorCode,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl MercureError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// An update as published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    /// Its topics; the first is canonical.
+    pub topics: Vec<String>,
+    /// Its data (any text).
+    pub data: String,
+    /// Only for subscribers whose token's selectors match one of its topics.
+    pub private: bool,
+    /// Its id, if the publisher chose one.
+    pub id: Option<String>,
+    /// Its SSE `event:` type.
+    pub kind: Option<String>,
+    /// Its SSE `retry:`.
+    pub retry: Option<u64>,
+}
+
+/// What an update is stored as: the payload of an edgepush event in each of its topics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredUpdate {
+    /// The update id.
+    pub id: String,
+    /// The data.
+    pub data: String,
+    /// Private or not.
+    #[serde(default)]
+    pub private: bool,
+    /// The SSE type.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The SSE retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<u64>,
+    /// Every topic of the update (Mercure topics).
+    pub topics: Vec<String>,
+}
+
+impl StoredUpdate {
+    /// The update with its id settled.
+    pub fn new(update: Update, id: String) -> Self {
+        Self {
+            id,
+            data: update.data,
+            private: update.private,
+            kind: update.kind,
+            retry: update.retry,
+            topics: update.topics,
+        }
+    }
+
+    /// The edgepush event name: the update's type, or `mercure`.
+    pub fn event_name(&self) -> &str {
+        self.kind.as_deref().unwrap_or("mercure")
+    }
+
+    /// The update as one Server-Sent Event, as a Mercure hub writes it.
+    pub fn sse(&self) -> String {
+        let mut frame = String::new();
+        if let Some(kind) = &self.kind {
+            frame.push_str(&format!("event: {kind}\n"));
+        }
+        if let Some(retry) = self.retry {
+            frame.push_str(&format!("retry: {retry}\n"));
+        }
+        frame.push_str(&format!("id: {}\n", self.id));
+        for line in self.data.split('\n') {
+            frame.push_str(&format!("data: {line}\n"));
+        }
+        frame.push('\n');
+        frame
+    }
+}
+
+/// Parses the form `symfony/mercure` posts: `topic` (repeated), `data`, `private`, `id`,
+/// `type`, `retry`.
+pub fn parse_update(body: &[u8]) -> Result<Update, MercureError> {
+    let mut update = Update {
+        topics: Vec::new(),
+        data: String::new(),
+        private: false,
+        id: None,
+        kind: None,
+        retry: None,
+    };
+    for (key, value) in form_urlencoded::parse(body) {
+        match &*key {
+            "topic" => update.topics.push(value.into_owned()),
+            "data" => update.data = value.into_owned(),
+            "private" => update.private = true,
+            "id" => update.id = Some(value.into_owned()).filter(|id| !id.is_empty()),
+            "type" => update.kind = Some(value.into_owned()).filter(|t| !t.is_empty()),
+            "retry" => {
+                let retry = value.parse::<u64>().map_err(|_| {
+                    MercureError::new(
+                        ErrorCode::InvalidField,
+                        "Invalid \"retry\" parameter: must be a whole number of milliseconds",
+                    )
+                })?;
+                update.retry = Some(retry);
+            }
+            _ => {}
+        }
+    }
+    if update.topics.is_empty() {
+        return Err(MercureError::new(
+            ErrorCode::InvalidField,
+            "Missing \"topic\" parameter",
+        ));
+    }
+    if update.topics.len() > MAX_UPDATE_TOPICS {
+        return Err(MercureError::new(
+            ErrorCode::InvalidField,
+            format!("an update names at most {MAX_UPDATE_TOPICS} topics"),
+        ));
+    }
+    if let Some(id) = &update.id
+        && (id.starts_with('#') || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(MercureError::new(
+            ErrorCode::InvalidField,
+            "Invalid \"id\" parameter: 1 to 128 visible ASCII characters, not starting with #",
+        ));
+    }
+    Ok(update)
+}
+
+/// The edgepush topic a Mercure topic is stored and delivered in.
+pub fn topic_for(mercure_topic: &str, namespaces: &Namespaces) -> Result<Topic, MercureError> {
+    if let Ok(topic) = Topic::parse(mercure_topic)
+        && topic.namespace() != MERCURE_NAMESPACE
+        && namespaces.options(&topic).is_ok()
+    {
+        return Ok(topic);
+    }
+    let mut text = format!("{MERCURE_NAMESPACE}:");
+    for byte in mercure_topic.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            text.push(byte as char);
+        } else {
+            text.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Topic::parse(&text).map_err(|problem| {
+        MercureError::new(
+            ErrorCode::InvalidTopic,
+            format!(
+                "the topic {mercure_topic:?} cannot be stored: {problem} (once percent-encoded)"
+            ),
+        )
+    })
+}
+
+/// Which topics a token lets its holder publish to or subscribe to: the claim
+/// `mercure.<kind>` (or under `https://mercure.rocks/`).
+pub fn selectors(claims: &serde_json::Value, kind: &str) -> Vec<String> {
+    ["mercure", "https://mercure.rocks/"]
+        .iter()
+        .find_map(|root| claims.get(root)?.get(kind)?.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `selector` (`*`, a topic, or an RFC 6570 template like `https://x/books/{id}`)
+/// matches `topic`.
+pub fn matches(selector: &str, topic: &str) -> Result<bool, MercureError> {
+    if selector == "*" || selector == topic {
+        return Ok(true);
+    }
+    if !selector.contains('{') {
+        return Ok(false);
+    }
+    Ok(match_template(&template(selector)?, topic))
+}
+
+/// Whether any selector matches any of the topics.
+pub fn any_matches(selectors: &[String], topics: &[String]) -> Result<bool, MercureError> {
+    for selector in selectors {
+        for topic in topics {
+            if matches(selector, topic)? {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// A part of a URI template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part<'a> {
+    Literal(&'a str),
+    /// `{var}`: one or more characters other than `/ ? # ,`.
+    Segment,
+    /// `{+var}` or `{#var}`: one or more of any character.
+    Any,
+}
+
+fn template(selector: &str) -> Result<Vec<Part<'_>>, MercureError> {
+    let malformed = || {
+        MercureError::new(
+            ErrorCode::InvalidTopic,
+            format!(
+                "{selector:?} is not a URI template this hub reads ({{var}}, {{+var}}, {{#var}})"
+            ),
+        )
+    };
+    let mut parts = Vec::new();
+    let mut rest = selector;
+    while let Some(open) = rest.find('{') {
+        if open > 0 {
+            parts.push(Part::Literal(&rest[..open]));
+        }
+        let close = rest[open..].find('}').ok_or_else(malformed)? + open;
+        let expression = &rest[open + 1..close];
+        let (operator, name) = match expression.chars().next() {
+            Some('+' | '#') => (Part::Any, &expression[1..]),
+            _ => (Part::Segment, expression),
+        };
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        {
+            return Err(malformed());
+        }
+        parts.push(operator);
+        rest = &rest[close + 1..];
+    }
+    if rest.contains('}') {
+        return Err(malformed());
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Literal(rest));
+    }
+    Ok(parts)
+}
+
+fn match_template(parts: &[Part<'_>], text: &str) -> bool {
+    match parts.split_first() {
+        None => text.is_empty(),
+        Some((Part::Literal(literal), rest)) => text
+            .strip_prefix(literal)
+            .is_some_and(|text| match_template(rest, text)),
+        Some((variable, rest)) => {
+            let allowed = |c: char| *variable == Part::Any || !"/?#,".contains(c);
+            for (index, c) in text.char_indices() {
+                if !allowed(c) {
+                    break;
+                }
+                if match_template(rest, &text[index + c.len_utf8()..]) {
+                    return true;
+                }
+            }
+            false
+        }
+    }
+}
+
+/// An update id: `urn:uuid:` and a UUIDv7 from the time and 10 random bytes.
+pub fn uuid_v7(now_ms: u64, random: [u8; 10]) -> String {
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&now_ms.to_be_bytes()[2..]);
+    bytes[6..].copy_from_slice(&random);
+    bytes[6] = 0x70 | (bytes[6] & 0x0f);
+    bytes[8] = 0x80 | (bytes[8] & 0x3f);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// The token of a request: `Authorization: Bearer` first, then the `authorization` query
+/// parameter, then the `mercureAuthorization` cookie.
+pub fn request_token(
+    authorization: Option<&str>,
+    query: Option<&str>,
+    cookie: Option<&str>,
+) -> Option<String> {
+    if let Some(token) = authorization.and_then(|h| h.strip_prefix("Bearer ")) {
+        return Some(token.trim().to_owned());
+    }
+    if let Some(token) = query.filter(|t| !t.is_empty()) {
+        return Some(token.to_owned());
+    }
+    cookie?
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == MERCURE_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The claims of a request's token checked with `key`, or the refusal a hub gives (401).
+pub fn verify(key: &TokenKey, token: &str, now: i64) -> Result<serde_json::Value, MercureError> {
+    key.verify_any(token, now).map_err(|err| {
+        MercureError::new(err.code(), format!("the Mercure token is not valid: {err}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns() -> Namespaces {
+        Namespaces::parse(r#"{"product":{"public":true}}"#).unwrap()
+    }
+
+    #[test]
+    fn the_form_symfony_sends_is_read_in_full() {
+        let body = b"topic=https%3A%2F%2Fexample.com%2Fbooks%2F1&topic=https%3A%2F%2Fexample.com%2Fusers%2F42&data=%7B%22status%22%3A%22OutOfStock%22%7D&private=on&id=urn%3Auuid%3A1&type=BookUpdated&retry=5000";
+        let update = parse_update(body).unwrap();
+        assert_eq!(
+            update.topics,
+            [
+                "https://example.com/books/1",
+                "https://example.com/users/42"
+            ]
+        );
+        assert_eq!(update.data, r#"{"status":"OutOfStock"}"#);
+        assert!(update.private);
+        assert_eq!(
+            (update.id.as_deref(), update.kind.as_deref(), update.retry),
+            (Some("urn:uuid:1"), Some("BookUpdated"), Some(5000))
+        );
+        assert_eq!(
+            parse_update(b"data=x").unwrap_err().message,
+            "Missing \"topic\" parameter"
+        );
+        assert_eq!(
+            parse_update(b"topic=a&retry=soon").unwrap_err().code,
+            ErrorCode::InvalidField
+        );
+        let plus = parse_update(b"topic=a&data=two+words").unwrap();
+        assert_eq!(plus.data, "two words");
+    }
+
+    #[test]
+    fn mercure_topics_map_to_edgepush_topics() {
+        assert_eq!(
+            topic_for("product:42", &ns()).unwrap().as_str(),
+            "product:42"
+        );
+        assert_eq!(
+            topic_for("https://example.com/books/1", &ns())
+                .unwrap()
+                .as_str(),
+            "mercure:https%3A//example.com/books/1"
+        );
+        assert_eq!(
+            topic_for("undeclared:1", &ns()).unwrap().as_str(),
+            "mercure:undeclared%3A1"
+        );
+        assert_eq!(
+            topic_for("a#b*c d", &ns()).unwrap().as_str(),
+            "mercure:a%23b%2Ac%20d"
+        );
+        assert_eq!(
+            topic_for(&"x".repeat(300), &ns()).unwrap_err().code,
+            ErrorCode::InvalidTopic
+        );
+    }
+
+    #[test]
+    fn selectors_are_exact_star_or_templates() {
+        let claims = serde_json::json!({"mercure": {"publish": ["https://example.com/books/{id}"], "subscribe": ["*"]}});
+        let publish = selectors(&claims, "publish");
+        assert!(any_matches(&publish, &["https://example.com/books/1".into()]).unwrap());
+        assert!(!any_matches(&publish, &["https://example.com/books/1/x".into()]).unwrap());
+        assert!(!any_matches(&publish, &["https://example.com/users/1".into()]).unwrap());
+        assert!(matches("*", "anything").unwrap());
+        assert!(matches("https://x/{+rest}", "https://x/a/b?c").unwrap());
+        assert!(matches("https://x/{a}/{b}", "https://x/1/2").unwrap());
+        assert!(!matches("https://x/{a}", "https://x/").unwrap());
+        for bad in [
+            "https://x/{",
+            "https://x/{}",
+            "https://x/{a}}",
+            "https://x/{a b}",
+        ] {
+            assert_eq!(
+                matches(bad, "https://x/1").unwrap_err().code,
+                ErrorCode::InvalidTopic,
+                "{bad}"
+            );
+        }
+        let rocks = serde_json::json!({"https://mercure.rocks/": {"subscribe": ["a"]}});
+        assert_eq!(selectors(&rocks, "subscribe"), ["a"]);
+        assert!(selectors(&serde_json::json!({}), "publish").is_empty());
+    }
+
+    #[test]
+    fn updates_are_written_as_a_hub_writes_them() {
+        let update = StoredUpdate {
+            id: "urn:uuid:1".into(),
+            data: "line one\nline two".into(),
+            private: false,
+            kind: Some("BookUpdated".into()),
+            retry: Some(5000),
+            topics: vec!["https://example.com/books/1".into()],
+        };
+        assert_eq!(
+            update.sse(),
+            "event: BookUpdated\nretry: 5000\nid: urn:uuid:1\ndata: line one\ndata: line two\n\n"
+        );
+        let plain = StoredUpdate {
+            kind: None,
+            retry: None,
+            ..update
+        };
+        assert_eq!(plain.event_name(), "mercure");
+        assert!(plain.sse().starts_with("id: urn:uuid:1\n"));
+    }
+
+    #[test]
+    fn update_ids_are_uuid_v7_urns_in_time_order() {
+        let id = uuid_v7(0x0199_f3a4_7c1e, [0xff; 10]);
+        assert_eq!(id, "urn:uuid:0199f3a4-7c1e-7fff-bfff-ffffffffffff");
+        assert!(uuid_v7(2, [0; 10]) > uuid_v7(1, [0xff; 10]));
+    }
+
+    #[test]
+    fn the_token_comes_from_the_header_the_query_or_the_cookie() {
+        assert_eq!(
+            request_token(Some("Bearer a.b.c"), Some("q"), None).as_deref(),
+            Some("a.b.c")
+        );
+        assert_eq!(request_token(None, Some("q"), None).as_deref(), Some("q"));
+        assert_eq!(
+            request_token(None, None, Some("x=1; mercureAuthorization=c.c.c; y=2")).as_deref(),
+            Some("c.c.c")
+        );
+        assert_eq!(request_token(Some("Basic zzz"), None, Some("x=1")), None);
+    }
+}

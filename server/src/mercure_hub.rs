@@ -1,0 +1,365 @@
+//! The Mercure hub's two requests at the edge (`docs/mercure.md`): a publish stores the update
+//! in the edgepush topic of each of its topics (durable before the answer, its id the
+//! idempotency key); a subscription is a Server-Sent Events stream held by this stateless Worker
+//! — never by a Durable Object, which could then never hibernate — fed by one topic socket per
+//! topic on the topics' shards, which hibernate between updates.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use edgepush_protocol::ErrorCode;
+use edgepush_protocol::publish::{IdempotencyKey, MAX_BODY_BYTES, NewEvent, Target};
+use futures_util::future::{Either, join_all, select};
+use futures_util::stream::{StreamExt, select_all};
+use serde_json::value::RawValue;
+use wasm_bindgen::JsValue;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Context, Delay, Env, Headers, Request, Response, ResponseBody, WebSocket, web_sys};
+use worker::{WebsocketEvent, js_sys};
+
+use crate::config::Settings;
+use crate::error::ServerError;
+use crate::internal::{
+    PublishAnswer, RoomOutcome, ShardCall, ShardConnectCall, TopicCall, TopicPublishCall,
+};
+use crate::mercure::{
+    self, MercureError, MercureSettings, StoredUpdate, any_matches, parse_update, request_token,
+    selectors, topic_for,
+};
+use crate::objects::Object;
+use crate::runtime::{log, now_ms};
+
+impl From<MercureError> for ServerError {
+    fn from(err: MercureError) -> Self {
+        Self::Refused {
+            code: err.code,
+            message: err.message,
+            retry_after_ms: None,
+        }
+    }
+}
+
+fn refused(code: ErrorCode, message: impl Into<String>) -> ServerError {
+    ServerError::Refused {
+        code,
+        message: message.into(),
+        retry_after_ms: None,
+    }
+}
+
+/// The hub's settings, or 404 when it is off.
+fn hub(settings: &Settings) -> Result<&MercureSettings, ServerError> {
+    settings.mercure.as_ref().ok_or_else(|| {
+        refused(
+            ErrorCode::NotFound,
+            "the Mercure hub is off: set MERCURE_PUBLISHER_JWT_KEY to turn it on",
+        )
+    })
+}
+
+/// The request's token (header, `authorization` query parameter, cookie).
+fn token_of(req: &Request) -> Result<Option<String>, ServerError> {
+    let url = req.url()?;
+    let query = url
+        .query_pairs()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.into_owned());
+    Ok(request_token(
+        req.headers().get("Authorization")?.as_deref(),
+        query.as_deref(),
+        req.headers().get("Cookie")?.as_deref(),
+    ))
+}
+
+fn now_seconds() -> i64 {
+    (now_ms() / 1000) as i64
+}
+
+/// `POST /.well-known/mercure`.
+pub async fn publish(
+    mut req: Request,
+    env: &Env,
+    settings: &Settings,
+) -> Result<Response, ServerError> {
+    let hub = hub(settings)?;
+    let token = token_of(&req)?.ok_or(ServerError::MissingToken)?;
+    let claims = mercure::verify(&hub.publisher, &token, now_seconds())?;
+    let body = req.bytes().await?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ServerError::BodyTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    let update = parse_update(&body)?;
+    let allowed = selectors(&claims, "publish");
+    for topic in &update.topics {
+        if !any_matches(&allowed, std::slice::from_ref(topic))? {
+            return Err(refused(
+                ErrorCode::TopicForbidden,
+                format!("the token's mercure.publish selectors do not cover the topic {topic:?}"),
+            ));
+        }
+    }
+    let namespaces = &settings.room.namespaces;
+    let topics: BTreeSet<_> = update
+        .topics
+        .iter()
+        .map(|topic| topic_for(topic, namespaces))
+        .collect::<Result<_, _>>()?;
+    let id = update.id.clone().unwrap_or_else(new_update_id);
+    let stored = StoredUpdate::new(update, id.clone());
+    let payload = RawValue::from_string(serde_json::to_string(&stored).unwrap_or_default())
+        .map_err(|err| ServerError::Internal(err.to_string()))?;
+    let answers = join_all(topics.iter().map(|topic| {
+        let event = NewEvent {
+            to: Target::Topic(topic.clone()),
+            name: stored.event_name().to_owned(),
+            payload: payload.clone(),
+            idempotency_key: Some(IdempotencyKey::Event(id.clone())),
+        };
+        let call = TopicCall::Publish(TopicPublishCall {
+            topic: topic.as_str().to_owned(),
+            events: vec![event],
+        });
+        async move {
+            Object::Topic(topic.as_str())
+                .call::<PublishAnswer>(env, &call.to_json())
+                .await
+        }
+    }))
+    .await;
+    for answer in answers {
+        match answer.map(|a| a.outcomes.into_iter().next()) {
+            Ok(Some(RoomOutcome::Stored { .. } | RoomOutcome::Duplicate { .. })) => {}
+            Ok(Some(RoomOutcome::Conflict { .. })) => {
+                return Err(refused(
+                    ErrorCode::IdempotencyConflict,
+                    format!("the update id {id:?} was already used for another update"),
+                ));
+            }
+            Ok(None) => return Err(ServerError::Internal("a topic answered nothing".into())),
+            Err(failure) => {
+                return Err(refused(
+                    failure.code,
+                    format!(
+                        "storing the update failed: {}; publish it again with the same id",
+                        failure.message
+                    ),
+                ));
+            }
+        }
+    }
+    let headers = Headers::new();
+    headers.set("Content-Type", "text/plain; charset=utf-8")?;
+    Ok(Response::ok(id)?.with_headers(headers))
+}
+
+/// A new update id: `urn:uuid:` and a UUIDv7 (time-ordered).
+fn new_update_id() -> String {
+    let mut random = [0u8; 10];
+    for byte in &mut random {
+        *byte = (js_sys::Math::random() * 256.0) as u8;
+    }
+    mercure::uuid_v7(now_ms(), random)
+}
+
+/// `GET /.well-known/mercure?topic=…`: the SSE stream.
+pub async fn subscribe(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    settings: &Settings,
+) -> Result<Response, ServerError> {
+    let hub = hub(settings)?;
+    let now = now_seconds();
+    let claims = match token_of(&req)? {
+        Some(token) => Some(mercure::verify(&hub.subscriber, &token, now)?),
+        None if hub.anonymous => None,
+        None => return Err(ServerError::MissingToken),
+    };
+    let url = req.url()?;
+    let asked: Vec<String> = url
+        .query_pairs()
+        .filter(|(k, _)| k == "topic")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    if asked.is_empty() {
+        return Err(refused(
+            ErrorCode::InvalidField,
+            "Missing \"topic\" parameter",
+        ));
+    }
+    if asked.len() > hub.max_topics {
+        return Err(refused(
+            ErrorCode::InvalidField,
+            format!(
+                "at most {} topics per subscription (MERCURE_MAX_TOPICS)",
+                hub.max_topics
+            ),
+        ));
+    }
+    if let Some(selector) = asked.iter().find(|t| *t == "*" || t.contains('{')) {
+        return Err(refused(
+            ErrorCode::InvalidTopic,
+            format!(
+                "{selector:?}: this hub subscribes to exact topics only, not to * or URI templates yet (docs/mercure.md)"
+            ),
+        ));
+    }
+    let last_event_id = req.headers().get("Last-Event-ID")?.or_else(|| {
+        url.query_pairs()
+            .find(|(k, _)| k == "lastEventID" || k == "Last-Event-ID")
+            .map(|(_, v)| v.into_owned())
+    });
+    let exp = claims
+        .as_ref()
+        .and_then(|c| c.get("exp"))
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(i64::MAX);
+    let lifetime_s = (hub.max_connection_s as i64)
+        .min(exp.saturating_sub(now))
+        .max(1);
+    let may_read = claims
+        .as_ref()
+        .map(|c| selectors(c, "subscribe"))
+        .unwrap_or_default();
+
+    let namespaces = &settings.room.namespaces;
+    let mut sockets = Vec::new();
+    for text in &asked {
+        let topic = topic_for(text, namespaces)?;
+        let shards = namespaces.options(&topic).map_or(1, |o| o.shards.max(1));
+        let shard = (js_sys::Math::random() * f64::from(shards)) as u32 % shards;
+        let connect = ShardCall::Connect(ShardConnectCall {
+            topic: topic.as_str().to_owned(),
+            shard,
+            user: "mercure".to_owned(),
+            exp: now + lifetime_s,
+            subprotocol: false,
+            since: None,
+            epoch: None,
+            since_key: last_event_id.clone(),
+        });
+        let socket = crate::edge::upgrade(
+            env,
+            Object::Shard(topic.as_str(), shard),
+            &connect.to_json(),
+        )
+        .await?
+        .map_err(|failure| refused(failure.code, failure.message))?;
+        let ws = socket
+            .websocket()
+            .ok_or_else(|| ServerError::Internal("the shard answered without a socket".into()))?;
+        ws.accept()?;
+        sockets.push(ws);
+    }
+
+    let stream = web_sys::TransformStream::new().map_err(worker::Error::from)?;
+    let writer = stream
+        .writable()
+        .get_writer()
+        .map_err(worker::Error::from)?;
+    ctx.wait_until(relay_updates(
+        sockets,
+        writer,
+        may_read,
+        Duration::from_secs(hub.heartbeat_s),
+        Duration::from_secs(lifetime_s as u64),
+    ));
+    let headers = Headers::new();
+    headers.set("Content-Type", "text/event-stream")?;
+    headers.set(
+        "Cache-Control",
+        "private, no-cache, no-store, must-revalidate, max-age=0",
+    )?;
+    headers.set("X-Accel-Buffering", "no")?;
+    if let Some(origin) = req.headers().get("Origin")?
+        && hub.cors_origins.iter().any(|o| *o == origin || o == "*")
+    {
+        headers.set("Access-Control-Allow-Origin", &origin)?;
+        headers.set("Access-Control-Allow-Credentials", "true")?;
+    }
+    Ok(Response::from_body(ResponseBody::Stream(stream.readable()))?.with_headers(headers))
+}
+
+/// Writes the topics' updates to the SSE stream (a private update only when the subscriber's
+/// selectors match one of its topics; an update of several subscribed topics once), a
+/// heartbeat `:` line meanwhile, until the lifetime is over or the client went away.
+async fn relay_updates(
+    sockets: Vec<WebSocket>,
+    writer: web_sys::WritableStreamDefaultWriter,
+    may_read: Vec<String>,
+    heartbeat: Duration,
+    lifetime: Duration,
+) {
+    let write = |text: String| {
+        let chunk = js_sys::Uint8Array::from(text.as_bytes());
+        JsFuture::from(writer.write_with_chunk(&JsValue::from(chunk)))
+    };
+    if write(":\n\n".to_owned()).await.is_err() {
+        return;
+    }
+    let Ok(streams) = sockets
+        .iter()
+        .map(WebSocket::events)
+        .collect::<worker::Result<Vec<_>>>()
+    else {
+        return;
+    };
+    let mut events = select_all(streams);
+    let mut seen = HashSet::new();
+    let mut end = Delay::from(lifetime);
+    loop {
+        let next = select(events.next(), Delay::from(heartbeat));
+        let text = match select(next, &mut end).await {
+            Either::Right(_) => break,
+            Either::Left((Either::Right(_), _)) => Some(":\n\n".to_owned()),
+            Either::Left((Either::Left((None | Some(Err(_)), _)), _)) => break,
+            Either::Left((Either::Left((Some(Ok(WebsocketEvent::Close(_))), _)), _)) => break,
+            Either::Left((Either::Left((Some(Ok(WebsocketEvent::Message(message))), _)), _)) => {
+                message
+                    .text()
+                    .and_then(|frame| sse_of(&frame, &may_read, &mut seen))
+            }
+        };
+        if let Some(text) = text
+            && write(text).await.is_err()
+        {
+            break;
+        }
+    }
+    let _ = JsFuture::from(writer.close()).await;
+    for ws in &sockets {
+        let _ = ws.close(Some(1000), Some("subscription over"));
+    }
+    log("mercure_closed", &[("topics", sockets.len().to_string())]);
+}
+
+/// The SSE text for a frame from a topic socket, if the subscriber gets it.
+fn sse_of(frame: &str, may_read: &[String], seen: &mut HashSet<String>) -> Option<String> {
+    let frame: serde_json::Value = serde_json::from_str(frame).ok()?;
+    if frame["type"] != "event" {
+        return None;
+    }
+    // An update published through Mercure, or any other event of the topic (published with
+    // `POST /publish`): then its name is the type, its payload the data, its topic id the id.
+    let update =
+        serde_json::from_value::<StoredUpdate>(frame["payload"].clone()).unwrap_or_else(|_| {
+            StoredUpdate {
+                id: format!(
+                    "{}/{}",
+                    frame["topic"].as_str().unwrap_or_default(),
+                    frame["id"]
+                ),
+                data: frame["payload"].to_string(),
+                private: false,
+                kind: frame["name"].as_str().map(str::to_owned),
+                retry: None,
+                topics: Vec::new(),
+            }
+        });
+    if update.private && !any_matches(may_read, &update.topics).unwrap_or(false) {
+        return None;
+    }
+    seen.insert(update.id.clone()).then(|| update.sse())
+}

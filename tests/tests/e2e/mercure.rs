@@ -1,0 +1,363 @@
+//! The Mercure hub end to end: the form `symfony/mercure` posts, Server-Sent Events read the way
+//! an `EventSource` reads them, one topic space with the SDK's topics, private updates, resume
+//! with `Last-Event-ID`, and the refusals a hub gives.
+
+use base64::Engine as _;
+use edgepush_protocol::token::TokenKey;
+
+use super::*;
+
+const HUB: &str = "/.well-known/mercure";
+
+/// A publish form's fields.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
+/// A Mercure token signed with the test workers' Mercure key.
+fn mercure_token(claims: Value) -> String {
+    TokenKey::new(test_env("EDGEPUSH_TEST_MERCURE_JWT_SECRET").as_bytes())
+        .unwrap()
+        .mint_any(&claims)
+}
+
+fn publisher() -> String {
+    mercure_token(json!({"mercure": {"publish": ["*"]}}))
+}
+
+/// Posts an update as `symfony/mercure` does; returns the status and the body text.
+async fn post_update(worker: &Worker, token: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let body: String = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let response = reqwest::Client::new()
+        .post(format!("{}{HUB}", worker.base_url()))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Event {
+    id: String,
+    kind: Option<String>,
+    retry: Option<u64>,
+    data: String,
+}
+
+/// A subscription, read as an `EventSource` reads it.
+struct Subscription {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Subscription {
+    /// The next event within 5 s, past heartbeats; `None` when nothing came.
+    async fn next(&mut self) -> Option<Event> {
+        self.next_within(Duration::from_secs(5)).await
+    }
+
+    async fn next_within(&mut self, wait: Duration) -> Option<Event> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = Event::default();
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    match line.split_once(": ") {
+                        Some(("id", v)) => event.id = v.to_owned(),
+                        Some(("event", v)) => event.kind = Some(v.to_owned()),
+                        Some(("retry", v)) => event.retry = v.parse().ok(),
+                        Some(("data", v)) => data.push(v),
+                        _ => {}
+                    }
+                }
+                if event.id.is_empty() {
+                    continue; // a heartbeat
+                }
+                event.data = data.join("\n");
+                return Some(event);
+            }
+            match tokio::time::timeout(wait, self.response.chunk()).await {
+                Ok(Ok(Some(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// Subscribes to `topics`; returns the subscription, or the refusal's status and body.
+async fn subscribe(
+    worker: &Worker,
+    token: Option<&str>,
+    topics: &[&str],
+    last_event_id: Option<&str>,
+) -> Result<Subscription, (u16, String)> {
+    let query: Vec<String> = topics
+        .iter()
+        .map(|t| format!("topic={}", urlencode(t)))
+        .collect();
+    let mut request =
+        reqwest::Client::new().get(format!("{}{HUB}?{}", worker.base_url(), query.join("&")));
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err((status, response.text().await.unwrap_or_default()));
+    }
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    Ok(Subscription {
+        response,
+        buffer: String::new(),
+    })
+}
+
+fn subscriber(selectors: &[&str]) -> String {
+    mercure_token(json!({"mercure": {"subscribe": selectors}, "exp": now() + 600}))
+}
+
+pub async fn mercure_updates_reach_event_sources_and_sdk_clients_in_one_topic_space(
+    worker: Shared,
+) {
+    let book = format!("https://example.com/books/{}", std::process::id());
+    let product = topic("product", "mercure");
+    let mut sse = subscribe(&worker, Some(&subscriber(&["*"])), &[&book, &product], None)
+        .await
+        .unwrap();
+    // An SDK client reads the same update in the edgepush topic the Mercure topic names.
+    let reader = user("mercure-sdk");
+    let mut grant = claims(&reader, 600);
+    grant.topics = vec!["mercure:*".to_owned()];
+    let mut socket = worker.connect_with(&mint(&grant), "").await.unwrap();
+    socket.next_json().await;
+    let mapped = format!("mercure:https%3A//example.com/books/{}", std::process::id());
+    subscribed(&mut socket, &mapped).await;
+
+    let (status, id) = post_update(
+        &worker,
+        &publisher(),
+        &[
+            ("topic", &book),
+            ("data", "{\"status\":\"OutOfStock\"}\nsecond line"),
+            ("id", "urn:uuid:book-1"),
+            ("type", "BookUpdated"),
+            ("retry", "5000"),
+        ],
+    )
+    .await;
+    assert_eq!((status, id.as_str()), (200, "urn:uuid:book-1"));
+    let event = sse.next().await.expect("the update as an SSE event");
+    assert_eq!(
+        event,
+        Event {
+            id: "urn:uuid:book-1".into(),
+            kind: Some("BookUpdated".into()),
+            retry: Some(5000),
+            data: "{\"status\":\"OutOfStock\"}\nsecond line".into(),
+        }
+    );
+    let frame = expect_topic_event(&mut socket, &mapped, 1).await;
+    assert_eq!(frame["name"], "BookUpdated");
+    assert_eq!(frame["payload"]["id"], "urn:uuid:book-1");
+
+    // An edgepush publish to a topic a subscriber named reaches it too.
+    let published = publish_topic(&worker, &product, "ProductChanged", json!({"price": 3})).await;
+    let event = sse
+        .next()
+        .await
+        .expect("the edgepush event as an SSE event");
+    assert_eq!(event.kind.as_deref(), Some("ProductChanged"));
+    assert_eq!(event.data, r#"{"price":3}"#);
+    assert_eq!(event.id, format!("{product}/{}", published["id"]));
+
+    // Publishing the same id again stores nothing new: the retry of a lost answer.
+    let (status, _) = post_update(
+        &worker,
+        &publisher(),
+        &[
+            ("topic", &book),
+            ("data", "{\"status\":\"OutOfStock\"}\nsecond line"),
+            ("id", "urn:uuid:book-1"),
+            ("type", "BookUpdated"),
+            ("retry", "5000"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(sse.next_within(Duration::from_millis(700)).await.is_none());
+    // A generated id is a UUIDv7 URN.
+    let (status, id) = post_update(&worker, &publisher(), &[("topic", &book), ("data", "x")]).await;
+    assert_eq!(status, 200);
+    assert!(id.starts_with("urn:uuid:") && id.len() == 45, "{id}");
+    assert_eq!(sse.next().await.unwrap().id, id);
+}
+
+pub async fn private_mercure_updates_reach_only_subscribers_who_may_read_them(worker: Shared) {
+    let pid = std::process::id();
+    let book = format!("https://example.com/books/private-{pid}");
+    let owner = format!("https://example.com/users/{pid}");
+    let mut allowed = subscribe(&worker, Some(&subscriber(&[&owner])), &[&book], None)
+        .await
+        .unwrap();
+    let mut other = subscribe(
+        &worker,
+        Some(&subscriber(&["https://example.com/users/{id}/x"])),
+        &[&book],
+        None,
+    )
+    .await
+    .unwrap();
+    let (status, _) = post_update(
+        &worker,
+        &publisher(),
+        &[
+            ("topic", &book),
+            ("data", "secret"),
+            ("private", "on"),
+            ("id", "p-1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = post_update(
+        &worker,
+        &publisher(),
+        &[
+            ("topic", &book),
+            ("topic", &owner),
+            ("data", "for the owner"),
+            ("private", "on"),
+            ("id", "p-2"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = post_update(
+        &worker,
+        &publisher(),
+        &[("topic", &book), ("data", "public"), ("id", "p-3")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(allowed.next().await.unwrap().id, "p-2");
+    assert_eq!(allowed.next().await.unwrap().id, "p-3");
+    assert_eq!(
+        other.next().await.unwrap().id,
+        "p-3",
+        "no private update reaches it"
+    );
+}
+
+pub async fn a_mercure_subscriber_resumes_after_its_last_event_id(worker: Shared) {
+    let book = format!("https://example.com/books/resume-{}", std::process::id());
+    for i in 1..=3 {
+        let id = format!("r-{i}");
+        let (status, _) = post_update(
+            &worker,
+            &publisher(),
+            &[("topic", &book), ("data", &id), ("id", &id)],
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let mut sse = subscribe(&worker, Some(&subscriber(&["*"])), &[&book], Some("r-1"))
+        .await
+        .unwrap();
+    assert_eq!(sse.next().await.unwrap().id, "r-2");
+    assert_eq!(sse.next().await.unwrap().id, "r-3");
+    let (status, _) = post_update(
+        &worker,
+        &publisher(),
+        &[("topic", &book), ("data", "live"), ("id", "r-4")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(sse.next().await.unwrap().id, "r-4");
+}
+
+pub async fn the_mercure_hub_refuses_bad_requests_as_a_hub_does(worker: Shared) {
+    let book = "https://example.com/books/refused";
+    let key = |secret: &[u8], claims: Value| TokenKey::new(secret).unwrap().mint_any(&claims);
+    let cases: Vec<(String, Form, u16)> = vec![
+        (publisher(), vec![("data", "no topic")], 400),
+        (
+            mercure_token(json!({"mercure": {"publish": ["https://example.com/users/{id}"]}})),
+            vec![("topic", book)],
+            403,
+        ),
+        (
+            mercure_token(json!({"mercure": {"subscribe": ["*"]}})),
+            vec![("topic", book)],
+            403,
+        ),
+        (
+            key(
+                b"another-secret-that-is-long-enough!!",
+                json!({"mercure": {"publish": ["*"]}}),
+            ),
+            vec![("topic", book)],
+            401,
+        ),
+        (
+            mercure_token(json!({"mercure": {"publish": ["*"]}, "exp": now() - 10})),
+            vec![("topic", book)],
+            401,
+        ),
+        (publisher(), vec![("topic", book), ("retry", "soon")], 400),
+        (
+            publisher(),
+            vec![("topic", book), ("id", "#not-an-id")],
+            400,
+        ),
+    ];
+    for (token, form, status) in cases {
+        let (got, body) = post_update(&worker, &token, &form).await;
+        assert_eq!(got, status, "{form:?}: {body}");
+    }
+    let none = format!(
+        "{}.{}.",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"mercure":{"publish":["*"]}}"#)
+    );
+    assert_eq!(post_update(&worker, &none, &[("topic", book)]).await.0, 401);
+    let too_many: Vec<String> = (0..33)
+        .map(|i| format!("https://example.com/{i}"))
+        .collect();
+    let names: Vec<&str> = too_many.iter().map(String::as_str).collect();
+    for (token, topics, status) in [
+        (None, vec![book], 401),
+        (Some(subscriber(&["*"])), vec![], 400),
+        (
+            Some(subscriber(&["*"])),
+            vec!["https://example.com/books/{id}"],
+            400,
+        ),
+        (Some(subscriber(&["*"])), names, 400),
+    ] {
+        let refused = subscribe(&worker, token.as_deref(), &topics, None).await;
+        assert_eq!(refused.err().map(|(s, _)| s), Some(status), "{topics:?}");
+    }
+}
