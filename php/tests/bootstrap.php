@@ -23,6 +23,7 @@ $packages = [
     'Symfony/Component/Messenger',
     'Symfony/Component/Security/Core',
     'Symfony/Component/HttpClient',
+    'Symfony/Component/Mercure',
     'Twig',
     'Psr/Http/Client',
     'Nyholm/Psr7',
