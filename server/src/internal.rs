@@ -71,6 +71,24 @@ pub enum TopicCall<E = NewEvent> {
     Leave(LeaveCall),
     /// From the edge: who is there; answered with a [`TopicPresenceAnswer`].
     Presence(TopicPresenceCall),
+    /// From the edge, to the Mercure templates registry: the template selectors subscribed so
+    /// far, after adding `add` if given; answered with a [`TemplatesAnswer`].
+    Templates(TemplatesCall),
+}
+
+/// Reads (and extends) the Mercure templates registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplatesCall {
+    /// A selector to add first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add: Option<String>,
+}
+
+/// The Mercure templates registry's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplatesAnswer {
+    /// Every template selector subscribed so far.
+    pub templates: Vec<String>,
 }
 
 /// Asks a topic who is there.
@@ -562,6 +580,9 @@ mod tests {
             }),
             TopicCall::Presence(TopicPresenceCall {
                 topic: "feed:all".into(),
+            }),
+            TopicCall::Templates(TemplatesCall {
+                add: Some("https://x/{id}".into()),
             }),
         ];
         for call in topic_calls {

@@ -5,7 +5,10 @@
 //!
 //! A Mercure topic that is itself an edgepush topic of a declared namespace (`product:42`) is
 //! that topic: Mercure and the SDK share it. Any other (`https://example.com/books/1`) is the
-//! topic `mercure:` + its percent-encoded text, in the `mercure` namespace.
+//! topic `mercure:` + its percent-encoded text, in the `mercure` namespace. A subscription to a
+//! URI template or to `*` reads the topic `mercure:~t~` + the encoded selector, where every
+//! update of a matching topic is stored too; the selectors subscribed so far are kept in a
+//! registry ([`TEMPLATES_OBJECT`]) that each publish reads.
 
 use edgepush_protocol::ErrorCode;
 use edgepush_protocol::token::TokenKey;
@@ -20,6 +23,10 @@ pub const MERCURE_PATH: &str = "/.well-known/mercure";
 pub const MERCURE_NAMESPACE: &str = "mercure";
 /// The cookie symfony/mercure-bundle sets for subscribers.
 pub const MERCURE_COOKIE: &str = "mercureAuthorization";
+/// The name of the topic object that keeps the template selectors subscribed so far (not a
+/// valid topic, so no topic is named like it).
+pub const TEMPLATES_OBJECT: &str = "mercure templates";
+
 /// The most topics one update may name.
 pub const MAX_UPDATE_TOPICS: usize = 1000;
 
@@ -196,9 +203,29 @@ pub fn topic_for(mercure_topic: &str, namespaces: &Namespaces) -> Result<Topic, 
     {
         return Ok(topic);
     }
-    let mut text = format!("{MERCURE_NAMESPACE}:");
+    encoded(&format!("{MERCURE_NAMESPACE}:"), mercure_topic)
+}
+
+/// Whether a subscription's topic is a selector of many topics (`*`, a URI template).
+pub fn is_template(selector: &str) -> bool {
+    selector == "*" || selector.contains('{')
+}
+
+/// The edgepush topic a template selector's subscribers read: every update of a matching topic
+/// is stored there too. Checks the template.
+pub fn template_topic(selector: &str) -> Result<Topic, MercureError> {
+    if selector != "*" {
+        template(selector)?;
+    }
+    encoded(&format!("{MERCURE_NAMESPACE}:~t~"), selector)
+}
+
+/// `prefix` and `text` percent-encoded (everything but letters, digits and `-._/`): a
+/// valid topic, or why not.
+fn encoded(prefix: &str, mercure_topic: &str) -> Result<Topic, MercureError> {
+    let mut text = prefix.to_owned();
     for byte in mercure_topic.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+        if byte.is_ascii_alphanumeric() || b"-._/".contains(&byte) {
             text.push(byte as char);
         } else {
             text.push_str(&format!("%{byte:02X}"));
@@ -429,6 +456,17 @@ mod tests {
             topic_for(&"x".repeat(300), &ns()).unwrap_err().code,
             ErrorCode::InvalidTopic
         );
+        assert_eq!(
+            topic_for("~t~x", &ns()).unwrap().as_str(),
+            "mercure:%7Et%7Ex"
+        );
+        assert_eq!(
+            template_topic("https://x/{id}").unwrap().as_str(),
+            "mercure:~t~https%3A//x/%7Bid%7D"
+        );
+        assert_eq!(template_topic("*").unwrap().as_str(), "mercure:~t~%2A");
+        assert!(template_topic("https://x/{").is_err());
+        assert!(is_template("*") && is_template("https://x/{id}") && !is_template("https://x/1"));
     }
 
     #[test]

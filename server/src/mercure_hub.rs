@@ -1,6 +1,6 @@
 //! The Mercure hub's two requests at the edge (`docs/mercure.md`): a publish stores the update
-//! in the edgepush topic of each of its topics (durable before the answer, its id the
-//! idempotency key); a subscription is a Server-Sent Events stream held by this stateless Worker
+//! in the edgepush topic of each of its topics and of each subscribed template selector that
+//! matches it (durable before the answer, its id the idempotency key); a subscription is a Server-Sent Events stream held by this stateless Worker
 //! — never by a Durable Object, which could then never hibernate — fed by one topic socket per
 //! topic on the topics' shards, which hibernate between updates.
 
@@ -20,11 +20,12 @@ use worker::{WebsocketEvent, js_sys};
 use crate::config::Settings;
 use crate::error::ServerError;
 use crate::internal::{
-    PublishAnswer, RoomOutcome, ShardCall, ShardConnectCall, TopicCall, TopicPublishCall,
+    PublishAnswer, RoomOutcome, ShardCall, ShardConnectCall, TemplatesAnswer, TemplatesCall,
+    TopicCall, TopicPublishCall,
 };
 use crate::mercure::{
-    self, MercureError, MercureSettings, StoredUpdate, any_matches, parse_update, request_token,
-    selectors, topic_for,
+    self, MercureError, MercureSettings, StoredUpdate, TEMPLATES_OBJECT, any_matches, parse_update,
+    request_token, selectors, topic_for,
 };
 use crate::objects::Object;
 use crate::runtime::{log, now_ms};
@@ -101,11 +102,17 @@ pub async fn publish(
         }
     }
     let namespaces = &settings.room.namespaces;
-    let topics: BTreeSet<_> = update
+    let mut topics: BTreeSet<_> = update
         .topics
         .iter()
         .map(|topic| topic_for(topic, namespaces))
         .collect::<Result<_, _>>()?;
+    // The update is stored for the template selectors that match it too.
+    for selector in templates(env, None).await? {
+        if mercure::any_matches(std::slice::from_ref(&selector), &update.topics)? {
+            topics.insert(mercure::template_topic(&selector)?);
+        }
+    }
     let id = update.id.clone().unwrap_or_else(new_update_id);
     let stored = StoredUpdate::new(update, id.clone());
     let payload = RawValue::from_string(serde_json::to_string(&stored).unwrap_or_default())
@@ -154,6 +161,23 @@ pub async fn publish(
     Ok(Response::ok(id)?.with_headers(headers))
 }
 
+/// The template selectors subscribed so far, after adding `add`: one request to the registry.
+async fn templates(env: &Env, add: Option<&str>) -> Result<Vec<String>, ServerError> {
+    let call = TopicCall::<NewEvent>::Templates(TemplatesCall {
+        add: add.map(str::to_owned),
+    });
+    Object::Topic(TEMPLATES_OBJECT)
+        .call::<TemplatesAnswer>(env, &call.to_json())
+        .await
+        .map(|answer| answer.templates)
+        .map_err(|failure| {
+            refused(
+                failure.code,
+                format!("the Mercure templates registry failed: {}", failure.message),
+            )
+        })
+}
+
 /// A new update id: `urn:uuid:` and a UUIDv7 (time-ordered).
 fn new_update_id() -> String {
     let mut random = [0u8; 10];
@@ -198,14 +222,6 @@ pub async fn subscribe(
             ),
         ));
     }
-    if let Some(selector) = asked.iter().find(|t| *t == "*" || t.contains('{')) {
-        return Err(refused(
-            ErrorCode::InvalidTopic,
-            format!(
-                "{selector:?}: this hub subscribes to exact topics only, not to * or URI templates yet (docs/mercure.md)"
-            ),
-        ));
-    }
     let last_event_id = req.headers().get("Last-Event-ID")?.or_else(|| {
         url.query_pairs()
             .find(|(k, _)| k == "lastEventID" || k == "Last-Event-ID")
@@ -227,7 +243,13 @@ pub async fn subscribe(
     let namespaces = &settings.room.namespaces;
     let mut sockets = Vec::new();
     for text in &asked {
-        let topic = topic_for(text, namespaces)?;
+        let topic = if mercure::is_template(text) {
+            let topic = mercure::template_topic(text)?;
+            templates(env, Some(text)).await?;
+            topic
+        } else {
+            topic_for(text, namespaces)?
+        };
         let shards = namespaces.options(&topic).map_or(1, |o| o.shards.max(1));
         let shard = (js_sys::Math::random() * f64::from(shards)) as u32 % shards;
         let connect = ShardCall::Connect(ShardConnectCall {

@@ -512,5 +512,38 @@ impl<S: Sql> Subscriptions<S> {
     }
 }
 
+const TEMPLATES_SCHEMA: &str =
+    "CREATE TABLE IF NOT EXISTS templates (selector TEXT PRIMARY KEY) WITHOUT ROWID";
+const INSERT_TEMPLATE: &str = "INSERT OR IGNORE INTO templates (selector) VALUES (?1)";
+const SELECT_TEMPLATES: &str = "SELECT selector FROM templates ORDER BY selector";
+
+/// The Mercure template selectors subscribed so far (kept by one object).
+#[derive(Debug)]
+pub struct Templates<S> {
+    sql: S,
+}
+
+impl<S: Sql> Templates<S> {
+    /// Opens the table, creating it if it is missing.
+    pub fn open(sql: S) -> Result<Self, StoreError> {
+        sql.run(TEMPLATES_SCHEMA, &[])?;
+        Ok(Self { sql })
+    }
+
+    /// Adds a selector (no-op for a known one).
+    pub fn add(&self, selector: &str) -> Result<(), StoreError> {
+        self.sql.run(INSERT_TEMPLATE, &[text(selector)]).map(drop)
+    }
+
+    /// Every selector.
+    pub fn all(&self) -> Result<Vec<String>, StoreError> {
+        self.sql
+            .run(SELECT_TEMPLATES, &[])?
+            .into_iter()
+            .map(|row| columns::<1>(row).and_then(|[selector]| read_text(selector)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -19,13 +19,14 @@ use crate::config::RoomSettings;
 use crate::history::StoreError;
 use crate::internal::{
     DeliverCall, Delivered, JoinAnswer, JoinCall, LeaveCall, Member, PublishAnswer, RoomCall,
-    RoomOutcome, ShardCall, SocketsAnswer, TopicCall, TopicPresenceAnswer, TopicPublishCall,
+    RoomOutcome, ShardCall, SocketsAnswer, TemplatesAnswer, TopicCall, TopicPresenceAnswer,
+    TopicPublishCall,
 };
 use crate::namespaces::NamespaceOptions;
 use crate::objects::{Object, Outcome, json, settings_from, to_response};
 use crate::room::{Accepted, ResumeRequest, Room};
 use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms};
-use crate::sql_store::{Count, MemberChange, Members, SqlStore};
+use crate::sql_store::{Count, MemberChange, Members, SqlStore, Templates};
 
 /// The per-topic Durable Object.
 #[durable_object]
@@ -60,6 +61,7 @@ impl DurableObject for TopicObject {
                 .await
                 .map(|()| json(&serde_json::json!({}))),
             Ok(TopicCall::Presence(call)) => self.presence(&call.topic).map(|a| json(&a)),
+            Ok(TopicCall::Templates(call)) => self.templates(call.add.as_deref()).map(|a| json(&a)),
             Err(failure) => Err(failure),
         };
         to_response(answered)
@@ -159,6 +161,18 @@ impl TopicObject {
         let change = self.members()?.count(&call.member.key(), count)?;
         self.plan_notices(&call.topic, &[(&call.member, change)])
             .await
+    }
+
+    /// The Mercure templates registry (only the object named
+    /// [`crate::mercure::TEMPLATES_OBJECT`] is asked): every selector, after adding `add`.
+    fn templates(&self, add: Option<&str>) -> Outcome<TemplatesAnswer> {
+        let templates = Templates::open(DurableSql::of(&self.state)?)?;
+        if let Some(selector) = add {
+            templates.add(selector)?;
+        }
+        Ok(TemplatesAnswer {
+            templates: templates.all()?,
+        })
     }
 
     /// Who is there.

@@ -480,3 +480,16 @@ fn backend_subscriptions_are_a_set_of_topics() {
         .unwrap();
     assert_eq!(subs.backend_topics().unwrap(), ["feed:b"]);
 }
+
+#[test]
+fn templates_are_a_set_that_survives_reopening() {
+    let sql = Native::new();
+    let templates = Templates::open(sql.clone()).unwrap();
+    templates.add("https://x/{id}").unwrap();
+    templates.add("*").unwrap();
+    templates.add("https://x/{id}").unwrap();
+    assert_eq!(
+        Templates::open(sql).unwrap().all().unwrap(),
+        ["*", "https://x/{id}"]
+    );
+}

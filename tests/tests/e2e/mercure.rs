@@ -352,7 +352,7 @@ pub async fn the_mercure_hub_refuses_bad_requests_as_a_hub_does(worker: Shared) 
         (Some(subscriber(&["*"])), vec![], 400),
         (
             Some(subscriber(&["*"])),
-            vec!["https://example.com/books/{id}"],
+            vec!["https://example.com/books/{id"],
             400,
         ),
         (Some(subscriber(&["*"])), names, 400),
@@ -360,4 +360,45 @@ pub async fn the_mercure_hub_refuses_bad_requests_as_a_hub_does(worker: Shared) 
         let refused = subscribe(&worker, token.as_deref(), &topics, None).await;
         assert_eq!(refused.err().map(|(s, _)| s), Some(status), "{topics:?}");
     }
+}
+
+pub async fn template_and_star_subscriptions_read_every_matching_topic(worker: Shared) {
+    let pid = std::process::id();
+    let template = format!("https://example.com/tpl-{pid}/{{id}}");
+    let mut by_template = subscribe(&worker, Some(&subscriber(&["*"])), &[&template], None)
+        .await
+        .unwrap();
+    let mut everything = subscribe(&worker, Some(&subscriber(&["*"])), &["*"], None)
+        .await
+        .unwrap();
+    let matching = format!("https://example.com/tpl-{pid}/7");
+    let other = format!("https://example.com/tpl-{pid}/7/comments");
+    for (topic, id) in [(&other, "t-other"), (&matching, "t-match")] {
+        let (status, _) = post_update(
+            &worker,
+            &publisher(),
+            &[("topic", topic), ("data", id), ("id", id)],
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(by_template.next().await.unwrap().id, "t-match");
+    assert!(
+        by_template
+            .next_within(Duration::from_millis(700))
+            .await
+            .is_none()
+    );
+    // `*` reads every update, this test's among those of tests running beside it.
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let event = everything
+            .next()
+            .await
+            .expect("the updates reach the * subscriber");
+        if event.id.starts_with("t-") {
+            seen.push(event.id);
+        }
+    }
+    assert_eq!(seen, ["t-other", "t-match"]);
 }
