@@ -83,6 +83,7 @@ pub async fn publish(
     settings: &Settings,
 ) -> Result<Response, ServerError> {
     let hub = hub(settings)?;
+    let req_url = req.url()?;
     let token = token_of(&req)?.ok_or(ServerError::MissingToken)?;
     let claims = mercure::verify(&hub.publisher, &token, now_seconds())?;
     let body = req.bytes().await?;
@@ -158,7 +159,17 @@ pub async fn publish(
     }
     let headers = Headers::new();
     headers.set("Content-Type", "text/plain; charset=utf-8")?;
+    headers.set("Link", &discovery(&req_url)?)?;
     Ok(Response::ok(id)?.with_headers(headers))
+}
+
+/// The discovery link a hub answers with: `<https://host/.well-known/mercure>; rel="mercure"`.
+fn discovery(url: &worker::Url) -> Result<String, ServerError> {
+    Ok(format!(
+        "<{}{}>; rel=\"mercure\"",
+        url.origin().ascii_serialization(),
+        mercure::MERCURE_PATH
+    ))
 }
 
 /// The template selectors subscribed so far, after adding `add`: one request to the registry.
@@ -295,6 +306,7 @@ pub async fn subscribe(
         "private, no-cache, no-store, must-revalidate, max-age=0",
     )?;
     headers.set("X-Accel-Buffering", "no")?;
+    headers.set("Link", &discovery(&url)?)?;
     if let Some(origin) = req.headers().get("Origin")?
         && hub.cors_origins.iter().any(|o| *o == origin || o == "*")
     {

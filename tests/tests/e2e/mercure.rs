@@ -129,6 +129,12 @@ async fn subscribe(
         response.headers()["content-type"].to_str().unwrap(),
         "text/event-stream"
     );
+    // Discovery: the hub names itself.
+    let link = response.headers()["link"].to_str().unwrap();
+    assert!(
+        link.ends_with("/.well-known/mercure>; rel=\"mercure\""),
+        "{link}"
+    );
     Ok(Subscription {
         response,
         buffer: String::new(),
@@ -343,6 +349,13 @@ pub async fn the_mercure_hub_refuses_bad_requests_as_a_hub_does(worker: Shared) 
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"mercure":{"publish":["*"]}}"#)
     );
     assert_eq!(post_update(&worker, &none, &[("topic", book)]).await.0, 401);
+    let huge = "x".repeat(MAX_BODY_BYTES + 1);
+    assert_eq!(
+        post_update(&worker, &publisher(), &[("topic", book), ("data", &huge)])
+            .await
+            .0,
+        413
+    );
     let too_many: Vec<String> = (0..33)
         .map(|i| format!("https://example.com/{i}"))
         .collect();
