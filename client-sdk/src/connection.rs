@@ -20,6 +20,14 @@
 //! so that a page subscribing in a loop sends a few frames, not one per topic. The server closes
 //! a socket that sends too many frames (4501, terminal), so the machine never sends more than
 //! [`FRAME_BUDGET`] of them on one socket in any minute: the rest waits for the window to move.
+//!
+//! The backend may subscribe the user too (`POST /subscribe`, the token's `subs`): the server
+//! then sends `subscribed` for a topic the app never asked for, after every `welcome`. The machine
+//! keeps such a topic like the app's own (epoch, last id, dedupe, gaps), with no handle, and
+//! delivers its events for the client's own handlers ([`Action::Deliver`] with `scoped` false).
+//! It does not subscribe to it on a new socket by itself (the backend may have ended it): when the
+//! server's `subscribed` for it comes again, the machine subscribes again from its last id, so
+//! that what was published meanwhile is replayed.
 
 use alloc::string::String;
 use alloc::vec;
@@ -27,8 +35,8 @@ use alloc::vec::Vec;
 
 use edgepush_protocol::codes::{CloseAction, CloseCode, close_action};
 use edgepush_protocol::frames::{
-    self, CONNECT_PATH, EPOCH_PARAM, ErrorBody, EventFrame, PING, REFUSAL_CLOSE, REFUSAL_PARAM,
-    SINCE_PARAM, ServerFrame, Subscribed, Unsubscribed,
+    self, CONNECT_PATH, EPOCH_PARAM, ErrorBody, EventFrame, Occupancy, PING, PresenceChange,
+    REFUSAL_CLOSE, REFUSAL_PARAM, SINCE_PARAM, ServerFrame, Subscribed, Unsubscribed,
 };
 use edgepush_protocol::token::LEEWAY_SECONDS;
 
@@ -152,6 +160,10 @@ pub enum Frame<P> {
     Subscribed(Subscribed),
     /// A topic subscription was refused or ended by the server.
     Unsubscribed(Unsubscribed),
+    /// The number of sockets subscribed to a topic changed.
+    Occupancy(Occupancy),
+    /// A user came to or left a topic.
+    Presence(PresenceChange),
 }
 
 /// What the machine uses of the server's `welcome` frame ([`frames::Welcome`], whose other fields,
@@ -191,8 +203,8 @@ impl<P> From<ServerFrame<P>> for Frame<P> {
             ServerFrame::Pong => Self::Pong,
             ServerFrame::Subscribed(subscribed) => Self::Subscribed(subscribed),
             ServerFrame::Unsubscribed(unsubscribed) => Self::Unsubscribed(unsubscribed),
-            // Not handled by this client yet: only signs of life.
-            ServerFrame::Occupancy(_) | ServerFrame::Presence(_) => Self::Pong,
+            ServerFrame::Occupancy(occupancy) => Self::Occupancy(occupancy),
+            ServerFrame::Presence(presence) => Self::Presence(presence),
         }
     }
 }
@@ -273,21 +285,27 @@ pub enum Action<P> {
     },
     /// Cancel the timer.
     ClearTimer,
-    /// Hand this event to the app: to the handlers of its topic's subscriptions when it has a
-    /// `topic`, else to the client's.
-    Deliver(EventFrame<P>),
+    /// Hand this event to the app: to the handlers of its topic's subscriptions when `scoped`
+    /// (a topic the app subscribed to), else to the client's (a user event, or an event of a topic
+    /// the backend subscribed the user to; its `topic` is set).
+    Deliver(EventFrame<P>, bool),
     /// The connection state changed.
     State(State),
     /// Report this to the app.
     Error(Error),
     /// Events were lost (the server could not replay the gap): the app must reload its state.
     Resync,
-    /// Events of this topic were lost (the server could not replay the gap): the subscription's
-    /// resync handlers must reload what depends on it. What the server still keeps follows.
-    TopicResync(String),
+    /// Events of this topic were lost (the server could not replay the gap): the resync handlers
+    /// of its subscriptions when `scoped`, else (a topic the backend subscribed the user to) the
+    /// client's, must reload what depends on it. What the server still keeps follows.
+    TopicResync(String, bool),
     /// The server refused or ended this topic's subscription: its handles are over, and their
     /// error handlers should hear why. The machine has forgotten the topic.
     Unsubscribed(Unsubscribed),
+    /// A topic's viewer count, for the handlers of its subscriptions.
+    Occupancy(Occupancy),
+    /// A user came to or left a topic, for the handlers of its subscriptions.
+    Presence(PresenceChange),
 }
 
 /// Where a subscription is on the current socket.
@@ -302,6 +320,9 @@ enum TopicState {
     Active,
     /// Subscribed, but an event went missing: the next flush subscribes again from the last id.
     Stale,
+    /// A topic the backend subscribed the user to, on a new socket: the server subscribes it
+    /// again if the backend still holds it, and its `subscribed` makes the topic `Stale`.
+    Backend,
 }
 
 /// One topic the app subscribed to.
@@ -309,7 +330,7 @@ enum TopicState {
 struct Topic {
     name: String,
     token: Option<String>,
-    /// The app's handles holding it; never empty.
+    /// The app's handles holding it; empty for a topic the backend subscribed the user to.
     handles: Vec<u32>,
     epoch: Option<String>,
     last_id: Option<u64>,
@@ -371,6 +392,9 @@ pub struct Connection {
     topics: Vec<Topic>,
     /// Topics to unsubscribe on the current socket.
     unsubscribes: Vec<String>,
+    /// Topics the app unsubscribed on the current socket: a `subscribed` still on its way for one
+    /// of them is no subscription of the backend's.
+    left: Vec<String>,
     /// When to send what `topics` and `unsubscribes` hold (while open).
     flush_at: Option<u64>,
     /// When the current window of [`FRAME_BUDGET`] started, and the frames sent in it.
@@ -409,6 +433,7 @@ impl Connection {
             armed: None,
             topics: Vec::new(),
             unsubscribes: Vec::new(),
+            left: Vec::new(),
             flush_at: None,
             window: (0, 0),
         })
@@ -560,9 +585,13 @@ impl Connection {
         self.ping_sent_at = None;
         // A new socket knows no subscription and has its own frame budget.
         for topic in &mut self.topics {
-            topic.state = TopicState::New;
+            topic.state = match topic.handles.is_empty() {
+                true => TopicState::Backend,
+                false => TopicState::New,
+            };
         }
         self.unsubscribes.clear();
+        self.left.clear();
         self.flush_at = None;
         self.window = (0, 0);
         out.push(Action::Connect {
@@ -650,7 +679,7 @@ impl Connection {
                     return self.connection_lost(now, random, out);
                 }
                 self.last_id = Some(event.id);
-                out.push(Action::Deliver(event));
+                out.push(Action::Deliver(event, false));
             }
             Frame::Error(body) => {
                 // A refusal that says when to retry (`rate_limited`): the next wait is at least
@@ -663,10 +692,34 @@ impl Connection {
             }
             Frame::Pong => {}
             Frame::Subscribed(subscribed) => {
-                let Some(topic) = self.topic_mut(&subscribed.topic) else {
-                    return; // Unsubscribed meanwhile.
+                let Some(topic) = self.topics.iter_mut().find(|t| t.name == subscribed.topic)
+                else {
+                    if !self.left.contains(&subscribed.topic) {
+                        // A subscription the backend made: its events go to the client's handlers.
+                        self.topics.push(Topic {
+                            name: subscribed.topic,
+                            token: None,
+                            handles: Vec::new(),
+                            epoch: Some(subscribed.epoch),
+                            last_id: Some(subscribed.last_id),
+                            restart: false,
+                            state: TopicState::Active,
+                        });
+                    }
+                    return;
                 };
-                if topic.state != TopicState::Pending {
+                if topic.state == TopicState::Backend {
+                    // The backend's subscription is back on a new socket, from now on: subscribe
+                    // again from the last event delivered, so the server replays the gap.
+                    topic.state = TopicState::Stale;
+                    self.flush_at.get_or_insert(now);
+                    return;
+                }
+                // Only the answer to our own subscribe: one sent with `since` is answered with
+                // `recovered`; a `subscribed` without it is the backend's own (from now on).
+                if topic.state != TopicState::Pending
+                    || (topic.last_id.is_some() && subscribed.recovered.is_none())
+                {
                     return;
                 }
                 topic.state = TopicState::Active;
@@ -679,21 +732,35 @@ impl Connection {
                 topic.restart = subscribed.recovered == Some(false);
                 topic.epoch = Some(subscribed.epoch);
                 if topic.restart {
-                    out.push(Action::TopicResync(subscribed.topic));
+                    let scoped = !topic.handles.is_empty();
+                    out.push(Action::TopicResync(subscribed.topic, scoped));
                 }
             }
             Frame::Unsubscribed(unsubscribed) => {
-                let known = self.topics.len();
-                self.topics.retain(|topic| topic.name != unsubscribed.topic);
-                if self.topics.len() != known {
+                let Some(index) = self
+                    .topics
+                    .iter()
+                    .position(|t| t.name == unsubscribed.topic)
+                else {
+                    return;
+                };
+                let Some(topic) = self.topics.get_mut(index) else {
+                    return;
+                };
+                if topic.handles.is_empty() {
+                    // The backend's subscription, which the server refused to resume from our
+                    // frame (e.g. a topic only the backend may grant): it stays, from now on.
+                    topic.state = TopicState::Active;
+                    topic.restart = true;
+                    out.push(Action::TopicResync(unsubscribed.topic, false));
+                } else {
+                    self.topics.remove(index);
                     out.push(Action::Unsubscribed(unsubscribed));
                 }
             }
+            Frame::Occupancy(occupancy) => out.push(Action::Occupancy(occupancy)),
+            Frame::Presence(presence) => out.push(Action::Presence(presence)),
         }
-    }
-
-    fn topic_mut(&mut self, name: &str) -> Option<&mut Topic> {
-        self.topics.iter_mut().find(|topic| topic.name == name)
     }
 
     /// An event of a topic: delivered once, in id order, to the topic's subscriptions.
@@ -717,14 +784,20 @@ impl Connection {
             return;
         }
         topic.last_id = Some(event.id);
-        out.push(Action::Deliver(event));
+        let scoped = !topic.handles.is_empty();
+        out.push(Action::Deliver(event, scoped));
     }
 
     fn subscribe(&mut self, handle: u32, name: String, token: Option<String>, now: u64) {
-        if let Some(topic) = self.topic_mut(&name) {
+        if let Some(topic) = self.topics.iter_mut().find(|topic| topic.name == name) {
             topic.handles.push(handle);
             if token.is_some() {
                 topic.token = token;
+            }
+            if topic.state == TopicState::Backend {
+                // The app's now: subscribed on this socket whatever the backend does.
+                topic.state = TopicState::New;
+                self.flush_at.get_or_insert(now);
             }
             return;
         }
@@ -743,11 +816,13 @@ impl Connection {
     fn unsubscribe(&mut self, handle: u32, now: u64) {
         let unsubscribes = self.unsubscribes.len();
         self.topics.retain_mut(|topic| {
+            let held = topic.handles.len();
             topic.handles.retain(|&held| held != handle);
-            if !topic.handles.is_empty() {
+            if topic.handles.len() == held || !topic.handles.is_empty() {
                 return true;
             }
             if topic.state != TopicState::New {
+                self.left.push(topic.name.clone());
                 self.unsubscribes.push(core::mem::take(&mut topic.name));
             }
             false

@@ -8,7 +8,9 @@
 
 use alloc::string::String;
 
-use edgepush_protocol::frames::{ErrorBody, EventFrame, PONG, Subscribed, Unsubscribed};
+use edgepush_protocol::frames::{
+    ErrorBody, EventFrame, Occupancy, PONG, PresenceChange, Subscribed, Unsubscribed,
+};
 
 use crate::connection::{Frame, Token, Welcome};
 
@@ -63,6 +65,15 @@ fn known_frame<O: JsonObject>(value: O) -> Option<Frame<O>> {
         "unsubscribed" => Frame::Unsubscribed(Unsubscribed {
             topic: value.string("topic")?,
             error: error_body(&value.object("error")?),
+        }),
+        "occupancy" => Frame::Occupancy(Occupancy {
+            topic: value.string("topic")?,
+            count: value.number("count")? as u64,
+        }),
+        "presence" => Frame::Presence(PresenceChange {
+            topic: value.string("topic")?,
+            user: value.string("user")?,
+            present: value.boolean("present")?,
         }),
         _ => return None,
     };
@@ -176,6 +187,8 @@ mod tests {
                 Frame::Pong => "pong",
                 Frame::Subscribed(_) => "subscribed",
                 Frame::Unsubscribed(_) => "unsubscribed",
+                Frame::Occupancy(_) => "occupancy",
+                Frame::Presence(_) => "presence",
             });
         }
         kinds.sort();
@@ -193,12 +206,15 @@ mod tests {
     }
 
     /// The topic frames of `protocol/src/frames.rs`, as its tests write them.
-    const TOPIC_FRAMES: [&str; 5] = [
+    const TOPIC_FRAMES: [&str; 8] = [
         r#"{"type":"subscribed","topic":"product:42","last_id":12,"epoch":"e-1","recovered":true}"#,
         r#"{"type":"subscribed","topic":"feed:all","last_id":0,"epoch":"e-2"}"#,
         r#"{"type":"unsubscribed","topic":"orders:#7","error":{"code":"topic_forbidden","message":"not yours"}}"#,
         r#"{"type":"event","topic":"product:42","id":13,"name":"ProductChanged","payload":{"price":3},"ts":5}"#,
         r#"{"type":"event","id":4,"name":"Message","payload":{"text":"hi"},"ts":5}"#,
+        r#"{"type":"occupancy","topic":"live:x","count":12}"#,
+        r#"{"type":"presence","topic":"live:x","user":"42","present":true}"#,
+        r#"{"type":"presence","topic":"live:x","user":"7","present":false}"#,
     ];
 
     #[test]
@@ -223,6 +239,21 @@ mod tests {
             decode(TOPIC_FRAMES[2]),
             Frame::Unsubscribed(Unsubscribed { topic, error }) if topic == "orders:#7" && error.code == "topic_forbidden"
         ));
+        assert_eq!(
+            decode(TOPIC_FRAMES[5]),
+            Frame::Occupancy(Occupancy {
+                topic: "live:x".into(),
+                count: 12
+            })
+        );
+        assert_eq!(
+            decode(TOPIC_FRAMES[7]),
+            Frame::Presence(PresenceChange {
+                topic: "live:x".into(),
+                user: "7".into(),
+                present: false
+            })
+        );
     }
 
     #[test]
@@ -232,6 +263,12 @@ mod tests {
             r#"{"type":"subscribed","topic":"a:b","epoch":"e"}"#,
             r#"{"type":"unsubscribed","topic":"a:b"}"#,
             r#"{"type":"unsubscribed","topic":"a:b","error":"nope"}"#,
+            r#"{"type":"occupancy","topic":"a:b"}"#,
+            r#"{"type":"occupancy","count":3}"#,
+            r#"{"type":"occupancy","topic":"a:b","count":"3"}"#,
+            r#"{"type":"presence","topic":"a:b","user":"1"}"#,
+            r#"{"type":"presence","topic":"a:b","present":true}"#,
+            r#"{"type":"presence","topic":"a:b","user":42,"present":true}"#,
         ] {
             assert_eq!(decode(text), Frame::Pong, "{text}");
         }
@@ -254,7 +291,7 @@ mod tests {
         for text in [
             "not json",
             "[1,2]",
-            r#"{"type":"presence","users":3}"#,
+            r#"{"type":"presences","users":3}"#,
             r#"{"type":"event","name":"Message","payload":{}}"#,
             r#"{"type":"welcome","server_time":1,"last_id":0,"heartbeat_ms":25000}"#,
             r#"{"type":7}"#,

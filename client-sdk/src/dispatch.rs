@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use edgepush_protocol::frames::{ErrorBody, EventFrame, Unsubscribed};
+use edgepush_protocol::frames::{ErrorBody, EventFrame, Occupancy, PresenceChange, Unsubscribed};
 
 use crate::connection::State;
 use crate::error::Error;
@@ -30,6 +30,10 @@ pub(crate) enum HandlerKind {
     Error,
     /// Unrecoverable gaps.
     Resync,
+    /// A topic's viewer counts (subscriptions only).
+    Occupancy,
+    /// Users coming to and leaving a topic (subscriptions only).
+    Presence,
 }
 
 /// The subscription a handler belongs to: its topic and the app's handle.
@@ -40,23 +44,32 @@ pub(crate) struct Scope {
 
 /// What a handler receives.
 pub(crate) enum Notice<'a, P> {
-    /// An event: of the user's stream, or of its `topic`.
-    Event(&'a EventFrame<P>),
+    /// An event: of the user's stream, or of its `topic`. For the handlers of the topic's
+    /// subscriptions when the flag is set, else for the client's (the user's stream, or a topic
+    /// the backend subscribed the user to).
+    Event(&'a EventFrame<P>, bool),
     State(&'a State),
     Error(&'a Error),
     /// Events were lost for good: of the user's stream (`None`) or of this topic.
     Resync(Option<&'a str>),
     /// The server refused or ended a topic's subscription.
     Unsubscribed(&'a Unsubscribed),
+    /// A topic's viewer count.
+    Occupancy(&'a Occupancy),
+    /// A user came to or left a topic.
+    Presence(&'a PresenceChange),
 }
 
 impl<P> Notice<'_, P> {
     /// The topic whose subscriptions hear it; `None`: the client's handlers.
     fn topic(&self) -> Option<&str> {
         match self {
-            Self::Event(event) => event.topic.as_deref(),
+            Self::Event(event, true) => event.topic.as_deref(),
+            Self::Event(_, false) => None,
             Self::Resync(topic) => *topic,
             Self::Unsubscribed(refusal) => Some(&refusal.topic),
+            Self::Occupancy(occupancy) => Some(&occupancy.topic),
+            Self::Presence(presence) => Some(&presence.topic),
             Self::State(_) | Self::Error(_) => None,
         }
     }
@@ -143,7 +156,7 @@ impl<P> Handlers<P> {
                     .collect()
             };
             match notice {
-                Notice::Event(event) => {
+                Notice::Event(event, _) => {
                     let named =
                         select(&|k| matches!(k, HandlerKind::Named(name) if *name == event.name));
                     if named.is_empty() {
@@ -157,6 +170,8 @@ impl<P> Handlers<P> {
                     select(&|k| matches!(k, HandlerKind::Error))
                 }
                 Notice::Resync(_) => select(&|k| matches!(k, HandlerKind::Resync)),
+                Notice::Occupancy(_) => select(&|k| matches!(k, HandlerKind::Occupancy)),
+                Notice::Presence(_) => select(&|k| matches!(k, HandlerKind::Presence)),
             }
         };
         if targets.is_empty() {
@@ -207,7 +222,7 @@ mod tests {
         let log = log.clone();
         move |notice| {
             let seen = match notice {
-                Notice::Event(event) => match &event.topic {
+                Notice::Event(event, _) => match &event.topic {
                     Some(topic) => format!("{topic} {} {}", event.name, event.payload),
                     None => format!("{} {}", event.name, event.payload),
                 },
@@ -217,6 +232,15 @@ mod tests {
                 Notice::Resync(Some(topic)) => format!("resync {topic}"),
                 Notice::Unsubscribed(refusal) => {
                     format!("unsubscribed {} {}", refusal.topic, refusal.error.code)
+                }
+                Notice::Occupancy(occupancy) => {
+                    format!("occupancy {} {}", occupancy.topic, occupancy.count)
+                }
+                Notice::Presence(presence) => {
+                    format!(
+                        "presence {} {} {}",
+                        presence.topic, presence.user, presence.present
+                    )
                 }
             };
             log.borrow_mut().push(format!("{label}: {seen}"));
@@ -263,8 +287,8 @@ mod tests {
             logger(&log, "a2", false),
         );
         handlers.add(None, HandlerKind::State, logger(&log, "state", false));
-        notify(&handlers, Notice::Event(&event("A", 1)));
-        notify(&handlers, Notice::Event(&event("B", 2)));
+        notify(&handlers, Notice::Event(&event("A", 1), false));
+        notify(&handlers, Notice::Event(&event("B", 2), false));
         assert_eq!(*log.borrow(), ["a1: A 1", "a2: A 1", "unknown: B 2"]);
     }
 
@@ -299,7 +323,7 @@ mod tests {
             logger(&log, "after", false),
         );
         handlers.add(None, HandlerKind::Error, logger(&log, "error", false));
-        let unheard = notify(&handlers, Notice::Event(&event("A", 1)));
+        let unheard = notify(&handlers, Notice::Event(&event("A", 1), false));
         assert_eq!(
             *log.borrow(),
             ["fails: A 1", "error: handler_threw", "after: A 1"]
@@ -433,10 +457,10 @@ mod tests {
             HandlerKind::Error,
             logger(&log, "h1 error", false),
         );
-        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 1)));
-        notify(&handlers, Notice::Event(&topic_event("a:1", "Q", 2)));
-        notify(&handlers, Notice::Event(&topic_event("a:3", "P", 3)));
-        notify(&handlers, Notice::Event(&event("P", 4)));
+        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 1), true));
+        notify(&handlers, Notice::Event(&topic_event("a:1", "Q", 2), true));
+        notify(&handlers, Notice::Event(&topic_event("a:3", "P", 3), true));
+        notify(&handlers, Notice::Event(&event("P", 4), false));
         notify(&handlers, Notice::Resync(Some("a:1")));
         notify(&handlers, Notice::Resync(None));
         notify(&handlers, Notice::Unsubscribed(&refusal("a:1")));
@@ -496,7 +520,7 @@ mod tests {
             HandlerKind::Error,
             logger(&log, "client error", false),
         );
-        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 1)));
+        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 1), true));
         assert_eq!(
             *log.borrow(),
             ["h1: a:1 P 1", "client error: handler_threw"]
@@ -525,12 +549,83 @@ mod tests {
         handlers.add(None, HandlerKind::State, logger(&log, "state", false));
         let removed = handlers.remove(|scope| scope.is_some_and(|s| s.handle == 1));
         assert_eq!(removed.len(), 1);
-        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 1)));
+        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 1), true));
         let removed = handlers.remove(|scope| scope.is_some_and(|s| s.topic == "a:1"));
         assert_eq!(removed.len(), 1);
-        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 2)));
-        notify(&handlers, Notice::Event(&topic_event("a:2", "P", 3)));
+        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 2), true));
+        notify(&handlers, Notice::Event(&topic_event("a:2", "P", 3), true));
         notify(&handlers, Notice::State(&State::Open));
         assert_eq!(*log.borrow(), ["h2: a:1 P 1", "h3: a:2 P 3", "state: open"]);
+    }
+
+    #[test]
+    fn viewer_counts_and_presence_reach_only_their_topics_handlers_of_that_kind() {
+        let log = Log::default();
+        let handlers = Handlers::new();
+        handlers.add(
+            scope("live:x", 1),
+            HandlerKind::Occupancy,
+            logger(&log, "h1", false),
+        );
+        handlers.add(
+            scope("live:x", 1),
+            HandlerKind::Presence,
+            logger(&log, "h1", false),
+        );
+        handlers.add(
+            scope("live:y", 2),
+            HandlerKind::Occupancy,
+            logger(&log, "h2", false),
+        );
+        handlers.add(None, HandlerKind::Unknown, logger(&log, "client", false));
+        let count = |topic: &str, count| Occupancy {
+            topic: topic.into(),
+            count,
+        };
+        let presence = PresenceChange {
+            topic: "live:x".into(),
+            user: "42".into(),
+            present: true,
+        };
+        notify(&handlers, Notice::Occupancy(&count("live:x", 3)));
+        notify(&handlers, Notice::Occupancy(&count("live:z", 4)));
+        notify(&handlers, Notice::Presence(&presence));
+        notify(&handlers, Notice::Occupancy(&count("live:y", 2)));
+        assert_eq!(
+            *log.borrow(),
+            [
+                "h1: occupancy live:x 3",
+                "h1: presence live:x 42 true",
+                "h2: occupancy live:y 2"
+            ]
+        );
+    }
+
+    #[test]
+    fn events_of_a_topic_the_backend_subscribed_go_to_the_clients_handlers_with_their_topic() {
+        let log = Log::default();
+        let handlers = Handlers::new();
+        handlers.add(
+            scope("feed:all", 1),
+            HandlerKind::Named("P".into()),
+            logger(&log, "subscription", false),
+        );
+        handlers.add(
+            None,
+            HandlerKind::Named("P".into()),
+            logger(&log, "client", false),
+        );
+        notify(
+            &handlers,
+            Notice::Event(&topic_event("orders:#42", "P", 1), false),
+        );
+        notify(
+            &handlers,
+            Notice::Event(&topic_event("feed:all", "P", 2), true),
+        );
+        assert_eq!(
+            *log.borrow(),
+            ["client: orders:#42 P 1", "subscription: feed:all P 2"]
+        );
     }
 }

@@ -33,6 +33,9 @@ export interface EdgepushEvent<P = unknown> {
   payload: P;
   /** When the server accepted the event, in ms since the Unix epoch. */
   ts: number;
+  /** The topic, for an event of a topic the backend subscribed the user to (`POST /subscribe`,
+   * the token's `subs`), which the client's handlers receive; absent for the user's own events. */
+  topic?: string;
 }
 
 /** An event of a topic, as a subscription's handlers receive it. */
@@ -104,6 +107,12 @@ export class EdgepushSubscription {
   /** Called when the server refuses or ends the subscription (without a handler here, the
    * client's onError hears it as "server_error"). */
   onError(handler: (error: SubscriptionError) => void): void;
+  /** Called with the topic's viewer count (sockets subscribed to it) when it changed, at most
+   * once per the namespace's `occupancy_ms` (only namespaces with `occupancy_ms` send counts). */
+  onOccupancy(handler: (count: number) => void): void;
+  /** Called when a user's first socket subscribed to the topic (`present` true) or their last
+   * one left (false); only namespaces with `presence` send these. */
+  onPresence(handler: (user: string, present: boolean) => void): void;
   /** Ends the subscription and removes its handlers; the topic is unsubscribed once no other
    * subscription of the client holds it. */
   unsubscribe(): void;
@@ -341,6 +350,18 @@ impl JsSubscription {
         self.add(HandlerKind::Error, handler);
     }
 
+    /// Called with the topic's viewer count.
+    #[wasm_bindgen(js_name = onOccupancy, skip_typescript)]
+    pub fn on_occupancy(&self, handler: Function) {
+        self.add(HandlerKind::Occupancy, handler);
+    }
+
+    /// Called when a user comes to or leaves the topic.
+    #[wasm_bindgen(js_name = onPresence, skip_typescript)]
+    pub fn on_presence(&self, handler: Function) {
+        self.add(HandlerKind::Presence, handler);
+    }
+
     /// Ends the subscription.
     #[wasm_bindgen(skip_typescript)]
     pub fn unsubscribe(&self) {
@@ -361,7 +382,7 @@ fn js_handler(
 ) -> impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static {
     move |notice| {
         let argument = match notice {
-            Notice::Event(event) => {
+            Notice::Event(event, _) => {
                 if let Some(field) = check {
                     check_string_field(event, field)?;
                 }
@@ -375,6 +396,12 @@ fn js_handler(
                 ("code", refusal.error.code.as_str().into()),
                 ("message", refusal.error.message.as_str().into()),
             ]),
+            Notice::Occupancy(occupancy) => (occupancy.count as f64).into(),
+            Notice::Presence(presence) => {
+                let user = presence.user.as_str().into();
+                let result = handler.call2(&JsValue::UNDEFINED, &user, &presence.present.into());
+                return result.map(drop).map_err(handler_threw);
+            }
         };
         call(&handler, &argument)
     }
@@ -428,9 +455,13 @@ fn call(handler: &Function, argument: &JsValue) -> Result<(), Error> {
     handler
         .call1(&JsValue::UNDEFINED, argument)
         .map(drop)
-        .map_err(|error| Error::Handler {
-            reason: js_error_text(&error),
-        })
+        .map_err(handler_threw)
+}
+
+fn handler_threw(error: JsValue) -> Error {
+    Error::Handler {
+        reason: js_error_text(&error),
+    }
 }
 
 fn check_string_field(event: &RawEvent, field: &'static str) -> Result<(), Error> {

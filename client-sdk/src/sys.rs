@@ -89,6 +89,15 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = call)]
     pub fn call1(this: &Function, this_arg: &JsValue, a: &JsValue) -> Result<JsValue, JsValue>;
 
+    /// `function.call(this_arg, a, b)`.
+    #[wasm_bindgen(method, catch, js_name = call)]
+    pub fn call2(
+        this: &Function,
+        this_arg: &JsValue,
+        a: &JsValue,
+        b: &JsValue,
+    ) -> Result<JsValue, JsValue>;
+
     /// A promise, for `then` only.
     pub type Thenable;
 

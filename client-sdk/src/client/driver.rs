@@ -257,11 +257,15 @@ impl Driver {
                 let timer = free(self.engine.try_borrow_mut()).and_then(|mut e| e.timer.take());
                 drop(timer);
             }
-            Action::Deliver(event) => self.notify(Notice::Event(&event)),
+            Action::Deliver(event, scoped) => self.notify(Notice::Event(&event, scoped)),
             Action::State(state) => self.set_state(state),
             Action::Error(error) => self.notify(Notice::Error(&error)),
             Action::Resync => self.notify(Notice::Resync(None)),
-            Action::TopicResync(topic) => self.notify(Notice::Resync(Some(&topic))),
+            Action::TopicResync(topic, scoped) => {
+                self.notify(Notice::Resync(scoped.then_some(topic.as_str())))
+            }
+            Action::Occupancy(occupancy) => self.notify(Notice::Occupancy(&occupancy)),
+            Action::Presence(presence) => self.notify(Notice::Presence(&presence)),
             Action::Unsubscribed(refusal) => {
                 self.notify(Notice::Unsubscribed(&refusal));
                 // The subscriptions of the topic are over, and so are their handlers.

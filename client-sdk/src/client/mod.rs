@@ -210,7 +210,7 @@ where
     F: FnMut(Event<T>) + 'static,
 {
     move |notice| {
-        if let Notice::Event(raw) = notice {
+        if let Notice::Event(raw, _) = notice {
             handler(typed_event(raw)?);
         }
         Ok(())

@@ -88,6 +88,29 @@ impl Subscription {
         });
     }
 
+    /// Calls `handler` with the topic's viewer count (the sockets subscribed to it, over every
+    /// user's connection and topic sockets) when it changed, at most once per the namespace's
+    /// `occupancy_ms`. Only namespaces with `occupancy_ms` send counts.
+    pub fn on_occupancy(&self, mut handler: impl FnMut(u64) + 'static) {
+        self.add_handler(HandlerKind::Occupancy, move |notice| {
+            if let Notice::Occupancy(occupancy) = notice {
+                handler(occupancy.count);
+            }
+            Ok(())
+        });
+    }
+
+    /// Calls `handler` with a user and `true` when the user's first socket subscribed to the
+    /// topic, `false` when their last one left. Only namespaces with `presence` send these.
+    pub fn on_presence(&self, mut handler: impl FnMut(&str, bool) + 'static) {
+        self.add_handler(HandlerKind::Presence, move |notice| {
+            if let Notice::Presence(presence) = notice {
+                handler(&presence.user, presence.present);
+            }
+            Ok(())
+        });
+    }
+
     /// Ends the subscription: its handlers are removed at once, and the topic is unsubscribed
     /// once no other subscription holds it. (Dropping it does the same.)
     pub fn unsubscribe(self) {

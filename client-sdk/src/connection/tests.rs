@@ -164,7 +164,7 @@ fn delivered(actions: &[Act]) -> Vec<u64> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Deliver(event) => Some(event.id),
+            Action::Deliver(event, _) => Some(event.id),
             _ => None,
         })
         .collect()
@@ -1006,7 +1006,7 @@ fn delivered_topics(actions: &[Act]) -> Vec<(Option<String>, u64)> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Deliver(event) => Some((event.topic.clone(), event.id)),
+            Action::Deliver(event, _) => Some((event.topic.clone(), event.id)),
             _ => None,
         })
         .collect()
@@ -1149,7 +1149,7 @@ fn every_reconnect_resubscribes_each_topic_from_where_it_left_off() {
     ]);
     assert_eq!(ids_of("product:1", &actions), [6, 7]);
     assert_eq!(ids_of("product:2", &actions), [2]);
-    assert!(!actions.iter().any(|a| matches!(a, Action::TopicResync(_))));
+    assert!(!actions.iter().any(|a| matches!(a, Action::TopicResync(..))));
     // Several drops in a row: still from the last delivered id.
     h.close(1006);
     let actions = h.reconnect(welcome(0, "e1", Some(true)));
@@ -1214,7 +1214,7 @@ fn an_unrecoverable_topic_gap_tells_the_subscription_then_delivers_what_the_serv
     h.reconnect(welcome(0, "e1", Some(true)));
     // 4..=9 were pruned; the server keeps 10..=12.
     let actions = h.frame(subscribed("feed:all", 12, Some(false)));
-    assert_eq!(actions, [Action::TopicResync("feed:all".into())]);
+    assert_eq!(actions, [Action::TopicResync("feed:all".into(), true)]);
     let actions = h.frames((10..=13).map(|id| topic_event("feed:all", id)));
     assert_eq!(ids_of("feed:all", &actions), [10, 11, 12, 13]);
     assert!(
@@ -1435,5 +1435,220 @@ fn events_before_subscribed_and_answers_for_unknown_topics_are_ignored() {
     assert_eq!(
         ids_of("product:1", &h.frame(topic_event("product:1", 6))),
         [6]
+    );
+}
+
+/// `(topic, id, scoped)` of every event delivered.
+fn delivered_scoped(actions: &[Act]) -> Vec<(Option<String>, u64, bool)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Deliver(event, scoped) => Some((event.topic.clone(), event.id, *scoped)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_topic_the_backend_subscribed_is_delivered_to_the_client_deduplicated_and_in_order() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "product:1");
+    h.open();
+    let actions = h.frames([
+        subscribed("product:1", 0, None),
+        // The backend's: no subscribe of ours asked for it.
+        subscribed("orders:#42", 5, None),
+        topic_event("orders:#42", 6),
+        topic_event("product:1", 1),
+        topic_event("orders:#42", 6),
+        topic_event("orders:#42", 7),
+    ]);
+    assert_eq!(
+        delivered_scoped(&actions),
+        [
+            (Some("orders:#42".into()), 6, false),
+            (Some("product:1".into()), 1, true),
+            (Some("orders:#42".into()), 7, false),
+        ]
+    );
+    assert!(sent(&actions).is_empty(), "nothing to subscribe");
+    // A gap resubscribes it from the last id, like the app's own.
+    let actions = h.frame(topic_event("orders:#42", 9));
+    assert!(delivered(&actions).is_empty());
+    let actions = h.advance(0);
+    assert_eq!(
+        subscriptions(&actions),
+        [wanted("orders:#42", Some(7), Some("t1"))]
+    );
+    let actions = h.frames([
+        subscribed("orders:#42", 9, Some(true)),
+        topic_event("orders:#42", 8),
+        topic_event("orders:#42", 9),
+    ]);
+    assert_eq!(delivered_scoped(&actions).len(), 2);
+    assert_eq!(ids_of("orders:#42", &actions), [8, 9]);
+}
+
+#[test]
+fn a_topic_the_backend_subscribed_resumes_after_a_reconnect_once_the_server_subscribes_it_again() {
+    let mut h = Harness::provider();
+    h.open();
+    h.frames([
+        subscribed("orders:#42", 2, None),
+        topic_event("orders:#42", 3),
+    ]);
+    h.close(1006);
+    // Not subscribed by the client on the new socket: the backend may have ended it.
+    let actions = h.reconnect(welcome(0, "e1", Some(true)));
+    assert!(sent(&actions).is_empty());
+    // The server subscribes it again, from now on (id 6): the client asks for the gap.
+    let actions = h.frames([
+        subscribed("orders:#42", 6, None),
+        topic_event("orders:#42", 7),
+    ]);
+    assert!(
+        delivered(&actions).is_empty(),
+        "the replay brings them in order"
+    );
+    let actions = h.advance(0);
+    assert_eq!(
+        subscriptions(&actions),
+        [wanted("orders:#42", Some(3), Some("t1"))]
+    );
+    let actions = h.frames([
+        topic_event("orders:#42", 8),
+        subscribed("orders:#42", 8, Some(true)),
+        topic_event("orders:#42", 4),
+        topic_event("orders:#42", 5),
+        topic_event("orders:#42", 6),
+        topic_event("orders:#42", 7),
+        topic_event("orders:#42", 8),
+        topic_event("orders:#42", 9),
+    ]);
+    assert_eq!(
+        delivered_scoped(&actions)
+            .into_iter()
+            .map(|(_, id, scoped)| (id, scoped))
+            .collect::<Vec<_>>(),
+        [
+            (4, false),
+            (5, false),
+            (6, false),
+            (7, false),
+            (8, false),
+            (9, false)
+        ]
+    );
+}
+
+#[test]
+fn a_resume_the_server_refuses_keeps_the_backends_topic_and_tells_the_client_to_resync() {
+    let mut h = Harness::provider();
+    h.open();
+    h.frames([subscribed("private:x", 2, None)]);
+    h.close(1006);
+    h.reconnect(welcome(0, "e1", Some(true)));
+    h.frame(subscribed("private:x", 6, None));
+    h.advance(0);
+    // Only the backend may grant it: our subscribe is refused, the backend's subscription stays.
+    let actions = h.step(Input::Frame(Frame::Unsubscribed(refused(
+        "private:x",
+        "topic_forbidden",
+    ))));
+    assert_eq!(actions, [Action::TopicResync("private:x".into(), false)]);
+    assert_eq!(
+        ids_of(
+            "private:x",
+            &h.frames([topic_event("private:x", 7), topic_event("private:x", 8)])
+        ),
+        [7, 8]
+    );
+}
+
+#[test]
+fn a_subscribed_on_its_way_for_a_topic_the_app_left_is_no_subscription_of_the_backends() {
+    let mut h = Harness::provider();
+    h.open();
+    h.subscribe(1, "product:1");
+    h.advance(0);
+    h.step(Input::Unsubscribe { handle: 1 });
+    h.advance(0);
+    let actions = h.frames([
+        subscribed("product:1", 0, None),
+        topic_event("product:1", 1),
+    ]);
+    assert_eq!(actions, []);
+}
+
+#[test]
+fn the_apps_subscription_with_a_position_waits_for_the_answer_with_recovered() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "feed:all");
+    h.open();
+    h.frames([subscribed("feed:all", 2, None)]);
+    h.close(1006);
+    let actions = h.reconnect(welcome(0, "e1", Some(true)));
+    assert_eq!(
+        subscriptions(&actions),
+        [wanted("feed:all", Some(2), Some("t1"))]
+    );
+    // The backend holds the topic too: its live `subscribed` comes first and is not the answer.
+    let actions = h.frames([
+        subscribed("feed:all", 5, None),
+        topic_event("feed:all", 5),
+        subscribed("feed:all", 5, Some(true)),
+        topic_event("feed:all", 3),
+        topic_event("feed:all", 4),
+        topic_event("feed:all", 5),
+    ]);
+    assert_eq!(ids_of("feed:all", &actions), [3, 4, 5]);
+}
+
+#[test]
+fn an_app_subscription_to_a_backend_topic_takes_its_events_and_is_resubscribed_by_the_client() {
+    let mut h = Harness::provider();
+    h.open();
+    h.frames([subscribed("feed:all", 2, None)]);
+    h.subscribe(1, "feed:all");
+    assert!(
+        sent(&h.advance(0)).is_empty(),
+        "already subscribed on this socket"
+    );
+    assert_eq!(
+        delivered_scoped(&h.frame(topic_event("feed:all", 3))),
+        [(Some("feed:all".into()), 3, true)]
+    );
+    h.close(1006);
+    let actions = h.reconnect(welcome(0, "e1", Some(true)));
+    assert_eq!(
+        subscriptions(&actions),
+        [wanted("feed:all", Some(3), Some("t1"))]
+    );
+    // Unsubscribing it leaves no backend topic behind.
+    h.step(Input::Unsubscribe { handle: 1 });
+    assert!(h.conn.topics.is_empty());
+}
+
+#[test]
+fn viewer_counts_and_presence_are_handed_on() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "live:x");
+    h.open();
+    let occupancy = frames::Occupancy {
+        topic: "live:x".into(),
+        count: 3,
+    };
+    let presence = frames::PresenceChange {
+        topic: "live:x".into(),
+        user: "42".into(),
+        present: false,
+    };
+    let actions = h.frames([
+        ServerFrame::Occupancy(occupancy.clone()),
+        ServerFrame::Presence(presence.clone()),
+    ]);
+    assert_eq!(
+        actions,
+        [Action::Occupancy(occupancy), Action::Presence(presence)]
     );
 }

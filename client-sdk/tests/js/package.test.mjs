@@ -494,3 +494,138 @@ test("1,024 topics subscribed on one page are all acknowledged and each gets its
   assert.equal(r.states.filter((s) => s === "open").length, 1, `never dropped (no frame budget overrun): ${JSON.stringify([r.states, r.clientErrors])}`);
   await page.evaluate(() => window.subs.wide.client.close());
 });
+
+// ---------- viewer counts, presence, subscriptions the backend made ----------
+
+/** In `target`, a client for `user` subscribed to `topic`, recording its counts and presence. */
+async function watchClient(target, id, user, topic) {
+  await target.evaluate(
+    ({ id, user, topic, url }) => {
+      const run = { counts: [], presence: [], errors: [] };
+      (window.watches ??= {})[id] = run;
+      const client = new window.EdgepushClient({ url, token: () => window.mintToken(user, 600), minDelayMs: 100, maxDelayMs: 500 });
+      run.client = client;
+      client.onError((e) => run.errors.push([e.code, e.message]));
+      const sub = client.subscribe(topic);
+      sub.onOccupancy((count) => run.counts.push(count));
+      sub.onPresence((user, present) => run.presence.push([user, present]));
+      sub.onError((e) => run.errors.push([e.code, e.message]));
+      client.connect();
+    },
+    { id, user, topic, url: workerUrl },
+  );
+}
+
+async function untilWatch(target, id, predicate, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const current = await target.evaluate((id) => {
+      const { counts, presence, errors } = window.watches[id];
+      return { counts, presence, errors };
+    }, id);
+    if (predicate(current)) return current;
+    if (Date.now() > deadline) assert.fail(`timed out; last seen: ${JSON.stringify(current)}`);
+    await sleep(50);
+  }
+}
+
+test("the viewer count follows pages opening and closing (2 → 3 → 2)", async () => {
+  // `live` counts its sockets, at most one occupancy frame per 200 ms.
+  const topic = uniqueTopic("live", "viewers");
+  const last = (r) => r.counts[r.counts.length - 1];
+  const second = await openPage();
+  let third;
+  try {
+    await watchClient(page, "v1", uniqueUser("v1"), topic);
+    await watchClient(second, "v2", uniqueUser("v2"), topic);
+    await untilWatch(page, "v1", (r) => last(r) === 2);
+    await untilWatch(second, "v2", (r) => last(r) === 2);
+    third = await openPage();
+    await watchClient(third, "v3", uniqueUser("v3"), topic);
+    for (const [target, id] of [[page, "v1"], [second, "v2"], [third, "v3"]]) {
+      await untilWatch(target, id, (r) => last(r) === 3);
+    }
+    await third.close(); // the page is gone: its socket closes
+    third = null;
+    for (const [target, id] of [[page, "v1"], [second, "v2"]]) {
+      const r = await untilWatch(target, id, (r) => last(r) === 2);
+      assert.deepEqual(r.errors, []);
+      // Counts settle: a count between two relays may be off for a moment (docs/topics.md).
+      assert.ok(r.counts.every((n) => Number.isInteger(n) && n >= 1), JSON.stringify(r.counts));
+    }
+  } finally {
+    await third?.close();
+    await second.close();
+    await page.evaluate(() => window.watches.v1.client.close());
+  }
+});
+
+test("presence: a page hears other users join and leave the topic", async () => {
+  const topic = uniqueTopic("live", "presence");
+  const watcher = uniqueUser("watcher");
+  const visitor = uniqueUser("visitor");
+  const other = await openPage();
+  try {
+    await watchClient(page, "p1", watcher, topic);
+    await untilWatch(page, "p1", (r) => r.presence.some(([u, p]) => u === watcher && p));
+    await watchClient(other, "p2", visitor, topic);
+    await untilWatch(page, "p1", (r) => r.presence.some(([u, p]) => u === visitor && p));
+    await other.evaluate(() => window.watches.p2.client.close());
+    const r = await untilWatch(page, "p1", (r) => r.presence.some(([u, p]) => u === visitor && !p));
+    const visits = r.presence.filter(([u]) => u === visitor);
+    assert.deepEqual(visits, [[visitor, true], [visitor, false]]);
+    assert.deepEqual(r.errors, []);
+  } finally {
+    await other.close();
+    await page.evaluate(() => window.watches.p1.client.close());
+  }
+});
+
+test("events of a topic the backend subscribed the user to reach the client's handlers and resume after a reconnect", async () => {
+  const user = uniqueUser("backend-subs");
+  const topic = uniqueTopic("feed", "backend");
+  const { status, text } = await postSigned("/subscribe", JSON.stringify({ user, topics: [topic] }));
+  assert.equal(status, 200, text);
+  await page.evaluate(
+    ({ user, url }) => {
+      const run = { events: [], states: [], errors: [], resyncs: 0 };
+      window.backendRun = run;
+      const client = new window.EdgepushClient({ url, token: () => window.mintToken(user, 600), minDelayMs: 100, maxDelayMs: 500 });
+      run.client = client;
+      client.onState((s) => run.states.push(s.state));
+      client.onError((e) => run.errors.push([e.code, e.message]));
+      client.onResync(() => (run.resyncs += 1));
+      client.on("Posted", (e) => run.events.push([e.topic, e.id, e.payload.n]));
+      client.connect();
+    },
+    { user, url: workerUrl },
+  );
+  const backendRun = () =>
+    page.evaluate(() => {
+      const { events, states, errors, resyncs } = window.backendRun;
+      return { events, states, errors, resyncs };
+    });
+  const until = async (predicate, timeoutMs = 30000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await backendRun();
+      if (predicate(r)) return r;
+      if (Date.now() > deadline) assert.fail(`timed out; last seen: ${JSON.stringify(r)}`);
+      await sleep(50);
+    }
+  };
+  await untilSubscribed([topic], 1);
+  const ids = [await publishTopic(topic, "Posted", { n: 1 })];
+  await until((r) => r.events.length === 1);
+  await postSigned("/disconnect", JSON.stringify({ user, reconnect: true }));
+  ids.push(await publishTopic(topic, "Posted", { n: 2 }));
+  ids.push(await publishTopic(topic, "Posted", { n: 3 }));
+  await until((r) => r.events.length >= 3 && r.states.filter((s) => s === "open").length >= 2);
+  ids.push(await publishTopic(topic, "Posted", { n: 4 }));
+  await until((r) => r.events.length >= 4);
+  await sleep(300);
+  const r = await backendRun();
+  assert.deepEqual(r.events, ids.map((id, i) => [topic, id, i + 1]), "every event once, in order, with its topic");
+  assert.deepEqual([r.errors, r.resyncs], [[], 0]);
+  await page.evaluate(() => window.backendRun.client.close());
+});

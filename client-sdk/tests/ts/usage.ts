@@ -103,6 +103,22 @@ export function use(): void {
     void payload;
   });
   sub.onResync(() => undefined);
+  sub.onOccupancy((count) => {
+    const viewers: number = count;
+    void viewers;
+  });
+  sub.onPresence((user, present) => {
+    const who: string = user;
+    const here: boolean = present;
+    void [who, here];
+  });
+  // @ts-expect-error a viewer count is a number
+  sub.onOccupancy((count: string) => void count);
+  client.on("OrderShipped", (event) => {
+    // Set for events of topics the backend subscribed the user to.
+    const topic: string | undefined = event.topic;
+    void topic;
+  });
   sub.onError((error: SubscriptionError) => {
     const topic: string = error.topic;
     const code: SubscriptionError["code"] = error.code;
