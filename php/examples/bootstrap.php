@@ -22,7 +22,7 @@ use Edgepush\Publisher;
  */
 function edgepush_example(array $argv, string $usage, \Closure $publish): int
 {
-    $composer = __DIR__ . '/../vendor/autoload.php';
+    $composer = __DIR__ . '/../../vendor/autoload.php';
     require_once is_file($composer) ? $composer : __DIR__ . '/../autoload.php';
     if (count($argv) !== 3) {
         fwrite(STDERR, "usage: php {$argv[0]} $usage\n");

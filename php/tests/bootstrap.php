@@ -8,8 +8,8 @@
 
 declare(strict_types=1);
 
-if (is_file(__DIR__ . '/../vendor/autoload.php')) {
-    require __DIR__ . '/../vendor/autoload.php';
+if (is_file(__DIR__ . '/../../vendor/autoload.php')) {
+    require __DIR__ . '/../../vendor/autoload.php';
 
     return;
 }
@@ -24,6 +24,8 @@ $packages = [
     'Symfony/Component/Security/Core',
     'Symfony/Component/HttpClient',
     'Symfony/Component/Mercure',
+    'Symfony/Component/Yaml',
+    'Symfony/Component/Dotenv',
     'Twig',
     'Psr/Http/Client',
     'Nyholm/Psr7',

@@ -4,7 +4,7 @@ declare(strict_types=1);
 
 namespace Edgepush\Tests\Kernel;
 
-use Edgepush\Symfony\EdgepushBundle;
+use Edgepush\EdgepushBundle;
 use Edgepush\Symfony\Messenger\PublishMessage;
 use Symfony\Bundle\FrameworkBundle\FrameworkBundle;
 use Symfony\Bundle\FrameworkBundle\Kernel\MicroKernelTrait;
