@@ -14,6 +14,12 @@ if [ ! -f .dev.vars ]; then
   chmod 600 .dev.vars
   echo "[dev] created .dev.vars with fresh local secrets (git-ignored)"
 fi
+# The topic namespaces the demo page uses (docs/topics.md): `feed:demo`, a public feed, and
+# `live:demo`, whose occupancy is the page's viewer count. Added to an older .dev.vars too.
+if ! grep -q '^TOPIC_NAMESPACES=' .dev.vars; then
+  printf '%s\n' "TOPIC_NAMESPACES='{\"feed\":{\"public\":true},\"live\":{\"public\":true,\"occupancy_ms\":500}}'" >> .dev.vars
+  echo "[dev] declared the demo's topic namespaces (feed, live) in .dev.vars"
+fi
 # Refuse to start with a weak or missing secret, rather than fail every request.
 jwt_secret=$(sed -n 's/^JWT_SECRET=//p' .dev.vars)
 publish_keys=$(sed -n 's/^PUBLISH_KEYS=//p' .dev.vars)
@@ -48,6 +54,9 @@ cat <<EOF2
   a signature is accepted for 5 minutes, so re-sign with the CLI below after that):
     $($cli publish --user 42 --name Message --payload '{"text":"Hello from the backend"}' --print-curl)
     $($cli publish --user 42 --name Background --payload '{"color":"#2b6cb0"}' --print-curl)
+
+  Post to the topic feed every open demo page reads (feed:demo):
+    $($cli publish --topic feed:demo --name Posted --payload '{"title":"Hello, everyone"}' --print-curl)
 
   Or, with the environment of this script:
     EDGEPUSH_KEY_ID=$EDGEPUSH_KEY_ID EDGEPUSH_PUBLISH_SECRET=… $cli publish --user 42 --name Message --payload '{"text":"hi"}'

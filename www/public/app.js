@@ -2,12 +2,19 @@
 // colour. Everything about the connection (socket, token expiry, backoff, resume, parsing frames)
 // is the SDK's job; this file only renders what the SDK reports.
 //
+// Topics: every page subscribes to a public feed topic (`feed:demo`: `Posted` events with a
+// `title`, published with the signed commands of the Feed tab) and to `live:demo`, whose
+// occupancy frames are the number of pages watching. `&room=NAME` in the link uses
+// `feed:NAME` and `live:NAME` instead (the tests use one room each).
+//
 // The token comes from the link (`/#token=<jwt>`, printed by scripts/dev.sh). The fragment never
 // reaches a server, and the page removes it from the address bar once read. In a real app the
 // token comes from your backend, e.g. `token: () => fetch("/edgepush/token").then(r => r.text())`.
 
 const LOG_LIMIT = 50;
 const TOKEN_KEY = "edgepush.demo.token";
+const ROOM_KEY = "edgepush.demo.room";
+const FEED_LIMIT = 20;
 // The close codes this page acts on, named by their reason in protocol/codes.json
 // (client-sdk/tests/js/codes.test.mjs checks them against that table).
 const CLOSE = { tokenExpired: 4001 };
@@ -32,6 +39,11 @@ const ui = {
   factLastId: $("fact-last-id"),
   factServer: $("fact-server"),
   log: $("log"),
+  feed: $("feed"),
+  feedEmpty: $("feed-empty"),
+  feedTopic: $("feed-topic"),
+  viewerCount: $("viewer-count"),
+  viewersTopic: $("viewers-topic"),
   logCount: $("log-count"),
   logEmpty: $("log-empty"),
 };
@@ -50,11 +62,16 @@ async function main() {
   ui.factServer.textContent = location.host;
   setupTabs();
 
+  const room = takeRoom();
+  const feedTopic = `feed:${room}`;
+  const viewersTopic = `live:${room}`;
+  ui.feedTopic.textContent = feedTopic;
+  ui.viewersTopic.textContent = viewersTopic;
   const token = takeToken();
   if (!token) {
     setStatus("idle", "Not connected");
     ui.factState.textContent = "Not connected";
-    renderSnippets("42");
+    renderSnippets("42", feedTopic);
     showNotice(
       "info",
       "Open the demo link to connect",
@@ -69,7 +86,7 @@ async function main() {
   if (!claims) {
     setStatus("error", "Invalid link");
     ui.factState.textContent = "Invalid link";
-    renderSnippets("42");
+    renderSnippets("42", feedTopic);
     showNotice(
       "error",
       "This link does not carry a valid token",
@@ -81,7 +98,7 @@ async function main() {
   }
   const user = String(claims.sub ?? "");
   showUser(user);
-  renderSnippets(user || "42");
+  renderSnippets(user || "42", feedTopic);
   showExpiry(claims.exp);
 
   let sdk;
@@ -119,8 +136,15 @@ async function main() {
     }
   });
 
+  const feed = client.subscribe(feedTopic);
+  feed.on("Posted", renderPost);
+  feed.onError((error) => addSystem(`${error.topic}: ${error.message}`, "warning"));
+  const viewers = client.subscribe(viewersTopic);
+  viewers.onOccupancy((count) => (ui.viewerCount.textContent = String(count)));
+  viewers.onError((error) => addSystem(`${error.topic}: ${error.message}`, "warning"));
+
   // Handy in the devtools console: `edgepushDemo.client.state`.
-  window.edgepushDemo = { client };
+  window.edgepushDemo = { client, feed, viewers };
   client.connect();
 }
 
@@ -144,6 +168,17 @@ function takeToken() {
     return sessionStorage.getItem(TOKEN_KEY);
   } catch {
     return null;
+  }
+}
+
+/** The demo room from the link (`&room=NAME`), kept for reloads of this tab; "demo" by default. */
+function takeRoom() {
+  const fromLink = new URLSearchParams(location.hash.slice(1)).get("room");
+  try {
+    if (fromLink) sessionStorage.setItem(ROOM_KEY, fromLink);
+    return fromLink || sessionStorage.getItem(ROOM_KEY) || "demo";
+  } catch {
+    return fromLink || "demo";
   }
 }
 
@@ -298,6 +333,15 @@ function renderBackground(event) {
   addEvent(event, color, color);
 }
 
+function renderPost(event) {
+  const title = typeof event.payload?.title === "string" ? event.payload.title : shortJson(event.payload);
+  const item = logItem(`#${event.id}`, "", title, event.ts);
+  item.dataset.id = String(event.id);
+  ui.feed.prepend(item);
+  while (ui.feed.children.length > FEED_LIMIT) ui.feed.lastElementChild.remove();
+  ui.feedEmpty.hidden = true;
+}
+
 function addEvent(event, detail, color) {
   eventCount += 1;
   ui.logCount.textContent = String(eventCount);
@@ -340,8 +384,15 @@ function prepend(item) {
 
 // ---------- publish snippets ----------
 
-function renderSnippets(user) {
+function renderSnippets(user, topic) {
   const u = shellQuote(user);
+  const t = shellQuote(topic);
+  fill($("snippet-feed"), [
+    ["c", "# one signed publish to the topic reaches every page that subscribed to it"],
+    ["$", "source www/demo-env.sh"],
+    ["$", `php php/examples/post_to_feed.php ${t} "Hello, everyone"`],
+    ["$", `target/release/edgepush publish --topic ${t} --name Posted --payload '{"title":"Hi all"}'`],
+  ]);
   fill($("snippet-php"), [
     ["c", "# from the repository, with the dev key scripts/dev.sh wrote to .dev.vars"],
     ["$", "source www/demo-env.sh"],

@@ -338,3 +338,71 @@ describe("the demo page across server restarts", () => {
     }
   });
 });
+
+describe("topics in the demo", () => {
+  /** A signed publish of one event to a topic, as the Feed tab's commands send it. */
+  async function publishToTopic(topic, name, payload) {
+    const body = JSON.stringify({ topic, name, payload });
+    const response = await fetch(`${shared.url}/publish`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Edgepush-Signature": h.signature("POST", "/publish", body) },
+      body,
+    });
+    const text = await response.text();
+    assert.equal(response.status, 202, text);
+    return JSON.parse(text).events[0];
+  }
+  /** Opens the demo as `user` in `room` (its own `feed:` and `live:` topics). */
+  async function openIn(room, user) {
+    const page = await h.openDemo(browser, shared.url, `${h.mintToken(user)}&room=${room}`);
+    await waitLive(page);
+    return page;
+  }
+  const viewers = (page, count, timeout = 10000) =>
+    page.waitForFunction((n) => document.getElementById("viewer-count").textContent === String(n), count, {
+      timeout,
+    });
+
+  test("two pages both see an item published to the feed topic", async () => {
+    const room = `r-${run_id}-feed`;
+    const a = await openIn(room, userId("feed-a"));
+    const b = await openIn(room, userId("feed-b"));
+    assert.equal(await a.textContent("#feed-topic"), `feed:${room}`);
+    // Both pages are subscribed once the topic relays to both.
+    for (let sockets = 0; sockets < 2; ) {
+      sockets = (await publishToTopic(`feed:${room}`, "Probe", null)).sockets ?? 0;
+      if (sockets < 2) await h.sleep(100);
+    }
+    const posted = await publishToTopic(`feed:${room}`, "Posted", { title: "Hello, everyone" });
+    for (const page of [a, b]) {
+      await page.waitForSelector(`#feed li[data-id="${posted.id}"]`, { timeout: EVENT_WAIT_MS });
+      assert.equal(await page.textContent(`#feed li[data-id="${posted.id}"] .log-detail`), "Hello, everyone");
+      assert.equal(await page.isHidden("#feed-empty"), true);
+      // A topic event is not one of the user's: the user's event log stays as it was.
+      assert.equal(await page.textContent("#log-count"), "0");
+    }
+    assert.match(await a.textContent("#snippet-feed"), new RegExp(`post_to_feed\\.php feed:${room} `));
+    await h.screenshot(a, "11-topic-feed");
+    for (const page of [a, b]) {
+      assert.deepEqual(page.problems, []);
+      await page.context().close();
+    }
+  });
+
+  test("the viewer count follows pages opening and closing (2 → 3 → 2)", async () => {
+    const room = `r-${run_id}-viewers`;
+    const a = await openIn(room, userId("view-a"));
+    const b = await openIn(room, userId("view-b"));
+    await viewers(a, 2);
+    await viewers(b, 2);
+    const c = await openIn(room, userId("view-c"));
+    for (const page of [a, b, c]) await viewers(page, 3);
+    await h.screenshot(a, "12-viewers");
+    await c.context().close();
+    for (const page of [a, b]) await viewers(page, 2);
+    for (const page of [a, b]) {
+      assert.deepEqual(page.problems, []);
+      await page.context().close();
+    }
+  });
+});
