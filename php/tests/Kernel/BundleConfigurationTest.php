@@ -8,6 +8,7 @@ use Edgepush\Http\CurlTransport;
 use Edgepush\Http\Psr18Transport;
 use Edgepush\Messaging;
 use Edgepush\Publisher;
+use Edgepush\Symfony\Controller\TokenController;
 use Edgepush\Symfony\DependencyInjection\EdgepushExtension;
 use Edgepush\TokenIssuer;
 use PHPUnit\Framework\TestCase;
@@ -51,6 +52,27 @@ final class BundleConfigurationTest extends TestCase
         $handler = $container->getDefinition('edgepush.publish_message_handler');
         self::assertTrue($handler->hasTag('messenger.message_handler'));
         self::assertTrue($container->getDefinition('edgepush.twig_extension')->hasTag('twig.extension'));
+    }
+
+    public function testThePublicUrlForTheBrowserIsTheUrlUnlessSetApart(): void
+    {
+        $twig = self::load(self::CONFIG)->getDefinition('edgepush.twig_extension');
+        self::assertSame(self::CONFIG['url'], $twig->getArgument(2));
+
+        $twig = self::load(['url' => 'http://edgepush:8787', 'public_url' => 'https://push.example.com'] + self::CONFIG)
+            ->getDefinition('edgepush.twig_extension');
+        self::assertSame('https://push.example.com', $twig->getArgument(2));
+    }
+
+    public function testTheTokenEndpointsControllerIsAPublicServiceOfTheIssuer(): void
+    {
+        $controller = self::load(self::CONFIG)->getDefinition('edgepush.token_controller');
+
+        self::assertSame(TokenController::class, $controller->getClass());
+        self::assertTrue($controller->isPublic());
+        self::assertTrue($controller->hasTag('controller.service_arguments'));
+        self::assertSame('edgepush.token_issuer', (string) $controller->getArgument(0));
+        self::assertSame('security.token_storage', (string) $controller->getArgument(1));
     }
 
     public function testAPsr18ClientServiceCanBePluggedIn(): void

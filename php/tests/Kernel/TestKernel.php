@@ -6,6 +6,7 @@ namespace Edgepush\Tests\Kernel;
 
 use Edgepush\EdgepushBundle;
 use Edgepush\Symfony\Messenger\PublishMessage;
+use Psr\Log\NullLogger;
 use Symfony\Bundle\FrameworkBundle\FrameworkBundle;
 use Symfony\Bundle\FrameworkBundle\Kernel\MicroKernelTrait;
 use Symfony\Bundle\TwigBundle\TwigBundle;
@@ -16,8 +17,8 @@ use Symfony\Component\Security\Core\Authentication\Token\Storage\TokenStorage;
 
 /**
  * A minimal Symfony app with the bundle: FrameworkBundle, TwigBundle, Messenger with PublishMessage
- * routed to an in-memory (serializing) "async" transport, a token storage to log a user in, and an
- * autowired controller.
+ * routed to an in-memory (serializing) "async" transport, a token storage to log a user in, an
+ * autowired controller, and the bundle's routes under /api/edgepush.
  */
 final class TestKernel extends Kernel
 {
@@ -65,11 +66,14 @@ final class TestKernel extends Kernel
         $container->extension('edgepush', $this->edgepush);
         $services = $container->services();
         $services->set('security.token_storage', TokenStorage::class)->public();
+        $services->set('logger', NullLogger::class); // the default one prints 404s and 405s to stderr
         $services->set(BlogController::class)->autowire()->public();
         $services->set(ProductController::class)->autowire()->public();
     }
 
     private function configureRoutes(RoutingConfigurator $routes): void
     {
+        // the bundle's routes under a prefix of the app's choosing (the recipe's is /edgepush)
+        $routes->import('@EdgepushBundle/config/routes.php')->prefix('/api/edgepush');
     }
 }

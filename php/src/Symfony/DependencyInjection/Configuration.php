@@ -17,6 +17,8 @@ final class Configuration implements ConfigurationInterface
             ->children()
                 ->scalarNode('url')->isRequired()->cannotBeEmpty()
                     ->info('Base URL of the edgepush worker, e.g. https://push.example.com')->end()
+                ->scalarNode('public_url')->defaultNull()
+                    ->info('The worker\'s URL as browsers reach it, for edgepush_public_url() (default: url)')->end()
                 ->scalarNode('key_id')->isRequired()->cannotBeEmpty()
                     ->info('Publish key id, as in the worker\'s PUBLISH_KEYS')->end()
                 ->scalarNode('publish_secret')->isRequired()->cannotBeEmpty()

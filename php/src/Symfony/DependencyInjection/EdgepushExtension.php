@@ -9,6 +9,7 @@ use Edgepush\Http\Psr18Transport;
 use Edgepush\Messaging;
 use Edgepush\Publisher;
 use Edgepush\RetryPolicy;
+use Edgepush\Symfony\Controller\TokenController;
 use Edgepush\Symfony\Messenger\MessengerMessaging;
 use Edgepush\Symfony\Messenger\PublishMessage;
 use Edgepush\Symfony\Messenger\PublishMessageHandler;
@@ -21,13 +22,15 @@ use Symfony\Component\DependencyInjection\ContainerInterface;
 use Symfony\Component\DependencyInjection\Definition;
 use Symfony\Component\DependencyInjection\Extension\Extension;
 use Symfony\Component\DependencyInjection\Reference;
+use Symfony\Component\HttpFoundation\JsonResponse;
 use Symfony\Component\Messenger\MessageBusInterface;
 use Twig\Extension\AbstractExtension;
 
 /**
  * Services: edgepush.publisher, edgepush.token_issuer and edgepush.messaging, autowirable as
  * Publisher, TokenIssuer and Messaging (or TopicMessaging, the same service); the PublishMessage
- * handler when Messenger is installed; the Twig extension when Twig is.
+ * handler when Messenger is installed; the Twig extension when Twig is; the token endpoint's controller
+ * (edgepush.token_controller) when HttpFoundation is.
  */
 final class EdgepushExtension extends Extension
 {
@@ -77,13 +80,21 @@ final class EdgepushExtension extends Extension
         $container->setAlias(Messaging::class, 'edgepush.messaging');
         $container->setAlias(TopicMessaging::class, 'edgepush.messaging');
 
+        $tokenStorage = new Reference('security.token_storage', ContainerInterface::NULL_ON_INVALID_REFERENCE);
         if (class_exists(AbstractExtension::class)) {
             $container->register('edgepush.twig_extension', TokenExtension::class)
                 ->setArguments([
                     new Reference('edgepush.token_issuer'),
-                    new Reference('security.token_storage', ContainerInterface::NULL_ON_INVALID_REFERENCE),
+                    $tokenStorage,
+                    $config['public_url'] ?? $config['url'],
                 ])
                 ->addTag('twig.extension');
+        }
+        if (class_exists(JsonResponse::class)) {
+            $container->register('edgepush.token_controller', TokenController::class)
+                ->setArguments([new Reference('edgepush.token_issuer'), $tokenStorage])
+                ->setPublic(true)
+                ->addTag('controller.service_arguments');
         }
     }
 }

@@ -20,12 +20,14 @@ use Twig\TwigFunction;
  * `{{ edgepush_token(subs: ['feed:all']) }}` subscribed to topics from the start.
  * `{{ edgepush_subscription_token('private:x') }}`: a subscription token for one topic, for the
  * logged-in user (or `edgepush_subscription_token('private:x', user_id)`).
+ * `{{ edgepush_public_url() }}`: the worker's URL for the browser (the `public_url` setting, or `url`).
  */
 final class TokenExtension extends AbstractExtension
 {
     public function __construct(
         private readonly TokenIssuer $tokens,
         private readonly ?TokenStorageInterface $tokenStorage = null,
+        private readonly ?string $publicUrl = null,
     ) {
     }
 
@@ -34,7 +36,15 @@ final class TokenExtension extends AbstractExtension
         return [
             new TwigFunction('edgepush_token', $this->token(...)),
             new TwigFunction('edgepush_subscription_token', $this->subscriptionToken(...)),
+            new TwigFunction('edgepush_public_url', $this->publicUrl(...)),
         ];
+    }
+
+    public function publicUrl(): string
+    {
+        return $this->publicUrl ?? throw new ConfigurationException(
+            'edgepush_public_url() has no URL to render; set edgepush.public_url (or edgepush.url).',
+        );
     }
 
     /**
