@@ -2,7 +2,7 @@
 // (client-sdk/tests/js/package.test.mjs):
 // - the fixed test secrets of scripts/env.sh;
 // - connect tokens and request signatures, the scheme of protocol/ (testkit.test.mjs checks them
-//   against protocol/test-vectors.json);
+//   against protocol/test-vectors.json), and the Mercure hub's tokens (docs/mercure.md);
 // - workers started, awaited and stopped the way every suite does it, by the Rust test kit's
 //   edgepush-worker (tests/src/bin/edgepush-worker.rs).
 import { execFile, execFileSync } from "node:child_process";
@@ -31,6 +31,7 @@ function loadTestEnv() {
     jwtSecret: values.EDGEPUSH_TEST_JWT_SECRET,
     keyId: values.EDGEPUSH_TEST_KEY_ID,
     publishSecret: values.EDGEPUSH_TEST_PUBLISH_SECRET,
+    mercureSecret: values.EDGEPUSH_TEST_MERCURE_JWT_SECRET,
     path: values.PATH,
   };
 }
@@ -45,9 +46,14 @@ export const now = () => Math.floor(Date.now() / 1000);
 
 /** An HS256 JWT of `claims` (those present, in the order sub, exp, nbf, iat, aud, iss). */
 export function mint(claims, secret) {
-  const header = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
   const ordered = Object.fromEntries(CLAIMS.filter((k) => claims[k] != null).map((k) => [k, claims[k]]));
-  const body = b64url(JSON.stringify(ordered));
+  return mintAny(ordered, secret);
+}
+
+/** An HS256 JWT of `claims` exactly as given (any claims, in their order). */
+export function mintAny(claims, secret) {
+  const header = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const body = b64url(JSON.stringify(claims));
   const mac = createHmac("sha256", secret).update(`${header}.${body}`).digest();
   return `${header}.${body}.${b64url(mac)}`;
 }
@@ -67,6 +73,18 @@ export function mintToken(user, ttl = 600) {
 /** `Edgepush-Signature` for a request signed with the test publish key. */
 export function signature(method, path, body, t = now()) {
   return sign(env.keyId, env.publishSecret, t, method, path, body);
+}
+
+/**
+ * A Mercure token signed with the test workers' hub key (`MERCURE_PUBLISHER_JWT_KEY`, which
+ * subscribers share), as `symfony/mercure` mints them: `{"mercure": {"publish": [...]}}` for a
+ * publisher, `{"mercure": {"subscribe": [...]}, "exp": ...}` for a subscriber.
+ */
+export function mintMercure({ publish, subscribe, exp } = {}) {
+  const mercure = {};
+  if (publish) mercure.publish = publish;
+  if (subscribe) mercure.subscribe = subscribe;
+  return mintAny(exp == null ? { mercure } : { mercure, exp }, env.mercureSecret);
 }
 
 // ---------- workers ----------
@@ -91,10 +109,11 @@ export async function freePort() {
 
 /**
  * Starts the built worker on its own port and storage folder `dir/name` (fresh), output in
- * `dir/name.log`. `stop(signal)` stops it (`SIGTERM`: a clean stop; `SIGKILL`: a crash) and
- * returns once its port is free; `start()` starts it again on the same port and storage.
+ * `dir/name.log`, with `args` added to its `wrangler dev` command (e.g. `--var NAME:value`).
+ * `stop(signal)` stops it (`SIGTERM`: a clean stop; `SIGKILL`: a crash) and returns once its port
+ * is free; `start()` starts it again on the same port, storage and `args`.
  */
-export async function startWorker(name, { port, dir = join(root, "target", "js-e2e") } = {}) {
+export async function startWorker(name, { port, dir = join(root, "target", "js-e2e"), args = [] } = {}) {
   port ??= await freePort();
   const store = join(dir, name);
   const log = `${store}.log`;
@@ -107,7 +126,7 @@ export async function startWorker(name, { port, dir = join(root, "target", "js-e
     store,
     pgid: null,
     async start() {
-      const { stdout } = await kit("up", String(port), store, log);
+      const { stdout } = await kit("up", String(port), store, log, ...args);
       this.pgid = stdout.trim();
     },
     async stop(signal = "SIGTERM") {
