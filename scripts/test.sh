@@ -4,7 +4,8 @@
 #  2. format and lints (host and wasm32), native unit tests of every crate
 #  3. builds the worker and the SDK package, and type-checks the package's declarations
 #  4. end-to-end tests against the worker under `wrangler dev`: Rust clients, PHP, the SDK in
-#     headless Chromium, the demo page in headless Chromium, and a smoke run of the benchmarks.
+#     headless Chromium, the demo page and the Mercure hub's EventSource in headless Chromium, and
+#     a smoke run of the benchmarks.
 # Every step runs; the summary at the end lists each step's outcome, and the exit code is non-zero
 # if any failed.
 set -uo pipefail
@@ -49,6 +50,7 @@ step "PHP unit and kernel tests" phpunit -c php/phpunit.xml.dist --testsuite uni
 step "PHP integration tests" phpunit -c php/phpunit.xml.dist --testsuite integration
 step "SDK in headless Chromium" bash scripts/test-sdk-browser.sh
 step "demo page in headless Chromium" node --test www/tests/demo.test.mjs
+step "Mercure in headless Chromium" node --test tests/js/mercure.test.mjs
 [ -f bench/Cargo.toml ] && step "benchmark smoke run" bash scripts/bench.sh --smoke
 
 printf '\n\033[1mSummary\033[0m\n'
