@@ -70,9 +70,7 @@ impl<S: Sql> SqlStore<S> {
     /// Opens the store, creating its tables if they are missing. `fail_on_event` is a test
     /// hook: appending an event of that name fails, as a full disk would.
     pub fn open(sql: S, fail_on_event: Option<String>) -> Result<Self, StoreError> {
-        for statement in SCHEMA {
-            sql.run(statement, &[])?;
-        }
+        ensure_schema(&sql, "revocation", &SCHEMA)?;
         Ok(Self { sql, fail_on_event })
     }
 
@@ -83,6 +81,20 @@ impl<S: Sql> SqlStore<S> {
     fn write(&self, statement: &str, params: &[SqlValue]) -> Result<(), StoreError> {
         self.sql.run(statement, params).map(drop)
     }
+}
+
+const TABLE_EXISTS: &str = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1";
+
+/// Runs `statements` (each idempotent) unless `last_table`, the table the last of them creates,
+/// exists already: one read on every wake-up instead of the whole schema. A schema grows by new
+/// statements at its end, with `last_table` moved to the newest table.
+fn ensure_schema<S: Sql>(sql: &S, last_table: &str, statements: &[&str]) -> Result<(), StoreError> {
+    if sql.run(TABLE_EXISTS, &[text(last_table)])?.is_empty() {
+        for statement in statements {
+            sql.run(statement, &[])?;
+        }
+    }
+    Ok(())
 }
 
 fn int(n: u64) -> SqlValue {
@@ -280,9 +292,7 @@ pub enum MemberChange {
 impl<S: Sql> Members<S> {
     /// Opens the tables, creating them if they are missing.
     pub fn open(sql: S) -> Result<Self, StoreError> {
-        for statement in MEMBERS_SCHEMA {
-            sql.run(statement, &[])?;
-        }
+        ensure_schema(&sql, "presence_changes", &MEMBERS_SCHEMA)?;
         Ok(Self { sql })
     }
 
@@ -426,9 +436,11 @@ pub struct Subscriptions<S> {
 impl<S: Sql> Subscriptions<S> {
     /// Opens the table, creating it if it is missing.
     pub fn open(sql: S) -> Result<Self, StoreError> {
-        sql.run(SUBSCRIPTIONS_SCHEMA, &[])?;
-        sql.run(SUBSCRIPTIONS_BY_TOPIC, &[])?;
-        sql.run(BACKEND_SCHEMA, &[])?;
+        ensure_schema(
+            &sql,
+            "backend_topics",
+            &[SUBSCRIPTIONS_SCHEMA, SUBSCRIPTIONS_BY_TOPIC, BACKEND_SCHEMA],
+        )?;
         Ok(Self { sql })
     }
 

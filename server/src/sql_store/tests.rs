@@ -493,3 +493,17 @@ fn templates_are_a_set_that_survives_reopening() {
         ["*", "https://x/{id}"]
     );
 }
+
+#[test]
+fn the_schema_runs_only_when_its_last_table_is_missing() {
+    let sql = Native::new();
+    let exists = |table: &str| !sql.run(TABLE_EXISTS, &[text(table)]).unwrap().is_empty();
+    Subscriptions::open(sql.clone()).unwrap();
+    assert!(exists("subscriptions") && exists("backend_topics"));
+    sql.run("DROP TABLE subscriptions", &[]).unwrap();
+    Subscriptions::open(sql.clone()).unwrap();
+    assert!(!exists("subscriptions"), "the marker table was there: nothing ran");
+    sql.run("DROP TABLE backend_topics", &[]).unwrap();
+    Subscriptions::open(sql.clone()).unwrap();
+    assert!(exists("subscriptions") && exists("backend_topics"));
+}
