@@ -109,6 +109,23 @@ impl Settings {
     }
 }
 
+/// The positive whole number setting `name`, or `default` when it is unset.
+fn positive(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(value) => value
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(ConfigError::NotANumber(name)),
+    }
+}
+
 /// The Mercure hub's settings, if its publisher key is set.
 fn mercure_settings(
     lookup: &impl Fn(&str) -> Option<String>,
@@ -120,15 +137,7 @@ fn mercure_settings(
         TokenKey::new(secret.as_bytes()).map_err(|err| ConfigError::Mercure(name, err))
     };
     let subscriber = lookup("MERCURE_SUBSCRIBER_JWT_KEY").filter(|k| !k.is_empty());
-    let number = |name: &'static str, default: u64| match lookup(name) {
-        None => Ok(default),
-        Some(value) => value
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or(ConfigError::NotANumber(name)),
-    };
+    let number = |name, default| positive(lookup, name, default);
     Ok(Some(MercureSettings {
         publisher: key("MERCURE_PUBLISHER_JWT_KEY", &publisher)?,
         subscriber: key(
@@ -150,15 +159,7 @@ impl RoomSettings {
     /// Reads the history bounds, falling back to the defaults for unset settings, and the test
     /// hook.
     pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let number = |name: &'static str, default: u64| match lookup(name) {
-            None => Ok(default),
-            Some(value) => value
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or(ConfigError::NotANumber(name)),
-        };
+        let number = |name, default| positive(&lookup, name, default);
         let count = |name: &'static str, default: u32| {
             number(name, u64::from(default)).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
         };

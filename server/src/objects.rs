@@ -78,6 +78,20 @@ impl Object<'_> {
     }
 }
 
+/// The JSON of a call to a socket-holding object: in [`crate::internal::CALL_PARAM`] for a
+/// connect (a `GET` upgrade without a body), else the body.
+pub async fn call_text(req: &mut worker::Request) -> worker::Result<String> {
+    let in_query = req
+        .url()?
+        .query_pairs()
+        .find(|(key, _)| key == crate::internal::CALL_PARAM)
+        .map(|(_, call)| call.into_owned());
+    match in_query {
+        Some(call) => Ok(call),
+        None => req.text().await,
+    }
+}
+
 /// What a Durable Object's handler of a call returns.
 pub type Outcome<T> = Result<T, RoomFailure>;
 

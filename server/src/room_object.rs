@@ -21,12 +21,12 @@ use crate::config::Settings;
 use crate::expiry;
 use crate::history::StoreError;
 use crate::internal::{
-    CALL_PARAM, ConnectCall, DeliverCall, DisconnectAnswer, JoinCall, LeaveCall, Member,
-    PublishAnswer, RevokeAnswer, RoomCall, RoomFailure, RoomOutcome, SocketsAnswer, TopicCall,
+    ConnectCall, DeliverCall, DisconnectAnswer, JoinCall, LeaveCall, Member, PublishAnswer,
+    RevokeAnswer, RoomCall, RoomFailure, RoomOutcome, SocketsAnswer, TopicCall,
 };
 use crate::limits::{ConnectGate, Limits, Refused, Window, is_revoked};
 use crate::namespaces::Reader;
-use crate::objects::{Object, Outcome, json, to_response};
+use crate::objects::{Object, Outcome, call_text, json, to_response};
 use crate::room::{Accepted, ResumeRequest, Room, Visitor};
 use crate::runtime::{DurableSql, log, new_epoch, now_ms, random_id};
 use crate::sockets::{self, SocketInfo, error_frame};
@@ -78,15 +78,7 @@ impl DurableObject for RoomObject {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let in_query = req
-            .url()?
-            .query_pairs()
-            .find(|(key, _)| key == CALL_PARAM)
-            .map(|(_, call)| call.into_owned());
-        let call = match in_query {
-            Some(call) => RoomCall::from_json(&call),
-            None => RoomCall::from_json(&req.text().await?),
-        };
+        let call = RoomCall::from_json(&call_text(&mut req).await?);
         let answered = match call {
             Ok(RoomCall::Connect(call)) => self.accept_socket(&call).await,
             Ok(RoomCall::Publish(call)) => self.publish(&call.events).map(|a| json(&a)),

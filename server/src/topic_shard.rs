@@ -16,10 +16,10 @@ use worker::{
 
 use crate::expiry;
 use crate::internal::{
-    CALL_PARAM, JoinCall, LeaveCall, Member, ShardCall, ShardConnectCall, SocketsAnswer, TopicCall,
+    JoinCall, LeaveCall, Member, ShardCall, ShardConnectCall, SocketsAnswer, TopicCall,
 };
 use crate::limits::Window;
-use crate::objects::{Object, Outcome, json, to_response};
+use crate::objects::{Object, Outcome, call_text, json, to_response};
 use crate::runtime::{log, random_id};
 use crate::sockets::{self, Seat, SocketInfo, error_frame};
 use crate::subscriptions::{self, Joins};
@@ -45,15 +45,7 @@ impl DurableObject for TopicShard {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let in_query = req
-            .url()?
-            .query_pairs()
-            .find(|(key, _)| key == CALL_PARAM)
-            .map(|(_, call)| call.into_owned());
-        let call = match in_query {
-            Some(call) => ShardCall::from_json(&call),
-            None => ShardCall::from_json(&req.text().await?),
-        };
+        let call = ShardCall::from_json(&call_text(&mut req).await?);
         let answered = match call {
             Ok(ShardCall::Connect(call)) => self.accept_socket(call).await,
             Ok(ShardCall::Deliver(call)) => Ok(json(&SocketsAnswer {

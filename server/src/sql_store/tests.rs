@@ -502,7 +502,10 @@ fn the_schema_runs_only_when_its_last_table_is_missing() {
     assert!(exists("subscriptions") && exists("backend_topics"));
     sql.run("DROP TABLE subscriptions", &[]).unwrap();
     Subscriptions::open(sql.clone()).unwrap();
-    assert!(!exists("subscriptions"), "the marker table was there: nothing ran");
+    assert!(
+        !exists("subscriptions"),
+        "the marker table was there: nothing ran"
+    );
     sql.run("DROP TABLE backend_topics", &[]).unwrap();
     Subscriptions::open(sql.clone()).unwrap();
     assert!(exists("subscriptions") && exists("backend_topics"));
