@@ -22,6 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::room::ReplayPage;
 
+/// The `since_key` that asks for the whole history a topic keeps (Mercure's `earliest`).
+pub const EARLIEST: &str = "earliest";
+
 /// Where room and topic calls are sent; never reachable from outside.
 pub const ROOM_URL: &str = "https://room.internal/";
 /// The query parameter that carries a call without a body (a connect).
@@ -159,7 +162,7 @@ pub struct JoinCall {
     #[serde(default)]
     pub fresh: bool,
     /// Resume after the event stored with this idempotency key (a Mercure `Last-Event-ID`),
-    /// when `since` is not given.
+    /// when `since` is not given; [`EARLIEST`] resumes from the oldest event kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since_key: Option<String>,
     /// Resume after this id of the topic.

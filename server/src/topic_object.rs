@@ -18,9 +18,9 @@ use worker::{DurableObject, Env, Request, Response, Result, State, durable_objec
 use crate::config::RoomSettings;
 use crate::history::StoreError;
 use crate::internal::{
-    DeliverCall, Delivered, JoinAnswer, JoinCall, LeaveCall, Member, PublishAnswer, RoomCall,
-    RoomOutcome, ShardCall, SocketsAnswer, TemplatesAnswer, TopicCall, TopicPresenceAnswer,
-    TopicPublishCall,
+    DeliverCall, Delivered, EARLIEST, JoinAnswer, JoinCall, LeaveCall, Member, PublishAnswer,
+    RoomCall, RoomOutcome, ShardCall, SocketsAnswer, TemplatesAnswer, TopicCall,
+    TopicPresenceAnswer, TopicPublishCall,
 };
 use crate::namespaces::NamespaceOptions;
 use crate::objects::{Object, Outcome, json, settings_from, to_response};
@@ -123,10 +123,15 @@ impl TopicObject {
             since: call.since,
             epoch: call.epoch.clone(),
         };
-        if let (None, Some(key)) = (resume.since, &call.since_key) {
-            let key = IdempotencyKey::Event(key.clone());
-            resume.since =
-                self.with_stream(&call.topic, |stream| stream.id_of_key(&key, now_ms()))?;
+        match (resume.since, call.since_key.as_deref()) {
+            // Mercure's `earliest`: all the history the topic keeps.
+            (None, Some(EARLIEST)) => resume.since = Some(0),
+            (None, Some(key)) => {
+                let key = IdempotencyKey::Event(key.to_owned());
+                resume.since =
+                    self.with_stream(&call.topic, |stream| stream.id_of_key(&key, now_ms()))?;
+            }
+            _ => {}
         }
         let count = if call.fresh {
             Count::Add(1)

@@ -302,6 +302,18 @@ pub async fn a_mercure_subscriber_resumes_after_its_last_event_id(worker: Shared
     .await;
     assert_eq!(status, 200);
     assert_eq!(sse.next().await.unwrap().id, "r-4");
+    // `earliest`: everything the topic keeps.
+    let mut all = subscribe(
+        &worker,
+        Some(&subscriber(&["*"])),
+        &[&book],
+        Some("earliest"),
+    )
+    .await
+    .unwrap();
+    for i in 1..=4 {
+        assert_eq!(all.next().await.unwrap().id, format!("r-{i}"));
+    }
 }
 
 pub async fn the_mercure_hub_refuses_bad_requests_as_a_hub_does(worker: Shared) {
