@@ -5,10 +5,20 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::hostile;
+use crate::report::Layout;
 use crate::scenarios::{self, Measured, Params};
 use crate::servers::Runtime;
 use crate::target::Target;
-use crate::topics;
+use crate::topics::{self, Path, Series};
+
+/// The Mercure scenarios' topics, one per path (Mercure, topic sockets): Mercure topics that are
+/// edgepush topics of `crowd` (public, 4 shards in `EDGEPUSH_TEST_TOPIC_NAMESPACES`), so that the
+/// hub's subscribers spread over the shards as topic sockets do.
+const MERCURE_LATENCY_TOPICS: [&str; 2] = ["crowd:mercure-latency", "crowd:sdk-latency"];
+const MERCURE_FANOUT_TOPICS: [&str; 2] = ["crowd:mercure-bench", "crowd:sdk-bench"];
+/// The first user id of the topic sockets (Mercure subscribers have no user).
+const MERCURE_LATENCY_USERS: u32 = 60_000;
+const MERCURE_FANOUT_USERS: u32 = 61_000;
 
 /// A scenario, named on the command line as clap spells it (`many-users-workerd`). Declared in
 /// run order (the report sorts by title): the memory scenarios first, on servers that have not yet
@@ -30,6 +40,8 @@ pub enum Scenario {
     IngestBatchedWorkerd,
     BroadcastWorkerd,
     ReconnectStormWorkerd,
+    MercureLatencyWorkerd,
+    MercureFanoutWorkerd,
     Size,
 }
 
@@ -53,6 +65,14 @@ pub enum Workload {
     Broadcast,
     /// Every subscriber of one topic drops and comes back at once.
     ReconnectStorm,
+    /// One series over edgepush's Mercure hub and another over its topic sockets, side by side
+    /// (`main` runs the second; both on edgepush); with `pushpin`, the sockets' series also on
+    /// Pushpin, for a note.
+    Mercure {
+        mercure: Series,
+        sockets: Series,
+        pushpin: bool,
+    },
 }
 
 impl Workload {
@@ -73,6 +93,16 @@ impl Workload {
             Self::Hostile => hostile::run(target, params, true).await,
             Self::Broadcast => topics::broadcast(target, params).await,
             Self::ReconnectStorm => topics::reconnect_storm(target, params).await,
+            Self::Mercure { mercure, .. } => topics::series(target, Path::Mercure, &mercure).await,
+        }
+    }
+
+    /// What the report's two columns are.
+    pub fn layout(self) -> Layout {
+        match self {
+            Self::Hostile => Layout::BeforeAfter,
+            Self::Mercure { .. } => Layout::Paths,
+            _ => Layout::Systems,
         }
     }
 }
@@ -301,6 +331,78 @@ impl Scenario {
                 Workload::ReconnectStorm,
                 true,
             ),
+            Self::MercureLatencyWorkerd => {
+                let (rounds, gap) = p.mercure_latency;
+                let [mercure, sockets] = MERCURE_LATENCY_TOPICS;
+                let series = |topic| Series {
+                    topic,
+                    first_user: MERCURE_LATENCY_USERS,
+                    subscribers: 1,
+                    rounds,
+                    gap,
+                };
+                on_workerd(
+                    "9c. Mercure latency: one subscriber, beside a topic socket, edgepush on \
+                     plain `workerd serve`",
+                    format!(
+                        "Publish→event latency for one subscriber of edgepush's Mercure hub, \
+                         beside the same through the SDK's path. Mercure: one subscriber reading \
+                         `GET /.well-known/mercure?topic={mercure}` as an `EventSource` does \
+                         (a subscriber token allowed `*`; the Worker holds the stream over a \
+                         topic socket on one of the topic's shards), {rounds} updates posted to \
+                         `POST /.well-known/mercure` as `symfony/mercure` posts them (form \
+                         `topic`, `data`, `id`, a publisher token; each publish also reads the \
+                         hub's registry of template selectors), one after the other: each once \
+                         the previous one arrived, then {} ms. Topic socket: one socket \
+                         `/connect?topic={sockets}` and the same series with `POST /publish` \
+                         `{{\"topic\"}}`. Both topics are of `crowd` (public, 4 shards). Latency \
+                         from the wall-clock time in the payload (the update's `data`) to the \
+                         event's arrival. Pushpin's one socket on one channel, the same series, \
+                         is in a note.",
+                        gap.as_millis()
+                    ),
+                    Workload::Mercure {
+                        mercure: series(mercure),
+                        sockets: series(sockets),
+                        pushpin: true,
+                    },
+                    true,
+                )
+            }
+            Self::MercureFanoutWorkerd => {
+                let (subscribers, rounds) = p.mercure_fanout;
+                let [mercure, sockets] = MERCURE_FANOUT_TOPICS;
+                let series = |topic| Series {
+                    topic,
+                    first_user: MERCURE_FANOUT_USERS,
+                    subscribers,
+                    rounds,
+                    gap: std::time::Duration::from_millis(200),
+                };
+                on_workerd(
+                    "9d. Mercure fan-out: one topic's subscribers, beside topic sockets, \
+                     edgepush on plain `workerd serve`",
+                    format!(
+                        "{subscribers} subscribers of one Mercure topic, `{mercure}`: an \
+                         edgepush topic of `crowd` (public, 4 shards), so the Worker holds each \
+                         subscriber's event stream over a topic socket on a random one of the 4 \
+                         shards and a publish costs one relay per shard. {rounds} updates posted \
+                         to `POST /.well-known/mercure`, one after the other (each once the \
+                         previous one reached every subscriber, then 200 ms); per update the \
+                         time until the last subscriber has it. Beside it the same \
+                         {subscribers} subscribers as topic sockets (`/connect?topic={sockets}`, \
+                         each a user of its own) and the same series with `POST /publish`. Plain \
+                         `workerd serve` (as 9): each event stream holds a client connection \
+                         and, inside workerd, one topic socket."
+                    ),
+                    Workload::Mercure {
+                        mercure: series(mercure),
+                        sockets: series(sockets),
+                        pushpin: false,
+                    },
+                    true,
+                )
+            }
             Self::Size => row(
                 "7. Size",
                 "What a browser downloads, and what the server ships.".into(),
@@ -341,6 +443,8 @@ mod tests {
                 "ingest-batched-workerd",
                 "broadcast-workerd",
                 "reconnect-storm-workerd",
+                "mercure-latency-workerd",
+                "mercure-fanout-workerd",
                 "size",
             ]
         );
@@ -411,5 +515,41 @@ mod tests {
             assert!(row.in_smoke);
         }
         assert_eq!(Params::smoke().broadcast.0, 50);
+    }
+
+    #[test]
+    fn the_mercure_scenarios_compare_two_paths_on_sharded_topics_of_their_own() {
+        let p = Params::full(4_500, 8_000, 4_000);
+        for (s, subscribers, pushpin) in [
+            (Scenario::MercureLatencyWorkerd, 1, true),
+            (Scenario::MercureFanoutWorkerd, 1_000, false),
+        ] {
+            let row = s.row(&p);
+            let Some((
+                Runtime::Workerd,
+                w @ Workload::Mercure {
+                    mercure,
+                    sockets,
+                    pushpin: beside,
+                },
+            )) = row.live
+            else {
+                panic!("{} is not a Mercure workload on workerd", s.name())
+            };
+            assert_eq!(w.layout(), Layout::Paths);
+            assert_eq!(beside, pushpin);
+            assert_eq!(
+                (mercure.subscribers, sockets.subscribers),
+                (subscribers, subscribers)
+            );
+            assert_eq!(mercure.rounds, sockets.rounds);
+            assert!(mercure.topic.starts_with("crowd:") && sockets.topic.starts_with("crowd:"));
+            assert_ne!(mercure.topic, sockets.topic);
+            assert!(row.in_smoke);
+        }
+        let smoke = Params::smoke();
+        assert!(smoke.mercure_fanout.0 <= 20 && smoke.mercure_latency.0 <= 10);
+        assert_eq!(Workload::Broadcast.layout(), Layout::Systems);
+        assert_eq!(Workload::Hostile.layout(), Layout::BeforeAfter);
     }
 }

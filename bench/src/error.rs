@@ -80,6 +80,9 @@ pub enum Error {
         dropped: usize,
         answer: String,
     },
+    /// A Mercure scenario ran against a system without a Mercure hub (Pushpin).
+    #[error("{0} has no Mercure hub")]
+    NoMercure(&'static str),
     /// The other system was chosen with `--system`.
     #[error("not run (--system)")]
     Skipped,

@@ -13,6 +13,7 @@ mod servers;
 mod target;
 mod topics;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crate::report::{Context, Layout, Section};
 use crate::scenarios::{Measured, Params};
 use crate::servers::{Edgepush, GroupFile, LIMITS_OFF, Pushpin, RAISED_LIMITS, Runtime};
 use crate::target::{Kind, Target};
+use crate::topics::Series;
 
 #[derive(Parser)]
 #[command(about = "Benchmarks edgepush beside Pushpin (run it through scripts/bench.sh)")]
@@ -218,10 +220,11 @@ impl Servers {
     }
 
     /// The two systems as the scenarios see them: edgepush, then Pushpin.
+    /// edgepush's with its Mercure hub.
     fn targets(&self, bench: &Bench) -> Result<[Arc<Target>; 2]> {
         let target = |kind, ws_url, publish_url, pgids| {
             let (tokens, signing) = (bench.tokens.clone(), bench.signing.clone());
-            Target::new(kind, ws_url, publish_url, pgids, tokens, signing).map(Arc::new)
+            Target::new(kind, ws_url, publish_url, pgids, tokens, signing)
         };
         let (edgepush, pushpin) = (&self.edgepush, &self.pushpin);
         Ok([
@@ -230,28 +233,32 @@ impl Servers {
                 format!("ws://127.0.0.1:{}/connect", edgepush.port),
                 format!("http://127.0.0.1:{}/publish", edgepush.port),
                 edgepush.pgids(),
-            )?,
+            )?
+            .with_mercure(
+                format!("http://127.0.0.1:{}/.well-known/mercure", edgepush.port),
+                bench.mercure.clone(),
+            )
+            .map(Arc::new)?,
             target(
                 Kind::Pushpin,
                 format!("ws://127.0.0.1:{}/connect", pushpin.http_port),
                 format!("http://127.0.0.1:{}/publish/", pushpin.publish_port),
                 pushpin.pgids(),
-            )?,
+            )
+            .map(Arc::new)?,
         ])
     }
 }
 
-/// Runs one scenario's workload on one system, then lets the server settle.
+/// Runs one scenario's `work` on one system (or one path of it), then lets the server settle.
 async fn run_one(
     name: &str,
-    workload: Workload,
-    target: &Arc<Target>,
+    system: &str,
     params: &Params,
-    breakdown: &dyn Fn() -> Vec<(String, u64)>,
+    work: impl Future<Output = Result<Measured>>,
 ) -> Result<Measured> {
-    let system = target.kind.name();
     eprintln!("bench: {name} on {system}");
-    let result = workload.run(target, params, breakdown).await;
+    let result = work.await;
     // Let the server settle (closed sockets, hibernation) before the next run.
     tokio::time::sleep(params.settle / 2).await;
     if let Err(e) = &result {
@@ -267,6 +274,8 @@ struct Bench {
     groups: GroupFile,
     tokens: TokenKey,
     signing: SigningKey,
+    /// Signs the Mercure hub's tokens (the test workers' Mercure key).
+    mercure: TokenKey,
     params: Params,
 }
 
@@ -281,6 +290,7 @@ impl Bench {
             &env("EDGEPUSH_TEST_KEY_ID")?,
             env("EDGEPUSH_TEST_PUBLISH_SECRET")?.as_bytes(),
         )?;
+        let mercure = TokenKey::new(env("EDGEPUSH_TEST_MERCURE_JWT_SECRET")?.as_bytes())?;
         let params = if args.smoke {
             Params::smoke()
         } else {
@@ -297,6 +307,7 @@ impl Bench {
             work,
             tokens,
             signing,
+            mercure,
             params,
         })
     }
@@ -327,7 +338,7 @@ impl Bench {
         let mut servers: Option<Servers> = None;
         for scenario in self.selected() {
             let row = scenario.row(&self.params);
-            let mut layout = Layout::Systems;
+            let layout = row.live.map_or(Layout::Systems, |(_, w)| w.layout());
             let (edgepush, pushpin) = match row.live {
                 None => {
                     let (edgepush, pushpin) = scenarios::size(&self.repo);
@@ -338,7 +349,6 @@ impl Bench {
                     if let Some(s) = servers.take() {
                         tokio::task::block_in_place(|| drop(s));
                     }
-                    layout = Layout::BeforeAfter;
                     self.measure_hostile(&scenario.name()).await?
                 }
                 Some((runtime, workload)) => {
@@ -381,16 +391,62 @@ impl Bench {
     ) -> Result<(Result<Measured>, Result<Measured>)> {
         let [edge, push] = s.targets(self)?;
         let (name, params) = (scenario.name(), &self.params);
+        if let Workload::Mercure {
+            sockets, pushpin, ..
+        } = workload
+        {
+            return Ok(self
+                .measure_paths(&name, workload, sockets, pushpin, [&edge, &push])
+                .await);
+        }
         let wanted = |k| self.args.system.is_none_or(|w| w == k);
         let edgepush = match wanted(Kind::Edgepush) {
-            true => run_one(&name, workload, &edge, params, &|| s.edgepush.breakdown()).await,
+            true => {
+                let breakdown = || s.edgepush.breakdown();
+                let work = workload.run(&edge, params, &breakdown);
+                run_one(&name, "edgepush", params, work).await
+            }
             false => Err(Error::Skipped),
         };
         let pushpin = match wanted(Kind::Pushpin) {
-            true => run_one(&name, workload, &push, params, &|| s.pushpin.breakdown()).await,
+            true => {
+                let breakdown = || s.pushpin.breakdown();
+                let work = workload.run(&push, params, &breakdown);
+                run_one(&name, "Pushpin", params, work).await
+            }
             false => Err(Error::Skipped),
         };
         Ok((edgepush, pushpin))
+    }
+
+    /// A Mercure workload: its series over edgepush's Mercure hub, then `sockets` over
+    /// edgepush's topic sockets; with `pushpin`, `sockets` also over Pushpin's, as a note beside
+    /// the topic sockets. `--system pushpin` skips it.
+    async fn measure_paths(
+        &self,
+        name: &str,
+        workload: Workload,
+        sockets: Series,
+        pushpin: bool,
+        [edge, push]: [&Arc<Target>; 2],
+    ) -> (Result<Measured>, Result<Measured>) {
+        if self.args.system == Some(Kind::Pushpin) {
+            return (Err(Error::Skipped), Err(Error::Skipped));
+        }
+        let params = &self.params;
+        let none = || Vec::new();
+        let mercure = run_one(name, "Mercure", params, workload.run(edge, params, &none)).await;
+        let via = topics::Path::TopicSocket;
+        let work = topics::series(edge, via, &sockets);
+        let mut beside = run_one(name, "edgepush topic sockets", params, work).await;
+        if pushpin {
+            let work = topics::series(push, via, &sockets);
+            let theirs = run_one(name, "Pushpin", params, work).await;
+            if let Ok(m) = &mut beside {
+                m.notes.push(topics::pushpin_note(&theirs));
+            }
+        }
+        (mercure, beside)
     }
 
     /// Runs `hostile` on two fresh workers under `wrangler dev`, one after the other: before, with

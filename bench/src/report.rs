@@ -16,6 +16,10 @@ pub enum Layout {
     /// edgepush twice: before (in the `edgepush` slot) and after (in the `pushpin` slot) a
     /// change, the ratio after / before.
     BeforeAfter,
+    /// edgepush twice, two ways to the same thing: its Mercure hub (in the `edgepush` slot)
+    /// beside its topic sockets, the SDK's path (in the `pushpin` slot); the ratio Mercure /
+    /// topic sockets.
+    Paths,
 }
 
 impl Layout {
@@ -24,6 +28,7 @@ impl Layout {
         match self {
             Self::Systems => ["edgepush", "Pushpin"],
             Self::BeforeAfter => ["before (limits off)", "after (default limits)"],
+            Self::Paths => ["Mercure (SSE)", "topic sockets (SDK path)"],
         }
     }
 
@@ -32,6 +37,7 @@ impl Layout {
         match self {
             Self::Systems => "edgepush / Pushpin",
             Self::BeforeAfter => "after / before",
+            Self::Paths => "Mercure / topic sockets",
         }
     }
 }
@@ -274,7 +280,7 @@ pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, S
             let p = find(&s.pushpin, i, row.key);
             let number = |v: &Option<Value>| v.as_ref().and_then(|v| v.number);
             let ratio = match s.layout {
-                Layout::Systems => ratio(row, number(&e), number(&p)),
+                Layout::Systems | Layout::Paths => ratio(row, number(&e), number(&p)),
                 Layout::BeforeAfter => after_over_before(number(&e), number(&p)),
             };
             let label = e
@@ -332,7 +338,8 @@ pub fn chart(sections: &[Section], when: &str) -> String {
             let (Some(he), Some(hp)) = (&e.curve, &p.curve) else {
                 return None;
             };
-            let series = [("edgepush", "#d9480f", he), ("Pushpin", "#1c7ed6", hp)];
+            let [first, second] = s.layout.names();
+            let series = [(first, "#d9480f", he), (second, "#1c7ed6", hp)];
             Some(Panel {
                 title: &s.title,
                 series,

@@ -38,6 +38,11 @@ pub struct Params {
     pub broadcast: (usize, u32),
     /// `reconnect-storm-workerd`: subscribers, events published while they are away.
     pub storm: (usize, u32),
+    /// `mercure-latency-workerd`: publishes to the one subscriber of each path, the pause after
+    /// each arrived.
+    pub mercure_latency: (u32, Duration),
+    /// `mercure-fanout-workerd`: subscribers of the one topic of each path, publishes.
+    pub mercure_fanout: (usize, u32),
     /// `hostile`: seconds of the window, bound of the socket pile, bound of the connect loop.
     pub hostile: (u32, usize, u64),
     /// How long to let a server settle before reading its memory.
@@ -71,6 +76,8 @@ impl Params {
             memory: (1000, 100),
             broadcast: (subscribers, 20),
             storm: (subscribers, 5),
+            mercure_latency: (400, Duration::from_millis(25)),
+            mercure_fanout: (1000, 20),
             // 50 s, not 60: the limits count in fixed one-minute windows that begin with the
             // first connect, and a second window must not begin inside the measured one.
             hostile: (50, 300, 30_000),
@@ -92,6 +99,8 @@ impl Params {
             memory: (50, 5),
             broadcast: (50, 3),
             storm: (50, 3),
+            mercure_latency: (10, Duration::from_millis(25)),
+            mercure_fanout: (20, 3),
             hostile: (3, 50, 2_000),
             settle: Duration::from_millis(300),
         }

@@ -389,6 +389,10 @@ impl Edgepush {
             ("@JWT_SECRET@".to_owned(), var("EDGEPUSH_TEST_JWT_SECRET")?),
             ("@PUBLISH_KEYS@".to_owned(), keys),
             ("@TOPIC_NAMESPACES@".to_owned(), namespaces),
+            (
+                "@MERCURE_JWT_SECRET@".to_owned(),
+                capnp_text(&var("EDGEPUSH_TEST_MERCURE_JWT_SECRET")?),
+            ),
         ]
         .into_iter()
         .chain(limits)

@@ -1,7 +1,9 @@
 //! One system under test as the scenarios see it: open a user's socket (and wait for its welcome
 //! frame), publish events to users. Both systems get the same token in `Sec-WebSocket-Protocol`
 //! and deliver the same frame shape; every event's payload is `{"seq":N,"t":µs}` with `t` the
-//! wall-clock time just before the publish request was sent.
+//! wall-clock time just before the publish request was sent. An edgepush target also has its
+//! Mercure hub ([`Target::with_mercure`]): the same payload as an update's `data`, read from a
+//! Server-Sent Events stream.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -54,6 +56,18 @@ pub struct Ev {
     pub seq: u32,
 }
 
+/// An edgepush worker's Mercure hub (`/.well-known/mercure`) as the bench uses it.
+struct Hub {
+    url: String,
+    /// Signs subscribers' tokens (the test workers' `MERCURE_PUBLISHER_JWT_KEY`, which is the
+    /// subscribers' key too).
+    key: TokenKey,
+    /// `{"mercure":{"publish":["*"]}}`, without `exp`, as the bundle mints it.
+    publisher: String,
+    /// For the event streams: no overall timeout, which would end a stream.
+    streams: reqwest::Client,
+}
+
 /// A system under test.
 pub struct Target {
     /// Which one.
@@ -65,6 +79,7 @@ pub struct Target {
     signing: SigningKey,
     /// Process groups whose resident memory is the server's.
     pub pgids: Vec<i32>,
+    mercure: Option<Hub>,
 }
 
 impl Target {
@@ -89,7 +104,83 @@ impl Target {
             tokens,
             signing,
             pgids,
+            mercure: None,
         })
+    }
+
+    /// This target with the Mercure hub at `url`, whose tokens `key` signs.
+    pub fn with_mercure(mut self, url: String, key: TokenKey) -> Result<Self> {
+        let streams = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        let publisher = key.mint_any(&serde_json::json!({"mercure": {"publish": ["*"]}}));
+        self.mercure = Some(Hub {
+            url,
+            key,
+            publisher,
+            streams,
+        });
+        Ok(self)
+    }
+
+    fn hub(&self) -> Result<&Hub> {
+        self.mercure
+            .as_ref()
+            .ok_or(Error::NoMercure(self.kind.name()))
+    }
+
+    /// Subscribes to `topic` as an `EventSource` would (`GET /.well-known/mercure?topic=`, a
+    /// subscriber token allowed `*`); returns the event stream once the hub answered `200`.
+    pub async fn subscribe_mercure(&self, topic: &str) -> Result<Sse> {
+        let hub = self.hub()?;
+        let exp = (now_us() / 1_000_000) as i64 + 3600;
+        let token = hub
+            .key
+            .mint_any(&serde_json::json!({"mercure": {"subscribe": ["*"]}, "exp": exp}));
+        let request = hub
+            .streams
+            .get(format!("{}?{}", hub.url, form(&[("topic", topic)])))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Accept", "text/event-stream")
+            .send();
+        let response = tokio::time::timeout(Duration::from_secs(30), request)
+            .await
+            .map_err(|_| Error::Timeout("Mercure subscription's answer"))??;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let body = response.text().await.unwrap_or_default();
+            return Err(Error::NotSubscribed(format!(
+                "Mercure answered {status}: {body}"
+            )));
+        }
+        Ok(Sse {
+            response,
+            buffer: String::new(),
+        })
+    }
+
+    /// Publishes one update with sequence number `seq` to `topic` as `symfony/mercure` does
+    /// (`POST /.well-known/mercure`, form `topic`, `data`, `id`; the publisher token); the
+    /// update's `data` is the payload every event of the bench carries.
+    pub async fn publish_mercure(&self, topic: &str, seq: u32) -> Result<()> {
+        let hub = self.hub()?;
+        let t = now_us();
+        let id = format!("urn:bench:{t}:{seq}");
+        let body = form(&[("topic", topic), ("data", &payload(seq, t)), ("id", &id)]);
+        let response = self
+            .http
+            .post(&hub.url)
+            .header("Authorization", format!("Bearer {}", hub.publisher))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        match status {
+            200 => Ok(()),
+            _ => Err(Error::Refused { status, body }),
+        }
     }
 
     /// The `ws://…/connect` URL.
@@ -312,6 +403,80 @@ fn payload(seq: u32, t: u64) -> String {
     format!(r#"{{"seq":{seq},"t":{t}}}"#)
 }
 
+/// `application/x-www-form-urlencoded` text of `pairs` (also a query string).
+fn form(pairs: &[(&str, &str)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                    char::from(b).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// One Server-Sent Event: its `id:` and its `data:` lines joined by newlines.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SseEvent {
+    /// The `id:` field (empty without one).
+    pub id: String,
+    /// The `data:` lines, joined by `\n`.
+    pub data: String,
+}
+
+/// A Mercure subscription's event stream, read as an `EventSource` reads it.
+pub struct Sse {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Sse {
+    /// The next event, past heartbeats (`:` comments); `None` when the stream ended.
+    pub async fn next_event(&mut self) -> Result<Option<SseEvent>> {
+        loop {
+            if let Some(event) = take_event(&mut self.buffer) {
+                return Ok(Some(event));
+            }
+            match self.response.chunk().await? {
+                Some(chunk) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Takes the complete blocks off the front of `buffer` until one is an event (it has `data:`),
+/// and returns that event; blocks of comments only (heartbeats) are dropped.
+fn take_event(buffer: &mut String) -> Option<SseEvent> {
+    while let Some(end) = buffer.find("\n\n") {
+        let block: String = buffer.drain(..end + 2).collect();
+        let mut event = SseEvent::default();
+        let mut data: Vec<&str> = Vec::new();
+        for line in block.lines() {
+            let (field, value) = line.split_once(':').unwrap_or((line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "id" => event.id = value.to_owned(),
+                "data" => data.push(value),
+                _ => {}
+            }
+        }
+        if !data.is_empty() {
+            event.data = data.join("\n");
+            return Some(event);
+        }
+    }
+    None
+}
+
 /// One item of a Pushpin publish: `frame` as a WebSocket message to `channel`.
 fn pushpin_item(channel: &str, frame: &str) -> String {
     let content = serde_json::to_string(frame).unwrap_or_else(|_| "\"\"".to_owned());
@@ -357,6 +522,36 @@ mod tests {
             }
         );
         assert_eq!(Relayed::of("not json"), Relayed::default());
+    }
+
+    #[test]
+    fn a_form_encodes_what_a_query_or_a_form_body_may_not_hold() {
+        assert_eq!(
+            form(&[("topic", "crowd:a b"), ("data", r#"{"seq":1}"#)]),
+            "topic=crowd%3Aa+b&data=%7B%22seq%22%3A1%7D"
+        );
+    }
+
+    #[test]
+    fn server_sent_events_are_read_past_heartbeats_and_split_chunks() {
+        let mut buffer = ":\n\nid: urn:1\ndata: {\"seq\":1}\n\nid: urn:2\nda".to_owned();
+        assert_eq!(
+            take_event(&mut buffer),
+            Some(SseEvent {
+                id: "urn:1".into(),
+                data: r#"{"seq":1}"#.into()
+            })
+        );
+        assert_eq!(take_event(&mut buffer), None);
+        buffer.push_str("ta: a\ndata: b\n\n:\n\n");
+        assert_eq!(
+            take_event(&mut buffer),
+            Some(SseEvent {
+                id: "urn:2".into(),
+                data: "a\nb".into()
+            })
+        );
+        assert_eq!((take_event(&mut buffer), buffer.as_str()), (None, ""));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The topic scenarios (issue 13, "scale on this machine"): a broadcast to N subscribers of one
 //! topic, each a topic socket of its own user (`/connect?topic=`; Pushpin: N sockets on one
 //! channel), and a reconnect storm in which all of them drop at once and come back at once,
-//! resuming with `since` and `epoch`. Every loop is bounded in count and time.
+//! resuming with `since` and `epoch`. The same series of publishes also runs over the Mercure hub
+//! (issue 14): subscribers that read `GET /.well-known/mercure` event streams, publishes with
+//! `POST /.well-known/mercure` ([`Path`]). Every loop is bounded in count and time.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,11 +15,11 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, chain};
 use crate::load::{self, PubLog, Tally, WARM};
 use crate::scenarios::{self, Measured, Params, Unit};
 use crate::servers;
-use crate::target::{Kind, Relayed, Target, Ws, now_us};
+use crate::target::{Kind, Relayed, Sse, Target, Ws, now_us};
 
 /// The broadcast's topic and the storm's: apart, since a smoke run keeps one server for both.
 /// `crowd` is public with 4 shards in `EDGEPUSH_TEST_TOPIC_NAMESPACES` (`scripts/env.sh`).
@@ -39,6 +41,105 @@ fn backoff(user: u32, n: u32) -> Duration {
     x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x ^= x >> 32;
     Duration::from_millis(x % cap_ms)
+}
+
+/// How the subscribers read a topic and how the scenario publishes to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// Topic sockets (`/connect?topic=`, what the SDK's subscriptions of sharded namespaces
+    /// use) and `POST /publish` with a `topic`; Pushpin: sockets on one channel.
+    TopicSocket,
+    /// The Mercure hub: `GET /.well-known/mercure?topic=` event streams (each held by the Worker
+    /// over one topic socket of its own) and `POST /.well-known/mercure` updates.
+    Mercure,
+}
+
+impl Path {
+    /// Publishes the event with sequence number `seq` to `topic` this way; what the answer says
+    /// about the fan-out (edgepush's `POST /publish` only).
+    async fn publish(self, target: &Target, topic: &str, seq: u32) -> Result<Relayed> {
+        match self {
+            Self::TopicSocket => target.publish_topic(topic, seq).await,
+            Self::Mercure => target
+                .publish_mercure(topic, seq)
+                .await
+                .map(|()| Relayed::default()),
+        }
+    }
+}
+
+/// A series of publishes to the subscribers of one topic, one after the other: each waits until
+/// the previous one reached every subscriber (at most 10 s), then `gap`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Series {
+    /// The topic (on edgepush, of a namespace with shards: topic sockets need one).
+    pub topic: &'static str,
+    /// The first user id of the subscribers (each is a user of its own).
+    pub first_user: u32,
+    /// Subscribers.
+    pub subscribers: usize,
+    /// Publishes.
+    pub rounds: u32,
+    /// The pause after a publish reached every subscriber.
+    pub gap: Duration,
+}
+
+/// A subscriber's connection: a topic socket, or a Mercure event stream.
+enum Feed {
+    Socket(Ws),
+    Events(Sse),
+}
+
+/// What came next on a [`Feed`].
+enum Next {
+    /// An event (a frame with a payload, or an update with `data`), and when it arrived (µs).
+    Event {
+        id: Option<u64>,
+        payload: Option<Payload>,
+        received: u64,
+    },
+    /// Anything else (another frame, a ping).
+    Other,
+    /// The server closed it or it failed.
+    End,
+}
+
+impl Feed {
+    /// The next thing that arrives. Cancel-safe: nothing read is lost when it is dropped.
+    async fn next(&mut self) -> Next {
+        match self {
+            Self::Socket(ws) => match ws.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let received = now_us();
+                    match serde_json::from_str::<TopicFrame>(&text) {
+                        Ok(frame) => Next::Event {
+                            id: frame.id,
+                            payload: frame.payload,
+                            received,
+                        },
+                        Err(_) => Next::Other,
+                    }
+                }
+                Some(Ok(_)) => Next::Other,
+                Some(Err(_)) | None => Next::End,
+            },
+            Self::Events(sse) => match sse.next_event().await {
+                Ok(Some(event)) => Next::Event {
+                    id: None,
+                    payload: serde_json::from_str(&event.data).ok(),
+                    received: now_us(),
+                },
+                Ok(None) | Err(_) => Next::End,
+            },
+        }
+    }
+
+    /// Ends it as `how` says: a close handshake for a socket; an event stream just goes.
+    async fn end(self, how: Stop) {
+        if let (Self::Socket(mut ws), Stop::Close) = (self, how) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+        }
+    }
 }
 
 /// Where a subscriber resumes: the newest id it had and the topic's epoch.
@@ -100,8 +201,9 @@ struct Progress {
 }
 
 /// One task per subscriber: it connects (at most `parallel` handshakes at once, with retries),
-/// then reads its socket until told to stop.
+/// then reads its socket (or event stream) until told to stop.
 struct Subscribers {
+    path: Path,
     tasks: Vec<JoinHandle<Option<TopicLog>>>,
     stop: watch::Sender<Stop>,
     tally: Arc<Tally>,
@@ -110,11 +212,13 @@ struct Subscribers {
 }
 
 impl Subscribers {
-    /// Starts a subscriber of `topic` for each (user, where it resumes); measured sequence
-    /// numbers stay below `max_seq`, and a subscriber counts as resumed once it has every one of
-    /// `0..missed` (with `missed` 0, never).
+    /// Starts a subscriber of `topic` for each (user, where it resumes), reading it by `path`
+    /// (a Mercure subscriber has no user and never resumes); measured sequence numbers stay
+    /// below `max_seq`, and a subscriber counts as resumed once it has every one of `0..missed`
+    /// (with `missed` 0, never).
     fn spawn(
         target: &Arc<Target>,
+        path: Path,
         topic: &'static str,
         plans: Vec<(u32, Option<Resume>)>,
         parallel: usize,
@@ -136,8 +240,18 @@ impl Subscribers {
                     let permit = gate.acquire().await;
                     let mut retries = 0;
                     let resume = resume.as_ref().map(|r| (r.since, r.epoch.as_str()));
-                    let (ws, subscribed) = loop {
-                        match target.connect_topic(user, topic, resume).await {
+                    let (feed, subscribed) = loop {
+                        let open = match path {
+                            Path::TopicSocket => target
+                                .connect_topic(user, topic, resume)
+                                .await
+                                .map(|(ws, s)| (Feed::Socket(ws), Some(s))),
+                            Path::Mercure => target
+                                .subscribe_mercure(topic)
+                                .await
+                                .map(|sse| (Feed::Events(sse), None)),
+                        };
+                        match open {
                             Ok(open) => break open,
                             Err(_) if retries < RETRIES => {
                                 retries += 1;
@@ -155,13 +269,26 @@ impl Subscribers {
                     let opened_after = started.elapsed();
                     drop(permit);
                     progress.opened.fetch_add(1, Ordering::Relaxed);
+                    let (recovered, resume) = match subscribed {
+                        Some(s) => (
+                            s.recovered,
+                            Resume {
+                                since: s.last_id,
+                                epoch: s.epoch,
+                            },
+                        ),
+                        None => (
+                            None,
+                            Resume {
+                                since: 0,
+                                epoch: String::new(),
+                            },
+                        ),
+                    };
                     let log = TopicLog {
                         user,
-                        recovered: subscribed.recovered,
-                        resume: Resume {
-                            since: subscribed.last_id,
-                            epoch: subscribed.epoch,
-                        },
+                        recovered,
+                        resume,
                         events: Vec::new(),
                         opened_after,
                         resumed_after: None,
@@ -174,11 +301,12 @@ impl Subscribers {
                         started,
                         missed,
                     };
-                    Some(reading.read(ws, log, stopped).await)
+                    Some(reading.read(feed, log, stopped).await)
                 })
             })
             .collect();
         Self {
+            path,
             tasks,
             stop,
             tally,
@@ -225,11 +353,13 @@ impl Subscribers {
     }
 
     /// Publishes warm-up events to the topic until every open subscriber has one: proof that
-    /// each is subscribed (Pushpin subscribes after its first frame). Up to 10 rounds, 2 s apart.
+    /// each is subscribed (Pushpin subscribes after its first frame, a topic socket's shard
+    /// joins the topic after its accept). Up to 10 rounds, 2 s apart.
     async fn warm_up(&self, target: &Target, topic: &str) -> Result<()> {
         let mut answer = String::new();
         for round in 0..10u32 {
-            answer = format!("{:?}", target.publish_topic(topic, WARM + round).await?);
+            let relayed = self.path.publish(target, topic, WARM + round).await?;
+            answer = format!("{relayed:?}");
             let deadline = Instant::now() + Duration::from_secs(2);
             while Instant::now() < deadline {
                 if self.tally.warmed.load(Ordering::Relaxed) >= self.opened() {
@@ -288,7 +418,7 @@ struct Reading {
 impl Reading {
     async fn read(
         self,
-        mut ws: Ws,
+        mut feed: Feed,
         mut log: TopicLog,
         mut stopped: watch::Receiver<Stop>,
     ) -> TopicLog {
@@ -303,16 +433,12 @@ impl Reading {
                         break how;
                     }
                 }
-                next = ws.next() => match next {
-                    Some(Ok(Message::Text(text))) => {
-                        let received = now_us();
-                        let Ok(frame) = serde_json::from_str::<TopicFrame>(&text) else {
-                            continue;
-                        };
-                        if let Some(id) = frame.id {
+                next = feed.next() => match next {
+                    Next::Event { id, payload, received } => {
+                        if let Some(id) = id {
                             log.resume.since = log.resume.since.max(id);
                         }
-                        let Some(p) = frame.payload else { continue };
+                        let Some(p) = payload else { continue };
                         if p.seq >= WARM {
                             if !warmed {
                                 warmed = true;
@@ -334,8 +460,8 @@ impl Reading {
                             }
                         }
                     }
-                    Some(Ok(_)) => {}
-                    Some(Err(_)) | None => {
+                    Next::Other => {}
+                    Next::End => {
                         log.dropped = true;
                         self.tally.dropped.fetch_add(1, Ordering::Relaxed);
                         break Stop::Cut;
@@ -343,9 +469,7 @@ impl Reading {
                 }
             }
         };
-        if how == Stop::Close {
-            let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
-        }
+        feed.end(how).await;
         log
     }
 }
@@ -426,24 +550,40 @@ fn socket_logs(logs: &[TopicLog]) -> Vec<load::SocketLog> {
 /// Broadcast: N subscribers of one topic, `rounds` publishes to it one after the other; per
 /// publish the time until every subscriber has it, and what the publish cost edgepush.
 pub async fn broadcast(t: &Arc<Target>, p: &Params) -> Result<Measured> {
-    let (sockets, rounds) = p.broadcast;
+    let (subscribers, rounds) = p.broadcast;
+    let s = Series {
+        topic: BROADCAST_TOPIC,
+        first_user: BROADCAST_USERS,
+        subscribers,
+        rounds,
+        gap: Duration::from_millis(200),
+    };
+    series(t, Path::TopicSocket, &s).await
+}
+
+/// The series `s` over `path`: its subscribers open (100 at a time) and are warmed up, then each
+/// publish goes out once the previous one reached them all; per publish the time until every
+/// subscriber has it, every delivery's latency, lost and duplicated events, the server's CPU per
+/// publish and (edgepush's `POST /publish`) the relays the answer counts.
+pub async fn series(t: &Arc<Target>, path: Path, s: &Series) -> Result<Measured> {
+    let (sockets, rounds) = (s.subscribers, s.rounds);
     let plans = (0..sockets)
-        .map(|i| (BROADCAST_USERS + i as u32, None))
+        .map(|i| (s.first_user + i as u32, None))
         .collect();
     let started = Instant::now();
-    let subs = Subscribers::spawn(t, BROADCAST_TOPIC, plans, 100, rounds, 0)
+    let subs = Subscribers::spawn(t, path, s.topic, plans, 100, rounds, 0)
         .opened_all(Duration::from_secs(300))
         .await?;
     let took = started.elapsed();
     let mut m = Measured::default();
     scenarios::connect_failures(&mut m, subs.connect_failures());
-    subs.warm_up(t, BROADCAST_TOPIC).await?;
+    subs.warm_up(t, s.topic).await?;
     let cpu_before = servers::cpu_ms(&t.pgids);
     let mut published = PubLog::default();
     let mut accepted = Vec::new();
     let mut relayed: Vec<Relayed> = Vec::new();
     for seq in 0..rounds {
-        match t.publish_topic(BROADCAST_TOPIC, seq).await {
+        match path.publish(t, s.topic, seq).await {
             Ok(answer) => {
                 accepted.push(seq);
                 relayed.push(answer);
@@ -456,7 +596,7 @@ pub async fn broadcast(t: &Arc<Target>, p: &Params) -> Result<Measured> {
         }
         subs.delivered_everywhere(seq, Duration::from_secs(10))
             .await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(s.gap).await;
     }
     let cpu_ms = servers::cpu_ms(&t.pgids).saturating_sub(cpu_before);
     let logs = subs.finish(Stop::Close).await;
@@ -514,14 +654,60 @@ pub async fn broadcast(t: &Arc<Target>, p: &Params) -> Result<Measured> {
             false,
             reached as f64,
         );
+        let relays: Vec<u64> = relayed.iter().filter_map(|r| r.relays).collect();
         m.notes.push(format!(
-            "relays per publish over the {} rounds: {:?} (one per shard holding sockets)",
+            "relays per publish over the {} rounds: {} (one per shard holding sockets)",
             relayed.len(),
-            relayed.iter().filter_map(|r| r.relays).collect::<Vec<_>>()
+            rounds_with(&relays)
         ));
     }
     m.curve = Some(latency);
     Ok(m)
+}
+
+/// How many rounds had each value, smallest value first: `4 (20 rounds)`, `1 (398 rounds), 2 (2
+/// rounds)`.
+fn rounds_with(values: &[u64]) -> String {
+    let mut counts = std::collections::BTreeMap::<u64, usize>::new();
+    for &v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(v, n)| format!("{v} ({n} round{})", if *n == 1 { "" } else { "s" }))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The report's note on `result`, the series over Pushpin's sockets (one channel) beside the
+/// topic sockets: its p50, p99 and worst publish, lost and duplicated, or why it failed.
+pub fn pushpin_note(result: &Result<Measured>) -> String {
+    let m = match result {
+        Ok(m) => m,
+        Err(e) => return format!("Pushpin, the same series, did not complete: {}", chain(e)),
+    };
+    let find = |key: &str, label: &str| {
+        m.values
+            .iter()
+            .find(|v| (key.is_empty() || v.key == key) && (!key.is_empty() || v.label == label))
+            .and_then(|v| v.number)
+    };
+    let ms = |key| find(key, "").map_or("—".to_owned(), |us| format!("{:.2} ms", us / 1000.0));
+    let count = |label| find("", label).map_or("—".to_owned(), |n| format!("{n:.0}"));
+    let mut note = format!(
+        "Pushpin, the same series on its sockets of one channel: publish→deliver p50 {}, p99 {}, \
+         worst publish {}; {} deliveries, {} lost, {} duplicated",
+        ms("broadcast.p50"),
+        ms("broadcast.p99"),
+        ms("broadcast.last_max"),
+        count("deliveries"),
+        count("lost"),
+        count("duplicated"),
+    );
+    for problem in &m.problems {
+        note.push_str(&format!("; problem: {}", chain(problem)));
+    }
+    note
 }
 
 /// Reconnect storm: N subscribers of one topic drop their sockets at once; `missed` events are
@@ -535,7 +721,7 @@ pub async fn reconnect_storm(t: &Arc<Target>, p: &Params) -> Result<Measured> {
     let plans = (0..sockets)
         .map(|i| (STORM_USERS + i as u32, None))
         .collect();
-    let subs = Subscribers::spawn(t, STORM_TOPIC, plans, 100, missed + 1, 0)
+    let subs = Subscribers::spawn(t, Path::TopicSocket, STORM_TOPIC, plans, 100, missed + 1, 0)
         .opened_all(Duration::from_secs(300))
         .await?;
     let mut m = Measured::default();
@@ -561,9 +747,17 @@ pub async fn reconnect_storm(t: &Arc<Target>, p: &Params) -> Result<Measured> {
         .map(|log| (log.user, resumes.then(|| log.resume.clone())))
         .collect();
     let everyone = plans.len();
-    let subs = Subscribers::spawn(t, STORM_TOPIC, plans, everyone, missed + 1, replayable)
-        .opened_all(Duration::from_secs(300))
-        .await?;
+    let subs = Subscribers::spawn(
+        t,
+        Path::TopicSocket,
+        STORM_TOPIC,
+        plans,
+        everyone,
+        missed + 1,
+        replayable,
+    )
+    .opened_all(Duration::from_secs(300))
+    .await?;
     let gone = subs.sockets - subs.opened();
     if resumes {
         subs.resumed_all(Duration::from_secs(60)).await;
@@ -696,6 +890,33 @@ mod tests {
             retries: 0,
             dropped: false,
         }
+    }
+
+    #[test]
+    fn relays_are_told_as_how_many_rounds_had_each_count() {
+        assert_eq!(rounds_with(&[4; 20]), "4 (20 rounds)");
+        assert_eq!(rounds_with(&[2, 1, 1]), "1 (2 rounds), 2 (1 round)");
+        assert_eq!(rounds_with(&[]), "");
+    }
+
+    #[test]
+    fn the_pushpin_note_quotes_the_series_figures_or_why_it_failed() {
+        let mut m = Measured::default();
+        m.add("broadcast.last_max", "worst", Unit::Ms, true, 9_000.0);
+        m.add("broadcast.p50", "p50", Unit::Ms, true, 4_500.0);
+        m.add("broadcast.p99", "p99", Unit::Ms, true, 8_250.0);
+        for (label, n) in [("deliveries", 400.0), ("lost", 0.0), ("duplicated", 0.0)] {
+            m.add("", label, Unit::Count, true, n);
+        }
+        assert_eq!(
+            pushpin_note(&Ok(m)),
+            "Pushpin, the same series on its sockets of one channel: publish→deliver p50 4.50 \
+             ms, p99 8.25 ms, worst publish 9.00 ms; 400 deliveries, 0 lost, 0 duplicated"
+        );
+        assert_eq!(
+            pushpin_note(&Err(Error::Timeout("subscribed frame"))),
+            "Pushpin, the same series, did not complete: no subscribed frame within 30 s"
+        );
     }
 
     #[test]
