@@ -11,7 +11,7 @@
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 use edgepush_protocol::frames::{ErrorBody, EventFrame, Occupancy, PresenceChange, Unsubscribed};
 
@@ -85,55 +85,68 @@ impl<P> Clone for Notice<'_, P> {
 impl<P> Copy for Notice<'_, P> {}
 
 type Handler<P> = Rc<RefCell<dyn FnMut(Notice<'_, P>) -> Result<(), Error>>>;
-type Entry<P> = (Option<Scope>, HandlerKind, Handler<P>);
+/// A registered handler: its id (from [`Handlers::add`]), scope, kind and function.
+type Entry<P> = (u32, Option<Scope>, HandlerKind, Handler<P>);
 
 /// Every registered handler, in registration order.
 ///
 /// Invariant: the list is borrowed only inside [`add`](Self::add), [`notify`](Self::notify) and
-/// [`take`](Self::take), never while a handler runs (`notify` copies out the handlers it calls),
-/// so a handler may register (or remove) handlers. A handler runs only from `notify`, and the
+/// [`remove`](Self::remove), never while a handler runs (`notify` copies out the handlers it
+/// calls), so a handler may register or remove handlers. A handler removed while a notice is
+/// being delivered is not called for it any more. A handler runs only from `notify`, and the
 /// client never notifies re-entrantly (inputs a handler causes are queued), so no handler is
 /// called while it is already running.
 pub(crate) struct Handlers<P> {
     list: RefCell<Vec<Entry<P>>>,
+    /// The id of the last handler registered.
+    last_id: Cell<u32>,
 }
 
 impl<P> Handlers<P> {
     pub(crate) fn new() -> Self {
         Self {
             list: RefCell::new(Vec::new()),
+            last_id: Cell::new(0),
         }
     }
 
     /// Registers `handler` for notices of `kind`, of the client (`scope` `None`) or of a
-    /// subscription.
+    /// subscription; returns its id, for [`remove_handler`](Self::remove_handler).
     pub(crate) fn add(
         &self,
         scope: Option<Scope>,
         kind: HandlerKind,
         handler: impl FnMut(Notice<'_, P>) -> Result<(), Error> + 'static,
-    ) {
+    ) -> u32 {
+        let id = self.last_id.get().wrapping_add(1);
+        self.last_id.set(id);
         let list = self.list.try_borrow_mut();
         debug_assert!(list.is_ok(), "handlers are never borrowed while one runs");
         if let Ok(mut list) = list {
-            list.push((scope, kind, Rc::new(RefCell::new(handler))));
+            list.push((id, scope, kind, Rc::new(RefCell::new(handler))));
         }
+        id
     }
 
     /// Removes every handler and hands them back, to be dropped outside the registry.
     pub(crate) fn take(&self) -> Vec<Entry<P>> {
-        self.remove(|_| true)
+        self.remove(&|_, _| true)
     }
 
-    /// Removes the handlers whose scope `unwanted` picks and hands them back, to be dropped
-    /// outside the registry.
-    pub(crate) fn remove(&self, unwanted: impl Fn(Option<&Scope>) -> bool) -> Vec<Entry<P>> {
+    /// Removes the handler `id` (a no-op when it is gone already) and drops it.
+    pub(crate) fn remove_handler(&self, id: u32) {
+        drop(self.remove(&|entry, _| entry == id));
+    }
+
+    /// Removes the handlers whose id and scope `unwanted` picks and hands them back, to be
+    /// dropped outside the registry. (A `dyn` predicate: one copy of the loop in the wasm.)
+    pub(crate) fn remove(&self, unwanted: &dyn Fn(u32, Option<&Scope>) -> bool) -> Vec<Entry<P>> {
         let list = self.list.try_borrow_mut();
         debug_assert!(list.is_ok(), "handlers are never borrowed while one runs");
         let Ok(mut list) = list else {
             return Vec::new();
         };
-        list.extract_if(.., |(scope, _, _)| unwanted(scope.as_ref()))
+        list.extract_if(.., |(id, scope, _, _)| unwanted(*id, scope.as_ref()))
             .collect()
     }
 
@@ -149,10 +162,10 @@ impl<P> Handlers<P> {
             let Ok(list) = list else { return };
             let select = |wanted: &dyn Fn(&HandlerKind) -> bool| -> Vec<Handler<P>> {
                 list.iter()
-                    .filter(|(scope, kind, _)| {
+                    .filter(|(_, scope, kind, _)| {
                         scope.as_ref().map(|scope| scope.topic.as_str()) == topic && wanted(kind)
                     })
-                    .map(|(_, _, handler)| handler.clone())
+                    .map(|(_, _, _, handler)| handler.clone())
                     .collect()
             };
             match notice {
@@ -191,6 +204,10 @@ impl<P> Handlers<P> {
             }
         }
         for handler in targets {
+            // Only this copy is left: a handler called before it removed it (and dropped it).
+            if Rc::strong_count(&handler) == 1 {
+                continue;
+            }
             let handler = handler.try_borrow_mut();
             debug_assert!(handler.is_ok(), "a handler is never called while it runs");
             let result = match handler {
@@ -547,10 +564,10 @@ mod tests {
             logger(&log, "h3", false),
         );
         handlers.add(None, HandlerKind::State, logger(&log, "state", false));
-        let removed = handlers.remove(|scope| scope.is_some_and(|s| s.handle == 1));
+        let removed = handlers.remove(&|_, scope| scope.is_some_and(|s| s.handle == 1));
         assert_eq!(removed.len(), 1);
         notify(&handlers, Notice::Event(&topic_event("a:1", "P", 1), true));
-        let removed = handlers.remove(|scope| scope.is_some_and(|s| s.topic == "a:1"));
+        let removed = handlers.remove(&|_, scope| scope.is_some_and(|s| s.topic == "a:1"));
         assert_eq!(removed.len(), 1);
         notify(&handlers, Notice::Event(&topic_event("a:1", "P", 2), true));
         notify(&handlers, Notice::Event(&topic_event("a:2", "P", 3), true));
@@ -627,5 +644,85 @@ mod tests {
             *log.borrow(),
             ["client: orders:#42 P 1", "subscription: feed:all P 2"]
         );
+    }
+
+    #[test]
+    fn a_removed_handler_hears_nothing_more_and_the_others_still_do() {
+        let log = Log::default();
+        let handlers = Handlers::new();
+        let first = handlers.add(None, HandlerKind::State, logger(&log, "first", false));
+        let second = handlers.add(None, HandlerKind::State, logger(&log, "second", false));
+        let named = handlers.add(
+            scope("a:1", 1),
+            HandlerKind::Named("P".into()),
+            logger(&log, "topic", false),
+        );
+        assert!(
+            first != second && second != named,
+            "every handler has its own id"
+        );
+        notify(&handlers, Notice::State(&State::Open));
+        handlers.remove_handler(first);
+        notify(&handlers, Notice::State(&State::Offline));
+        handlers.remove_handler(first);
+        handlers.remove_handler(named);
+        notify(&handlers, Notice::State(&State::Open));
+        notify(&handlers, Notice::Event(&topic_event("a:1", "P", 1), true));
+        assert_eq!(
+            *log.borrow(),
+            [
+                "first: open",
+                "second: open",
+                "second: offline",
+                "second: open"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_handler_removed_by_an_earlier_one_is_not_called_for_the_same_notice() {
+        let handlers = Rc::new(Handlers::<u32>::new());
+        let log = Log::default();
+        let registry = Rc::downgrade(&handlers);
+        let later = Rc::new(Cell::new(0));
+        let (inner, target) = (log.clone(), later.clone());
+        handlers.add(None, HandlerKind::Resync, move |_| {
+            inner.borrow_mut().push("remover".into());
+            if let Some(registry) = registry.upgrade() {
+                registry.remove_handler(target.get());
+            }
+            Ok(())
+        });
+        later.set(handlers.add(None, HandlerKind::Resync, logger(&log, "removed", false)));
+        handlers.add(None, HandlerKind::Resync, logger(&log, "kept", false));
+        notify(&handlers, Notice::Resync(None));
+        notify(&handlers, Notice::Resync(None));
+        assert_eq!(
+            *log.borrow(),
+            ["remover", "kept: resync", "remover", "kept: resync"]
+        );
+    }
+
+    #[test]
+    fn a_handler_may_remove_itself_while_it_runs() {
+        let handlers = Rc::new(Handlers::<u32>::new());
+        let calls = Rc::new(Cell::new(0));
+        let (registry, own_id, count) = (
+            Rc::downgrade(&handlers),
+            Rc::new(Cell::new(0)),
+            calls.clone(),
+        );
+        let id = own_id.clone();
+        own_id.set(handlers.add(None, HandlerKind::State, move |_| {
+            count.set(count.get() + 1);
+            if let Some(registry) = registry.upgrade() {
+                registry.remove_handler(id.get());
+            }
+            Ok(())
+        }));
+        notify(&handlers, Notice::State(&State::Open));
+        notify(&handlers, Notice::State(&State::Offline));
+        assert_eq!(calls.get(), 1);
+        assert!(handlers.take().is_empty());
     }
 }

@@ -5,7 +5,8 @@
 //! produced, without copying. The built-in
 //! events are checked without serde (`payload.text` / `payload.color` must be strings), which
 //! keeps serde's generic code out of the package. The TypeScript declarations are written by hand
-//! below so that handlers are typed (`on<P>()`, `onMessage`, `onBackground`).
+//! below so that handlers are typed (`on<P>()`, `onMessage`, `onBackground`). Every `on…` returns
+//! a function that removes its handler.
 
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -100,19 +101,19 @@ export interface SubscribeOptions {
 export class EdgepushSubscription {
   private constructor();
   /** Handles every event of the topic called `name`. */
-  on<P = unknown>(name: string, handler: (event: TopicEvent<P>) => void): void;
+  on<P = unknown>(name: string, handler: (event: TopicEvent<P>) => void): Unsubscribe;
   /** Called when events of the topic were lost for good: reload what depends on it. The events
    * the server still keeps after the gap are delivered after this call, then live ones. */
-  onResync(handler: () => void): void;
+  onResync(handler: () => void): Unsubscribe;
   /** Called when the server refuses or ends the subscription (without a handler here, the
    * client's onError hears it as "server_error"). */
-  onError(handler: (error: SubscriptionError) => void): void;
+  onError(handler: (error: SubscriptionError) => void): Unsubscribe;
   /** Called with the topic's viewer count (sockets subscribed to it) when it changed, at most
    * once per the namespace's `occupancy_ms` (only namespaces with `occupancy_ms` send counts). */
-  onOccupancy(handler: (count: number) => void): void;
+  onOccupancy(handler: (count: number) => void): Unsubscribe;
   /** Called when a user's first socket subscribed to the topic (`present` true) or their last
    * one left (false); only namespaces with `presence` send these. */
-  onPresence(handler: (user: string, present: boolean) => void): void;
+  onPresence(handler: (user: string, present: boolean) => void): Unsubscribe;
   /** Ends the subscription and removes its handlers; the topic is unsubscribed once no other
    * subscription of the client holds it. */
   unsubscribe(): void;
@@ -120,6 +121,10 @@ export class EdgepushSubscription {
   free(): void;
   [Symbol.dispose](): void;
 }
+
+/** Removes the handler it was returned for; calling it again does nothing. A handler removed
+ * while an event is being delivered is not called for it any more. */
+export type Unsubscribe = () => void;
 
 /** Where the client is in the user's event stream; save it to resume after a reload. */
 export interface Position { epoch: string; lastId: number }
@@ -160,20 +165,20 @@ export class EdgepushClient {
   /** Stops everything and removes every listener and handler; final. */
   close(): void;
   /** Handles every event called `name`. */
-  on<P = unknown>(name: string, handler: (event: EdgepushEvent<P>) => void): void;
+  on<P = unknown>(name: string, handler: (event: EdgepushEvent<P>) => void): Unsubscribe;
   /** Handles the built-in "Message" event; a payload without a string `text` goes to onError. */
-  onMessage(handler: (event: EdgepushEvent<MessagePayload>) => void): void;
+  onMessage(handler: (event: EdgepushEvent<MessagePayload>) => void): Unsubscribe;
   /** Handles the built-in "Background" event; a payload without a string `color` goes to onError. */
-  onBackground(handler: (event: EdgepushEvent<BackgroundPayload>) => void): void;
+  onBackground(handler: (event: EdgepushEvent<BackgroundPayload>) => void): Unsubscribe;
   /** Handles every event no `on` handler listens to. */
-  onUnknown(handler: (event: EdgepushEvent<unknown>) => void): void;
+  onUnknown(handler: (event: EdgepushEvent<unknown>) => void): Unsubscribe;
   /** Called on every state change. */
-  onState(handler: (state: ConnectionState) => void): void;
+  onState(handler: (state: ConnectionState) => void): Unsubscribe;
   /** Called with every error (without one, errors are logged to the console). */
-  onError(handler: (error: EdgepushError) => void): void;
+  onError(handler: (error: EdgepushError) => void): Unsubscribe;
   /** Called when events were lost for good: reload the app's state. The events the server still
    * keeps after the gap are delivered after this call, then live ones. */
-  onResync(handler: () => void): void;
+  onResync(handler: () => void): Unsubscribe;
   /**
    * Subscribes to a topic over this connection, at once when connected, else on connect, and
    * again after every reconnect. The server checks that the user may read it.
@@ -244,48 +249,48 @@ impl JsClient {
 
     /// Handles every event called `name`.
     #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, name: &str, handler: Function) {
-        self.add(HandlerKind::Named(name.into()), None, handler);
+    pub fn on(&self, name: &str, handler: Function) -> JsValue {
+        self.add(HandlerKind::Named(name.into()), None, handler)
     }
 
     /// Handles `Message` events with a string `text`.
     #[wasm_bindgen(js_name = onMessage, skip_typescript)]
-    pub fn on_message(&self, handler: Function) {
-        self.add(HandlerKind::Named(MESSAGE.into()), Some("text"), handler);
+    pub fn on_message(&self, handler: Function) -> JsValue {
+        self.add(HandlerKind::Named(MESSAGE.into()), Some("text"), handler)
     }
 
     /// Handles `Background` events with a string `color`.
     #[wasm_bindgen(js_name = onBackground, skip_typescript)]
-    pub fn on_background(&self, handler: Function) {
+    pub fn on_background(&self, handler: Function) -> JsValue {
         self.add(
             HandlerKind::Named(BACKGROUND.into()),
             Some("color"),
             handler,
-        );
+        )
     }
 
     /// Handles events nobody else listens to.
     #[wasm_bindgen(js_name = onUnknown, skip_typescript)]
-    pub fn on_unknown(&self, handler: Function) {
-        self.add(HandlerKind::Unknown, None, handler);
+    pub fn on_unknown(&self, handler: Function) -> JsValue {
+        self.add(HandlerKind::Unknown, None, handler)
     }
 
     /// Called on every state change.
     #[wasm_bindgen(js_name = onState, skip_typescript)]
-    pub fn on_state(&self, handler: Function) {
-        self.add(HandlerKind::State, None, handler);
+    pub fn on_state(&self, handler: Function) -> JsValue {
+        self.add(HandlerKind::State, None, handler)
     }
 
     /// Called with every error.
     #[wasm_bindgen(js_name = onError, skip_typescript)]
-    pub fn on_error(&self, handler: Function) {
-        self.add(HandlerKind::Error, None, handler);
+    pub fn on_error(&self, handler: Function) -> JsValue {
+        self.add(HandlerKind::Error, None, handler)
     }
 
     /// Called when events were lost for good.
     #[wasm_bindgen(js_name = onResync, skip_typescript)]
-    pub fn on_resync(&self, handler: Function) {
-        self.add(HandlerKind::Resync, None, handler);
+    pub fn on_resync(&self, handler: Function) -> JsValue {
+        self.add(HandlerKind::Resync, None, handler)
     }
 
     /// Subscribes to a topic.
@@ -319,8 +324,11 @@ impl JsClient {
         }
     }
 
-    fn add(&self, kind: HandlerKind, check: Option<&'static str>, handler: Function) {
-        self.client.add_handler(kind, js_handler(check, handler));
+    /// Registers a handler; returns the function that removes it.
+    fn add(&self, kind: HandlerKind, check: Option<&'static str>, handler: Function) -> JsValue {
+        self.client
+            .add_handler(kind, js_handler(check, handler))
+            .into_js_remover()
     }
 }
 
@@ -334,32 +342,32 @@ pub struct JsSubscription {
 impl JsSubscription {
     /// Handles every event of the topic called `name`.
     #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, name: &str, handler: Function) {
-        self.add(HandlerKind::Named(name.into()), handler);
+    pub fn on(&self, name: &str, handler: Function) -> JsValue {
+        self.add(HandlerKind::Named(name.into()), handler)
     }
 
     /// Called when events of the topic were lost for good.
     #[wasm_bindgen(js_name = onResync, skip_typescript)]
-    pub fn on_resync(&self, handler: Function) {
-        self.add(HandlerKind::Resync, handler);
+    pub fn on_resync(&self, handler: Function) -> JsValue {
+        self.add(HandlerKind::Resync, handler)
     }
 
     /// Called when the server refuses or ends the subscription.
     #[wasm_bindgen(js_name = onError, skip_typescript)]
-    pub fn on_error(&self, handler: Function) {
-        self.add(HandlerKind::Error, handler);
+    pub fn on_error(&self, handler: Function) -> JsValue {
+        self.add(HandlerKind::Error, handler)
     }
 
     /// Called with the topic's viewer count.
     #[wasm_bindgen(js_name = onOccupancy, skip_typescript)]
-    pub fn on_occupancy(&self, handler: Function) {
-        self.add(HandlerKind::Occupancy, handler);
+    pub fn on_occupancy(&self, handler: Function) -> JsValue {
+        self.add(HandlerKind::Occupancy, handler)
     }
 
     /// Called when a user comes to or leaves the topic.
     #[wasm_bindgen(js_name = onPresence, skip_typescript)]
-    pub fn on_presence(&self, handler: Function) {
-        self.add(HandlerKind::Presence, handler);
+    pub fn on_presence(&self, handler: Function) -> JsValue {
+        self.add(HandlerKind::Presence, handler)
     }
 
     /// Ends the subscription.
@@ -368,9 +376,11 @@ impl JsSubscription {
         self.subscription.end();
     }
 
-    fn add(&self, kind: HandlerKind, handler: Function) {
+    /// Registers a handler; returns the function that removes it.
+    fn add(&self, kind: HandlerKind, handler: Function) -> JsValue {
         self.subscription
-            .add_handler(kind, js_handler(None, handler));
+            .add_handler(kind, js_handler(None, handler))
+            .into_js_remover()
     }
 }
 

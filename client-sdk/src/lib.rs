@@ -31,6 +31,8 @@
 //! client.onError((err) => console.warn(err.code, err.message));
 //! client.onResync(() => reloadFromBackend());                          // events were lost for good
 //! client.connect();
+//! const off = client.on("Typing", (e) => showTyping(e.payload));       // every on… returns a remover
+//! off();                                                               // e.g. on unmount
 //! // later: client.close();
 //! ```
 //!
@@ -53,18 +55,26 @@
 //!     // Any future works; it is polled again before every (re)connect.
 //!     .token_provider(|| async { fetch_token().await })
 //!     .build()?;
-//! client.on_message(|event: Event<Message>| show_toast(&event.payload.text));
-//! client.on("OrderShipped", |event: Event<OrderShipped>| {
+//! // Every `on…` returns a guard: dropping it removes the handler; `forget()` keeps it as long
+//! // as the client.
+//! client
+//!     .on_message(|event: Event<Message>| show_toast(&event.payload.text))
+//!     .forget();
+//! let orders = client.on("OrderShipped", |event: Event<OrderShipped>| {
 //!     update_order(event.payload.order, &event.payload.carrier)
 //! });
-//! client.on_state(|state| {
-//!     if let State::Reconnecting { delay_ms, .. } = state {
-//!         show_banner(*delay_ms);
-//!     }
-//! });
-//! client.on_error(|error| log(&error.to_string()));
+//! client
+//!     .on_state(|state| {
+//!         if let State::Reconnecting { delay_ms, .. } = state {
+//!             show_banner(*delay_ms);
+//!         }
+//!     })
+//!     .forget();
+//! client.on_error(|error| log(&error.to_string())).forget();
 //! client.connect();
-//! // Keep `client` (e.g. in a Leptos context); dropping it closes the connection.
+//! // Keep `client` (e.g. in a Leptos context); dropping it closes the connection. Keep `orders`
+//! // as long as the component that shows orders: dropping it removes that handler.
+//! # drop(orders);
 //! # Ok(())
 //! # }
 //! # #[cfg(target_arch = "wasm32")]
@@ -85,7 +95,8 @@
 //!   expiry, dedupe, resume position) as a plain struct that takes inputs with the time and a
 //!   random number and returns actions. No I/O; tested natively with a fake clock.
 //! - `dispatch`: the handler registry (`HandlerKind`, `Notice`, `Handlers`): who listens to what,
-//!   and where a handler's error goes. Generic over the payload; tested natively.
+//!   where a handler's error goes, and removing one handler (a `HandlerGuard` or the function
+//!   an `on…` of the JS face returns). Generic over the payload; tested natively.
 //! - `decode`: server frames into the machine's [`connection::Frame`]s, and a token's `exp`, read
 //!   from a parsed JSON object (the browser's `JSON.parse` result in the client); tested
 //!   natively against the sample frames of `protocol/codes.json`.
@@ -133,7 +144,7 @@ mod sys;
 
 pub use backoff::Options;
 #[cfg(target_arch = "wasm32")]
-pub use client::{Client, ClientBuilder, Subscription};
+pub use client::{Client, ClientBuilder, HandlerGuard, Subscription};
 pub use connection::{Position, State};
 /// Why the server refused or ended a topic subscription: the topic and `{code, message}`.
 pub use edgepush_protocol::frames::Unsubscribed;

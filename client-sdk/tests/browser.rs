@@ -178,18 +178,27 @@ impl Log {
     }
 
     fn attach(self: &Rc<Self>, client: &Client) {
+        // For the client's lifetime: `forget` instead of holding the guards.
         let log = self.clone();
-        client.on_state(move |state| log.states.borrow_mut().push(state.clone()));
+        client
+            .on_state(move |state| log.states.borrow_mut().push(state.clone()))
+            .forget();
         let log = self.clone();
-        client.on_error(move |error| log.errors.borrow_mut().push(error.clone()));
+        client
+            .on_error(move |error| log.errors.borrow_mut().push(error.clone()))
+            .forget();
         let log = self.clone();
-        client.on_message(move |event| {
-            log.messages
-                .borrow_mut()
-                .push((event.id, event.payload.text));
-        });
+        client
+            .on_message(move |event| {
+                log.messages
+                    .borrow_mut()
+                    .push((event.id, event.payload.text));
+            })
+            .forget();
         let log = self.clone();
-        client.on_resync(move || log.resyncs.set(log.resyncs.get() + 1));
+        client
+            .on_resync(move || log.resyncs.set(log.resyncs.get() + 1))
+            .forget();
     }
 
     fn opens(&self) -> usize {
@@ -263,16 +272,25 @@ async fn connects_with_a_token_and_dispatches_typed_events() {
     let log = Log::attached(&client);
     let backgrounds = Rc::new(RefCell::new(Vec::new()));
     let sink = backgrounds.clone();
-    client.on_background(move |event| sink.borrow_mut().push(event.payload.color));
+    let _background =
+        client.on_background(move |event| sink.borrow_mut().push(event.payload.color));
     let chats = Rc::new(RefCell::new(Vec::new()));
     let sink = chats.clone();
-    client.on::<ChatMessage, _>("Chat", move |event: Event<ChatMessage>| {
+    let _chat = client.on::<ChatMessage, _>("Chat", move |event: Event<ChatMessage>| {
         sink.borrow_mut().push((event.name.clone(), event.payload));
     });
     let unknown = Rc::new(RefCell::new(Vec::new()));
     let sink = unknown.clone();
-    client
+    let _unknown = client
         .on_unknown(move |event: Event<serde::de::IgnoredAny>| sink.borrow_mut().push(event.name));
+    // A handler whose guard is dropped is removed: it hears none of the events below.
+    let removed = Rc::new(Cell::new(0));
+    let sink = removed.clone();
+    drop(client.on_message(move |_| sink.set(sink.get() + 1)));
+    let sink = removed.clone();
+    client
+        .on_background(move |_| sink.set(sink.get() + 1))
+        .remove();
     client.connect();
     assert!(
         wait_for(10_000, || client.state() == State::Open).await,
@@ -319,6 +337,7 @@ async fn connects_with_a_token_and_dispatches_typed_events() {
         )]
     );
     assert_eq!(unknown.borrow()[..], ["SomethingNew".to_owned()]);
+    assert_eq!(removed.get(), 0, "a removed handler was called");
     let errors = log.errors.borrow();
     let bad: Vec<(&str, &str)> = errors
         .iter()
@@ -582,7 +601,7 @@ async fn close_stops_everything_and_dropping_closes_too() {
         let client = provider_client(&user, Rc::new(Cell::new(0)));
         let log = Log::attached(&client);
         let sink = delivered.clone();
-        client.on_message(move |_| sink.set(sink.get() + 1));
+        let _delivered = client.on_message(move |_| sink.set(sink.get() + 1));
         client.connect();
         assert!(wait_for(10_000, || log.opens() == 1).await);
     }
@@ -677,14 +696,14 @@ async fn a_subscription_gets_its_topics_typed_events_and_a_refused_one_its_reaso
     assert_eq!(subscription.topic(), product);
     let events = Rc::new(RefCell::new(Vec::new()));
     let sink = events.clone();
-    subscription.on("ProductChanged", move |event: Event<Price>| {
+    let _changed = subscription.on("ProductChanged", move |event: Event<Price>| {
         sink.borrow_mut()
             .push((event.topic, event.id, event.payload.price));
     });
     let refused = client.subscribe(forbidden.clone());
     let refusals = Rc::new(RefCell::new(Vec::new()));
     let sink = refusals.clone();
-    refused.on_error(move |refusal: &Unsubscribed| {
+    let _refusal = refused.on_error(move |refusal: &Unsubscribed| {
         sink.borrow_mut()
             .push((refusal.topic.clone(), refusal.error.code.clone()));
     });

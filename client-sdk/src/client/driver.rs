@@ -148,7 +148,7 @@ impl Driver {
     pub(super) fn unsubscribe(self: &Rc<Self>, handle: u32) {
         drop(
             self.handlers
-                .remove(|scope| scope.is_some_and(|scope| scope.handle == handle)),
+                .remove(&|_, scope| scope.is_some_and(|scope| scope.handle == handle)),
         );
         self.run(Input::Unsubscribe { handle });
     }
@@ -270,8 +270,9 @@ impl Driver {
                 self.notify(Notice::Unsubscribed(&refusal));
                 // The subscriptions of the topic are over, and so are their handlers.
                 drop(
-                    self.handlers
-                        .remove(|scope| scope.is_some_and(|scope| scope.topic == refusal.topic)),
+                    self.handlers.remove(&|_, scope| {
+                        scope.is_some_and(|scope| scope.topic == refusal.topic)
+                    }),
                 );
             }
         }

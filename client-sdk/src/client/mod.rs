@@ -16,13 +16,14 @@ mod driver;
 mod subscription;
 
 use alloc::boxed::Box;
-use alloc::rc::Rc;
+use alloc::rc::{Rc, Weak};
 use alloc::string::String;
 
 use edgepush_protocol::frames::EventFrame;
 #[cfg(feature = "std")]
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
 
 use crate::connection::{Position, State};
 use crate::dispatch::{HandlerKind, Notice};
@@ -99,68 +100,68 @@ impl Client {
     /// payload that does not fit is reported to the error handlers as [`Error::BadPayload`] and
     /// skipped. Several handlers may listen to one name. (Feature `std`.)
     #[cfg(feature = "std")]
-    pub fn on<T, F>(&self, name: &str, handler: F)
+    pub fn on<T, F>(&self, name: &str, handler: F) -> HandlerGuard
     where
         T: DeserializeOwned + 'static,
         F: FnMut(Event<T>) + 'static,
     {
-        self.add_handler(HandlerKind::Named(name.into()), typed(handler));
+        self.add_handler(HandlerKind::Named(name.into()), typed(handler))
     }
 
     /// Calls `handler` with every built-in `Message` event (`{"text": ...}`). (Feature `std`.)
     #[cfg(feature = "std")]
-    pub fn on_message(&self, handler: impl FnMut(Event<Message>) + 'static) {
-        self.on(MESSAGE, handler);
+    pub fn on_message(&self, handler: impl FnMut(Event<Message>) + 'static) -> HandlerGuard {
+        self.on(MESSAGE, handler)
     }
 
     /// Calls `handler` with every built-in `Background` event (`{"color": ...}`). (Feature `std`.)
     #[cfg(feature = "std")]
-    pub fn on_background(&self, handler: impl FnMut(Event<Background>) + 'static) {
-        self.on(BACKGROUND, handler);
+    pub fn on_background(&self, handler: impl FnMut(Event<Background>) + 'static) -> HandlerGuard {
+        self.on(BACKGROUND, handler)
     }
 
     /// Calls `handler` with every event no [`on`](Self::on) handler listens to, its payload
     /// decoded as `T` (e.g. `serde_json::Value`, or `serde::de::IgnoredAny` to only see names).
     /// (Feature `std`.)
     #[cfg(feature = "std")]
-    pub fn on_unknown<T, F>(&self, handler: F)
+    pub fn on_unknown<T, F>(&self, handler: F) -> HandlerGuard
     where
         T: DeserializeOwned + 'static,
         F: FnMut(Event<T>) + 'static,
     {
-        self.add_handler(HandlerKind::Unknown, typed(handler));
+        self.add_handler(HandlerKind::Unknown, typed(handler))
     }
 
     /// Calls `handler` on every state change: `Connecting`, `Open`, `Reconnecting` (with attempt
     /// and delay), `Offline`, `Closed` (with code and reason).
-    pub fn on_state(&self, mut handler: impl FnMut(&State) + 'static) {
+    pub fn on_state(&self, mut handler: impl FnMut(&State) + 'static) -> HandlerGuard {
         self.add_handler(HandlerKind::State, move |notice| {
             if let Notice::State(state) = notice {
                 handler(state);
             }
             Ok(())
-        });
+        })
     }
 
     /// Calls `handler` with every [`Error`]. Without an error handler, errors are logged to the
     /// browser console.
-    pub fn on_error(&self, mut handler: impl FnMut(&Error) + 'static) {
+    pub fn on_error(&self, mut handler: impl FnMut(&Error) + 'static) -> HandlerGuard {
         self.add_handler(HandlerKind::Error, move |notice| {
             if let Notice::Error(error) = notice {
                 handler(error);
             }
             Ok(())
-        });
+        })
     }
 
     /// Calls `handler` when events were lost and cannot be replayed (the server pruned them, or
     /// the stream was reset): reload the app's state from the backend. The events the server
     /// still keeps after the gap are delivered after this call, then live ones.
-    pub fn on_resync(&self, mut handler: impl FnMut() + 'static) {
+    pub fn on_resync(&self, mut handler: impl FnMut() + 'static) -> HandlerGuard {
         self.add_handler(HandlerKind::Resync, move |_| {
             handler();
             Ok(())
-        });
+        })
     }
 
     /// Subscribes to `topic` (e.g. `"product:42"`) over this client's connection: the server
@@ -187,8 +188,58 @@ impl Client {
         &self,
         kind: HandlerKind,
         handler: impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static,
-    ) {
-        self.driver.handlers.add(None, kind, handler);
+    ) -> HandlerGuard {
+        HandlerGuard::new(&self.driver, self.driver.handlers.add(None, kind, handler))
+    }
+}
+
+/// One registered handler, from an `on…` method of [`Client`] or [`Subscription`]: dropping the
+/// guard removes the handler (so a component that registered it on mount removes it on unmount).
+/// [`forget`](Self::forget) keeps the handler for the client's lifetime instead.
+///
+/// It holds the client weakly: it does not keep a dropped client alive, and removing a handler
+/// of a closed client, or one removed already, does nothing.
+#[must_use = "dropping a HandlerGuard removes the handler: keep it, or call `forget()`"]
+pub struct HandlerGuard {
+    driver: Weak<Driver>,
+    id: u32,
+}
+
+impl HandlerGuard {
+    fn new(driver: &Rc<Driver>, id: u32) -> Self {
+        Self {
+            driver: Rc::downgrade(driver),
+            id,
+        }
+    }
+
+    /// Removes the handler now (the same as dropping the guard).
+    pub fn remove(self) {
+        drop(self);
+    }
+
+    /// Keeps the handler until the client closes (or the subscription ends), without a guard.
+    pub fn forget(mut self) {
+        self.driver = Weak::new();
+    }
+
+    /// For the JS API: a function that removes the handler when called (and nothing else: a
+    /// garbage-collected function leaves the handler in place).
+    pub(crate) fn into_js_remover(mut self) -> JsValue {
+        let (driver, id) = (core::mem::take(&mut self.driver), self.id);
+        Closure::<dyn FnMut(JsValue)>::new(move |_| remove_handler(&driver, id)).into_js_value()
+    }
+}
+
+impl Drop for HandlerGuard {
+    fn drop(&mut self) {
+        remove_handler(&self.driver, self.id);
+    }
+}
+
+fn remove_handler(driver: &Weak<Driver>, id: u32) {
+    if let Some(driver) = driver.upgrade() {
+        driver.handlers.remove_handler(id);
     }
 }
 

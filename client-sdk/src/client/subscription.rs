@@ -7,6 +7,7 @@ use alloc::string::String;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 
+use super::HandlerGuard;
 use super::driver::Driver;
 use crate::dispatch::{HandlerKind, Notice, Scope};
 use crate::error::Error;
@@ -56,22 +57,22 @@ impl Subscription {
     /// into `T` (its `topic` is set); a payload that does not fit goes to the client's error
     /// handlers as [`Error::BadPayload`]. (Feature `std`.)
     #[cfg(feature = "std")]
-    pub fn on<T, F>(&self, name: &str, handler: F)
+    pub fn on<T, F>(&self, name: &str, handler: F) -> HandlerGuard
     where
         T: DeserializeOwned + 'static,
         F: FnMut(Event<T>) + 'static,
     {
-        self.add_handler(HandlerKind::Named(name.into()), super::typed(handler));
+        self.add_handler(HandlerKind::Named(name.into()), super::typed(handler))
     }
 
     /// Calls `handler` when events of the topic were lost and cannot be replayed (pruned, or
     /// the topic's stream was reset): reload what depends on the topic. The events the server
     /// still keeps after the gap follow, then live ones.
-    pub fn on_resync(&self, mut handler: impl FnMut() + 'static) {
+    pub fn on_resync(&self, mut handler: impl FnMut() + 'static) -> HandlerGuard {
         self.add_handler(HandlerKind::Resync, move |_| {
             handler();
             Ok(())
-        });
+        })
     }
 
     /// Calls `handler` when the server refuses or ends the subscription, with the topic and the
@@ -79,36 +80,36 @@ impl Subscription {
     /// `too_many_subscriptions` or `internal_error`. The subscription is over then; the
     /// connection carries on. Without a handler here the refusal goes to the client's error
     /// handlers as [`Error::Server`].
-    pub fn on_error(&self, mut handler: impl FnMut(&Unsubscribed) + 'static) {
+    pub fn on_error(&self, mut handler: impl FnMut(&Unsubscribed) + 'static) -> HandlerGuard {
         self.add_handler(HandlerKind::Error, move |notice| {
             if let Notice::Unsubscribed(refusal) = notice {
                 handler(refusal);
             }
             Ok(())
-        });
+        })
     }
 
     /// Calls `handler` with the topic's viewer count (the sockets subscribed to it, over every
     /// user's connection and topic sockets) when it changed, at most once per the namespace's
     /// `occupancy_ms`. Only namespaces with `occupancy_ms` send counts.
-    pub fn on_occupancy(&self, mut handler: impl FnMut(u64) + 'static) {
+    pub fn on_occupancy(&self, mut handler: impl FnMut(u64) + 'static) -> HandlerGuard {
         self.add_handler(HandlerKind::Occupancy, move |notice| {
             if let Notice::Occupancy(occupancy) = notice {
                 handler(occupancy.count);
             }
             Ok(())
-        });
+        })
     }
 
     /// Calls `handler` with a user and `true` when the user's first socket subscribed to the
     /// topic, `false` when their last one left. Only namespaces with `presence` send these.
-    pub fn on_presence(&self, mut handler: impl FnMut(&str, bool) + 'static) {
+    pub fn on_presence(&self, mut handler: impl FnMut(&str, bool) + 'static) -> HandlerGuard {
         self.add_handler(HandlerKind::Presence, move |notice| {
             if let Notice::Presence(presence) = notice {
                 handler(&presence.user, presence.present);
             }
             Ok(())
-        });
+        })
     }
 
     /// Ends the subscription: its handlers are removed at once, and the topic is unsubscribed
@@ -127,12 +128,15 @@ impl Subscription {
         &self,
         kind: HandlerKind,
         handler: impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static,
-    ) {
+    ) -> HandlerGuard {
         let scope = Scope {
             topic: self.topic.clone(),
             handle: self.handle,
         };
-        self.driver.handlers.add(Some(scope), kind, handler);
+        HandlerGuard::new(
+            &self.driver,
+            self.driver.handlers.add(Some(scope), kind, handler),
+        )
     }
 }
 

@@ -629,3 +629,87 @@ test("events of a topic the backend subscribed the user to reach the client's ha
   assert.deepEqual([r.errors, r.resyncs], [[], 0]);
   await page.evaluate(() => window.backendRun.client.close());
 });
+
+// ---------- removing handlers ----------
+
+test("every on… returns a function that removes its handler: a removed handler is never called", async () => {
+  const user = uniqueUser("remove");
+  const topic = uniqueTopic("live", "remove");
+  await page.evaluate(
+    ({ user, topic, url }) => {
+      const run = { seen: [], kept: [], removers: [] };
+      window.removeRun = run;
+      const client = new window.EdgepushClient({ url, token: () => window.mintToken(user, 600), minDelayMs: 100, maxDelayMs: 500 });
+      run.client = client;
+      const removed = (label) => (...args) => run.seen.push([label, ...args.map((a) => a?.name ?? a?.code ?? a)]);
+      const sub = client.subscribe(topic);
+      // Registered, then removed before anything happens: every kind of handler of both faces.
+      run.removers = [
+        client.on("A", removed("on")),
+        client.onMessage(removed("onMessage")),
+        client.onBackground(removed("onBackground")),
+        client.onUnknown(removed("onUnknown")),
+        client.onState(removed("onState")),
+        client.onError(removed("onError")),
+        client.onResync(removed("onResync")),
+        sub.on("P", removed("sub.on")),
+        sub.onResync(removed("sub.onResync")),
+        sub.onError(removed("sub.onError")),
+        sub.onOccupancy(removed("sub.onOccupancy")),
+        sub.onPresence(removed("sub.onPresence")),
+      ];
+      run.types = run.removers.map((off) => typeof off);
+      for (const off of run.removers) off();
+      run.removers[0](); // again: harmless
+      // The ones that stay, to know when the events arrived.
+      client.on("A", (e) => run.kept.push(["A", e.id]));
+      client.onState((s) => run.kept.push(["state", s.state]));
+      sub.on("P", (e) => run.kept.push(["P", e.id]));
+      sub.onOccupancy((count) => run.kept.push(["occupancy", count]));
+      // A handler removed by an earlier one while an event is delivered is not called for it.
+      let later = () => {};
+      client.on("B", (e) => {
+        run.kept.push(["first B", e.id]);
+        later();
+      });
+      later = client.on("B", removed("removed during delivery"));
+      // A throwing handler: with the error handler removed, the error goes to the console only.
+      client.on("C", () => {
+        throw new Error("boom");
+      });
+      client.connect();
+    },
+    { user, topic, url: workerUrl },
+  );
+  const removeRun = () => page.evaluate(() => ({ seen: window.removeRun.seen, kept: window.removeRun.kept, types: window.removeRun.types }));
+  const untilKept = async (predicate, timeoutMs = 15000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await removeRun();
+      if (predicate(r)) return r;
+      if (Date.now() > deadline) assert.fail(`timed out; last seen: ${JSON.stringify(r)}`);
+      await sleep(50);
+    }
+  };
+  await untilKept((r) => r.kept.some(([k, v]) => k === "state" && v === "open"));
+  await untilSubscribed([topic], 1);
+  const a = await publish(user, "A", {});
+  await publish(user, "Message", { text: "x" });
+  await publish(user, "Background", { color: "red" });
+  await publish(user, "Other", {});
+  const b1 = await publish(user, "B", {});
+  const b2 = await publish(user, "B", {});
+  await publish(user, "C", {});
+  const p = await publishTopic(topic, "P", {});
+  const r = await untilKept((r) => r.kept.some(([k]) => k === "P") && r.kept.some(([k]) => k === "occupancy") && r.kept.some(([k, v]) => k === "first B" && v === b2));
+  await sleep(300);
+  const last = await removeRun();
+  assert.deepEqual(r.types, Array(12).fill("function"));
+  assert.deepEqual(last.seen, [], "removed handlers were called");
+  assert.deepEqual(
+    last.kept.filter(([k]) => k !== "state" && k !== "occupancy"),
+    [["A", a], ["first B", b1], ["first B", b2], ["P", p]],
+  );
+  assert.ok(last.kept.some(([k, v]) => k === "occupancy" && v === 1));
+  await page.evaluate(() => window.removeRun.client.close());
+});

@@ -19,6 +19,7 @@ import init, {
   type SyncInitInput,
   type TokenProvider,
   type TopicEvent,
+  type Unsubscribe,
 } from "../../pkg/edgepush_client.js";
 
 export async function start(wasm: InitInput, bytes: SyncInitInput): Promise<void> {
@@ -85,6 +86,23 @@ export function use(): void {
   });
   client.onResync(() => undefined);
 
+  // Every on… returns the function that removes its handler.
+  const removers: Unsubscribe[] = [
+    client.on("Order", () => undefined),
+    client.onMessage(() => undefined),
+    client.onBackground(() => undefined),
+    client.onUnknown(() => undefined),
+    client.onState(() => undefined),
+    client.onError(() => undefined),
+    client.onResync(() => undefined),
+  ];
+  for (const off of removers) {
+    const nothing: void = off();
+    void nothing;
+  }
+  // @ts-expect-error the remover takes no argument
+  client.on("Order", () => undefined)("Order");
+
   const sub: EdgepushSubscription = client.subscribe("product:42");
   const subscribeOptions: SubscribeOptions = { token: "sub.jwt" };
   using granted = client.subscribe("private:x", subscribeOptions);
@@ -125,6 +143,14 @@ export function use(): void {
     const message: string = error.message;
     void [topic, code, message];
   });
+  const subscriptionRemovers: Unsubscribe[] = [
+    sub.on("ProductChanged", () => undefined),
+    sub.onResync(() => undefined),
+    sub.onError(() => undefined),
+    sub.onOccupancy(() => undefined),
+    sub.onPresence(() => undefined),
+  ];
+  subscriptionRemovers.forEach((off) => off());
   sub.unsubscribe();
   sub.free();
   sub[Symbol.dispose]();
