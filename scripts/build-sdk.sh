@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Builds the browser SDK's ES module package into client-sdk/pkg/:
+# Builds the browser SDK's npm package (@edgepush/client) into client-sdk/pkg/:
 #   edgepush_client.js (JS glue, ES module), edgepush_client_bg.wasm (wasm-opt -Oz),
-#   edgepush_client.d.ts (TypeScript types), package.json.
+#   edgepush_client.inline.js (the glue with the wasm inlined: one ES module, entry "./inline"),
+#   edgepush_client.d.ts (TypeScript types), package.json, README.md, LICENSE;
+# then packs it with `npm pack` into target/npm/edgepush-client-VERSION.tgz (the file
+# `npm install` takes; its path is the last line printed).
 # Usage: scripts/build-sdk.sh            (then scripts/sdk-size.sh for the size report)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$root"
 
 pkg="$root/client-sdk/pkg"
+# Built next to it and swapped in at the end: a failed build leaves the last package whole.
+out="$pkg.tmp"
 target_dir=$(cargo metadata --format-version 1 --no-deps | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0)).target_directory)')
 wasm="$target_dir/wasm32-unknown-unknown/release/edgepush_client.wasm"
 
@@ -16,10 +21,10 @@ wasm="$target_dir/wasm32-unknown-unknown/release/edgepush_client.wasm"
 # integer formatting of alloc's out-of-memory message is left.
 cargo build --quiet -p edgepush-client --release --target wasm32-unknown-unknown --no-default-features --features js-package
 
-rm -rf "$pkg"
+rm -rf "$out"
 # (wasm-bindgen warns that the target_features section is missing: the workspace's release profile
 # strips it. The output uses reference types anyway, and wasm-opt below is told the features.)
-"$WASM_BINDGEN_BIN" --target web --out-dir "$pkg" --out-name edgepush_client "$wasm"
+"$WASM_BINDGEN_BIN" --target web --out-dir "$out" --out-name edgepush_client "$wasm"
 
 # The features rustc enables by default for wasm32-unknown-unknown; wasm-opt must know them.
 # The module's own memory starts zeroed and Rust leaves its first kilobyte unused, which lets
@@ -27,21 +32,24 @@ rm -rf "$pkg"
 "$WASM_OPT_BIN" -Oz --converge --strip-debug --strip-producers --zero-filled-memory --low-memory-unused \
   --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-reference-types --enable-multivalue \
-  -o "$pkg/edgepush_client_bg.wasm" "$pkg/edgepush_client_bg.wasm"
+  -o "$out/edgepush_client_bg.wasm" "$out/edgepush_client_bg.wasm"
 
 # Minify the JS glue (whitespace, local names, comments): about a third of its gzip size. The
 # types live in the .d.ts, so nothing is lost for TypeScript users.
-"$ESBUILD_BIN" "$pkg/edgepush_client.js" --minify --format=esm --target=es2020 \
+"$ESBUILD_BIN" "$out/edgepush_client.js" --minify --format=esm --target=es2020 \
   --log-level=warning --banner:js='/* @ts-self-types="./edgepush_client.d.ts" */' \
-  --outfile="$pkg/edgepush_client.min.js"
-mv "$pkg/edgepush_client.min.js" "$pkg/edgepush_client.js"
+  --outfile="$out/edgepush_client.min.js"
+mv "$out/edgepush_client.min.js" "$out/edgepush_client.js"
 # Short import names instead of wasm-bindgen's `__wbg_<name>_<16 hex digits>`, in both files.
-node "$root/client-sdk/tools/shorten-imports.mjs" "$pkg" edgepush_client_bg.wasm edgepush_client.js
+node "$root/client-sdk/tools/shorten-imports.mjs" "$out" edgepush_client_bg.wasm edgepush_client.js
+# The single-module entry, from the finished glue and wasm.
+node "$root/client-sdk/tools/inline-wasm.mjs" "$out"
+cp "$root/client-sdk/README.md" "$root/LICENSE" "$out/"
 
 version=$(cargo metadata --format-version 1 --no-deps | node -e '
   const m = JSON.parse(require("fs").readFileSync(0));
   process.stdout.write(m.packages.find(p => p.name === "edgepush-client").version)')
-cat > "$pkg/package.json" <<JSON
+cat > "$out/package.json" <<JSON
 {
   "name": "@edgepush/client",
   "version": "$version",
@@ -56,10 +64,16 @@ cat > "$pkg/package.json" <<JSON
       "types": "./edgepush_client.d.ts",
       "default": "./edgepush_client.js"
     },
-    "./edgepush_client_bg.wasm": "./edgepush_client_bg.wasm"
+    "./inline": {
+      "types": "./edgepush_client.d.ts",
+      "default": "./edgepush_client.inline.js"
+    },
+    "./edgepush_client_bg.wasm": "./edgepush_client_bg.wasm",
+    "./package.json": "./package.json"
   },
   "files": [
     "edgepush_client.js",
+    "edgepush_client.inline.js",
     "edgepush_client.d.ts",
     "edgepush_client_bg.wasm",
     "edgepush_client_bg.wasm.d.ts"
@@ -67,4 +81,12 @@ cat > "$pkg/package.json" <<JSON
   "sideEffects": false
 }
 JSON
+rm -rf "$pkg"
+mv "$out" "$pkg"
 echo "built $pkg" >&2
+
+# The tarball an app installs (`npm install target/npm/edgepush-client-VERSION.tgz`); npm adds
+# package.json, README.md and LICENSE to `files` by itself.
+mkdir -p "$root/target/npm"
+tarball=$(cd "$root/target/npm" && npm pack --silent "$pkg")
+echo "$root/target/npm/$tarball"

@@ -15,7 +15,7 @@ done
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp"
 cp "$pkg/edgepush_client.js" "$pkg/edgepush_client_bg.wasm" "$out.tmp/"
-for file in edgepush_client.d.ts edgepush_client_bg.wasm.d.ts package.json; do
+for file in edgepush_client.inline.js edgepush_client.d.ts edgepush_client_bg.wasm.d.ts package.json; do
   [ -f "$pkg/$file" ] && cp "$pkg/$file" "$out.tmp/"
 done
 rm -rf "$out"
