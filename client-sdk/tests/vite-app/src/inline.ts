@@ -1,0 +1,4 @@
+import init, { EdgepushClient } from "@edgepush/client/inline";
+import { start } from "./app";
+
+start(init, EdgepushClient);
