@@ -52,7 +52,7 @@ step "PHP integration tests" phpunit -c php/phpunit.xml.dist --testsuite integra
 step "SDK in headless Chromium" bash scripts/test-sdk-browser.sh
 step "SDK npm tarball in a Vite app, /sdk/ over CORS (headless Chromium)" node --test client-sdk/tests/js/bundler.test.mjs
 step "demo page in headless Chromium" node --test www/tests/demo.test.mjs
-step "Mercure in headless Chromium" node --test tests/js/mercure.test.mjs
+step "Mercure in headless Chromium" node --test tests/js/mercure.test.mjs tests/js/mercure-app.test.mjs
 [ -f bench/Cargo.toml ] && step "benchmark smoke run" bash scripts/bench.sh --smoke
 
 printf '\n\033[1mSummary\033[0m\n'
