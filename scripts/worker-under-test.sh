@@ -23,4 +23,5 @@ exec wrangler dev --config "$root/wrangler.toml" --ip 127.0.0.1 --port "$port" \
   --var "TOPIC_NAMESPACES:$EDGEPUSH_TEST_TOPIC_NAMESPACES" \
   --var "MERCURE_PUBLISHER_JWT_KEY:$EDGEPUSH_TEST_MERCURE_JWT_SECRET" \
   --var "MERCURE_HEARTBEAT_SECONDS:2" \
+  --var "MERCURE_JWT_ALGORITHMS:HS256,HS512" \
   "$@"

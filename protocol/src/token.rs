@@ -133,8 +133,9 @@ pub enum TokenError {
     /// Not three base64url segments of JSON; the text says which part is wrong.
     #[error("the token is malformed: {0}")]
     Malformed(&'static str),
-    /// The header names another algorithm (or `none`); only HS256 is accepted.
-    #[error("the token uses alg {0:?}; only HS256 is accepted")]
+    /// The header names an algorithm the key does not accept (or `none`); connect tokens are
+    /// HS256 only.
+    #[error("the token uses alg {0:?}, which this key does not accept (HS256 does)")]
     UnsupportedAlgorithm(String),
     /// The signature does not match: tampered with, or signed with another secret.
     #[error("the token signature does not match; it was altered or signed with another secret")]
@@ -200,8 +201,44 @@ struct Kind {
 #[derive(Clone)]
 pub struct TokenKey {
     mac: Hmac<Sha256>,
+    secret: Vec<u8>,
+    algorithms: Vec<Algorithm>,
     audience: Option<String>,
     issuer: Option<String>,
+}
+
+/// An HMAC algorithm a token may be signed with.
+#[cfg(feature = "std")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// HMAC-SHA256, the default and the only one for connect tokens.
+    Hs256,
+    /// HMAC-SHA384.
+    Hs384,
+    /// HMAC-SHA512.
+    Hs512,
+}
+
+#[cfg(feature = "std")]
+impl Algorithm {
+    /// Reads a JWT `alg` name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "HS256" => Some(Self::Hs256),
+            "HS384" => Some(Self::Hs384),
+            "HS512" => Some(Self::Hs512),
+            _ => None,
+        }
+    }
+
+    /// The JWT `alg` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hs256 => "HS256",
+            Self::Hs384 => "HS384",
+            Self::Hs512 => "HS512",
+        }
+    }
 }
 
 #[cfg(feature = "std")]
@@ -224,9 +261,47 @@ impl TokenKey {
         let mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
         Ok(Self {
             mac,
+            secret: secret.to_vec(),
+            algorithms: vec![Algorithm::Hs256],
             audience: None,
             issuer: None,
         })
+    }
+
+    /// Accepts tokens signed with these algorithms (instead of HS256 alone): for Mercure
+    /// tokens, whose hubs may be set to HS384 or HS512.
+    pub fn with_algorithms(mut self, algorithms: Vec<Algorithm>) -> Self {
+        self.algorithms = algorithms;
+        self
+    }
+
+    /// Signs any claims with `algorithm` (tests and tools).
+    pub fn mint_with<C: Serialize>(&self, algorithm: Algorithm, claims: &C) -> String {
+        let header =
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{}","typ":"JWT"}}"#, algorithm.name()));
+        let claims = serde_json::to_vec(claims).expect("claims serialize");
+        let signing_input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims));
+        let signature = URL_SAFE_NO_PAD.encode(self.hmac(algorithm, signing_input.as_bytes()));
+        format!("{signing_input}.{signature}")
+    }
+
+    /// The HMAC of `input` with `algorithm`.
+    fn hmac(&self, algorithm: Algorithm, input: &[u8]) -> Vec<u8> {
+        fn digest<M: Mac + hmac::digest::KeyInit>(secret: &[u8], input: &[u8]) -> Vec<u8> {
+            let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(secret)
+                .expect("HMAC takes any key length");
+            mac.update(input);
+            mac.finalize().into_bytes().to_vec()
+        }
+        match algorithm {
+            Algorithm::Hs256 => {
+                let mut mac = self.mac.clone();
+                mac.update(input);
+                mac.finalize().into_bytes().to_vec()
+            }
+            Algorithm::Hs384 => digest::<Hmac<sha2::Sha384>>(&self.secret, input),
+            Algorithm::Hs512 => digest::<Hmac<sha2::Sha512>>(&self.secret, input),
+        }
     }
 
     /// Requires `aud` to contain `audience`.
@@ -345,17 +420,24 @@ impl TokenKey {
             .map_err(|_| TokenError::Malformed("the header is not base64url"))?;
         let header: Header = serde_json::from_slice(&header)
             .map_err(|_| TokenError::Malformed("the header is not a JSON object with alg"))?;
-        if header.alg != "HS256" {
-            return Err(TokenError::UnsupportedAlgorithm(header.alg));
-        }
+        let algorithm = Algorithm::parse(&header.alg)
+            .filter(|a| self.algorithms.contains(a))
+            .ok_or(TokenError::UnsupportedAlgorithm(header.alg))?;
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| TokenError::Malformed("the signature is not base64url"))?;
         let signing_input_len = token.len() - signature_len(token);
-        let mut mac = self.mac.clone();
-        mac.update(&token.as_bytes()[..signing_input_len]);
-        mac.verify_slice(&signature)
-            .map_err(|_| TokenError::BadSignature)?;
+        let expected = self.hmac(algorithm, &token.as_bytes()[..signing_input_len]);
+        // Constant time: the comparison does not stop at the first differing byte.
+        let differ = expected.len() != signature.len()
+            || expected
+                .iter()
+                .zip(&signature)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                != 0;
+        if differ {
+            return Err(TokenError::BadSignature);
+        }
         URL_SAFE_NO_PAD
             .decode(claims)
             .map_err(|_| TokenError::Malformed("the claims are not base64url"))
@@ -464,6 +546,30 @@ mod tests {
             key().verify_any(&other_key, NOW),
             Err(TokenError::BadSignature)
         );
+    }
+
+    #[test]
+    fn a_key_accepts_the_algorithms_it_is_given_and_no_other() {
+        let mercure = serde_json::json!({"mercure": {"publish": ["*"]}});
+        let hs512 = key().mint_with(Algorithm::Hs512, &mercure);
+        assert!(matches!(
+            key().verify_any(&hs512, NOW),
+            Err(TokenError::UnsupportedAlgorithm(_))
+        ));
+        let both = key().with_algorithms(vec![Algorithm::Hs256, Algorithm::Hs512]);
+        assert_eq!(both.verify_any(&hs512, NOW).unwrap(), mercure);
+        let hs384 = key().mint_with(Algorithm::Hs384, &mercure);
+        assert!(matches!(
+            both.verify_any(&hs384, NOW),
+            Err(TokenError::UnsupportedAlgorithm(_))
+        ));
+        let other = TokenKey::new(b"another-secret-of-32-bytes-or-more!!")
+            .unwrap()
+            .with_algorithms(vec![Algorithm::Hs512]);
+        assert_eq!(other.verify_any(&hs512, NOW), Err(TokenError::BadSignature));
+        // HS256 through the generic path is the same token the connect path mints.
+        let hs256 = key().mint_with(Algorithm::Hs256, &claims("42"));
+        assert_eq!(hs256, key().mint(&claims("42")));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! | `MAX_TOPICS_PER_SOCKET` | no | topic subscriptions per socket (default 1024) |
 //! | `MERCURE_PUBLISHER_JWT_KEY` | no | turns the Mercure hub on: the HS256 key of publishers' tokens |
 //! | `MERCURE_SUBSCRIBER_JWT_KEY` | no | the HS256 key of subscribers' tokens (default: the publishers') |
+//! | `MERCURE_JWT_ALGORITHMS` | no | the algorithms Mercure tokens may use, comma-separated: `HS256` (default), `HS384`, `HS512` |
 //! | `MERCURE_ANONYMOUS` | no | `true`: subscribers without a token read public updates |
 //! | `MERCURE_CORS_ORIGINS` | no | origins allowed to subscribe with credentials, space-separated |
 //! | `MERCURE_HEARTBEAT_SECONDS` | no | heartbeat on a subscription (default 40) |
@@ -24,7 +25,7 @@
 //! | `TEST_FAIL_MARKER` | no | tests only: a room fails a connect of the user, and the storing of an event, with this name |
 
 use edgepush_protocol::signature::{PublishKeys, SignatureError};
-use edgepush_protocol::token::{TokenError, TokenKey};
+use edgepush_protocol::token::{Algorithm, TokenError, TokenKey};
 
 use crate::history::HistoryLimits;
 use crate::limits::Limits;
@@ -48,6 +49,9 @@ pub enum ConfigError {
     /// `TOPIC_NAMESPACES` is not a JSON object of valid namespaces and their options.
     #[error("TOPIC_NAMESPACES: {0}")]
     Namespaces(String),
+    /// `MERCURE_JWT_ALGORITHMS` names an algorithm the hub does not know.
+    #[error("MERCURE_JWT_ALGORITHMS: a comma-separated list of HS256, HS384 and HS512")]
+    MercureAlgorithms,
     /// A Mercure key is unusable.
     #[error("{0}: {1}")]
     Mercure(&'static str, TokenError),
@@ -133,8 +137,18 @@ fn mercure_settings(
     let Some(publisher) = lookup("MERCURE_PUBLISHER_JWT_KEY").filter(|k| !k.is_empty()) else {
         return Ok(None);
     };
+    let algorithms = match lookup("MERCURE_JWT_ALGORITHMS").filter(|v| !v.trim().is_empty()) {
+        None => vec![Algorithm::Hs256],
+        Some(list) => list
+            .split(',')
+            .map(|name| Algorithm::parse(name.trim()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(ConfigError::MercureAlgorithms)?,
+    };
     let key = |name: &'static str, secret: &str| {
-        TokenKey::new(secret.as_bytes()).map_err(|err| ConfigError::Mercure(name, err))
+        TokenKey::new(secret.as_bytes())
+            .map(|key| key.with_algorithms(algorithms.clone()))
+            .map_err(|err| ConfigError::Mercure(name, err))
     };
     let subscriber = lookup("MERCURE_SUBSCRIBER_JWT_KEY").filter(|k| !k.is_empty());
     let number = |name, default| positive(lookup, name, default);
@@ -302,6 +316,11 @@ mod tests {
         assert_eq!((mercure.heartbeat_s, mercure.max_topics), (40, 32));
         let topic = edgepush_protocol::topic::Topic::parse("mercure:x").unwrap();
         assert_eq!(settings.room.namespaces.options(&topic).unwrap().shards, 1);
+        let algorithms = ("MERCURE_JWT_ALGORITHMS", "HS256, RS256");
+        assert_eq!(
+            Settings::load(env(&[JWT, KEYS, key, algorithms])).unwrap_err(),
+            ConfigError::MercureAlgorithms
+        );
         let weak = ("MERCURE_PUBLISHER_JWT_KEY", "short");
         let err = Settings::load(env(&[JWT, KEYS, weak])).unwrap_err();
         assert!(

@@ -3,7 +3,7 @@
 //! with `Last-Event-ID`, and the refusals a hub gives.
 
 use base64::Engine as _;
-use edgepush_protocol::token::TokenKey;
+use edgepush_protocol::token::{Algorithm, TokenKey};
 
 use super::*;
 
@@ -368,6 +368,16 @@ pub async fn the_mercure_hub_refuses_bad_requests_as_a_hub_does(worker: Shared) 
             .0,
         413
     );
+    // The test workers accept HS256 and HS512 (MERCURE_JWT_ALGORITHMS), not HS384.
+    let signed = |algorithm| {
+        TokenKey::new(test_env("EDGEPUSH_TEST_MERCURE_JWT_SECRET").as_bytes())
+            .unwrap()
+            .mint_with(algorithm, &json!({"mercure": {"publish": ["*"]}}))
+    };
+    for (algorithm, status) in [(Algorithm::Hs512, 200), (Algorithm::Hs384, 401)] {
+        let (got, body) = post_update(&worker, &signed(algorithm), &[("topic", book)]).await;
+        assert_eq!(got, status, "{algorithm:?}: {body}");
+    }
     let too_many: Vec<String> = (0..33)
         .map(|i| format!("https://example.com/{i}"))
         .collect();
