@@ -51,6 +51,12 @@ pub struct NamespaceOptions {
 }
 
 impl NamespaceOptions {
+    /// Whether its topics count their sockets (for `presence` or `occupancy_ms`): then every
+    /// socket's leave is told to the topic, not only a member's last one.
+    pub fn counts_sockets(&self) -> bool {
+        self.presence || self.occupancy_ms.is_some()
+    }
+
     /// The history bounds of this namespace's topics, given the users' defaults.
     pub fn history(&self, defaults: HistoryLimits) -> HistoryLimits {
         HistoryLimits {

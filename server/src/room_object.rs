@@ -21,12 +21,12 @@ use crate::config::Settings;
 use crate::expiry;
 use crate::history::StoreError;
 use crate::internal::{
-    ConnectCall, DeliverCall, DisconnectAnswer, JoinCall, LeaveCall, Member, PublishAnswer,
-    RevokeAnswer, RoomCall, RoomFailure, RoomOutcome, SocketsAnswer, TopicCall,
+    ConnectCall, DeliverCall, DisconnectAnswer, JoinCall, Member, PublishAnswer, RevokeAnswer,
+    RoomCall, RoomFailure, RoomOutcome, SocketsAnswer,
 };
 use crate::limits::{ConnectGate, Limits, Refused, Window, is_revoked};
 use crate::namespaces::Reader;
-use crate::objects::{Object, Outcome, call_text, json, to_response};
+use crate::objects::{Outcome, call_text, json, to_response};
 use crate::room::{Accepted, ResumeRequest, Room, Visitor};
 use crate::runtime::{DurableSql, log, new_epoch, now_ms, random_id};
 use crate::sockets::{self, SocketInfo, error_frame};
@@ -626,7 +626,7 @@ impl RoomObject {
             Topic::parse(topic)
                 .ok()
                 .and_then(|topic| settings.room.namespaces.options(&topic).ok().copied())
-                .is_some_and(|options| options.presence || options.occupancy_ms.is_some())
+                .is_some_and(|options| options.counts_sockets())
         };
         let leaves = topics.iter().filter_map(|topic| {
             let all = subscriptions
@@ -634,25 +634,8 @@ impl RoomObject {
                 .is_ok_and(|listeners| listeners.is_empty());
             (all || counts(topic)).then_some((topic, all))
         });
-        let calls: Vec<(&String, String)> = leaves
-            .map(|(topic, all)| {
-                let call = TopicCall::<NewEvent>::Leave(LeaveCall {
-                    topic: topic.clone(),
-                    member: Member::Room(user.to_owned()),
-                    all,
-                });
-                (topic, call.to_json())
-            })
-            .collect();
-        join_all(calls.iter().map(|(topic, call)| async move {
-            let left: Outcome<serde_json::Value> = Object::Topic(topic).call(&self.env, call).await;
-            if let Err(failure) = left {
-                // The topic corrects its count on its next relay anyway.
-                log(
-                    "leave_failed",
-                    &[("topic", (*topic).clone()), ("message", failure.message)],
-                );
-            }
+        join_all(leaves.map(|(topic, all)| {
+            sockets::leave_topic(&self.env, topic, Member::Room(user.to_owned()), all)
         }))
         .await;
     }

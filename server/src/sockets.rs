@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use worker::{Env, Result, State, WebSocket};
 
 use crate::expiry;
-use crate::internal::{DeliverCall, JoinAnswer, JoinCall, ReplayCall, TopicCall};
+use crate::internal::{
+    DeliverCall, JoinAnswer, JoinCall, LeaveCall, Member, ReplayCall, TopicCall,
+};
 use crate::limits::Window;
 use crate::objects::{Object, Outcome};
 use crate::room::ReplayPage;
@@ -148,6 +150,23 @@ pub async fn join_topic(
         let _ = ws.send_with_str(frame);
     }
     Ok(())
+}
+
+/// Tells a topic that a member's socket left it (with `all`: its last one). A failure is only
+/// logged: the topic corrects its count on its next relay anyway.
+pub async fn leave_topic(env: &Env, topic: &str, member: Member, all: bool) {
+    let call = TopicCall::<NewEvent>::Leave(LeaveCall {
+        topic: topic.to_owned(),
+        member,
+        all,
+    });
+    let left: Outcome<serde_json::Value> = Object::Topic(topic).call(env, &call.to_json()).await;
+    if let Err(failure) = left {
+        log(
+            "leave_failed",
+            &[("topic", topic.to_owned()), ("message", failure.message)],
+        );
+    }
 }
 
 /// Sends relayed topic events and notices to the sockets `listens` picks (held back for a socket

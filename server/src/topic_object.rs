@@ -7,6 +7,7 @@
 //! topic costs nothing.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use edgepush_protocol::frames::{Occupancy, PresenceChange, ServerFrame};
 use edgepush_protocol::publish::IdempotencyKey;
@@ -34,6 +35,10 @@ pub struct TopicObject {
     state: State,
     env: Env,
     stream: RefCell<Option<Room<SqlStore<DurableSql>>>>,
+    /// The settings and the members' tables, read and opened once per wake-up: every join,
+    /// leave and relay needs them.
+    settings: RefCell<Option<Rc<RoomSettings>>>,
+    members: RefCell<Option<Rc<Members<DurableSql>>>>,
     /// Held while a publish (or a notice) is stored and relayed: the next one waits, so every
     /// member gets the topic's events in id order.
     relay: Mutex<()>,
@@ -45,6 +50,8 @@ impl DurableObject for TopicObject {
             state,
             env,
             stream: RefCell::new(None),
+            settings: RefCell::new(None),
+            members: RefCell::new(None),
             relay: Mutex::new(()),
         }
     }
@@ -76,12 +83,16 @@ impl DurableObject for TopicObject {
 }
 
 impl TopicObject {
-    fn settings(&self) -> Outcome<RoomSettings> {
-        settings_from(&self.env)
+    fn settings(&self) -> Outcome<Rc<RoomSettings>> {
+        let mut slot = self.settings.borrow_mut();
+        if let Some(settings) = slot.as_ref() {
+            return Ok(settings.clone());
+        }
+        Ok(slot.insert(Rc::new(settings_from(&self.env)?)).clone())
     }
 
     /// The options of the topic's namespace.
-    fn options(&self, topic: &str) -> Outcome<(RoomSettings, NamespaceOptions)> {
+    fn options(&self, topic: &str) -> Outcome<(Rc<RoomSettings>, NamespaceOptions)> {
         let settings = self.settings()?;
         let parsed = Topic::parse(topic).map_err(|problem| {
             StoreError(format!("a call named the topic {topic:?}: {problem}"))
@@ -94,8 +105,13 @@ impl TopicObject {
         Ok((settings, options))
     }
 
-    fn members(&self) -> Outcome<Members<DurableSql>> {
-        Ok(Members::open(DurableSql::of(&self.state)?)?)
+    fn members(&self) -> Outcome<Rc<Members<DurableSql>>> {
+        let mut slot = self.members.borrow_mut();
+        if let Some(members) = slot.as_ref() {
+            return Ok(members.clone());
+        }
+        let members = Members::open(DurableSql::of(&self.state)?)?;
+        Ok(slot.insert(Rc::new(members)).clone())
     }
 
     /// Runs `f` on the topic's stream, opening it from storage on first use after a wake-up.
@@ -109,7 +125,8 @@ impl TopicObject {
             Some(stream) => slot.insert(stream),
             None => {
                 let (settings, options) = self.options(topic)?;
-                let store = SqlStore::open(DurableSql::of(&self.state)?, settings.fail_marker)?;
+                let store =
+                    SqlStore::open(DurableSql::of(&self.state)?, settings.fail_marker.clone())?;
                 let history = options.history(settings.history);
                 slot.insert(Room::open(store, history, new_epoch)?.for_topic(topic))
             }
@@ -287,7 +304,7 @@ impl TopicObject {
     /// and the occupancy (namespaces with `occupancy_ms`), unless it is set already.
     async fn plan_notices(&self, topic: &str, changes: &[(&Member, MemberChange)]) -> Outcome<()> {
         let (_, options) = self.options(topic)?;
-        if !options.presence && options.occupancy_ms.is_none() {
+        if !options.counts_sockets() {
             return Ok(());
         }
         let members = self.members()?;

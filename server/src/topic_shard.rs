@@ -8,18 +8,16 @@ use std::cell::RefCell;
 
 use edgepush_protocol::codes::{CloseCode, ErrorCode};
 use edgepush_protocol::frames::{PING, PONG, SUBPROTOCOL};
-use edgepush_protocol::publish::NewEvent;
+use edgepush_protocol::topic::Topic;
 use worker::{
     DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
     WebSocketPair, durable_object, worker_sys::WebSocketRequestResponsePair,
 };
 
 use crate::expiry;
-use crate::internal::{
-    JoinCall, LeaveCall, Member, ShardCall, ShardConnectCall, SocketsAnswer, TopicCall,
-};
+use crate::internal::{JoinCall, Member, ShardCall, ShardConnectCall, SocketsAnswer};
 use crate::limits::Window;
-use crate::objects::{Object, Outcome, call_text, json, to_response};
+use crate::objects::{Outcome, call_text, json, settings_from, to_response};
 use crate::runtime::{log, random_id};
 use crate::sockets::{self, Seat, SocketInfo, error_frame};
 use crate::subscriptions::{self, Joins};
@@ -78,22 +76,16 @@ impl DurableObject for TopicShard {
     ) -> Result<()> {
         let seat = SocketInfo::of(&ws).and_then(|info| info.seat);
         let _ = ws.close(Some(CloseCode::Normal.as_u16()), Some("bye"));
-        // The topic counts this socket out; its next relay corrects the count anyway.
-        if let Some(seat) = seat {
-            let call = TopicCall::<NewEvent>::Leave(LeaveCall {
-                topic: seat.topic.clone(),
-                member: Member::Shard(seat.shard),
-                all: false,
-            });
-            let left: Outcome<serde_json::Value> = Object::Topic(&seat.topic)
-                .call(&self.env, &call.to_json())
-                .await;
-            if let Err(failure) = left {
-                log(
-                    "leave_failed",
-                    &[("topic", seat.topic), ("message", failure.message)],
-                );
-            }
+        // A topic that counts its sockets hears of each one that leaves; any other corrects
+        // its count with its next relay, which finds the shard empty.
+        let counts = |seat: &Seat| {
+            let settings = settings_from(&self.env).ok()?;
+            let topic = Topic::parse(&seat.topic).ok()?;
+            let options = settings.namespaces.options(&topic).ok()?;
+            Some(options.counts_sockets())
+        };
+        if let Some(seat) = seat.filter(|seat| counts(seat) == Some(true)) {
+            sockets::leave_topic(&self.env, &seat.topic, Member::Shard(seat.shard), false).await;
         }
         Ok(())
     }
