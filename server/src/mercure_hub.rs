@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use edgepush_protocol::ErrorCode;
 use edgepush_protocol::publish::{IdempotencyKey, MAX_BODY_BYTES, NewEvent, Target};
-use futures_util::future::{Either, join_all, select};
+use futures_util::future::{Either, join_all, select, try_join_all};
 use futures_util::stream::{StreamExt, select_all};
 use serde_json::value::RawValue;
 use wasm_bindgen::JsValue;
@@ -252,40 +252,44 @@ pub async fn subscribe(
         .unwrap_or_default();
 
     let namespaces = &settings.room.namespaces;
-    let mut sockets = Vec::new();
-    for text in &asked {
-        let topic = if mercure::is_template(text) {
-            let topic = mercure::template_topic(text)?;
-            templates(env, Some(text)).await?;
-            topic
-        } else {
-            topic_for(text, namespaces)?
-        };
-        let shards = namespaces.options(&topic).map_or(1, |o| o.shards.max(1));
-        let shard = (js_sys::Math::random() * f64::from(shards)) as u32 % shards;
-        let connect = ShardCall::Connect(ShardConnectCall {
-            topic: topic.as_str().to_owned(),
-            shard,
-            user: "mercure".to_owned(),
-            exp: now + lifetime_s,
-            subprotocol: false,
-            since: None,
-            epoch: None,
-            since_key: last_event_id.clone(),
-        });
-        let socket = crate::edge::upgrade(
-            env,
-            Object::Shard(topic.as_str(), shard),
-            &connect.to_json(),
-        )
-        .await?
-        .map_err(|failure| refused(failure.code, failure.message))?;
-        let ws = socket
-            .websocket()
-            .ok_or_else(|| ServerError::Internal("the shard answered without a socket".into()))?;
-        ws.accept()?;
-        sockets.push(ws);
-    }
+    // One topic socket per topic, all connected at once.
+    let sockets = try_join_all(asked.iter().map(|text| {
+        let last_event_id = last_event_id.clone();
+        async move {
+            let topic = if mercure::is_template(text) {
+                let topic = mercure::template_topic(text)?;
+                templates(env, Some(text)).await?;
+                topic
+            } else {
+                topic_for(text, namespaces)?
+            };
+            let shards = namespaces.options(&topic).map_or(1, |o| o.shards.max(1));
+            let shard = (js_sys::Math::random() * f64::from(shards)) as u32 % shards;
+            let connect = ShardCall::Connect(ShardConnectCall {
+                topic: topic.as_str().to_owned(),
+                shard,
+                user: "mercure".to_owned(),
+                exp: now + lifetime_s,
+                subprotocol: false,
+                since: None,
+                epoch: None,
+                since_key: last_event_id,
+            });
+            let socket = crate::edge::upgrade(
+                env,
+                Object::Shard(topic.as_str(), shard),
+                &connect.to_json(),
+            )
+            .await?
+            .map_err(|failure| refused(failure.code, failure.message))?;
+            let ws = socket.websocket().ok_or_else(|| {
+                ServerError::Internal("the shard answered without a socket".into())
+            })?;
+            ws.accept()?;
+            Ok::<_, ServerError>(ws)
+        }
+    }))
+    .await?;
 
     let stream = web_sys::TransformStream::new().map_err(worker::Error::from)?;
     let writer = stream
