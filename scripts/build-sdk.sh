@@ -3,6 +3,8 @@
 #   edgepush_client.js (JS glue, ES module), edgepush_client_bg.wasm (wasm-opt -Oz),
 #   edgepush_client.inline.js (the glue with the wasm inlined: one ES module, entry "./inline"),
 #   edgepush_client.d.ts (TypeScript types), package.json, README.md, LICENSE;
+#   react.js and stimulus.js with their .d.ts (client-sdk/js/: the entries "./react" and
+#   "./stimulus", whose react and @hotwired/stimulus are optional peer dependencies);
 # then packs it with `npm pack` into target/npm/edgepush-client-VERSION.tgz (the file
 # `npm install` takes; its path is the last line printed).
 # Usage: scripts/build-sdk.sh            (then scripts/sdk-size.sh for the size report)
@@ -45,6 +47,9 @@ node "$root/client-sdk/tools/shorten-imports.mjs" "$out" edgepush_client_bg.wasm
 # The single-module entry, from the finished glue and wasm.
 node "$root/client-sdk/tools/inline-wasm.mjs" "$out"
 cp "$root/client-sdk/README.md" "$root/LICENSE" "$out/"
+# The React hooks and the Stimulus controller, hand-written: entries of their own, so an app that
+# imports neither downloads neither.
+cp "$root"/client-sdk/js/{react,stimulus}.{js,d.ts} "$out/"
 
 version=$(cargo metadata --format-version 1 --no-deps | node -e '
   const m = JSON.parse(require("fs").readFileSync(0));
@@ -68,6 +73,14 @@ cat > "$out/package.json" <<JSON
       "types": "./edgepush_client.d.ts",
       "default": "./edgepush_client.inline.js"
     },
+    "./react": {
+      "types": "./react.d.ts",
+      "default": "./react.js"
+    },
+    "./stimulus": {
+      "types": "./stimulus.d.ts",
+      "default": "./stimulus.js"
+    },
     "./edgepush_client_bg.wasm": "./edgepush_client_bg.wasm",
     "./package.json": "./package.json"
   },
@@ -76,8 +89,20 @@ cat > "$out/package.json" <<JSON
     "edgepush_client.inline.js",
     "edgepush_client.d.ts",
     "edgepush_client_bg.wasm",
-    "edgepush_client_bg.wasm.d.ts"
+    "edgepush_client_bg.wasm.d.ts",
+    "react.js",
+    "react.d.ts",
+    "stimulus.js",
+    "stimulus.d.ts"
   ],
+  "peerDependencies": {
+    "@hotwired/stimulus": "^3.0.0",
+    "react": "^18.0.0 || ^19.0.0"
+  },
+  "peerDependenciesMeta": {
+    "@hotwired/stimulus": { "optional": true },
+    "react": { "optional": true }
+  },
   "sideEffects": false
 }
 JSON
