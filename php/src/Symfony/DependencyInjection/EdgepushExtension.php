@@ -13,6 +13,7 @@ use Edgepush\Symfony\Controller\TokenController;
 use Edgepush\Symfony\Messenger\MessengerMessaging;
 use Edgepush\Symfony\Messenger\PublishMessage;
 use Edgepush\Symfony\Messenger\PublishMessageHandler;
+use Edgepush\Symfony\Twig\StimulusExtension;
 use Edgepush\Symfony\Twig\TokenExtension;
 use Edgepush\TokenIssuer;
 use Edgepush\TopicMessaging;
@@ -29,8 +30,9 @@ use Twig\Extension\AbstractExtension;
 /**
  * Services: edgepush.publisher, edgepush.token_issuer and edgepush.messaging, autowirable as
  * Publisher, TokenIssuer and Messaging (or TopicMessaging, the same service); the PublishMessage
- * handler when Messenger is installed; the Twig extension when Twig is; the token endpoint's controller
- * (edgepush.token_controller) when HttpFoundation is.
+ * handler when Messenger is installed; the Twig extensions when Twig is (edgepush_token() and the
+ * others; edgepush_stimulus_controller()); the token endpoint's controller (edgepush.token_controller)
+ * when HttpFoundation is.
  */
 final class EdgepushExtension extends Extension
 {
@@ -87,6 +89,13 @@ final class EdgepushExtension extends Extension
                     new Reference('edgepush.token_issuer'),
                     $tokenStorage,
                     $config['public_url'] ?? $config['url'],
+                ])
+                ->addTag('twig.extension');
+            $container->register('edgepush.twig_stimulus_extension', StimulusExtension::class)
+                ->setArguments([
+                    $config['public_url'] ?? $config['url'],
+                    $tokenStorage,
+                    new Reference('router', ContainerInterface::NULL_ON_INVALID_REFERENCE),
                 ])
                 ->addTag('twig.extension');
         }
