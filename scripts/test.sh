@@ -4,9 +4,9 @@
 #  2. format and lints (host and wasm32), native unit tests of every crate
 #  3. builds the worker and the SDK package, and type-checks the package's declarations
 #  4. end-to-end tests against the worker under `wrangler dev`: Rust clients, PHP, the SDK in
-#     headless Chromium (also its npm tarball installed in a Vite app, built and opened), the demo
-#     page and the Mercure hub's EventSource in headless Chromium, and a smoke run of the
-#     benchmarks.
+#     headless Chromium (also its npm tarball installed in a Vite app, built and opened, and its
+#     React hooks and Stimulus controller in apps), the demo page and the Mercure hub's
+#     EventSource in headless Chromium, and a smoke run of the benchmarks.
 # Every step runs; the summary at the end lists each step's outcome, and the exit code is non-zero
 # if any failed.
 set -uo pipefail
@@ -51,6 +51,7 @@ step "PHP unit and kernel tests" phpunit -c php/phpunit.xml.dist --testsuite uni
 step "PHP integration tests" phpunit -c php/phpunit.xml.dist --testsuite integration
 step "SDK in headless Chromium" bash scripts/test-sdk-browser.sh
 step "SDK npm tarball in a Vite app, /sdk/ over CORS (headless Chromium)" node --test client-sdk/tests/js/bundler.test.mjs
+step "SDK React hooks and Stimulus controller (Symfony app) in Vite apps (headless Chromium)" node --test client-sdk/tests/js/frameworks.test.mjs
 step "demo page in headless Chromium" node --test www/tests/demo.test.mjs
 step "Mercure in headless Chromium" node --test tests/js/mercure.test.mjs tests/js/mercure-app.test.mjs
 [ -f bench/Cargo.toml ] && step "benchmark smoke run" bash scripts/bench.sh --smoke
