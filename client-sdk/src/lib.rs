@@ -139,17 +139,28 @@ mod dispatch;
 mod client;
 #[cfg(target_arch = "wasm32")]
 mod js;
+#[cfg(not(target_arch = "wasm32"))]
+mod noop;
+#[cfg(feature = "std")]
+mod stream;
 #[cfg(target_arch = "wasm32")]
 mod sys;
+#[cfg(feature = "gloo-net")]
+pub mod token;
 
 pub use backoff::Options;
 #[cfg(target_arch = "wasm32")]
 pub use client::{Client, ClientBuilder, HandlerGuard, Subscription};
+// Elsewhere (a server build of a Leptos or Dioxus app) the same API, doing nothing.
 pub use connection::{Position, State};
 /// Why the server refused or ended a topic subscription: the topic and `{code, message}`.
 pub use edgepush_protocol::frames::Unsubscribed;
 pub use error::Error;
 pub use events::{Background, Event, Message};
+#[cfg(not(target_arch = "wasm32"))]
+pub use noop::{Client, ClientBuilder, HandlerGuard, Subscription};
+#[cfg(feature = "std")]
+pub use stream::HandlerStream;
 
 /// The JS package's allocator: a small address-ordered free list that coalesces neighbours,
 /// about 3 KB (gzipped) smaller than the standard dlmalloc. The client is single-threaded and

@@ -742,3 +742,209 @@ async fn a_subscription_gets_its_topics_typed_events_and_a_refused_one_its_reaso
     assert!(log.errors.borrow().is_empty(), "{:?}", log.errors.borrow());
     drop(refused);
 }
+
+// ---------- the Rust face for Leptos, Yew and Dioxus: clones, streams, the token helper ----------
+
+/// The stream's next item, or `None` when nothing came within `ms`.
+async fn next_within<S: futures_core::Stream + Unpin>(
+    stream: &mut S,
+    ms: i32,
+) -> Option<Option<S::Item>> {
+    use std::task::Poll;
+    let mut timeout = Box::pin(sleep(ms));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(item) = std::pin::Pin::new(&mut *stream).poll_next(cx) {
+            return Poll::Ready(Some(item));
+        }
+        if timeout.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+#[wasm_bindgen_test]
+async fn clones_drive_one_connection_which_the_last_one_dropped_closes() {
+    let user = unique_user("clone");
+    let client = Client::builder(URL)
+        .token(token(&user, 600))
+        .build()
+        .expect("client");
+    let mut states = client.states();
+    let copy = client.clone();
+    assert!(copy == client, "a clone is the same client");
+    copy.connect();
+    assert_eq!(
+        next_within(&mut states, 10_000).await,
+        Some(Some(State::Connecting { attempt: 0 }))
+    );
+    assert_eq!(
+        next_within(&mut states, 10_000).await,
+        Some(Some(State::Open))
+    );
+
+    // Dropping one clone closes nothing: the other still receives events.
+    drop(client);
+    let mut messages = copy.events::<edgepush_client::Message>("Message");
+    let id = publish(&user, "Message", r#"{"text":"still one connection"}"#).await;
+    let event = next_within(&mut messages, 10_000)
+        .await
+        .flatten()
+        .expect("the event");
+    assert_eq!(
+        (event.id, event.payload.text.as_str()),
+        (id, "still one connection")
+    );
+    assert_eq!(copy.state(), State::Open);
+
+    // Dropping the last one closes the connection; the streams end after the final state.
+    drop(copy);
+    let last = next_within(&mut states, 5_000).await;
+    assert!(
+        matches!(last, Some(Some(State::Closed { code: 1000, .. }))),
+        "{last:?}"
+    );
+    assert_eq!(next_within(&mut states, 5_000).await, Some(None), "ended");
+    assert!(
+        matches!(next_within(&mut messages, 5_000).await, Some(None)),
+        "ended"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn events_arrive_as_streams_and_a_dropped_stream_removes_its_handler() {
+    let user = unique_user("streams");
+    let client = provider_client(&user, Rc::new(Cell::new(0)));
+    let errors = Rc::new(RefCell::new(Vec::new()));
+    let sink = errors.clone();
+    client
+        .on_error(move |error| sink.borrow_mut().push(error.code()))
+        .forget();
+    let unknown = Rc::new(RefCell::new(Vec::new()));
+    let sink = unknown.clone();
+    let _unknown = client
+        .on_unknown(move |event: Event<serde::de::IgnoredAny>| sink.borrow_mut().push(event.name));
+    let mut chats = client.events::<ChatMessage>("Chat");
+    let topic = format!("product:{user}");
+    let product = client.subscribe(topic.clone());
+    let mut prices = product.events::<Price>("ProductChanged");
+    client.connect();
+    until_topic_reaches(&topic, 1).await;
+
+    // A payload that does not fit is reported and skipped, as for a callback.
+    publish(
+        &user,
+        "Chat",
+        r#"{"room":"general","text":"x","likes":"many"}"#,
+    )
+    .await;
+    let id = publish(&user, "Chat", r#"{"room":"general","text":"hi","likes":1}"#).await;
+    let (price_id, _) = publish_topic(&topic, "ProductChanged", r#"{"price":7}"#).await;
+    let chat = next_within(&mut chats, 10_000)
+        .await
+        .flatten()
+        .expect("a chat");
+    assert_eq!(
+        (chat.id, chat.payload),
+        (
+            id,
+            ChatMessage {
+                room: "general".into(),
+                text: "hi".into(),
+                likes: 1
+            }
+        )
+    );
+    let price = next_within(&mut prices, 10_000)
+        .await
+        .flatten()
+        .expect("a price");
+    assert_eq!(
+        (price.topic, price.id, price.payload.price),
+        (Some(topic.clone()), price_id, 7)
+    );
+    assert_eq!(errors.borrow()[..], ["bad_payload"]);
+
+    // Without the stream no handler listens to "Chat" any more: the next one is unknown.
+    drop(chats);
+    publish(
+        &user,
+        "Chat",
+        r#"{"room":"general","text":"later","likes":2}"#,
+    )
+    .await;
+    assert!(
+        wait_for(10_000, || unknown
+            .borrow()
+            .iter()
+            .any(|name| name == "Chat"))
+        .await
+    );
+
+    // Ending the subscription ends its stream.
+    drop(product);
+    assert!(matches!(next_within(&mut prices, 5_000).await, Some(None)));
+    assert_eq!(client.state(), State::Open);
+}
+
+/// A `data:` URL answering `body` as `mime`, percent-encoded: what the token helper fetches in
+/// place of the app's endpoint (the test page has no backend of its own).
+#[cfg(feature = "gloo-net")]
+fn data_url(mime: &str, body: &str) -> String {
+    let encoded: String = js_sys::encode_uri_component(body).into();
+    format!("data:{mime},{encoded}")
+}
+
+#[cfg(feature = "gloo-net")]
+#[wasm_bindgen_test]
+async fn the_token_helper_reads_the_bundles_answer_and_feeds_a_connection() {
+    use edgepush_client::token::{TokenError, fetch_token};
+    let user = unique_user("token-helper");
+    let jwt = token(&user, 600);
+    // The Symfony bundle's answer, and a plain-text token with a newline.
+    let bundle = data_url(
+        "application/json",
+        &format!(r#"{{"token":"{jwt}","expires_at":{}}}"#, now_s() + 600),
+    );
+    assert_eq!(fetch_token(&bundle).await, Ok(jwt.clone()));
+    assert_eq!(
+        fetch_token(data_url("text/plain", &format!("{jwt}\n"))).await,
+        Ok(jwt.clone())
+    );
+    assert!(matches!(
+        fetch_token(data_url("application/json", r#"{"tok":"x"}"#)).await,
+        Err(TokenError::Body(_))
+    ));
+    assert!(matches!(
+        fetch_token(data_url("text/plain", " ")).await,
+        Err(TokenError::Body(_))
+    ));
+    // An error answer of the same shape as the bundle's 401 (the worker's, for an unsigned
+    // request): its status, code and message.
+    match fetch_token(format!("{URL}/presence?topic=live:{user}")).await {
+        Err(TokenError::Status {
+            status: 401,
+            code: Some(code),
+            message: Some(_),
+        }) => assert_eq!(code, "missing_signature"),
+        other => panic!("expected a 401 answer, got {other:?}"),
+    }
+    // Nothing answers: the request fails.
+    assert!(matches!(
+        fetch_token("http://127.0.0.1:9/edgepush/token").await,
+        Err(TokenError::Request(_))
+    ));
+
+    // As the client's token provider: it connects with the fetched token.
+    let client = Client::builder(URL)
+        .token_endpoint(bundle)
+        .build()
+        .expect("client");
+    let log = Log::attached(&client);
+    client.connect();
+    assert!(wait_for(10_000, || client.state() == State::Open).await);
+    let id = publish(&user, "Message", r#"{"text":"via gloo-net"}"#).await;
+    assert!(wait_for(10_000, || log.message_ids() == [id]).await);
+    assert!(log.errors.borrow().is_empty(), "{:?}", log.errors.borrow());
+}

@@ -103,6 +103,8 @@ impl ClientBuilder {
         Ok(Client {
             driver: Driver::new(machine, provider),
             close_on_drop: true,
+            #[cfg(feature = "std")]
+            clones: Rc::new(()),
         })
     }
 }

@@ -13,6 +13,8 @@
 mod browser;
 mod builder;
 mod driver;
+#[cfg(feature = "std")]
+mod stream;
 mod subscription;
 
 use alloc::boxed::Box;
@@ -52,10 +54,38 @@ pub(crate) type RawEvent = EventFrame<JsValue>;
 /// Dropping it closes the connection and removes every browser listener (like
 /// [`close`](Self::close)). It is `!Send`: keep it on the browser's main thread, e.g. in a
 /// Leptos/Yew/Dioxus context.
+///
+/// With the `std` feature it is a cheap handle: `clone()` increments two reference counts, every
+/// clone drives the same connection, and the connection closes when the last clone is dropped.
+/// Two clients are `==` when they are clones of one.
 pub struct Client {
     driver: Rc<Driver>,
     close_on_drop: bool,
+    /// Counts the clones of this handle: only the last one dropped closes the connection.
+    #[cfg(feature = "std")]
+    clones: Rc<()>,
 }
+
+#[cfg(feature = "std")]
+impl Clone for Client {
+    fn clone(&self) -> Self {
+        Self {
+            driver: self.driver.clone(),
+            close_on_drop: self.close_on_drop,
+            clones: self.clones.clone(),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl PartialEq for Client {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.driver, &other.driver)
+    }
+}
+
+#[cfg(feature = "std")]
+impl Eq for Client {}
 
 impl Client {
     /// Starts configuring a client for the edgepush server at `url`, e.g.
@@ -245,6 +275,10 @@ fn remove_handler(driver: &Weak<Driver>, id: u32) {
 
 impl Drop for Client {
     fn drop(&mut self) {
+        #[cfg(feature = "std")]
+        if Rc::strong_count(&self.clones) > 1 {
+            return;
+        }
         if self.close_on_drop {
             self.close();
         }
