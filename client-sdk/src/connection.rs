@@ -28,15 +28,28 @@
 //! It does not subscribe to it on a new socket by itself (the backend may have ended it): when the
 //! server's `subscribed` for it comes again, the machine subscribes again from its last id, so
 //! that what was published meanwhile is replayed.
+//!
+//! # Topic sockets
+//!
+//! A namespace with `shards` is read over sockets of its own (`/connect?topic=`), so that a
+//! publish costs the server one request per shard, not one per reading user. The server answers a
+//! subscription to such a topic with `unsubscribed` and the code `topic_socket_required`; the
+//! machine then remembers the namespace, asks for a topic socket ([`Action::OpenTopicSocket`]) and
+//! subscribes later topics of that namespace the same way at once. A topic socket is driven by a
+//! machine of its own ([`Connection::topic_socket`]): the same reconnects, tokens, heartbeats and
+//! resume, with the topic's `subscribed` frame as its `welcome` and a gap resumed by reconnecting.
+//! Its events and notices go to the subscription's handlers; when the server refuses the topic for
+//! good, the driver tells this machine ([`Input::TopicEnded`]).
 
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use edgepush_protocol::codes::{CloseAction, CloseCode, close_action};
+use edgepush_protocol::codes::{CloseAction, CloseCode, ErrorCode, close_action};
 use edgepush_protocol::frames::{
-    self, CONNECT_PATH, EPOCH_PARAM, ErrorBody, EventFrame, Occupancy, PING, PresenceChange,
-    REFUSAL_CLOSE, REFUSAL_PARAM, SINCE_PARAM, ServerFrame, Subscribed, Unsubscribed,
+    self, CONNECT_PATH, EPOCH_PARAM, ErrorBody, EventFrame, HEARTBEAT_INTERVAL_MS, Occupancy, PING,
+    PresenceChange, REFUSAL_CLOSE, REFUSAL_PARAM, SINCE_PARAM, SUBSCRIPTION_PARAM, ServerFrame,
+    Subscribed, TOPIC_PARAM, Unsubscribed,
 };
 use edgepush_protocol::token::LEEWAY_SECONDS;
 
@@ -255,6 +268,8 @@ pub enum Input<P> {
         /// The number given in [`Input::Subscribe`].
         handle: u32,
     },
+    /// The topic socket of a topic ([`Action::OpenTopicSocket`]) was refused or ended for good.
+    TopicEnded(Unsubscribed),
 }
 
 /// Something to do, returned by [`Connection::handle`] in the order to do it.
@@ -306,6 +321,11 @@ pub enum Action<P> {
     Occupancy(Occupancy),
     /// A user came to or left a topic, for the handlers of its subscriptions.
     Presence(PresenceChange),
+    /// Read this topic over a socket of its own, driven by [`Connection::topic_socket`] with this
+    /// subscription token.
+    OpenTopicSocket(String, Option<String>),
+    /// The app no longer reads this topic: close its topic socket for good.
+    CloseTopicSocket(String),
 }
 
 /// Where a subscription is on the current socket.
@@ -323,6 +343,8 @@ enum TopicState {
     /// A topic the backend subscribed the user to, on a new socket: the server subscribes it
     /// again if the backend still holds it, and its `subscribed` makes the topic `Stale`.
     Backend,
+    /// Read over a topic socket of its own, not over this one.
+    Socket,
 }
 
 /// One topic the app subscribed to.
@@ -399,6 +421,13 @@ pub struct Connection {
     flush_at: Option<u64>,
     /// When the current window of [`FRAME_BUDGET`] started, and the frames sent in it.
     window: (u64, u32),
+    /// Namespaces the server reads over topic sockets only (`topic_socket_required`).
+    socket_namespaces: Vec<String>,
+    /// This machine drives the topic socket of its one topic, `topics[0]`.
+    topic_socket: bool,
+    /// On a topic socket, the server's last `error` frame: why the topic is refused, should the
+    /// socket close for good.
+    refusal: Option<ErrorBody>,
 }
 
 impl Connection {
@@ -410,9 +439,34 @@ impl Connection {
                 reason: "the token is empty",
             });
         }
-        Ok(Self {
+        Ok(Self::with(websocket_base(url)?, fixed_token, options))
+    }
+
+    /// A machine for the topic socket of `topic` (see the [module docs](self)), with the
+    /// server, token and options of this one.
+    pub fn topic_socket(&self, topic: String, token: Option<String>) -> Self {
+        let mut machine = Self::with(
+            self.base_url.clone(),
+            self.fixed_token.clone(),
+            self.options.clone(),
+        );
+        machine.topic_socket = true;
+        machine.topics.push(Topic {
+            name: topic,
+            token,
+            handles: vec![0],
+            epoch: None,
+            last_id: None,
+            restart: false,
+            state: TopicState::New,
+        });
+        machine
+    }
+
+    fn with(base_url: String, fixed_token: Option<Token>, options: Options) -> Self {
+        Self {
             options,
-            base_url: websocket_base(url)?,
+            base_url,
             fixed_token,
             phase: Phase::Idle,
             attempt: 0,
@@ -436,7 +490,10 @@ impl Connection {
             left: Vec::new(),
             flush_at: None,
             window: (0, 0),
-        })
+            socket_namespaces: Vec::new(),
+            topic_socket: false,
+            refusal: None,
+        }
     }
 
     /// Resume from `position` on the next connect: the server replays what came after it.
@@ -472,6 +529,13 @@ impl Connection {
             Input::Start => {
                 if matches!(self.phase, Phase::Idle | Phase::Closed) {
                     self.attempt = 0;
+                    // A stop closed the topic sockets too.
+                    for topic in self.topics.iter().filter(|t| t.state == TopicState::Socket) {
+                        out.push(Action::OpenTopicSocket(
+                            topic.name.clone(),
+                            topic.token.clone(),
+                        ));
+                    }
                     if self.online {
                         self.begin_connect(now, &mut out);
                     } else {
@@ -541,8 +605,9 @@ impl Connection {
                 handle,
                 topic,
                 token,
-            } => self.subscribe(handle, topic, token, now),
-            Input::Unsubscribe { handle } => self.unsubscribe(handle, now),
+            } => self.subscribe(handle, topic, token, now, &mut out),
+            Input::Unsubscribe { handle } => self.unsubscribe(handle, now, &mut out),
+            Input::TopicEnded(ended) => self.unsubscribed(ended, &mut out),
         }
         self.arm_timer(now, &mut out);
         out
@@ -585,11 +650,15 @@ impl Connection {
         self.ping_sent_at = None;
         // A new socket knows no subscription and has its own frame budget.
         for topic in &mut self.topics {
-            topic.state = match topic.handles.is_empty() {
-                true => TopicState::Backend,
-                false => TopicState::New,
+            topic.state = match topic.state {
+                TopicState::Socket => TopicState::Socket,
+                // The connect URL subscribes a topic socket's topic.
+                _ if self.topic_socket => TopicState::Pending,
+                _ if topic.handles.is_empty() => TopicState::Backend,
+                _ => TopicState::New,
             };
         }
+        self.refusal = None;
         self.unsubscribes.clear();
         self.left.clear();
         self.flush_at = None;
@@ -621,34 +690,44 @@ impl Connection {
         url.push_str(REFUSAL_PARAM);
         url.push('=');
         url.push_str(REFUSAL_CLOSE);
-        if let Some(last_id) = self.last_id {
+        let (mut last_id, mut epoch) = (self.last_id, &self.epoch);
+        if let Some(topic) = self.topics.first().filter(|_| self.topic_socket) {
+            (last_id, epoch) = (topic.last_id, &topic.epoch);
+            push_param(&mut url, TOPIC_PARAM, &topic.name);
+            if let Some(token) = &topic.token {
+                push_param(&mut url, SUBSCRIPTION_PARAM, token);
+            }
+        }
+        if let Some(last_id) = last_id {
             url.push('&');
             url.push_str(SINCE_PARAM);
             url.push('=');
             url.push_str(&decimal(last_id));
-            if let Some(epoch) = &self.epoch {
-                url.push('&');
-                url.push_str(EPOCH_PARAM);
-                url.push('=');
-                push_query_value(&mut url, epoch);
+            if let Some(epoch) = epoch {
+                push_param(&mut url, EPOCH_PARAM, epoch);
             }
         }
         url
     }
 
+    /// The socket is open: its first frame came.
+    fn opened(&mut self, now: u64, heartbeat_ms: u32) {
+        self.phase = Phase::Open;
+        self.opened_at = now;
+        self.connect_deadline = None;
+        let heartbeat = self.options.heartbeat_ms.unwrap_or(heartbeat_ms);
+        self.heartbeat_ms = u64::from(heartbeat.max(1000));
+    }
+
     fn frame<P>(&mut self, frame: Frame<P>, now: u64, random: f64, out: &mut Vec<Action<P>>) {
         match frame {
             Frame::Welcome(welcome) => {
-                if self.phase != Phase::Connecting {
+                if self.phase != Phase::Connecting || self.topic_socket {
                     return;
                 }
-                self.phase = Phase::Open;
-                self.opened_at = now;
-                self.connect_deadline = None;
+                self.opened(now, welcome.heartbeat_ms);
                 self.clock_offset_ms = (welcome.server_time as i64).saturating_sub(now as i64);
                 self.clock_known = true;
-                let heartbeat = self.options.heartbeat_ms.unwrap_or(welcome.heartbeat_ms);
-                self.heartbeat_ms = u64::from(heartbeat.max(1000));
                 // `recovered: true` promises that everything after our `since` follows.
                 if welcome.recovered != Some(true) {
                     // A fresh start, a new epoch or an unfillable gap: continue from the newest
@@ -667,7 +746,9 @@ impl Connection {
                 // Every subscription again, each from where it left off.
                 self.flush(now, out);
             }
-            Frame::Event(event) if event.topic.is_some() => self.topic_event(event, now, out),
+            Frame::Event(event) if event.topic.is_some() => {
+                self.topic_event(event, now, random, out)
+            }
             Frame::Event(event) => {
                 if core::mem::take(&mut self.restart_stream) {
                     // The first event after an unfillable gap: the stream starts again here.
@@ -685,6 +766,11 @@ impl Connection {
                 // A refusal that says when to retry (`rate_limited`): the next wait is at least
                 // that long, whatever the backoff schedule says.
                 self.retry_hint_ms = body.retry_after_ms;
+                if self.topic_socket {
+                    // Told as the topic's end should the socket close for good.
+                    self.refusal = Some(body);
+                    return;
+                }
                 out.push(Action::Error(Error::Server {
                     code: body.code,
                     message: body.message,
@@ -692,6 +778,11 @@ impl Connection {
             }
             Frame::Pong => {}
             Frame::Subscribed(subscribed) => {
+                if self.topic_socket && self.phase == Phase::Connecting {
+                    // A topic socket's first frame: it is open.
+                    self.opened(now, HEARTBEAT_INTERVAL_MS);
+                    out.push(Action::State(State::Open));
+                }
                 let Some(topic) = self.topics.iter_mut().find(|t| t.name == subscribed.topic)
                 else {
                     if !self.left.contains(&subscribed.topic) {
@@ -736,35 +827,64 @@ impl Connection {
                     out.push(Action::TopicResync(subscribed.topic, scoped));
                 }
             }
-            Frame::Unsubscribed(unsubscribed) => {
-                let Some(index) = self
-                    .topics
-                    .iter()
-                    .position(|t| t.name == unsubscribed.topic)
-                else {
-                    return;
-                };
-                let Some(topic) = self.topics.get_mut(index) else {
-                    return;
-                };
-                if topic.handles.is_empty() {
-                    // The backend's subscription, which the server refused to resume from our
-                    // frame (e.g. a topic only the backend may grant): it stays, from now on.
-                    topic.state = TopicState::Active;
-                    topic.restart = true;
-                    out.push(Action::TopicResync(unsubscribed.topic, false));
-                } else {
-                    self.topics.remove(index);
-                    out.push(Action::Unsubscribed(unsubscribed));
-                }
-            }
+            Frame::Unsubscribed(unsubscribed) => self.unsubscribed(unsubscribed, out),
             Frame::Occupancy(occupancy) => out.push(Action::Occupancy(occupancy)),
             Frame::Presence(presence) => out.push(Action::Presence(presence)),
         }
     }
 
+    /// The server refused or ended a topic's subscription (on this socket, or on the topic's own).
+    fn unsubscribed<P>(&mut self, unsubscribed: Unsubscribed, out: &mut Vec<Action<P>>) {
+        let Some(index) = self
+            .topics
+            .iter()
+            .position(|t| t.name == unsubscribed.topic)
+        else {
+            return;
+        };
+        let Some(topic) = self.topics.get_mut(index) else {
+            return;
+        };
+        if topic.handles.is_empty() {
+            // The backend's subscription, which the server refused to resume from our
+            // frame (e.g. a topic only the backend may grant): it stays, from now on.
+            topic.state = TopicState::Active;
+            topic.restart = true;
+            out.push(Action::TopicResync(unsubscribed.topic, false));
+        } else if unsubscribed.error.code == ErrorCode::TopicSocketRequired.as_str()
+            && topic.state == TopicState::Pending
+        {
+            // Read over a socket of its own, as every topic of its namespace from now on.
+            topic.state = TopicState::Socket;
+            let namespace = namespace_of(&topic.name);
+            if !self
+                .socket_namespaces
+                .iter()
+                .any(|known| known == namespace)
+            {
+                self.socket_namespaces.push(namespace.into());
+            }
+            out.push(Action::OpenTopicSocket(
+                topic.name.clone(),
+                topic.token.clone(),
+            ));
+        } else {
+            let topic = self.topics.remove(index);
+            if topic.state == TopicState::Socket {
+                out.push(Action::CloseTopicSocket(topic.name));
+            }
+            out.push(Action::Unsubscribed(unsubscribed));
+        }
+    }
+
     /// An event of a topic: delivered once, in id order, to the topic's subscriptions.
-    fn topic_event<P>(&mut self, event: EventFrame<P>, now: u64, out: &mut Vec<Action<P>>) {
+    fn topic_event<P>(
+        &mut self,
+        event: EventFrame<P>,
+        now: u64,
+        random: f64,
+        out: &mut Vec<Action<P>>,
+    ) {
         let name = event.topic.as_deref().unwrap_or_default();
         let Some(topic) = self.topics.iter_mut().find(|topic| topic.name == name) else {
             return; // Not (or no longer) subscribed.
@@ -777,6 +897,10 @@ impl Connection {
         } else if topic.last_id.is_some_and(|last| event.id <= last) {
             return; // Already delivered.
         } else if topic.last_id.is_some_and(|last| event.id > last + 1) {
+            if self.topic_socket {
+                // A topic socket resumes by connecting again from the last one delivered.
+                return self.connection_lost(now, random, out);
+            }
             // One went missing: subscribe again from the last one delivered; the server replays
             // the rest, and what arrives meanwhile is dropped until its `subscribed`.
             topic.state = TopicState::Stale;
@@ -788,7 +912,14 @@ impl Connection {
         out.push(Action::Deliver(event, scoped));
     }
 
-    fn subscribe(&mut self, handle: u32, name: String, token: Option<String>, now: u64) {
+    fn subscribe<P>(
+        &mut self,
+        handle: u32,
+        name: String,
+        token: Option<String>,
+        now: u64,
+        out: &mut Vec<Action<P>>,
+    ) {
         if let Some(topic) = self.topics.iter_mut().find(|topic| topic.name == name) {
             topic.handles.push(handle);
             if token.is_some() {
@@ -801,6 +932,21 @@ impl Connection {
             }
             return;
         }
+        let namespace = namespace_of(&name);
+        let state = match self
+            .socket_namespaces
+            .iter()
+            .any(|known| known == namespace)
+        {
+            true => {
+                out.push(Action::OpenTopicSocket(name.clone(), token.clone()));
+                TopicState::Socket
+            }
+            false => {
+                self.flush_at.get_or_insert(now);
+                TopicState::New
+            }
+        };
         self.topics.push(Topic {
             name,
             token,
@@ -808,12 +954,11 @@ impl Connection {
             epoch: None,
             last_id: None,
             restart: false,
-            state: TopicState::New,
+            state,
         });
-        self.flush_at.get_or_insert(now);
     }
 
-    fn unsubscribe(&mut self, handle: u32, now: u64) {
+    fn unsubscribe<P>(&mut self, handle: u32, now: u64, out: &mut Vec<Action<P>>) {
         let unsubscribes = self.unsubscribes.len();
         self.topics.retain_mut(|topic| {
             let held = topic.handles.len();
@@ -821,7 +966,9 @@ impl Connection {
             if topic.handles.len() == held || !topic.handles.is_empty() {
                 return true;
             }
-            if topic.state != TopicState::New {
+            if topic.state == TopicState::Socket {
+                out.push(Action::CloseTopicSocket(core::mem::take(&mut topic.name)));
+            } else if topic.state != TopicState::New {
                 self.left.push(topic.name.clone());
                 self.unsubscribes.push(core::mem::take(&mut topic.name));
             }
@@ -905,6 +1052,22 @@ impl Connection {
             }
             CloseAction::RefreshToken => {
                 out.push(Action::Error(Error::TokenExpired));
+                self.stop(code, reason, out);
+            }
+            CloseAction::Stop if self.topic_socket => {
+                // The server refused the topic (or the user) for good: the topic's
+                // subscriptions hear why.
+                let error = self.refusal.take().unwrap_or_else(|| ErrorBody {
+                    code: String::from(ErrorCode::InternalError.as_str()),
+                    message: reason.clone(),
+                    retry_after_ms: None,
+                });
+                if let Some(topic) = self.topics.first() {
+                    out.push(Action::Unsubscribed(Unsubscribed {
+                        topic: topic.name.clone(),
+                        error,
+                    }));
+                }
                 self.stop(code, reason, out);
             }
             CloseAction::Stop => {
@@ -1041,6 +1204,21 @@ impl Connection {
             None => Action::ClearTimer,
         });
     }
+}
+
+/// The namespace of a topic name: what comes before its first `:`.
+fn namespace_of(topic: &str) -> &str {
+    // A byte loop and `get`, as in `websocket_base`.
+    let end = topic.bytes().position(|b| b == b':').unwrap_or(topic.len());
+    topic.get(..end).unwrap_or_default()
+}
+
+/// Appends `&name=value` to a URL, the value percent-encoded.
+fn push_param(url: &mut String, name: &str, value: &str) {
+    url.push('&');
+    url.push_str(name);
+    url.push('=');
+    push_query_value(url, value);
 }
 
 /// Appends one topic of a `subscribe` frame: `{"topic":..}` with `since` and `epoch` when it has

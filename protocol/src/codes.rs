@@ -253,6 +253,10 @@ error_codes! {
     TopicForbidden: "topic_forbidden", 403, ProtocolViolation, false;
     /// the socket already holds as many subscriptions as the server allows.
     TooManySubscriptions: "too_many_subscriptions", 400, ProtocolViolation, false;
+    /// the topic's namespace has `shards`: its readers connect a topic socket
+    /// (`/connect?topic=`), not a subscription over the user's connection, so that a publish
+    /// costs one request per shard, not per reading user (the SDK switches by itself).
+    TopicSocketRequired: "topic_socket_required", 400, ProtocolViolation, false;
     /// a WebSocket frame from the client could not be understood (sent as an `error` frame, not
     /// in an HTTP response).
     InvalidFrame: "invalid_frame", 400, ProtocolViolation, false;

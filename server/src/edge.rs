@@ -573,6 +573,7 @@ async fn backend_subscription(
     for topic in &request.topics {
         namespaces
             .validate(topic)
+            .and_then(|topic| namespaces.over_room(topic))
             .map_err(|refusal| ServerError::Refused {
                 code: refusal.code,
                 message: refusal.message,

@@ -144,6 +144,24 @@ impl Namespaces {
         Ok(topic)
     }
 
+    /// `topic` as a subscription over a user's connection (path 1, kept by the user's room):
+    /// refused for a namespace with `shards`, whose readers connect topic sockets, so that
+    /// publishing to it costs one request per shard whatever the number of readers.
+    pub fn over_room(&self, topic: Topic) -> Result<Topic, Refusal> {
+        if self.options(&topic)?.shards == 0 {
+            return Ok(topic);
+        }
+        Err(Refusal::new(
+            ErrorCode::TopicSocketRequired,
+            format!(
+                "the namespace {:?} has shards: read {:?} over a topic socket \
+                 (/connect?topic=), not over the user's connection",
+                topic.namespace(),
+                topic.as_str()
+            ),
+        ))
+    }
+
     /// Parses `text` and decides whether `reader` may read it. `token` is the subscription token
     /// sent with the subscribe, already verified (`Err` if it failed verification).
     pub fn authorize(
@@ -240,6 +258,9 @@ mod tests {
         let ns = Namespaces::parse(r#"{"feed":{"public":true,"shards":8},"product":{}}"#).unwrap();
         let shards = |t: &str| ns.options(&Topic::parse(t).unwrap()).unwrap().shards;
         assert_eq!((shards("feed:all"), shards("product:1")), (8, 0));
+        let over_room = |t: &str| code(ns.over_room(Topic::parse(t).unwrap()));
+        assert_eq!(over_room("product:1"), None);
+        assert_eq!(over_room("feed:all"), Some(ErrorCode::TopicSocketRequired));
     }
 
     #[test]

@@ -490,7 +490,8 @@ impl RoomObject {
                     namespaces.authorize(&item.topic, reader, token)
                 }
                 Asked::ByBackend => namespaces.validate(&item.topic),
-            },
+            }
+            .and_then(|topic| namespaces.over_room(topic)),
         );
         let mut joining = Vec::new();
         for decision in decisions {

@@ -6,6 +6,10 @@
 //! handle does not cut a live connection), until the app closes the client or a terminal close
 //! code tears everything down.
 //!
+//! A topic of a namespace with shards is read over a socket of its own: the client's driver
+//! starts a driver for it (with the machine's [`Connection::topic_socket`]), which hands what it
+//! receives to the client's handlers and tells the client's machine when the topic is refused.
+//!
 //! Handlers may call back into the client (e.g. `close()` from an event handler): inputs that
 //! arrive while the driver is busy are queued and handled right after, never re-entrantly.
 //!
@@ -18,7 +22,7 @@
 //! code into the wasm.
 
 use alloc::boxed::Box;
-use alloc::rc::Rc;
+use alloc::rc::{Rc, Weak};
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -50,6 +54,8 @@ pub(super) struct Driver {
     state: RefCell<State>,
     /// The number of the last subscription handle given out.
     last_handle: Cell<u32>,
+    /// For the driver of a topic socket: the client's driver, whose handlers hear its topic.
+    client: Option<Weak<Driver>>,
 }
 
 /// The machine and what its actions opened.
@@ -66,6 +72,8 @@ struct Engine {
     keep_alive: Option<Rc<Driver>>,
     /// The app called `close()`: the client is done for good.
     closed_by_app: bool,
+    /// The drivers of the topic sockets, by topic.
+    topic_sockets: Vec<(String, Rc<Driver>)>,
 }
 
 /// A borrow of one of the driver's cells, which never fails (see the module docs).
@@ -79,6 +87,14 @@ fn free<T, E>(borrow: Result<T, E>) -> Option<T> {
 
 impl Driver {
     pub(super) fn new(machine: Connection, provider: Option<Provider>) -> Rc<Self> {
+        Self::with(machine, provider, None)
+    }
+
+    fn with(
+        machine: Connection,
+        provider: Option<Provider>,
+        client: Option<Weak<Driver>>,
+    ) -> Rc<Self> {
         Rc::new(Self {
             engine: RefCell::new(Engine {
                 machine,
@@ -88,12 +104,14 @@ impl Driver {
                 network_listeners: Vec::new(),
                 keep_alive: None,
                 closed_by_app: false,
+                topic_sockets: Vec::new(),
             }),
             handlers: Handlers::new(),
             inputs: RefCell::new(Vec::new()),
             running: Cell::new(false),
             state: RefCell::new(State::Idle),
             last_handle: Cell::new(0),
+            client,
         })
     }
 
@@ -266,6 +284,36 @@ impl Driver {
             }
             Action::Occupancy(occupancy) => self.notify(Notice::Occupancy(&occupancy)),
             Action::Presence(presence) => self.notify(Notice::Presence(&presence)),
+            Action::Unsubscribed(refusal) if self.client.is_some() => {
+                // A topic socket's topic was refused: the client's machine ends it.
+                if let Some(client) = self.client.as_ref().and_then(Weak::upgrade) {
+                    client.run(Input::TopicEnded(refusal));
+                }
+            }
+            Action::OpenTopicSocket(topic, token) => {
+                let Some(mut engine) = free(self.engine.try_borrow_mut()) else {
+                    return;
+                };
+                if engine.closed_by_app {
+                    return;
+                }
+                let machine = engine.machine.topic_socket(topic.clone(), token);
+                let reader =
+                    Self::with(machine, engine.provider.clone(), Some(Rc::downgrade(self)));
+                engine.topic_sockets.push((topic, reader.clone()));
+                drop(engine);
+                reader.connect();
+            }
+            Action::CloseTopicSocket(topic) => {
+                // One driver per topic.
+                let reader = free(self.engine.try_borrow_mut()).and_then(|mut engine| {
+                    let index = engine.topic_sockets.iter().position(|(t, _)| *t == topic)?;
+                    Some(engine.topic_sockets.swap_remove(index).1)
+                });
+                if let Some(reader) = reader {
+                    reader.close();
+                }
+            }
             Action::Unsubscribed(refusal) => {
                 self.notify(Notice::Unsubscribed(&refusal));
                 // The subscriptions of the topic are over, and so are their handlers.
@@ -278,8 +326,17 @@ impl Driver {
         }
     }
 
-    /// Calls the handlers; an error nobody listens to goes to the browser console.
+    /// Calls the handlers (a topic socket's driver: the client's, its state aside); an error
+    /// nobody listens to goes to the browser console.
     fn notify(&self, notice: Notice<'_, JsValue>) {
+        if let Some(client) = &self.client {
+            if let Some(client) = client.upgrade()
+                && !matches!(notice, Notice::State(_))
+            {
+                client.notify(notice);
+            }
+            return;
+        }
         self.handlers.notify(notice, &|error: &Error| {
             sys::console_warn("edgepush:", &error.message())
         });
@@ -294,6 +351,7 @@ impl Driver {
         let mut closed_by_app = false;
         let mut keep_alive = None;
         let mut teardown = (None, None, Vec::new());
+        let mut readers = Vec::new();
         if matches!(state, State::Closed { .. })
             && let Some(mut engine) = free(self.engine.try_borrow_mut())
         {
@@ -304,8 +362,12 @@ impl Driver {
                 engine.timer.take(),
                 core::mem::take(&mut engine.network_listeners),
             );
+            readers = core::mem::take(&mut engine.topic_sockets);
         }
         drop(teardown);
+        for (_, reader) in readers {
+            reader.close();
+        }
         self.notify(Notice::State(&state));
         if closed_by_app {
             drop(self.handlers.take());

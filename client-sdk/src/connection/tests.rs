@@ -1652,3 +1652,161 @@ fn viewer_counts_and_presence_are_handed_on() {
         [Action::Occupancy(occupancy), Action::Presence(presence)]
     );
 }
+
+/// The topic sockets asked for: `(topic, token)`.
+fn opened_topic_sockets(actions: &[Act]) -> Vec<(String, Option<String>)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::OpenTopicSocket(topic, token) => Some((topic.clone(), token.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_namespace_with_shards_moves_to_topic_sockets_and_its_next_topics_go_there_at_once() {
+    let mut h = Harness::provider();
+    h.step(Input::Subscribe {
+        handle: 1,
+        topic: "stage:main".into(),
+        token: Some("sub-token".into()),
+    });
+    h.subscribe(2, "product:1");
+    h.open();
+    let moved = h.step(Input::Frame(Frame::Unsubscribed(refused(
+        "stage:main",
+        "topic_socket_required",
+    ))));
+    // Not a refusal for the app: the topic moves to a socket of its own, token and all.
+    assert_eq!(
+        moved,
+        [Action::OpenTopicSocket(
+            "stage:main".into(),
+            Some("sub-token".into())
+        )]
+    );
+    // The next topic of that namespace opens its socket without asking the server first, and
+    // neither is ever in a subscribe frame again, on this socket or the next.
+    let next = h.subscribe(3, "stage:side");
+    assert_eq!(opened_topic_sockets(&next), [("stage:side".into(), None)]);
+    assert_eq!(sent(&h.advance(10)), []);
+    h.close(1012);
+    let actions = h.reconnect(welcome(0, "e1", Some(true)));
+    assert_eq!(subscriptions(&actions), [wanted("product:1", None, None)]);
+    assert_eq!(opened_topic_sockets(&actions), []);
+    // Events of those topics never come over this socket; if one did, it is not theirs.
+    assert_eq!(h.frame(topic_event("stage:main", 1)), []);
+    // Unsubscribing closes the topic socket once no handle holds it; no frame is sent.
+    assert_eq!(
+        h.step(Input::Unsubscribe { handle: 3 }),
+        [Action::CloseTopicSocket("stage:side".into())]
+    );
+    // A refusal on the topic socket ends the subscription like one over this socket.
+    let ended = h.step(Input::TopicEnded(refused("stage:main", "topic_forbidden")));
+    assert_eq!(
+        ended,
+        [
+            Action::CloseTopicSocket("stage:main".into()),
+            Action::Unsubscribed(refused("stage:main", "topic_forbidden"))
+        ]
+    );
+    // After a stop and a new start, the topic sockets are asked for again.
+    h.subscribe(4, "stage:again");
+    h.step(Input::AppClose);
+    let restart = h.step(Input::Start);
+    assert_eq!(
+        opened_topic_sockets(&restart),
+        [("stage:again".into(), None)]
+    );
+}
+
+/// A machine for the topic socket of `topic`, from a client's.
+fn topic_socket(topic: &str, token: Option<&str>) -> Harness {
+    let parent = Connection::new(URL, None, Options::default()).unwrap();
+    Harness {
+        conn: parent.topic_socket(topic.into(), token.map(Into::into)),
+        now: NOW,
+        random: 0.5,
+        timer_at: None,
+        sent_at: Vec::new(),
+    }
+}
+
+#[test]
+fn a_topic_socket_opens_on_subscribed_and_resumes_its_topic_by_reconnecting() {
+    let mut h = topic_socket("stage:#1 a", Some("s.t"));
+    h.step(Input::Start);
+    let actions = h.token(h.conn.token_request);
+    assert_eq!(
+        connect_url(&actions),
+        Some(
+            "wss://push.example.com/connect?refusal=close&topic=stage%3A%231%20a&subscription=s.t"
+        )
+    );
+    // Its `subscribed` is its welcome; no subscribe frame is ever sent on it.
+    let opened = h.frames([
+        subscribed("stage:#1 a", 3, None),
+        topic_event("stage:#1 a", 4),
+    ]);
+    assert_eq!(states(&opened), [State::Open]);
+    assert_eq!(ids_of("stage:#1 a", &opened), [4]);
+    assert!(matches!(opened.last(), Some(Action::Deliver(_, true))));
+    assert_eq!(sent(&opened), []);
+    // Heartbeats as on any socket (25 s when nobody says otherwise).
+    assert_eq!(
+        h.advance(25_000)
+            .iter()
+            .filter(|a| **a == Action::Send(PING.into()))
+            .count(),
+        1
+    );
+    h.frame(ServerFrame::Pong);
+    // A gap: reconnect from the last id delivered, with the topic's epoch.
+    let gap = h.frame(topic_event("stage:#1 a", 6));
+    assert_eq!(gap.first(), Some(&Action::CloseSocket));
+    let mut all = h.advance(h.timer_at.unwrap() - h.now);
+    all.extend(h.token(fetch_request(&all).unwrap()));
+    assert_eq!(
+        connect_url(&all),
+        Some(
+            "wss://push.example.com/connect?refusal=close&topic=stage%3A%231%20a&subscription=s.t&since=4&epoch=t1"
+        )
+    );
+    let resumed = h.frames([
+        subscribed("stage:#1 a", 6, Some(true)),
+        topic_event("stage:#1 a", 5),
+        topic_event("stage:#1 a", 6),
+        topic_event("stage:#1 a", 6),
+    ]);
+    assert_eq!(ids_of("stage:#1 a", &resumed), [5, 6]);
+    // A socket the network dropped is reconnected as any.
+    assert!(matches!(
+        h.close(1006).as_slice(),
+        [Action::State(State::Reconnecting { .. }), ..]
+    ));
+}
+
+#[test]
+fn a_topic_socket_refused_for_good_ends_the_topic_with_the_servers_reason() {
+    let mut h = topic_socket("stage:main", None);
+    h.step(Input::Start);
+    h.token(h.conn.token_request);
+    let body = ErrorBody {
+        code: "topic_forbidden".into(),
+        message: "user \"7\" may not read \"stage:main\"".into(),
+        retry_after_ms: None,
+    };
+    // The refusal's error frame is not reported as an error of the client's ...
+    assert_eq!(h.frame(ServerFrame::Error(body.clone())), []);
+    // ... but as the end of the topic, when the socket closes for good.
+    let actions = h.close(CloseCode::ProtocolViolation.as_u16());
+    assert_eq!(
+        actions.first(),
+        Some(&Action::Unsubscribed(frames::Unsubscribed {
+            topic: "stage:main".into(),
+            error: body,
+        }))
+    );
+    assert!(h.conn.is_closed());
+}

@@ -424,6 +424,56 @@ test("two pages subscribed to one topic both see a publish to it, at their subsc
   }
 });
 
+test("a namespace with shards is read over topic sockets the SDK opens itself: a publish costs one request per shard, not per reader", async () => {
+  // `crowd` has 4 shards (scripts/env.sh): the server refuses its topics over the user's
+  // connection (topic_socket_required) and the SDK moves them to sockets of their own, unseen
+  // by the app; a second topic of the namespace goes there at once.
+  const stage = uniqueTopic("crowd", "stage");
+  const side = uniqueTopic("crowd", "side");
+  const feed = uniqueTopic("feed", "beside");
+  const readers = Array.from({ length: 12 }, (_, i) => `crowd-${i}`);
+  for (const [i, id] of readers.entries()) {
+    await subscribeClient(page, id, uniqueUser(id), i === 0 ? [stage, feed, side] : [stage]);
+  }
+  await untilSubscribed([stage], readers.length);
+  await untilSubscribed([feed, side], 1);
+  const [answer] = await publishTopics([[stage, "ProductChanged", { act: 1 }]]);
+  assert.equal(answer.sockets, readers.length, JSON.stringify(answer));
+  assert.ok(answer.relays >= 1 && answer.relays <= 4, `12 readers, 4 shards: ${JSON.stringify(answer)}`);
+  const ids = [answer.id];
+  const [other] = await publishTopics([[side, "ProductChanged", { act: 0 }], [feed, "ProductChanged", { act: 0 }]]);
+  if (process.env.EDGEPUSH_RESTART_CMD) {
+    // Topic sockets come back after a restart and resume from their last id.
+    await untilSub(page, readers[0], (r) => r.events[stage].length === 1 && r.events[side].length === 1);
+    execSync(process.env.EDGEPUSH_RESTART_CMD, { cwd: root, stdio: "inherit" });
+    await untilSubscribed([stage], readers.length, 60000);
+  }
+  ids.push(await publishTopic(stage, "ProductChanged", { act: 2 }));
+  for (const id of readers) {
+    await untilSub(page, id, (r) => r.events[stage].length >= 2, 30000);
+  }
+  await sleep(300);
+  for (const id of readers) {
+    const r = await subRun(page, id);
+    assert.deepEqual(r.events[stage].map((e) => [e[0], e[1], e[3].act]), ids.map((n, i) => [stage, n, i + 1]), id);
+    assert.deepEqual([r.errors, r.clientErrors, r.resyncs, r.clientEvents], [[], [], [], 0], id);
+  }
+  const first = await subRun(page, readers[0]);
+  assert.deepEqual(first.events[side].map((e) => e[1]), [other.id]);
+  assert.equal(first.events[feed].length, 1);
+  // Unsubscribing closes that topic socket; closing a client closes all of its own.
+  await page.evaluate((id) => window.subs[id].subs[Object.keys(window.subs[id].subs)[0]].unsubscribe(), readers[1]);
+  await untilSubscribed([stage], readers.length - 1);
+  for (const id of readers) await page.evaluate((id) => window.subs[id].client.close(), id);
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    const [probe] = await publishTopics([[stage, "Probe", null]]);
+    if ((probe.sockets ?? 0) === 0) break;
+    if (Date.now() > deadline) assert.fail(`topic sockets left open: ${JSON.stringify(probe)}`);
+    await sleep(200);
+  }
+});
+
 test("a page not allowed to read a topic gets the unsubscribed error and none of its events", async () => {
   const owner = uniqueUser("owner");
   const orders = `orders:#${owner}`;

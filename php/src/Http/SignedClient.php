@@ -80,6 +80,12 @@ final class SignedClient
         ],
         'topic_forbidden' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
         'too_many_subscriptions' => [ConfigurationException::class, self::CHECK_URL_BASE, false],
+        'topic_socket_required' => [
+            InvalidInputException::class,
+            'The namespace has shards: its readers connect topic sockets (the SDK does), '
+                . 'so the backend cannot subscribe users to it.',
+            false,
+        ],
         'invalid_frame' => [ConfigurationException::class, self::CHECK_URL, false],
         'server_misconfigured' => [
             ServiceUnavailableException::class,

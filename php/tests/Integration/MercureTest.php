@@ -47,11 +47,10 @@ final class MercureTest extends IntegrationTestCase
     public function testAPrivateUpdateOfAUrlTopicReachesOnlyReadersWithAGrant(): void
     {
         [$url, $mapped] = self::newUrlTopic();
-        [$granted] = self::connect(self::newUser(), topics: ['mercure:*']);
-        self::assertSame('subscribed', self::subscribe($granted, $mapped)['type']);
-        [$other] = self::connect(self::newUser());
-        $refused = self::subscribe($other, $mapped);
-        self::assertSame(['unsubscribed', 'topic_forbidden'], [$refused['type'], $refused['error']['code'] ?? null]);
+        $granted = self::topicSocket($mapped, ['mercure:*']);
+        $other = new WebSocketClient(self::env('EDGEPUSH_URL'), self::tokens()->issue(self::newUser()), ['topic' => $mapped]);
+        self::assertSame(403, $other->status);
+        self::assertStringContainsString('topic_forbidden', $other->refusal);
 
         $id = self::hub()->publish(new Update($url, 'for subscribers only', true));
 
@@ -61,7 +60,6 @@ final class MercureTest extends IntegrationTestCase
             ['id' => $id, 'data' => 'for subscribers only', 'private' => true, 'topics' => [$url]],
             $event['payload'],
         );
-        self::assertSame([], self::events($other, 0.5));
     }
 
     public function testAnUpdateOfSeveralTopicsIsStoredInEachOnce(): void
@@ -69,11 +67,12 @@ final class MercureTest extends IntegrationTestCase
         [$feed, $product] = [self::newTopic('feed'), self::newTopic('product')];
         [$url, $mapped] = self::newUrlTopic();
         $readers = [];
-        foreach ([$feed, $product, $mapped] as $topic) {
-            [$socket] = self::connect(self::newUser(), topics: ['mercure:*']);
+        foreach ([$feed, $product] as $topic) {
+            [$socket] = self::connect(self::newUser());
             self::assertSame('subscribed', self::subscribe($socket, $topic)['type']);
             $readers[$topic] = $socket;
         }
+        $readers[$mapped] = self::topicSocket($mapped, ['mercure:*']);
 
         $id = self::hub()->publish(new Update([$url, $feed, $product], 'three topics'));
 
@@ -107,8 +106,7 @@ final class MercureTest extends IntegrationTestCase
     public function testPublishSelectorsMayBeUriTemplates(): void
     {
         [$url, $mapped] = self::newUrlTopic();
-        [$socket] = self::connect(self::newUser(), topics: ['mercure:*']);
-        self::subscribe($socket, $mapped);
+        $socket = self::topicSocket($mapped, ['mercure:*']);
         $template = substr($url, 0, (int) strrpos($url, '/')) . '/{id}';
 
         $id = self::hub(['mercure' => ['publish' => [$template]]])->publish(new Update($url, 'by template'));
@@ -192,6 +190,23 @@ final class MercureTest extends IntegrationTestCase
      *
      * @return array<string, mixed>
      */
+    /**
+     * A topic socket reading $topic (`/connect?topic=`), as the `mercure` namespace, which has a
+     * shard, is read; its `subscribed` frame is checked.
+     *
+     * @param list<string> $grants the connect token's `topics` claim
+     */
+    private static function topicSocket(string $topic, array $grants): WebSocketClient
+    {
+        $token = self::tokens()->issue(self::newUser(), null, $grants);
+        $socket = new WebSocketClient(self::env('EDGEPUSH_URL'), $token, ['topic' => $topic]);
+        self::assertSame(101, $socket->status, 'the upgrade was refused: ' . $socket->refusal);
+        $first = $socket->receive(10);
+        self::assertSame(['subscribed', $topic], [$first['type'] ?? null, $first['topic'] ?? null]);
+
+        return $socket;
+    }
+
     private static function subscribe(WebSocketClient $socket, string $topic): array
     {
         $socket->send(json_encode(['type' => 'subscribe', 'topics' => [['topic' => $topic]]], JSON_UNESCAPED_SLASHES));

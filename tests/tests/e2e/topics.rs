@@ -462,6 +462,21 @@ pub async fn a_sharded_topic_costs_one_request_per_shard_not_per_reader(worker: 
             .await;
         assert_eq!((got, error_code(&body)), (status, code), "{query}: {body}");
     }
+    // And a namespace with shards has topic sockets only: a subscription over the user's
+    // connection, or one the backend makes, would cost a request per reading user.
+    let mut tab = worker.connect(&owner).await;
+    tab.next_json().await;
+    subscribe(&mut tab, &[&crowd]).await;
+    let refused = tab.next_json().await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["topic"].as_str()),
+        (Some("unsubscribed"), Some(crowd.as_str())),
+        "{refused}"
+    );
+    assert_eq!(refused["error"]["code"], "topic_socket_required", "{refused}");
+    let body = json!({"user": owner, "topics": [crowd]}).to_string();
+    let (status, answer) = worker.post_signed("/subscribe", &body, &[]).await;
+    assert_eq!((status, error_code(&answer)), (400, "topic_socket_required"), "{answer}");
 }
 
 /// Reads frames until the notices say `count` sockets and `presence` changes (in order) were
