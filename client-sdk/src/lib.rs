@@ -1,7 +1,8 @@
 //! The edgepush browser SDK: live events from your backend, over one reconnecting,
 //! JWT-authenticated WebSocket per user, dispatched to typed handlers. One core, two faces:
 //!
-//! - a **Rust API** (`Client`, wasm32 only) for Rust frontends (Leptos, Yew, Dioxus), and
+//! - a **Rust API** (`Client`) for Rust frontends (Leptos, Yew, Dioxus); on other targets than
+//!   wasm32 (their server builds) the same API does nothing, and
 //! - a **JS/TS API** (`EdgepushClient`), an ES module package with `.d.ts` types built by
 //!   `scripts/build-sdk.sh` into `client-sdk/pkg/`, for every other frontend.
 //!
@@ -106,14 +107,23 @@
 //!   payloads with `serde-wasm-bindgen`.
 //! - `sys` (wasm32 only): the few browser APIs the client imports, and reading JS values.
 //! - `js` (wasm32 only): the JS face; every `#[wasm_bindgen]` export lives there.
+//! - `noop` (every target but wasm32): the Rust API doing nothing, so that the server build of a
+//!   Leptos or Dioxus app (SSR, fullstack) compiles the same code: `build()` checks the
+//!   configuration, the client never connects, handlers are never called, streams end at once.
+//! - `stream` (feature `std`): [`HandlerStream`], the `futures_core::Stream` that
+//!   `Client::events`, `Client::states` and `Subscription::events` return, fed by a handler.
+//! - `token` (feature `gloo-net`): the connect token from the app's backend, with gloo-net.
 //!
 //! The close-code table is the one in `edgepush-protocol` ([`edgepush_protocol::close_action`]).
 //!
 //! # Features
 //!
 //! - `std` (default): the typed Rust handlers (`Client::on` and friends, which decode payloads
-//!   with `serde-wasm-bindgen`) and async token providers (`ClientBuilder::token_provider`).
+//!   with `serde-wasm-bindgen`), async token providers (`ClientBuilder::token_provider`), the
+//!   streams ([`HandlerStream`]) and `Client: Clone + PartialEq`.
 //!   Without it the crate is `no_std` + `alloc`; the JS package is built that way.
+//! - `gloo-net`: `token::fetch_token` and `ClientBuilder::token_endpoint`, which fetch the
+//!   connect token with gloo-net's HTTP client (the Symfony bundle's `GET /edgepush/token`).
 //! - `js-package`: for `scripts/build-sdk.sh` only, never for a Rust app: `lol_alloc` as the
 //!   global allocator and, without `std`, a panic handler that traps, so that `std`'s panic
 //!   machinery (which formats the message with `core::fmt`) is not linked. A `no_std` build
