@@ -20,7 +20,7 @@ export EDGEPUSH_TEST_ROTATED_SECRET="edgepush-rotated-publish-secret-9876543210"
 # `orders` for user topics (`orders:#42`), `private` only by grant or subscription token,
 # `crowd` public with 4 shards (topic sockets: `/connect?topic=crowd:…`) and a viewer count, `live`
 # public with presence and a viewer count.
-export EDGEPUSH_TEST_TOPIC_NAMESPACES='{"product":{"public":true},"feed":{"public":true},"orders":{},"private":{},"crowd":{"public":true,"shards":4,"occupancy_ms":300},"live":{"public":true,"presence":true,"occupancy_ms":200}}'
+export EDGEPUSH_TEST_TOPIC_NAMESPACES='{"product":{"public":true},"feed":{"public":true},"orders":{},"private":{},"crowd":{"public":true,"shards":4,"occupancy_ms":300},"live":{"public":true,"presence":true,"occupancy_ms":200},"hooks":{"public":true,"webhooks":true},"hookstage":{"public":true,"shards":2,"webhooks":true}}'
 # The Mercure hub's key for test workers (publishers and subscribers alike, as a Symfony app's
 # MERCURE_JWT_SECRET usually is).
 export EDGEPUSH_TEST_MERCURE_JWT_SECRET="edgepush-test-mercure-secret-0123456789abcdef"

@@ -175,6 +175,12 @@ impl PublishKeys {
         Ok(Self(keys))
     }
 
+    /// The key edgepush signs its own requests with (webhooks): the first one configured.
+    pub fn signing_key(&self) -> &SigningKey {
+        // `parse` refuses an empty list.
+        &self.0[0]
+    }
+
     /// Checks a request's signature header at time `now` and returns the key id that signed it.
     pub fn verify(
         &self,

@@ -31,6 +31,7 @@ use crate::history::HistoryLimits;
 use crate::limits::Limits;
 use crate::mercure::{MERCURE_NAMESPACE, MercureSettings};
 use crate::namespaces::{NamespaceOptions, Namespaces};
+use crate::webhooks::WebhookTarget;
 
 /// A setting is missing or invalid. The message names it and says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +56,9 @@ pub enum ConfigError {
     /// A Mercure key is unusable.
     #[error("{0}: {1}")]
     Mercure(&'static str, TokenError),
+    /// `WEBHOOK_URL` is not an `http(s)://` URL.
+    #[error("WEBHOOK_URL: {0}")]
+    WebhookUrl(&'static str),
     /// A numeric setting is not a positive whole number.
     #[error("the setting {0} must be a positive whole number")]
     NotANumber(&'static str),
@@ -85,6 +89,9 @@ pub struct RoomSettings {
     pub namespaces: Namespaces,
     /// The most topics one socket may subscribe to.
     pub max_topics_per_socket: u32,
+    /// Where topics of namespaces with `webhooks` send them (`WEBHOOK_URL`), signed with the
+    /// first of `PUBLISH_KEYS`; `None`: no webhooks.
+    pub webhooks: Option<WebhookTarget>,
     /// Tests only: the user name whose connects fail, and the event name whose storing fails.
     pub fail_marker: Option<String>,
 }
@@ -128,6 +135,20 @@ fn positive(
             .filter(|n| *n > 0)
             .ok_or(ConfigError::NotANumber(name)),
     }
+}
+
+/// `WEBHOOK_URL`, signed with the first publish key, if it is set.
+fn webhook_target(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<WebhookTarget>, ConfigError> {
+    let Some(url) = lookup("WEBHOOK_URL").filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let keys = lookup("PUBLISH_KEYS").ok_or(ConfigError::Missing("PUBLISH_KEYS"))?;
+    let keys = PublishKeys::parse(&keys).map_err(ConfigError::PublishKeys)?;
+    WebhookTarget::new(url.trim(), keys.signing_key().clone())
+        .map(Some)
+        .map_err(ConfigError::WebhookUrl)
 }
 
 /// The Mercure hub's settings, if its publisher key is set.
@@ -216,6 +237,7 @@ impl RoomSettings {
             limits,
             namespaces,
             max_topics_per_socket: count("MAX_TOPICS_PER_SOCKET", 1024)?,
+            webhooks: webhook_target(&lookup)?,
             fail_marker: lookup("TEST_FAIL_MARKER").filter(|m| !m.is_empty()),
         })
     }
@@ -300,6 +322,22 @@ mod tests {
         );
         let err = RoomSettings::load(env(&[("TOPIC_NAMESPACES", "{\"a b\":{}}")])).unwrap_err();
         assert!(err.to_string().starts_with("TOPIC_NAMESPACES: "), "{err}");
+    }
+
+    #[test]
+    fn webhooks_are_off_without_a_url_and_signed_with_the_first_publish_key() {
+        assert_eq!(RoomSettings::load(env(&[KEYS])).unwrap().webhooks, None);
+        let url = ("WEBHOOK_URL", "https://app.example/edgepush/webhook");
+        let hooks = RoomSettings::load(env(&[KEYS, url]))
+            .unwrap()
+            .webhooks
+            .unwrap();
+        assert_eq!(hooks.url(), url.1);
+        assert!(hooks.signature(1, "{}").starts_with("keyid=k1,t=1,v1="));
+        let err = RoomSettings::load(env(&[KEYS, ("WEBHOOK_URL", "app.example")])).unwrap_err();
+        assert!(err.to_string().starts_with("WEBHOOK_URL: "), "{err}");
+        let err = RoomSettings::load(env(&[url])).unwrap_err();
+        assert!(err.to_string().contains("PUBLISH_KEYS"), "{err}");
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub mod namespaces;
 pub mod room;
 pub mod sql_store;
 pub mod subscriptions;
+pub mod webhooks;
 
 #[cfg(target_arch = "wasm32")]
 pub mod edge;

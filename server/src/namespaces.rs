@@ -48,13 +48,17 @@ pub struct NamespaceOptions {
     /// at most once per this many milliseconds.
     #[serde(default)]
     pub occupancy_ms: Option<u64>,
+    /// The backend gets signed webhooks (`WEBHOOK_URL`) when a topic becomes occupied or vacated
+    /// and when a user's first socket joins or last one leaves (`docs/topics.md`).
+    #[serde(default)]
+    pub webhooks: bool,
 }
 
 impl NamespaceOptions {
-    /// Whether its topics count their sockets (for `presence` or `occupancy_ms`): then every
-    /// socket's leave is told to the topic, not only a member's last one.
+    /// Whether its topics count their sockets (for `presence`, `occupancy_ms` or `webhooks`):
+    /// then every socket's leave is told to the topic, not only a member's last one.
     pub fn counts_sockets(&self) -> bool {
-        self.presence || self.occupancy_ms.is_some()
+        self.presence || self.occupancy_ms.is_some() || self.webhooks
     }
 
     /// The history bounds of this namespace's topics, given the users' defaults.

@@ -481,17 +481,19 @@ impl RoomObject {
             items,
             &mut topics,
             settings.room.max_topics_per_socket,
-            |item| match asked {
-                Asked::ByClient => {
-                    let token = item
-                        .token
-                        .as_deref()
-                        .map(|token| settings.tokens.verify_subscription(token, now));
-                    namespaces.authorize(&item.topic, reader, token)
+            |item| {
+                match asked {
+                    Asked::ByClient => {
+                        let token = item
+                            .token
+                            .as_deref()
+                            .map(|token| settings.tokens.verify_subscription(token, now));
+                        namespaces.authorize(&item.topic, reader, token)
+                    }
+                    Asked::ByBackend => namespaces.validate(&item.topic),
                 }
-                Asked::ByBackend => namespaces.validate(&item.topic),
-            }
-            .and_then(|topic| namespaces.over_room(topic)),
+                .and_then(|topic| namespaces.over_room(topic))
+            },
         );
         let mut joining = Vec::new();
         for decision in decisions {

@@ -254,10 +254,12 @@ impl<S: Sql> EventStore for SqlStore<S> {
     }
 }
 
-const MEMBERS_SCHEMA: [&str; 3] = [
+const MEMBERS_SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS members (member TEXT PRIMARY KEY, sockets INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS notices (one INTEGER PRIMARY KEY CHECK (one = 1), topic TEXT NOT NULL, occupancy_sent INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS presence_changes (seq INTEGER PRIMARY KEY, user TEXT NOT NULL, present INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS webhook_queue (seq INTEGER PRIMARY KEY, event TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS webhook_state (one INTEGER PRIMARY KEY CHECK (one = 1), occupied INTEGER NOT NULL, attempts INTEGER NOT NULL)",
 ];
 const SELECT_MEMBERS: &str = "SELECT member, sockets FROM members";
 const SELECT_MEMBER: &str = "SELECT sockets FROM members WHERE member = ?1";
@@ -269,10 +271,15 @@ const UPSERT_NOTICES: &str = "INSERT INTO notices (one, topic, occupancy_sent) V
 const INSERT_PRESENCE_CHANGE: &str = "INSERT INTO presence_changes (user, present) VALUES (?1, ?2)";
 const SELECT_PRESENCE_CHANGES: &str = "SELECT user, present FROM presence_changes ORDER BY seq";
 const DELETE_PRESENCE_CHANGES: &str = "DELETE FROM presence_changes";
+const INSERT_WEBHOOK: &str = "INSERT INTO webhook_queue (event) VALUES (?1)";
+const SELECT_WEBHOOKS: &str = "SELECT seq, event FROM webhook_queue ORDER BY seq LIMIT ?1";
+const DELETE_WEBHOOKS: &str = "DELETE FROM webhook_queue WHERE seq <= ?1";
+const SELECT_WEBHOOK_STATE: &str = "SELECT occupied, attempts FROM webhook_state WHERE one = 1";
+const UPSERT_WEBHOOK_STATE: &str = "INSERT INTO webhook_state (one, occupied, attempts) VALUES (1, ?1, ?2) ON CONFLICT(one) DO UPDATE SET occupied = excluded.occupied, attempts = excluded.attempts";
 
 /// A topic's members — whom it relays its events to (users' rooms, its shards), each with the
 /// number of its sockets subscribed — and what the topic still owes them: presence changes not
-/// sent yet, and the occupancy last sent (`docs/topics.md`).
+/// sent yet, the occupancy last sent, and webhook events not delivered yet (`docs/topics.md`).
 #[derive(Debug)]
 pub struct Members<S> {
     sql: S,
@@ -292,7 +299,7 @@ pub enum MemberChange {
 impl<S: Sql> Members<S> {
     /// Opens the tables, creating them if they are missing.
     pub fn open(sql: S) -> Result<Self, StoreError> {
-        ensure_schema(&sql, "presence_changes", &MEMBERS_SCHEMA)?;
+        ensure_schema(&sql, "webhook_state", &MEMBERS_SCHEMA)?;
         Ok(Self { sql })
     }
 
@@ -394,6 +401,65 @@ impl<S: Sql> Members<S> {
         self.sql.run(DELETE_PRESENCE_CHANGES, &[])?;
         Ok(changes)
     }
+
+    /// Queues a webhook event (its JSON) to deliver.
+    pub fn queue_webhook(&self, event: &str) -> Result<(), StoreError> {
+        self.sql.run(INSERT_WEBHOOK, &[text(event)]).map(drop)
+    }
+
+    /// The oldest `limit` webhook events not delivered yet: `(seq, JSON)`.
+    pub fn webhooks(&self, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        self.sql
+            .run(SELECT_WEBHOOKS, &[int(limit as u64)])?
+            .into_iter()
+            .map(|row| {
+                let [seq, event] = columns(row)?;
+                Ok((read_u64(&seq)?, read_text(event)?))
+            })
+            .collect()
+    }
+
+    /// Forgets the webhook events up to `seq` (delivered, or given up on).
+    pub fn drop_webhooks(&self, seq: u64) -> Result<(), StoreError> {
+        self.sql.run(DELETE_WEBHOOKS, &[int(seq)]).map(drop)
+    }
+
+    /// Whether the webhooks last told the topic occupied, and the failed deliveries of the
+    /// events queued now.
+    pub fn webhook_state(&self) -> Result<WebhookState, StoreError> {
+        match self.sql.run(SELECT_WEBHOOK_STATE, &[])?.into_iter().next() {
+            Some(row) => {
+                let [occupied, attempts] = columns(row)?;
+                Ok(WebhookState {
+                    occupied: read_u64(&occupied)? != 0,
+                    attempts: u32::try_from(read_u64(&attempts)?).unwrap_or(u32::MAX),
+                })
+            }
+            None => Ok(WebhookState::default()),
+        }
+    }
+
+    /// Records the webhook state.
+    pub fn set_webhook_state(&self, state: WebhookState) -> Result<(), StoreError> {
+        self.sql
+            .run(
+                UPSERT_WEBHOOK_STATE,
+                &[
+                    int(u64::from(state.occupied)),
+                    int(u64::from(state.attempts)),
+                ],
+            )
+            .map(drop)
+    }
+}
+
+/// What a topic remembers of its webhooks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookState {
+    /// The webhooks last told the topic occupied.
+    pub occupied: bool,
+    /// Failed deliveries of the events queued now.
+    pub attempts: u32,
 }
 
 /// A change of a member's socket count.

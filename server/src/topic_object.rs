@@ -3,18 +3,22 @@
 //! idempotency keys), keeps the topic's members (the rooms of users with a subscribed socket,
 //! and the topic's shards that hold sockets) with their socket counts, and relays each publish
 //! to them (`docs/topics.md`). It holds no socket. Its one timer is the alarm that sends
-//! `presence` and `occupancy` notices after a change, set only when something changed: an idle
-//! topic costs nothing.
+//! `presence` and `occupancy` notices and posts webhooks after a change, set only when something
+//! changed (or a webhook delivery is to be retried): an idle topic costs nothing.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use edgepush_protocol::frames::{Occupancy, PresenceChange, ServerFrame};
 use edgepush_protocol::publish::IdempotencyKey;
+use edgepush_protocol::signature::SIGNATURE_HEADER;
 use edgepush_protocol::topic::Topic;
 use futures_util::future::join_all;
 use futures_util::lock::Mutex;
-use worker::{DurableObject, Env, Request, Response, Result, State, durable_object};
+use worker::{
+    DurableObject, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result, State,
+    durable_object,
+};
 
 use crate::config::RoomSettings;
 use crate::history::StoreError;
@@ -28,6 +32,7 @@ use crate::objects::{Object, Outcome, json, settings_from, to_response};
 use crate::room::{Accepted, ResumeRequest, Room};
 use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms};
 use crate::sql_store::{Count, MemberChange, Members, SqlStore, Templates};
+use crate::webhooks::{self, MAX_EVENTS_PER_DELIVERY, WebhookBody, WebhookTarget, retry_delay_ms};
 
 /// The per-topic Durable Object.
 #[durable_object]
@@ -77,6 +82,9 @@ impl DurableObject for TopicObject {
     async fn alarm(&self) -> Result<Response> {
         if let Err(failure) = self.send_notices().await {
             log("notices_failed", &[("message", failure.message)]);
+        }
+        if let Err(failure) = self.deliver_webhooks().await {
+            log("webhooks_failed", &[("message", failure.message)]);
         }
         Response::empty()
     }
@@ -300,10 +308,11 @@ impl TopicObject {
         Ok((sockets, members.len() as u32))
     }
 
-    /// Queues presence changes (namespaces with `presence`) and sets the alarm that sends them
-    /// and the occupancy (namespaces with `occupancy_ms`), unless it is set already.
+    /// Queues presence changes (namespaces with `presence`) and webhook events (namespaces with
+    /// `webhooks`, when `WEBHOOK_URL` is set), and sets the alarm that sends them and the
+    /// occupancy (namespaces with `occupancy_ms`), unless it is set already.
     async fn plan_notices(&self, topic: &str, changes: &[(&Member, MemberChange)]) -> Outcome<()> {
-        let (_, options) = self.options(topic)?;
+        let (settings, options) = self.options(topic)?;
         if !options.counts_sockets() {
             return Ok(());
         }
@@ -321,6 +330,9 @@ impl TopicObject {
                 now = true;
             }
         }
+        if options.webhooks && settings.webhooks.is_some() {
+            now |= webhooks::queue(&members, changes, now_ms())?;
+        }
         if members.notices()?.is_none() {
             members.set_notices(topic, 0)?;
         }
@@ -329,16 +341,71 @@ impl TopicObject {
         } else {
             options.occupancy_ms.unwrap_or(0)
         };
-        let now = now_ms();
-        let at = now + delay;
+        self.plan_alarm(now_ms() + delay).await
+    }
+
+    /// Sets the alarm for `at`, unless it is set for earlier.
+    async fn plan_alarm(&self, at: u64) -> Outcome<()> {
         let storage = self.state.storage();
-        // An alarm due already may be the one running now, which read the count before this
+        // An alarm due already may be the one running now, which read the state before this
         // change: plan another.
         let due = storage.get_alarm().await?;
-        if due.is_none_or(|due| due > at as i64 || due <= now as i64) {
+        if due.is_none_or(|due| due > at as i64 || due <= now_ms() as i64) {
             storage.set_alarm(alarm_time(at)).await?;
         }
         Ok(())
+    }
+
+    /// The alarm: posts the queued webhook events, up to [`MAX_EVENTS_PER_DELIVERY`], in one
+    /// signed request. A failed delivery is retried later by the alarm (with what was queued
+    /// meanwhile) until [`retry_delay_ms`] gives up; then its events are dropped and logged.
+    async fn deliver_webhooks(&self) -> Outcome<()> {
+        let settings = self.settings()?;
+        let Some(target) = settings.webhooks.as_ref() else {
+            return Ok(());
+        };
+        let members = self.members()?;
+        let queued = members.webhooks(MAX_EVENTS_PER_DELIVERY)?;
+        let (Some((last, _)), Some((topic, _))) = (queued.last(), members.notices()?) else {
+            return Ok(());
+        };
+        let events = queued
+            .iter()
+            .filter_map(|(_, event)| serde_json::from_str(event).ok())
+            .collect();
+        let body = serde_json::to_string(&WebhookBody { topic, events })
+            .map_err(|e| StoreError(e.to_string()))?;
+        let mut state = members.webhook_state()?;
+        let retry = match post_webhook(target, &body).await {
+            Ok(()) => {
+                members.drop_webhooks(*last)?;
+                state.attempts = 0;
+                // More than one delivery's worth: the rest at once.
+                (!members.webhooks(1)?.is_empty()).then_some(0)
+            }
+            Err(problem) => {
+                state.attempts += 1;
+                let retry = retry_delay_ms(state.attempts);
+                log(
+                    "webhook_failed",
+                    &[
+                        ("attempts", state.attempts.to_string()),
+                        ("dropped", retry.is_none().to_string()),
+                        ("problem", problem),
+                    ],
+                );
+                if retry.is_none() {
+                    members.drop_webhooks(*last)?;
+                    state.attempts = 0;
+                }
+                retry
+            }
+        };
+        members.set_webhook_state(state)?;
+        match retry {
+            Some(delay) => self.plan_alarm(now_ms() + delay).await,
+            None => Ok(()),
+        }
     }
 
     /// The alarm: sends the queued presence changes, and the occupancy if it changed since it
@@ -380,5 +447,28 @@ impl TopicObject {
         })
         .await
         .map(drop)
+    }
+}
+
+/// Posts one webhook body to the target, signed; `Err` says why it failed.
+async fn post_webhook(target: &WebhookTarget, body: &str) -> std::result::Result<(), String> {
+    let headers = Headers::new();
+    let signature = target.signature((now_ms() / 1000) as i64, body);
+    headers
+        .set("Content-Type", "application/json")
+        .and_then(|()| headers.set(SIGNATURE_HEADER, &signature))
+        .map_err(|e| e.to_string())?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(body.into()));
+    let request = Request::new_with_init(target.url(), &init).map_err(|e| e.to_string())?;
+    let response = Fetch::Request(request)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    match response.status_code() {
+        200..=299 => Ok(()),
+        status => Err(format!("{} answered {status}", target.url())),
     }
 }

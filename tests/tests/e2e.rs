@@ -22,9 +22,12 @@ use serde_json::{Value, json};
 mod mercure;
 #[path = "e2e/topics.rs"]
 mod topics;
+#[path = "e2e/webhooks.rs"]
+mod webhooks;
 
 use mercure::*;
 use topics::*;
+use webhooks::*;
 
 type Shared = Arc<Worker>;
 
@@ -93,6 +96,7 @@ fn main() {
     own_test!(acknowledged_topic_events_survive_a_hard_kill);
     own_test!(revocation_survives_a_restart_and_a_reconnect_storm_trips_nothing);
     own_test!(the_socket_cap_trips_at_its_limit);
+    own_test!(webhooks_tell_the_backend_who_comes_and_goes_signed_and_retried);
     own_test!(the_connect_rate_trips_at_its_limit_per_token_and_per_user);
     own_test!(a_full_history_of_large_events_replays_completely);
     own_test!(a_failing_room_fails_only_its_events_and_is_refused_in_band);

@@ -510,3 +510,78 @@ fn the_schema_runs_only_when_its_last_table_is_missing() {
     Subscriptions::open(sql.clone()).unwrap();
     assert!(exists("subscriptions") && exists("backend_topics"));
 }
+
+#[test]
+fn webhooks_queue_in_order_until_delivered_and_remember_their_state() {
+    let sql = Native::new();
+    let members = Members::open(sql.clone()).unwrap();
+    assert_eq!(members.webhook_state().unwrap(), WebhookState::default());
+    for event in ["a", "b", "c"] {
+        members.queue_webhook(event).unwrap();
+    }
+    let two = members.webhooks(2).unwrap();
+    assert_eq!(
+        two.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    members.drop_webhooks(two[1].0).unwrap();
+    members.queue_webhook("d").unwrap();
+    let state = WebhookState {
+        occupied: true,
+        attempts: 2,
+    };
+    members.set_webhook_state(state).unwrap();
+    let reopened = Members::open(sql.clone()).unwrap();
+    let left: Vec<_> = reopened.webhooks(100).unwrap();
+    assert_eq!(
+        left.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>(),
+        ["c", "d"]
+    );
+    assert_eq!(reopened.webhook_state().unwrap(), state);
+}
+
+#[test]
+fn member_changes_queue_webhooks_occupied_first_and_vacated_last() {
+    use crate::internal::Member;
+    use crate::webhooks::{WebhookEvent, queue};
+    let members = Members::open(Native::new()).unwrap();
+    let (alice, shard) = (Member::Room("alice".into()), Member::Shard(1));
+    let change = |member: &Member, count, ts| {
+        let change = members.count(&member.key(), count).unwrap();
+        queue(&members, &[(member, change)], ts).unwrap()
+    };
+    assert!(change(&alice, Count::Add(1), 1));
+    assert!(
+        !change(&alice, Count::Add(1), 2),
+        "a second socket of alice tells nothing"
+    );
+    assert!(
+        !change(&shard, Count::Set(3), 3),
+        "a shard's readers are counted, not named"
+    );
+    assert!(change(&alice, Count::Remove(2), 4));
+    assert!(change(&shard, Count::Set(0), 5));
+    let queued: Vec<WebhookEvent> = members
+        .webhooks(100)
+        .unwrap()
+        .into_iter()
+        .map(|(_, json)| serde_json::from_str(&json).unwrap())
+        .collect();
+    let user = || "alice".to_owned();
+    assert_eq!(
+        queued,
+        [
+            WebhookEvent::Occupied { ts: 1 },
+            WebhookEvent::MemberJoined {
+                user: user(),
+                ts: 1
+            },
+            WebhookEvent::MemberLeft {
+                user: user(),
+                ts: 4
+            },
+            WebhookEvent::Vacated { ts: 5 },
+        ]
+    );
+    assert!(!members.webhook_state().unwrap().occupied);
+}
