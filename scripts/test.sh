@@ -30,6 +30,8 @@ wasm_crates=(-p edgepush-server -p edgepush-client)
 step "cargo fmt --check" cargo fmt --all -- --check
 step "clippy (host)" cargo clippy --quiet --workspace --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy --quiet "${wasm_crates[@]}" --target wasm32-unknown-unknown -- -D warnings
+# The SDK's optional gloo-net token helper and its browser tests, which the line above leaves out.
+step "clippy (wasm32, SDK with gloo-net, tests)" cargo clippy --quiet -p edgepush-client --target wasm32-unknown-unknown --features gloo-net --all-targets -- -D warnings
 step "unit tests (native)" cargo test --quiet --workspace --exclude edgepush-e2e
 step "code table in the JS sources" node --test client-sdk/tests/js/codes.test.mjs
 step "JS test kit against the test vectors" node --test tests/js/testkit.test.mjs
