@@ -473,10 +473,17 @@ pub async fn a_sharded_topic_costs_one_request_per_shard_not_per_reader(worker: 
         (Some("unsubscribed"), Some(crowd.as_str())),
         "{refused}"
     );
-    assert_eq!(refused["error"]["code"], "topic_socket_required", "{refused}");
+    assert_eq!(
+        refused["error"]["code"], "topic_socket_required",
+        "{refused}"
+    );
     let body = json!({"user": owner, "topics": [crowd]}).to_string();
     let (status, answer) = worker.post_signed("/subscribe", &body, &[]).await;
-    assert_eq!((status, error_code(&answer)), (400, "topic_socket_required"), "{answer}");
+    assert_eq!(
+        (status, error_code(&answer)),
+        (400, "topic_socket_required"),
+        "{answer}"
+    );
 }
 
 /// Reads frames until the notices say `count` sockets and `presence` changes (in order) were
