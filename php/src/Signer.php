@@ -9,11 +9,26 @@ use Edgepush\Exception\ConfigurationException;
 /**
  * Signs publish requests: `Edgepush-Signature: keyid=<id>,t=<unix seconds>,v1=<hex>`, where v1 is
  * the HMAC-SHA256, keyed with the secret, of `"<t>\n<METHOD>\n<path>\n"` followed by the raw body.
+ * Verifies such headers too, as the worker does (`protocol/src/signature.rs`), for the webhooks
+ * the worker signs the same way.
  */
 final class Signer
 {
     public const HEADER = 'Edgepush-Signature';
     public const MIN_SECRET_BYTES = 32;
+    /** How far a signed timestamp may be from the verifier's clock, in seconds. */
+    public const TOLERANCE_SECONDS = 300;
+
+    /** What each refusal code of verify() means, and what to do about it. */
+    public const REFUSALS = [
+        'missing_signature' => 'The request has no Edgepush-Signature header; it was not sent by an edgepush worker.',
+        'invalid_signature' => 'The Edgepush-Signature header is malformed or does not match the request: the secret '
+            . 'differs from the worker\'s, or the body, method or path changed on the way (a proxy rewriting the path?).',
+        'unknown_key' => 'The Edgepush-Signature names a key id that is not configured here: the worker signs with the '
+            . 'first key of its PUBLISH_KEYS; configure that key (id and secret) to verify with.',
+        'stale_timestamp' => 'The signature\'s timestamp is more than 300 s from this machine\'s clock: a replay, or a '
+            . 'clock that is off.',
+    ];
 
     /**
      * @param string $keyId  1 to 64 of A-Z a-z 0-9 _ - . (it travels in the header)
@@ -53,5 +68,107 @@ final class Signer
         $mac = hash_hmac('sha256', $timestamp . "\n" . $method . "\n" . $path . "\n" . $body, $this->secret);
 
         return sprintf('keyid=%s,t=%d,v1=%s', $this->keyId, $timestamp, $mac);
+    }
+
+    /**
+     * Checks a signed request as the worker checks a publish: the header's key id among $keys
+     * (several while rotating), its timestamp within 300 s of $now, and the HMAC of exactly
+     * $method, $target and $body, compared in constant time.
+     *
+     * @param string|null        $header the Edgepush-Signature header, null when there is none
+     * @param string             $target the request target as received: the path with its query, if any
+     * @param Signer|list<Signer> $keys   the keys to accept (the first of a key id wins)
+     * @param int                $now    the verifier's clock, in seconds since the Unix epoch
+     *
+     * @return string|null null when the signature holds; else the refusal code (a key of REFUSALS):
+     *                     missing_signature, invalid_signature, unknown_key or stale_timestamp
+     */
+    public static function verify(?string $header, string $method, string $target, string $body, int $now, Signer|array $keys): ?string
+    {
+        if ($header === null) {
+            return 'missing_signature';
+        }
+        $fields = self::parseHeader($header);
+        if ($fields === null) {
+            return 'invalid_signature';
+        }
+        [$keyId, $timestamp, $mac] = $fields;
+        $key = null;
+        foreach (is_array($keys) ? $keys : [$keys] as $candidate) {
+            if ($candidate->keyId === $keyId) {
+                $key = $candidate;
+                break;
+            }
+        }
+        if ($key === null) {
+            return 'unknown_key';
+        }
+        // in floats past the int range, which only ever makes a difference larger
+        if (abs($now - $timestamp) > self::TOLERANCE_SECONDS) {
+            return 'stale_timestamp';
+        }
+        $expected = hash_hmac('sha256', $timestamp . "\n" . $method . "\n" . $target . "\n" . $body, $key->secret, true);
+
+        return hash_equals($expected, $mac) ? null : 'invalid_signature';
+    }
+
+    /**
+     * `keyid=..,t=..,v1=..` as the worker reads it: fields split on `,` and trimmed, unknown fields
+     * ignored, none twice, t a signed 64-bit integer, v1 64 hex digits.
+     *
+     * @return array{string, int, string}|null key id, timestamp, MAC (raw bytes); null: malformed
+     */
+    private static function parseHeader(string $header): ?array
+    {
+        $fields = [];
+        foreach (explode(',', $header) as $part) {
+            $pair = explode('=', self::trim($part), 2);
+            if (count($pair) !== 2) {
+                return null;
+            }
+            [$name, $value] = $pair;
+            if (!in_array($name, ['keyid', 't', 'v1'], true)) {
+                continue;
+            }
+            if (isset($fields[$name])) {
+                return null;
+            }
+            $fields[$name] = $value;
+        }
+        if (!isset($fields['keyid'], $fields['t'], $fields['v1'])) {
+            return null;
+        }
+        $timestamp = self::parseI64($fields['t']);
+        if ($timestamp === null || strlen($fields['v1']) !== 64 || !ctype_xdigit($fields['v1'])) {
+            return null;
+        }
+
+        return [$fields['keyid'], $timestamp, (string) hex2bin($fields['v1'])];
+    }
+
+    /** Rust's `str::trim`: Unicode white space on both ends (ASCII white space if not UTF-8). */
+    private static function trim(string $part): string
+    {
+        $trimmed = preg_replace('/^\s+|\s+$/Du', '', $part);
+
+        return $trimmed ?? trim($part, " \t\n\r\x0B\x0C");
+    }
+
+    /** Rust's `i64::from_str`: an optional sign and decimal digits, within the 64-bit range. */
+    private static function parseI64(string $text): ?int
+    {
+        if (preg_match('/^([+-]?)0*(\d+)$/D', $text, $m) !== 1) {
+            return null;
+        }
+        [, $sign, $digits] = $m;
+        $limit = $sign === '-' ? '9223372036854775808' : '9223372036854775807';
+        if (strlen($digits) > 19 || (strlen($digits) === 19 && strcmp($digits, $limit) > 0)) {
+            return null;
+        }
+        if ($sign === '-' && $digits === '9223372036854775808') {
+            return PHP_INT_MIN;
+        }
+
+        return $sign === '-' ? -(int) $digits : (int) $digits;
     }
 }
