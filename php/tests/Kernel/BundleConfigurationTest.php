@@ -9,6 +9,7 @@ use Edgepush\Http\Psr18Transport;
 use Edgepush\Messaging;
 use Edgepush\Publisher;
 use Edgepush\Symfony\Controller\TokenController;
+use Edgepush\Symfony\Controller\WebhookController;
 use Edgepush\Symfony\DependencyInjection\EdgepushExtension;
 use Edgepush\TokenIssuer;
 use PHPUnit\Framework\TestCase;
@@ -73,6 +74,26 @@ final class BundleConfigurationTest extends TestCase
         self::assertTrue($controller->hasTag('controller.service_arguments'));
         self::assertSame('edgepush.token_issuer', (string) $controller->getArgument(0));
         self::assertSame('security.token_storage', (string) $controller->getArgument(1));
+    }
+
+    public function testTheWebhookControllerVerifiesWithThePublishKeyAndAnyWebhookKeys(): void
+    {
+        $controller = self::load(self::CONFIG)->getDefinition('edgepush.webhook_controller');
+
+        self::assertSame(WebhookController::class, $controller->getClass());
+        self::assertTrue($controller->isPublic());
+        self::assertSame(
+            [[self::CONFIG['key_id'], self::CONFIG['publish_secret']]],
+            array_map(static fn (Definition $key): array => $key->getArguments(), $controller->getArgument(0)),
+        );
+        self::assertSame('event_dispatcher', (string) $controller->getArgument(1));
+
+        $rotating = self::load(self::CONFIG + ['webhook_keys' => ['k2026-b.x' => 'rotation-secret-0123456789abcdef-xyz']])
+            ->getDefinition('edgepush.webhook_controller');
+        self::assertSame(
+            [[self::CONFIG['key_id'], self::CONFIG['publish_secret']], ['k2026-b.x', 'rotation-secret-0123456789abcdef-xyz']],
+            array_map(static fn (Definition $key): array => $key->getArguments(), $rotating->getArgument(0)),
+        );
     }
 
     public function testAPsr18ClientServiceCanBePluggedIn(): void

@@ -23,6 +23,13 @@ final class Configuration implements ConfigurationInterface
                     ->info('Publish key id, as in the worker\'s PUBLISH_KEYS')->end()
                 ->scalarNode('publish_secret')->isRequired()->cannotBeEmpty()
                     ->info('Secret of that publish key (at least 32 bytes)')->end()
+                ->arrayNode('webhook_keys')
+                    ->info('More publish keys (id: secret) that webhooks may be signed with, besides key_id, '
+                        . 'while rotating: the worker signs with the first key of its PUBLISH_KEYS')
+                    ->useAttributeAsKey('id')
+                    ->normalizeKeys(false)
+                    ->scalarPrototype()->cannotBeEmpty()->end()
+                ->end()
                 ->scalarNode('jwt_secret')->isRequired()->cannotBeEmpty()
                     ->info('The worker\'s JWT_SECRET, to issue connect tokens (at least 32 bytes)')->end()
                 ->integerNode('token_ttl')->defaultValue(3600)->min(1)

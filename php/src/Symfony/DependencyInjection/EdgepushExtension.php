@@ -9,7 +9,9 @@ use Edgepush\Http\Psr18Transport;
 use Edgepush\Messaging;
 use Edgepush\Publisher;
 use Edgepush\RetryPolicy;
+use Edgepush\Signer;
 use Edgepush\Symfony\Controller\TokenController;
+use Edgepush\Symfony\Controller\WebhookController;
 use Edgepush\Symfony\Messenger\MessengerMessaging;
 use Edgepush\Symfony\Messenger\PublishMessage;
 use Edgepush\Symfony\Messenger\PublishMessageHandler;
@@ -31,8 +33,8 @@ use Twig\Extension\AbstractExtension;
  * Services: edgepush.publisher, edgepush.token_issuer and edgepush.messaging, autowirable as
  * Publisher, TokenIssuer and Messaging (or TopicMessaging, the same service); the PublishMessage
  * handler when Messenger is installed; the Twig extensions when Twig is (edgepush_token() and the
- * others; edgepush_stimulus_controller()); the token endpoint's controller (edgepush.token_controller)
- * when HttpFoundation is.
+ * others; edgepush_stimulus_controller()); the token endpoint's and the webhook endpoint's controllers
+ * (edgepush.token_controller, edgepush.webhook_controller) when HttpFoundation is.
  */
 final class EdgepushExtension extends Extension
 {
@@ -102,6 +104,17 @@ final class EdgepushExtension extends Extension
         if (class_exists(JsonResponse::class)) {
             $container->register('edgepush.token_controller', TokenController::class)
                 ->setArguments([new Reference('edgepush.token_issuer'), $tokenStorage])
+                ->setPublic(true)
+                ->addTag('controller.service_arguments');
+            $keys = [new Definition(Signer::class, [$config['key_id'], $config['publish_secret']])];
+            foreach ($config['webhook_keys'] as $id => $secret) {
+                $keys[] = new Definition(Signer::class, [(string) $id, $secret]);
+            }
+            $container->register('edgepush.webhook_controller', WebhookController::class)
+                ->setArguments([
+                    $keys,
+                    new Reference('event_dispatcher', ContainerInterface::NULL_ON_INVALID_REFERENCE),
+                ])
                 ->setPublic(true)
                 ->addTag('controller.service_arguments');
         }
