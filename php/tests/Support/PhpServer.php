@@ -5,8 +5,8 @@ declare(strict_types=1);
 namespace Edgepush\Tests\Support;
 
 /**
- * A `php -S` process serving a router script on a free local port, for tests that need real HTTP.
- * The router finds its scratch folder in EDGEPUSH_STATE_DIR.
+ * A `php -S` process serving a router script on a free local port (or the one given), for tests
+ * that need real HTTP. The router finds its scratch folder in EDGEPUSH_STATE_DIR.
  */
 final class PhpServer
 {
@@ -16,11 +16,11 @@ final class PhpServer
     private $process;
 
     /** @param array<string, string> $env */
-    public function __construct(string $router, array $env = [])
+    public function __construct(string $router, array $env = [], ?int $port = null)
     {
         $this->stateDir = sys_get_temp_dir() . '/edgepush-php-' . bin2hex(random_bytes(6));
         mkdir($this->stateDir);
-        $port = self::freePort();
+        $port ??= self::freePort();
         $this->url = 'http://127.0.0.1:' . $port;
         $log = $this->stateDir . '/server.log';
         $process = proc_open(
