@@ -12,7 +12,8 @@ use Symfony\Component\Filesystem\Filesystem;
  * throwaway app (tests/Fixtures/composer-app) that adds the repository as a path repository,
  * Packagist switched off and the network disabled, runs `composer require edgepush/edgepush`, gets
  * the recipe of php/recipe applied the way Flex applies a manifest, and boots: the bundle is
- * registered, its route answers tokens, its Twig function renders the public URL.
+ * registered, its routes answer tokens and refuse an unsigned webhook, its Twig function renders
+ * the public URL.
  *
  * The app requires only edgepush, whose own requirements are PHP and ext-json: Symfony and Twig
  * come from Debian's packages (not Composer packages), loaded by their autoloaders in bin/check.php.
@@ -138,6 +139,8 @@ final class ComposerInstallTest extends TestCase
         self::assertSame('42', $claims['sub']);
         self::assertSame($claims['exp'], $seen['logged_in']['body']['expires_at']);
         self::assertSame('https://push.example.com', $seen['public_url']);
+        self::assertSame(401, $seen['unsigned_webhook']['status'], 'the recipe\'s routes hold the webhook endpoint');
+        self::assertSame('missing_signature', $seen['unsigned_webhook']['body']['error']['code']);
     }
 
     /** What Flex does with a manifest: bundles.php, the copied files, the env block of .env. */

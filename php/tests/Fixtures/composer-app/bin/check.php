@@ -2,7 +2,8 @@
 
 /*
  * Boots the app with the package as Composer installed it and the recipe as Flex applies it, asks
- * GET /edgepush/token anonymously and as user 42, renders edgepush_public_url(), and prints what it
+ * GET /edgepush/token anonymously and as user 42, posts an unsigned webhook to POST
+ * /edgepush/webhook, renders edgepush_public_url(), and prints what it
  * saw as JSON. Composer's autoloader holds the app and edgepush; Symfony and Twig come from Debian's
  * packages (their own autoloaders), which Composer cannot install from.
  */
@@ -35,12 +36,14 @@ $answer = static fn (Response $r): array => [
 $anonymous = $answer($kernel->handle(Request::create('/edgepush/token')));
 $container->get('security.token_storage')->setToken(new UsernamePasswordToken(new User(42), 'main', ['ROLE_USER']));
 $loggedIn = $answer($kernel->handle(Request::create('/edgepush/token')));
+$unsignedWebhook = $answer($kernel->handle(Request::create('/edgepush/webhook', 'POST', [], [], [], [], '{"topic":"t:1","events":[]}')));
 
 echo json_encode([
     'bundles' => array_map(static fn (object $b): string => $b::class, array_values($kernel->getBundles())),
     'bundle_file' => (new ReflectionClass(Edgepush\EdgepushBundle::class))->getFileName(),
     'anonymous' => $anonymous,
     'logged_in' => $loggedIn,
+    'unsigned_webhook' => $unsignedWebhook,
     'public_url' => $container->get('test.service_container')->get('twig')
         ->createTemplate('{{ edgepush_public_url() }}')->render(),
 ], JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES);
