@@ -17,9 +17,14 @@ stop() {
   if [ -s "$pidfile" ]; then kit down "$(cat "$pidfile")"; fi; rm -f "$pidfile"
 }
 
+# Webhooks of the `hooks` namespaces go to the PHP integration suite's receiver
+# (php/tests/Integration/WebhookTest.php), which listens on EDGEPUSH_WEBHOOK_PORT while it runs;
+# meanwhile nothing listens there, and deliveries fail and are retried, then dropped.
+hooks="WEBHOOK_URL:http://127.0.0.1:${EDGEPUSH_WEBHOOK_PORT:-8791}/edgepush/webhook?app=php-it"
+
 case "${1:-}" in
-  start) stop; rm -rf "$store"; : > "$logfile"; kit up "$port" "$store" "$logfile" > "$pidfile" ;;
-  restart) stop; kit up "$port" "$store" "$logfile" > "$pidfile" ;;
+  start) stop; rm -rf "$store"; : > "$logfile"; kit up "$port" "$store" "$logfile" --var "$hooks" > "$pidfile" ;;
+  restart) stop; kit up "$port" "$store" "$logfile" --var "$hooks" > "$pidfile" ;;
   stop) stop ;;
   *) echo "usage: $0 start|restart|stop" >&2; exit 2 ;;
 esac

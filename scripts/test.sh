@@ -45,6 +45,8 @@ step "end-to-end (Rust clients)" cargo test --quiet -p edgepush-e2e --test e2e
 
 # One shared worker for the suites in other languages (scripts/shared-worker.sh).
 trap 'bash scripts/shared-worker.sh stop' EXIT
+# The port of the webhook receiver the PHP integration suite runs; the shared worker posts there.
+export EDGEPUSH_WEBHOOK_PORT=8791
 bash scripts/shared-worker.sh start || echo "the shared worker did not start" >&2
 export EDGEPUSH_URL="http://127.0.0.1:${EDGEPUSH_SHARED_PORT:-8790}"
 export EDGEPUSH_TEST_URL=$EDGEPUSH_URL
