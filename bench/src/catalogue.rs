@@ -42,6 +42,7 @@ pub enum Scenario {
     ReconnectStormWorkerd,
     MercureLatencyWorkerd,
     MercureFanoutWorkerd,
+    WakeupWorkerd,
     Size,
 }
 
@@ -65,6 +66,8 @@ pub enum Workload {
     Broadcast,
     /// Every subscriber of one topic drops and comes back at once.
     ReconnectStorm,
+    /// Publishes to rooms idle past eviction, beside warm ones.
+    Wakeup,
     /// One series over edgepush's Mercure hub and another over its topic sockets, side by side
     /// (`main` runs the second; both on edgepush); with `pushpin`, the sockets' series also on
     /// Pushpin, for a note.
@@ -93,6 +96,7 @@ impl Workload {
             Self::Hostile => hostile::run(target, params, true).await,
             Self::Broadcast => topics::broadcast(target, params).await,
             Self::ReconnectStorm => topics::reconnect_storm(target, params).await,
+            Self::Wakeup => scenarios::wakeup(target, params).await,
             Self::Mercure { mercure, .. } => topics::series(target, Path::Mercure, &mercure).await,
         }
     }
@@ -296,6 +300,25 @@ impl Scenario {
                 ),
                 Some((WranglerDev, Workload::Hostile)),
             ),
+            Self::WakeupWorkerd => on_workerd(
+                "10. Wake-up of idle rooms, edgepush on plain `workerd serve`",
+                format!(
+                    "{} users with one socket each. After {} s idle (workerd evicts a Durable \
+                     Object idle for about 10 s; hibernated sockets stay open), each user in turn \
+                     gets one publish, its room cold, and once it arrived a second, warm: \
+                     publish→deliver of each, and the servers' CPU per publish of each kind (from \
+                     `/proc`, every server process, around each publish). After another {} s \
+                     idle, one event to every user at once (batch requests of 100 users, all in \
+                     flight together), then the same again while warm: time until the last \
+                     socket has its event. Pushpin keeps no per-user state to wake: its two \
+                     columns measure the same work without a wake-up.",
+                    p.wakeup.0,
+                    p.wakeup.1.as_secs(),
+                    p.wakeup.1.as_secs()
+                ),
+                Workload::Wakeup,
+                true,
+            ),
             Self::BroadcastWorkerd => on_workerd(
                 "9. Broadcast to one topic, edgepush on plain `workerd serve`",
                 format!(
@@ -445,6 +468,7 @@ mod tests {
                 "reconnect-storm-workerd",
                 "mercure-latency-workerd",
                 "mercure-fanout-workerd",
+                "wakeup-workerd",
                 "size",
             ]
         );

@@ -11,6 +11,7 @@ use crate::error::{Error, Result, chain};
 use crate::load::{self, PubLog};
 use crate::servers;
 use crate::target::{Ev, Target};
+use edgepush_protocol::publish::MAX_BATCH_EVENTS;
 
 /// Sizes of every scenario.
 #[derive(Clone, Debug)]
@@ -43,6 +44,8 @@ pub struct Params {
     pub mercure_latency: (u32, Duration),
     /// `mercure-fanout-workerd`: subscribers of the one topic of each path, publishes.
     pub mercure_fanout: (usize, u32),
+    /// `wakeup-workerd`: users (one socket each), how long they stay idle before each cold phase.
+    pub wakeup: (u32, Duration),
     /// `hostile`: seconds of the window, bound of the socket pile, bound of the connect loop.
     pub hostile: (u32, usize, u64),
     /// How long to let a server settle before reading its memory.
@@ -81,6 +84,8 @@ impl Params {
             // 50 s, not 60: the limits count in fixed one-minute windows that begin with the
             // first connect, and a second window must not begin inside the measured one.
             hostile: (50, 300, 30_000),
+            // workerd evicts a Durable Object idle for about 10 s.
+            wakeup: (200, Duration::from_secs(20)),
             settle: Duration::from_secs(2),
         }
     }
@@ -102,6 +107,7 @@ impl Params {
             mercure_latency: (10, Duration::from_millis(25)),
             mercure_fanout: (20, 3),
             hostile: (3, 50, 2_000),
+            wakeup: (10, Duration::from_millis(500)),
             settle: Duration::from_millis(300),
         }
     }
@@ -638,6 +644,168 @@ pub async fn batch(t: &Arc<Target>, p: &Params) -> Result<Measured> {
     );
     delivery_values(&mut m, &o, published);
     Ok(m)
+}
+
+/// Wake-up: rooms idle past eviction. After an idle wait, each user in turn gets one publish (its
+/// room cold) and, once delivered, a second (warm): publish→deliver and the servers' CPU per
+/// publish of each kind. After another idle wait, every user at once (one batch request per
+/// [`MAX_BATCH_EVENTS`] users, all in flight together), then again at once while warm: the time
+/// until the last socket has its event.
+pub async fn wakeup(t: &Arc<Target>, p: &Params) -> Result<Measured> {
+    let (users, idle) = p.wakeup;
+    let base = 70_000;
+    let ids: Vec<u32> = (0..users).map(|i| base + i).collect();
+    let (conns, _, failed) = load::connect_all(t, &ids, 64).await?;
+    let readers = load::spawn_readers(conns, (4 * users) as usize);
+    readers.warm_up(t).await?;
+    let mut published = PubLog::default();
+    // seqs: [0, users) cold one at a time, [users, 2 users) warm one at a time, then the two
+    // bursts.
+    let mut cpu = [0u64; 2];
+    tokio::time::sleep(idle).await;
+    for i in 0..users {
+        for (kind, seq) in [(0, i), (1, users + i)] {
+            let before = servers::cpu_ms(&t.pgids);
+            publish_and_wait(
+                t,
+                &readers,
+                &mut published,
+                &[Ev {
+                    user: base + i,
+                    seq,
+                }],
+            )
+            .await;
+            cpu[kind] += servers::cpu_ms(&t.pgids).saturating_sub(before);
+        }
+    }
+    tokio::time::sleep(idle).await;
+    for burst in [2, 3] {
+        let events: Vec<Ev> = (0..users)
+            .map(|i| Ev {
+                user: base + i,
+                seq: burst * users + i,
+            })
+            .collect();
+        let results =
+            futures_util::future::join_all(events.chunks(MAX_BATCH_EVENTS).map(|c| t.publish(c)))
+                .await;
+        for (chunk, result) in events.chunks(MAX_BATCH_EVENTS).zip(results) {
+            record(&mut published, chunk, result);
+        }
+        readers
+            .drain(u64::from((burst + 1) * users), Duration::from_secs(15))
+            .await;
+    }
+    let logs = readers.finish().await;
+    let o = load::account(&logs, &published);
+    let mut m = Measured::default();
+    connect_failures(&mut m, failed);
+    let phase = |n: u32| {
+        let mut h = load::histogram();
+        for log in &logs {
+            for &(seq, micros) in &log.events {
+                if seq / users == n {
+                    let _ = h.record(micros.max(1));
+                }
+            }
+        }
+        h
+    };
+    let (cold, warm) = (phase(0), phase(1));
+    for (key, label, h, q) in [
+        (
+            "wakeup.cold_p50",
+            "one at a time, cold room: p50",
+            &cold,
+            0.5,
+        ),
+        (
+            "wakeup.cold_p99",
+            "one at a time, cold room: p99",
+            &cold,
+            0.99,
+        ),
+        (
+            "wakeup.warm_p50",
+            "one at a time, warm room: p50",
+            &warm,
+            0.5,
+        ),
+        (
+            "wakeup.warm_p99",
+            "one at a time, warm room: p99",
+            &warm,
+            0.99,
+        ),
+    ] {
+        m.add(key, label, Unit::Ms, true, h.value_at_quantile(q) as f64);
+    }
+    for (key, label, h) in [
+        (
+            "wakeup.burst_cold",
+            "all at once, cold rooms: last socket has it",
+            phase(2),
+        ),
+        (
+            "wakeup.burst_warm",
+            "all at once, warm rooms: last socket has it",
+            phase(3),
+        ),
+    ] {
+        m.add(key, label, Unit::Ms, true, h.max() as f64);
+    }
+    for (key, label, used) in [
+        (
+            "wakeup.cpu_cold",
+            "server CPU per publish, cold room",
+            cpu[0],
+        ),
+        (
+            "wakeup.cpu_warm",
+            "server CPU per publish, warm room",
+            cpu[1],
+        ),
+    ] {
+        // ms of CPU, shown in the report's ms (from µs).
+        m.add(
+            key,
+            label,
+            Unit::Ms,
+            true,
+            used as f64 * 1000.0 / f64::from(users),
+        );
+    }
+    delivery_values(&mut m, &o, published);
+    Ok(m)
+}
+
+/// Publishes `events` and waits (up to 10 s) until each has reached its user's socket.
+async fn publish_and_wait(
+    t: &Target,
+    readers: &load::Readers,
+    published: &mut PubLog,
+    events: &[Ev],
+) {
+    let result = t.publish(events).await;
+    let ok = result.is_ok();
+    record(published, events, result);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ok && events.iter().any(|e| readers.tally.count(e.seq) == 0) && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+}
+
+/// Notes the outcome of one publish request of `events`.
+fn record<T>(published: &mut PubLog, events: &[Ev], result: Result<T>) {
+    for e in events {
+        published.events.push((e.seq, e.user, result.is_ok()));
+    }
+    if let Err(e) = result {
+        published.errors += 1;
+        published.first_error.get_or_insert(e);
+    }
 }
 
 /// Memory: the servers' resident memory before, with the sockets open, and after

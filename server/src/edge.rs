@@ -2,7 +2,7 @@
 //! user's room or the topic's root. Nothing here touches a Durable Object before the token or
 //! signature checks out.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use edgepush_protocol::ErrorCode;
@@ -111,21 +111,8 @@ async fn handle(
     }
 }
 
-thread_local! {
-    /// This isolate's settings. An isolate never sees its secrets change (a new secret or
-    /// deployment starts new isolates), so they are read and parsed once, not on every request.
-    static SETTINGS: OnceCell<Rc<Settings>> = const { OnceCell::new() };
-}
-
 fn settings(env: &Env) -> Result<Rc<Settings>, ServerError> {
-    if let Some(settings) = SETTINGS.with(|cell| cell.get().cloned()) {
-        return Ok(settings);
-    }
-    let settings = Rc::new(Settings::load(|name| {
-        env.var(name).ok().map(|s| s.to_string())
-    })?);
-    SETTINGS.with(|cell| cell.set(settings.clone()).ok());
-    Ok(settings)
+    Ok(crate::objects::settings(env)?)
 }
 
 fn now_seconds() -> i64 {

@@ -10,7 +10,10 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::DurableObject;
 use worker::{Env, Response, Stub, web_sys};
 
-use crate::config::{ConfigError, RoomSettings};
+use std::cell::OnceCell;
+use std::rc::Rc;
+
+use crate::config::{ConfigError, Settings};
 use crate::error::ServerError;
 use crate::history::StoreError;
 use crate::internal::{ROOM_URL, RoomFailure, answer_json, read_answer};
@@ -117,11 +120,24 @@ pub fn to_response(answered: Outcome<worker::Result<Response>>) -> worker::Resul
     }
 }
 
-/// The settings a Durable Object runs with, from its environment.
-pub fn settings_from(env: &Env) -> Outcome<RoomSettings> {
-    Ok(RoomSettings::load(|name| {
+/// The worker's settings (the edge's and every Durable Object's), from the environment, read once
+/// per isolate.
+pub fn settings(env: &Env) -> Result<Rc<Settings>, ConfigError> {
+    if let Some(settings) = SETTINGS.with(|cell| cell.get().cloned()) {
+        return Ok(settings);
+    }
+    let settings = Rc::new(Settings::load(|name| {
         env.var(name).ok().map(|v| v.to_string())
-    })?)
+    })?);
+    SETTINGS.with(|cell| cell.set(settings.clone()).ok());
+    Ok(settings)
+}
+
+thread_local! {
+    /// This isolate's settings. An isolate never sees its settings change (a new secret or
+    /// deployment starts new isolates), so they are read and parsed once per isolate, not on
+    /// every request or every wake-up of an object.
+    static SETTINGS: OnceCell<Rc<Settings>> = const { OnceCell::new() };
 }
 
 impl From<StoreError> for RoomFailure {

@@ -50,7 +50,6 @@ pub struct RoomObject {
     env: Env,
     room: RefCell<Option<Room<SqlStore<DurableSql>>>>,
     subscriptions: RefCell<Option<Rc<Subscriptions<DurableSql>>>>,
-    settings: RefCell<Option<Rc<Settings>>>,
     gate: RefCell<ConnectGate>,
     joins: RefCell<Joins>,
 }
@@ -61,17 +60,14 @@ impl DurableObject for RoomObject {
         if let Ok(pair) = WebSocketRequestResponsePair::new(PING, PONG) {
             state.set_websocket_auto_response(&pair);
         }
-        // Logged on every wake-up, so hibernation can be observed.
-        log(
-            "room_wake",
-            &[("sockets", state.get_websockets().len().to_string())],
-        );
+        // Logged on every wake-up, so hibernation can be observed; without listing the sockets,
+        // which a wake-up does not need.
+        log("room_wake", &[]);
         Self {
             state,
             env,
             room: RefCell::new(None),
             subscriptions: RefCell::new(None),
-            settings: RefCell::new(None),
             gate: RefCell::default(),
             joins: RefCell::default(),
         }
@@ -204,12 +200,7 @@ impl DurableObject for RoomObject {
 impl RoomObject {
     /// The settings, read once per wake-up.
     fn settings(&self) -> Outcome<Rc<Settings>> {
-        let mut slot = self.settings.borrow_mut();
-        if let Some(settings) = slot.as_ref() {
-            return Ok(settings.clone());
-        }
-        let settings = Settings::load(|name| self.env.var(name).ok().map(|v| v.to_string()))?;
-        Ok(slot.insert(Rc::new(settings)).clone())
+        Ok(crate::objects::settings(&self.env)?)
     }
 
     /// Runs `f` on the room, opening it from storage on first use after a wake-up.

@@ -20,7 +20,7 @@ use worker::{
     durable_object,
 };
 
-use crate::config::RoomSettings;
+use crate::config::Settings;
 use crate::history::StoreError;
 use crate::internal::{
     DeliverCall, Delivered, EARLIEST, JoinAnswer, JoinCall, LeaveCall, Member, PublishAnswer,
@@ -28,7 +28,7 @@ use crate::internal::{
     TopicPresenceAnswer, TopicPublishCall,
 };
 use crate::namespaces::NamespaceOptions;
-use crate::objects::{Object, Outcome, json, settings_from, to_response};
+use crate::objects::{self, Object, Outcome, json, to_response};
 use crate::room::{Accepted, ResumeRequest, Room};
 use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms};
 use crate::sql_store::{Count, MemberChange, Members, SqlStore, Templates};
@@ -40,9 +40,8 @@ pub struct TopicObject {
     state: State,
     env: Env,
     stream: RefCell<Option<Room<SqlStore<DurableSql>>>>,
-    /// The settings and the members' tables, read and opened once per wake-up: every join,
+    /// The members' tables, opened once per wake-up: every join,
     /// leave and relay needs them.
-    settings: RefCell<Option<Rc<RoomSettings>>>,
     members: RefCell<Option<Rc<Members<DurableSql>>>>,
     /// Held while a publish (or a notice) is stored and relayed: the next one waits, so every
     /// member gets the topic's events in id order.
@@ -55,7 +54,6 @@ impl DurableObject for TopicObject {
             state,
             env,
             stream: RefCell::new(None),
-            settings: RefCell::new(None),
             members: RefCell::new(None),
             relay: Mutex::new(()),
         }
@@ -91,21 +89,18 @@ impl DurableObject for TopicObject {
 }
 
 impl TopicObject {
-    fn settings(&self) -> Outcome<Rc<RoomSettings>> {
-        let mut slot = self.settings.borrow_mut();
-        if let Some(settings) = slot.as_ref() {
-            return Ok(settings.clone());
-        }
-        Ok(slot.insert(Rc::new(settings_from(&self.env)?)).clone())
+    fn settings(&self) -> Outcome<Rc<Settings>> {
+        Ok(objects::settings(&self.env)?)
     }
 
     /// The options of the topic's namespace.
-    fn options(&self, topic: &str) -> Outcome<(Rc<RoomSettings>, NamespaceOptions)> {
+    fn options(&self, topic: &str) -> Outcome<(Rc<Settings>, NamespaceOptions)> {
         let settings = self.settings()?;
         let parsed = Topic::parse(topic).map_err(|problem| {
             StoreError(format!("a call named the topic {topic:?}: {problem}"))
         })?;
         let options = settings
+            .room
             .namespaces
             .options(&parsed)
             .copied()
@@ -133,9 +128,11 @@ impl TopicObject {
             Some(stream) => slot.insert(stream),
             None => {
                 let (settings, options) = self.options(topic)?;
-                let store =
-                    SqlStore::open(DurableSql::of(&self.state)?, settings.fail_marker.clone())?;
-                let history = options.history(settings.history);
+                let store = SqlStore::open(
+                    DurableSql::of(&self.state)?,
+                    settings.room.fail_marker.clone(),
+                )?;
+                let history = options.history(settings.room.history);
                 slot.insert(Room::open(store, history, new_epoch)?.for_topic(topic))
             }
         };
@@ -330,7 +327,7 @@ impl TopicObject {
                 now = true;
             }
         }
-        if options.webhooks && settings.webhooks.is_some() {
+        if options.webhooks && settings.room.webhooks.is_some() {
             now |= webhooks::queue(&members, changes, now_ms())?;
         }
         if members.notices()?.is_none() {
@@ -361,7 +358,7 @@ impl TopicObject {
     /// meanwhile) until [`retry_delay_ms`] gives up; then its events are dropped and logged.
     async fn deliver_webhooks(&self) -> Outcome<()> {
         let settings = self.settings()?;
-        let Some(target) = settings.webhooks.as_ref() else {
+        let Some(target) = settings.room.webhooks.as_ref() else {
             return Ok(());
         };
         let members = self.members()?;

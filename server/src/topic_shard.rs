@@ -17,7 +17,7 @@ use worker::{
 use crate::expiry;
 use crate::internal::{JoinCall, Member, ShardCall, ShardConnectCall, SocketsAnswer};
 use crate::limits::Window;
-use crate::objects::{Outcome, call_text, json, settings_from, to_response};
+use crate::objects::{Outcome, call_text, json, settings, to_response};
 use crate::runtime::{log, random_id};
 use crate::sockets::{self, Seat, SocketInfo, error_frame};
 use crate::subscriptions::{self, Joins};
@@ -79,9 +79,9 @@ impl DurableObject for TopicShard {
         // A topic that counts its sockets hears of each one that leaves; any other corrects
         // its count with its next relay, which finds the shard empty.
         let counts = |seat: &Seat| {
-            let settings = settings_from(&self.env).ok()?;
+            let settings = settings(&self.env).ok()?;
             let topic = Topic::parse(&seat.topic).ok()?;
-            let options = settings.namespaces.options(&topic).ok()?;
+            let options = settings.room.namespaces.options(&topic).ok()?;
             Some(options.counts_sockets())
         };
         if let Some(seat) = seat.filter(|seat| counts(seat) == Some(true)) {
