@@ -58,5 +58,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A full run pins the servers (every process of both systems) to the first CPU and the benchmark's
+# clients and publisher to the others, so that a tail measures the server rather than the fight
+# for the cores (BENCH_PIN=0: no pinning; BENCH_PIN=1: also in a smoke run).
+cpus=$(nproc --all)
+pin=()
+if [ "${BENCH_PIN:-$([ ${#smoke[@]} -eq 0 ] && echo 1 || echo 0)}" = 1 ] && [ "$cpus" -ge 2 ]; then
+  pin=(taskset -c "1-$((cpus - 1))")
+  set -- --server-cpus 0 "$@"
+fi
+
 timeout --signal=TERM --kill-after=20 "$limit" \
-  "$bin" run "${smoke[@]}" --pgid-file "$groups" --stamp "$(date -u +%Y-%m-%d-%H%M)" "$@"
+  "${pin[@]}" "$bin" run "${smoke[@]}" --pgid-file "$groups" --stamp "$(date -u +%Y-%m-%d-%H%M)" "$@"

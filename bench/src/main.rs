@@ -25,7 +25,7 @@ use edgepush_protocol::token::TokenKey;
 use crate::catalogue::{Scenario, Workload};
 use crate::error::{Error, Result, chain};
 use crate::report::{Context, Layout, Section};
-use crate::scenarios::{Measured, Params};
+use crate::scenarios::{Measured, Params, Unit};
 use crate::servers::{Edgepush, GroupFile, LIMITS_OFF, Pushpin, RAISED_LIMITS, Runtime};
 use crate::target::{Kind, Target};
 use crate::topics::Series;
@@ -94,6 +94,10 @@ struct RunArgs {
     /// Run against one system only, for investigating.
     #[arg(long)]
     system: Option<Kind>,
+    /// Pin every server process to these CPUs (a `taskset -c` list, e.g. `0`); scripts/bench.sh
+    /// passes the first CPU and runs the benchmark itself on the others.
+    #[arg(long)]
+    server_cpus: Option<String>,
 }
 
 fn env(name: &'static str) -> Result<String> {
@@ -122,7 +126,7 @@ fn tool_version(program: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "not found".to_owned())
 }
 
-fn machine_facts(smoke: bool) -> Vec<(String, String)> {
+fn machine_facts(smoke: bool, server_cpus: Option<&str>) -> Vec<(String, String)> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
@@ -139,7 +143,26 @@ fn machine_facts(smoke: bool) -> Vec<(String, String)> {
         .map_or("unknown".to_owned(), |k| {
             format!("{:.1} GiB", k / 1024.0 / 1024.0)
         });
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    // Every core of the machine, whatever this process is pinned to.
+    let cores = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let own_cpus = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Cpus_allowed_list:")
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let pinning = match server_cpus {
+        Some(cpus) => format!(
+            "servers (every process of both) on CPU {cpus}, the benchmark's clients and \
+             publisher on CPU {own_cpus} (`taskset`)"
+        ),
+        None => format!("none: servers, clients and publisher share CPUs {own_cpus}"),
+    };
     let load = std::fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
         .split_whitespace()
@@ -149,6 +172,7 @@ fn machine_facts(smoke: bool) -> Vec<(String, String)> {
     vec![
         ("cores".into(), format!("{cores} ({model})")),
         ("memory".into(), mem),
+        ("CPU pinning".into(), pinning),
         ("kernel".into(), tool_version("uname", &["-sr"])),
         (
             "load average at start (1, 5, 15 min)".into(),
@@ -251,14 +275,37 @@ impl Servers {
 }
 
 /// Runs one scenario's `work` on one system (or one path of it), then lets the server settle.
+/// Adds the servers' CPU time (`pgids`, from `/proc`) over the whole workload, connects and
+/// warm-up included, per event published and per frame delivered.
 async fn run_one(
     name: &str,
     system: &str,
     params: &Params,
+    pgids: &[i32],
     work: impl Future<Output = Result<Measured>>,
 ) -> Result<Measured> {
     eprintln!("bench: {name} on {system}");
-    let result = work.await;
+    let cpu_before = servers::cpu_ms(pgids);
+    let mut result = work.await;
+    let cpu_us = servers::cpu_ms(pgids).saturating_sub(cpu_before) as f64 * 1000.0;
+    if let Ok(m) = &mut result
+        && let Some((published, delivered)) = m.counted.filter(|&(p, d)| p > 0 && d > 0)
+    {
+        m.add(
+            "cpu.per_publish",
+            "server CPU per event published (whole scenario, connects included)",
+            Unit::Ms,
+            true,
+            cpu_us / published as f64,
+        );
+        m.add(
+            "cpu.per_frame",
+            "server CPU per frame delivered (whole scenario, connects included)",
+            Unit::Ms,
+            true,
+            cpu_us / delivered as f64,
+        );
+    }
     // Let the server settle (closed sockets, hibernation) before the next run.
     tokio::time::sleep(params.settle / 2).await;
     if let Err(e) = &result {
@@ -301,7 +348,7 @@ impl Bench {
             )
         };
         Ok(Self {
-            groups: GroupFile::new(args.pgid_file.clone()),
+            groups: GroupFile::new(args.pgid_file.clone(), args.server_cpus.clone()),
             args,
             repo,
             work,
@@ -404,7 +451,7 @@ impl Bench {
             true => {
                 let breakdown = || s.edgepush.breakdown();
                 let work = workload.run(&edge, params, &breakdown);
-                run_one(&name, "edgepush", params, work).await
+                run_one(&name, "edgepush", params, &edge.pgids, work).await
             }
             false => Err(Error::Skipped),
         };
@@ -412,7 +459,7 @@ impl Bench {
             true => {
                 let breakdown = || s.pushpin.breakdown();
                 let work = workload.run(&push, params, &breakdown);
-                run_one(&name, "Pushpin", params, work).await
+                run_one(&name, "Pushpin", params, &push.pgids, work).await
             }
             false => Err(Error::Skipped),
         };
@@ -435,13 +482,14 @@ impl Bench {
         }
         let params = &self.params;
         let none = || Vec::new();
-        let mercure = run_one(name, "Mercure", params, workload.run(edge, params, &none)).await;
+        let work = workload.run(edge, params, &none);
+        let mercure = run_one(name, "Mercure", params, &edge.pgids, work).await;
         let via = topics::Path::TopicSocket;
         let work = topics::series(edge, via, &sockets);
-        let mut beside = run_one(name, "edgepush topic sockets", params, work).await;
+        let mut beside = run_one(name, "edgepush topic sockets", params, &edge.pgids, work).await;
         if pushpin {
             let work = topics::series(push, via, &sockets);
-            let theirs = run_one(name, "Pushpin", params, work).await;
+            let theirs = run_one(name, "Pushpin", params, &push.pgids, work).await;
             if let Ok(m) = &mut beside {
                 m.notes.push(topics::pushpin_note(&theirs));
             }
@@ -550,7 +598,7 @@ async fn run(args: RunArgs) -> Result<bool> {
     let ctx = Context {
         when: tool_version("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         smoke: bench.args.smoke,
-        facts: machine_facts(bench.args.smoke),
+        facts: machine_facts(bench.args.smoke, bench.args.server_cpus.as_deref()),
     };
     let sections = bench.measure_all().await?;
     bench.write_reports(&sections, &ctx)?;

@@ -238,8 +238,8 @@ pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, S
         "> **Local numbers, not production.** edgepush runs under `wrangler dev` (workerd through \
          Miniflare, with wrangler's proxy in front; its local observability and explorer \
          dashboards off) on this one machine, not on Cloudflare's network; Pushpin runs from its \
-         Debian package with a GRIP backend in the benchmark process. Both servers, the clients and the publisher share the same cores, all over \
-         loopback. edgepush also stores every event (SQLite history, for resume) before it \
+         Debian package with a GRIP backend in the benchmark process. Servers, clients and publisher \
+         run on this machine's cores (see CPU pinning below), all over loopback. edgepush also stores every event (SQLite history, for resume) before it \
          answers a publish; Pushpin keeps nothing.\n"
     );
     md.push_str("| machine and tools | |\n|---|---|\n");

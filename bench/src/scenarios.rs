@@ -173,6 +173,9 @@ pub struct Measured {
     pub notes: Vec<String>,
     /// Latency distribution for the chart.
     pub curve: Option<Histogram<u64>>,
+    /// Events published (accepted) and frames delivered, for the CPU per publish and per frame
+    /// the runner adds.
+    pub counted: Option<(u64, u64)>,
 }
 
 impl Measured {
@@ -213,6 +216,8 @@ fn latency_values(m: &mut Measured, h: &Histogram<u64>, keys: [&'static str; 4])
 
 /// Deliveries, lost, duplicated and publish errors; each loss, drop or error is a problem.
 pub(crate) fn delivery_values(m: &mut Measured, o: &load::Outcome, p: PubLog) {
+    let accepted = p.events.iter().filter(|(_, _, ok)| *ok).count() as u64;
+    m.counted = Some((accepted, o.delivered));
     for (label, lower_better, n) in [
         ("deliveries", false, o.delivered),
         ("lost", true, o.lost),

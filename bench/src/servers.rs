@@ -21,18 +21,45 @@ fn free_port() -> Result<u16> {
 }
 
 /// Process groups started by this run, written to a file so that `scripts/bench.sh` can stop
-/// them even if this process dies before its destructors run.
+/// them even if this process dies before its destructors run; and the CPUs the servers are pinned
+/// to, if any.
 #[derive(Clone, Debug)]
-pub struct GroupFile(Option<PathBuf>);
+pub struct GroupFile {
+    path: Option<PathBuf>,
+    cpus: Option<String>,
+}
 
 impl GroupFile {
-    /// Records into `path` (if any).
-    pub fn new(path: Option<PathBuf>) -> Self {
-        Self(path)
+    /// Records into `path` (if any); servers run on `cpus` (a `taskset -c` list) if given.
+    pub fn new(path: Option<PathBuf>, cpus: Option<String>) -> Self {
+        Self { path, cpus }
+    }
+
+    /// `command` as it is spawned: under `taskset -c <cpus>` when the servers are pinned (its
+    /// children inherit the affinity).
+    fn pinned(&self, command: Command) -> Command {
+        let Some(cpus) = &self.cpus else {
+            return command;
+        };
+        let mut pinned = Command::new("taskset");
+        pinned
+            .args(["-c", cpus])
+            .arg(command.get_program())
+            .args(command.get_args());
+        if let Some(dir) = command.get_current_dir() {
+            pinned.current_dir(dir);
+        }
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(value) => pinned.env(key, value),
+                None => pinned.env_remove(key),
+            };
+        }
+        pinned
     }
 
     fn edit(&self, f: impl FnOnce(&mut Vec<i32>)) {
-        let Some(path) = &self.0 else { return };
+        let Some(path) = &self.path else { return };
         let mut groups: Vec<i32> = fs::read_to_string(path)
             .unwrap_or_default()
             .lines()
@@ -58,7 +85,8 @@ pub struct Group {
 
 impl Group {
     /// Spawns `command` as the leader of a new process group, with output to `log`.
-    pub fn spawn(name: &str, mut command: Command, log: &Path, groups: &GroupFile) -> Result<Self> {
+    pub fn spawn(name: &str, command: Command, log: &Path, groups: &GroupFile) -> Result<Self> {
+        let mut command = groups.pinned(command);
         let out = fs::File::create(log).map_err(Error::io(log))?;
         let err = out.try_clone().map_err(Error::io(log))?;
         command
