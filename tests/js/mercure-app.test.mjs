@@ -24,9 +24,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { chromium } from "playwright-core";
-
-import { env, freePort, root, startWorker } from "./testkit.mjs";
+import { env, freePort, launchBrowser, root, startWorker } from "./testkit.mjs";
 
 const HUB_PATH = "/.well-known/mercure";
 const BOOK = "https://example.com/books/1";
@@ -81,17 +79,7 @@ before(async () => {
       port: hubPort,
       args: ["--var", `MERCURE_CORS_ORIGINS:${localOrigin} ${domainOrigin}`],
     }),
-    chromium.launch({
-      executablePath: process.env.CHROMIUM_BIN ?? "/usr/bin/chromium",
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--host-resolver-rules=MAP *.example.com 127.0.0.1",
-      ],
-    }),
+    launchBrowser(["--host-resolver-rules=MAP *.example.com 127.0.0.1"]),
     // MERCURE_URL as the app reaches the hub, MERCURE_PUBLIC_URL as browsers do.
     startApp(localPort, {
       url: `http://localhost:${hubPort}${HUB_PATH}`,

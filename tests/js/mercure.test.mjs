@@ -11,18 +11,13 @@
 // it: the `mercureAuthorization` cookie (`Authorization::setCookie()`), or the `authorization`
 // query parameter. It prints the publish→EventSource latency (not an assertion).
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { createServer } from "node:http";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { chromium } from "playwright-core";
-
-import { freePort, mintMercure, mintToken, now, root, signature, startWorker } from "./testkit.mjs";
+import { launchBrowser, mintMercure, mintToken, now, root, serveFiles, signature, startWorker } from "./testkit.mjs";
 
 const HUB_PATH = "/.well-known/mercure";
 /** How long a published update may take to reach a page. */
@@ -35,7 +30,6 @@ const runId = `${process.pid}-${Date.now().toString(36)}`;
 const book = (name) => `https://example.com/books/${runId}/${name}`;
 
 const pkg = join(root, "client-sdk", "pkg");
-const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm" };
 
 // The app's pages: a blank one (what a Twig page with `mercure()` renders around its script), and
 // one that imports the SDK package as an app does (client-sdk/tests/js/package.test.mjs).
@@ -60,34 +54,11 @@ before(async () => {
       throw new Error(`${file} is missing: run scripts/build-worker.sh and scripts/build-sdk.sh`);
     }
   }
-  app = createServer(async (req, res) => {
-    const path = new URL(req.url, "http://x").pathname;
-    if (path === "/" || path === "/sdk") {
-      res.writeHead(200, { "Content-Type": "text/html" }).end(path === "/" ? BLANK : SDK_PAGE);
-      return;
-    }
-    const file = normalize(join(pkg, path.replace(/^\/pkg\//, "")));
-    if (!path.startsWith("/pkg/") || !file.startsWith(pkg)) {
-      res.writeHead(404).end();
-      return;
-    }
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { "Content-Type": TYPES[extname(file)] ?? "application/octet-stream" }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  app.listen(await freePort(), "127.0.0.1");
-  await once(app, "listening");
-  appOrigin = `http://127.0.0.1:${app.address().port}`;
+  const pages = { "/": BLANK, "/sdk": SDK_PAGE };
+  ({ server: app, base: appOrigin } = await serveFiles(pkg, { prefix: "/pkg/", pages: (path) => pages[path] }));
   [worker, browser] = await Promise.all([
     startWorker("mercure", { args: ["--var", `MERCURE_CORS_ORIGINS:${appOrigin}`] }),
-    chromium.launch({
-      executablePath: process.env.CHROMIUM_BIN ?? "/usr/bin/chromium",
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"],
-    }),
+    launchBrowser(),
   ]);
   hub = `${worker.url}${HUB_PATH}`;
 });

@@ -4,15 +4,21 @@
 // - connect tokens and request signatures, the scheme of protocol/ (testkit.test.mjs checks them
 //   against protocol/test-vectors.json), and the Mercure hub's tokens (docs/mercure.md);
 // - workers started, awaited and stopped the way every suite does it, by the Rust test kit's
-//   edgepush-worker (tests/src/bin/edgepush-worker.rs).
+//   edgepush-worker (tests/src/bin/edgepush-worker.rs);
+// - the browser: Debian's headless Chromium, and the pages and files it loads served from a free
+//   loopback port.
 import { execFile, execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { once } from "node:events";
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { dirname, extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+
+import { chromium } from "playwright-core";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -142,4 +148,65 @@ export async function startWorker(name, { port, dir = join(root, "target", "js-e
   };
   await worker.start();
   return worker;
+}
+
+// ---------- the browser ----------
+
+export const LAUNCH_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-dev-shm-usage",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+/** Headless Debian Chromium (never a downloaded browser), with `args` besides LAUNCH_ARGS. */
+export function launchBrowser(args = []) {
+  const executablePath = process.env.CHROMIUM_BIN ?? process.env.CHROMIUM ?? "/usr/bin/chromium";
+  if (!existsSync(executablePath)) {
+    throw new Error(`${executablePath} is missing: install the Debian package chromium (scripts/setup.sh)`);
+  }
+  return chromium.launch({ executablePath, headless: true, args: [...LAUNCH_ARGS, ...args] });
+}
+
+const TYPES = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".mjs": "text/javascript",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+  ".ts": "text/plain",
+};
+
+/**
+ * Serves pages and the files under `dir` on a free loopback port, for a page in the browser:
+ * `pages(path)` may answer a path with the HTML of a page; any other path must start with
+ * `prefix` and names a file under `dir` (`index` for the bare prefix); anything else is 404.
+ * Resolves to `{ server, base }` (`base`: `http://127.0.0.1:<port>`).
+ */
+export async function serveFiles(dir, { prefix = "/", index = "index.html", pages = () => undefined } = {}) {
+  const server = createHttpServer(async (req, res) => {
+    const path = new URL(req.url, "http://x").pathname;
+    const page = pages(path);
+    if (page !== undefined) {
+      res.writeHead(200, { "Content-Type": "text/html" }).end(page);
+      return;
+    }
+    const file = normalize(join(dir, path === prefix ? index : path.slice(prefix.length)));
+    if (!path.startsWith(prefix) || !file.startsWith(dir)) {
+      res.writeHead(404).end();
+      return;
+    }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { "Content-Type": TYPES[extname(file)] ?? "application/octet-stream" }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { server, base: `http://127.0.0.1:${server.address().port}` };
 }

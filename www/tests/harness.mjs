@@ -5,8 +5,6 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { chromium } from "playwright-core";
-
 import { root, signature, startWorker as start } from "../../tests/js/testkit.mjs";
 
 export { env, mintToken, root, signature } from "../../tests/js/testkit.mjs";
@@ -63,24 +61,7 @@ export async function sharedWorker() {
 
 // ---------- the browser ----------
 
-export const LAUNCH_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-
-/** Headless Debian Chromium (never a downloaded browser). */
-export function launchBrowser() {
-  const executablePath = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
-  if (!existsSync(executablePath)) {
-    throw new Error(`${executablePath} is missing: install the Debian package chromium (scripts/setup.sh)`);
-  }
-  return chromium.launch({ executablePath, headless: true, args: LAUNCH_ARGS });
-}
+export { LAUNCH_ARGS, launchBrowser } from "../../tests/js/testkit.mjs";
 
 /** Checks that the page has the SDK next to it (www/build.sh). */
 export function assertSdkBuilt() {

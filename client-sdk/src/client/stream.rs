@@ -4,9 +4,13 @@
 
 use serde::de::DeserializeOwned;
 
-use super::{Client, Subscription, typed};
+use alloc::boxed::Box;
+use wasm_bindgen::JsValue;
+
+use super::{Client, HandlerGuard, Subscription, typed};
 use crate::connection::State;
-use crate::dispatch::HandlerKind;
+use crate::dispatch::{HandlerKind, Notice};
+use crate::error::Error;
 use crate::events::Event;
 use crate::stream::HandlerStream;
 
@@ -18,12 +22,7 @@ impl Client {
     /// skipped. Dropping the stream removes its handler; it ends when the app closes the client
     /// ([`close`](Self::close), or dropping its last handle). (Feature `std`.)
     pub fn events<T: DeserializeOwned + 'static>(&self, name: &str) -> HandlerStream<Event<T>> {
-        let (stream, feeder) = HandlerStream::new();
-        let guard = self.add_handler(
-            HandlerKind::Named(name.into()),
-            typed(move |event| feeder.push(event)),
-        );
-        stream.guarded(guard)
+        named_events(name, |kind, handler| self.add_handler(kind, handler))
     }
 
     /// Every state change, as a [`Stream`](futures_core::Stream) (what
@@ -44,11 +43,23 @@ impl Subscription {
     /// by the server) or the app closes the client: keep the `Subscription` as long as the
     /// stream (`client.subscribe(topic).events(name)` drops it at once). (Feature `std`.)
     pub fn events<T: DeserializeOwned + 'static>(&self, name: &str) -> HandlerStream<Event<T>> {
-        let (stream, feeder) = HandlerStream::new();
-        let guard = self.add_handler(
-            HandlerKind::Named(name.into()),
-            typed(move |event| feeder.push(event)),
-        );
-        stream.guarded(guard)
+        named_events(name, |kind, handler| self.add_handler(kind, handler))
     }
+}
+
+/// A handler as the streams hand it to a client or a subscription.
+type Feed = Box<dyn FnMut(Notice<'_, JsValue>) -> Result<(), Error>>;
+
+/// The events named `name` whose payload deserializes into `T`, fed by the handler that
+/// `add_handler` registers (a client's or a subscription's).
+fn named_events<T: DeserializeOwned + 'static>(
+    name: &str,
+    add_handler: impl FnOnce(HandlerKind, Feed) -> HandlerGuard,
+) -> HandlerStream<Event<T>> {
+    let (stream, feeder) = HandlerStream::new();
+    let guard = add_handler(
+        HandlerKind::Named(name.into()),
+        Box::new(typed(move |event| feeder.push(event))),
+    );
+    stream.guarded(guard)
 }

@@ -13,15 +13,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { createServer } from "node:http";
-import { once } from "node:events";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { chromium } from "playwright-core";
-
-import { mintToken, root, signature } from "../../../tests/js/testkit.mjs";
+import { launchBrowser, mintToken, root, serveFiles, signature } from "../../../tests/js/testkit.mjs";
 
 const workerUrl = (process.env.EDGEPUSH_TEST_URL ?? "").replace(/\/$/, "");
 const pkg = join(root, "client-sdk", "pkg");
@@ -42,7 +37,6 @@ const CDN_PAGE = (entry) => `<!doctype html><meta charset="utf-8"><title>edgepus
   client.connect();
 </script>`;
 
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
 let server, browser, base;
 
 before(async () => {
@@ -61,28 +55,10 @@ before(async () => {
   run(bin("tsc"), ["-p", "."]);
   run(bin("vite"), ["build", "--logLevel", "warn"]);
 
-  server = createServer(async (req, res) => {
-    const path = new URL(req.url, "http://x").pathname;
-    if (path.startsWith("/cdn/")) {
-      res.writeHead(200, { "Content-Type": "text/html" }).end(CDN_PAGE(path.slice("/cdn/".length)));
-      return;
-    }
-    const file = normalize(join(dist, path === "/" ? "index.html" : path));
-    if (!file.startsWith(dist)) return res.writeHead(404).end();
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { "Content-Type": TYPES[extname(file)] ?? "application/octet-stream" }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  base = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
-  });
+  ({ server, base } = await serveFiles(dist, {
+    pages: (path) => (path.startsWith("/cdn/") ? CDN_PAGE(path.slice("/cdn/".length)) : undefined),
+  }));
+  browser = await launchBrowser();
 });
 
 after(async () => {

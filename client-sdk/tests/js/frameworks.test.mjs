@@ -19,19 +19,14 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { randomInt, randomUUID } from "node:crypto";
 import { cpSync, existsSync, readFileSync, rmSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { createServer } from "node:http";
-import { once } from "node:events";
 import { register } from "node:module";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { MessageChannel } from "node:worker_threads";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { chromium } from "playwright-core";
-
-import { env, freePort, mintToken, root, signature } from "../../../tests/js/testkit.mjs";
+import { env, freePort, launchBrowser, mintToken, root, serveFiles, signature } from "../../../tests/js/testkit.mjs";
 
 const workerUrl = (process.env.EDGEPUSH_TEST_URL ?? "").replace(/\/$/, "");
 const pkg = join(root, "client-sdk", "pkg");
@@ -42,7 +37,6 @@ const bin = (name) => join(root, "node_modules", ".bin", name);
 /** How long nothing more may arrive after an event, to call it delivered exactly once. */
 const QUIET_MS = 500;
 
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
 let browser;
 
 before(async () => {
@@ -66,10 +60,7 @@ before(async () => {
   assert.ok(!existsSync(join(app, "node_modules", "@hotwired")), "npm installed @hotwired/stimulus for the package");
   run(bin("tsc"), ["-p", "."]);
   run(bin("vite"), ["build", "--logLevel", "warn"]);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -126,20 +117,7 @@ describe("React: @edgepush/client/react", () => {
   let base;
 
   before(async () => {
-    server = createServer(async (req, res) => {
-      const path = new URL(req.url, "http://x").pathname;
-      const file = normalize(join(dist, path === "/" ? "react.html" : path));
-      if (!file.startsWith(dist)) return res.writeHead(404).end();
-      try {
-        const body = await readFile(file);
-        res.writeHead(200, { "Content-Type": TYPES[extname(file)] ?? "application/octet-stream" }).end(body);
-      } catch {
-        res.writeHead(404).end();
-      }
-    });
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    base = `http://127.0.0.1:${server.address().port}`;
+    ({ server, base } = await serveFiles(dist, { index: "react.html" }));
   });
 
   after(() => server?.close());

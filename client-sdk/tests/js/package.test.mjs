@@ -6,16 +6,11 @@
 import assert from "node:assert/strict";
 import { execSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { createServer } from "node:http";
-import { once } from "node:events";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { chromium } from "playwright-core";
-
-import { mintToken, root, signature } from "../../../tests/js/testkit.mjs";
+import { launchBrowser, mintToken, root, serveFiles, signature } from "../../../tests/js/testkit.mjs";
 
 const pkg = join(root, "client-sdk", "pkg");
 const workerUrl = (process.env.EDGEPUSH_TEST_URL ?? "").replace(/\/$/, "");
@@ -63,36 +58,12 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>edgepush SDK test</tit
   window.ready = true;
 </script>`;
 
-const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".ts": "text/plain" };
 let server, browser, page, base;
 
 before(async () => {
   assert.ok(workerUrl, "set EDGEPUSH_TEST_URL to the URL of a running worker");
-  server = createServer(async (req, res) => {
-    const path = new URL(req.url, "http://x").pathname;
-    if (path === "/") {
-      res.writeHead(200, { "Content-Type": "text/html" }).end(PAGE);
-      return;
-    }
-    const file = normalize(join(pkg, path.replace(/^\/pkg\//, "")));
-    if (!path.startsWith("/pkg/") || !file.startsWith(pkg)) {
-      res.writeHead(404).end();
-      return;
-    }
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { "Content-Type": TYPES[extname(file)] ?? "application/octet-stream" }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  base = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
-  });
+  ({ server, base } = await serveFiles(pkg, { prefix: "/pkg/", pages: (path) => (path === "/" ? PAGE : undefined) }));
+  browser = await launchBrowser();
   page = await browser.newPage();
   page.on("pageerror", (error) => console.error("page error:", error));
   await page.exposeFunction("mintToken", mintToken);

@@ -6,12 +6,7 @@ namespace Edgepush\Tests\Kernel;
 
 use Edgepush\Exception\ConfigurationException;
 use Edgepush\Topic;
-use PHPUnit\Framework\TestCase;
-use Symfony\Component\Filesystem\Filesystem;
-use Symfony\Component\Security\Core\Authentication\Token\Storage\TokenStorageInterface;
-use Symfony\Component\Security\Core\Authentication\Token\UsernamePasswordToken;
 use Symfony\Component\Security\Core\User\InMemoryUser;
-use Symfony\Component\Security\Core\User\UserInterface;
 use Twig\Environment;
 use Twig\Error\RuntimeError;
 
@@ -20,31 +15,18 @@ use Twig\Error\RuntimeError;
  * for the logged-in user, with the token route where the app imported the bundle's routes. (The
  * rendered page connecting in Chromium: client-sdk/tests/js/frameworks.test.mjs.)
  */
-final class StimulusControllerTest extends TestCase
+final class StimulusControllerTest extends BootedAppTestCase
 {
-    private static TestKernel $kernel;
 
-    public static function setUpBeforeClass(): void
+    protected static function bundleConfig(): array
     {
-        self::$kernel = new TestKernel([
+        return [
             'url' => 'http://edgepush.internal:8787',
             'public_url' => 'https://push.example.com',
             'key_id' => 'k1',
             'publish_secret' => 'stimulus-test-publish-secret-0123456789',
             'jwt_secret' => 'stimulus-test-jwt-secret-0123456789abcdef',
-        ]);
-        self::$kernel->boot();
-    }
-
-    public static function tearDownAfterClass(): void
-    {
-        self::$kernel->shutdown();
-        (new Filesystem())->remove(dirname(self::$kernel->getCacheDir()));
-    }
-
-    protected function tearDown(): void
-    {
-        self::logIn(null);
+        ];
     }
 
     public function testTheLoggedInUserGetsTheControllerWithThePublicUrlAndTheTokenRoute(): void
@@ -96,16 +78,10 @@ final class StimulusControllerTest extends TestCase
     /** @param array<string, mixed> $context */
     private static function render(string $template, array $context = []): string
     {
-        $twig = self::$kernel->getContainer()->get('test.service_container')->get('twig');
+        $twig = self::service('twig');
         self::assertInstanceOf(Environment::class, $twig);
 
         return $twig->createTemplate($template)->render($context);
     }
 
-    private static function logIn(?UserInterface $user): void
-    {
-        $storage = self::$kernel->getContainer()->get('test.service_container')->get('security.token_storage');
-        self::assertInstanceOf(TokenStorageInterface::class, $storage);
-        $storage->setToken($user === null ? null : new UsernamePasswordToken($user, 'main', $user->getRoles()));
-    }
 }

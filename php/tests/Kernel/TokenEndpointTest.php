@@ -5,27 +5,20 @@ declare(strict_types=1);
 namespace Edgepush\Tests\Kernel;
 
 use Edgepush\Exception\ConfigurationException;
-use PHPUnit\Framework\TestCase;
-use Symfony\Component\Filesystem\Filesystem;
 use Symfony\Component\HttpFoundation\Request;
 use Symfony\Component\HttpFoundation\Response;
 use Symfony\Component\HttpKernel\HttpKernelInterface;
-use Symfony\Component\Security\Core\Authentication\Token\Storage\TokenStorageInterface;
-use Symfony\Component\Security\Core\Authentication\Token\UsernamePasswordToken;
 use Symfony\Component\Security\Core\User\InMemoryUser;
-use Symfony\Component\Security\Core\User\UserInterface;
 use Twig\Environment;
 
 /** The bundle's token endpoint and edgepush_public_url(), through the kernel of a booted app. */
-final class TokenEndpointTest extends TestCase
+final class TokenEndpointTest extends BootedAppTestCase
 {
     private const JWT_SECRET = 'endpoint-test-jwt-secret-0123456789abcdef';
 
-    private static TestKernel $kernel;
-
-    public static function setUpBeforeClass(): void
+    protected static function bundleConfig(): array
     {
-        self::$kernel = new TestKernel([
+        return [
             'url' => 'http://edgepush.internal:8787',
             'public_url' => 'https://push.example.com',
             'key_id' => 'k1',
@@ -33,19 +26,7 @@ final class TokenEndpointTest extends TestCase
             'jwt_secret' => self::JWT_SECRET,
             'token_ttl' => 600,
             'token_audience' => 'example-app',
-        ]);
-        self::$kernel->boot();
-    }
-
-    public static function tearDownAfterClass(): void
-    {
-        self::$kernel->shutdown();
-        (new Filesystem())->remove(dirname(self::$kernel->getCacheDir()));
-    }
-
-    protected function tearDown(): void
-    {
-        self::logIn(null);
+        ];
     }
 
     public function testTheLoggedInUserGetsAFreshConnectTokenThatNoCacheKeeps(): void
@@ -105,7 +86,7 @@ final class TokenEndpointTest extends TestCase
 
     public function testTwigRendersThePublicUrlForTheBrowser(): void
     {
-        $twig = self::$kernel->getContainer()->get('test.service_container')->get('twig');
+        $twig = self::service('twig');
         self::assertInstanceOf(Environment::class, $twig);
 
         self::assertSame('https://push.example.com', $twig->createTemplate('{{ edgepush_public_url() }}')->render());
@@ -113,14 +94,7 @@ final class TokenEndpointTest extends TestCase
 
     private static function get(string $path, string $method = 'GET'): Response
     {
-        return self::$kernel->handle(Request::create($path, $method));
-    }
-
-    private static function logIn(?UserInterface $user): void
-    {
-        $storage = self::$kernel->getContainer()->get('test.service_container')->get('security.token_storage');
-        self::assertInstanceOf(TokenStorageInterface::class, $storage);
-        $storage->setToken($user === null ? null : new UsernamePasswordToken($user, 'main', $user->getRoles()));
+        return self::handle(Request::create($path, $method));
     }
 
     /** @return array<string, mixed> */

@@ -7,14 +7,12 @@ namespace Edgepush\Tests\Kernel;
 use Edgepush\Signer;
 use Edgepush\Symfony\Event\WebhookReceived;
 use Edgepush\WebhookEvent;
-use PHPUnit\Framework\TestCase;
 use Symfony\Component\EventDispatcher\EventDispatcherInterface;
-use Symfony\Component\Filesystem\Filesystem;
 use Symfony\Component\HttpFoundation\Request;
 use Symfony\Component\HttpFoundation\Response;
 
 /** The bundle's webhook endpoint, through the kernel of a booted app with the bundle's routes under /api/edgepush. */
-final class WebhookEndpointTest extends TestCase
+final class WebhookEndpointTest extends BootedAppTestCase
 {
     private const KEY_ID = 'k2026a';
     private const SECRET = 'webhook-test-publish-secret-0123456789';
@@ -24,31 +22,28 @@ final class WebhookEndpointTest extends TestCase
     private const BODY = '{"topic":"hooks:room-7","events":[{"type":"occupied","ts":1764576000123},'
         . '{"type":"member_joined","user":"42","ts":1764576000123}]}';
 
-    private static TestKernel $kernel;
     /** @var list<WebhookReceived> */
     private static array $received = [];
 
-    public static function setUpBeforeClass(): void
+    protected static function bundleConfig(): array
     {
-        self::$kernel = new TestKernel([
+        return [
             'url' => 'http://edgepush.internal:8787',
             'key_id' => self::KEY_ID,
             'publish_secret' => self::SECRET,
             'webhook_keys' => [self::OLD_KEY_ID => self::OLD_SECRET],
             'jwt_secret' => 'webhook-test-jwt-secret-0123456789abcdef',
-        ]);
-        self::$kernel->boot();
-        $dispatcher = self::$kernel->getContainer()->get('test.service_container')->get('event_dispatcher');
+        ];
+    }
+
+    public static function setUpBeforeClass(): void
+    {
+        parent::setUpBeforeClass();
+        $dispatcher = self::service('event_dispatcher');
         self::assertInstanceOf(EventDispatcherInterface::class, $dispatcher);
         $dispatcher->addListener(WebhookReceived::class, static function (WebhookReceived $event): void {
             self::$received[] = $event;
         });
-    }
-
-    public static function tearDownAfterClass(): void
-    {
-        self::$kernel->shutdown();
-        (new Filesystem())->remove(dirname(self::$kernel->getCacheDir()));
     }
 
     protected function setUp(): void
@@ -130,8 +125,8 @@ final class WebhookEndpointTest extends TestCase
     {
         $router = self::$kernel->getContainer()->get('router');
         self::assertSame('/api/edgepush/webhook', $router->generate('edgepush_webhook'));
-        self::assertSame(405, self::$kernel->handle(Request::create(self::TARGET, 'GET'))->getStatusCode());
-        self::assertSame(404, self::$kernel->handle(Request::create('/edgepush/webhook', 'POST'))->getStatusCode());
+        self::assertSame(405, self::handle(Request::create(self::TARGET, 'GET'))->getStatusCode());
+        self::assertSame(404, self::handle(Request::create('/edgepush/webhook', 'POST'))->getStatusCode());
     }
 
     private static function sign(Signer $key, ?int $at = null, string $body = self::BODY): string
@@ -146,6 +141,6 @@ final class WebhookEndpointTest extends TestCase
             $server['HTTP_EDGEPUSH_SIGNATURE'] = $signature;
         }
 
-        return self::$kernel->handle(Request::create(self::TARGET, 'POST', [], [], [], $server, $body));
+        return self::handle(Request::create(self::TARGET, 'POST', [], [], [], $server, $body));
     }
 }
