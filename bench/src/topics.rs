@@ -636,6 +636,8 @@ pub async fn series(t: &Arc<Target>, path: Path, s: &Series) -> Result<Measured>
     );
     let latency = o.latency.clone();
     scenarios::delivery_values(&mut m, &o, published);
+    // Topic publishes are not in the PubLog: counted here, for the runner's CPU rows.
+    m.counted = Some((accepted.len() as u64, o.delivered));
     // edgepush's own rows last: the report lines up unkeyed rows by position.
     let most = |f: fn(&Relayed) -> Option<u64>| relayed.iter().filter_map(f).max();
     let fewest = relayed.iter().filter_map(|r| r.sockets).min();
@@ -846,6 +848,7 @@ pub async fn reconnect_storm(t: &Arc<Target>, p: &Params) -> Result<Measured> {
         f64::from(logs.iter().map(|l| l.retries).sum::<u32>()),
     );
     scenarios::delivery_values(&mut m, &o, published);
+    m.counted = Some((expected.len() as u64, o.delivered));
     // edgepush's own rows last: the report lines up unkeyed rows by position.
     if resumes {
         for (key, name, q) in [
