@@ -58,14 +58,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A full run pins the servers (every process of both systems) to the first CPU and the benchmark's
-# clients and publisher to the others, so that a tail measures the server rather than the fight
-# for the cores (BENCH_PIN=0: no pinning; BENCH_PIN=1: also in a smoke run).
+# With BENCH_PIN=1 the servers (every process of both systems) run on the first half of the CPUs
+# and the benchmark's clients and publisher on the other half, so that a tail measures the server
+# rather than the fight for the cores. A full run on 4 CPUs or more pins by default; on 2 CPUs it
+# does not (BENCH_PIN=1 forces it), since one core per side saturates Pushpin's pipeline of
+# processes and wrangler's proxy before it measures a tail (bench/README.md, "Pinning").
 cpus=$(nproc --all)
+half=$((cpus / 2))
 pin=()
-if [ "${BENCH_PIN:-$([ ${#smoke[@]} -eq 0 ] && echo 1 || echo 0)}" = 1 ] && [ "$cpus" -ge 2 ]; then
-  pin=(taskset -c "1-$((cpus - 1))")
-  set -- --server-cpus 0 "$@"
+default_pin=0
+[ ${#smoke[@]} -eq 0 ] && [ "$cpus" -ge 4 ] && default_pin=1
+if [ "${BENCH_PIN:-$default_pin}" = 1 ] && [ "$cpus" -ge 2 ]; then
+  pin=(taskset -c "$half-$((cpus - 1))")
+  set -- --server-cpus "0-$((half - 1))" "$@"
 fi
 
 timeout --signal=TERM --kill-after=20 "$limit" \
