@@ -22,6 +22,7 @@
 //! | `MERCURE_HEARTBEAT_SECONDS` | no | heartbeat on a subscription (default 40) |
 //! | `MERCURE_MAX_CONNECTION_SECONDS` | no | the longest a subscription stays open (default 600) |
 //! | `MERCURE_MAX_TOPICS` | no | topics per subscription (default 32) |
+//! | `WEBHOOK_URL` | no | where topics of namespaces with `webhooks` post their webhooks, signed with the first of `PUBLISH_KEYS` |
 //! | `TEST_FAIL_MARKER` | no | tests only: a room fails a connect of the user, and the storing of an event, with this name |
 
 use edgepush_protocol::signature::{PublishKeys, SignatureError};
@@ -76,6 +77,9 @@ pub struct Settings {
     pub room: RoomSettings,
     /// The Mercure hub, when its keys are set.
     pub mercure: Option<MercureSettings>,
+    /// Where topics of namespaces with `webhooks` send them (`WEBHOOK_URL`), signed with the
+    /// first of the publish keys; `None`: no webhooks.
+    pub webhooks: Option<WebhookTarget>,
 }
 
 /// What a room needs from the settings.
@@ -89,9 +93,6 @@ pub struct RoomSettings {
     pub namespaces: Namespaces,
     /// The most topics one socket may subscribe to.
     pub max_topics_per_socket: u32,
-    /// Where topics of namespaces with `webhooks` send them (`WEBHOOK_URL`), signed with the
-    /// first of `PUBLISH_KEYS`; `None`: no webhooks.
-    pub webhooks: Option<WebhookTarget>,
     /// Tests only: the user name whose connects fail, and the event name whose storing fails.
     pub fail_marker: Option<String>,
 }
@@ -111,11 +112,13 @@ impl Settings {
         let publish_keys = PublishKeys::parse(&keys).map_err(ConfigError::PublishKeys)?;
         let room = RoomSettings::load(&lookup)?;
         let mercure = mercure_settings(&lookup)?;
+        let webhooks = webhook_target(&lookup, &publish_keys)?;
         Ok(Self {
             tokens,
             publish_keys,
             room,
             mercure,
+            webhooks,
         })
     }
 }
@@ -137,15 +140,14 @@ fn positive(
     }
 }
 
-/// `WEBHOOK_URL`, signed with the first publish key, if it is set.
+/// `WEBHOOK_URL`, signed with the first of `keys`, if it is set.
 fn webhook_target(
     lookup: &impl Fn(&str) -> Option<String>,
+    keys: &PublishKeys,
 ) -> Result<Option<WebhookTarget>, ConfigError> {
     let Some(url) = lookup("WEBHOOK_URL").filter(|v| !v.trim().is_empty()) else {
         return Ok(None);
     };
-    let keys = lookup("PUBLISH_KEYS").ok_or(ConfigError::Missing("PUBLISH_KEYS"))?;
-    let keys = PublishKeys::parse(&keys).map_err(ConfigError::PublishKeys)?;
     WebhookTarget::new(url.trim(), keys.signing_key().clone())
         .map(Some)
         .map_err(ConfigError::WebhookUrl)
@@ -237,7 +239,6 @@ impl RoomSettings {
             limits,
             namespaces,
             max_topics_per_socket: count("MAX_TOPICS_PER_SOCKET", 1024)?,
-            webhooks: webhook_target(&lookup)?,
             fail_marker: lookup("TEST_FAIL_MARKER").filter(|m| !m.is_empty()),
         })
     }
@@ -326,17 +327,18 @@ mod tests {
 
     #[test]
     fn webhooks_are_off_without_a_url_and_signed_with_the_first_publish_key() {
-        assert_eq!(RoomSettings::load(env(&[KEYS])).unwrap().webhooks, None);
+        assert_eq!(Settings::load(env(&[JWT, KEYS])).unwrap().webhooks, None);
         let url = ("WEBHOOK_URL", "https://app.example/edgepush/webhook");
-        let hooks = RoomSettings::load(env(&[KEYS, url]))
+        let hooks = Settings::load(env(&[JWT, KEYS, url]))
             .unwrap()
             .webhooks
             .unwrap();
         assert_eq!(hooks.url(), url.1);
         assert!(hooks.signature(1, "{}").starts_with("keyid=k1,t=1,v1="));
-        let err = RoomSettings::load(env(&[KEYS, ("WEBHOOK_URL", "app.example")])).unwrap_err();
+        let bad = ("WEBHOOK_URL", "app.example");
+        let err = Settings::load(env(&[JWT, KEYS, bad])).unwrap_err();
         assert!(err.to_string().starts_with("WEBHOOK_URL: "), "{err}");
-        let err = RoomSettings::load(env(&[url])).unwrap_err();
+        let err = Settings::load(env(&[JWT, url])).unwrap_err();
         assert!(err.to_string().contains("PUBLISH_KEYS"), "{err}");
     }
 

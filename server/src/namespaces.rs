@@ -148,6 +148,15 @@ impl Namespaces {
         Ok(topic)
     }
 
+    /// Whether the topic named `topic` counts its sockets ([`NamespaceOptions::counts_sockets`]);
+    /// `false` for a name that is no topic of a declared namespace.
+    pub fn counts_sockets(&self, topic: &str) -> bool {
+        Topic::parse(topic)
+            .ok()
+            .and_then(|topic| self.options(&topic).ok().copied())
+            .is_some_and(|options| options.counts_sockets())
+    }
+
     /// `topic` as a subscription over a user's connection (path 1, kept by the user's room):
     /// refused for a namespace with `shards`, whose readers connect topic sockets, so that
     /// publishing to it costs one request per shard whatever the number of readers.
@@ -265,6 +274,24 @@ mod tests {
         let over_room = |t: &str| code(ns.over_room(Topic::parse(t).unwrap()));
         assert_eq!(over_room("product:1"), None);
         assert_eq!(over_room("feed:all"), Some(ErrorCode::TopicSocketRequired));
+    }
+
+    #[test]
+    fn a_topic_counts_its_sockets_for_presence_viewer_counts_or_webhooks() {
+        let ns = Namespaces::parse(
+            r#"{"plain":{},"live":{"presence":true},"stage":{"occupancy_ms":100},"hooks":{"webhooks":true}}"#,
+        )
+        .unwrap();
+        let counting = [
+            "plain:a",
+            "live:a",
+            "stage:a",
+            "hooks:a",
+            "nope:a",
+            "not a topic",
+        ]
+        .map(|topic| ns.counts_sockets(topic));
+        assert_eq!(counting, [false, true, true, true, false, false]);
     }
 
     #[test]

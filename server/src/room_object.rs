@@ -10,7 +10,6 @@ use std::rc::Rc;
 use edgepush_protocol::codes::{CloseCode, ErrorCode};
 use edgepush_protocol::frames::{ClientFrame, PING, PONG, SUBPROTOCOL, Subscription};
 use edgepush_protocol::publish::NewEvent;
-use edgepush_protocol::topic::Topic;
 use futures_util::future::join_all;
 use worker::{
     DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
@@ -198,7 +197,7 @@ impl DurableObject for RoomObject {
 }
 
 impl RoomObject {
-    /// The settings, read once per wake-up.
+    /// The worker's settings, read once per isolate.
     fn settings(&self) -> Outcome<Rc<Settings>> {
         Ok(crate::objects::settings(&self.env)?)
     }
@@ -616,12 +615,7 @@ impl RoomObject {
         let (Ok(settings), Ok(subscriptions)) = (self.settings(), self.subscriptions()) else {
             return;
         };
-        let counts = |topic: &str| {
-            Topic::parse(topic)
-                .ok()
-                .and_then(|topic| settings.room.namespaces.options(&topic).ok().copied())
-                .is_some_and(|options| options.counts_sockets())
-        };
+        let counts = |topic: &str| settings.room.namespaces.counts_sockets(topic);
         let leaves = topics.iter().filter_map(|topic| {
             let all = subscriptions
                 .listeners(topic)

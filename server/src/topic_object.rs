@@ -40,8 +40,7 @@ pub struct TopicObject {
     state: State,
     env: Env,
     stream: RefCell<Option<Room<SqlStore<DurableSql>>>>,
-    /// The members' tables, opened once per wake-up: every join,
-    /// leave and relay needs them.
+    /// The members' tables, opened once per wake-up: every join, leave and relay needs them.
     members: RefCell<Option<Rc<Members<DurableSql>>>>,
     /// Held while a publish (or a notice) is stored and relayed: the next one waits, so every
     /// member gets the topic's events in id order.
@@ -327,7 +326,7 @@ impl TopicObject {
                 now = true;
             }
         }
-        if options.webhooks && settings.room.webhooks.is_some() {
+        if options.webhooks && settings.webhooks.is_some() {
             now |= webhooks::queue(&members, changes, now_ms())?;
         }
         if members.notices()?.is_none() {
@@ -358,7 +357,7 @@ impl TopicObject {
     /// meanwhile) until [`retry_delay_ms`] gives up; then its events are dropped and logged.
     async fn deliver_webhooks(&self) -> Outcome<()> {
         let settings = self.settings()?;
-        let Some(target) = settings.room.webhooks.as_ref() else {
+        let Some(target) = settings.webhooks.as_ref() else {
             return Ok(());
         };
         let members = self.members()?;

@@ -8,7 +8,6 @@ use std::cell::RefCell;
 
 use edgepush_protocol::codes::{CloseCode, ErrorCode};
 use edgepush_protocol::frames::{PING, PONG, SUBPROTOCOL};
-use edgepush_protocol::topic::Topic;
 use worker::{
     DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
     WebSocketPair, durable_object, worker_sys::WebSocketRequestResponsePair,
@@ -79,12 +78,9 @@ impl DurableObject for TopicShard {
         // A topic that counts its sockets hears of each one that leaves; any other corrects
         // its count with its next relay, which finds the shard empty.
         let counts = |seat: &Seat| {
-            let settings = settings(&self.env).ok()?;
-            let topic = Topic::parse(&seat.topic).ok()?;
-            let options = settings.room.namespaces.options(&topic).ok()?;
-            Some(options.counts_sockets())
+            settings(&self.env).is_ok_and(|s| s.room.namespaces.counts_sockets(&seat.topic))
         };
-        if let Some(seat) = seat.filter(|seat| counts(seat) == Some(true)) {
+        if let Some(seat) = seat.filter(counts) {
             sockets::leave_topic(&self.env, &seat.topic, Member::Shard(seat.shard), false).await;
         }
         Ok(())
