@@ -699,10 +699,7 @@ impl Connection {
             }
         }
         if let Some(last_id) = last_id {
-            url.push('&');
-            url.push_str(SINCE_PARAM);
-            url.push('=');
-            url.push_str(&decimal(last_id));
+            push_param(&mut url, SINCE_PARAM, &decimal(last_id));
             if let Some(epoch) = epoch {
                 push_param(&mut url, EPOCH_PARAM, epoch);
             }
@@ -857,11 +854,7 @@ impl Connection {
             // Read over a socket of its own, as every topic of its namespace from now on.
             topic.state = TopicState::Socket;
             let namespace = namespace_of(&topic.name);
-            if !self
-                .socket_namespaces
-                .iter()
-                .any(|known| known == namespace)
-            {
+            if !reads_over_socket(&self.socket_namespaces, &topic.name) {
                 self.socket_namespaces.push(namespace.into());
             }
             out.push(Action::OpenTopicSocket(
@@ -932,12 +925,7 @@ impl Connection {
             }
             return;
         }
-        let namespace = namespace_of(&name);
-        let state = match self
-            .socket_namespaces
-            .iter()
-            .any(|known| known == namespace)
-        {
+        let state = match reads_over_socket(&self.socket_namespaces, &name) {
             true => {
                 out.push(Action::OpenTopicSocket(name.clone(), token.clone()));
                 TopicState::Socket
@@ -1211,6 +1199,12 @@ fn namespace_of(topic: &str) -> &str {
     // A byte loop and `get`, as in `websocket_base`.
     let end = topic.bytes().position(|b| b == b':').unwrap_or(topic.len());
     topic.get(..end).unwrap_or_default()
+}
+
+/// Whether `topic` is of one of `namespaces`, those read over topic sockets.
+fn reads_over_socket(namespaces: &[String], topic: &str) -> bool {
+    let namespace = namespace_of(topic);
+    namespaces.iter().any(|known| known == namespace)
 }
 
 /// Appends `&name=value` to a URL, the value percent-encoded.
