@@ -65,9 +65,7 @@ final class Signer
      */
     public function sign(int $timestamp, string $method, string $path, string $body): string
     {
-        $mac = hash_hmac('sha256', $timestamp . "\n" . $method . "\n" . $path . "\n" . $body, $this->secret);
-
-        return sprintf('keyid=%s,t=%d,v1=%s', $this->keyId, $timestamp, $mac);
+        return sprintf('keyid=%s,t=%d,v1=%s', $this->keyId, $timestamp, bin2hex($this->mac($timestamp, $method, $path, $body)));
     }
 
     /**
@@ -107,9 +105,13 @@ final class Signer
         if (abs($now - $timestamp) > self::TOLERANCE_SECONDS) {
             return 'stale_timestamp';
         }
-        $expected = hash_hmac('sha256', $timestamp . "\n" . $method . "\n" . $target . "\n" . $body, $key->secret, true);
+        return hash_equals($key->mac($timestamp, $method, $target, $body), $mac) ? null : 'invalid_signature';
+    }
 
-        return hash_equals($expected, $mac) ? null : 'invalid_signature';
+    /** The HMAC-SHA256 (raw bytes) of `"<t>\n<METHOD>\n<path>\n"` followed by the body. */
+    private function mac(int $timestamp, string $method, string $path, string $body): string
+    {
+        return hash_hmac('sha256', $timestamp . "\n" . $method . "\n" . $path . "\n" . $body, $this->secret, true);
     }
 
     /**
