@@ -51,13 +51,14 @@ impl WebhookTarget {
         if url.contains('#') || url.bytes().any(|b| b.is_ascii_whitespace() || b < 0x20) {
             return Err("the URL may not hold a fragment or white space");
         }
-        let target = match rest.find(['/', '?']).map(|at| rest.split_at(at)) {
-            Some(("", _)) | None if rest.is_empty() || rest.starts_with(['/', '?']) => {
-                return Err("the URL must name a host");
-            }
-            Some((_, path)) if path.starts_with('?') => format!("/{path}"),
-            Some((_, path)) => path.to_owned(),
-            None => "/".to_owned(),
+        let (host, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+        if host.is_empty() {
+            return Err("the URL must name a host");
+        }
+        // The request target: the path (`/` when there is none) and the query.
+        let target = match path.starts_with('/') {
+            true => path.to_owned(),
+            false => format!("/{path}"),
         };
         Ok(Self {
             url: url.to_owned(),
