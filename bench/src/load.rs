@@ -283,6 +283,21 @@ pub struct PubLog {
 }
 
 impl PubLog {
+    /// Notes one publish request of `events`: each accepted or not, and its failure; hands back
+    /// the answer if there is one.
+    pub fn record<T>(&mut self, events: &[Ev], result: Result<T>) -> Option<T> {
+        let accepted = result.is_ok();
+        self.events
+            .extend(events.iter().map(|ev| (ev.seq, ev.user, accepted)));
+        result.map_err(|e| self.failed(e)).ok()
+    }
+
+    /// Notes a failed publish request.
+    pub fn failed(&mut self, error: Error) {
+        self.errors += 1;
+        self.first_error.get_or_insert(error);
+    }
+
     /// Deliveries the accepted events should make, given the sockets per user.
     pub fn expected(&self, per_user: &HashMap<u32, u32>) -> u64 {
         self.events
@@ -345,18 +360,9 @@ pub async fn publish_at_rate(
     for task in tasks {
         match task.await {
             Ok((events, result)) => {
-                let accepted = result.is_ok();
-                log.events
-                    .extend(events.iter().map(|ev| (ev.seq, ev.user, accepted)));
-                if let Err(e) = result {
-                    log.errors += 1;
-                    log.first_error.get_or_insert(e);
-                }
+                log.record(&events, result);
             }
-            Err(e) => {
-                log.errors += 1;
-                log.first_error.get_or_insert(e.into());
-            }
+            Err(e) => log.failed(e.into()),
         }
     }
     log.elapsed = started.elapsed();
@@ -428,6 +434,18 @@ pub fn account(logs: &[SocketLog], published: &PubLog) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_publish_log_records_each_event_and_the_first_failure() {
+        let mut log = PubLog::default();
+        let ev = |seq| Ev { user: 7, seq };
+        assert_eq!(log.record(&[ev(0), ev(1)], Ok(5)), Some(5));
+        assert_eq!(log.record::<()>(&[ev(2)], Err(Error::Skipped)), None);
+        log.failed(Error::NothingDelivered);
+        assert_eq!(log.events, [(0, 7, true), (1, 7, true), (2, 7, false)]);
+        assert_eq!(log.errors, 2);
+        assert!(matches!(log.first_error, Some(Error::Skipped)));
+    }
 
     fn socket(user: u32, seqs: &[u32], dropped: bool) -> SocketLog {
         SocketLog {

@@ -343,11 +343,7 @@ pub async fn fanout(t: &Arc<Target>, p: &Params) -> Result<Measured> {
     let mut published = PubLog::default();
     for seq in 0..rounds {
         let ev = Ev { user, seq };
-        let result = t.publish(&[ev]).await;
-        published.events.push((seq, user, result.is_ok()));
-        if let Err(e) = result {
-            published.errors += 1;
-            published.first_error.get_or_insert(e);
+        if published.record(&[ev], t.publish(&[ev]).await).is_none() {
             continue;
         }
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -615,16 +611,11 @@ pub async fn batch(t: &Arc<Target>, p: &Params) -> Result<Measured> {
                 seq: round * users + i,
             })
             .collect();
-        let result = t.publish(&events).await;
-        for e in &events {
-            published.events.push((e.seq, e.user, result.is_ok()));
-        }
-        match result {
-            Ok(_) => expected += u64::from(users * per_user),
-            Err(e) => {
-                published.errors += 1;
-                published.first_error.get_or_insert(e);
-            }
+        if published
+            .record(&events, t.publish(&events).await)
+            .is_some()
+        {
+            expected += u64::from(users * per_user);
         }
         readers.drain(expected, Duration::from_secs(10)).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -696,7 +687,7 @@ pub async fn wakeup(t: &Arc<Target>, p: &Params) -> Result<Measured> {
             futures_util::future::join_all(events.chunks(MAX_BATCH_EVENTS).map(|c| t.publish(c)))
                 .await;
         for (chunk, result) in events.chunks(MAX_BATCH_EVENTS).zip(results) {
-            record(&mut published, chunk, result);
+            published.record(chunk, result);
         }
         readers
             .drain(u64::from((burst + 1) * users), Duration::from_secs(15))
@@ -792,24 +783,11 @@ async fn publish_and_wait(
     published: &mut PubLog,
     events: &[Ev],
 ) {
-    let result = t.publish(events).await;
-    let ok = result.is_ok();
-    record(published, events, result);
+    let ok = published.record(events, t.publish(events).await).is_some();
     let deadline = Instant::now() + Duration::from_secs(10);
     while ok && events.iter().any(|e| readers.tally.count(e.seq) == 0) && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_micros(200)).await;
-    }
-}
-
-/// Notes the outcome of one publish request of `events`.
-fn record<T>(published: &mut PubLog, events: &[Ev], result: Result<T>) {
-    for e in events {
-        published.events.push((e.seq, e.user, result.is_ok()));
-    }
-    if let Err(e) = result {
-        published.errors += 1;
-        published.first_error.get_or_insert(e);
     }
 }
 

@@ -589,8 +589,7 @@ pub async fn series(t: &Arc<Target>, path: Path, s: &Series) -> Result<Measured>
                 relayed.push(answer);
             }
             Err(e) => {
-                published.errors += 1;
-                published.first_error.get_or_insert(e);
+                published.failed(e);
                 continue;
             }
         }
@@ -737,10 +736,7 @@ pub async fn reconnect_storm(t: &Arc<Target>, p: &Params) -> Result<Measured> {
     for seq in 0..missed {
         match t.publish_topic(STORM_TOPIC, seq).await {
             Ok(_) => expected.push(seq),
-            Err(e) => {
-                published.errors += 1;
-                published.first_error.get_or_insert(e);
-            }
+            Err(e) => published.failed(e),
         }
     }
     let replayable = if resumes { expected.len() as u32 } else { 0 };
@@ -770,10 +766,7 @@ pub async fn reconnect_storm(t: &Arc<Target>, p: &Params) -> Result<Measured> {
     let live = missed;
     match t.publish_topic(STORM_TOPIC, live).await {
         Ok(_) => expected.push(live),
-        Err(e) => {
-            published.errors += 1;
-            published.first_error.get_or_insert(e);
-        }
+        Err(e) => published.failed(e),
     }
     subs.delivered_everywhere(live, Duration::from_secs(10))
         .await;
