@@ -19,7 +19,7 @@ if [ "${1:-}" = "--smoke" ]; then smoke=(--smoke); shift; fi
 for tool in pushpin condure zurl wrangler; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing: run scripts/setup.sh" >&2; exit 1; }
 done
-[ -f server/build/index.js ] || bash scripts/build-worker.sh
+[ -f server/build/entry.js ] || bash scripts/build-worker.sh
 export EDGEPUSH_SKIP_BUILD=1
 
 # 10,000 client sockets in one process, and as many server-side ones in another.

@@ -26,7 +26,9 @@ use crate::catalogue::{Scenario, Workload};
 use crate::error::{Error, Result, chain};
 use crate::report::{Context, Layout, Section};
 use crate::scenarios::{Measured, Params, Unit};
-use crate::servers::{Edgepush, GroupFile, LIMITS_OFF, Pushpin, RAISED_LIMITS, Runtime};
+use crate::servers::{
+    Edgepush, GroupFile, LIMITS_OFF, ObjectCalls, Pushpin, RAISED_LIMITS, Runtime,
+};
 use crate::target::{Kind, Target};
 use crate::topics::Series;
 
@@ -98,6 +100,10 @@ struct RunArgs {
     /// passes the first CPU and runs the benchmark itself on the others.
     #[arg(long)]
     server_cpus: Option<String>,
+    /// How edgepush calls its Durable Objects (its `OBJECT_CALLS` setting): to measure Workers
+    /// RPC against `fetch`.
+    #[arg(long, value_enum, default_value = "rpc")]
+    object_calls: ObjectCalls,
 }
 
 fn env(name: &'static str) -> Result<String> {
@@ -126,7 +132,11 @@ fn tool_version(program: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "not found".to_owned())
 }
 
-fn machine_facts(smoke: bool, server_cpus: Option<&str>) -> Vec<(String, String)> {
+fn machine_facts(
+    smoke: bool,
+    server_cpus: Option<&str>,
+    calls: ObjectCalls,
+) -> Vec<(String, String)> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
@@ -188,6 +198,10 @@ fn machine_facts(smoke: bool, server_cpus: Option<&str>) -> Vec<(String, String)
             ),
         ),
         (
+            "edgepush's object calls".into(),
+            format!("`OBJECT_CALLS={}`", calls.setting()),
+        ),
+        (
             "Pushpin".into(),
             format!(
                 "{} / condure {} / {}",
@@ -232,11 +246,17 @@ impl Servers {
         let edgepush = match runtime {
             Runtime::WranglerDev => {
                 eprintln!("bench: starting edgepush (wrangler dev) and Pushpin");
-                Edgepush::start(work, groups, &RAISED_LIMITS)?
+                Edgepush::start(work, groups, &RAISED_LIMITS, bench.args.object_calls)?
             }
             Runtime::Workerd => {
                 eprintln!("bench: starting edgepush (plain workerd) and Pushpin");
-                Edgepush::start_workerd(repo, &repo.join("bench/workerd"), work, groups)?
+                Edgepush::start_workerd(
+                    repo,
+                    &repo.join("bench/workerd"),
+                    work,
+                    groups,
+                    bench.args.object_calls,
+                )?
             }
         };
         let pushpin = Pushpin::start(&repo.join("bench/pushpin"), work, backend_port, groups)?;
@@ -507,8 +527,9 @@ impl Bench {
         for (vars, limited) in [(&LIMITS_OFF[..], false), (&[][..], true)] {
             let side = Layout::BeforeAfter.names()[usize::from(limited)];
             eprintln!("bench: starting edgepush (wrangler dev), {side}");
-            let edgepush =
-                tokio::task::block_in_place(|| Edgepush::start(&self.work, &self.groups, vars))?;
+            let edgepush = tokio::task::block_in_place(|| {
+                Edgepush::start(&self.work, &self.groups, vars, self.args.object_calls)
+            })?;
             let target = Target::new(
                 Kind::Edgepush,
                 format!("ws://127.0.0.1:{}/connect", edgepush.port),
@@ -598,7 +619,11 @@ async fn run(args: RunArgs) -> Result<bool> {
     let ctx = Context {
         when: tool_version("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         smoke: bench.args.smoke,
-        facts: machine_facts(bench.args.smoke, bench.args.server_cpus.as_deref()),
+        facts: machine_facts(
+            bench.args.smoke,
+            bench.args.server_cpus.as_deref(),
+            bench.args.object_calls,
+        ),
     };
     let sections = bench.measure_all().await?;
     bench.write_reports(&sections, &ctx)?;

@@ -943,10 +943,11 @@ pub fn size(repo: &std::path::Path) -> (Measured, Measured) {
         )),
     }
     let build = repo.join("server/build");
-    match (
-        file_size(&build.join("index_bg.wasm")),
-        file_size(&build.join("index.js")),
-    ) {
+    // The JS: worker-build's module and the entry module around it (server/entry.js).
+    let js = file_size(&build.join("index.js"))
+        .zip(file_size(&build.join("entry.js")))
+        .map(|(index, entry)| (index.0 + entry.0, index.1 + entry.1));
+    match (file_size(&build.join("index_bg.wasm")), js) {
         (Some(w), Some(j)) => {
             edge.add(
                 "size.worker_gz",

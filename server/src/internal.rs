@@ -3,11 +3,14 @@
 //! to each other, and every answer, as types both sides use. No path, header or answer shape is
 //! spelled anywhere else.
 //!
-//! A call travels as JSON, in the body of a `POST` to [`ROOM_URL`], or, for
-//! [`RoomCall::Connect`] (a WebSocket upgrade: a `GET` without a body), in the query parameter
-//! [`CALL_PARAM`].
-//! The object answers `200` with the call's answer as JSON (`101` with the socket for a
-//! connect), or a [`RoomFailure`]: the status of its code and an `{"error":{..}}` body.
+//! A call travels as JSON: over Workers RPC, as the argument of the method `call` that the
+//! worker's entry (`server/entry.js`) gives every object, answered `[status, body]`; with the
+//! setting `OBJECT_CALLS=fetch`, in the body of a `POST` to [`ROOM_URL`], answered with that
+//! status and body ([`crate::objects`] does both). A [`RoomCall::Connect`] hands over a socket,
+//! which only a `fetch` carries: a WebSocket upgrade, a `GET` without a body, with the call in
+//! the query parameter [`CALL_PARAM`].
+//! The status is `200` with the call's answer as JSON (`101` with the socket for a connect), or
+//! a [`RoomFailure`]'s: the status of its code and an `{"error":{..}}` body.
 //!
 //! Topics (`docs/topics.md`): a room [`TopicCall::Join`]s a topic when one of its sockets
 //! subscribes, and [`TopicCall::Leave`]s it when none listens any more; the topic stores each

@@ -3,11 +3,12 @@
 //! shard (`SHARDS`, named `<shard>/<topic>`).
 
 use edgepush_protocol::ErrorCode;
+use js_sys::{Array, Promise};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::worker_sys::DurableObject;
 use worker::{Env, Response, Stub, web_sys};
 
 use std::cell::OnceCell;
@@ -45,18 +46,29 @@ impl Object<'_> {
             .get_stub()?)
     }
 
-    /// Posts a call (its JSON) and returns the answer's status and body. Uses the runtime's
-    /// `Request`/`Response` directly: one `text()` call for the answer instead of
-    /// `worker::Response`'s chunk-by-chunk stream reader, and no `Headers` object (the object
-    /// reads the body as JSON whatever its type).
+    /// Sends a call (its JSON) and returns the answer's status and body: over Workers RPC (the
+    /// `call` method the worker's entry, `server/entry.js`, gives every object), or, with the
+    /// setting `OBJECT_CALLS=fetch`, as a `POST` through the stub's `fetch` (kept to measure the
+    /// two side by side: bench scenario `object-calls`).
     pub async fn post(self, env: &Env, call: &str) -> Result<(u16, String), ServerError> {
         // JS errors go through worker's conversion, then `From<worker::Error>`.
         let js = worker::Error::from;
+        let stub: ObjectStub = self.stub(env)?.into_rpc();
+        if !settings(env)?.calls_over_fetch {
+            let answer = JsFuture::from(stub.call(call).map_err(js)?)
+                .await
+                .map_err(js)?;
+            return read_rpc_answer(&answer).ok_or_else(|| {
+                ServerError::Internal("the object's answer is not [status, body]".into())
+            });
+        }
+        // The runtime's `Request`/`Response` directly: one `text()` call for the answer instead
+        // of `worker::Response`'s chunk-by-chunk stream reader, and no `Headers` object (the
+        // object reads the body as JSON whatever its type).
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         init.set_body(&JsValue::from_str(call));
         let req = web_sys::Request::new_with_str_and_init(ROOM_URL, &init).map_err(js)?;
-        let stub: DurableObject = self.stub(env)?.into_rpc();
         let response: web_sys::Response =
             JsFuture::from(stub.fetch_with_request(&req).map_err(js)?)
                 .await
@@ -98,15 +110,18 @@ pub async fn call_text(req: &mut worker::Request) -> worker::Result<String> {
 /// What a Durable Object's handler of a call returns.
 pub type Outcome<T> = Result<T, RoomFailure>;
 
-/// A `200` answer with `answer` as JSON.
-pub fn json<T: Serialize>(answer: &T) -> worker::Result<Response> {
-    Response::ok(answer_json(answer))
+/// What an object answers to a call other than a connect: the answer's JSON.
+pub type Answer = Outcome<String>;
+
+/// The answer's JSON (for [`Answer`]).
+pub fn json<T: Serialize>(answer: &T) -> String {
+    answer_json(answer)
 }
 
-/// The response to a call: the answer, or the failure's status and body (logged).
-pub fn to_response(answered: Outcome<worker::Result<Response>>) -> worker::Result<Response> {
-    match answered {
-        Ok(response) => response,
+/// An answer's status and body: `200` and the JSON, or the failure's status and body (logged).
+fn status_and_body(answer: Answer) -> (u16, String) {
+    match answer {
+        Ok(body) => (200, body),
         Err(failure) => {
             log(
                 "object_failure",
@@ -115,9 +130,61 @@ pub fn to_response(answered: Outcome<worker::Result<Response>>) -> worker::Resul
                     ("message", failure.message.clone()),
                 ],
             );
-            Ok(Response::ok(failure.to_json())?.with_status(failure.status()))
+            (failure.status(), failure.to_json())
         }
     }
+}
+
+/// An answer as the object's `fetch` returns it.
+pub fn answer_response(answer: Answer) -> worker::Result<Response> {
+    let (status, body) = status_and_body(answer);
+    Ok(Response::ok(body)?.with_status(status))
+}
+
+/// An answer as the object's RPC method `call` returns it: `[status, body]`.
+pub fn answer_rpc(answer: Answer) -> JsValue {
+    let (status, body) = status_and_body(answer);
+    Array::of2(&status.into(), &body.into()).into()
+}
+
+/// Reads `[status, body]` (from [`answer_rpc`]).
+fn read_rpc_answer(answer: &JsValue) -> Option<(u16, String)> {
+    let answer = answer.dyn_ref::<Array>()?;
+    let status = answer.get(0).as_f64()? as u16;
+    Some((status, answer.get(1).as_string()?))
+}
+
+/// A connect arrived as an RPC call: it hands over a socket, which only `fetch` carries (a bug
+/// of the caller).
+pub fn connect_over_rpc() -> RoomFailure {
+    RoomFailure::new(
+        ErrorCode::InternalError,
+        "a connect is a fetch, not an RPC call",
+    )
+}
+
+/// The response to a connect: the socket (`101`), or the failure's status and body (logged).
+pub fn to_response(answered: Outcome<worker::Result<Response>>) -> worker::Result<Response> {
+    match answered {
+        Ok(response) => response,
+        Err(failure) => answer_response(Err(failure)),
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A Durable Object's stub, with the RPC method the worker's entry gives every object.
+    type ObjectStub;
+
+    /// Sends a call's JSON; resolves to `[status, body]`.
+    #[wasm_bindgen(method, catch)]
+    fn call(this: &ObjectStub, call: &str) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = fetch)]
+    fn fetch_with_request(
+        this: &ObjectStub,
+        request: &web_sys::Request,
+    ) -> Result<Promise, JsValue>;
 }
 
 /// The worker's settings (the edge's and every Durable Object's), from the environment, read once

@@ -11,6 +11,8 @@ use edgepush_protocol::codes::{CloseCode, ErrorCode};
 use edgepush_protocol::frames::{ClientFrame, PING, PONG, SUBPROTOCOL, Subscription};
 use edgepush_protocol::publish::NewEvent;
 use futures_util::future::join_all;
+use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
 use worker::{
     DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
     WebSocketPair, durable_object, worker_sys::WebSocketRequestResponsePair,
@@ -25,7 +27,9 @@ use crate::internal::{
 };
 use crate::limits::{ConnectGate, Limits, Refused, Window, is_revoked};
 use crate::namespaces::Reader;
-use crate::objects::{Outcome, call_text, json, to_response};
+use crate::objects::{
+    Answer, Outcome, answer_response, answer_rpc, call_text, connect_over_rpc, json, to_response,
+};
 use crate::room::{Accepted, ResumeRequest, Room, Visitor};
 use crate::runtime::{DurableSql, log, new_epoch, now_ms, random_id};
 use crate::sockets::{self, SocketInfo, error_frame};
@@ -73,27 +77,10 @@ impl DurableObject for RoomObject {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let call = RoomCall::from_json(&call_text(&mut req).await?);
-        let answered = match call {
-            Ok(RoomCall::Connect(call)) => self.accept_socket(&call).await,
-            Ok(RoomCall::Publish(call)) => self.publish(&call.events).map(|a| json(&a)),
-            Ok(RoomCall::Disconnect(call)) => self.disconnect(call.reconnect).map(|a| json(&a)),
-            Ok(RoomCall::Revoke(call)) => self.revoke(call.at).map(|a| json(&a)),
-            Ok(RoomCall::Deliver(call)) => self.deliver(&call).map(|a| json(&a)),
-            Ok(RoomCall::Presence) => Ok(json(&SocketsAnswer {
-                sockets: self.state.get_websockets().len() as u32,
-            })),
-            Ok(RoomCall::Subscribe(call)) => self
-                .backend_subscription(&call.topics, true)
-                .await
-                .map(|a| json(&a)),
-            Ok(RoomCall::Unsubscribe(call)) => self
-                .backend_subscription(&call.topics, false)
-                .await
-                .map(|a| json(&a)),
-            Err(failure) => Err(failure),
-        };
-        to_response(answered)
+        match RoomCall::from_json(&call_text(&mut req).await?) {
+            Ok(RoomCall::Connect(call)) => to_response(self.accept_socket(&call).await),
+            call => answer_response(self.answer(call).await),
+        }
     }
 
     async fn websocket_message(
@@ -196,7 +183,39 @@ impl DurableObject for RoomObject {
     }
 }
 
+#[wasm_bindgen(wasm_bindgen_futures = ::worker::wasm_bindgen_futures)]
 impl RoomObject {
+    /// A call over Workers RPC (the method `call` of `server/entry.js`); answers `[status, body]`.
+    #[wasm_bindgen(js_name = call)]
+    pub async fn rpc(&self, call: String) -> JsValue {
+        answer_rpc(self.answer(RoomCall::from_json(&call)).await)
+    }
+}
+
+impl RoomObject {
+    /// Answers a call other than a connect, which only `fetch` can carry (it hands over a
+    /// socket).
+    async fn answer(&self, call: Outcome<RoomCall>) -> Answer {
+        match call? {
+            RoomCall::Connect(_) => Err(connect_over_rpc()),
+            RoomCall::Publish(call) => self.publish(&call.events).map(|a| json(&a)),
+            RoomCall::Disconnect(call) => self.disconnect(call.reconnect).map(|a| json(&a)),
+            RoomCall::Revoke(call) => self.revoke(call.at).map(|a| json(&a)),
+            RoomCall::Deliver(call) => self.deliver(&call).map(|a| json(&a)),
+            RoomCall::Presence => Ok(json(&SocketsAnswer {
+                sockets: self.state.get_websockets().len() as u32,
+            })),
+            RoomCall::Subscribe(call) => self
+                .backend_subscription(&call.topics, true)
+                .await
+                .map(|a| json(&a)),
+            RoomCall::Unsubscribe(call) => self
+                .backend_subscription(&call.topics, false)
+                .await
+                .map(|a| json(&a)),
+        }
+    }
+
     /// The worker's settings, read once per isolate.
     fn settings(&self) -> Outcome<Rc<Settings>> {
         Ok(crate::objects::settings(&self.env)?)

@@ -15,6 +15,8 @@ use edgepush_protocol::signature::SIGNATURE_HEADER;
 use edgepush_protocol::topic::Topic;
 use futures_util::future::join_all;
 use futures_util::lock::Mutex;
+use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
 use worker::{
     DurableObject, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result, State,
     durable_object,
@@ -28,7 +30,7 @@ use crate::internal::{
     TopicPresenceAnswer, TopicPublishCall,
 };
 use crate::namespaces::NamespaceOptions;
-use crate::objects::{self, Object, Outcome, json, to_response};
+use crate::objects::{self, Answer, Object, Outcome, answer_response, answer_rpc, json};
 use crate::room::{Accepted, ResumeRequest, Room};
 use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms};
 use crate::sql_store::{Count, MemberChange, Members, SqlStore, Templates};
@@ -59,21 +61,7 @@ impl DurableObject for TopicObject {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let answered = match TopicCall::from_json(&req.text().await?) {
-            Ok(TopicCall::Publish(call)) => self.publish(call).await.map(|a| json(&a)),
-            Ok(TopicCall::Join(call)) => self.join(&call).await.map(|a| json(&a)),
-            Ok(TopicCall::Replay(call)) => self
-                .with_stream(&call.topic, |stream| stream.replay_after(call.after))
-                .map(|page| json(&page)),
-            Ok(TopicCall::Leave(call)) => self
-                .leave(&call)
-                .await
-                .map(|()| json(&serde_json::json!({}))),
-            Ok(TopicCall::Presence(call)) => self.presence(&call.topic).map(|a| json(&a)),
-            Ok(TopicCall::Templates(call)) => self.templates(call.add.as_deref()).map(|a| json(&a)),
-            Err(failure) => Err(failure),
-        };
-        to_response(answered)
+        answer_response(self.answer(TopicCall::from_json(&req.text().await?)).await)
     }
 
     async fn alarm(&self) -> Result<Response> {
@@ -87,7 +75,33 @@ impl DurableObject for TopicObject {
     }
 }
 
+#[wasm_bindgen(wasm_bindgen_futures = ::worker::wasm_bindgen_futures)]
 impl TopicObject {
+    /// A call over Workers RPC (the method `call` of `server/entry.js`); answers `[status, body]`.
+    #[wasm_bindgen(js_name = call)]
+    pub async fn rpc(&self, call: String) -> JsValue {
+        answer_rpc(self.answer(TopicCall::from_json(&call)).await)
+    }
+}
+
+impl TopicObject {
+    /// Answers a call.
+    async fn answer(&self, call: Outcome<TopicCall>) -> Answer {
+        match call? {
+            TopicCall::Publish(call) => self.publish(call).await.map(|a| json(&a)),
+            TopicCall::Join(call) => self.join(&call).await.map(|a| json(&a)),
+            TopicCall::Replay(call) => self
+                .with_stream(&call.topic, |stream| stream.replay_after(call.after))
+                .map(|page| json(&page)),
+            TopicCall::Leave(call) => self
+                .leave(&call)
+                .await
+                .map(|()| json(&serde_json::json!({}))),
+            TopicCall::Presence(call) => self.presence(&call.topic).map(|a| json(&a)),
+            TopicCall::Templates(call) => self.templates(call.add.as_deref()).map(|a| json(&a)),
+        }
+    }
+
     fn settings(&self) -> Outcome<Rc<Settings>> {
         Ok(objects::settings(&self.env)?)
     }

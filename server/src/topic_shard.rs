@@ -8,6 +8,8 @@ use std::cell::RefCell;
 
 use edgepush_protocol::codes::{CloseCode, ErrorCode};
 use edgepush_protocol::frames::{PING, PONG, SUBPROTOCOL};
+use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
 use worker::{
     DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
     WebSocketPair, durable_object, worker_sys::WebSocketRequestResponsePair,
@@ -16,7 +18,10 @@ use worker::{
 use crate::expiry;
 use crate::internal::{JoinCall, Member, ShardCall, ShardConnectCall, SocketsAnswer};
 use crate::limits::Window;
-use crate::objects::{Outcome, call_text, json, settings, to_response};
+use crate::objects::{
+    Answer, Outcome, answer_response, answer_rpc, call_text, connect_over_rpc, json, settings,
+    to_response,
+};
 use crate::runtime::{log, random_id};
 use crate::sockets::{self, Seat, SocketInfo, error_frame};
 use crate::subscriptions::{self, Joins};
@@ -42,15 +47,10 @@ impl DurableObject for TopicShard {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let call = ShardCall::from_json(&call_text(&mut req).await?);
-        let answered = match call {
-            Ok(ShardCall::Connect(call)) => self.accept_socket(call).await,
-            Ok(ShardCall::Deliver(call)) => Ok(json(&SocketsAnswer {
-                sockets: sockets::deliver(&self.state, &self.joins, &call, |_| true),
-            })),
-            Err(failure) => Err(failure),
-        };
-        to_response(answered)
+        match ShardCall::from_json(&call_text(&mut req).await?) {
+            Ok(ShardCall::Connect(call)) => to_response(self.accept_socket(call).await),
+            call => answer_response(self.answer(call)),
+        }
     }
 
     async fn websocket_message(
@@ -97,7 +97,26 @@ impl DurableObject for TopicShard {
     }
 }
 
+#[wasm_bindgen]
 impl TopicShard {
+    /// A call over Workers RPC (the method `call` of `server/entry.js`); answers `[status, body]`.
+    #[wasm_bindgen(js_name = call)]
+    pub fn rpc(&self, call: String) -> JsValue {
+        answer_rpc(self.answer(ShardCall::from_json(&call)))
+    }
+}
+
+impl TopicShard {
+    /// Answers a call other than a connect, which only `fetch` can carry.
+    fn answer(&self, call: Outcome<ShardCall>) -> Answer {
+        match call? {
+            ShardCall::Connect(_) => Err(connect_over_rpc()),
+            ShardCall::Deliver(call) => Ok(json(&SocketsAnswer {
+                sockets: sockets::deliver(&self.state, &self.joins, &call, |_| true),
+            })),
+        }
+    }
+
     /// Accepts a verified topic socket, then joins the topic for it: `subscribed`, the replay,
     /// then live events. A failed join closes the socket with 1011 (the client reconnects).
     async fn accept_socket(&self, call: ShardConnectCall) -> Outcome<Result<Response>> {

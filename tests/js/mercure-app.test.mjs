@@ -66,8 +66,8 @@ async function startApp(port, { url, publicUrl }) {
 }
 
 before(async () => {
-  if (!existsSync(join(root, "server/build/index.js"))) {
-    throw new Error("server/build/index.js is missing: run scripts/build-worker.sh");
+  if (!existsSync(join(root, "server/build/entry.js"))) {
+    throw new Error("server/build/entry.js is missing: run scripts/build-worker.sh");
   }
   const [hubPort, localPort, domainPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const localOrigin = `http://localhost:${localPort}`;

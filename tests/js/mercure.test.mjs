@@ -49,7 +49,7 @@ let hub; // the hub's URL, as MERCURE_PUBLIC_URL
 let browser;
 
 before(async () => {
-  for (const file of ["server/build/index.js", "client-sdk/pkg/edgepush_client.js"]) {
+  for (const file of ["server/build/entry.js", "client-sdk/pkg/edgepush_client.js"]) {
     if (!existsSync(join(root, file))) {
       throw new Error(`${file} is missing: run scripts/build-worker.sh and scripts/build-sdk.sh`);
     }
