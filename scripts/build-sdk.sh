@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the browser SDK's npm package (@edgepush/client) into client-sdk/pkg/:
-#   edgepush_client.js (JS glue, ES module), edgepush_client_bg.wasm (wasm-opt -Oz),
+#   edgepush_client.js (the JS face of client-sdk/js/client.js bundled with the wasm-bindgen glue,
+#   ES module), edgepush_client_bg.wasm (wasm-opt -Oz),
 #   edgepush_client.inline.js (the glue with the wasm inlined: one ES module, entry "./inline"),
 #   edgepush_client.d.ts (TypeScript types), package.json, README.md, LICENSE;
 #   react.js and stimulus.js with their .d.ts (client-sdk/js/: the entries "./react" and
@@ -36,12 +37,18 @@ rm -rf "$out"
   --enable-sign-ext --enable-reference-types --enable-multivalue \
   -o "$out/edgepush_client_bg.wasm" "$out/edgepush_client_bg.wasm"
 
-# Minify the JS glue (whitespace, local names, comments): about a third of its gzip size. The
-# types live in the .d.ts, so nothing is lost for TypeScript users.
-"$ESBUILD_BIN" "$out/edgepush_client.js" --minify --format=esm --target=es2020 \
+# The package's module: the hand-written JS face (client-sdk/js/client.js: options, handlers,
+# state and error objects) bundled with the wasm-bindgen glue under it (imported as
+# ./edgepush_core.js, the wasm's `Core`), minified (whitespace, local names, comments). The types
+# live in the .d.ts (the TYPES section of client-sdk/src/js.rs), so nothing is lost for
+# TypeScript users. es2022: class fields and private methods, which every browser with the wasm
+# features above (reference types) has.
+mv "$out/edgepush_client.js" "$out/edgepush_core.js"
+cp "$root/client-sdk/js/client.js" "$out/client.js"
+"$ESBUILD_BIN" "$out/client.js" --bundle --minify --format=esm --target=es2022 \
   --log-level=warning --banner:js='/* @ts-self-types="./edgepush_client.d.ts" */' \
-  --outfile="$out/edgepush_client.min.js"
-mv "$out/edgepush_client.min.js" "$out/edgepush_client.js"
+  --outfile="$out/edgepush_client.js"
+rm "$out/client.js" "$out/edgepush_core.js"
 # Short import names instead of wasm-bindgen's `__wbg_<name>_<16 hex digits>`, in both files.
 node "$root/client-sdk/tools/shorten-imports.mjs" "$out" edgepush_client_bg.wasm edgepush_client.js
 # The single-module entry, from the finished glue and wasm.

@@ -1,8 +1,11 @@
 //! The handler registry: who listens to what, and delivering a [`Notice`] to them.
 //!
-//! Every handler, typed Rust or JS, has one shape (`FnMut(Notice) -> Result<(), Error>`), so that
-//! dispatch is one loop; an error a handler returns goes to the client's error handlers. Generic
-//! over the event payload `P` (a parsed JS object in the client), so it is tested natively.
+//! The Rust face's handlers: every one, typed or not, has one shape (`FnMut(Notice) -> Result<(),
+//! Error>`), so that dispatch is one loop; an error a handler returns goes to the client's error
+//! handlers. Generic over the event payload `P` (a parsed JS object in the client), so it is
+//! tested natively. The JS face keeps its handlers in JS with the same semantics
+//! (`client-sdk/js/client.js`, tested by `client-sdk/tests/js/client.test.mjs`); the JS package
+//! does not link this registry, only its [`Notice`]s.
 //!
 //! A handler belongs to the client or to one topic subscription ([`Scope`]): a topic's events,
 //! resyncs and refusals reach only the handlers of that topic's subscriptions, everything else
@@ -19,6 +22,9 @@ use crate::connection::State;
 use crate::error::Error;
 
 /// What a handler listens to.
+// Without `std` the Rust face has no event handlers (they decode payloads with serde), and the
+// JS face keeps its handlers in JS.
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 pub(crate) enum HandlerKind {
     /// Events with this name.
     Named(String),
@@ -62,7 +68,7 @@ pub(crate) enum Notice<'a, P> {
 
 impl<P> Notice<'_, P> {
     /// The topic whose subscriptions hear it; `None`: the client's handlers.
-    fn topic(&self) -> Option<&str> {
+    pub(crate) fn topic(&self) -> Option<&str> {
         match self {
             Self::Event(event, true) => event.topic.as_deref(),
             Self::Event(_, false) => None,

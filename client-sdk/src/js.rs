@@ -1,26 +1,30 @@
-//! The JS/TS face: every `#[wasm_bindgen]` export of the package lives here.
+//! The JS/TS face's core: every `#[wasm_bindgen]` export of the package lives here.
 //!
-//! `EdgepushClient` wraps the Rust [`Client`] and `EdgepushSubscription` its [`Subscription`];
-//! handlers are plain JS functions and events are handed over as the objects `JSON.parse`
-//! produced, without copying. The built-in
-//! events are checked without serde (`payload.text` / `payload.color` must be strings), which
-//! keeps serde's generic code out of the package. The TypeScript declarations are written by hand
-//! below so that handlers are typed (`on<P>()`, `onMessage`, `onBackground`). Every `on…` returns
-//! a function that removes its handler.
+//! The JS face itself (`EdgepushClient`, `EdgepushSubscription`) is a small hand-written ES
+//! module, `client-sdk/js/client.js`, which scripts/build-sdk.sh bundles with the wasm-bindgen
+//! glue as the package's `edgepush_client.js`: it reads and checks the options, keeps the
+//! handlers and calls them (the semantics of `crate::dispatch`), and builds the state and error
+//! objects; JS code is much smaller than the same code in wasm. Under it, [`JsCore`] (`Core` in
+//! JS) runs the connection: the driver tells it everything through one JS callback,
+//! `emit(kind, topic, a, b, c)` (see [`Emit`]); events are handed over as the objects
+//! `JSON.parse` produced, without copying.
+//!
+//! The TypeScript declarations of the JS face are written by hand below (so that handlers are
+//! typed: `on<P>()`, `onMessage`, `onBackground`) and become the package's `.d.ts`; the core
+//! itself is left out of them.
 
 use alloc::rc::Rc;
 use alloc::string::String;
-use alloc::vec;
 
 use wasm_bindgen::prelude::*;
 
 use crate::backoff::Options;
-use crate::client::{Client, Provider, RawEvent, Subscription, TokenDone};
+use crate::client::driver::{Driver, Sink};
+use crate::client::{Client, Provider, TokenDone};
 use crate::connection::{Position, State};
-use crate::dispatch::{HandlerKind, Notice};
+use crate::dispatch::Notice;
 use crate::error::Error;
-use crate::events::{BACKGROUND, MESSAGE};
-use crate::sys::{self, Function, Object, TypeError, get, js_error_text};
+use crate::sys::{self, Function, js_error_text};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
@@ -194,340 +198,190 @@ export class EdgepushClient {
 }
 "#;
 
-/// The JS client. See the TypeScript declarations above for the documented API.
-#[wasm_bindgen(js_name = EdgepushClient, skip_typescript)]
-pub struct JsClient {
-    client: Client,
+/// What the JS face's `emit` callback is told: the first argument, `kind`.
+mod kind {
+    /// `(event frame object)`, with the topic when the topic's subscriptions hear it.
+    pub const EVENT: u32 = 0;
+    /// `(state name, attempt | code, delayMs | reason)`.
+    pub const STATE: u32 = 1;
+    /// `(code, message, closeCode for "rejected")`.
+    pub const ERROR: u32 = 2;
+    /// `()`, with the topic for a topic's gap.
+    pub const RESYNC: u32 = 3;
+    /// `(code, message)` with the topic: the server refused or ended its subscription.
+    pub const UNSUBSCRIBED: u32 = 4;
+    /// `(count)` with the topic.
+    pub const OCCUPANCY: u32 = 5;
+    /// `(user, present)` with the topic.
+    pub const PRESENCE: u32 = 6;
+    /// `(done)`: call the app's token provider, then `done(token)` or `done({message})`.
+    pub const TOKEN: u32 = 7;
 }
 
-#[wasm_bindgen(js_class = EdgepushClient)]
-impl JsClient {
-    /// `new EdgepushClient({url, token, ...})`; throws a `TypeError` for bad options.
-    #[wasm_bindgen(constructor, skip_typescript)]
-    pub fn new(options: JsValue) -> Result<JsClient, JsValue> {
-        let url = get(&options, "url")
-            .as_string()
-            .ok_or_else(|| type_error("options.url must be a string"))?;
-        let mut builder = Client::builder(url).options(read_options(&options));
-        let token = get(&options, "token");
-        if let Some(token) = token.as_string() {
-            builder = builder.token(token);
-        } else if let Some(provider) = token.dyn_ref::<Function>() {
-            builder = builder.raw_token_provider(js_provider(provider.clone()));
-        } else {
-            return Err(type_error(
-                "options.token must be a string or a function returning a Promise of one",
-            ));
-        }
-        let resume = get(&options, "resume");
-        if resume.is_object() {
+/// The core of the JS client (`new Core(url, token, ...options, epoch, lastId, emit)` in
+/// `client-sdk/js/client.js`, which has checked the options).
+#[wasm_bindgen(js_name = Core, skip_typescript)]
+pub struct JsCore {
+    driver: Rc<Driver>,
+}
+
+#[wasm_bindgen(js_class = Core)]
+impl JsCore {
+    /// A client of `url` with a fixed `token`, or without one asking the app's token provider
+    /// through `emit`; the six timing options in [`Options`]' order, each in ms, negative for
+    /// the default; the resume position when `epoch` is given. Throws the message of a
+    /// configuration error (the JS face throws it as a `TypeError`).
+    #[wasm_bindgen(constructor)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        url: JsValue,
+        token: JsValue,
+        min_delay_ms: f64,
+        max_delay_ms: f64,
+        stable_after_ms: f64,
+        connect_timeout_ms: f64,
+        pong_timeout_ms: f64,
+        heartbeat_ms: f64,
+        epoch: JsValue,
+        last_id: f64,
+        emit: Function,
+    ) -> Result<JsCore, String> {
+        let number = |ms: f64| (ms >= 0.0).then_some(ms as u32);
+        let defaults = Options::default();
+        let options = Options {
+            min_delay_ms: number(min_delay_ms).unwrap_or(defaults.min_delay_ms),
+            max_delay_ms: number(max_delay_ms).unwrap_or(defaults.max_delay_ms),
+            stable_after_ms: number(stable_after_ms).unwrap_or(defaults.stable_after_ms),
+            connect_timeout_ms: number(connect_timeout_ms).unwrap_or(defaults.connect_timeout_ms),
+            pong_timeout_ms: number(pong_timeout_ms).unwrap_or(defaults.pong_timeout_ms),
+            heartbeat_ms: number(heartbeat_ms),
+        };
+        // Strings as `JsValue`s: the glue passes them as they are, and one import reads them.
+        let mut builder = Client::builder(url.as_string().unwrap_or_default()).options(options);
+        builder = match token.as_string() {
+            Some(token) => builder.token(token),
+            None => builder.raw_token_provider(js_provider(emit.clone())),
+        };
+        if let Some(epoch) = epoch.as_string() {
             builder = builder.resume_from(Position {
-                epoch: get(&resume, "epoch").as_string().unwrap_or_default(),
-                last_id: get(&resume, "lastId").as_f64().unwrap_or(0.0) as u64,
+                epoch,
+                last_id: last_id as u64,
             });
         }
-        let client = builder
-            .build()
-            .map_err(|error| type_error(&error.message()))?;
-        // A dropped (garbage-collected) JS handle must not silently close a live connection.
-        Ok(JsClient {
-            client: client.into_detached(),
-        })
+        let driver = builder
+            .driver(Rc::new(Emit(emit)))
+            .map_err(|error| error.message())?;
+        // A dropped (garbage-collected) handle does not close the connection: the driver keeps
+        // itself alive while it runs.
+        Ok(JsCore { driver })
     }
 
     /// Connects.
-    #[wasm_bindgen(skip_typescript)]
     pub fn connect(&self) {
-        self.client.connect();
+        self.driver.connect();
     }
 
     /// Stops everything.
-    #[wasm_bindgen(skip_typescript)]
     pub fn close(&self) {
-        self.client.close();
+        self.driver.close();
     }
 
-    /// Handles every event called `name`.
-    #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, name: &str, handler: Function) -> JsValue {
-        self.add(HandlerKind::Named(name.into()), None, handler)
+    /// Subscribes to `topic`; returns the subscription's handle.
+    pub fn subscribe(&self, topic: JsValue, token: JsValue) -> u32 {
+        let topic = topic.as_string().unwrap_or_default();
+        self.driver.subscribe(topic, token.as_string())
     }
 
-    /// Handles `Message` events with a string `text`.
-    #[wasm_bindgen(js_name = onMessage, skip_typescript)]
-    pub fn on_message(&self, handler: Function) -> JsValue {
-        self.add(HandlerKind::Named(MESSAGE.into()), Some("text"), handler)
+    /// Ends the subscription `handle` (the JS face removed its handlers).
+    pub fn unsubscribe(&self, handle: u32) {
+        self.driver.unsubscribe(handle);
     }
 
-    /// Handles `Background` events with a string `color`.
-    #[wasm_bindgen(js_name = onBackground, skip_typescript)]
-    pub fn on_background(&self, handler: Function) -> JsValue {
-        self.add(
-            HandlerKind::Named(BACKGROUND.into()),
-            Some("color"),
-            handler,
-        )
-    }
-
-    /// Handles events nobody else listens to.
-    #[wasm_bindgen(js_name = onUnknown, skip_typescript)]
-    pub fn on_unknown(&self, handler: Function) -> JsValue {
-        self.add(HandlerKind::Unknown, None, handler)
-    }
-
-    /// Called on every state change.
-    #[wasm_bindgen(js_name = onState, skip_typescript)]
-    pub fn on_state(&self, handler: Function) -> JsValue {
-        self.add(HandlerKind::State, None, handler)
-    }
-
-    /// Called with every error.
-    #[wasm_bindgen(js_name = onError, skip_typescript)]
-    pub fn on_error(&self, handler: Function) -> JsValue {
-        self.add(HandlerKind::Error, None, handler)
-    }
-
-    /// Called when events were lost for good.
-    #[wasm_bindgen(js_name = onResync, skip_typescript)]
-    pub fn on_resync(&self, handler: Function) -> JsValue {
-        self.add(HandlerKind::Resync, None, handler)
-    }
-
-    /// Subscribes to a topic.
-    #[wasm_bindgen(skip_typescript)]
-    pub fn subscribe(&self, topic: String, options: JsValue) -> JsSubscription {
-        let subscription = match get(&options, "token").as_string() {
-            Some(token) => self.client.subscribe_with_token(topic, token),
-            None => self.client.subscribe(topic),
-        };
-        // A garbage-collected handle does not end the subscription.
-        JsSubscription {
-            subscription: subscription.into_detached(),
-        }
-    }
-
-    /// The current state.
-    #[wasm_bindgen(getter, skip_typescript)]
-    pub fn state(&self) -> JsValue {
-        state_object(&self.client.state())
-    }
-
-    /// The resume position, once known.
-    #[wasm_bindgen(getter, skip_typescript)]
+    /// The resume position as `[epoch, lastId]`, once known.
     pub fn position(&self) -> JsValue {
-        match self.client.position() {
-            Some(position) => object(&[
-                ("epoch", position.epoch.into()),
-                ("lastId", (position.last_id as f64).into()),
-            ]),
+        match self.driver.position() {
+            Some(position) => {
+                sys::array_of2(&position.epoch.into(), &(position.last_id as f64).into())
+            }
             None => JsValue::UNDEFINED,
         }
     }
+}
 
-    /// Registers a handler; returns the function that removes it.
-    fn add(&self, kind: HandlerKind, check: Option<&'static str>, handler: Function) -> JsValue {
-        self.client
-            .add_handler(kind, js_handler(check, handler))
-            .into_js_remover()
+/// The JS face's sink: one callback, `emit(kind, topic, a, b, c)` (see [`kind`]), whose
+/// handlers live in JS. It removes handlers itself (a refused subscription's, and every one
+/// after `close()`), so [`Sink::closed`] has nothing to do here.
+struct Emit(Function);
+
+impl Emit {
+    fn emit(&self, kind: u32, topic: Option<&str>, a: JsValue, b: JsValue, c: JsValue) {
+        self.0.emit(&JsValue::UNDEFINED, kind, topic, &a, &b, &c);
     }
 }
 
-/// A subscription to one topic. See the TypeScript declarations above.
-#[wasm_bindgen(js_name = EdgepushSubscription, skip_typescript)]
-pub struct JsSubscription {
-    subscription: Subscription,
-}
-
-#[wasm_bindgen(js_class = EdgepushSubscription)]
-impl JsSubscription {
-    /// Handles every event of the topic called `name`.
-    #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, name: &str, handler: Function) -> JsValue {
-        self.add(HandlerKind::Named(name.into()), handler)
-    }
-
-    /// Called when events of the topic were lost for good.
-    #[wasm_bindgen(js_name = onResync, skip_typescript)]
-    pub fn on_resync(&self, handler: Function) -> JsValue {
-        self.add(HandlerKind::Resync, handler)
-    }
-
-    /// Called when the server refuses or ends the subscription.
-    #[wasm_bindgen(js_name = onError, skip_typescript)]
-    pub fn on_error(&self, handler: Function) -> JsValue {
-        self.add(HandlerKind::Error, handler)
-    }
-
-    /// Called with the topic's viewer count.
-    #[wasm_bindgen(js_name = onOccupancy, skip_typescript)]
-    pub fn on_occupancy(&self, handler: Function) -> JsValue {
-        self.add(HandlerKind::Occupancy, handler)
-    }
-
-    /// Called when a user comes to or leaves the topic.
-    #[wasm_bindgen(js_name = onPresence, skip_typescript)]
-    pub fn on_presence(&self, handler: Function) -> JsValue {
-        self.add(HandlerKind::Presence, handler)
-    }
-
-    /// Ends the subscription.
-    #[wasm_bindgen(skip_typescript)]
-    pub fn unsubscribe(&self) {
-        self.subscription.end();
-    }
-
-    /// Registers a handler; returns the function that removes it.
-    fn add(&self, kind: HandlerKind, handler: Function) -> JsValue {
-        self.subscription
-            .add_handler(kind, js_handler(None, handler))
-            .into_js_remover()
-    }
-}
-
-/// A JS handler in the common shape; `check` names the payload field that must be a string (for
-/// the typed built-in events). One adapter for every kind keeps the wasm small.
-fn js_handler(
-    check: Option<&'static str>,
-    handler: Function,
-) -> impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static {
-    move |notice| {
-        let argument = match notice {
-            Notice::Event(event, _) => {
-                if let Some(field) = check {
-                    check_string_field(event, field)?;
-                }
-                event.payload.clone()
+impl Sink for Emit {
+    fn notice(&self, notice: Notice<'_, JsValue>) {
+        let none = JsValue::UNDEFINED;
+        let (kind, a, b, c) = match notice {
+            Notice::Event(event, _) => (kind::EVENT, event.payload.clone(), none.clone(), none),
+            Notice::State(state) => {
+                let (b, c) = match state {
+                    State::Connecting { attempt } => ((*attempt).into(), none),
+                    State::Reconnecting { attempt, delay_ms } => {
+                        ((*attempt).into(), (*delay_ms).into())
+                    }
+                    State::Closed { code, reason } => ((*code).into(), reason.as_str().into()),
+                    State::Idle | State::Open | State::Offline => (none.clone(), none),
+                };
+                (kind::STATE, state.name().into(), b, c)
             }
-            Notice::State(state) => state_object(state),
-            Notice::Error(error) => error_object(error),
-            Notice::Resync(_) => JsValue::UNDEFINED,
-            Notice::Unsubscribed(refusal) => object(&[
-                ("topic", refusal.topic.as_str().into()),
-                ("code", refusal.error.code.as_str().into()),
-                ("message", refusal.error.message.as_str().into()),
-            ]),
-            Notice::Occupancy(occupancy) => (occupancy.count as f64).into(),
-            Notice::Presence(presence) => {
-                let user = presence.user.as_str().into();
-                let result = handler.call2(&JsValue::UNDEFINED, &user, &presence.present.into());
-                return result.map(drop).map_err(handler_threw);
+            Notice::Error(error) => {
+                let close_code = match error {
+                    Error::Rejected { code, .. } => (*code).into(),
+                    _ => none,
+                };
+                let message = error.message().into();
+                (kind::ERROR, error.code().into(), message, close_code)
             }
+            Notice::Resync(_) => (kind::RESYNC, none.clone(), none.clone(), none),
+            Notice::Unsubscribed(refusal) => (
+                kind::UNSUBSCRIBED,
+                refusal.error.code.as_str().into(),
+                refusal.error.message.as_str().into(),
+                none,
+            ),
+            Notice::Occupancy(occupancy) => (
+                kind::OCCUPANCY,
+                (occupancy.count as f64).into(),
+                none.clone(),
+                none,
+            ),
+            Notice::Presence(presence) => (
+                kind::PRESENCE,
+                presence.user.as_str().into(),
+                presence.present.into(),
+                none,
+            ),
         };
-        call(&handler, &argument)
+        self.emit(kind, notice.topic(), a, b, c);
     }
 }
 
-/// Reads the numeric options, keeping the defaults for the ones not given.
-fn read_options(options: &JsValue) -> Options {
-    let number = |key| get(options, key).as_f64().map(|n| n.clamp(0.0, 4e9) as u32);
-    let defaults = Options::default();
-    Options {
-        min_delay_ms: number("minDelayMs").unwrap_or(defaults.min_delay_ms),
-        max_delay_ms: number("maxDelayMs").unwrap_or(defaults.max_delay_ms),
-        stable_after_ms: number("stableAfterMs").unwrap_or(defaults.stable_after_ms),
-        connect_timeout_ms: number("connectTimeoutMs").unwrap_or(defaults.connect_timeout_ms),
-        pong_timeout_ms: number("pongTimeoutMs").unwrap_or(defaults.pong_timeout_ms),
-        heartbeat_ms: number("heartbeatMs"),
-    }
-}
-
-/// Wraps a JS token provider: its result (a string, or a Promise of one) becomes the token.
-/// `Promise.allSettled` turns both outcomes into one callback, called exactly once, so no
-/// futures executor is needed.
-fn js_provider(provider: Function) -> Provider {
+/// The app's token provider, called by the JS face when `emit` is told [`kind::TOKEN`]: it calls
+/// the closure it is given exactly once, with the token or `{message}` (an error's text).
+fn js_provider(emit: Function) -> Provider {
+    let emit = Rc::new(Emit(emit));
     Rc::new(move |done: TokenDone| {
-        let result = match provider.call0(&JsValue::UNDEFINED) {
-            Ok(result) => result,
-            Err(error) => return done(Err(js_error_text(&error))),
-        };
         // An `FnMut(JsValue)` like every other callback of the client (one closure adapter in
-        // the glue); handed over to JS, which frees it once the promise lets go of it.
+        // the glue); handed over to JS, which frees it once it lets go of it.
         let mut done = Some(done);
-        let settled = Closure::<dyn FnMut(JsValue)>::new(move |outcomes: JsValue| {
-            let Some(done) = done.take() else { return };
-            let outcome = get(&outcomes, "0");
-            done(
-                if get(&outcome, "status").as_string().as_deref() == Some("fulfilled") {
-                    get(&outcome, "value")
-                        .as_string()
-                        .ok_or_else(|| "the token provider did not return a string".into())
-                } else {
-                    Err(js_error_text(&get(&outcome, "reason")))
-                },
-            );
+        let settled = Closure::<dyn FnMut(JsValue)>::new(move |outcome: JsValue| {
+            if let Some(done) = done.take() {
+                done(outcome.as_string().ok_or_else(|| js_error_text(&outcome)));
+            }
         })
         .into_js_value();
-        sys::all_settled(&sys::array_of1(&result)).then(&settled);
+        let none = JsValue::UNDEFINED;
+        emit.emit(kind::TOKEN, None, settled, none.clone(), none);
     })
-}
-
-fn call(handler: &Function, argument: &JsValue) -> Result<(), Error> {
-    handler
-        .call1(&JsValue::UNDEFINED, argument)
-        .map(drop)
-        .map_err(handler_threw)
-}
-
-fn handler_threw(error: JsValue) -> Error {
-    Error::Handler {
-        reason: js_error_text(&error),
-    }
-}
-
-fn check_string_field(event: &RawEvent, field: &'static str) -> Result<(), Error> {
-    let payload = get(&event.payload, "payload");
-    if payload.is_object() && get(&payload, field).is_string() {
-        return Ok(());
-    }
-    let mut reason = String::from("payload.");
-    reason.push_str(field);
-    reason.push_str(" must be a string");
-    Err(Error::BadPayload {
-        name: event.name.clone(),
-        reason,
-    })
-}
-
-fn type_error(message: &str) -> JsValue {
-    TypeError::new(message).into()
-}
-
-fn object(fields: &[(&str, JsValue)]) -> JsValue {
-    let object = Object::new();
-    for (key, value) in fields {
-        let _ = sys::reflect_set(&object, &(*key).into(), value);
-    }
-    object.into()
-}
-
-fn state_object(state: &State) -> JsValue {
-    let name = ("state", state.name().into());
-    match state {
-        State::Connecting { attempt } => object(&[name, ("attempt", (*attempt).into())]),
-        State::Reconnecting { attempt, delay_ms } => object(&[
-            name,
-            ("attempt", (*attempt).into()),
-            ("delayMs", (*delay_ms).into()),
-        ]),
-        State::Closed { code, reason } => object(&[
-            name,
-            ("code", (*code).into()),
-            ("reason", reason.as_str().into()),
-        ]),
-        State::Idle | State::Open | State::Offline => object(&[name]),
-    }
-}
-
-fn error_object(error: &Error) -> JsValue {
-    let mut fields = vec![
-        ("code", error.code().into()),
-        ("message", error.message().into()),
-        ("terminal", error.is_terminal().into()),
-    ];
-    match error {
-        Error::BadPayload { name, .. } => fields.push(("event", name.as_str().into())),
-        Error::Rejected { code, .. } => fields.push(("closeCode", (*code).into())),
-        _ => {}
-    }
-    object(&fields)
 }

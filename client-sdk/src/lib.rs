@@ -95,18 +95,23 @@
 //! - [`connection`]: the state machine (states, backoff, heartbeat, close-code decisions, token
 //!   expiry, dedupe, resume position) as a plain struct that takes inputs with the time and a
 //!   random number and returns actions. No I/O; tested natively with a fake clock.
-//! - `dispatch`: the handler registry (`HandlerKind`, `Notice`, `Handlers`): who listens to what,
-//!   where a handler's error goes, and removing one handler (a `HandlerGuard` or the function
-//!   an `on…` of the JS face returns). Generic over the payload; tested natively.
+//! - `dispatch`: the Rust face's handler registry (`HandlerKind`, `Notice`, `Handlers`): who
+//!   listens to what, where a handler's error goes, and removing one handler (a `HandlerGuard`).
+//!   Generic over the payload; tested natively.
 //! - `decode`: server frames into the machine's [`connection::Frame`]s, and a token's `exp`, read
 //!   from a parsed JSON object (the browser's `JSON.parse` result in the client); tested
 //!   natively against the sample frames of `protocol/codes.json`.
 //! - `client` (wasm32 only): `Client` and `ClientBuilder` (`client/builder.rs`); the driver that
 //!   feeds the machine and carries out its actions (`client/driver.rs`); the socket, timer and
-//!   listeners it holds, released on drop (`client/browser.rs`). Typed Rust handlers decode
-//!   payloads with `serde-wasm-bindgen`.
+//!   listeners it holds, released on drop (`client/browser.rs`); the driver tells a `Sink` what
+//!   the app hears: the Rust face's `Handlers`, or the JS face's callback. Typed Rust handlers
+//!   decode payloads with `serde-wasm-bindgen`.
 //! - `sys` (wasm32 only): the few browser APIs the client imports, and reading JS values.
-//! - `js` (wasm32 only): the JS face; every `#[wasm_bindgen]` export lives there.
+//! - `js` (wasm32 only): the core under the JS face (`Core`: connect, close, subscribe, and one
+//!   callback that hears everything) and the face's TypeScript declarations; every
+//!   `#[wasm_bindgen]` export lives there. The face itself (options, handlers, the objects they
+//!   receive) is the hand-written ES module `client-sdk/js/client.js`, which
+//!   `scripts/build-sdk.sh` bundles with the wasm-bindgen glue.
 //! - `noop` (every target but wasm32): the Rust API doing nothing, so that the server build of a
 //!   Leptos or Dioxus app (SSR, fullstack) compiles the same code: `build()` checks the
 //!   configuration, the client never connects, handlers are never called, streams end at once.

@@ -98,6 +98,19 @@ extern "C" {
         b: &JsValue,
     ) -> Result<JsValue, JsValue>;
 
+    /// `function.call(this_arg, kind, topic, a, b, c)`: the JS face's one callback
+    /// (`crate::js`), which never throws.
+    #[wasm_bindgen(method, js_name = call)]
+    pub fn emit(
+        this: &Function,
+        this_arg: &JsValue,
+        kind: u32,
+        topic: Option<&str>,
+        a: &JsValue,
+        b: &JsValue,
+        c: &JsValue,
+    );
+
     /// A promise, for `then` only.
     pub type Thenable;
 

@@ -1,6 +1,5 @@
 //! [`ClientBuilder`]: where to connect, where the token comes from, timing, and where to resume.
 
-#[cfg(feature = "std")]
 use alloc::rc::Rc;
 use alloc::string::String;
 #[cfg(feature = "std")]
@@ -8,10 +7,11 @@ use core::{fmt::Display, future::Future};
 
 #[cfg(feature = "std")]
 use super::TokenDone;
-use super::driver::{Driver, read_token};
+use super::driver::{Driver, Sink, read_token};
 use super::{Client, Provider};
 use crate::backoff::Options;
 use crate::connection::{Connection, Position};
+use crate::dispatch::Handlers;
 use crate::error::Error;
 
 /// Configures a [`Client`]: where to connect, where the token comes from, timing, and where to
@@ -87,6 +87,17 @@ impl ClientBuilder {
     /// [`Client::connect`]. Fails with [`Error::Config`] for a URL that is not `http(s)://` or
     /// `ws(s)://`, or when neither a token nor a provider was given.
     pub fn build(self) -> Result<Client, Error> {
+        let handlers = Rc::new(Handlers::new());
+        Ok(Client {
+            driver: self.driver(handlers.clone())?,
+            handlers,
+            #[cfg(feature = "std")]
+            clones: Rc::new(()),
+        })
+    }
+
+    /// The client's driver, telling `sink` what the app hears (the JS face: its callback).
+    pub(crate) fn driver(self, sink: Rc<dyn Sink>) -> Result<Rc<Driver>, Error> {
         let (fixed, provider) = match self.token {
             Some(TokenSource::Fixed(value)) => (Some(read_token(value)), None),
             Some(TokenSource::Provider(provider)) => (None, Some(provider)),
@@ -100,11 +111,6 @@ impl ClientBuilder {
         if let Some(position) = self.position {
             machine.set_position(position);
         }
-        Ok(Client {
-            driver: Driver::new(machine, provider),
-            close_on_drop: true,
-            #[cfg(feature = "std")]
-            clones: Rc::new(()),
-        })
+        Ok(Driver::new(machine, provider, sink))
     }
 }

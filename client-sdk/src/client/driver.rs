@@ -10,6 +10,10 @@
 //! starts a driver for it (with the machine's [`Connection::topic_socket`]), which hands what it
 //! receives to the client's handlers and tells the client's machine when the topic is refused.
 //!
+//! What the app hears goes to a [`Sink`]: the Rust face's handler registry
+//! ([`Handlers`](crate::dispatch::Handlers)), or the JS face's one callback, whose handlers live
+//! in JS.
+//!
 //! Handlers may call back into the client (e.g. `close()` from an event handler): inputs that
 //! arrive while the driver is busy are queued and handled right after, never re-entrantly.
 //!
@@ -36,16 +40,32 @@ use super::Provider;
 use super::browser::{Callback, Listener, Socket, Timer};
 use crate::connection::{Action, Connection, Frame, Input, Position, State, Token};
 use crate::decode;
-use crate::dispatch::{Handlers, Notice};
+use crate::dispatch::Notice;
 use crate::error::Error;
 use crate::sys::{self, CloseEvent, EventTarget, MessageEvent};
 
+/// Where a client's driver sends what the app hears (events carry the parsed frame object).
+pub(crate) trait Sink {
+    /// Tells the app's handlers.
+    fn notice(&self, notice: Notice<'_, JsValue>);
+    /// The app called `close()` and its handlers heard the final `closed` state: they are over.
+    fn closed(&self) {}
+}
+
+/// Who hears what a driver reports.
+enum Audience {
+    /// The app, through the client's sink.
+    App(Rc<dyn Sink>),
+    /// The driver of a topic socket: the client's driver, whose handlers hear its topic.
+    Client(Weak<Driver>),
+}
+
 /// Everything a client is, shared by its handle and, weakly, by every browser callback.
-pub(super) struct Driver {
+pub(crate) struct Driver {
     /// The machine and the browser resources its actions hold.
     engine: RefCell<Engine>,
-    /// The app's handlers (JS or Rust); events carry the parsed frame object.
-    pub(super) handlers: Handlers<JsValue>,
+    /// Who hears what happens.
+    audience: Audience,
     /// Inputs that arrived while [`run`](Self::run) was busy, in order.
     inputs: RefCell<Vec<Input<JsValue>>>,
     /// Whether [`run`](Self::run) is busy.
@@ -54,8 +74,6 @@ pub(super) struct Driver {
     state: RefCell<State>,
     /// The number of the last subscription handle given out.
     last_handle: Cell<u32>,
-    /// For the driver of a topic socket: the client's driver, whose handlers hear its topic.
-    client: Option<Weak<Driver>>,
 }
 
 /// The machine and what its actions opened.
@@ -86,15 +104,15 @@ fn free<T, E>(borrow: Result<T, E>) -> Option<T> {
 }
 
 impl Driver {
-    pub(super) fn new(machine: Connection, provider: Option<Provider>) -> Rc<Self> {
-        Self::with(machine, provider, None)
-    }
-
-    fn with(
+    pub(super) fn new(
         machine: Connection,
         provider: Option<Provider>,
-        client: Option<Weak<Driver>>,
+        sink: Rc<dyn Sink>,
     ) -> Rc<Self> {
+        Self::with(machine, provider, Audience::App(sink))
+    }
+
+    fn with(machine: Connection, provider: Option<Provider>, audience: Audience) -> Rc<Self> {
         Rc::new(Self {
             engine: RefCell::new(Engine {
                 machine,
@@ -106,18 +124,17 @@ impl Driver {
                 closed_by_app: false,
                 topic_sockets: Vec::new(),
             }),
-            handlers: Handlers::new(),
+            audience,
             inputs: RefCell::new(Vec::new()),
             running: Cell::new(false),
             state: RefCell::new(State::Idle),
             last_handle: Cell::new(0),
-            client,
         })
     }
 
     /// Starts the machine, with the browser's network state and listeners, unless the app closed
     /// the client.
-    pub(super) fn connect(self: &Rc<Self>) {
+    pub(crate) fn connect(self: &Rc<Self>) {
         {
             let Some(mut engine) = free(self.engine.try_borrow_mut()) else {
                 return;
@@ -142,7 +159,7 @@ impl Driver {
     }
 
     /// Stops the machine for good.
-    pub(super) fn close(self: &Rc<Self>) {
+    pub(crate) fn close(self: &Rc<Self>) {
         if let Some(mut engine) = free(self.engine.try_borrow_mut()) {
             engine.closed_by_app = true;
         }
@@ -151,7 +168,7 @@ impl Driver {
 
     /// Subscribes to `topic` (sent at once when connected, else with the next `welcome`);
     /// returns the new subscription's handle.
-    pub(super) fn subscribe(self: &Rc<Self>, topic: String, token: Option<String>) -> u32 {
+    pub(crate) fn subscribe(self: &Rc<Self>, topic: String, token: Option<String>) -> u32 {
         let handle = self.last_handle.get().wrapping_add(1);
         self.last_handle.set(handle);
         self.run(Input::Subscribe {
@@ -162,17 +179,13 @@ impl Driver {
         handle
     }
 
-    /// Ends the subscription `handle`: its handlers are gone at once.
-    pub(super) fn unsubscribe(self: &Rc<Self>, handle: u32) {
-        drop(
-            self.handlers
-                .remove(&|_, scope| scope.is_some_and(|scope| scope.handle == handle)),
-        );
+    /// Ends the subscription `handle` (whose handlers its face removed).
+    pub(crate) fn unsubscribe(self: &Rc<Self>, handle: u32) {
         self.run(Input::Unsubscribe { handle });
     }
 
     /// The last state reported.
-    pub(super) fn state(&self) -> State {
+    pub(crate) fn state(&self) -> State {
         match free(self.state.try_borrow()) {
             Some(state) => state.clone(),
             None => State::Idle,
@@ -180,7 +193,7 @@ impl Driver {
     }
 
     /// The machine's resume position.
-    pub(super) fn position(&self) -> Option<Position> {
+    pub(crate) fn position(&self) -> Option<Position> {
         free(self.engine.try_borrow())?.machine.position()
     }
 
@@ -284,12 +297,16 @@ impl Driver {
             }
             Action::Occupancy(occupancy) => self.notify(Notice::Occupancy(&occupancy)),
             Action::Presence(presence) => self.notify(Notice::Presence(&presence)),
-            Action::Unsubscribed(refusal) if self.client.is_some() => {
+            Action::Unsubscribed(refusal) => match &self.audience {
                 // A topic socket's topic was refused: the client's machine ends it.
-                if let Some(client) = self.client.as_ref().and_then(Weak::upgrade) {
-                    client.run(Input::TopicEnded(refusal));
+                Audience::Client(client) => {
+                    if let Some(client) = client.upgrade() {
+                        client.run(Input::TopicEnded(refusal));
+                    }
                 }
-            }
+                // The sink also ends the handlers of the topic's subscriptions.
+                Audience::App(sink) => sink.notice(Notice::Unsubscribed(&refusal)),
+            },
             Action::OpenTopicSocket(topic, token) => {
                 let Some(mut engine) = free(self.engine.try_borrow_mut()) else {
                     return;
@@ -298,8 +315,8 @@ impl Driver {
                     return;
                 }
                 let machine = engine.machine.topic_socket(topic.clone(), token);
-                let reader =
-                    Self::with(machine, engine.provider.clone(), Some(Rc::downgrade(self)));
+                let client = Audience::Client(Rc::downgrade(self));
+                let reader = Self::with(machine, engine.provider.clone(), client);
                 engine.topic_sockets.push((topic, reader.clone()));
                 drop(engine);
                 reader.connect();
@@ -314,32 +331,21 @@ impl Driver {
                     reader.close();
                 }
             }
-            Action::Unsubscribed(refusal) => {
-                self.notify(Notice::Unsubscribed(&refusal));
-                // The subscriptions of the topic are over, and so are their handlers.
-                drop(
-                    self.handlers.remove(&|_, scope| {
-                        scope.is_some_and(|scope| scope.topic == refusal.topic)
-                    }),
-                );
-            }
         }
     }
 
-    /// Calls the handlers (a topic socket's driver: the client's, its state aside); an error
-    /// nobody listens to goes to the browser console.
+    /// Tells the app (a topic socket's driver: the client's handlers, its state aside).
     fn notify(&self, notice: Notice<'_, JsValue>) {
-        if let Some(client) = &self.client {
-            if let Some(client) = client.upgrade()
-                && !matches!(notice, Notice::State(_))
-            {
-                client.notify(notice);
+        match &self.audience {
+            Audience::App(sink) => sink.notice(notice),
+            Audience::Client(client) => {
+                if let Some(client) = client.upgrade()
+                    && !matches!(notice, Notice::State(_))
+                {
+                    client.notify(notice);
+                }
             }
-            return;
         }
-        self.handlers.notify(notice, &|error: &Error| {
-            sys::console_warn("edgepush:", &error.message())
-        });
     }
 
     /// Records and reports the new state. `Closed` releases every browser resource and the
@@ -369,8 +375,8 @@ impl Driver {
             reader.close();
         }
         self.notify(Notice::State(&state));
-        if closed_by_app {
-            drop(self.handlers.take());
+        if closed_by_app && let Audience::App(sink) = &self.audience {
+            sink.closed();
         }
         drop(keep_alive);
     }

@@ -1,5 +1,5 @@
-//! The browser client: [`Client`], the Rust API and the engine under the JS API too, built with
-//! [`ClientBuilder`].
+//! The browser client: [`Client`], the Rust API, built with [`ClientBuilder`]; its driver is the
+//! engine under the JS API too (`crate::js`).
 //!
 //! - `builder`: [`ClientBuilder`].
 //! - `driver`: runs the [`Connection`](crate::connection::Connection) machine, one input at a
@@ -12,7 +12,7 @@
 
 mod browser;
 mod builder;
-mod driver;
+pub(crate) mod driver;
 #[cfg(feature = "std")]
 mod stream;
 mod subscription;
@@ -21,21 +21,20 @@ use alloc::boxed::Box;
 use alloc::rc::{Rc, Weak};
 use alloc::string::String;
 
+#[cfg(feature = "std")]
 use edgepush_protocol::frames::EventFrame;
 #[cfg(feature = "std")]
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
-use wasm_bindgen::closure::Closure;
 
 use crate::connection::{Position, State};
-use crate::dispatch::{HandlerKind, Notice};
+use crate::dispatch::{HandlerKind, Handlers, Notice};
 use crate::error::Error;
 #[cfg(feature = "std")]
 use crate::events::{BACKGROUND, Background, Event, MESSAGE, Message};
-#[cfg(feature = "std")]
 use crate::sys;
 pub use builder::ClientBuilder;
-use driver::Driver;
+use driver::{Driver, Sink};
 pub use subscription::Subscription;
 
 /// Receives what the token provider produced: the token, or an error text.
@@ -46,6 +45,7 @@ pub(crate) type Provider = Rc<dyn Fn(TokenDone)>;
 
 /// An event as it comes off the socket: `payload` holds the whole parsed frame object
 /// (`{type, id, name, payload, ts}`), which the JS API hands out as is.
+#[cfg(feature = "std")]
 pub(crate) type RawEvent = EventFrame<JsValue>;
 
 /// A live connection to edgepush for one user: reconnects with backoff, refreshes its token,
@@ -60,7 +60,8 @@ pub(crate) type RawEvent = EventFrame<JsValue>;
 /// Two clients are `==` when they are clones of one.
 pub struct Client {
     driver: Rc<Driver>,
-    close_on_drop: bool,
+    /// The handlers, which the driver tells (as its [`Sink`]).
+    handlers: Rc<Handlers<JsValue>>,
     /// Counts the clones of this handle: only the last one dropped closes the connection.
     #[cfg(feature = "std")]
     clones: Rc<()>,
@@ -71,7 +72,7 @@ impl Clone for Client {
     fn clone(&self) -> Self {
         Self {
             driver: self.driver.clone(),
-            close_on_drop: self.close_on_drop,
+            handlers: self.handlers.clone(),
             clones: self.clones.clone(),
         }
     }
@@ -92,11 +93,6 @@ impl Client {
     /// `"https://push.example.com"` (`ws(s)://` works too).
     pub fn builder(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder::new(url.into())
-    }
-
-    pub(crate) fn into_detached(mut self) -> Self {
-        self.close_on_drop = false;
-        self
     }
 
     /// Connects (asynchronously; watch [`on_state`](Self::on_state)). Also restarts a client the
@@ -200,7 +196,7 @@ impl Client {
     /// else on connect, and again after every reconnect, resuming where it left off. Dropping the
     /// [`Subscription`] unsubscribes.
     pub fn subscribe(&self, topic: impl Into<String>) -> Subscription {
-        Subscription::new(self.driver.clone(), topic.into(), None)
+        Subscription::new(self, topic.into(), None)
     }
 
     /// [`subscribe`](Self::subscribe) with a subscription token from the app's backend, for
@@ -210,16 +206,34 @@ impl Client {
         topic: impl Into<String>,
         token: impl Into<String>,
     ) -> Subscription {
-        Subscription::new(self.driver.clone(), topic.into(), Some(token.into()))
+        Subscription::new(self, topic.into(), Some(token.into()))
     }
 
     /// Registers a handler of the common shape.
-    pub(crate) fn add_handler(
+    pub(super) fn add_handler(
         &self,
         kind: HandlerKind,
         handler: impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static,
     ) -> HandlerGuard {
-        HandlerGuard::new(&self.driver, self.driver.handlers.add(None, kind, handler))
+        HandlerGuard::new(&self.handlers, self.handlers.add(None, kind, handler))
+    }
+}
+
+/// The Rust face's handlers hear the driver; an error nobody listens to goes to the browser
+/// console.
+impl Sink for Handlers<JsValue> {
+    fn notice(&self, notice: Notice<'_, JsValue>) {
+        self.notify(notice, &|error: &Error| {
+            sys::console_warn("edgepush:", &error.message())
+        });
+        if let Notice::Unsubscribed(refusal) = notice {
+            // The subscriptions of the topic are over, and so are their handlers.
+            drop(self.remove(&|_, scope| scope.is_some_and(|scope| scope.topic == refusal.topic)));
+        }
+    }
+
+    fn closed(&self) {
+        drop(self.take());
     }
 }
 
@@ -231,14 +245,14 @@ impl Client {
 /// of a closed client, or one removed already, does nothing.
 #[must_use = "dropping a HandlerGuard removes the handler: keep it, or call `forget()`"]
 pub struct HandlerGuard {
-    driver: Weak<Driver>,
+    handlers: Weak<Handlers<JsValue>>,
     id: u32,
 }
 
 impl HandlerGuard {
-    fn new(driver: &Rc<Driver>, id: u32) -> Self {
+    fn new(handlers: &Rc<Handlers<JsValue>>, id: u32) -> Self {
         Self {
-            driver: Rc::downgrade(driver),
+            handlers: Rc::downgrade(handlers),
             id,
         }
     }
@@ -250,26 +264,15 @@ impl HandlerGuard {
 
     /// Keeps the handler until the client closes (or the subscription ends), without a guard.
     pub fn forget(mut self) {
-        self.driver = Weak::new();
-    }
-
-    /// For the JS API: a function that removes the handler when called (and nothing else: a
-    /// garbage-collected function leaves the handler in place).
-    pub(crate) fn into_js_remover(mut self) -> JsValue {
-        let (driver, id) = (core::mem::take(&mut self.driver), self.id);
-        Closure::<dyn FnMut(JsValue)>::new(move |_| remove_handler(&driver, id)).into_js_value()
+        self.handlers = Weak::new();
     }
 }
 
 impl Drop for HandlerGuard {
     fn drop(&mut self) {
-        remove_handler(&self.driver, self.id);
-    }
-}
-
-fn remove_handler(driver: &Weak<Driver>, id: u32) {
-    if let Some(driver) = driver.upgrade() {
-        driver.handlers.remove_handler(id);
+        if let Some(handlers) = self.handlers.upgrade() {
+            handlers.remove_handler(self.id);
+        }
     }
 }
 
@@ -279,9 +282,7 @@ impl Drop for Client {
         if Rc::strong_count(&self.clones) > 1 {
             return;
         }
-        if self.close_on_drop {
-            self.close();
-        }
+        self.close();
     }
 }
 

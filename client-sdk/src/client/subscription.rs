@@ -7,9 +7,9 @@ use alloc::string::String;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 
-use super::HandlerGuard;
 use super::driver::Driver;
-use crate::dispatch::{HandlerKind, Notice, Scope};
+use super::{Client, HandlerGuard};
+use crate::dispatch::{HandlerKind, Handlers, Notice, Scope};
 use crate::error::Error;
 #[cfg(feature = "std")]
 use crate::events::Event;
@@ -26,26 +26,21 @@ use edgepush_protocol::frames::Unsubscribed;
 #[must_use = "dropping a Subscription unsubscribes"]
 pub struct Subscription {
     driver: Rc<Driver>,
+    /// The client's handlers, which this subscription's join.
+    handlers: Rc<Handlers<JsValue>>,
     topic: String,
     handle: u32,
-    unsubscribe_on_drop: bool,
 }
 
 impl Subscription {
-    pub(super) fn new(driver: Rc<Driver>, topic: String, token: Option<String>) -> Self {
-        let handle = driver.subscribe(topic.clone(), token);
+    pub(super) fn new(client: &Client, topic: String, token: Option<String>) -> Self {
+        let handle = client.driver.subscribe(topic.clone(), token);
         Self {
-            driver,
+            driver: client.driver.clone(),
+            handlers: client.handlers.clone(),
             topic,
             handle,
-            unsubscribe_on_drop: true,
         }
-    }
-
-    /// For the JS API: a garbage-collected handle does not end the subscription.
-    pub(crate) fn into_detached(mut self) -> Self {
-        self.unsubscribe_on_drop = false;
-        self
     }
 
     /// The topic, as given to `subscribe`.
@@ -118,13 +113,8 @@ impl Subscription {
         drop(self);
     }
 
-    /// Ends the subscription (the JS API's `unsubscribe()`); again is harmless.
-    pub(crate) fn end(&self) {
-        self.driver.unsubscribe(self.handle);
-    }
-
     /// Registers a handler of the common shape for this subscription.
-    pub(crate) fn add_handler(
+    pub(super) fn add_handler(
         &self,
         kind: HandlerKind,
         handler: impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static,
@@ -134,16 +124,20 @@ impl Subscription {
             handle: self.handle,
         };
         HandlerGuard::new(
-            &self.driver,
-            self.driver.handlers.add(Some(scope), kind, handler),
+            &self.handlers,
+            self.handlers.add(Some(scope), kind, handler),
         )
     }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        if self.unsubscribe_on_drop {
-            self.end();
-        }
+        let handle = self.handle;
+        // Its handlers are gone at once.
+        drop(
+            self.handlers
+                .remove(&|_, scope| scope.is_some_and(|scope| scope.handle == handle)),
+        );
+        self.driver.unsubscribe(handle);
     }
 }
