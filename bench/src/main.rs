@@ -411,12 +411,16 @@ impl Bench {
                     let (edgepush, pushpin) = scenarios::size(&self.repo);
                     (Ok(edgepush), Ok(pushpin))
                 }
-                Some((_, Workload::Hostile)) => {
+                Some((_, workload @ (Workload::Hostile | Workload::ObjectCalls))) => {
                     // Workers of its own, and no other server running meanwhile.
                     if let Some(s) = servers.take() {
                         tokio::task::block_in_place(|| drop(s));
                     }
-                    self.measure_hostile(&scenario.name()).await?
+                    if workload == Workload::Hostile {
+                        self.measure_hostile(&scenario.name()).await?
+                    } else {
+                        self.measure_calls(&scenario.name(), workload).await?
+                    }
                 }
                 Some((runtime, workload)) => {
                     // Fresh servers for every scenario of a full run (clean memory and storage);
@@ -530,15 +534,7 @@ impl Bench {
             let edgepush = tokio::task::block_in_place(|| {
                 Edgepush::start(&self.work, &self.groups, vars, self.args.object_calls)
             })?;
-            let target = Target::new(
-                Kind::Edgepush,
-                format!("ws://127.0.0.1:{}/connect", edgepush.port),
-                format!("http://127.0.0.1:{}/publish", edgepush.port),
-                edgepush.pgids(),
-                self.tokens.clone(),
-                self.signing.clone(),
-            )
-            .map(Arc::new)?;
+            let target = self.target_of(&edgepush)?;
             eprintln!("bench: {name}, {side}");
             let result = hostile::run(&target, &self.params, limited).await;
             if let Err(e) = &result {
@@ -550,6 +546,50 @@ impl Bench {
         let after = sides.pop().unwrap_or(Err(Error::Skipped));
         let before = sides.pop().unwrap_or(Err(Error::Skipped));
         Ok((before, after))
+    }
+
+    /// An edgepush worker started for one scenario, as the scenario sees it.
+    fn target_of(&self, edgepush: &Edgepush) -> Result<Arc<Target>> {
+        Target::new(
+            Kind::Edgepush,
+            format!("ws://127.0.0.1:{}/connect", edgepush.port),
+            format!("http://127.0.0.1:{}/publish", edgepush.port),
+            edgepush.pgids(),
+            self.tokens.clone(),
+            self.signing.clone(),
+        )
+        .map(Arc::new)
+    }
+
+    /// Runs `workload` on two fresh edgepush workers under plain workerd, one after the other:
+    /// calling the Durable Objects over Workers RPC, then through `fetch`.
+    async fn measure_calls(
+        &self,
+        name: &str,
+        workload: Workload,
+    ) -> Result<(Result<Measured>, Result<Measured>)> {
+        if self.args.system == Some(Kind::Pushpin) {
+            return Ok((Err(Error::Skipped), Err(Error::Skipped)));
+        }
+        let mut sides = Vec::new();
+        for (calls, side) in [ObjectCalls::Rpc, ObjectCalls::Fetch]
+            .into_iter()
+            .zip(Layout::Calls.names())
+        {
+            eprintln!("bench: starting edgepush (plain workerd), {side}");
+            let edgepush = tokio::task::block_in_place(|| {
+                let templates = self.repo.join("bench/workerd");
+                Edgepush::start_workerd(&self.repo, &templates, &self.work, &self.groups, calls)
+            })?;
+            let target = self.target_of(&edgepush)?;
+            let breakdown = || edgepush.breakdown();
+            let work = workload.run(&target, &self.params, &breakdown);
+            sides.push(run_one(name, side, &self.params, &target.pgids, work).await);
+            tokio::task::block_in_place(|| drop(edgepush));
+        }
+        let fetch = sides.pop().unwrap_or(Err(Error::Skipped));
+        let rpc = sides.pop().unwrap_or(Err(Error::Skipped));
+        Ok((rpc, fetch))
     }
 
     /// Writes the Markdown report and its chart (a full run's under `--out` as the stamp, and a

@@ -20,6 +20,9 @@ pub enum Layout {
     /// beside its topic sockets, the SDK's path (in the `pushpin` slot); the ratio Mercure /
     /// topic sockets.
     Paths,
+    /// edgepush twice, calling its Durable Objects over Workers RPC (in the `edgepush` slot) and
+    /// through `fetch` (in the `pushpin` slot); the ratio RPC / fetch.
+    Calls,
 }
 
 impl Layout {
@@ -29,6 +32,7 @@ impl Layout {
             Self::Systems => ["edgepush", "Pushpin"],
             Self::BeforeAfter => ["before (limits off)", "after (default limits)"],
             Self::Paths => ["Mercure (SSE)", "topic sockets (SDK path)"],
+            Self::Calls => ["Workers RPC", "fetch"],
         }
     }
 
@@ -38,6 +42,7 @@ impl Layout {
             Self::Systems => "edgepush / Pushpin",
             Self::BeforeAfter => "after / before",
             Self::Paths => "Mercure / topic sockets",
+            Self::Calls => "RPC / fetch",
         }
     }
 }
@@ -280,7 +285,9 @@ pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, S
             let p = find(&s.pushpin, i, row.key);
             let number = |v: &Option<Value>| v.as_ref().and_then(|v| v.number);
             let ratio = match s.layout {
-                Layout::Systems | Layout::Paths => ratio(row, number(&e), number(&p)),
+                Layout::Systems | Layout::Paths | Layout::Calls => {
+                    ratio(row, number(&e), number(&p))
+                }
                 Layout::BeforeAfter => after_over_before(number(&e), number(&p)),
             };
             let label = e
