@@ -18,9 +18,10 @@ extern "C" {
     #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
     static GLOBAL_THIS: JsValue;
 
-    /// `atob(data)`: decodes standard base64 into a binary string.
+    /// `atob(data)`: decodes standard base64 into a binary string (handed on to [`json_parse`]
+    /// as it is).
     #[wasm_bindgen(catch)]
-    pub fn atob(data: &str) -> Result<String, JsValue>;
+    pub fn atob(data: &str) -> Result<JsValue, JsValue>;
 
     /// `setTimeout(callback, delay)`; returns the handle for [`clear_timeout`].
     #[wasm_bindgen(js_name = setTimeout)]
@@ -30,9 +31,9 @@ extern "C" {
     #[wasm_bindgen(js_name = clearTimeout)]
     pub fn clear_timeout(handle: &JsValue);
 
-    /// `JSON.parse(text)`.
+    /// `JSON.parse(text)`, of a JS string (a frame as it came off the socket: not copied back).
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
-    pub fn json_parse(text: &str) -> Result<JsValue, JsValue>;
+    pub fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
 
     /// `Reflect.get(target, key)`; throws when `target` is not an object.
     #[wasm_bindgen(catch, js_namespace = Reflect, js_name = get)]
@@ -172,9 +173,9 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     pub fn code(this: &CloseEvent) -> u16;
 
-    /// `event.reason`.
+    /// `event.reason` (a string, read with `as_string` like every other).
     #[wasm_bindgen(method, getter)]
-    pub fn reason(this: &CloseEvent) -> String;
+    pub fn reason(this: &CloseEvent) -> JsValue;
 }
 
 /// `globalThis`: the window, or the worker's global scope.

@@ -399,7 +399,7 @@ fn now_ms() -> u64 {
 fn message_input(event: &JsValue) -> Input<JsValue> {
     let data = event.unchecked_ref::<MessageEvent>().data();
     Input::Frame(match data.as_string() {
-        Some(text) => decode::frame(&text, |text| sys::json_parse(text).ok()),
+        Some(text) => decode::frame(&text, |_| sys::json_parse(&data).ok()),
         // Binary: not a frame we understand, but a sign of life.
         None => Frame::Pong,
     })
@@ -409,7 +409,7 @@ fn close_input(event: &JsValue) -> Input<JsValue> {
     let event = event.unchecked_ref::<CloseEvent>();
     Input::SocketClosed {
         code: event.code(),
-        reason: event.reason(),
+        reason: event.reason().as_string().unwrap_or_default(),
     }
 }
 
