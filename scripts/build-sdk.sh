@@ -27,7 +27,9 @@ cargo build --quiet -p edgepush-client --release --target wasm32-unknown-unknown
 rm -rf "$out"
 # (wasm-bindgen warns that the target_features section is missing: the workspace's release profile
 # strips it. The output uses reference types anyway, and wasm-opt below is told the features.)
-"$WASM_BINDGEN_BIN" --target web --out-dir "$out" --out-name edgepush_client "$wasm"
+# `--encode-into always`: no fallback for browsers without `TextEncoder.encodeInto`, which every
+# browser with reference types has.
+"$WASM_BINDGEN_BIN" --target web --encode-into always --out-dir "$out" --out-name edgepush_client "$wasm"
 
 # The features rustc enables by default for wasm32-unknown-unknown; wasm-opt must know them.
 # The module's own memory starts zeroed and Rust leaves its first kilobyte unused, which lets

@@ -35,12 +35,30 @@ const text = (thrown) =>
       ? thrown.message
       : "unknown error";
 
-/** An EdgepushError; `terminal` follows from the code. */
-const error = (code, message, more) => ({
+/** What happened and what to do, by error code, from the error's parts: the texts of
+ * `Error::message` in client-sdk/src/error.rs (client.test.mjs checks that they agree). */
+const MESSAGES = {
+  bad_payload: (name, reason) =>
+    `the payload of event ${name} does not match its handler's type: ${reason}; the event was skipped`,
+  token_provider: (reason) => `the token provider failed: ${reason}; retrying with backoff`,
+  token_expired: () =>
+    "the connect token has expired; a token provider is asked for a fresh one, a fixed token string cannot be renewed",
+  rejected: (reason, code) =>
+    `the server closed the connection with code ${code} (${reason}); not reconnecting: fix the cause, then call connect() again`,
+  server_error: (code, message) => `the server reported ${code}: ${message}`,
+  handler_threw: (reason) => `an event handler threw: ${reason}`,
+  socket: (reason) => `the browser could not open the WebSocket: ${reason}; retrying with backoff`,
+  config: (reason) => `invalid client configuration: ${reason}`,
+};
+
+/** An EdgepushError from its code and parts; `terminal` follows from the code, `closeCode` is a
+ * "rejected" error's second part. */
+const error = (code, a, b) => ({
   code,
-  message,
+  message: MESSAGES[code](a, b),
   terminal: code == "rejected" || code == "config",
-  ...more,
+  ...(code == "bad_payload" && { event: a }),
+  ...(code == "rejected" && { closeCode: b }),
 });
 
 /** The fields of each state beside `state`, in order. */
@@ -73,7 +91,7 @@ class Handlers {
       const [unheard] = make();
       if (kind == ERROR) console.warn("edgepush:", unheard.message);
       if (kind == UNSUBSCRIBED) {
-        this.report(error("server_error", `the server reported ${unheard.code}: ${unheard.message}`));
+        this.report(error("server_error", unheard.code, unheard.message));
       }
     }
     for (const entry of targets) {
@@ -82,7 +100,7 @@ class Handlers {
       try {
         failure = entry.call(...make());
       } catch (thrown) {
-        failure = error("handler_threw", `an event handler threw: ${text(thrown)}`);
+        failure = error("handler_threw", text(thrown));
       }
       // An error handler's own failure has nobody left to go to.
       if (failure && kind != ERROR) this.report(failure);
@@ -106,11 +124,7 @@ const checked = (handler, field) => (event) => {
   if (typeof payload == "object" && typeof payload?.[field] == "string") {
     handler(event);
   } else {
-    return error(
-      "bad_payload",
-      `the payload of event ${event.name} does not match its handler's type: payload.${field} must be a string; the event was skipped`,
-      { event: event.name },
-    );
+    return error("bad_payload", event.name, `payload.${field} must be a string`);
   }
 };
 
@@ -184,7 +198,7 @@ export class EdgepushClient extends Scope {
         };
         this.#state = make()[0];
       }
-      if (kind == ERROR) make = () => [error(a, b, c === undefined ? c : { closeCode: c })];
+      if (kind == ERROR) make = () => [error(a, b, c)];
       if (kind == RESYNC) make = () => [undefined];
       if (kind == UNSUBSCRIBED) make = () => [{ topic, code: a, message: b }];
       if (kind == PRESENCE) make = () => [a, b];
@@ -203,8 +217,8 @@ export class EdgepushClient extends Scope {
         from && typeof resume.lastId == "number" ? resume.lastId : 0,
         emit,
       );
-    } catch (message) {
-      throw new TypeError(message);
+    } catch (reason) {
+      throw new TypeError(MESSAGES.config(reason));
     }
   }
 

@@ -14,7 +14,6 @@
 //! itself is left out of them.
 
 use alloc::rc::Rc;
-use alloc::string::String;
 
 use wasm_bindgen::prelude::*;
 
@@ -204,7 +203,7 @@ mod kind {
     pub const EVENT: u32 = 0;
     /// `(state name, attempt | code, delayMs | reason)`.
     pub const STATE: u32 = 1;
-    /// `(code, message, closeCode for "rejected")`.
+    /// `(code, ...parts)`: see [`error_parts`](super::error_parts).
     pub const ERROR: u32 = 2;
     /// `()`, with the topic for a topic's gap.
     pub const RESYNC: u32 = 3;
@@ -229,8 +228,8 @@ pub struct JsCore {
 impl JsCore {
     /// A client of `url` with a fixed `token`, or without one asking the app's token provider
     /// through `emit`; the six timing options in [`Options`]' order, each in ms, negative for
-    /// the default; the resume position when `epoch` is given. Throws the message of a
-    /// configuration error (the JS face throws it as a `TypeError`).
+    /// the default; the resume position when `epoch` is given. Throws the reason of a
+    /// configuration error (the JS face throws its message as a `TypeError`).
     #[wasm_bindgen(constructor)]
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -245,7 +244,7 @@ impl JsCore {
         epoch: JsValue,
         last_id: f64,
         emit: Function,
-    ) -> Result<JsCore, String> {
+    ) -> Result<JsCore, JsValue> {
         let number = |ms: f64| (ms >= 0.0).then_some(ms as u32);
         let defaults = Options::default();
         let options = Options {
@@ -270,7 +269,7 @@ impl JsCore {
         }
         let driver = builder
             .driver(Rc::new(Emit(emit)))
-            .map_err(|error| error.message())?;
+            .map_err(|error| error_parts(&error).0)?;
         // A dropped (garbage-collected) handle does not close the connection: the driver keeps
         // itself alive while it runs.
         Ok(JsCore { driver })
@@ -336,12 +335,8 @@ impl Sink for Emit {
                 (kind::STATE, state.name().into(), b, c)
             }
             Notice::Error(error) => {
-                let close_code = match error {
-                    Error::Rejected { code, .. } => (*code).into(),
-                    _ => none,
-                };
-                let message = error.message().into();
-                (kind::ERROR, error.code().into(), message, close_code)
+                let (b, c) = error_parts(error);
+                (kind::ERROR, error.code().into(), b, c)
             }
             Notice::Resync(_) => (kind::RESYNC, none.clone(), none.clone(), none),
             Notice::Unsubscribed(refusal) => (
@@ -364,6 +359,23 @@ impl Sink for Emit {
             ),
         };
         self.emit(kind, notice.topic(), a, b, c);
+    }
+}
+
+/// What the JS face builds an error's message from (the texts of [`Error::message`], which the
+/// wasm does not carry): the variant's fields, and for `rejected` the close code, which is also
+/// the error's `closeCode`.
+fn error_parts(error: &Error) -> (JsValue, JsValue) {
+    let text = |text: &str| JsValue::from(text);
+    match error {
+        Error::BadPayload { name, reason } => (text(name), text(reason)),
+        Error::Rejected { code, reason } => (text(reason), (*code).into()),
+        Error::Server { code, message } => (text(code), text(message)),
+        Error::TokenProvider { reason } | Error::Handler { reason } | Error::Socket { reason } => {
+            (text(reason), JsValue::UNDEFINED)
+        }
+        Error::Config { reason } => (text(reason), JsValue::UNDEFINED),
+        Error::TokenExpired => (JsValue::UNDEFINED, JsValue::UNDEFINED),
     }
 }
 

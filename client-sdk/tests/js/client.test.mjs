@@ -4,14 +4,15 @@
 // `emit(kind, topic, a, b, c)` calls (client-sdk/src/js.rs, `mod kind`).
 //   node --test client-sdk/tests/js/client.test.mjs
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
+const sdk = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "edgepush-client-js-"));
-copyFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "js", "client.js"), join(dir, "client.js"));
+copyFileSync(join(sdk, "js", "client.js"), join(dir, "client.js"));
 writeFileSync(
   join(dir, "edgepush_core.js"),
   `export default async function init() {}
@@ -19,7 +20,7 @@ export function initSync() {}
 export const cores = [];
 export class Core {
   constructor(...args) {
-    if (args[0] === "ftp://x") throw "invalid client configuration: the URL must start with https://, http://, wss:// or ws://";
+    if (args[0] === "ftp://x") throw "the URL must start with https://, http://, wss:// or ws://";
     this.args = args;
     this.emit = args[args.length - 1];
     this.calls = [];
@@ -125,11 +126,15 @@ test("a throwing handler is reported to onError and the others still run; an unh
     log.push(e.code);
     throw "again";
   });
-  emit(ERROR, undefined, "rejected", "the server closed …", 4500);
+  emit(ERROR, undefined, "rejected", "token_invalid", 4500);
   assert.deepEqual(log.slice(2), ["rejected"], "an error handler's failure goes nowhere");
   off();
-  emit(ERROR, undefined, "token_expired", "expired");
-  assert.deepEqual(log.at(-1), ["warn", "edgepush:", "expired"]);
+  emit(ERROR, undefined, "token_expired");
+  assert.deepEqual(log.at(-1), [
+    "warn",
+    "edgepush:",
+    "the connect token has expired; a token provider is asked for a fresh one, a fixed token string cannot be renewed",
+  ]);
 });
 
 test("states and errors become the documented objects; state and position read the core", () => {
@@ -140,15 +145,25 @@ test("states and errors become the documented objects; state and position read t
   emit(STATE, undefined, "connecting", 0);
   emit(STATE, undefined, "reconnecting", 2, 1500);
   emit(STATE, undefined, "open");
-  emit(ERROR, undefined, "rejected", "m", 4502);
-  emit(ERROR, undefined, "socket", "n");
+  emit(ERROR, undefined, "rejected", "revoked", 4502);
+  emit(ERROR, undefined, "socket", "bad URL");
+  emit(ERROR, undefined, "server_error", "invalid_frame", "what?");
+  emit(ERROR, undefined, "token_provider", "no session");
   emit(STATE, undefined, "closed", 4502, "revoked");
   assert.deepEqual(log, [
     { state: "connecting", attempt: 0 },
     { state: "reconnecting", attempt: 2, delayMs: 1500 },
     { state: "open" },
-    { code: "rejected", message: "m", terminal: true, closeCode: 4502 },
-    { code: "socket", message: "n", terminal: false },
+    {
+      code: "rejected",
+      message:
+        "the server closed the connection with code 4502 (revoked); not reconnecting: fix the cause, then call connect() again",
+      terminal: true,
+      closeCode: 4502,
+    },
+    { code: "socket", message: "the browser could not open the WebSocket: bad URL; retrying with backoff", terminal: false },
+    { code: "server_error", message: "the server reported invalid_frame: what?", terminal: false },
+    { code: "token_provider", message: "the token provider failed: no session; retrying with backoff", terminal: false },
     { state: "closed", code: 4502, reason: "revoked" },
   ]);
   assert.deepEqual(client.state, { state: "closed", code: 4502, reason: "revoked" });
@@ -237,4 +252,13 @@ test("a token provider is asked through the core's TOKEN call and answers once",
     { message: "sync" },
     { message: "the token provider did not return a string" },
   ]);
+});
+
+test("the error messages are the Rust face's: every text of Error::message is in the JS face", () => {
+  const rust = readFileSync(join(sdk, "src", "error.rs"), "utf8").match(/pub fn message\(&self\)[\s\S]*?\n {4}\}/);
+  assert.ok(rust, "client-sdk/src/error.rs has no `pub fn message(&self)`");
+  const texts = [...rust[0].matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]).filter(Boolean);
+  assert.ok(texts.length >= 10, "the scan of Error::message is broken");
+  const face = readFileSync(join(sdk, "js", "client.js"), "utf8").replace(/"\s*\+\s*"/g, "");
+  for (const text of texts) assert.ok(face.includes(text), `client.js lacks ${JSON.stringify(text)}`);
 });
