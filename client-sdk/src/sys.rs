@@ -15,8 +15,14 @@ use crate::decode::JsonObject;
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
-    static GLOBAL_THIS: JsValue;
+    /// The global scope, for its `globalThis` property.
+    #[wasm_bindgen(js_name = globalThis)]
+    pub type GlobalScope;
+
+    /// `globalThis.globalThis`: the window, or the worker's global scope. A getter rather than a
+    /// `thread_local_v2` static, whose lazy cell brings its panic message into the wasm.
+    #[wasm_bindgen(static_method_of = GlobalScope, getter = globalThis)]
+    pub fn global() -> JsValue;
 
     /// `atob(data)`: decodes standard base64 into a binary string (handed on to [`json_parse`]
     /// as it is).
@@ -176,11 +182,6 @@ extern "C" {
     /// `event.reason` (a string, read with `as_string` like every other).
     #[wasm_bindgen(method, getter)]
     pub fn reason(this: &CloseEvent) -> JsValue;
-}
-
-/// `globalThis`: the window, or the worker's global scope.
-pub fn global() -> JsValue {
-    GLOBAL_THIS.with(JsValue::clone)
 }
 
 /// `value[key]`, or `undefined` when `value` is not an object.

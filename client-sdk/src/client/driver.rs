@@ -142,7 +142,7 @@ impl Driver {
             if engine.closed_by_app {
                 return;
             }
-            let global = sys::global();
+            let global = sys::GlobalScope::global();
             let navigator = sys::get(&global, "navigator");
             let online = sys::get(&navigator, "onLine").as_bool() != Some(false);
             engine.machine.set_online(online);
