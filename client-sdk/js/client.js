@@ -26,6 +26,8 @@ export { init as default, initSync };
 // kinds of handlers: an event's are NAMED (or UNKNOWN); a refusal's, ERROR.
 const NAMED = 0, STATE = 1, ERROR = 2, RESYNC = 3, UNSUBSCRIBED = 4, OCCUPANCY = 5, PRESENCE = 6;
 const TOKEN = 7, UNKNOWN = 8;
+// What the face asks of the core: `core.ask(order, a, b)` (`order` in client-sdk/src/js.rs).
+const CONNECT = 0, CLOSE = 1, SUBSCRIBE = 2, UNSUBSCRIBE = 3, POSITION = 4;
 
 /** The message of a thrown value: a thrown string, or an error's `message`. */
 const text = (thrown) =>
@@ -223,12 +225,12 @@ export class EdgepushClient extends Scope {
   }
 
   connect() {
-    this.#core.connect();
+    this.#core.ask(CONNECT);
   }
 
   close() {
     this.#closed = true;
-    this.#core.close();
+    this.#core.ask(CLOSE);
   }
 
   onMessage(handler) {
@@ -249,7 +251,7 @@ export class EdgepushClient extends Scope {
 
   subscribe(topic, options) {
     const token = options?.token;
-    const handle = this.#core.subscribe(topic, typeof token == "string" ? token : undefined);
+    const handle = this.#core.ask(SUBSCRIBE, topic, typeof token == "string" ? token : undefined);
     return new EdgepushSubscription(this.#core, this.#handlers, topic, handle);
   }
 
@@ -258,7 +260,7 @@ export class EdgepushClient extends Scope {
   }
 
   get position() {
-    const position = this.#core.position();
+    const position = this.#core.ask(POSITION);
     return position && { epoch: position[0], lastId: position[1] };
   }
 
@@ -292,7 +294,7 @@ export class EdgepushSubscription extends Scope {
   unsubscribe() {
     // Its handlers are gone at once.
     this.#handlers.remove((e) => e.handle == this.#handle);
-    this.#core.unsubscribe(this.#handle);
+    this.#core.ask(UNSUBSCRIBE, this.#handle);
   }
 
   /** A subscription holds no wasm memory of its own: nothing to free. */

@@ -5,9 +5,10 @@
 //! glue as the package's `edgepush_client.js`: it reads and checks the options, keeps the
 //! handlers and calls them (the semantics of `crate::dispatch`), and builds the state and error
 //! objects; JS code is much smaller than the same code in wasm. Under it, [`JsCore`] (`Core` in
-//! JS) runs the connection: the driver tells it everything through one JS callback,
-//! `emit(kind, topic, a, b, c)` (see [`Emit`]); events are handed over as the objects
-//! `JSON.parse` produced, without copying.
+//! JS) runs the connection. The face asks it things through one export, `ask(order, a, b)` (see
+//! [`order`]), and the driver tells the face everything through one JS callback,
+//! `emit(kind, topic, a, b, c)` (see [`Emit`]): each export costs the wasm about 150 bytes of
+//! wrapper. Events are handed over as the objects `JSON.parse` produced, without copying.
 //!
 //! The TypeScript declarations of the JS face are written by hand below (so that handlers are
 //! typed: `on<P>()`, `onMessage`, `onBackground`) and become the package's `.d.ts`; the core
@@ -217,6 +218,20 @@ mod kind {
     pub const TOKEN: u32 = 7;
 }
 
+/// What the JS face asks of the core: `core.ask(order, a, b)`.
+mod order {
+    /// Connect.
+    pub const CONNECT: u32 = 0;
+    /// Stop everything.
+    pub const CLOSE: u32 = 1;
+    /// Subscribe to the topic `a`, with the subscription token `b` if any; returns the handle.
+    pub const SUBSCRIBE: u32 = 2;
+    /// End the subscription whose handle is `a` (the JS face removed its handlers).
+    pub const UNSUBSCRIBE: u32 = 3;
+    /// The resume position as `[epoch, lastId]`, once known; `undefined` before.
+    pub const POSITION: u32 = 4;
+}
+
 /// The core of the JS client (`new Core(url, token, ...options, epoch, lastId, emit)` in
 /// `client-sdk/js/client.js`, which has checked the options).
 #[wasm_bindgen(js_name = Core, skip_typescript)]
@@ -275,35 +290,26 @@ impl JsCore {
         Ok(JsCore { driver })
     }
 
-    /// Connects.
-    pub fn connect(&self) {
-        self.driver.connect();
-    }
-
-    /// Stops everything.
-    pub fn close(&self) {
-        self.driver.close();
-    }
-
-    /// Subscribes to `topic`; returns the subscription's handle.
-    pub fn subscribe(&self, topic: JsValue, token: JsValue) -> u32 {
-        let topic = topic.as_string().unwrap_or_default();
-        self.driver.subscribe(topic, token.as_string())
-    }
-
-    /// Ends the subscription `handle` (the JS face removed its handlers).
-    pub fn unsubscribe(&self, handle: u32) {
-        self.driver.unsubscribe(handle);
-    }
-
-    /// The resume position as `[epoch, lastId]`, once known.
-    pub fn position(&self) -> JsValue {
-        match self.driver.position() {
-            Some(position) => {
-                sys::array_of2(&position.epoch.into(), &(position.last_id as f64).into())
+    /// Does what `order` says (one export rather than one each: see [`order`]).
+    pub fn ask(&self, order: u32, a: JsValue, b: JsValue) -> JsValue {
+        let driver = &self.driver;
+        match order {
+            order::CONNECT => driver.connect(),
+            order::CLOSE => driver.close(),
+            order::SUBSCRIBE => {
+                let topic = a.as_string().unwrap_or_default();
+                return driver.subscribe(topic, b.as_string()).into();
             }
-            None => JsValue::UNDEFINED,
+            order::UNSUBSCRIBE => driver.unsubscribe(a.as_f64().unwrap_or_default() as u32),
+            order::POSITION => {
+                if let Some(position) = driver.position() {
+                    let last_id = (position.last_id as f64).into();
+                    return sys::array_of2(&position.epoch.into(), &last_id);
+                }
+            }
+            _ => {}
         }
+        JsValue::UNDEFINED
     }
 }
 

@@ -107,8 +107,9 @@
 //!   the app hears: the Rust face's `Handlers`, or the JS face's callback. Typed Rust handlers
 //!   decode payloads with `serde-wasm-bindgen`.
 //! - `sys` (wasm32 only): the few browser APIs the client imports, and reading JS values.
-//! - `js` (wasm32 only): the core under the JS face (`Core`: connect, close, subscribe, and one
-//!   callback that hears everything) and the face's TypeScript declarations; every
+//! - `js` (wasm32 only): the core under the JS face (`Core`: a constructor, one export that
+//!   connects, closes, subscribes, unsubscribes and reads the position, and one callback that
+//!   hears everything) and the face's TypeScript declarations; every
 //!   `#[wasm_bindgen]` export lives there. The face itself (options, handlers, the objects they
 //!   receive) is the hand-written ES module `client-sdk/js/client.js`, which
 //!   `scripts/build-sdk.sh` bundles with the wasm-bindgen glue.

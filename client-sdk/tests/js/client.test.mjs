@@ -1,7 +1,8 @@
 // The JS face (client-sdk/js/client.js) over a fake core: options, handler dispatch and the
 // objects handlers receive, without wasm, a browser or a worker. The fake stands in for the
-// wasm-bindgen glue the package bundles under it (edgepush_core.js) and plays the core's
-// `emit(kind, topic, a, b, c)` calls (client-sdk/src/js.rs, `mod kind`).
+// wasm-bindgen glue the package bundles under it (edgepush_core.js), records what the face asks
+// of it (`ask(order, a, b)`, client-sdk/src/js.rs `mod order`) and plays the core's
+// `emit(kind, topic, a, b, c)` calls (`mod kind`).
 //   node --test client-sdk/tests/js/client.test.mjs
 import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -27,11 +28,13 @@ export class Core {
     this.handles = 0;
     cores.push(this);
   }
-  connect() { this.calls.push("connect"); }
-  close() { this.calls.push("close"); }
-  subscribe(topic, token) { this.calls.push(["subscribe", topic, token]); return ++this.handles; }
-  unsubscribe(handle) { this.calls.push(["unsubscribe", handle]); }
-  position() { return ["e1", 7]; }
+  ask(order, a, b) {
+    if (order === 0) this.calls.push("connect");
+    if (order === 1) this.calls.push("close");
+    if (order === 2) return this.calls.push(["subscribe", a, b]) && ++this.handles;
+    if (order === 3) this.calls.push(["unsubscribe", a]);
+    if (order === 4) return ["e1", 7];
+  }
   free() {}
 }`,
 );
