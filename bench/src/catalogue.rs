@@ -495,6 +495,7 @@ mod tests {
                 "mercure-latency-workerd",
                 "mercure-fanout-workerd",
                 "wakeup-workerd",
+                "object-calls-workerd",
                 "size",
             ]
         );

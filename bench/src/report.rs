@@ -161,10 +161,11 @@ pub fn goals(sections: &[Section]) -> Vec<(String, String, String)> {
         ("ingest.p99", "ingest (each at its own sustained rate)"),
         ("batch.p99", "batch"),
     ] {
-        for s in sections
-            .iter()
-            .filter(|s| s.get(true, key).is_some() || s.get(false, key).is_some())
-        {
+        // Against Pushpin: only where the second column is Pushpin.
+        for s in sections.iter().filter(|s| {
+            s.layout == Layout::Systems
+                && (s.get(true, key).is_some() || s.get(false, key).is_some())
+        }) {
             let what = format!("{what} ({})", s.title);
             let (e, p) = (s.get(true, key), s.get(false, key));
             let (figure, met) = match (e, p) {
@@ -582,6 +583,14 @@ mod tests {
                 setup: String::new(),
                 layout: Layout::Systems,
                 edgepush: side(vec![value("latency.p99", Unit::Ms, true, 8000.0)]),
+                pushpin: side(vec![value("latency.p99", Unit::Ms, true, 9000.0)]),
+            },
+            // RPC beside fetch: no goal against Pushpin.
+            Section {
+                title: "11. Object calls".into(),
+                setup: String::new(),
+                layout: Layout::Calls,
+                edgepush: side(vec![value("latency.p99", Unit::Ms, true, 7000.0)]),
                 pushpin: side(vec![value("latency.p99", Unit::Ms, true, 9000.0)]),
             },
             Section {
