@@ -136,6 +136,7 @@ fn machine_facts(
     smoke: bool,
     server_cpus: Option<&str>,
     calls: ObjectCalls,
+    work: &Path,
 ) -> Vec<(String, String)> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -195,6 +196,14 @@ fn machine_facts(
                 tool_version("wrangler", &["--version"]),
                 tool_version("workerd", &["--version"]),
                 tool_version("node", &["--version"])
+            ),
+        ),
+        (
+            "servers' state (SQLite files, logs)".into(),
+            format!(
+                "{} ({})",
+                work.display(),
+                tool_version("stat", &["-f", "-c", "%T", &work.display().to_string()])
             ),
         ),
         (
@@ -663,6 +672,7 @@ async fn run(args: RunArgs) -> Result<bool> {
             bench.args.smoke,
             bench.args.server_cpus.as_deref(),
             bench.args.object_calls,
+            &bench.work,
         ),
     };
     let sections = bench.measure_all().await?;

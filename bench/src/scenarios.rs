@@ -904,10 +904,11 @@ pub async fn memory(
     Ok(m)
 }
 
+/// A file's size, raw and `gzip -9 -n` (without the name in the header, as scripts/sdk-size.sh).
 fn file_size(path: &std::path::Path) -> Option<(u64, u64)> {
     let raw = std::fs::metadata(path).ok()?.len();
     let gz = std::process::Command::new("gzip")
-        .args(["-9", "-c"])
+        .args(["-9", "-n", "-c"])
         .arg(path)
         .output()
         .ok()?
