@@ -4,7 +4,6 @@
 
 use edgepush_protocol::ErrorCode;
 use js_sys::{Array, Promise};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -17,7 +16,7 @@ use std::rc::Rc;
 use crate::config::{ConfigError, Settings};
 use crate::error::ServerError;
 use crate::history::StoreError;
-use crate::internal::{ROOM_URL, RoomFailure, answer_json, read_answer};
+use crate::internal::{ROOM_URL, RoomFailure, read_answer};
 use crate::runtime::log;
 
 /// A Durable Object, by what it holds.
@@ -110,13 +109,9 @@ pub async fn call_text(req: &mut worker::Request) -> worker::Result<String> {
 /// What a Durable Object's handler of a call returns.
 pub type Outcome<T> = Result<T, RoomFailure>;
 
-/// What an object answers to a call other than a connect: the answer's JSON.
+/// What an object answers to a call other than a connect: the answer's JSON
+/// ([`answer_json`](crate::internal::answer_json)).
 pub type Answer = Outcome<String>;
-
-/// The answer's JSON (for [`Answer`]).
-pub fn json<T: Serialize>(answer: &T) -> String {
-    answer_json(answer)
-}
 
 /// An answer's status and body: `200` and the JSON, or the failure's status and body (logged).
 fn status_and_body(answer: Answer) -> (u16, String) {

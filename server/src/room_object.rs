@@ -23,12 +23,12 @@ use crate::expiry;
 use crate::history::StoreError;
 use crate::internal::{
     ConnectCall, DeliverCall, DisconnectAnswer, JoinCall, Member, PublishAnswer, RevokeAnswer,
-    RoomCall, RoomFailure, RoomOutcome, SocketsAnswer,
+    RoomCall, RoomFailure, RoomOutcome, SocketsAnswer, answer_json,
 };
 use crate::limits::{ConnectGate, Limits, Refused, Window, is_revoked};
 use crate::namespaces::Reader;
 use crate::objects::{
-    Answer, Outcome, answer_response, answer_rpc, call_text, connect_over_rpc, json, to_response,
+    Answer, Outcome, answer_response, answer_rpc, call_text, connect_over_rpc, to_response,
 };
 use crate::room::{Accepted, ResumeRequest, Room, Visitor};
 use crate::runtime::{DurableSql, log, new_epoch, now_ms, random_id};
@@ -198,21 +198,21 @@ impl RoomObject {
     async fn answer(&self, call: Outcome<RoomCall>) -> Answer {
         match call? {
             RoomCall::Connect(_) => Err(connect_over_rpc()),
-            RoomCall::Publish(call) => self.publish(&call.events).map(|a| json(&a)),
-            RoomCall::Disconnect(call) => self.disconnect(call.reconnect).map(|a| json(&a)),
-            RoomCall::Revoke(call) => self.revoke(call.at).map(|a| json(&a)),
-            RoomCall::Deliver(call) => self.deliver(&call).map(|a| json(&a)),
-            RoomCall::Presence => Ok(json(&SocketsAnswer {
+            RoomCall::Publish(call) => self.publish(&call.events).map(|a| answer_json(&a)),
+            RoomCall::Disconnect(call) => self.disconnect(call.reconnect).map(|a| answer_json(&a)),
+            RoomCall::Revoke(call) => self.revoke(call.at).map(|a| answer_json(&a)),
+            RoomCall::Deliver(call) => self.deliver(&call).map(|a| answer_json(&a)),
+            RoomCall::Presence => Ok(answer_json(&SocketsAnswer {
                 sockets: self.state.get_websockets().len() as u32,
             })),
             RoomCall::Subscribe(call) => self
                 .backend_subscription(&call.topics, true)
                 .await
-                .map(|a| json(&a)),
+                .map(|a| answer_json(&a)),
             RoomCall::Unsubscribe(call) => self
                 .backend_subscription(&call.topics, false)
                 .await
-                .map(|a| json(&a)),
+                .map(|a| answer_json(&a)),
         }
     }
 

@@ -27,10 +27,10 @@ use crate::history::StoreError;
 use crate::internal::{
     DeliverCall, Delivered, EARLIEST, JoinAnswer, JoinCall, LeaveCall, Member, PublishAnswer,
     RoomCall, RoomOutcome, ShardCall, SocketsAnswer, TemplatesAnswer, TopicCall,
-    TopicPresenceAnswer, TopicPublishCall,
+    TopicPresenceAnswer, TopicPublishCall, answer_json,
 };
 use crate::namespaces::NamespaceOptions;
-use crate::objects::{self, Answer, Object, Outcome, answer_response, answer_rpc, json};
+use crate::objects::{self, Answer, Object, Outcome, answer_response, answer_rpc};
 use crate::room::{Accepted, ResumeRequest, Room};
 use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms};
 use crate::sql_store::{Count, MemberChange, Members, SqlStore, Templates};
@@ -88,17 +88,19 @@ impl TopicObject {
     /// Answers a call.
     async fn answer(&self, call: Outcome<TopicCall>) -> Answer {
         match call? {
-            TopicCall::Publish(call) => self.publish(call).await.map(|a| json(&a)),
-            TopicCall::Join(call) => self.join(&call).await.map(|a| json(&a)),
+            TopicCall::Publish(call) => self.publish(call).await.map(|a| answer_json(&a)),
+            TopicCall::Join(call) => self.join(&call).await.map(|a| answer_json(&a)),
             TopicCall::Replay(call) => self
                 .with_stream(&call.topic, |stream| stream.replay_after(call.after))
-                .map(|page| json(&page)),
+                .map(|page| answer_json(&page)),
             TopicCall::Leave(call) => self
                 .leave(&call)
                 .await
-                .map(|()| json(&serde_json::json!({}))),
-            TopicCall::Presence(call) => self.presence(&call.topic).map(|a| json(&a)),
-            TopicCall::Templates(call) => self.templates(call.add.as_deref()).map(|a| json(&a)),
+                .map(|()| answer_json(&serde_json::json!({}))),
+            TopicCall::Presence(call) => self.presence(&call.topic).map(|a| answer_json(&a)),
+            TopicCall::Templates(call) => {
+                self.templates(call.add.as_deref()).map(|a| answer_json(&a))
+            }
         }
     }
 

@@ -16,10 +16,10 @@ use worker::{
 };
 
 use crate::expiry;
-use crate::internal::{JoinCall, Member, ShardCall, ShardConnectCall, SocketsAnswer};
+use crate::internal::{JoinCall, Member, ShardCall, ShardConnectCall, SocketsAnswer, answer_json};
 use crate::limits::Window;
 use crate::objects::{
-    Answer, Outcome, answer_response, answer_rpc, call_text, connect_over_rpc, json, settings,
+    Answer, Outcome, answer_response, answer_rpc, call_text, connect_over_rpc, settings,
     to_response,
 };
 use crate::runtime::{log, random_id};
@@ -111,7 +111,7 @@ impl TopicShard {
     fn answer(&self, call: Outcome<ShardCall>) -> Answer {
         match call? {
             ShardCall::Connect(_) => Err(connect_over_rpc()),
-            ShardCall::Deliver(call) => Ok(json(&SocketsAnswer {
+            ShardCall::Deliver(call) => Ok(answer_json(&SocketsAnswer {
                 sockets: sockets::deliver(&self.state, &self.joins, &call, |_| true),
             })),
         }
