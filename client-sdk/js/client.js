@@ -2,9 +2,11 @@
 // TYPES section of client-sdk/src/js.rs (the package's edgepush_client.d.ts).
 //
 // scripts/build-sdk.sh bundles this module with the wasm-bindgen glue (which it names
-// edgepush_core.js) into the package's edgepush_client.js. The connection itself (the state
-// machine, the socket, timers, tokens, resuming) runs in the wasm, as `Core`; this module reads
-// and checks the options, keeps the handlers and calls them, and builds the objects handlers
+// edgepush_core.js) into the package's edgepush_client.js. The connection machine (states,
+// backoff, heartbeat, tokens' expiry, resuming, topics) runs in the wasm, as `Core`; this module
+// reads and checks the options, drives the machine (the Driver below: the socket, the timer, the
+// network listeners, the token provider and the topic sockets, as client-sdk/src/client/driver.rs
+// does for the Rust face), keeps the handlers and calls them, and builds the objects handlers
 // receive: JS code is much smaller than the same code in wasm. Its handler semantics are those of
 // the Rust face's registry (client-sdk/src/dispatch.rs):
 // - handlers run in registration order; one removed while a notice is being delivered is not
@@ -22,12 +24,19 @@ import init, { Core, initSync } from "./edgepush_core.js";
 
 export { init as default, initSync };
 
-// What the core tells `emit(kind, topic, a, b, c)` (`kind` in client-sdk/src/js.rs), and the
-// kinds of handlers: an event's are NAMED (or UNKNOWN); a refusal's, ERROR.
+// What the core tells `act(kind, topic, a, b, c)` (`mod kind` in client-sdk/src/js.rs): what the
+// app hears (NAMED: an event), then what the driver does. Handlers have the kinds of what they
+// hear (an event's are NAMED, or UNKNOWN; a refusal's, ERROR).
 const NAMED = 0, STATE = 1, ERROR = 2, RESYNC = 3, UNSUBSCRIBED = 4, OCCUPANCY = 5, PRESENCE = 6;
-const TOKEN = 7, UNKNOWN = 8;
-// What the face asks of the core: `core.ask(order, a, b)` (`order` in client-sdk/src/js.rs).
-const CONNECT = 0, CLOSE = 1, SUBSCRIBE = 2, UNSUBSCRIBE = 3, POSITION = 4;
+const FETCH_TOKEN = 7, CONNECT = 8, SEND = 9, CLOSE_SOCKET = 10, SET_TIMER = 11, CLEAR_TIMER = 12;
+const OPEN_TOPIC_SOCKET = 13, CLOSE_TOPIC_SOCKET = 14, UNKNOWN = 15;
+// What the driver asks of the core: `core.ask(order, a, b, c)` (`mod order` in client-sdk/src/js.rs).
+const START = 0, CLOSE = 1, SUBSCRIBE = 2, UNSUBSCRIBE = 3, TOKEN = 4, FRAME = 5, SOCKET_CLOSED = 6;
+const TIMER = 7, NETWORK = 8, TOPIC_ENDED = 9, POSITION = 10, TOPIC_SOCKET = 11;
+// The close codes (protocol/codes.json): of the sockets the client closes itself
+// (CLIENT_CLOSE_CODE in client-sdk/src/connection.rs), and of one that could not be opened (as the
+// browser reports a socket that failed).
+const NORMAL = 1000, ABNORMAL = 1006;
 
 /** The message of a thrown value: a thrown string, or an error's `message`. */
 const text = (thrown) =>
@@ -115,6 +124,132 @@ class Handlers {
   }
 }
 
+/** Drives one machine (the client's, or a topic socket's): feeds it the socket's, the timer's,
+ * the network's and the token provider's events one at a time (what arrives while it is busy,
+ * e.g. close() from a handler, waits for the actions before it), and carries out its actions.
+ * What the app hears goes to `hear(kind, topic, a, b, c)`. */
+class Driver {
+  #core;
+  #provider;
+  #hear;
+  #queue = [];
+  #busy = false;
+  #socket;
+  #timer;
+  #network;
+  /** The drivers of the topic sockets, by topic. */
+  #readers = new Map();
+  /** close() was called: the driver is done for good. */
+  closed = false;
+
+  /** Drives the machine `core`; `provider` is the app's token function, if any. */
+  constructor(core, provider, hear) {
+    this.#core = core;
+    this.#provider = provider;
+    this.#hear = hear;
+  }
+
+  /** Feeds the machine one input; queued while it is busy. */
+  run(order, a, b, c) {
+    this.#queue.push([order, a, b, c]);
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      while (this.#queue.length) {
+        const [order, a, b, c] = this.#queue.shift();
+        this.#core.ask(order, a, b, c, this.#act);
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** The machine's resume position, as `[epoch, lastId]`. */
+  position() {
+    return this.#core.ask(POSITION);
+  }
+
+  connect() {
+    if (this.closed) return;
+    if (!this.#network) {
+      const listen = (online) => () => this.run(NETWORK, online);
+      this.#network = [["online", listen(true)], ["offline", listen(false)]];
+      for (const [name, listener] of this.#network) addEventListener(name, listener);
+    }
+    this.run(START, globalThis.navigator?.onLine !== false);
+  }
+
+  close() {
+    this.closed = true;
+    this.run(CLOSE);
+  }
+
+  /** Detaches from the socket and closes it with `code`. */
+  #drop(code) {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket) {
+      socket.onmessage = socket.onclose = null;
+      socket.close(code);
+    }
+  }
+
+  /** Carries out one action of the machine, or tells the app. */
+  #act = (kind, topic, a, b, c) => {
+    if (kind == FETCH_TOKEN) {
+      provide(this.#provider, (token) => this.run(TOKEN, a, token));
+    } else if (kind == CONNECT) {
+      this.#drop(NORMAL);
+      try {
+        const socket = (this.#socket = new WebSocket(a, [c, b]));
+        socket.onmessage = (event) => this.run(FRAME, event.data);
+        socket.onclose = (event) => this.run(SOCKET_CLOSED, event.code, event.reason);
+      } catch (thrown) {
+        this.#hear(ERROR, undefined, "socket", text(thrown));
+        this.#queue.push([SOCKET_CLOSED, ABNORMAL, ""]);
+      }
+    } else if (kind == SEND) {
+      try {
+        this.#socket?.send(a);
+      } catch {
+        // A socket that is not open drops it; the machine notices by the heartbeat.
+      }
+    } else if (kind == CLOSE_SOCKET) {
+      this.#drop(NORMAL);
+    } else if (kind == SET_TIMER || kind == CLEAR_TIMER) {
+      clearTimeout(this.#timer);
+      if (kind == SET_TIMER) this.#timer = setTimeout(() => this.run(TIMER), Math.min(a, 2 ** 31 - 1));
+    } else if (kind == OPEN_TOPIC_SOCKET) {
+      if (this.closed) return;
+      // Its notices go to the client's handlers, its state aside; its refusal to this machine.
+      const reader = new Driver(
+        this.#core.ask(TOPIC_SOCKET, topic, a),
+        this.#provider,
+        (kind, topic, a, b, c) =>
+          kind == UNSUBSCRIBED
+            ? this.run(TOPIC_ENDED, { topic, error: { code: a, message: b } })
+            : kind != STATE && this.#hear(kind, topic, a, b, c),
+      );
+      this.#readers.set(topic, reader);
+      reader.connect();
+    } else if (kind == CLOSE_TOPIC_SOCKET) {
+      this.#readers.get(topic)?.close();
+      this.#readers.delete(topic);
+    } else {
+      // "closed" releases the socket, the timer, the listeners and the topic sockets first.
+      if (kind == STATE && a == "closed") {
+        this.#drop(NORMAL);
+        clearTimeout(this.#timer);
+        for (const [name, listener] of this.#network ?? []) removeEventListener(name, listener);
+        this.#network = undefined;
+        for (const reader of this.#readers.values()) reader.close();
+        this.#readers.clear();
+      }
+      this.#hear(kind, topic, a, b, c);
+    }
+  };
+}
+
 /** A handler of one argument; what it returns is ignored. */
 const one = (handler) => (a) => {
   handler(a);
@@ -161,13 +296,17 @@ class Scope {
   onError(handler) {
     return this[ADD](ERROR, undefined, one(handler));
   }
+
+  /** The garbage collector frees the client's wasm memory with its last reference (a closed
+   * client's socket and timer hold none): nothing to free. */
+  free() {}
 }
 
 export class EdgepushClient extends Scope {
-  #core;
+  #driver;
   #handlers;
   #state = { state: "idle" };
-  #closed = false;
+  #handles = 0;
 
   constructor(options) {
     const handlers = new Handlers();
@@ -187,8 +326,7 @@ export class EdgepushClient extends Scope {
     }
     const resume = options.resume;
     const from = typeof resume == "object" && resume !== null;
-    const emit = (kind, topic, a, b, c) => {
-      if (kind == TOKEN) return provide(token, a);
+    const hear = (kind, topic, a, b, c) => {
       let make = () => [a];
       if (kind == STATE) {
         make = () => {
@@ -204,33 +342,32 @@ export class EdgepushClient extends Scope {
       if (kind == RESYNC) make = () => [undefined];
       if (kind == UNSUBSCRIBED) make = () => [{ topic, code: a, message: b }];
       if (kind == PRESENCE) make = () => [a, b];
-      const handlers = this.#handlers;
       handlers.notify(kind, topic, make, kind == NAMED ? a.name : undefined);
       // A refused subscription is over, and so are its handlers; after close(), every handler.
       if (kind == UNSUBSCRIBED) handlers.remove((e) => e.topic === topic);
-      if (kind == STATE && a == "closed" && this.#closed) handlers.remove(() => true);
+      if (kind == STATE && a == "closed" && this.#driver.closed) handlers.remove(() => true);
     };
+    let core;
     try {
-      this.#core = new Core(
+      core = new Core(
         url,
         typeof token == "string" ? token : undefined,
         ...timing,
         from ? (typeof resume.epoch == "string" ? resume.epoch : "") : undefined,
         from && typeof resume.lastId == "number" ? resume.lastId : 0,
-        emit,
       );
     } catch (reason) {
       throw new TypeError(MESSAGES.config(reason));
     }
+    this.#driver = new Driver(core, token, hear);
   }
 
   connect() {
-    this.#core.ask(CONNECT);
+    this.#driver.connect();
   }
 
   close() {
-    this.#closed = true;
-    this.#core.ask(CLOSE);
+    this.#driver.close();
   }
 
   onMessage(handler) {
@@ -251,8 +388,9 @@ export class EdgepushClient extends Scope {
 
   subscribe(topic, options) {
     const token = options?.token;
-    const handle = this.#core.ask(SUBSCRIBE, topic, typeof token == "string" ? token : undefined);
-    return new EdgepushSubscription(this.#core, this.#handlers, topic, handle);
+    const handle = ++this.#handles;
+    this.#driver.run(SUBSCRIBE, handle, topic, typeof token == "string" ? token : undefined);
+    return new EdgepushSubscription(this.#driver, this.#handlers, topic, handle);
   }
 
   get state() {
@@ -260,23 +398,20 @@ export class EdgepushClient extends Scope {
   }
 
   get position() {
-    const position = this.#core.ask(POSITION);
+    const position = this.#driver.position();
     return position && { epoch: position[0], lastId: position[1] };
   }
 
-  free() {
-    this.#core.free();
-  }
 }
 
 export class EdgepushSubscription extends Scope {
-  #core;
+  #driver;
   #handlers;
   #handle;
 
-  constructor(core, handlers, topic, handle) {
+  constructor(driver, handlers, topic, handle) {
     super(handlers, topic, handle);
-    this.#core = core;
+    this.#driver = driver;
     this.#handlers = handlers;
     this.#handle = handle;
   }
@@ -294,16 +429,12 @@ export class EdgepushSubscription extends Scope {
   unsubscribe() {
     // Its handlers are gone at once.
     this.#handlers.remove((e) => e.handle == this.#handle);
-    this.#core.ask(UNSUBSCRIBE, this.#handle);
+    this.#driver.run(UNSUBSCRIBE, this.#handle);
   }
 
-  /** A subscription holds no wasm memory of its own: nothing to free. */
-  free() {}
 }
 
-for (const type of [EdgepushClient, EdgepushSubscription]) {
-  if (Symbol.dispose) type.prototype[Symbol.dispose] = type.prototype.free;
-}
+if (Symbol.dispose) Scope.prototype[Symbol.dispose] = Scope.prototype.free;
 
 /** Asks the app's token `provider` for a token and calls `done` once with it, or with
  * `{message}` when it throws, rejects or gives no string. */

@@ -62,10 +62,7 @@ fn known_frame<O: JsonObject>(value: O) -> Option<Frame<O>> {
             epoch: value.string("epoch")?,
             recovered: value.boolean("recovered"),
         }),
-        "unsubscribed" => Frame::Unsubscribed(Unsubscribed {
-            topic: value.string("topic")?,
-            error: error_body(&value.object("error")?),
-        }),
+        "unsubscribed" => Frame::Unsubscribed(unsubscribed(&value)?),
         "occupancy" => Frame::Occupancy(Occupancy {
             topic: value.string("topic")?,
             count: value.number("count")? as u64,
@@ -78,6 +75,15 @@ fn known_frame<O: JsonObject>(value: O) -> Option<Frame<O>> {
         _ => return None,
     };
     Some(frame)
+}
+
+/// An `unsubscribed` frame's `{topic, error}` (the JS driver also hands a topic socket's
+/// refusal to the client's machine in this shape).
+pub(crate) fn unsubscribed<O: JsonObject>(value: &O) -> Option<Unsubscribed> {
+    Some(Unsubscribed {
+        topic: value.string("topic")?,
+        error: error_body(&value.object("error")?),
+    })
 }
 
 /// `{code, message, retry_after_ms?}`, with empty texts for missing ones.

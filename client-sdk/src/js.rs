@@ -3,28 +3,32 @@
 //! The JS face itself (`EdgepushClient`, `EdgepushSubscription`) is a small hand-written ES
 //! module, `client-sdk/js/client.js`, which scripts/build-sdk.sh bundles with the wasm-bindgen
 //! glue as the package's `edgepush_client.js`: it reads and checks the options, keeps the
-//! handlers and calls them (the semantics of `crate::dispatch`), and builds the state and error
-//! objects; JS code is much smaller than the same code in wasm. Under it, [`JsCore`] (`Core` in
-//! JS) runs the connection. The face asks it things through one export, `ask(order, a, b)` (see
-//! [`order`]), and the driver tells the face everything through one JS callback,
-//! `emit(kind, topic, a, b, c)` (see [`Emit`]): each export costs the wasm about 150 bytes of
-//! wrapper. Events are handed over as the objects `JSON.parse` produced, without copying.
+//! handlers and calls them (the semantics of `crate::dispatch`), builds the state and error
+//! objects, and drives the connection: the socket, the timer, the network listeners, the token
+//! provider and the topic sockets are JS objects it holds, as the Rust face's driver
+//! (`crate::client::driver`) holds them in Rust. JS code is much smaller than the same code in
+//! wasm. Under it, [`JsCore`] (`Core` in JS) is the connection machine: the driver feeds it
+//! inputs through one export, `ask(order, a, b, c)` (see [`order`]), and it answers with the
+//! machine's actions through one JS callback, `act(kind, topic, a, b, c)` (see [`kind`]): each
+//! export costs the wasm about 150 bytes of wrapper. Frames are decoded here, from the socket's
+//! own string with the browser's `JSON.parse`, and events are handed over as the objects it
+//! produced, without copying.
 //!
 //! The TypeScript declarations of the JS face are written by hand below (so that handlers are
 //! typed: `on<P>()`, `onMessage`, `onBackground`) and become the package's `.d.ts`; the core
 //! itself is left out of them.
 
-use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
+use edgepush_protocol::frames::SUBPROTOCOL;
 use wasm_bindgen::prelude::*;
 
 use crate::backoff::Options;
-use crate::client::driver::{Driver, Sink};
-use crate::client::{Client, Provider, TokenDone};
-use crate::connection::{Position, State};
-use crate::dispatch::Notice;
+use crate::connection::{Action, Connection, Input, Position, State};
+use crate::decode;
 use crate::error::Error;
-use crate::sys::{self, Function, js_error_text};
+use crate::sys::{self, Function};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
@@ -121,7 +125,7 @@ export class EdgepushSubscription {
   /** Ends the subscription and removes its handlers; the topic is unsubscribed once no other
    * subscription of the client holds it. */
   unsubscribe(): void;
-  /** Frees the wasm memory of this handle (does not unsubscribe). */
+  /** Does nothing: a subscription holds no wasm memory of its own (does not unsubscribe). */
   free(): void;
   [Symbol.dispose](): void;
 }
@@ -192,13 +196,15 @@ export class EdgepushClient {
   readonly state: ConnectionState;
   /** The resume position, once known. */
   readonly position: Position | undefined;
-  /** Frees the wasm memory of this handle (does not close: call close() for that). */
+  /** Does nothing (does not close: call close() for that): the garbage collector frees the
+   * client's wasm memory once nothing refers to it (an open socket or a pending timer does). */
   free(): void;
   [Symbol.dispose](): void;
 }
 "#;
 
-/// What the JS face's `emit` callback is told: the first argument, `kind`.
+/// What the core tells the JS driver's `act` callback: the first argument, `kind`. The first
+/// seven are what the app hears; the rest are the machine's I/O [`Action`]s.
 mod kind {
     /// `(event frame object)`, with the topic when the topic's subscriptions hear it.
     pub const EVENT: u32 = 0;
@@ -214,35 +220,70 @@ mod kind {
     pub const OCCUPANCY: u32 = 5;
     /// `(user, present)` with the topic.
     pub const PRESENCE: u32 = 6;
-    /// `(done)`: call the app's token provider, then `done(token)` or `done({message})`.
-    pub const TOKEN: u32 = 7;
+    /// `(request)`: ask the app's token provider, then `ask(TOKEN, request, token | {message})`.
+    pub const FETCH_TOKEN: u32 = 7;
+    /// `(url, token, subprotocol)`: drop the socket, open a new one offering both protocols.
+    pub const CONNECT: u32 = 8;
+    /// `(text)`: send it on the socket.
+    pub const SEND: u32 = 9;
+    /// `()`: detach from the socket and close it with `CLIENT_CLOSE_CODE`.
+    pub const CLOSE_SOCKET: u32 = 10;
+    /// `(delay in ms)`: (re)arm the one timer.
+    pub const SET_TIMER: u32 = 11;
+    /// `()`: cancel the timer.
+    pub const CLEAR_TIMER: u32 = 12;
+    /// `(subscription token)` with the topic: read it over a socket of its own
+    /// (`ask(TOPIC_SOCKET, …)`).
+    pub const OPEN_TOPIC_SOCKET: u32 = 13;
+    /// `()` with the topic: close its topic socket for good.
+    pub const CLOSE_TOPIC_SOCKET: u32 = 14;
 }
 
-/// What the JS face asks of the core: `core.ask(order, a, b)`.
+/// What the JS driver asks of the core: `core.ask(order, a, b, c)`. Every order but the last
+/// two feeds the machine one [`Input`].
 mod order {
-    /// Connect.
-    pub const CONNECT: u32 = 0;
+    /// Connect; `a`: whether the browser is online.
+    pub const START: u32 = 0;
     /// Stop everything.
     pub const CLOSE: u32 = 1;
-    /// Subscribe to the topic `a`, with the subscription token `b` if any; returns the handle.
+    /// Subscribe the handle `a` to the topic `b`, with the subscription token `c` if any.
     pub const SUBSCRIBE: u32 = 2;
-    /// End the subscription whose handle is `a` (the JS face removed its handlers).
+    /// End the subscription whose handle is `a`.
     pub const UNSUBSCRIBE: u32 = 3;
+    /// The answer to [`kind::FETCH_TOKEN`] `a`: the token `b`, or the provider's failure `b`.
+    pub const TOKEN: u32 = 4;
+    /// The socket's message `a` (its `data`).
+    pub const FRAME: u32 = 5;
+    /// The socket closed with the code `a` and the reason `b`.
+    pub const SOCKET_CLOSED: u32 = 6;
+    /// The timer fired.
+    pub const TIMER: u32 = 7;
+    /// The browser went online (`a` true) or offline.
+    pub const NETWORK: u32 = 8;
+    /// The topic socket of a topic was refused or ended for good: `a` is the refusal, shaped as
+    /// an `unsubscribed` frame (`{topic, error: {code, message}}`).
+    pub const TOPIC_ENDED: u32 = 9;
     /// The resume position as `[epoch, lastId]`, once known; `undefined` before.
-    pub const POSITION: u32 = 4;
+    pub const POSITION: u32 = 10;
+    /// A new core for the topic socket of the topic `a` with the subscription token `b`.
+    pub const TOPIC_SOCKET: u32 = 11;
 }
 
-/// The core of the JS client (`new Core(url, token, ...options, epoch, lastId, emit)` in
-/// `client-sdk/js/client.js`, which has checked the options).
+/// The core of the JS client: the connection machine (`new Core(url, token, ...options, epoch,
+/// lastId)` in `client-sdk/js/client.js`, which has checked the options). The driver in
+/// client.js feeds it inputs through [`ask`](Self::ask), one at a time, and carries out what
+/// it tells the `act` callback of each call. It holds no JS value, so the garbage collector
+/// frees it with its driver.
 #[wasm_bindgen(js_name = Core, skip_typescript)]
 pub struct JsCore {
-    driver: Rc<Driver>,
+    /// Borrowed only while it handles an input: `act` runs with nothing borrowed.
+    machine: RefCell<Connection>,
 }
 
 #[wasm_bindgen(js_class = Core)]
 impl JsCore {
-    /// A client of `url` with a fixed `token`, or without one asking the app's token provider
-    /// through `emit`; the six timing options in [`Options`]' order, each in ms, negative for
+    /// A machine for `url` with a fixed `token`, or without one asking the app's token provider
+    /// (through `act`, [`kind::FETCH_TOKEN`]); the six timing options in [`Options`]' order, each in ms, negative for
     /// the default; the resume position when `epoch` is given. Throws the reason of a
     /// configuration error (the JS face throws its message as a `TypeError`).
     #[wasm_bindgen(constructor)]
@@ -258,7 +299,6 @@ impl JsCore {
         heartbeat_ms: f64,
         epoch: JsValue,
         last_id: f64,
-        emit: Function,
     ) -> Result<JsCore, JsValue> {
         let number = |ms: f64| (ms >= 0.0).then_some(ms as u32);
         let defaults = Options::default();
@@ -271,101 +311,180 @@ impl JsCore {
             heartbeat_ms: number(heartbeat_ms),
         };
         // Strings as `JsValue`s: the glue passes them as they are, and one import reads them.
-        let mut builder = Client::builder(url.as_string().unwrap_or_default()).options(options);
-        builder = match token.as_string() {
-            Some(token) => builder.token(token),
-            None => builder.raw_token_provider(js_provider(emit.clone())),
-        };
+        let url = url.as_string().unwrap_or_default();
+        let fixed = token.as_string().map(sys::read_token);
+        let mut machine =
+            Connection::new(&url, fixed, options).map_err(|error| error_parts(&error).0)?;
         if let Some(epoch) = epoch.as_string() {
-            builder = builder.resume_from(Position {
+            machine.set_position(Position {
                 epoch,
                 last_id: last_id as u64,
             });
         }
-        let driver = builder
-            .driver(Rc::new(Emit(emit)))
-            .map_err(|error| error_parts(&error).0)?;
-        // A dropped (garbage-collected) handle does not close the connection: the driver keeps
-        // itself alive while it runs.
-        Ok(JsCore { driver })
+        Ok(JsCore {
+            machine: RefCell::new(machine),
+        })
     }
 
-    /// Does what `order` says (one export rather than one each: see [`order`]).
-    pub fn ask(&self, order: u32, a: JsValue, b: JsValue) -> JsValue {
-        let driver = &self.driver;
-        match order {
-            order::CONNECT => driver.connect(),
-            order::CLOSE => driver.close(),
-            order::SUBSCRIBE => {
-                let topic = a.as_string().unwrap_or_default();
-                return driver.subscribe(topic, b.as_string()).into();
-            }
-            order::UNSUBSCRIBE => driver.unsubscribe(a.as_f64().unwrap_or_default() as u32),
-            order::POSITION => {
-                if let Some(position) = driver.position() {
-                    let last_id = (position.last_id as f64).into();
-                    return sys::array_of2(&position.epoch.into(), &last_id);
+    /// Does what `order` says (one export rather than one each: see [`order`]): feeds the
+    /// machine and tells `act` what to do, in order; or answers a question.
+    pub fn ask(&self, order: u32, a: JsValue, b: JsValue, c: JsValue, act: &Function) -> JsValue {
+        let number = |value: &JsValue| value.as_f64().unwrap_or_default();
+        let string = |value: JsValue| value.as_string().unwrap_or_default();
+        let input = match order {
+            order::START => {
+                if let Ok(mut machine) = self.machine.try_borrow_mut() {
+                    machine.set_online(a.as_bool() != Some(false));
                 }
+                Input::Start
             }
-            _ => {}
+            order::CLOSE => Input::AppClose,
+            order::SUBSCRIBE => Input::Subscribe {
+                handle: number(&a) as u32,
+                topic: string(b),
+                token: c.as_string(),
+            },
+            order::UNSUBSCRIBE => Input::Unsubscribe {
+                handle: number(&a) as u32,
+            },
+            order::TOKEN => Input::Token {
+                request: number(&a) as u32,
+                result: b
+                    .as_string()
+                    .map(sys::read_token)
+                    .ok_or_else(|| sys::js_error_text(&b)),
+            },
+            order::FRAME => Input::Frame(sys::read_frame(&a)),
+            order::SOCKET_CLOSED => Input::SocketClosed {
+                code: number(&a) as u16,
+                reason: string(b),
+            },
+            order::TIMER => Input::Timer,
+            order::NETWORK if a.as_bool() == Some(true) => Input::Online,
+            order::NETWORK => Input::Offline,
+            order::TOPIC_ENDED => match decode::unsubscribed(&a) {
+                Some(refusal) => Input::TopicEnded(refusal),
+                None => return JsValue::UNDEFINED,
+            },
+            order::POSITION => {
+                let position = self.machine.try_borrow().ok().and_then(|m| m.position());
+                return match position {
+                    Some(position) => {
+                        sys::array_of2(&position.epoch.into(), &(position.last_id as f64).into())
+                    }
+                    None => JsValue::UNDEFINED,
+                };
+            }
+            order::TOPIC_SOCKET => {
+                let Ok(machine) = self.machine.try_borrow() else {
+                    return JsValue::UNDEFINED;
+                };
+                let machine = machine.topic_socket(string(a), b.as_string());
+                return JsCore {
+                    machine: RefCell::new(machine),
+                }
+                .into();
+            }
+            _ => return JsValue::UNDEFINED,
+        };
+        let actions = match self.machine.try_borrow_mut() {
+            Ok(mut machine) => machine.handle(input, sys::now() as u64, sys::random()),
+            Err(_) => Vec::new(),
+        };
+        for action in actions {
+            tell(act, action);
         }
         JsValue::UNDEFINED
     }
 }
 
-/// The JS face's sink: one callback, `emit(kind, topic, a, b, c)` (see [`kind`]), whose
-/// handlers live in JS. It removes handlers itself (a refused subscription's, and every one
-/// after `close()`), so [`Sink::closed`] has nothing to do here.
-struct Emit(Function);
-
-impl Emit {
-    fn emit(&self, kind: u32, topic: Option<&str>, a: JsValue, b: JsValue, c: JsValue) {
-        self.0.emit(&JsValue::UNDEFINED, kind, topic, &a, &b, &c);
-    }
-}
-
-impl Sink for Emit {
-    fn notice(&self, notice: Notice<'_, JsValue>) {
-        let none = JsValue::UNDEFINED;
-        let (kind, a, b, c) = match notice {
-            Notice::Event(event, _) => (kind::EVENT, event.payload.clone(), none.clone(), none),
-            Notice::State(state) => {
-                let (b, c) = match state {
-                    State::Connecting { attempt } => ((*attempt).into(), none),
-                    State::Reconnecting { attempt, delay_ms } => {
-                        ((*attempt).into(), (*delay_ms).into())
-                    }
-                    State::Closed { code, reason } => ((*code).into(), reason.as_str().into()),
-                    State::Idle | State::Open | State::Offline => (none.clone(), none),
-                };
-                (kind::STATE, state.name().into(), b, c)
-            }
-            Notice::Error(error) => {
-                let (b, c) = error_parts(error);
-                (kind::ERROR, error.code().into(), b, c)
-            }
-            Notice::Resync(_) => (kind::RESYNC, none.clone(), none.clone(), none),
-            Notice::Unsubscribed(refusal) => (
-                kind::UNSUBSCRIBED,
-                refusal.error.code.as_str().into(),
-                refusal.error.message.as_str().into(),
-                none,
-            ),
-            Notice::Occupancy(occupancy) => (
-                kind::OCCUPANCY,
-                (occupancy.count as f64).into(),
-                none.clone(),
-                none,
-            ),
-            Notice::Presence(presence) => (
-                kind::PRESENCE,
-                presence.user.as_str().into(),
-                presence.present.into(),
-                none,
-            ),
-        };
-        self.emit(kind, notice.topic(), a, b, c);
-    }
+/// Tells the JS driver's `act` one action of the machine (see [`kind`]).
+fn tell(act: &Function, action: Action<JsValue>) {
+    let text = |text: &str| JsValue::from(text);
+    let none = || JsValue::UNDEFINED;
+    let (kind, topic, a, b, c) = match action {
+        Action::Deliver(event, scoped) => {
+            let topic = event.topic.filter(|_| scoped);
+            (kind::EVENT, topic, event.payload, none(), none())
+        }
+        Action::State(state) => {
+            let (b, c) = match &state {
+                State::Connecting { attempt } => ((*attempt).into(), none()),
+                State::Reconnecting { attempt, delay_ms } => {
+                    ((*attempt).into(), (*delay_ms).into())
+                }
+                State::Closed { code, reason } => ((*code).into(), text(reason)),
+                State::Idle | State::Open | State::Offline => (none(), none()),
+            };
+            (kind::STATE, None, text(state.name()), b, c)
+        }
+        Action::Error(error) => {
+            let (b, c) = error_parts(&error);
+            (kind::ERROR, None, text(error.code()), b, c)
+        }
+        Action::Resync => (kind::RESYNC, None, none(), none(), none()),
+        Action::TopicResync(topic, scoped) => (
+            kind::RESYNC,
+            scoped.then_some(topic),
+            none(),
+            none(),
+            none(),
+        ),
+        Action::Unsubscribed(refusal) => (
+            kind::UNSUBSCRIBED,
+            Some(refusal.topic),
+            text(&refusal.error.code),
+            text(&refusal.error.message),
+            none(),
+        ),
+        Action::Occupancy(occupancy) => (
+            kind::OCCUPANCY,
+            Some(occupancy.topic),
+            (occupancy.count as f64).into(),
+            none(),
+            none(),
+        ),
+        Action::Presence(presence) => (
+            kind::PRESENCE,
+            Some(presence.topic),
+            text(&presence.user),
+            presence.present.into(),
+            none(),
+        ),
+        Action::FetchToken { request } => (kind::FETCH_TOKEN, None, request.into(), none(), none()),
+        Action::Connect { url, token } => (
+            kind::CONNECT,
+            None,
+            text(&url),
+            text(&token),
+            text(SUBPROTOCOL),
+        ),
+        Action::Send(frame) => (kind::SEND, None, text(&frame), none(), none()),
+        Action::CloseSocket => (kind::CLOSE_SOCKET, None, none(), none(), none()),
+        Action::SetTimer { delay_ms } => (
+            kind::SET_TIMER,
+            None,
+            (delay_ms as f64).into(),
+            none(),
+            none(),
+        ),
+        Action::ClearTimer => (kind::CLEAR_TIMER, None, none(), none(), none()),
+        Action::OpenTopicSocket(topic, token) => (
+            kind::OPEN_TOPIC_SOCKET,
+            Some(topic),
+            token.map_or_else(none, |token| text(&token)),
+            none(),
+            none(),
+        ),
+        Action::CloseTopicSocket(topic) => (
+            kind::CLOSE_TOPIC_SOCKET,
+            Some(topic),
+            none(),
+            none(),
+            none(),
+        ),
+    };
+    act.act(&JsValue::UNDEFINED, kind, topic.as_deref(), &a, &b, &c);
 }
 
 /// What the JS face builds an error's message from (the texts of [`Error::message`], which the
@@ -383,23 +502,4 @@ fn error_parts(error: &Error) -> (JsValue, JsValue) {
         Error::Config { reason } => (text(reason), JsValue::UNDEFINED),
         Error::TokenExpired => (JsValue::UNDEFINED, JsValue::UNDEFINED),
     }
-}
-
-/// The app's token provider, called by the JS face when `emit` is told [`kind::TOKEN`]: it calls
-/// the closure it is given exactly once, with the token or `{message}` (an error's text).
-fn js_provider(emit: Function) -> Provider {
-    let emit = Rc::new(Emit(emit));
-    Rc::new(move |done: TokenDone| {
-        // An `FnMut(JsValue)` like every other callback of the client (one closure adapter in
-        // the glue); handed over to JS, which frees it once it lets go of it.
-        let mut done = Some(done);
-        let settled = Closure::<dyn FnMut(JsValue)>::new(move |outcome: JsValue| {
-            if let Some(done) = done.take() {
-                done(outcome.as_string().ok_or_else(|| js_error_text(&outcome)));
-            }
-        })
-        .into_js_value();
-        let none = JsValue::UNDEFINED;
-        emit.emit(kind::TOKEN, None, settled, none.clone(), none);
-    })
 }

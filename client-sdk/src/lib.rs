@@ -103,16 +103,15 @@
 //!   natively against the sample frames of `protocol/codes.json`.
 //! - `client` (wasm32 only): `Client` and `ClientBuilder` (`client/builder.rs`); the driver that
 //!   feeds the machine and carries out its actions (`client/driver.rs`); the socket, timer and
-//!   listeners it holds, released on drop (`client/browser.rs`); the driver tells a `Sink` what
-//!   the app hears: the Rust face's `Handlers`, or the JS face's callback. Typed Rust handlers
-//!   decode payloads with `serde-wasm-bindgen`.
+//!   listeners it holds, released on drop (`client/browser.rs`); the driver tells the handler
+//!   registry what the app hears. Typed Rust handlers decode payloads with `serde-wasm-bindgen`.
 //! - `sys` (wasm32 only): the few browser APIs the client imports, and reading JS values.
-//! - `js` (wasm32 only): the core under the JS face (`Core`: a constructor, one export that
-//!   connects, closes, subscribes, unsubscribes and reads the position, and one callback that
-//!   hears everything) and the face's TypeScript declarations; every
-//!   `#[wasm_bindgen]` export lives there. The face itself (options, handlers, the objects they
-//!   receive) is the hand-written ES module `client-sdk/js/client.js`, which
-//!   `scripts/build-sdk.sh` bundles with the wasm-bindgen glue.
+//! - `js` (wasm32 only): the core under the JS face (`Core`: the machine, with a constructor and
+//!   one export that feeds it an input or answers a question, telling a JS callback its actions)
+//!   and the face's TypeScript declarations; every `#[wasm_bindgen]` export lives there. The
+//!   face itself (options, the driver of the machine in JS, handlers, the objects they receive)
+//!   is the hand-written ES module `client-sdk/js/client.js`, which `scripts/build-sdk.sh`
+//!   bundles with the wasm-bindgen glue.
 //! - `noop` (every target but wasm32): the Rust API doing nothing, so that the server build of a
 //!   Leptos or Dioxus app (SSR, fullstack) compiles the same code: `build()` checks the
 //!   configuration, the client never connects, handlers are never called, streams end at once.

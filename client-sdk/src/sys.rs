@@ -1,5 +1,5 @@
 //! The JavaScript the client imports, and reading JS values ([`get`], [`js_error_text`], the
-//! [`JsonObject`] fields of a parsed frame).
+//! [`JsonObject`] fields of a parsed frame, [`read_frame`], [`read_token`]).
 //!
 //! Each API is declared here as a single small import rather than through `js-sys` and
 //! `web-sys`. This keeps the generated JS glue short, and it keeps `js-sys` out of the JS package:
@@ -11,7 +11,8 @@ use alloc::string::String;
 
 use wasm_bindgen::prelude::*;
 
-use crate::decode::JsonObject;
+use crate::connection::{Frame, Token};
+use crate::decode::{self, JsonObject};
 
 #[wasm_bindgen]
 extern "C" {
@@ -105,10 +106,10 @@ extern "C" {
         b: &JsValue,
     ) -> Result<JsValue, JsValue>;
 
-    /// `function.call(this_arg, kind, topic, a, b, c)`: the JS face's one callback
+    /// `function.call(this_arg, kind, topic, a, b, c)`: the JS driver's one callback
     /// (`crate::js`), which never throws.
     #[wasm_bindgen(method, js_name = call)]
-    pub fn emit(
+    pub fn act(
         this: &Function,
         this_arg: &JsValue,
         kind: u32,
@@ -195,6 +196,25 @@ pub fn js_error_text(error: &JsValue) -> String {
         .as_string()
         .or_else(|| error.is_object().then(|| error.string("message")).flatten())
         .unwrap_or_else(|| "unknown error".into())
+}
+
+/// A socket's message `data` as the machine's frame: a text frame parsed with `JSON.parse` from
+/// the socket's own string (not copied back); binary data is not a frame we understand, but a
+/// sign of life.
+pub fn read_frame(data: &JsValue) -> Frame<JsValue> {
+    match data.as_string() {
+        Some(text) => decode::frame(&text, |_| json_parse(data).ok()),
+        None => Frame::Pong,
+    }
+}
+
+/// A token with its `exp` claim, read with the browser's `atob` and `JSON.parse`.
+pub fn read_token(value: String) -> Token {
+    decode::token(value, |claims| {
+        atob(claims)
+            .ok()
+            .and_then(|claims| json_parse(&claims).ok())
+    })
 }
 
 /// Fields of what `JSON.parse` returned, for [`crate::decode`].

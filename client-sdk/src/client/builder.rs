@@ -5,14 +5,17 @@ use alloc::string::String;
 #[cfg(feature = "std")]
 use core::{fmt::Display, future::Future};
 
+use super::Client;
+#[cfg(feature = "std")]
+use super::Provider;
 #[cfg(feature = "std")]
 use super::TokenDone;
-use super::driver::{Driver, Sink, read_token};
-use super::{Client, Provider};
+use super::driver::Driver;
 use crate::backoff::Options;
 use crate::connection::{Connection, Position};
 use crate::dispatch::Handlers;
 use crate::error::Error;
+use crate::sys;
 
 /// Configures a [`Client`]: where to connect, where the token comes from, timing, and where to
 /// resume. Start with [`Client::builder`].
@@ -25,6 +28,7 @@ pub struct ClientBuilder {
 
 enum TokenSource {
     Fixed(String),
+    #[cfg(feature = "std")]
     Provider(Provider),
 }
 
@@ -65,11 +69,6 @@ impl ClientBuilder {
         self
     }
 
-    pub(crate) fn raw_token_provider(mut self, provider: Provider) -> Self {
-        self.token = Some(TokenSource::Provider(provider));
-        self
-    }
-
     /// Backoff and heartbeat settings.
     pub fn options(mut self, options: Options) -> Self {
         self.options = options;
@@ -88,18 +87,9 @@ impl ClientBuilder {
     /// `ws(s)://`, or when neither a token nor a provider was given.
     pub fn build(self) -> Result<Client, Error> {
         let handlers = Rc::new(Handlers::new());
-        Ok(Client {
-            driver: self.driver(handlers.clone())?,
-            handlers,
-            #[cfg(feature = "std")]
-            clones: Rc::new(()),
-        })
-    }
-
-    /// The client's driver, telling `sink` what the app hears (the JS face: its callback).
-    pub(crate) fn driver(self, sink: Rc<dyn Sink>) -> Result<Rc<Driver>, Error> {
         let (fixed, provider) = match self.token {
-            Some(TokenSource::Fixed(value)) => (Some(read_token(value)), None),
+            Some(TokenSource::Fixed(value)) => (Some(sys::read_token(value)), None),
+            #[cfg(feature = "std")]
             Some(TokenSource::Provider(provider)) => (None, Some(provider)),
             None => {
                 return Err(Error::Config {
@@ -111,6 +101,11 @@ impl ClientBuilder {
         if let Some(position) = self.position {
             machine.set_position(position);
         }
-        Ok(Driver::new(machine, provider, sink))
+        Ok(Client {
+            driver: Driver::new(machine, provider, handlers.clone()),
+            handlers,
+            #[cfg(feature = "std")]
+            clones: Rc::new(()),
+        })
     }
 }

@@ -10,9 +10,8 @@
 //! starts a driver for it (with the machine's [`Connection::topic_socket`]), which hands what it
 //! receives to the client's handlers and tells the client's machine when the topic is refused.
 //!
-//! What the app hears goes to a [`Sink`]: the Rust face's handler registry
-//! ([`Handlers`](crate::dispatch::Handlers)), or the JS face's one callback, whose handlers live
-//! in JS.
+//! What the app hears goes to the handler registry ([`Handlers`]); an error nobody listens to
+//! goes to the browser console. (The JS face drives the same machine from JS: `crate::js`.)
 //!
 //! Handlers may call back into the client (e.g. `close()` from an event handler): inputs that
 //! arrive while the driver is busy are queued and handled right after, never re-entrantly.
@@ -38,24 +37,15 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::Provider;
 use super::browser::{Callback, Listener, Socket, Timer};
-use crate::connection::{Action, Connection, Frame, Input, Position, State, Token};
-use crate::decode;
-use crate::dispatch::Notice;
+use crate::connection::{Action, Connection, Input, Position, State};
+use crate::dispatch::{Handlers, Notice};
 use crate::error::Error;
 use crate::sys::{self, CloseEvent, EventTarget, MessageEvent};
 
-/// Where a client's driver sends what the app hears (events carry the parsed frame object).
-pub(crate) trait Sink {
-    /// Tells the app's handlers.
-    fn notice(&self, notice: Notice<'_, JsValue>);
-    /// The app called `close()` and its handlers heard the final `closed` state: they are over.
-    fn closed(&self) {}
-}
-
 /// Who hears what a driver reports.
 enum Audience {
-    /// The app, through the client's sink.
-    App(Rc<dyn Sink>),
+    /// The app, through the client's handlers.
+    App(Rc<Handlers<JsValue>>),
     /// The driver of a topic socket: the client's driver, whose handlers hear its topic.
     Client(Weak<Driver>),
 }
@@ -107,9 +97,9 @@ impl Driver {
     pub(super) fn new(
         machine: Connection,
         provider: Option<Provider>,
-        sink: Rc<dyn Sink>,
+        handlers: Rc<Handlers<JsValue>>,
     ) -> Rc<Self> {
-        Self::with(machine, provider, Audience::App(sink))
+        Self::with(machine, provider, Audience::App(handlers))
     }
 
     fn with(machine: Connection, provider: Option<Provider>, audience: Audience) -> Rc<Self> {
@@ -240,7 +230,7 @@ impl Driver {
                     let weak = Rc::downgrade(self);
                     provider(Box::new(move |result| {
                         if let Some(driver) = weak.upgrade() {
-                            let result = result.map(read_token);
+                            let result = result.map(sys::read_token);
                             driver.run(Input::Token { request, result });
                         }
                     }));
@@ -304,8 +294,7 @@ impl Driver {
                         client.run(Input::TopicEnded(refusal));
                     }
                 }
-                // The sink also ends the handlers of the topic's subscriptions.
-                Audience::App(sink) => sink.notice(Notice::Unsubscribed(&refusal)),
+                Audience::App(handlers) => tell(handlers, Notice::Unsubscribed(&refusal)),
             },
             Action::OpenTopicSocket(topic, token) => {
                 let Some(mut engine) = free(self.engine.try_borrow_mut()) else {
@@ -337,7 +326,7 @@ impl Driver {
     /// Tells the app (a topic socket's driver: the client's handlers, its state aside).
     fn notify(&self, notice: Notice<'_, JsValue>) {
         match &self.audience {
-            Audience::App(sink) => sink.notice(notice),
+            Audience::App(handlers) => tell(handlers, notice),
             Audience::Client(client) => {
                 if let Some(client) = client.upgrade()
                     && !matches!(notice, Notice::State(_))
@@ -375,8 +364,9 @@ impl Driver {
             reader.close();
         }
         self.notify(Notice::State(&state));
-        if closed_by_app && let Audience::App(sink) = &self.audience {
-            sink.closed();
+        // After `close()`, the handlers heard the final state: they are over.
+        if closed_by_app && let Audience::App(handlers) = &self.audience {
+            drop(handlers.take());
         }
         drop(keep_alive);
     }
@@ -392,17 +382,25 @@ impl Driver {
     }
 }
 
+/// Tells the app's handlers; an error nobody listens to goes to the browser console. A refused
+/// topic's subscriptions are over, and so are their handlers.
+fn tell(handlers: &Handlers<JsValue>, notice: Notice<'_, JsValue>) {
+    handlers.notify(notice, &|error: &Error| {
+        sys::console_warn("edgepush:", &error.message())
+    });
+    if let Notice::Unsubscribed(refusal) = notice {
+        drop(handlers.remove(&|_, scope| scope.is_some_and(|scope| scope.topic == refusal.topic)));
+    }
+}
+
 fn now_ms() -> u64 {
     sys::now() as u64
 }
 
 fn message_input(event: &JsValue) -> Input<JsValue> {
-    let data = event.unchecked_ref::<MessageEvent>().data();
-    Input::Frame(match data.as_string() {
-        Some(text) => decode::frame(&text, |_| sys::json_parse(&data).ok()),
-        // Binary: not a frame we understand, but a sign of life.
-        None => Frame::Pong,
-    })
+    Input::Frame(sys::read_frame(
+        &event.unchecked_ref::<MessageEvent>().data(),
+    ))
 }
 
 fn close_input(event: &JsValue) -> Input<JsValue> {
@@ -411,13 +409,4 @@ fn close_input(event: &JsValue) -> Input<JsValue> {
         code: event.code(),
         reason: event.reason().as_string().unwrap_or_default(),
     }
-}
-
-/// A token with its `exp` claim, read with the browser's `atob` and `JSON.parse`.
-pub(super) fn read_token(value: String) -> Token {
-    decode::token(value, |claims| {
-        sys::atob(claims)
-            .ok()
-            .and_then(|claims| sys::json_parse(&claims).ok())
-    })
 }

@@ -32,9 +32,10 @@ use crate::dispatch::{HandlerKind, Handlers, Notice};
 use crate::error::Error;
 #[cfg(feature = "std")]
 use crate::events::{BACKGROUND, Background, Event, MESSAGE, Message};
+#[cfg(feature = "std")]
 use crate::sys;
 pub use builder::ClientBuilder;
-use driver::{Driver, Sink};
+use driver::Driver;
 pub use subscription::Subscription;
 
 /// Receives what the token provider produced: the token, or an error text.
@@ -60,7 +61,7 @@ pub(crate) type RawEvent = EventFrame<JsValue>;
 /// Two clients are `==` when they are clones of one.
 pub struct Client {
     driver: Rc<Driver>,
-    /// The handlers, which the driver tells (as its [`Sink`]).
+    /// The handlers, which the driver tells.
     handlers: Rc<Handlers<JsValue>>,
     /// Counts the clones of this handle: only the last one dropped closes the connection.
     #[cfg(feature = "std")]
@@ -216,24 +217,6 @@ impl Client {
         handler: impl FnMut(Notice<'_, JsValue>) -> Result<(), Error> + 'static,
     ) -> HandlerGuard {
         HandlerGuard::new(&self.handlers, self.handlers.add(None, kind, handler))
-    }
-}
-
-/// The Rust face's handlers hear the driver; an error nobody listens to goes to the browser
-/// console.
-impl Sink for Handlers<JsValue> {
-    fn notice(&self, notice: Notice<'_, JsValue>) {
-        self.notify(notice, &|error: &Error| {
-            sys::console_warn("edgepush:", &error.message())
-        });
-        if let Notice::Unsubscribed(refusal) = notice {
-            // The subscriptions of the topic are over, and so are their handlers.
-            drop(self.remove(&|_, scope| scope.is_some_and(|scope| scope.topic == refusal.topic)));
-        }
-    }
-
-    fn closed(&self) {
-        drop(self.take());
     }
 }
 

@@ -1,8 +1,10 @@
-// The JS face (client-sdk/js/client.js) over a fake core: options, handler dispatch and the
-// objects handlers receive, without wasm, a browser or a worker. The fake stands in for the
-// wasm-bindgen glue the package bundles under it (edgepush_core.js), records what the face asks
-// of it (`ask(order, a, b)`, client-sdk/src/js.rs `mod order`) and plays the core's
-// `emit(kind, topic, a, b, c)` calls (`mod kind`).
+// The JS face (client-sdk/js/client.js) over a fake core and fake browser objects: options,
+// handler dispatch, the objects handlers receive, and the driver (socket, timer, network
+// listeners, token provider, topic sockets, inputs queued while the core is busy), without wasm,
+// a browser or a worker. The fake stands in for the wasm-bindgen glue the package bundles under
+// it (edgepush_core.js), records what the driver asks of it (`ask(order, a, b, c, act)`,
+// client-sdk/src/js.rs `mod order`) and plays the core's `act(kind, topic, a, b, c)` calls
+// (`mod kind`).
 //   node --test client-sdk/tests/js/client.test.mjs
 import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -23,37 +25,64 @@ export class Core {
   constructor(...args) {
     if (args[0] === "ftp://x") throw "the URL must start with https://, http://, wss:// or ws://";
     this.args = args;
-    this.emit = args[args.length - 1];
     this.calls = [];
-    this.handles = 0;
+    // What the test makes it do when asked: (order, a, b, c, act) => answer.
+    this.answer = () => {};
     cores.push(this);
   }
-  ask(order, a, b) {
-    if (order === 0) this.calls.push("connect");
-    if (order === 1) this.calls.push("close");
-    if (order === 2) return this.calls.push(["subscribe", a, b]) && ++this.handles;
-    if (order === 3) this.calls.push(["unsubscribe", a]);
-    if (order === 4) return ["e1", 7];
+  ask(order, a, b, c, act) {
+    if (act) this.act = act;
+    if (order === 11) return new Core("topic socket", a, b);
+    if (order !== 10) this.calls.push(c === undefined ? (b === undefined ? (a === undefined ? [order] : [order, a]) : [order, a, b]) : [order, a, b, c]);
+    return order === 10 ? ["e1", 7] : this.answer(order, a, b, c, act);
   }
-  free() {}
 }`,
 );
 const { EdgepushClient } = await import(pathToFileURL(join(dir, "client.js")).href);
 const { cores } = await import(pathToFileURL(join(dir, "edgepush_core.js")).href);
 
-const EVENT = 0, STATE = 1, ERROR = 2, RESYNC = 3, UNSUBSCRIBED = 4, OCCUPANCY = 5, PRESENCE = 6, TOKEN = 7;
+const EVENT = 0, STATE = 1, ERROR = 2, RESYNC = 3, UNSUBSCRIBED = 4, OCCUPANCY = 5, PRESENCE = 6;
+const FETCH_TOKEN = 7, CONNECT = 8, SEND = 9, CLOSE_SOCKET = 10, SET_TIMER = 11, CLEAR_TIMER = 12;
+const OPEN_TOPIC_SOCKET = 13, CLOSE_TOPIC_SOCKET = 14;
+const START = 0, CLOSE = 1, SUBSCRIBE = 2, UNSUBSCRIBE = 3, TOKEN = 4, FRAME = 5, SOCKET_CLOSED = 6;
+const TIMER = 7, NETWORK = 8, TOPIC_ENDED = 9;
 
-/** A client, its fake core, a log of what its handlers heard and console.warn printed, and
- * `emit`, which plays a call of the core. */
+const codes = JSON.parse(readFileSync(join(sdk, "..", "protocol", "codes.json"), "utf8"));
+const closeCode = (name) => codes.close_codes.find((c) => c.name === name).code;
+
+// The browser's side: sockets, and the global scope's network listeners.
+const sockets = [];
+globalThis.WebSocket = class {
+  constructor(url, protocols) {
+    if (url === "bad") throw new SyntaxError("bad URL");
+    Object.assign(this, { url, protocols, sent: [], closed: undefined });
+    sockets.push(this);
+  }
+  send(text) {
+    if (this.closed) throw new Error("not open");
+    this.sent.push(text);
+  }
+  close(code) {
+    this.closed = code;
+  }
+};
+const network = new EventTarget();
+globalThis.addEventListener = network.addEventListener.bind(network);
+globalThis.removeEventListener = network.removeEventListener.bind(network);
+Object.defineProperty(globalThis, "navigator", { value: { onLine: true }, configurable: true });
+
+/** A connected client, its fake core, a log of what its handlers heard and console.warn
+ * printed, and `emit`, which plays an act call of the core. */
 function setup(options = {}) {
   const client = new EdgepushClient({ url: "https://push.example", token: "t", ...options });
   const core = cores.at(-1);
+  client.connect();
   const log = [];
   const emit = (...args) => {
     const warn = console.warn;
     console.warn = (...printed) => log.push(["warn", ...printed]);
     try {
-      core.emit(...args);
+      core.act(...args);
     } finally {
       console.warn = warn;
     }
@@ -83,9 +112,9 @@ test("options are checked with the same TypeErrors, and handed to the core", () 
     pongTimeoutMs: 250,
     resume: { epoch: "e", lastId: 9 },
   });
-  assert.deepEqual(cores.at(-1).args.slice(0, -1), ["https://x", "t", 0, 4e9, 0, -1, 250, -1, "e", 9]);
+  assert.deepEqual(cores.at(-1).args, ["https://x", "t", 0, 4e9, 0, -1, 250, -1, "e", 9]);
   new EdgepushClient({ url: "https://x", token: () => "t" });
-  assert.deepEqual(cores.at(-1).args.slice(0, -1), ["https://x", undefined, -1, -1, -1, -1, -1, -1, undefined, 0]);
+  assert.deepEqual(cores.at(-1).args, ["https://x", undefined, -1, -1, -1, -1, -1, -1, undefined, 0]);
 });
 
 test("events go to the handlers of their name in order, else to onUnknown; bad built-in payloads to onError", () => {
@@ -185,8 +214,9 @@ test("a topic's notices reach only its subscriptions; a refusal ends them, or go
   a.onPresence((user, present) => log.push(["presence", user, present]));
   a.onError((e) => log.push(["refused", e]));
   assert.deepEqual(core.calls, [
-    ["subscribe", "a:1", undefined],
-    ["subscribe", "a:1", "grant"],
+    [START, true],
+    [SUBSCRIBE, 1, "a:1"],
+    [SUBSCRIBE, 2, "a:1", "grant"],
   ]);
   emit(EVENT, "a:1", frame("P", 1, "a:1"));
   emit(EVENT, undefined, frame("P", 2, "orders:#1"));
@@ -207,7 +237,7 @@ test("a topic's notices reach only its subscriptions; a refusal ends them, or go
     ["a", 3],
     ["refused", { topic: "a:1", code: "topic_forbidden", message: "not yours" }],
   ]);
-  assert.deepEqual(core.calls.at(-1), ["unsubscribe", 2]);
+  assert.deepEqual(core.calls.at(-1), [UNSUBSCRIBE, 2]);
   const c = client.subscribe("b:1");
   c.on("P", () => log.push("never"));
   client.onError((e) => log.push(e));
@@ -232,14 +262,16 @@ test("removers and close(): removed handlers are not called, even for the notice
   emit(STATE, undefined, "closed", 1000, "closed by the client");
   emit(STATE, undefined, "open");
   assert.deepEqual(log, ["first", "open", "offline", "closed"]);
-  assert.deepEqual(core.calls, ["close"]);
+  assert.deepEqual(core.calls, [[START, true], [CLOSE]]);
 });
 
-test("a token provider is asked through the core's TOKEN call and answers once", async () => {
+test("a token provider is asked on FETCH_TOKEN and answered once with TOKEN", async () => {
   const answers = [];
-  const ask = (token) => {
-    new EdgepushClient({ url: "https://x", token });
-    return new Promise((resolve) => cores.at(-1).emit(TOKEN, undefined, (v) => (answers.push(v), resolve())));
+  const ask = async (token) => {
+    const { core, emit } = setup({ token });
+    const answered = new Promise((resolve) => (core.answer = (order, a, b) => order === TOKEN && resolve([a, b])));
+    emit(FETCH_TOKEN, undefined, 3);
+    answers.push(await answered);
   };
   await ask(() => Promise.resolve("jwt"));
   await ask(async () => {
@@ -250,11 +282,116 @@ test("a token provider is asked through the core's TOKEN call and answers once",
   });
   await ask(() => 5);
   assert.deepEqual(answers, [
-    "jwt",
-    { message: "no session" },
-    { message: "sync" },
-    { message: "the token provider did not return a string" },
+    [3, "jwt"],
+    [3, { message: "no session" }],
+    [3, { message: "sync" }],
+    [3, { message: "the token provider did not return a string" }],
   ]);
+});
+
+test("the driver opens, feeds and closes the socket as the core says", () => {
+  const { core, log, emit } = setup();
+  assert.deepEqual(core.calls, [[START, true]]);
+  emit(CONNECT, undefined, "wss://push.example/connect", "jwt", "edgepush.v1");
+  const first = sockets.at(-1);
+  assert.deepEqual([first.url, first.protocols], ["wss://push.example/connect", ["edgepush.v1", "jwt"]]);
+  first.onmessage({ data: '{"type":"pong"}' });
+  first.onclose({ code: 4001, reason: "expired" });
+  emit(SEND, undefined, '{"type":"ping"}');
+  assert.deepEqual(first.sent, ['{"type":"ping"}']);
+  // A new socket replaces the old one, which is detached and closed as the client closes sockets.
+  emit(CONNECT, undefined, "wss://push.example/connect", "jwt2", "edgepush.v1");
+  assert.equal(first.closed, closeCode("Normal"));
+  assert.equal(first.onmessage, null);
+  const second = sockets.at(-1);
+  emit(CLOSE_SOCKET);
+  assert.equal(second.closed, closeCode("Normal"));
+  emit(SEND, undefined, "dropped");
+  assert.deepEqual(second.sent, []);
+  assert.deepEqual(core.calls.slice(1), [
+    [FRAME, '{"type":"pong"}'],
+    [SOCKET_CLOSED, 4001, "expired"],
+  ]);
+  // A socket the browser refuses to open: an error, then a close as abnormal as the browser's.
+  {
+    const errors = [];
+    const { client, core: refused } = setup();
+    client.onError((e) => errors.push(e.message));
+    refused.answer = (order) => order === START && refused.act(CONNECT, undefined, "bad", "jwt", "edgepush.v1");
+    client.connect();
+    assert.deepEqual(errors, ["the browser could not open the WebSocket: bad URL; retrying with backoff"]);
+    assert.deepEqual(refused.calls.slice(-2), [[START, true], [SOCKET_CLOSED, closeCode("Abnormal"), ""]]);
+  }
+  assert.deepEqual(log, []);
+});
+
+test("inputs that arrive while the core is busy wait for the actions before them", () => {
+  const { client, core } = setup();
+  const order = [];
+  client.on("A", () => {
+    order.push("handler");
+    client.close();
+    order.push("close() returned");
+  });
+  core.answer = (asked, a, b, c, act) => {
+    order.push(`ask ${asked}`);
+    if (asked === FRAME) {
+      act(EVENT, undefined, frame("A", 1));
+      order.push("actions done");
+    }
+  };
+  core.act(CONNECT, undefined, "wss://x/connect", "jwt", "edgepush.v1");
+  sockets.at(-1).onmessage({ data: "{}" });
+  assert.deepEqual(order, [`ask ${FRAME}`, "handler", "close() returned", "actions done", `ask ${CLOSE}`]);
+});
+
+test("the timer and the network reach the core; the closed state releases everything", async () => {
+  const { core, emit } = setup();
+  const fired = new Promise((resolve) => (core.answer = (order) => order === TIMER && resolve()));
+  emit(SET_TIMER, undefined, 1);
+  await fired;
+  emit(SET_TIMER, undefined, 5);
+  emit(CLEAR_TIMER);
+  network.dispatchEvent(new Event("offline"));
+  network.dispatchEvent(new Event("online"));
+  emit(CONNECT, undefined, "wss://x/connect", "jwt", "edgepush.v1");
+  const socket = sockets.at(-1);
+  emit(SET_TIMER, undefined, 5);
+  emit(STATE, undefined, "closed", 4502, "revoked");
+  network.dispatchEvent(new Event("offline"));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(socket.closed, closeCode("Normal"));
+  assert.deepEqual(core.calls, [[START, true], [TIMER], [NETWORK, false], [NETWORK, true]]);
+});
+
+test("a topic socket has a core and a driver of its own, heard by the client's handlers", () => {
+  const { client, core, emit } = setup();
+  const log = [];
+  const sub = client.subscribe("live:1", { token: "grant" });
+  sub.on("P", (e) => log.push(["event", e.payload]));
+  sub.onOccupancy((n) => log.push(["count", n]));
+  client.onState((s) => log.push(s.state));
+  emit(OPEN_TOPIC_SOCKET, "live:1", "grant");
+  const reader = cores.at(-1);
+  assert.deepEqual(reader.args, ["topic socket", "live:1", "grant"]);
+  assert.deepEqual(reader.calls, [[START, true]]);
+  reader.act(STATE, undefined, "open");
+  reader.act(EVENT, "live:1", frame("P", 1, "live:1"));
+  reader.act(OCCUPANCY, "live:1", 4);
+  reader.act(UNSUBSCRIBED, "live:1", "topic_forbidden", "not yours");
+  assert.deepEqual(log, [
+    ["event", 1],
+    ["count", 4],
+  ]);
+  assert.deepEqual(core.calls.at(-1), [TOPIC_ENDED, { topic: "live:1", error: { code: "topic_forbidden", message: "not yours" } }]);
+  emit(CLOSE_TOPIC_SOCKET, "live:1");
+  assert.deepEqual(reader.calls.at(-1), [CLOSE]);
+  // The client's close closes the topic sockets it still has.
+  emit(OPEN_TOPIC_SOCKET, "live:2");
+  const other = cores.at(-1);
+  emit(STATE, undefined, "closed", 1000, "closed by the client");
+  assert.deepEqual(other.calls.at(-1), [CLOSE]);
+  assert.deepEqual(log.at(-1), "closed");
 });
 
 test("the error messages are the Rust face's: every text of Error::message is in the JS face", () => {
