@@ -184,13 +184,13 @@ class Driver {
     this.run(CLOSE);
   }
 
-  /** Detaches from the socket and closes it with `code`. */
-  #drop(code) {
+  /** Detaches from the socket and closes it as the client closes its sockets. */
+  #drop() {
     const socket = this.#socket;
     this.#socket = undefined;
     if (socket) {
       socket.onmessage = socket.onclose = null;
-      socket.close(code);
+      socket.close(NORMAL);
     }
   }
 
@@ -199,7 +199,7 @@ class Driver {
     if (kind == FETCH_TOKEN) {
       provide(this.#provider, (token) => this.run(TOKEN, a, token));
     } else if (kind == CONNECT) {
-      this.#drop(NORMAL);
+      this.#drop();
       try {
         const socket = (this.#socket = new WebSocket(a, [c, b]));
         socket.onmessage = (event) => this.run(FRAME, event.data);
@@ -215,7 +215,7 @@ class Driver {
         // A socket that is not open drops it; the machine notices by the heartbeat.
       }
     } else if (kind == CLOSE_SOCKET) {
-      this.#drop(NORMAL);
+      this.#drop();
     } else if (kind == SET_TIMER || kind == CLEAR_TIMER) {
       clearTimeout(this.#timer);
       if (kind == SET_TIMER) this.#timer = setTimeout(() => this.run(TIMER), Math.min(a, 2 ** 31 - 1));
@@ -238,7 +238,7 @@ class Driver {
     } else {
       // "closed" releases the socket, the timer, the listeners and the topic sockets first.
       if (kind == STATE && a == "closed") {
-        this.#drop(NORMAL);
+        this.#drop();
         clearTimeout(this.#timer);
         for (const [name, listener] of this.#network ?? []) removeEventListener(name, listener);
         this.#network = undefined;
