@@ -33,7 +33,7 @@ step "clippy (wasm32)" cargo clippy --quiet "${wasm_crates[@]}" --target wasm32-
 # The SDK's optional gloo-net token helper and its browser tests, which the line above leaves out.
 step "clippy (wasm32, SDK with gloo-net, tests)" cargo clippy --quiet -p edgepush-client --target wasm32-unknown-unknown --features gloo-net --all-targets -- -D warnings
 step "unit tests (native)" cargo test --quiet --workspace --exclude edgepush-e2e
-step "SDK JS face: handler registry over a fake core, code table in the JS sources" node --test client-sdk/tests/js/client.test.mjs client-sdk/tests/js/codes.test.mjs
+step "SDK JS face: driver and handlers over a fake core and fake browser objects, code table in the JS sources" node --test client-sdk/tests/js/client.test.mjs client-sdk/tests/js/codes.test.mjs
 step "JS test kit against the test vectors" node --test tests/js/testkit.test.mjs
 step "npm lock file on macOS and Linux, arm64 and x64 (npm ci --dry-run)" node --test tests/js/npm-platforms.test.mjs
 step "build worker" bash scripts/build-worker.sh

@@ -7,6 +7,7 @@
 // (`mod kind`).
 //   node --test client-sdk/tests/js/client.test.mjs
 import assert from "node:assert/strict";
+import { setMaxListeners } from "node:events";
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -67,6 +68,8 @@ globalThis.WebSocket = class {
   }
 };
 const network = new EventTarget();
+// Every test's clients listen to it, and most are never closed.
+setMaxListeners(0, network);
 globalThis.addEventListener = network.addEventListener.bind(network);
 globalThis.removeEventListener = network.removeEventListener.bind(network);
 Object.defineProperty(globalThis, "navigator", { value: { onLine: true }, configurable: true });
