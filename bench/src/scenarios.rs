@@ -917,61 +917,53 @@ fn file_size(path: &std::path::Path) -> Option<(u64, u64)> {
     Some((raw, gz))
 }
 
+/// A bundle's wasm + JS size (`[key, label]`), gzip -9, with a note of both parts raw and
+/// gzipped (`[what, its JS, why missing]`), or why it is missing.
+fn add_bundle(
+    m: &mut Measured,
+    [key, label]: [&'static str; 2],
+    [what, js_name, missing]: [&str; 3],
+    sizes: Option<((u64, u64), (u64, u64))>,
+) {
+    let Some((w, j)) = sizes else {
+        m.values.push(text(key, label, missing.to_owned()));
+        return;
+    };
+    m.add(key, label, Unit::Bytes, true, (w.1 + j.1) as f64);
+    m.notes.push(format!(
+        "{what}: wasm {} B ({} B gzip), {js_name} {} B ({} B gzip)",
+        w.0, w.1, j.0, j.1
+    ));
+}
+
 /// Size: the browser SDK (wasm + JS glue, gzip -9) and the worker bundle; for
 /// Pushpin, what a browser needs (nothing beyond `WebSocket`) and the installed size of its
 /// packages.
 pub fn size(repo: &std::path::Path) -> (Measured, Measured) {
     let mut edge = Measured::default();
     let pkg = repo.join("client-sdk/pkg");
-    let sdk = [
-        file_size(&pkg.join("edgepush_client_bg.wasm")),
-        file_size(&pkg.join("edgepush_client.js")),
-    ];
-    match sdk {
-        [Some(w), Some(j)] => {
-            edge.add(
-                "size.sdk_gz",
-                "browser SDK, wasm + JS glue, gzip -9",
-                Unit::Bytes,
-                true,
-                (w.1 + j.1) as f64,
-            );
-            edge.notes.push(format!(
-                "SDK: wasm {} B ({} B gzip), JS glue {} B ({} B gzip)",
-                w.0, w.1, j.0, j.1
-            ));
-        }
-        _ => edge.values.push(text(
-            "size.sdk_gz",
-            "browser SDK, wasm + JS glue, gzip -9",
-            "not built (scripts/build-sdk.sh)".to_owned(),
-        )),
-    }
+    let sdk = file_size(&pkg.join("edgepush_client_bg.wasm"))
+        .zip(file_size(&pkg.join("edgepush_client.js")));
+    add_bundle(
+        &mut edge,
+        ["size.sdk_gz", "browser SDK, wasm + JS glue, gzip -9"],
+        ["SDK", "JS glue", "not built (scripts/build-sdk.sh)"],
+        sdk,
+    );
     let build = repo.join("server/build");
     // The JS: worker-build's module and the entry module around it (server/entry.js).
     let js = file_size(&build.join("index.js"))
         .zip(file_size(&build.join("entry.js")))
         .map(|(index, entry)| (index.0 + entry.0, index.1 + entry.1));
-    match (file_size(&build.join("index_bg.wasm")), js) {
-        (Some(w), Some(j)) => {
-            edge.add(
-                "size.worker_gz",
-                "server: worker bundle (wasm + JS), gzip -9",
-                Unit::Bytes,
-                true,
-                (w.1 + j.1) as f64,
-            );
-            edge.notes.push(format!(
-                "worker: wasm {} B ({} B gzip), JS {} B ({} B gzip)",
-                w.0, w.1, j.0, j.1
-            ));
-        }
-        _ => edge.values.push(text(
+    add_bundle(
+        &mut edge,
+        [
             "size.worker_gz",
             "server: worker bundle (wasm + JS), gzip -9",
-            "not built".to_owned(),
-        )),
-    }
+        ],
+        ["worker", "JS", "not built"],
+        file_size(&build.join("index_bg.wasm")).zip(js),
+    );
     let mut pushpin = Measured::default();
     pushpin.values.push(text(
         "size.sdk_gz",
