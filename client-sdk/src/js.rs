@@ -239,8 +239,8 @@ mod kind {
     pub const CLOSE_TOPIC_SOCKET: u32 = 14;
 }
 
-/// What the JS driver asks of the core: `core.ask(order, a, b, c)`. Every order but the last
-/// two feeds the machine one [`Input`].
+/// What the JS driver asks of the core: `core.ask(order, a, b, c, act)`. Every order but the
+/// last two feeds the machine one [`Input`] and tells `act` its actions.
 mod order {
     /// Connect; `a`: whether the browser is online.
     pub const START: u32 = 0;
@@ -283,9 +283,9 @@ pub struct JsCore {
 #[wasm_bindgen(js_class = Core)]
 impl JsCore {
     /// A machine for `url` with a fixed `token`, or without one asking the app's token provider
-    /// (through `act`, [`kind::FETCH_TOKEN`]); the six timing options in [`Options`]' order, each in ms, negative for
-    /// the default; the resume position when `epoch` is given. Throws the reason of a
-    /// configuration error (the JS face throws its message as a `TypeError`).
+    /// (through `act`, [`kind::FETCH_TOKEN`]); the six timing options in [`Options`]' order,
+    /// each in ms, negative for the default; the resume position when `epoch` is given. Throws
+    /// the reason of a configuration error (the JS face throws its message as a `TypeError`).
     #[wasm_bindgen(constructor)]
     #[allow(clippy::too_many_arguments)]
     pub fn new(
