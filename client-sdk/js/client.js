@@ -30,7 +30,8 @@ export { init as default, initSync };
 const NAMED = 0, STATE = 1, ERROR = 2, RESYNC = 3, UNSUBSCRIBED = 4, OCCUPANCY = 5, PRESENCE = 6;
 const FETCH_TOKEN = 7, CONNECT = 8, SEND = 9, CLOSE_SOCKET = 10, SET_TIMER = 11, CLEAR_TIMER = 12;
 const OPEN_TOPIC_SOCKET = 13, CLOSE_TOPIC_SOCKET = 14, UNKNOWN = 15;
-// What the driver asks of the core: `core.ask(order, a, b, c)` (`mod order` in client-sdk/src/js.rs).
+// What the driver asks of the core: `core.ask(order, a, b, c, act)` (`mod order` in
+// client-sdk/src/js.rs).
 const START = 0, CLOSE = 1, SUBSCRIBE = 2, UNSUBSCRIBE = 3, TOKEN = 4, FRAME = 5, SOCKET_CLOSED = 6;
 const TIMER = 7, NETWORK = 8, TOPIC_ENDED = 9, POSITION = 10, TOPIC_SOCKET = 11;
 // The close codes (protocol/codes.json): of the sockets the client closes itself
@@ -142,7 +143,8 @@ class Driver {
   /** close() was called: the driver is done for good. */
   closed = false;
 
-  /** Drives the machine `core`; `provider` is the app's token function, if any. */
+  /** Drives the machine `core`; `provider` is the app's `token` option, which the machine asks
+   * for (FETCH_TOKEN) only when it is a function. */
   constructor(core, provider, hear) {
     this.#core = core;
     this.#provider = provider;
@@ -401,7 +403,6 @@ export class EdgepushClient extends Scope {
     const position = this.#driver.position();
     return position && { epoch: position[0], lastId: position[1] };
   }
-
 }
 
 export class EdgepushSubscription extends Scope {
@@ -431,7 +432,6 @@ export class EdgepushSubscription extends Scope {
     this.#handlers.remove((e) => e.handle == this.#handle);
     this.#driver.run(UNSUBSCRIBE, this.#handle);
   }
-
 }
 
 if (Symbol.dispose) Scope.prototype[Symbol.dispose] = Scope.prototype.free;

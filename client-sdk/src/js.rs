@@ -8,11 +8,11 @@
 //! provider and the topic sockets are JS objects it holds, as the Rust face's driver
 //! (`crate::client::driver`) holds them in Rust. JS code is much smaller than the same code in
 //! wasm. Under it, [`JsCore`] (`Core` in JS) is the connection machine: the driver feeds it
-//! inputs through one export, `ask(order, a, b, c)` (see [`order`]), and it answers with the
-//! machine's actions through one JS callback, `act(kind, topic, a, b, c)` (see [`kind`]): each
-//! export costs the wasm about 150 bytes of wrapper. Frames are decoded here, from the socket's
-//! own string with the browser's `JSON.parse`, and events are handed over as the objects it
-//! produced, without copying.
+//! inputs through one export, `ask(order, a, b, c, act)` (see [`order`]), and it answers with
+//! the machine's actions through that JS callback, `act(kind, topic, a, b, c)` (see [`kind`]):
+//! each export costs the wasm about 150 bytes of wrapper. Frames are decoded here, from the
+//! socket's own string with the browser's `JSON.parse`, and events are handed over as the
+//! objects it produced, without copying.
 //!
 //! The TypeScript declarations of the JS face are written by hand below (so that handlers are
 //! typed: `on<P>()`, `onMessage`, `onBackground`) and become the package's `.d.ts`; the core
