@@ -36,7 +36,9 @@ pub enum Scenario {
     MemoryWorkerd,
     ManyUsersWorkerd,
     LatencyWorkerd,
+    FanoutWorkerd,
     IngestWorkerd,
+    BatchWorkerd,
     IngestBatchedWorkerd,
     BroadcastWorkerd,
     ReconnectStormWorkerd,
@@ -212,6 +214,26 @@ impl Scenario {
                     p.latency.0, p.latency.1, p.latency.2
                 ),
                 Workload::Latency,
+                false,
+            ),
+            Self::FanoutWorkerd => on_workerd(
+                "2b. Fan-out, edgepush on plain `workerd serve`",
+                format!(
+                    "As 2 ({} sockets of one user, {} rounds), with edgepush under plain \
+                     `workerd serve`.",
+                    p.fanout.0, p.fanout.1
+                ),
+                Workload::Fanout,
+                false,
+            ),
+            Self::BatchWorkerd => on_workerd(
+                "5b. Batch, edgepush on plain `workerd serve`",
+                format!(
+                    "As 5 ({} users, {} socket(s) each, {} rounds), with edgepush under plain \
+                     `workerd serve`.",
+                    p.batch.0, p.batch.1, p.batch.2
+                ),
+                Workload::Batch,
                 false,
             ),
             Self::IngestWorkerd => on_workerd(
@@ -488,7 +510,9 @@ mod tests {
                 "memory-workerd",
                 "many-users-workerd",
                 "latency-workerd",
+                "fanout-workerd",
                 "ingest-workerd",
+                "batch-workerd",
                 "ingest-batched-workerd",
                 "broadcast-workerd",
                 "reconnect-storm-workerd",
@@ -520,7 +544,7 @@ mod tests {
     }
 
     #[test]
-    fn the_smoke_run_skips_workerd_variants_but_memory_and_batched_ingest() {
+    fn the_smoke_run_skips_the_workerd_variants_of_scenarios_it_runs_under_wrangler() {
         let p = Params::smoke();
         let skipped: Vec<String> = Scenario::value_variants()
             .iter()
@@ -529,7 +553,13 @@ mod tests {
             .collect();
         assert_eq!(
             skipped,
-            ["many-users-workerd", "latency-workerd", "ingest-workerd"]
+            [
+                "many-users-workerd",
+                "latency-workerd",
+                "fanout-workerd",
+                "ingest-workerd",
+                "batch-workerd"
+            ]
         );
     }
 

@@ -87,7 +87,7 @@ pub enum Error {
     #[error("not run (--system)")]
     Skipped,
     /// The README lacks the markers between which the results go.
-    #[error("{} has no results markers", .0.display())]
+    #[error("{} has no markers for the results (or the report no summary)", .0.display())]
     NoMarkers(PathBuf),
     /// A finding: some sockets did not open, and the scenario ran without them.
     #[error("{count} sockets failed to open (measured without them); first")]

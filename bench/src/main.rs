@@ -4,6 +4,7 @@
 
 mod catalogue;
 mod error;
+mod gc;
 mod grip;
 mod hostile;
 mod load;
@@ -43,7 +44,8 @@ struct Cli {
 enum Cmd {
     /// Starts both servers and runs the scenarios.
     Run(RunArgs),
-    /// Copies bench/results/latest.md into bench/README.md (between its results markers).
+    /// Copies bench/results/latest.md into bench/README.md (between its results markers), and
+    /// its summary and goals into README.md (between its bench markers).
     Readme {
         /// Repository root.
         #[arg(long, default_value = ".")]
@@ -449,6 +451,7 @@ impl Bench {
                 }
             };
             sections.push(Section {
+                scenario,
                 title: row.title.to_owned(),
                 setup: row.setup,
                 layout,
@@ -484,7 +487,13 @@ impl Bench {
             true => {
                 let breakdown = || s.edgepush.breakdown();
                 let work = workload.run(&edge, params, &breakdown);
-                run_one(&name, "edgepush", params, &edge.pgids, work).await
+                let log = &s.edgepush.log;
+                let from = gc::mark(log);
+                let mut result = run_one(&name, "edgepush", params, &edge.pgids, work).await;
+                if let (Ok(m), Runtime::Workerd) = (&mut result, s.edgepush.runtime) {
+                    gc::since(log, from).add_to(m);
+                }
+                result
             }
             false => Err(Error::Skipped),
         };
@@ -607,12 +616,7 @@ impl Bench {
     fn write_reports(&self, sections: &[Section], ctx: &Context) -> Result<()> {
         let args = &self.args;
         let whole = args.only.is_empty() && args.system.is_none();
-        let goals = if args.smoke {
-            Vec::new()
-        } else {
-            report::goals(sections)
-        };
-        let markdown = report::markdown(ctx, sections, &goals);
+        let markdown = report::markdown(ctx, sections);
         let svg = report::chart(sections, &ctx.when);
         let (dir, names) = if args.smoke {
             (self.work.clone(), vec!["smoke".to_owned()])
@@ -689,16 +693,24 @@ async fn grip_backend(port: u16) -> Result<()> {
     Ok(())
 }
 
-/// Puts `bench/results/latest.md` into `bench/README.md`.
+/// Puts `bench/results/latest.md` into `bench/README.md`, and its summary and goals into the
+/// project's `README.md`.
 fn update_readme(repo: &Path) -> Result<()> {
     let latest = repo.join("bench/results/latest.md");
-    let readme = repo.join("bench/README.md");
     let report = std::fs::read_to_string(&latest).map_err(Error::io(&latest))?;
-    let text = std::fs::read_to_string(&readme).map_err(Error::io(&readme))?;
-    let updated =
-        report::into_readme(&text, &report).ok_or_else(|| Error::NoMarkers(readme.clone()))?;
-    std::fs::write(&readme, updated).map_err(Error::io(&readme))?;
-    eprintln!("bench: updated {}", readme.display());
+    for (file, put) in [
+        (
+            "bench/README.md",
+            report::into_readme as fn(&str, &str) -> Option<String>,
+        ),
+        ("README.md", report::into_project_readme),
+    ] {
+        let readme = repo.join(file);
+        let text = std::fs::read_to_string(&readme).map_err(Error::io(&readme))?;
+        let updated = put(&text, &report).ok_or_else(|| Error::NoMarkers(readme.clone()))?;
+        std::fs::write(&readme, updated).map_err(Error::io(&readme))?;
+        eprintln!("bench: updated {}", readme.display());
+    }
     Ok(())
 }
 

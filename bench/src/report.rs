@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 
+use crate::catalogue::Scenario;
 use crate::error::{Error, chain};
 use crate::scenarios::{Measured, Unit, Value};
 
@@ -49,6 +50,8 @@ impl Layout {
 
 /// One scenario's results on both systems (or on one, before and after).
 pub struct Section {
+    /// Which scenario.
+    pub scenario: Scenario,
     /// Heading.
     pub title: String,
     /// What was run.
@@ -62,19 +65,19 @@ pub struct Section {
 }
 
 impl Section {
-    /// A value of one side by key.
-    pub fn get(&self, edgepush: bool, key: &str) -> Option<f64> {
+    /// A row of one side by key.
+    pub fn value(&self, edgepush: bool, key: &str) -> Option<&Value> {
         let side = if edgepush {
             &self.edgepush
         } else {
             &self.pushpin
         };
-        side.as_ref()
-            .ok()?
-            .values
-            .iter()
-            .find(|v| v.key == key)?
-            .number
+        side.as_ref().ok()?.values.iter().find(|v| v.key == key)
+    }
+
+    /// A number of one side by key.
+    pub fn get(&self, edgepush: bool, key: &str) -> Option<f64> {
+        self.value(edgepush, key)?.number
     }
 }
 
@@ -145,79 +148,250 @@ fn cell(v: Option<&Value>) -> String {
     }
 }
 
-/// The goals table: (goal, figure, whether met) for every goal a section measured.
+/// What a goal asks of edgepush's figure.
+#[derive(Clone, Copy)]
+enum Test {
+    /// At most this many times Pushpin's figure in the same run.
+    Within(f64),
+    /// At least this much.
+    AtLeast(f64),
+    /// Below this much (in the figure's base unit).
+    Below(f64),
+}
+
+/// A goal: one figure of one scenario and what it must be.
+struct Goal {
+    goal: &'static str,
+    scenario: Scenario,
+    key: &'static str,
+    test: Test,
+}
+
+/// The goals a full run checks: issue 16's bars (edgepush on plain workerd beside Pushpin in the
+/// same run) and fan-out under 100 ms; the lost and duplicated events are counted apart.
+const GOALS: [Goal; 6] = [
+    Goal {
+        goal: "latency p99 within 1.5× of Pushpin's (1b)",
+        scenario: Scenario::LatencyWorkerd,
+        key: "latency.p99",
+        test: Test::Within(1.5),
+    },
+    Goal {
+        goal: "fan-out to 1,000 sockets, worst round within 1.5× of Pushpin's (2b)",
+        scenario: Scenario::FanoutWorkerd,
+        key: "fanout.last_max",
+        test: Test::Within(1.5),
+    },
+    Goal {
+        goal: "fan-out to 1,000 sockets, median round under 100 ms (2b)",
+        scenario: Scenario::FanoutWorkerd,
+        key: "fanout.last_p50",
+        test: Test::Below(100_000.0),
+    },
+    Goal {
+        goal: "many users p99 within 3× of Pushpin's (3b)",
+        scenario: Scenario::ManyUsersWorkerd,
+        key: "many.p99",
+        test: Test::Within(3.0),
+    },
+    Goal {
+        goal: "batch to 100 users p99 within 3× of Pushpin's (5b)",
+        scenario: Scenario::BatchWorkerd,
+        key: "batch.p99",
+        test: Test::Within(3.0),
+    },
+    Goal {
+        goal: "at least 1,000 publishes/s into one room, sustained (4b)",
+        scenario: Scenario::IngestWorkerd,
+        key: "ingest.sustained",
+        test: Test::AtLeast(1000.0),
+    },
+];
+
+/// The goals table: (goal, figure, whether met) for every goal the run measured, then the events
+/// lost and duplicated over every scenario.
 pub fn goals(sections: &[Section]) -> Vec<(String, String, String)> {
-    let find = |key: &str| -> Option<&Section> {
-        sections
-            .iter()
-            .find(|s| s.get(true, key).is_some() || s.get(false, key).is_some())
-    };
-    let ms = |us: f64| format!("{:.1} ms", us / 1000.0);
+    let verdict = |met: bool| if met { "yes" } else { "**no**" }.to_owned();
     let mut out = Vec::new();
-    for (key, what) in [
-        ("latency.p99", "latency"),
-        ("fanout.p99", "fan-out"),
-        ("many.p99", "many users"),
-        ("ingest.p99", "ingest (each at its own sustained rate)"),
-        ("batch.p99", "batch"),
-    ] {
-        // Against Pushpin: only where the second column is Pushpin.
-        for s in sections.iter().filter(|s| {
-            s.layout == Layout::Systems
-                && (s.get(true, key).is_some() || s.get(false, key).is_some())
-        }) {
-            let what = format!("{what} ({})", s.title);
-            let (e, p) = (s.get(true, key), s.get(false, key));
-            let (figure, met) = match (e, p) {
-                (Some(e), Some(p)) => (
-                    format!("{} vs {}", ms(e), ms(p)),
-                    if e < p { "yes" } else { "**no**" },
+    for g in &GOALS {
+        let Some(s) = sections.iter().find(|s| s.scenario == g.scenario) else {
+            continue;
+        };
+        let (Some(value), e) = (s.value(true, g.key), s.get(true, g.key)) else {
+            continue;
+        };
+        let e = e.unwrap_or(f64::NAN);
+        let (figure, met) = match (g.test, s.get(false, g.key)) {
+            (Test::Within(times), Some(p)) if p > 0.0 => (
+                format!(
+                    "{} vs {} ({:.1}×)",
+                    show(value.unit, e),
+                    show(value.unit, p),
+                    e / p
                 ),
-                _ => ("not measured".to_owned(), "—"),
-            };
-            out.push((
-                format!("p99 below Pushpin's: {what}"),
-                figure,
-                met.to_owned(),
-            ));
-        }
+                e <= times * p,
+            ),
+            (Test::Within(_), _) => (format!("{} vs not measured", cell(Some(value))), false),
+            (Test::AtLeast(least), _) => (cell(Some(value)), e >= least),
+            (Test::Below(limit), _) => (cell(Some(value)), e < limit),
+        };
+        out.push((g.goal.to_owned(), figure, verdict(met)));
     }
-    if let Some(s) = find("fanout.last_p50")
-        && let (Some(median), Some(worst)) = (
-            s.get(true, "fanout.last_p50"),
-            s.get(true, "fanout.last_max"),
-        )
-    {
+    if !sections.is_empty() {
+        // [edgepush, Pushpin]: both columns are edgepush's where the second is not Pushpin.
+        let [lost, duplicated] = ["lost", "duplicated"].map(|key| {
+            let mut sums = [0.0; 2];
+            for s in sections {
+                let second = usize::from(s.layout == Layout::Systems);
+                sums[0] += s.get(true, key).unwrap_or(0.0);
+                sums[second] += s.get(false, key).unwrap_or(0.0);
+            }
+            sums
+        });
         out.push((
-            "fan-out to 1,000 sockets under 100 ms (median round)".into(),
-            format!("median {}, worst {}", ms(median), ms(worst)),
-            if median < 100_000.0 { "yes" } else { "**no**" }.into(),
+            "no event lost or duplicated, every scenario".to_owned(),
+            format!(
+                "edgepush {:.0} lost, {:.0} duplicated (Pushpin {:.0}, {:.0})",
+                lost[0], duplicated[0], lost[1], duplicated[1]
+            ),
+            verdict(lost[0] == 0.0 && duplicated[0] == 0.0),
         ));
     }
-    for s in sections {
-        if let Some(kib) = s.get(true, "many.kib_per_conn") {
-            let sockets = s.setup.split_whitespace().next().unwrap_or("?").to_owned();
-            let held = sockets.parse::<u32>().is_ok_and(|n| n >= 10_000);
-            out.push((
-                format!(
-                    "10,000 open sockets on one machine, under 2 KB of server memory each ({})",
-                    s.title
-                ),
-                format!("{sockets} sockets held, {kib:.1} KiB each"),
-                if held && kib < 2.0 { "yes" } else { "**no**" }.into(),
-            ));
-        }
-    }
-    for s in sections {
-        if let Some(rate) = s.get(true, "ingest.sustained") {
-            out.push((
-                format!("at least 1,000 publishes/s into one room ({})", s.title),
-                format!("{rate:.0}/s sustained"),
-                if rate >= 1000.0 { "yes" } else { "**no**" }.into(),
-            ));
-        }
-    }
     out
+}
+
+/// A row of a run's summary: what it shows and the figures of one scenario it takes, shown
+/// `a / b` in each column (for a section of two edgepush columns, both in the first).
+struct Line {
+    label: &'static str,
+    scenario: Scenario,
+    keys: &'static [&'static str],
+}
+
+/// The summary of a full run (the README's table), plain workerd unless a row says otherwise.
+const SUMMARY: [Line; 18] = [
+    Line {
+        label: "latency p50 / p99: 100 sockets of one user, 100 publishes/s",
+        scenario: Scenario::LatencyWorkerd,
+        keys: &["latency.p50", "latency.p99"],
+    },
+    Line {
+        label: "the same under `wrangler dev`",
+        scenario: Scenario::Latency,
+        keys: &["latency.p50", "latency.p99"],
+    },
+    Line {
+        label: "fan-out to 1,000 sockets of one user, last socket: median / worst round",
+        scenario: Scenario::FanoutWorkerd,
+        keys: &["fanout.last_p50", "fanout.last_max"],
+    },
+    Line {
+        label: "many users p50 / p99: 8,000 sockets of 1,000 users, 200 publishes/s",
+        scenario: Scenario::ManyUsersWorkerd,
+        keys: &["many.p50", "many.p99"],
+    },
+    Line {
+        label: "V8 garbage collection meanwhile (workerd's one thread waits): full collections / \
+                longest pause / all pauses",
+        scenario: Scenario::ManyUsersWorkerd,
+        keys: &["gc.full", "gc.full_max", "gc.total"],
+    },
+    Line {
+        label: "the same under `wrangler dev` (4,500 sockets)",
+        scenario: Scenario::ManyUsers,
+        keys: &["many.p50", "many.p99"],
+    },
+    Line {
+        label: "batch to 100 users, last socket: median round / p99 of every socket",
+        scenario: Scenario::BatchWorkerd,
+        keys: &["batch.last_p50", "batch.p99"],
+    },
+    Line {
+        label: "ingest into one room, sustained 30 s / server CPU per publish",
+        scenario: Scenario::IngestWorkerd,
+        keys: &["ingest.sustained", "ingest.cpu"],
+    },
+    Line {
+        label: "ingest with 10 events per request: events/s / server CPU per event",
+        scenario: Scenario::IngestBatchedWorkerd,
+        keys: &["ingest_batched.sustained", "ingest_batched.cpu"],
+    },
+    Line {
+        label: "wake-up: server CPU per publish to a room idle past eviction / warm",
+        scenario: Scenario::WakeupWorkerd,
+        keys: &["wakeup.cpu_cold", "wakeup.cpu_warm"],
+    },
+    Line {
+        label: "server memory per socket",
+        scenario: Scenario::MemoryWorkerd,
+        keys: &["memory.per_conn"],
+    },
+    Line {
+        label: "topic broadcast to 4,000 subscribers, last subscriber: median / worst round",
+        scenario: Scenario::BroadcastWorkerd,
+        keys: &["broadcast.last_p50", "broadcast.last_max"],
+    },
+    Line {
+        label: "reconnect storm of those 4,000: all resumed, every missed event once",
+        scenario: Scenario::ReconnectStormWorkerd,
+        keys: &["storm.resumed"],
+    },
+    Line {
+        label: "Mercure hub / topic sockets, 1,000 subscribers: last subscriber, median",
+        scenario: Scenario::MercureFanoutWorkerd,
+        keys: &["broadcast.last_p50"],
+    },
+    Line {
+        label: "Durable Object calls over Workers RPC / `fetch`: p99",
+        scenario: Scenario::ObjectCallsWorkerd,
+        keys: &["latency.p99"],
+    },
+    Line {
+        label: "one hostile token holder: Durable Object requests per minute, limits off / on \
+                (wrangler dev)",
+        scenario: Scenario::Hostile,
+        keys: &["hostile.requests"],
+    },
+    Line {
+        label: "browser SDK, wasm + JS, gzip -9",
+        scenario: Scenario::Size,
+        keys: &["size.sdk_gz"],
+    },
+    Line {
+        label: "worker bundle, wasm + JS, gzip -9",
+        scenario: Scenario::Size,
+        keys: &["size.worker_gz"],
+    },
+];
+
+/// The heading of a full run's summary in its report.
+const SUMMARY_HEADING: &str = "In short";
+
+/// The summary table of the sections it has figures of.
+pub fn summary(sections: &[Section]) -> String {
+    let mut md = String::from("| | edgepush | Pushpin |\n|---|---|---|\n");
+    for line in &SUMMARY {
+        let Some(s) = sections.iter().find(|s| s.scenario == line.scenario) else {
+            continue;
+        };
+        // A side with none of the row's figures shows one dash; a row with none, nothing.
+        let side = |edgepush| {
+            let values: Vec<_> = line.keys.iter().map(|k| s.value(edgepush, k)).collect();
+            let any = values.iter().any(Option::is_some);
+            any.then(|| values.into_iter().map(cell).collect::<Vec<_>>().join(" / "))
+        };
+        let (e, p) = match (s.layout, side(true), side(false)) {
+            (_, None, None) => continue,
+            (Layout::Systems, e, p) => (e, p),
+            (_, e, p) => {
+                let both = [e, p].map(|v| v.unwrap_or_else(|| "—".to_owned()));
+                (Some(both.join(" / ")), None)
+            }
+        };
+        let [e, p] = [e, p].map(|v| v.unwrap_or_else(|| "—".to_owned()));
+        let _ = writeln!(md, "| {} | {e} | {p} |", line.label);
+    }
+    md
 }
 
 /// Machine and tool facts for the header.
@@ -230,8 +404,8 @@ pub struct Context {
     pub facts: Vec<(String, String)>,
 }
 
-/// The Markdown report.
-pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, String)]) -> String {
+/// The Markdown report; a full run's opens with its summary and its goals.
+pub fn markdown(ctx: &Context, sections: &[Section]) -> String {
     let mut md = String::new();
     let kind = if ctx.smoke {
         "smoke run (tiny sizes: not a measurement)"
@@ -253,9 +427,10 @@ pub fn markdown(ctx: &Context, sections: &[Section], goals: &[(String, String, S
         let _ = writeln!(md, "| {k} | {v} |");
     }
     md.push('\n');
-    if !goals.is_empty() {
+    if !ctx.smoke {
+        let _ = writeln!(md, "## {SUMMARY_HEADING}\n\n{}", summary(sections));
         md.push_str("## Goals\n\n| goal | figure | met |\n|---|---|---|\n");
-        for (goal, figure, met) in goals {
+        for (goal, figure, met) in goals(sections) {
             let _ = writeln!(md, "| {goal} | {figure} | {met} |");
         }
         md.push('\n');
@@ -492,13 +667,20 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Puts a run's report into a README between `<!-- results:start -->` and
-/// `<!-- results:end -->`: headings one level down, the chart linked from `results/`.
+/// Replaces what `text` holds between `<!-- {name}:start -->` and `<!-- {name}:end -->`.
+fn between_markers(text: &str, name: &str, body: &str) -> Option<String> {
+    let (start, end) = (
+        format!("<!-- {name}:start -->"),
+        format!("<!-- {name}:end -->"),
+    );
+    let (before, rest) = text.split_once(&start)?;
+    let (_, after) = rest.split_once(&end)?;
+    Some(format!("{before}{start}\n{body}{end}{after}"))
+}
+
+/// Puts a run's report into bench/README.md between its `results` markers: headings one level
+/// down, the chart linked from `results/`.
 pub fn into_readme(readme: &str, report: &str) -> Option<String> {
-    const START: &str = "<!-- results:start -->";
-    const END: &str = "<!-- results:end -->";
-    let (before, rest) = readme.split_once(START)?;
-    let (_, after) = rest.split_once(END)?;
     let mut body = String::new();
     for line in report.lines() {
         let line = if let Some(title) = line.strip_prefix("# ") {
@@ -511,7 +693,23 @@ pub fn into_readme(readme: &str, report: &str) -> Option<String> {
         body.push_str(&line);
         body.push('\n');
     }
-    Some(format!("{before}{START}\n{body}{END}{after}"))
+    between_markers(readme, "results", &body)
+}
+
+/// Puts a full run's summary and goals into the project's README between its `bench` markers,
+/// under a line naming the run.
+pub fn into_project_readme(readme: &str, report: &str) -> Option<String> {
+    let title = report.lines().next()?.strip_prefix("# ")?;
+    let part = |heading: &str| {
+        let (_, rest) = report.split_once(&format!("\n## {heading}\n"))?;
+        Some(rest.split("\n## ").next().unwrap_or(rest).trim())
+    };
+    let body = format!(
+        "{title} ([bench/results/latest.md](bench/results/latest.md)):\n\n{}\n\n{}\n",
+        part(SUMMARY_HEADING)?,
+        part("Goals")?
+    );
+    between_markers(readme, "bench", &body)
 }
 
 #[cfg(test)]
@@ -575,40 +773,53 @@ mod tests {
         assert_eq!(ratio(&ms, None, Some(1.0)), "");
     }
 
+    fn section(scenario: Scenario, layout: Layout, e: Vec<Value>, p: Vec<Value>) -> Section {
+        Section {
+            scenario,
+            title: scenario.name(),
+            setup: String::new(),
+            layout,
+            edgepush: side(e),
+            pushpin: side(p),
+        }
+    }
+
+    /// A run of four scenarios: latency and many users on plain workerd beside Pushpin, ingest
+    /// without Pushpin's figure, and RPC beside fetch (two edgepush columns).
+    fn a_run() -> Vec<Section> {
+        let ms = |key, us| value(key, Unit::Ms, true, us);
+        let count = |key, n| value(key, Unit::Count, true, n);
+        vec![
+            section(
+                Scenario::LatencyWorkerd,
+                Layout::Systems,
+                vec![ms("latency.p50", 5000.0), ms("latency.p99", 13_000.0)],
+                vec![ms("latency.p50", 4000.0), ms("latency.p99", 9000.0)],
+            ),
+            section(
+                Scenario::ManyUsersWorkerd,
+                Layout::Systems,
+                vec![ms("many.p99", 40_000.0), count("lost", 1.0)],
+                vec![ms("many.p99", 10_000.0), count("lost", 2.0)],
+            ),
+            section(
+                Scenario::IngestWorkerd,
+                Layout::Systems,
+                vec![value("ingest.sustained", Unit::PerSec, false, 1000.0)],
+                Vec::new(),
+            ),
+            section(
+                Scenario::ObjectCallsWorkerd,
+                Layout::Calls,
+                vec![ms("latency.p99", 7000.0), count("duplicated", 0.0)],
+                vec![ms("latency.p99", 9000.0), count("duplicated", 3.0)],
+            ),
+        ]
+    }
+
     #[test]
-    fn goals_compare_p99s_and_check_the_absolute_targets() {
-        let sections = [
-            Section {
-                title: "1. Latency".into(),
-                setup: String::new(),
-                layout: Layout::Systems,
-                edgepush: side(vec![value("latency.p99", Unit::Ms, true, 8000.0)]),
-                pushpin: side(vec![value("latency.p99", Unit::Ms, true, 9000.0)]),
-            },
-            // RPC beside fetch: no goal against Pushpin.
-            Section {
-                title: "11. Object calls".into(),
-                setup: String::new(),
-                layout: Layout::Calls,
-                edgepush: side(vec![value("latency.p99", Unit::Ms, true, 7000.0)]),
-                pushpin: side(vec![value("latency.p99", Unit::Ms, true, 9000.0)]),
-            },
-            Section {
-                title: "3. Many users".into(),
-                setup: "10000 sockets across 1000 users".into(),
-                layout: Layout::Systems,
-                edgepush: side(vec![value("many.kib_per_conn", Unit::KiB, true, 2.5)]),
-                pushpin: Err(Error::Skipped),
-            },
-            Section {
-                title: "4. Ingest".into(),
-                setup: String::new(),
-                layout: Layout::Systems,
-                edgepush: side(vec![value("ingest.sustained", Unit::PerSec, false, 1000.0)]),
-                pushpin: side(Vec::new()),
-            },
-        ];
-        let goals = goals(&sections);
+    fn goals_check_the_measured_bars_and_count_losses_over_every_scenario() {
+        let goals = goals(&a_run());
         let rows: Vec<(&str, &str, &str)> = goals
             .iter()
             .map(|(g, f, m)| (g.as_str(), f.as_str(), m.as_str()))
@@ -617,23 +828,73 @@ mod tests {
             rows,
             [
                 (
-                    "p99 below Pushpin's: latency (1. Latency)",
-                    "8.0 ms vs 9.0 ms",
+                    "latency p99 within 1.5× of Pushpin's (1b)",
+                    "13.0 ms vs 9.00 ms (1.4×)",
                     "yes"
                 ),
                 (
-                    "10,000 open sockets on one machine, under 2 KB of server memory each (3. \
-                     Many users)",
-                    "10000 sockets held, 2.5 KiB each",
+                    "many users p99 within 3× of Pushpin's (3b)",
+                    "40.0 ms vs 10.0 ms (4.0×)",
                     "**no**"
                 ),
                 (
-                    "at least 1,000 publishes/s into one room (4. Ingest)",
-                    "1000/s sustained",
+                    "at least 1,000 publishes/s into one room, sustained (4b)",
+                    "1000/s",
                     "yes"
+                ),
+                // fetch's column is edgepush's too; Pushpin's loss is not edgepush's.
+                (
+                    "no event lost or duplicated, every scenario",
+                    "edgepush 1 lost, 3 duplicated (Pushpin 2, 0)",
+                    "**no**"
                 ),
             ]
         );
+        assert!(super::goals(&[]).is_empty());
+    }
+
+    #[test]
+    fn the_summary_shows_its_rows_in_order_and_two_edgepush_columns_in_one() {
+        assert_eq!(
+            summary(&a_run()),
+            "| | edgepush | Pushpin |\n|---|---|---|\n\
+             | latency p50 / p99: 100 sockets of one user, 100 publishes/s | 5.00 ms / 13.0 ms | \
+             4.00 ms / 9.00 ms |\n\
+             | many users p50 / p99: 8,000 sockets of 1,000 users, 200 publishes/s | — / 40.0 ms \
+             | — / 10.0 ms |\n\
+             | ingest into one room, sustained 30 s / server CPU per publish | 1000/s / — | — |\n\
+             | Durable Object calls over Workers RPC / `fetch`: p99 | 7.00 ms / 9.00 ms | — |\n"
+        );
+    }
+
+    #[test]
+    fn a_full_report_opens_with_its_summary_and_goals_and_the_readme_gets_both() {
+        let ctx = Context {
+            when: "2026-12-01 18:00 UTC".into(),
+            smoke: false,
+            facts: Vec::new(),
+        };
+        let report = markdown(&ctx, &a_run());
+        let (head, _) = report.split_once("\n## latency-workerd").unwrap();
+        assert!(head.contains("\n## In short\n\n| | edgepush | Pushpin |\n"));
+        assert!(head.contains("\n## Goals\n\n| goal | figure | met |\n"));
+        let readme = "# edgepush\n<!-- bench:start -->\nold\n<!-- bench:end -->\nprose\n";
+        let updated = into_project_readme(readme, &report).unwrap();
+        assert!(updated.starts_with(
+            "# edgepush\n<!-- bench:start -->\nedgepush beside Pushpin — 2026-12-01 18:00 UTC \
+             (full run) ([bench/results/latest.md](bench/results/latest.md)):\n\n| | edgepush |"
+        ));
+        assert!(updated.contains("| Durable Object calls over Workers RPC / `fetch`: p99 |"));
+        assert!(updated.contains("| goal | figure | met |\n"));
+        assert!(updated.ends_with(
+            "(4b) | 1000/s | yes |\n| no event lost or duplicated, every \
+             scenario | edgepush 1 lost, 3 duplicated (Pushpin 2, 0) | **no** |\n\
+             <!-- bench:end -->\nprose\n"
+        ));
+        assert_eq!(into_project_readme("no markers", &report), None);
+        let smoke = markdown(&Context { smoke: true, ..ctx }, &a_run());
+        assert!(!smoke.contains("## In short") && !smoke.contains("## Goals"));
+        assert_eq!(into_project_readme(readme, &smoke), None);
     }
 
     #[test]
@@ -644,6 +905,7 @@ mod tests {
             facts: vec![("cores".into(), "2".into())],
         };
         let sections = [Section {
+            scenario: Scenario::Fanout,
             title: "2. Fan-out".into(),
             setup: "One publish.".into(),
             layout: Layout::Systems,
@@ -654,7 +916,7 @@ mod tests {
                 source: Box::new(Error::Timeout("welcome frame")),
             }),
         }];
-        let md = markdown(&ctx, &sections, &[]);
+        let md = markdown(&ctx, &sections);
         assert!(md.starts_with("# edgepush beside Pushpin — today (smoke run"));
         assert!(md.contains("| cores | 2 |"));
         assert!(!md.contains("## Goals"));
@@ -684,13 +946,14 @@ mod tests {
             m.notes.push("closed with 4501".into());
         }
         let sections = [Section {
+            scenario: Scenario::Hostile,
             title: "8. One hostile token holder".into(),
             setup: "One token.".into(),
             layout: Layout::BeforeAfter,
             edgepush: rows(6000.0, 300.0),
             pushpin: after,
         }];
-        let md = markdown(&ctx, &sections, &[]);
+        let md = markdown(&ctx, &sections);
         assert!(
             md.contains("| | before (limits off) | after (default limits) | after / before |\n")
         );

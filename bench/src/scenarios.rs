@@ -222,13 +222,13 @@ fn latency_values(m: &mut Measured, h: &Histogram<u64>, keys: [&'static str; 4])
 pub(crate) fn delivery_values(m: &mut Measured, o: &load::Outcome, p: PubLog) {
     let accepted = p.events.iter().filter(|(_, _, ok)| *ok).count() as u64;
     m.counted = Some((accepted, o.delivered));
-    for (label, lower_better, n) in [
-        ("deliveries", false, o.delivered),
-        ("lost", true, o.lost),
-        ("duplicated", true, o.duplicated),
-        ("publish errors", true, p.errors),
+    for (key, label, lower_better, n) in [
+        ("deliveries", "deliveries", false, o.delivered),
+        ("lost", "lost", true, o.lost),
+        ("duplicated", "duplicated", true, o.duplicated),
+        ("publish_errors", "publish errors", true, p.errors),
     ] {
-        m.add("", label, Unit::Count, lower_better, n as f64);
+        m.add(key, label, Unit::Count, lower_better, n as f64);
     }
     if o.delivered == 0 {
         m.problems.push(Error::NothingDelivered);

@@ -387,6 +387,8 @@ pub struct Edgepush {
     pub port: u16,
     /// What runs it.
     pub runtime: Runtime,
+    /// Its output (on plain workerd, V8's `--trace-gc` lines among it).
+    pub log: PathBuf,
 }
 
 impl Edgepush {
@@ -472,6 +474,7 @@ impl Edgepush {
                 group,
                 port,
                 runtime,
+                log: log.to_owned(),
             });
         }
         Err(Error::ServerStart {

@@ -687,14 +687,14 @@ pub fn pushpin_note(result: &Result<Measured>) -> String {
         Ok(m) => m,
         Err(e) => return format!("Pushpin, the same series, did not complete: {}", chain(e)),
     };
-    let find = |key: &str, label: &str| {
+    let find = |key: &str| {
         m.values
             .iter()
-            .find(|v| (key.is_empty() || v.key == key) && (!key.is_empty() || v.label == label))
+            .find(|v| v.key == key)
             .and_then(|v| v.number)
     };
-    let ms = |key| find(key, "").map_or("—".to_owned(), |us| format!("{:.2} ms", us / 1000.0));
-    let count = |label| find("", label).map_or("—".to_owned(), |n| format!("{n:.0}"));
+    let ms = |key| find(key).map_or("—".to_owned(), |us| format!("{:.2} ms", us / 1000.0));
+    let count = |key| find(key).map_or("—".to_owned(), |n| format!("{n:.0}"));
     let mut note = format!(
         "Pushpin, the same series on its sockets of one channel: publish→deliver p50 {}, p99 {}, \
          worst publish {}; {} deliveries, {} lost, {} duplicated",
@@ -901,8 +901,8 @@ mod tests {
         m.add("broadcast.last_max", "worst", Unit::Ms, true, 9_000.0);
         m.add("broadcast.p50", "p50", Unit::Ms, true, 4_500.0);
         m.add("broadcast.p99", "p99", Unit::Ms, true, 8_250.0);
-        for (label, n) in [("deliveries", 400.0), ("lost", 0.0), ("duplicated", 0.0)] {
-            m.add("", label, Unit::Count, true, n);
+        for (key, n) in [("deliveries", 400.0), ("lost", 0.0), ("duplicated", 0.0)] {
+            m.add(key, key, Unit::Count, true, n);
         }
         assert_eq!(
             pushpin_note(&Ok(m)),
