@@ -54,31 +54,31 @@ impl Pauses {
         let rows = [
             (
                 "gc.full",
-                "V8 full collections (Mark-Compact)",
+                "V8 full collections (Mark-Compact), whole scenario",
                 Unit::Count,
                 f64::from(self.full.0),
             ),
             (
                 "gc.full_max",
-                "longest full-collection pause",
+                "longest full-collection pause, whole scenario",
                 Unit::Ms,
                 self.full.1 * 1000.0,
             ),
             (
                 "gc.young",
-                "V8 young-generation collections",
+                "V8 young-generation collections, whole scenario",
                 Unit::Count,
                 f64::from(self.young.0),
             ),
             (
                 "gc.young_max",
-                "longest young-generation pause",
+                "longest young-generation pause, whole scenario",
                 Unit::Ms,
                 self.young.1 * 1000.0,
             ),
             (
                 "gc.total",
-                "time paused for garbage collection",
+                "time paused for garbage collection, whole scenario (connects included)",
                 Unit::Ms,
                 self.total_ms * 1000.0,
             ),

@@ -87,8 +87,10 @@ fn show(unit: Unit, n: f64) -> String {
             let ms = n / 1000.0;
             if ms < 10.0 {
                 format!("{ms:.2} ms")
-            } else {
+            } else if ms < 10_000.0 {
                 format!("{ms:.1} ms")
+            } else {
+                format!("{:.1} s", ms / 1000.0)
             }
         }
         Unit::Count => format!("{n:.0}"),
@@ -291,8 +293,8 @@ const SUMMARY: [Line; 18] = [
         keys: &["many.p50", "many.p99"],
     },
     Line {
-        label: "V8 garbage collection meanwhile (workerd's one thread waits): full collections / \
-                longest pause / all pauses",
+        label: "V8 garbage collection in that scenario, connects included (workerd's one thread \
+                waits): full collections / longest pause / all pauses",
         scenario: Scenario::ManyUsersWorkerd,
         keys: &["gc.full", "gc.full_max", "gc.total"],
     },
@@ -738,6 +740,7 @@ mod tests {
     fn numbers_are_shown_in_their_units() {
         assert_eq!(show(Unit::Ms, 1234.0), "1.23 ms");
         assert_eq!(show(Unit::Ms, 12_345.0), "12.3 ms");
+        assert_eq!(show(Unit::Ms, 13_680_600.0), "13.7 s");
         assert_eq!(show(Unit::Count, 41.6), "42");
         assert_eq!(show(Unit::PerSec, 999.4), "999/s");
         assert_eq!(show(Unit::PerMin, 1234.4), "1234/min");
