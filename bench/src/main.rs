@@ -487,10 +487,11 @@ impl Bench {
             true => {
                 let breakdown = || s.edgepush.breakdown();
                 let work = workload.run(&edge, params, &breakdown);
+                // Only plain workerd's log has the collections (`--trace-gc`).
                 let log = &s.edgepush.log;
-                let from = gc::mark(log);
+                let from = (s.edgepush.runtime == Runtime::Workerd).then(|| gc::mark(log));
                 let mut result = run_one(&name, "edgepush", params, &edge.pgids, work).await;
-                if let (Ok(m), Runtime::Workerd) = (&mut result, s.edgepush.runtime) {
+                if let (Ok(m), Some(from)) = (&mut result, from) {
                     gc::since(log, from).add_to(m);
                 }
                 result

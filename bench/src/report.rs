@@ -72,7 +72,7 @@ impl Section {
         } else {
             &self.pushpin
         };
-        side.as_ref().ok()?.values.iter().find(|v| v.key == key)
+        side.as_ref().ok()?.value(key)
     }
 
     /// A number of one side by key.
@@ -219,10 +219,10 @@ pub fn goals(sections: &[Section]) -> Vec<(String, String, String)> {
         let Some(s) = sections.iter().find(|s| s.scenario == g.scenario) else {
             continue;
         };
-        let (Some(value), e) = (s.value(true, g.key), s.get(true, g.key)) else {
+        let Some(value) = s.value(true, g.key) else {
             continue;
         };
-        let e = e.unwrap_or(f64::NAN);
+        let e = value.number.unwrap_or(f64::NAN);
         let (figure, met) = match (g.test, s.get(false, g.key)) {
             (Test::Within(times), Some(p)) if p > 0.0 => (
                 format!(
@@ -455,7 +455,7 @@ pub fn markdown(ctx: &Context, sections: &[Section]) -> String {
             if key.is_empty() {
                 m.values.get(i).cloned()
             } else {
-                m.values.iter().find(|v| v.key == key).cloned()
+                m.value(key).cloned()
             }
         };
         for (i, row) in rows.iter().enumerate() {

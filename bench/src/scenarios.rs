@@ -183,6 +183,11 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// The row of `key`.
+    pub fn value(&self, key: &str) -> Option<&Value> {
+        self.values.iter().find(|v| v.key == key)
+    }
+
     /// Adds a row with a number.
     pub(crate) fn add(
         &mut self,

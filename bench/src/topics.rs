@@ -687,12 +687,7 @@ pub fn pushpin_note(result: &Result<Measured>) -> String {
         Ok(m) => m,
         Err(e) => return format!("Pushpin, the same series, did not complete: {}", chain(e)),
     };
-    let find = |key: &str| {
-        m.values
-            .iter()
-            .find(|v| v.key == key)
-            .and_then(|v| v.number)
-    };
+    let find = |key: &str| m.value(key)?.number;
     let ms = |key| find(key).map_or("—".to_owned(), |us| format!("{:.2} ms", us / 1000.0));
     let count = |key| find(key).map_or("—".to_owned(), |n| format!("{n:.0}"));
     let mut note = format!(
