@@ -45,7 +45,6 @@ pub enum Scenario {
     MercureLatencyWorkerd,
     MercureFanoutWorkerd,
     WakeupWorkerd,
-    ObjectCallsWorkerd,
     Size,
 }
 
@@ -71,9 +70,6 @@ pub enum Workload {
     ReconnectStorm,
     /// Publishes to rooms idle past eviction, beside warm ones.
     Wakeup,
-    /// The latency workload (with `Params::calls`) on two edgepush workers of its own, one
-    /// calling its Durable Objects over Workers RPC, the other through `fetch`; `main` runs it.
-    ObjectCalls,
     /// One series over edgepush's Mercure hub and another over its topic sockets, side by side
     /// (`main` runs the second; both on edgepush); with `pushpin`, the sockets' series also on
     /// Pushpin, for a note.
@@ -103,13 +99,6 @@ impl Workload {
             Self::Broadcast => topics::broadcast(target, params).await,
             Self::ReconnectStorm => topics::reconnect_storm(target, params).await,
             Self::Wakeup => scenarios::wakeup(target, params).await,
-            Self::ObjectCalls => {
-                let params = Params {
-                    latency: params.calls,
-                    ..params.clone()
-                };
-                scenarios::latency(target, &params).await
-            }
             Self::Mercure { mercure, .. } => topics::series(target, Path::Mercure, &mercure).await,
         }
     }
@@ -119,7 +108,6 @@ impl Workload {
         match self {
             Self::Hostile => Layout::BeforeAfter,
             Self::Mercure { .. } => Layout::Paths,
-            Self::ObjectCalls => Layout::Calls,
             _ => Layout::Systems,
         }
     }
@@ -353,20 +341,6 @@ impl Scenario {
                 Workload::Wakeup,
                 true,
             ),
-            Self::ObjectCallsWorkerd => on_workerd(
-                "11. Object calls: Workers RPC against `fetch`, edgepush on plain `workerd serve`",
-                format!(
-                    "As 1b with {} socket of one user, {} publishes/s for {} s, on two fresh \
-                     edgepush workers one after the other: one calling its Durable Objects over \
-                     Workers RPC (`OBJECT_CALLS=rpc`, the default: the method `call` of \
-                     server/entry.js), the other with a `POST` through the stub's `fetch` \
-                     (`OBJECT_CALLS=fetch`). Each publish is one call from the edge to the room. \
-                     No Pushpin.",
-                    p.calls.0, p.calls.1, p.calls.2
-                ),
-                Workload::ObjectCalls,
-                true,
-            ),
             Self::BroadcastWorkerd => on_workerd(
                 "9. Broadcast to one topic, edgepush on plain `workerd serve`",
                 format!(
@@ -519,7 +493,6 @@ mod tests {
                 "mercure-latency-workerd",
                 "mercure-fanout-workerd",
                 "wakeup-workerd",
-                "object-calls-workerd",
                 "size",
             ]
         );

@@ -27,9 +27,7 @@ use crate::catalogue::{Scenario, Workload};
 use crate::error::{Error, Result, chain};
 use crate::report::{Context, Layout, Section};
 use crate::scenarios::{Measured, Params, Unit};
-use crate::servers::{
-    Edgepush, GroupFile, LIMITS_OFF, ObjectCalls, Pushpin, RAISED_LIMITS, Runtime,
-};
+use crate::servers::{Edgepush, GroupFile, LIMITS_OFF, Pushpin, RAISED_LIMITS, Runtime};
 use crate::target::{Kind, Target};
 use crate::topics::Series;
 
@@ -102,10 +100,6 @@ struct RunArgs {
     /// passes the first CPU and runs the benchmark itself on the others.
     #[arg(long)]
     server_cpus: Option<String>,
-    /// How edgepush calls its Durable Objects (its `OBJECT_CALLS` setting): to measure Workers
-    /// RPC against `fetch`.
-    #[arg(long, value_enum, default_value = "rpc")]
-    object_calls: ObjectCalls,
 }
 
 fn env(name: &'static str) -> Result<String> {
@@ -134,12 +128,7 @@ fn tool_version(program: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "not found".to_owned())
 }
 
-fn machine_facts(
-    smoke: bool,
-    server_cpus: Option<&str>,
-    calls: ObjectCalls,
-    work: &Path,
-) -> Vec<(String, String)> {
+fn machine_facts(smoke: bool, server_cpus: Option<&str>, work: &Path) -> Vec<(String, String)> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
@@ -209,10 +198,6 @@ fn machine_facts(
             ),
         ),
         (
-            "edgepush's object calls".into(),
-            format!("`OBJECT_CALLS={}`", calls.setting()),
-        ),
-        (
             "Pushpin".into(),
             format!(
                 "{} / condure {} / {}",
@@ -257,17 +242,11 @@ impl Servers {
         let edgepush = match runtime {
             Runtime::WranglerDev => {
                 eprintln!("bench: starting edgepush (wrangler dev) and Pushpin");
-                Edgepush::start(work, groups, &RAISED_LIMITS, bench.args.object_calls)?
+                Edgepush::start(work, groups, &RAISED_LIMITS)?
             }
             Runtime::Workerd => {
                 eprintln!("bench: starting edgepush (plain workerd) and Pushpin");
-                Edgepush::start_workerd(
-                    repo,
-                    &repo.join("bench/workerd"),
-                    work,
-                    groups,
-                    bench.args.object_calls,
-                )?
+                Edgepush::start_workerd(repo, &repo.join("bench/workerd"), work, groups)?
             }
         };
         let pushpin = Pushpin::start(&repo.join("bench/pushpin"), work, backend_port, groups)?;
@@ -422,16 +401,12 @@ impl Bench {
                     let (edgepush, pushpin) = scenarios::size(&self.repo);
                     (Ok(edgepush), Ok(pushpin))
                 }
-                Some((_, workload @ (Workload::Hostile | Workload::ObjectCalls))) => {
+                Some((_, Workload::Hostile)) => {
                     // Workers of its own, and no other server running meanwhile.
                     if let Some(s) = servers.take() {
                         tokio::task::block_in_place(|| drop(s));
                     }
-                    if workload == Workload::Hostile {
-                        self.measure_hostile(&scenario.name()).await?
-                    } else {
-                        self.measure_calls(&scenario.name(), workload).await?
-                    }
+                    self.measure_hostile(&scenario.name()).await?
                 }
                 Some((runtime, workload)) => {
                     // Fresh servers for every scenario of a full run (clean memory and storage);
@@ -550,9 +525,8 @@ impl Bench {
         for (vars, limited) in [(&LIMITS_OFF[..], false), (&[][..], true)] {
             let side = Layout::BeforeAfter.names()[usize::from(limited)];
             eprintln!("bench: starting edgepush (wrangler dev), {side}");
-            let edgepush = tokio::task::block_in_place(|| {
-                Edgepush::start(&self.work, &self.groups, vars, self.args.object_calls)
-            })?;
+            let edgepush =
+                tokio::task::block_in_place(|| Edgepush::start(&self.work, &self.groups, vars))?;
             let target = self.target_of(&edgepush)?;
             eprintln!("bench: {name}, {side}");
             let result = hostile::run(&target, &self.params, limited).await;
@@ -578,37 +552,6 @@ impl Bench {
             self.signing.clone(),
         )
         .map(Arc::new)
-    }
-
-    /// Runs `workload` on two fresh edgepush workers under plain workerd, one after the other:
-    /// calling the Durable Objects over Workers RPC, then through `fetch`.
-    async fn measure_calls(
-        &self,
-        name: &str,
-        workload: Workload,
-    ) -> Result<(Result<Measured>, Result<Measured>)> {
-        if self.args.system == Some(Kind::Pushpin) {
-            return Ok((Err(Error::Skipped), Err(Error::Skipped)));
-        }
-        let mut sides = Vec::new();
-        for (calls, side) in [ObjectCalls::Rpc, ObjectCalls::Fetch]
-            .into_iter()
-            .zip(Layout::Calls.names())
-        {
-            eprintln!("bench: starting edgepush (plain workerd), {side}");
-            let edgepush = tokio::task::block_in_place(|| {
-                let templates = self.repo.join("bench/workerd");
-                Edgepush::start_workerd(&self.repo, &templates, &self.work, &self.groups, calls)
-            })?;
-            let target = self.target_of(&edgepush)?;
-            let breakdown = || edgepush.breakdown();
-            let work = workload.run(&target, &self.params, &breakdown);
-            sides.push(run_one(name, side, &self.params, &target.pgids, work).await);
-            tokio::task::block_in_place(|| drop(edgepush));
-        }
-        let fetch = sides.pop().unwrap_or(Err(Error::Skipped));
-        let rpc = sides.pop().unwrap_or(Err(Error::Skipped));
-        Ok((rpc, fetch))
     }
 
     /// Writes the Markdown report and its chart (a full run's under `--out` as the stamp, and a
@@ -676,7 +619,6 @@ async fn run(args: RunArgs) -> Result<bool> {
         facts: machine_facts(
             bench.args.smoke,
             bench.args.server_cpus.as_deref(),
-            bench.args.object_calls,
             &bench.work,
         ),
     };

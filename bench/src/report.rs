@@ -21,9 +21,6 @@ pub enum Layout {
     /// beside its topic sockets, the SDK's path (in the `pushpin` slot); the ratio Mercure /
     /// topic sockets.
     Paths,
-    /// edgepush twice, calling its Durable Objects over Workers RPC (in the `edgepush` slot) and
-    /// through `fetch` (in the `pushpin` slot); the ratio RPC / fetch.
-    Calls,
 }
 
 impl Layout {
@@ -33,7 +30,6 @@ impl Layout {
             Self::Systems => ["edgepush", "Pushpin"],
             Self::BeforeAfter => ["before (limits off)", "after (default limits)"],
             Self::Paths => ["Mercure (SSE)", "topic sockets (SDK path)"],
-            Self::Calls => ["Workers RPC", "fetch"],
         }
     }
 
@@ -43,7 +39,6 @@ impl Layout {
             Self::Systems => "edgepush / Pushpin",
             Self::BeforeAfter => "after / before",
             Self::Paths => "Mercure / topic sockets",
-            Self::Calls => "RPC / fetch",
         }
     }
 }
@@ -271,7 +266,7 @@ struct Line {
 }
 
 /// The summary of a full run (the README's table), plain workerd unless a row says otherwise.
-const SUMMARY: [Line; 18] = [
+const SUMMARY: [Line; 17] = [
     Line {
         label: "latency p50 / p99: 100 sockets of one user, 100 publishes/s",
         scenario: Scenario::LatencyWorkerd,
@@ -342,11 +337,6 @@ const SUMMARY: [Line; 18] = [
         label: "Mercure hub / topic sockets, 1,000 subscribers: last subscriber, median",
         scenario: Scenario::MercureFanoutWorkerd,
         keys: &["broadcast.last_p50"],
-    },
-    Line {
-        label: "Durable Object calls over Workers RPC / `fetch`: p99",
-        scenario: Scenario::ObjectCallsWorkerd,
-        keys: &["latency.p99"],
     },
     Line {
         label: "one hostile token holder: Durable Object requests per minute, limits off / on \
@@ -463,9 +453,7 @@ pub fn markdown(ctx: &Context, sections: &[Section]) -> String {
             let p = find(&s.pushpin, i, row.key);
             let number = |v: &Option<Value>| v.as_ref().and_then(|v| v.number);
             let ratio = match s.layout {
-                Layout::Systems | Layout::Paths | Layout::Calls => {
-                    ratio(row, number(&e), number(&p))
-                }
+                Layout::Systems | Layout::Paths => ratio(row, number(&e), number(&p)),
                 Layout::BeforeAfter => after_over_before(number(&e), number(&p)),
             };
             let label = e
@@ -812,10 +800,10 @@ mod tests {
                 Vec::new(),
             ),
             section(
-                Scenario::ObjectCallsWorkerd,
-                Layout::Calls,
-                vec![ms("latency.p99", 7000.0), count("duplicated", 0.0)],
-                vec![ms("latency.p99", 9000.0), count("duplicated", 3.0)],
+                Scenario::MercureFanoutWorkerd,
+                Layout::Paths,
+                vec![ms("broadcast.last_p50", 7000.0), count("duplicated", 0.0)],
+                vec![ms("broadcast.last_p50", 9000.0), count("duplicated", 3.0)],
             ),
         ]
     }
@@ -845,7 +833,7 @@ mod tests {
                     "1000/s",
                     "yes"
                 ),
-                // fetch's column is edgepush's too; Pushpin's loss is not edgepush's.
+                // The topic sockets' column is edgepush's too; Pushpin's loss is not edgepush's.
                 (
                     "no event lost or duplicated, every scenario",
                     "edgepush 1 lost, 3 duplicated (Pushpin 2, 0)",
@@ -866,7 +854,8 @@ mod tests {
              | many users p50 / p99: 8,000 sockets of 1,000 users, 200 publishes/s | — / 40.0 ms \
              | — / 10.0 ms |\n\
              | ingest into one room, sustained 30 s / server CPU per publish | 1000/s / — | — |\n\
-             | Durable Object calls over Workers RPC / `fetch`: p99 | 7.00 ms / 9.00 ms | — |\n"
+             | Mercure hub / topic sockets, 1,000 subscribers: last subscriber, median | 7.00 ms / \
+             9.00 ms | — |\n"
         );
     }
 
@@ -887,7 +876,7 @@ mod tests {
             "# edgepush\n<!-- bench:start -->\nedgepush beside Pushpin — 2026-12-01 18:00 UTC \
              (full run) ([bench/results/latest.md](bench/results/latest.md)):\n\n| | edgepush |"
         ));
-        assert!(updated.contains("| Durable Object calls over Workers RPC / `fetch`: p99 |"));
+        assert!(updated.contains("| Mercure hub / topic sockets, 1,000 subscribers: "));
         assert!(updated.contains("| goal | figure | met |\n"));
         assert!(updated.ends_with(
             "(4b) | 1000/s | yes |\n| no event lost or duplicated, every \

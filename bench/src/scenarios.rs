@@ -20,8 +20,6 @@ pub struct Params {
     pub smoke: bool,
     /// `latency`: sockets, publishes per second, seconds.
     pub latency: (usize, f64, u32),
-    /// `object-calls-workerd`: the same, run once over each way of calling the objects.
-    pub calls: (usize, f64, u32),
     /// `fanout`: sockets, rounds.
     pub fanout: (usize, u32),
     /// `many-users`: sockets, users, publishes per second, seconds.
@@ -61,7 +59,6 @@ impl Params {
         Self {
             smoke: false,
             latency: (100, 100.0, 30),
-            calls: (1, 200.0, 30),
             fanout: (1000, 20),
             many: (many_sockets, 1000, 200.0, 30),
             many_workerd,
@@ -98,7 +95,6 @@ impl Params {
         Self {
             smoke: true,
             latency: (10, 20.0, 2),
-            calls: (1, 20.0, 2),
             fanout: (20, 3),
             many: (100, 20, 20.0, 2),
             many_workerd: 100,

@@ -361,25 +361,6 @@ pub enum Runtime {
     Workerd,
 }
 
-/// How edgepush's edge and objects call the Durable Objects: its `OBJECT_CALLS` setting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ObjectCalls {
-    /// Workers RPC (the default).
-    Rpc,
-    /// A `POST` through the stub's `fetch`.
-    Fetch,
-}
-
-impl ObjectCalls {
-    /// The setting's value.
-    pub fn setting(self) -> &'static str {
-        match self {
-            Self::Rpc => "rpc",
-            Self::Fetch => "fetch",
-        }
-    }
-}
-
 /// edgepush under `wrangler dev` or plain workerd.
 pub struct Edgepush {
     group: Group,
@@ -393,33 +374,25 @@ pub struct Edgepush {
 
 impl Edgepush {
     /// Starts the built worker on a free port with a fresh storage folder under `dir`, with the
-    /// settings `vars` (see [`var_args`]) and `calls`.
-    pub fn start(
-        dir: &Path,
-        groups: &GroupFile,
-        vars: &[(&str, u32)],
-        calls: ObjectCalls,
-    ) -> Result<Self> {
+    /// settings `vars` (see [`var_args`]).
+    pub fn start(dir: &Path, groups: &GroupFile, vars: &[(&str, u32)]) -> Result<Self> {
         let port = free_port()?;
         let store = dir.join(format!("edgepush-{port}"));
         let _ = fs::remove_dir_all(&store);
         fs::create_dir_all(&store).map_err(Error::io(&store))?;
-        let mut args = var_args(vars);
-        args.extend(["--var".into(), format!("OBJECT_CALLS:{}", calls.setting())]);
-        let command = worker_command(port, &store, args);
+        let command = worker_command(port, &store, var_args(vars));
         let log = dir.join(format!("edgepush-{port}.log"));
         let group = Group::spawn("wrangler dev", command, &log, groups)?;
         Self::ready(group, port, Runtime::WranglerDev, &log)
     }
 
     /// Starts the built worker under plain `workerd serve` (no wrangler) on a free port with a
-    /// fresh storage folder under `dir`, from the config template in `templates`, with `calls`.
+    /// fresh storage folder under `dir`, from the config template in `templates`.
     pub fn start_workerd(
         repo: &Path,
         templates: &Path,
         dir: &Path,
         groups: &GroupFile,
-        calls: ObjectCalls,
     ) -> Result<Self> {
         let port = free_port()?;
         let base = dir.join(format!("wd-{port}"));
@@ -445,7 +418,6 @@ impl Edgepush {
             ("@STORE@".to_owned(), store.display().to_string()),
             ("@JWT_SECRET@".to_owned(), var("EDGEPUSH_TEST_JWT_SECRET")?),
             ("@PUBLISH_KEYS@".to_owned(), keys),
-            ("@OBJECT_CALLS@".to_owned(), calls.setting().to_owned()),
             ("@TOPIC_NAMESPACES@".to_owned(), namespaces),
             (
                 "@MERCURE_JWT_SECRET@".to_owned(),
