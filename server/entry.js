@@ -5,7 +5,8 @@
 // call over Workers RPC. Here each one becomes a class extending `DurableObject` that holds the
 // Rust object and hands it every event as is, and adds the RPC method `call`: the edge and the
 // objects send their calls (server/src/internal.rs) through it, with a lower tail than a `fetch`
-// (bench scenario `object-calls-workerd`). A connect still travels as a `fetch`: it hands over a socket.
+// (bench/README.md, "Durable Object calls"). A connect still travels as a `fetch`: it hands over
+// a socket.
 import { DurableObject } from "cloudflare:workers";
 import * as rust from "./index.js";
 

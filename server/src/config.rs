@@ -23,7 +23,6 @@
 //! | `MERCURE_MAX_CONNECTION_SECONDS` | no | the longest a subscription stays open (default 600) |
 //! | `MERCURE_MAX_TOPICS` | no | topics per subscription (default 32) |
 //! | `WEBHOOK_URL` | no | where topics of namespaces with `webhooks` post their webhooks, signed with the first of `PUBLISH_KEYS` |
-//! | `OBJECT_CALLS` | no | how the edge and the objects call the objects: `rpc` (default, Workers RPC) or `fetch` (a `POST` through the stub; for the benchmark's side-by-side) |
 //! | `TEST_FAIL_MARKER` | no | tests only: a room fails a connect of the user, and the storing of an event, with this name |
 
 use edgepush_protocol::signature::{PublishKeys, SignatureError};
@@ -61,9 +60,6 @@ pub enum ConfigError {
     /// `WEBHOOK_URL` is not an `http(s)://` URL.
     #[error("WEBHOOK_URL: {0}")]
     WebhookUrl(&'static str),
-    /// `OBJECT_CALLS` is neither `rpc` nor `fetch`.
-    #[error("OBJECT_CALLS: `rpc` (the default) or `fetch`")]
-    ObjectCalls,
     /// A numeric setting is not a positive whole number.
     #[error("the setting {0} must be a positive whole number")]
     NotANumber(&'static str),
@@ -84,9 +80,6 @@ pub struct Settings {
     /// Where topics of namespaces with `webhooks` send them (`WEBHOOK_URL`), signed with the
     /// first of the publish keys; `None`: no webhooks.
     pub webhooks: Option<WebhookTarget>,
-    /// Calls to the Durable Objects go through the stub's `fetch` instead of Workers RPC
-    /// (`OBJECT_CALLS=fetch`).
-    pub calls_over_fetch: bool,
 }
 
 /// What a room needs from the settings.
@@ -120,18 +113,12 @@ impl Settings {
         let room = RoomSettings::load(&lookup)?;
         let mercure = mercure_settings(&lookup)?;
         let webhooks = webhook_target(&lookup, &publish_keys)?;
-        let calls_over_fetch = match lookup("OBJECT_CALLS").as_deref().map(str::trim) {
-            None | Some("" | "rpc") => false,
-            Some("fetch") => true,
-            Some(_) => return Err(ConfigError::ObjectCalls),
-        };
         Ok(Self {
             tokens,
             publish_keys,
             room,
             mercure,
             webhooks,
-            calls_over_fetch,
         })
     }
 }
@@ -336,17 +323,6 @@ mod tests {
         );
         let err = RoomSettings::load(env(&[("TOPIC_NAMESPACES", "{\"a b\":{}}")])).unwrap_err();
         assert!(err.to_string().starts_with("TOPIC_NAMESPACES: "), "{err}");
-    }
-
-    #[test]
-    fn object_calls_default_to_rpc() {
-        let over_fetch = |value| {
-            Settings::load(env(&[JWT, KEYS, ("OBJECT_CALLS", value)])).map(|s| s.calls_over_fetch)
-        };
-        assert!(!Settings::load(env(&[JWT, KEYS])).unwrap().calls_over_fetch);
-        assert_eq!(over_fetch("rpc"), Ok(false));
-        assert_eq!(over_fetch(" fetch "), Ok(true));
-        assert_eq!(over_fetch("http"), Err(ConfigError::ObjectCalls));
     }
 
     #[test]

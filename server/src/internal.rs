@@ -3,12 +3,11 @@
 //! to each other, and every answer, as types both sides use. No path, header or answer shape is
 //! spelled anywhere else.
 //!
-//! A call travels as JSON: over Workers RPC, as the argument of the method `call` that the
-//! worker's entry (`server/entry.js`) gives every object, answered `[status, body]`; with the
-//! setting `OBJECT_CALLS=fetch`, in the body of a `POST` to [`ROOM_URL`], answered with that
-//! status and body ([`crate::objects`] does both). A [`RoomCall::Connect`] hands over a socket,
-//! which only a `fetch` carries: a WebSocket upgrade, a `GET` without a body, with the call in
-//! the query parameter [`CALL_PARAM`].
+//! A call travels as JSON over Workers RPC, as the argument of the method `call` that the
+//! worker's entry (`server/entry.js`) gives every object, answered `[status, body]`
+//! ([`crate::objects`]). A [`RoomCall::Connect`] hands over a socket, which only a `fetch`
+//! carries: a WebSocket upgrade to [`ROOM_URL`], a `GET` without a body, with the call in the
+//! query parameter [`CALL_PARAM`].
 //! The status is `200` with the call's answer as JSON (`101` with the socket for a connect), or
 //! a [`RoomFailure`]'s: the status of its code and an `{"error":{..}}` body.
 //!
@@ -28,9 +27,9 @@ use crate::room::ReplayPage;
 /// The `since_key` that asks for the whole history a topic keeps (Mercure's `earliest`).
 pub const EARLIEST: &str = "earliest";
 
-/// Where room and topic calls are sent; never reachable from outside.
+/// Where a connect is sent (to a room or a topic's shard); never reachable from outside.
 pub const ROOM_URL: &str = "https://room.internal/";
-/// The query parameter that carries a call without a body (a connect).
+/// The query parameter that carries a connect's call.
 pub const CALL_PARAM: &str = "call";
 
 /// A call from the edge to a user's room. `E` is how a publish holds its events: owned when the

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Env, Response, Stub, web_sys};
+use worker::{Env, Response, Stub};
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -16,7 +16,7 @@ use std::rc::Rc;
 use crate::config::{ConfigError, Settings};
 use crate::error::ServerError;
 use crate::history::StoreError;
-use crate::internal::{ROOM_URL, RoomFailure, read_answer};
+use crate::internal::{RoomFailure, read_answer};
 use crate::runtime::log;
 
 /// A Durable Object, by what it holds.
@@ -45,41 +45,19 @@ impl Object<'_> {
             .get_stub()?)
     }
 
-    /// Sends a call (its JSON) and returns the answer's status and body: over Workers RPC (the
-    /// `call` method the worker's entry, `server/entry.js`, gives every object), or, with the
-    /// setting `OBJECT_CALLS=fetch`, as a `POST` through the stub's `fetch` (kept to measure the
-    /// two side by side: bench scenario `object-calls`).
+    /// Sends a call (its JSON) over Workers RPC, as the argument of the method `call` the
+    /// worker's entry (`server/entry.js`) gives every object, and returns the answer's status
+    /// and body.
     pub async fn post(self, env: &Env, call: &str) -> Result<(u16, String), ServerError> {
         // JS errors go through worker's conversion, then `From<worker::Error>`.
         let js = worker::Error::from;
         let stub: ObjectStub = self.stub(env)?.into_rpc();
-        if !settings(env)?.calls_over_fetch {
-            let answer = JsFuture::from(stub.call(call).map_err(js)?)
-                .await
-                .map_err(js)?;
-            return read_rpc_answer(&answer).ok_or_else(|| {
-                ServerError::Internal("the object's answer is not [status, body]".into())
-            });
-        }
-        // The runtime's `Request`/`Response` directly: one `text()` call for the answer instead
-        // of `worker::Response`'s chunk-by-chunk stream reader, and no `Headers` object (the
-        // object reads the body as JSON whatever its type).
-        let init = web_sys::RequestInit::new();
-        init.set_method("POST");
-        init.set_body(&JsValue::from_str(call));
-        let req = web_sys::Request::new_with_str_and_init(ROOM_URL, &init).map_err(js)?;
-        let response: web_sys::Response =
-            JsFuture::from(stub.fetch_with_request(&req).map_err(js)?)
-                .await
-                .map_err(js)?
-                .dyn_into()
-                .map_err(js)?;
-        let body = JsFuture::from(response.text().map_err(js)?)
+        let answer = JsFuture::from(stub.call(call).map_err(js)?)
             .await
-            .map_err(js)?
-            .as_string()
-            .ok_or_else(|| ServerError::Internal("the object's answer is not text".into()))?;
-        Ok((response.status(), body))
+            .map_err(js)?;
+        read_rpc_answer(&answer).ok_or_else(|| {
+            ServerError::Internal("the object's answer is not [status, body]".into())
+        })
     }
 
     /// Posts a call and reads its answer; every failure is a [`RoomFailure`].
@@ -92,18 +70,15 @@ impl Object<'_> {
     }
 }
 
-/// The JSON of a call to a socket-holding object: in [`crate::internal::CALL_PARAM`] for a
-/// connect (a `GET` upgrade without a body), else the body.
-pub async fn call_text(req: &mut worker::Request) -> worker::Result<String> {
-    let in_query = req
+/// The JSON of the call a `fetch` of a socket-holding object carries: a connect, in
+/// [`crate::internal::CALL_PARAM`] of a `GET` upgrade (empty when it is missing: no call).
+pub fn connect_text(req: &worker::Request) -> worker::Result<String> {
+    Ok(req
         .url()?
         .query_pairs()
         .find(|(key, _)| key == crate::internal::CALL_PARAM)
-        .map(|(_, call)| call.into_owned());
-    match in_query {
-        Some(call) => Ok(call),
-        None => req.text().await,
-    }
+        .map(|(_, call)| call.into_owned())
+        .unwrap_or_default())
 }
 
 /// What a Durable Object's handler of a call returns.
@@ -130,12 +105,6 @@ fn status_and_body(answer: Answer) -> (u16, String) {
     }
 }
 
-/// An answer as the object's `fetch` returns it.
-pub fn answer_response(answer: Answer) -> worker::Result<Response> {
-    let (status, body) = status_and_body(answer);
-    Ok(Response::ok(body)?.with_status(status))
-}
-
 /// An answer as the object's RPC method `call` returns it: `[status, body]`.
 pub fn answer_rpc(answer: Answer) -> JsValue {
     let (status, body) = status_and_body(answer);
@@ -149,20 +118,24 @@ fn read_rpc_answer(answer: &JsValue) -> Option<(u16, String)> {
     Some((status, answer.get(1).as_string()?))
 }
 
-/// A connect arrived as an RPC call: it hands over a socket, which only `fetch` carries (a bug
-/// of the caller).
-pub fn connect_over_rpc() -> RoomFailure {
+/// A call came the way it cannot travel (a bug of the caller): a connect as an RPC call (it
+/// hands over a socket, which only `fetch` carries), or any other call as a `fetch`.
+pub fn misrouted() -> RoomFailure {
     RoomFailure::new(
         ErrorCode::InternalError,
-        "a connect is a fetch, not an RPC call",
+        "a connect is a fetch, every other call an RPC call",
     )
 }
 
-/// The response to a connect: the socket (`101`), or the failure's status and body (logged).
+/// The response to a `fetch`: the socket of a connect (`101`), or the failure's status and
+/// body (logged).
 pub fn to_response(answered: Outcome<worker::Result<Response>>) -> worker::Result<Response> {
     match answered {
         Ok(response) => response,
-        Err(failure) => answer_response(Err(failure)),
+        Err(failure) => {
+            let (status, body) = status_and_body(Err(failure));
+            Ok(Response::ok(body)?.with_status(status))
+        }
     }
 }
 
@@ -174,12 +147,6 @@ extern "C" {
     /// Sends a call's JSON; resolves to `[status, body]`.
     #[wasm_bindgen(method, catch)]
     fn call(this: &ObjectStub, call: &str) -> Result<Promise, JsValue>;
-
-    #[wasm_bindgen(method, catch, js_name = fetch)]
-    fn fetch_with_request(
-        this: &ObjectStub,
-        request: &web_sys::Request,
-    ) -> Result<Promise, JsValue>;
 }
 
 /// The worker's settings (the edge's and every Durable Object's), from the environment, read once

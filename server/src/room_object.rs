@@ -27,9 +27,7 @@ use crate::internal::{
 };
 use crate::limits::{ConnectGate, Limits, Refused, Window, is_revoked};
 use crate::namespaces::Reader;
-use crate::objects::{
-    Answer, Outcome, answer_response, answer_rpc, call_text, connect_over_rpc, to_response,
-};
+use crate::objects::{Answer, Outcome, answer_rpc, connect_text, misrouted, to_response};
 use crate::room::{Accepted, ResumeRequest, Room, Visitor};
 use crate::runtime::{DurableSql, log, new_epoch, now_ms, random_id};
 use crate::sockets::{self, SocketInfo, error_frame};
@@ -76,11 +74,12 @@ impl DurableObject for RoomObject {
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        match RoomCall::from_json(&call_text(&mut req).await?) {
-            Ok(RoomCall::Connect(call)) => to_response(self.accept_socket(&call).await),
-            call => answer_response(self.answer(call).await),
-        }
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        to_response(match RoomCall::from_json(&connect_text(&req)?) {
+            Ok(RoomCall::Connect(call)) => self.accept_socket(&call).await,
+            Ok(_) => Err(misrouted()),
+            Err(failure) => Err(failure),
+        })
     }
 
     async fn websocket_message(
@@ -197,7 +196,7 @@ impl RoomObject {
     /// socket).
     async fn answer(&self, call: Outcome<RoomCall>) -> Answer {
         match call? {
-            RoomCall::Connect(_) => Err(connect_over_rpc()),
+            RoomCall::Connect(_) => Err(misrouted()),
             RoomCall::Publish(call) => self.publish(&call.events).map(|a| answer_json(&a)),
             RoomCall::Disconnect(call) => self.disconnect(call.reconnect).map(|a| answer_json(&a)),
             RoomCall::Revoke(call) => self.revoke(call.at).map(|a| answer_json(&a)),

@@ -30,7 +30,7 @@ use crate::internal::{
     TopicPresenceAnswer, TopicPublishCall, answer_json,
 };
 use crate::namespaces::NamespaceOptions;
-use crate::objects::{self, Answer, Object, Outcome, answer_response, answer_rpc};
+use crate::objects::{self, Answer, Object, Outcome, answer_rpc, misrouted, to_response};
 use crate::room::{Accepted, ResumeRequest, Room};
 use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms};
 use crate::sql_store::{Count, MemberChange, Members, SqlStore, Templates};
@@ -60,8 +60,9 @@ impl DurableObject for TopicObject {
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        answer_response(self.answer(TopicCall::from_json(&req.text().await?)).await)
+    /// A topic takes no socket: every call to it is an RPC call.
+    async fn fetch(&self, _req: Request) -> Result<Response> {
+        to_response(Err(misrouted()))
     }
 
     async fn alarm(&self) -> Result<Response> {

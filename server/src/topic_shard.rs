@@ -18,10 +18,7 @@ use worker::{
 use crate::expiry;
 use crate::internal::{JoinCall, Member, ShardCall, ShardConnectCall, SocketsAnswer, answer_json};
 use crate::limits::Window;
-use crate::objects::{
-    Answer, Outcome, answer_response, answer_rpc, call_text, connect_over_rpc, settings,
-    to_response,
-};
+use crate::objects::{Answer, Outcome, answer_rpc, connect_text, misrouted, settings, to_response};
 use crate::runtime::{log, random_id};
 use crate::sockets::{self, Seat, SocketInfo, error_frame};
 use crate::subscriptions::{self, Joins};
@@ -46,11 +43,12 @@ impl DurableObject for TopicShard {
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        match ShardCall::from_json(&call_text(&mut req).await?) {
-            Ok(ShardCall::Connect(call)) => to_response(self.accept_socket(call).await),
-            call => answer_response(self.answer(call)),
-        }
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        to_response(match ShardCall::from_json(&connect_text(&req)?) {
+            Ok(ShardCall::Connect(call)) => self.accept_socket(call).await,
+            Ok(ShardCall::Deliver(_)) => Err(misrouted()),
+            Err(failure) => Err(failure),
+        })
     }
 
     async fn websocket_message(
@@ -110,7 +108,7 @@ impl TopicShard {
     /// Answers a call other than a connect, which only `fetch` can carry.
     fn answer(&self, call: Outcome<ShardCall>) -> Answer {
         match call? {
-            ShardCall::Connect(_) => Err(connect_over_rpc()),
+            ShardCall::Connect(_) => Err(misrouted()),
             ShardCall::Deliver(call) => Ok(answer_json(&SocketsAnswer {
                 sockets: sockets::deliver(&self.state, &self.joins, &call, |_| true),
             })),

@@ -104,7 +104,6 @@ fn main() {
     own_test!(history_overflow_is_reported_as_not_recovered);
     own_test!(old_events_and_idempotency_keys_expire);
     own_test!(acknowledged_events_survive_a_hard_kill);
-    own_test!(every_kind_of_object_call_works_over_fetch_too);
 
     // Trials run on one thread each; the shared worker is stopped when the last one ends.
     let conclusion = libtest_mimic::run(&args, trials);
@@ -999,21 +998,6 @@ async fn a_failing_room_fails_only_its_events_and_is_refused_in_band() {
         (500, "internal_error"),
         "{body}"
     );
-}
-
-/// With `OBJECT_CALLS=fetch` (kept for the benchmark's side by side) the objects are called
-/// through `fetch` instead of Workers RPC, and answer the same: the edge's publish to rooms and
-/// topics, a topic's relay to its members' rooms and to its shards, joins and leaves, presence,
-/// backend subscriptions and disconnects.
-async fn every_kind_of_object_call_works_over_fetch_too() {
-    let args = ["--var", "OBJECT_CALLS:fetch"];
-    let worker: Shared = Arc::new(Worker::start_with("fetch-calls", &args));
-    every_socket_of_a_user_receives_every_event(worker.clone()).await;
-    topic_events_reach_every_subscriber_and_no_one_else(worker.clone()).await;
-    a_sharded_topic_costs_one_request_per_shard_not_per_reader(worker.clone()).await;
-    presence_tells_who_is_online_and_who_reads_a_topic(worker.clone()).await;
-    the_backend_subscribes_a_user_for_every_socket(worker.clone()).await;
-    disconnect_closes_with_reconnect_or_revoked(worker).await;
 }
 
 async fn a_bad_history_setting_is_named_not_retried() {
