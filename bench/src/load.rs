@@ -385,6 +385,19 @@ pub struct Outcome {
     pub dropped: u64,
 }
 
+impl Default for Outcome {
+    fn default() -> Self {
+        Self {
+            latency: histogram(),
+            delivered: 0,
+            expected: 0,
+            lost: 0,
+            duplicated: 0,
+            dropped: 0,
+        }
+    }
+}
+
 /// A latency histogram (µs, 1 µs to 10 min, 3 significant digits).
 pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).unwrap_or_else(|_| {
@@ -400,14 +413,7 @@ pub fn account(logs: &[SocketLog], published: &PubLog) -> Outcome {
             by_user.entry(user).or_default().push(seq);
         }
     }
-    let mut outcome = Outcome {
-        latency: histogram(),
-        delivered: 0,
-        expected: 0,
-        lost: 0,
-        duplicated: 0,
-        dropped: 0,
-    };
+    let mut outcome = Outcome::default();
     for log in logs {
         outcome.dropped += u64::from(log.dropped);
         let mut seen: Vec<u32> = Vec::with_capacity(log.events.len());

@@ -1012,12 +1012,12 @@ mod tests {
 
     fn outcome(delivered: u64, expected: u64, lost: u64, dropped: u64) -> Outcome {
         Outcome {
-            latency: histogram(),
             delivered,
             expected,
             lost,
             duplicated: 2,
             dropped,
+            ..Outcome::default()
         }
     }
 

@@ -477,14 +477,7 @@ impl Reading {
 /// Compares what the subscribers saw with the accepted sequence numbers each should have had:
 /// latency of every delivery, what is missing, what came more than once.
 fn account(logs: &[TopicLog], expected: &[u32]) -> load::Outcome {
-    let mut o = load::Outcome {
-        latency: load::histogram(),
-        delivered: 0,
-        expected: 0,
-        lost: 0,
-        duplicated: 0,
-        dropped: 0,
-    };
+    let mut o = load::Outcome::default();
     for log in logs {
         let (lost, duplicated) = gaps(log, expected);
         for &(_, micros) in &log.events {
