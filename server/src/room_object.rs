@@ -29,7 +29,7 @@ use crate::limits::{ConnectGate, Limits, Refused, Window, is_revoked};
 use crate::namespaces::Reader;
 use crate::objects::{Answer, Outcome, answer_rpc, connect_text, misrouted, to_response};
 use crate::room::{Accepted, ResumeRequest, Room, Visitor};
-use crate::runtime::{DurableSql, log, new_epoch, now_ms, random_id};
+use crate::runtime::{Broadcast, DurableSql, log, new_epoch, now_ms, random_id};
 use crate::sockets::{self, SocketInfo, error_frame};
 use crate::sql_store::{SqlStore, Subscriptions};
 use crate::subscriptions::{self, Decision, Joins};
@@ -390,10 +390,10 @@ impl RoomObject {
             .map(|a| match a {
                 Accepted::Stored { id, frame } => RoomOutcome::Stored {
                     id,
-                    sockets: sockets
-                        .iter()
-                        .filter(|ws| ws.send_with_str(&frame).is_ok())
-                        .count() as u32,
+                    sockets: {
+                        let frame = Broadcast::new(&frame);
+                        sockets.iter().filter(|ws| frame.send(ws)).count() as u32
+                    },
                     relays: None,
                 },
                 Accepted::Duplicate { id } => RoomOutcome::Duplicate { id },

@@ -1,9 +1,10 @@
 //! What the edge and the room take from the Workers runtime: its clock, random ids, log lines,
-//! alarm times and the Durable Object's SQLite as an [`Sql`] executor.
+//! alarm times, sending one frame to many sockets and the Durable Object's SQLite as an [`Sql`]
+//! executor.
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{SqlStorage, SqlStorageValue, State};
+use worker::{SqlStorage, SqlStorageValue, State, WebSocket};
 
 use crate::history::StoreError;
 use crate::sql_store::{Sql, SqlValue};
@@ -20,6 +21,32 @@ extern "C" {
         this: &TransactionalStorage,
         body: &mut dyn FnMut() -> Result<(), JsValue>,
     ) -> Result<JsValue, JsValue>;
+
+    /// A WebSocket, sent a JS string made beforehand (web-sys' `send_with_str` makes one from
+    /// the Rust text on every call).
+    type TextSocket;
+
+    /// `ws.send(text)`.
+    #[wasm_bindgen(method, catch)]
+    fn send(this: &TextSocket, text: &JsValue) -> Result<(), JsValue>;
+}
+
+/// A text frame for many sockets, made a JS string once: a publish to a user's 100 sockets
+/// copies its frame out of the wasm memory once, not 100 times (bench/README.md, "One string per
+/// frame").
+pub struct Broadcast(JsValue);
+
+impl Broadcast {
+    /// The frame, as the JS string every socket is sent.
+    pub fn new(frame: &str) -> Self {
+        Self(JsValue::from_str(frame))
+    }
+
+    /// Sends the frame to `ws`; `false` if the socket refused it (closed meanwhile).
+    pub fn send(&self, ws: &WebSocket) -> bool {
+        let ws: &worker::web_sys::WebSocket = ws.as_ref();
+        ws.unchecked_ref::<TextSocket>().send(&self.0).is_ok()
+    }
 }
 
 /// Milliseconds since the Unix epoch, from the runtime's clock.

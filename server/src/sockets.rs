@@ -19,7 +19,7 @@ use crate::internal::{
 use crate::limits::Window;
 use crate::objects::{Object, Outcome};
 use crate::room::ReplayPage;
-use crate::runtime::{alarm_time, log, now_ms};
+use crate::runtime::{Broadcast, alarm_time, log, now_ms};
 use crate::subscriptions::Joins;
 
 /// What each socket carries through hibernation (its serialized attachment).
@@ -178,20 +178,27 @@ pub fn deliver(
     listens: impl Fn(&SocketInfo) -> bool,
 ) -> u32 {
     let mut joins = joins.borrow_mut();
+    // Each frame made a JS string once, for all the sockets.
+    let events: Vec<_> = call
+        .events
+        .iter()
+        .map(|e| Broadcast::new(&e.frame))
+        .collect();
+    let notices: Vec<_> = call.notices.iter().map(|n| Broadcast::new(n)).collect();
     let mut sockets = 0;
     for ws in state.get_websockets() {
         let Some(info) = SocketInfo::of(&ws).filter(|info| listens(info)) else {
             continue;
         };
         sockets += 1;
-        for event in &call.events {
-            if let Some(frame) = joins.offer(&info.conn, &call.topic, event.id, &event.frame) {
-                let _ = ws.send_with_str(frame);
+        for (event, frame) in call.events.iter().zip(&events) {
+            if joins.offer(&info.conn, &call.topic, event.id, &event.frame) {
+                frame.send(&ws);
             }
         }
-        for notice in &call.notices {
-            if let Some(frame) = joins.offer_notice(&info.conn, &call.topic, notice) {
-                let _ = ws.send_with_str(frame);
+        for (notice, frame) in call.notices.iter().zip(&notices) {
+            if joins.offer_notice(&info.conn, &call.topic, notice) {
+                frame.send(&ws);
             }
         }
     }
