@@ -16,9 +16,10 @@ function callable(RustObject) {
       super(ctx, env);
       this.rust = new RustObject(ctx, env);
     }
-    /** A call's JSON; resolves to `[status, body]` (server/src/objects.rs). */
+    /** A call's JSON; `[status, body]` (server/src/objects.rs), at once or as a promise. The
+     * room answers at once what needs no other object, and leaves the rest to `callLater`. */
     call(text) {
-      return this.rust.call(text);
+      return this.rust.call(text) ?? this.rust.callLater(text);
     }
     fetch(request) {
       return this.rust.fetch(request);

@@ -119,11 +119,12 @@ fn read_rpc_answer(answer: &JsValue) -> Option<(u16, String)> {
 }
 
 /// A call came the way it cannot travel (a bug of the caller): a connect as an RPC call (it
-/// hands over a socket, which only `fetch` carries), or any other call as a `fetch`.
+/// hands over a socket, which only `fetch` carries), any other call as a `fetch`, or a room's
+/// call to the wrong one of its two RPC methods (`server/entry.js` picks the right one).
 pub fn misrouted() -> RoomFailure {
     RoomFailure::new(
         ErrorCode::InternalError,
-        "a connect is a fetch, every other call an RPC call",
+        "a call came the wrong way: a connect is a fetch, every other call an RPC call",
     )
 }
 

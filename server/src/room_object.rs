@@ -184,19 +184,35 @@ impl DurableObject for RoomObject {
 
 #[wasm_bindgen(wasm_bindgen_futures = ::worker::wasm_bindgen_futures)]
 impl RoomObject {
-    /// A call over Workers RPC (the method `call` of `server/entry.js`); answers `[status, body]`.
+    /// A call over Workers RPC (the method `call` of `server/entry.js`): `[status, body]` at
+    /// once, or `undefined` for a backend subscription, which waits on topics and so goes to
+    /// [`Self::rpc_later`]. Answering at once spares the hot calls (publish, deliver) a promise
+    /// and a task.
     #[wasm_bindgen(js_name = call)]
-    pub async fn rpc(&self, call: String) -> JsValue {
-        answer_rpc(self.answer(RoomCall::from_json(&call)).await)
+    pub fn rpc(&self, call: String) -> JsValue {
+        match RoomCall::from_json(&call) {
+            Ok(RoomCall::Subscribe(_) | RoomCall::Unsubscribe(_)) => JsValue::UNDEFINED,
+            call => answer_rpc(call.and_then(|call| self.answer_now(call))),
+        }
+    }
+
+    /// A backend subscription (the call [`Self::rpc`] leaves); answers `[status, body]`.
+    #[wasm_bindgen(js_name = callLater)]
+    pub async fn rpc_later(&self, call: String) -> JsValue {
+        let answer = match RoomCall::from_json(&call) {
+            Ok(RoomCall::Subscribe(call)) => self.backend_subscription(&call.topics, true).await,
+            Ok(RoomCall::Unsubscribe(call)) => self.backend_subscription(&call.topics, false).await,
+            Ok(_) => Err(misrouted()),
+            Err(failure) => Err(failure),
+        };
+        answer_rpc(answer.map(|a| answer_json(&a)))
     }
 }
 
 impl RoomObject {
-    /// Answers a call other than a connect, which only `fetch` can carry (it hands over a
-    /// socket).
-    async fn answer(&self, call: Outcome<RoomCall>) -> Answer {
-        match call? {
-            RoomCall::Connect(_) => Err(misrouted()),
+    /// Answers a call that needs no other object.
+    fn answer_now(&self, call: RoomCall) -> Answer {
+        match call {
             RoomCall::Publish(call) => self.publish(&call.events).map(|a| answer_json(&a)),
             RoomCall::Disconnect(call) => self.disconnect(call.reconnect).map(|a| answer_json(&a)),
             RoomCall::Revoke(call) => self.revoke(call.at).map(|a| answer_json(&a)),
@@ -204,14 +220,9 @@ impl RoomObject {
             RoomCall::Presence => Ok(answer_json(&SocketsAnswer {
                 sockets: self.state.get_websockets().len() as u32,
             })),
-            RoomCall::Subscribe(call) => self
-                .backend_subscription(&call.topics, true)
-                .await
-                .map(|a| answer_json(&a)),
-            RoomCall::Unsubscribe(call) => self
-                .backend_subscription(&call.topics, false)
-                .await
-                .map(|a| answer_json(&a)),
+            RoomCall::Connect(_) | RoomCall::Subscribe(_) | RoomCall::Unsubscribe(_) => {
+                Err(misrouted())
+            }
         }
     }
 
