@@ -2,9 +2,14 @@
 //! alarm times, sending one frame to many sockets and the Durable Object's SQLite as an [`Sql`]
 //! executor.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{SqlStorage, SqlStorageValue, State, WebSocket};
+
+use js_sys::Array;
+use worker::worker_sys::types::SqlStorageCursor as Cursor;
+use worker::{State, WebSocket};
 
 use crate::history::StoreError;
 use crate::sql_store::{Sql, SqlValue};
@@ -29,6 +34,14 @@ extern "C" {
     /// `ws.send(text)`.
     #[wasm_bindgen(method, catch)]
     fn send(this: &TextSocket, text: &JsValue) -> Result<(), JsValue>;
+
+    /// `ctx.storage.sql`, run with a statement's JS string made once (worker's `exec` makes one
+    /// from the Rust text on every call).
+    type SqlExec;
+
+    /// `sql.exec(statement, ...bindings)`.
+    #[wasm_bindgen(method, catch, variadic)]
+    fn exec(this: &SqlExec, statement: &JsValue, bindings: Array) -> Result<Cursor, JsValue>;
 }
 
 /// A text frame for many sockets, made a JS string once: a publish to a user's 100 sockets
@@ -86,7 +99,8 @@ pub fn log(event: &str, fields: &[(&str, String)]) {
 /// The Durable Object's SQLite database.
 #[derive(Clone)]
 pub struct DurableSql {
-    sql: SqlStorage,
+    /// `ctx.storage.sql`.
+    sql: JsValue,
     /// `ctx.storage`.
     storage: JsValue,
 }
@@ -99,17 +113,14 @@ impl DurableSql {
             .storage()
             .map_err(|e| StoreError(js_text(&e)))?;
         Ok(Self {
-            sql: state.storage().sql(),
+            sql: state.storage().sql().as_ref().clone(),
             storage: storage.into(),
         })
     }
-}
 
-impl Sql for DurableSql {
-    fn run(&self, statement: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
-        // Straight to JS values (as `SqlStorageValue` would convert them: integers as numbers),
-        // without first copying every text, payloads included, into another Rust string.
-        let bindings: Vec<JsValue> = params
+    /// Runs a statement (executed to its first row at once) and returns its cursor.
+    fn exec(&self, statement: &'static str, params: &[SqlValue]) -> Result<Cursor, StoreError> {
+        let bindings: Array = params
             .iter()
             .map(|p| match p {
                 SqlValue::Null => JsValue::NULL,
@@ -117,23 +128,58 @@ impl Sql for DurableSql {
                 SqlValue::Text(t) => JsValue::from_str(t),
             })
             .collect();
-        let failed = |e: worker::Error| StoreError(e.to_string());
-        let cursor = self.sql.exec_raw(statement, bindings).map_err(failed)?;
-        cursor
-            .raw()
-            .map(|row| {
-                row.map_err(failed)?
-                    .into_iter()
-                    .map(|value| match value {
-                        SqlStorageValue::Null => Ok(SqlValue::Null),
-                        SqlStorageValue::Integer(n) => Ok(SqlValue::Integer(n)),
-                        SqlStorageValue::Float(f) => Ok(SqlValue::Integer(f as i64)),
-                        SqlStorageValue::String(s) => Ok(SqlValue::Text(s)),
-                        other => Err(StoreError(format!("unexpected column {other:?}"))),
-                    })
-                    .collect()
-            })
-            .collect()
+        let statement = STATEMENTS.with(|made| {
+            made.borrow_mut()
+                .entry(statement)
+                .or_insert_with(|| JsValue::from_str(statement))
+                .clone()
+        });
+        self.sql
+            .unchecked_ref::<SqlExec>()
+            .exec(&statement, bindings)
+            .map_err(|e| StoreError(js_text(&e)))
+    }
+}
+
+thread_local! {
+    /// The statements as JS strings, made once per isolate rather than on every call.
+    static STATEMENTS: RefCell<HashMap<&'static str, JsValue>> = RefCell::new(HashMap::new());
+}
+
+/// A column's value: integers come as numbers (as `SqlStorageValue` reads them).
+fn read_column(value: JsValue) -> Result<SqlValue, StoreError> {
+    if value.is_null() {
+        Ok(SqlValue::Null)
+    } else if let Some(n) = value.as_f64() {
+        Ok(SqlValue::Integer(n as i64))
+    } else if let Some(text) = value.as_string() {
+        Ok(SqlValue::Text(text))
+    } else {
+        Err(StoreError(format!("unexpected column {value:?}")))
+    }
+}
+
+impl Sql for DurableSql {
+    fn run(
+        &self,
+        statement: &'static str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        let rows = self.exec(statement, params)?.raw();
+        let mut out = Vec::new();
+        loop {
+            let next = rows.next().map_err(|e| StoreError(js_text(&e)))?;
+            if next.done() {
+                return Ok(out);
+            }
+            let row: Array = next.value().unchecked_into();
+            out.push(row.iter().map(read_column).collect::<Result<_, _>>()?);
+        }
+    }
+
+    /// Runs the statement without reading a cursor: it has run by the time `exec` returns.
+    fn write(&self, statement: &'static str, params: &[SqlValue]) -> Result<(), StoreError> {
+        self.exec(statement, params).map(drop)
     }
 
     fn atomically(

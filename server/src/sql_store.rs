@@ -22,10 +22,18 @@ pub enum SqlValue {
 }
 
 /// Runs SQL: the Durable Object's `ctx.storage.sql`, or a native SQLite in tests. A cheap
-/// handle: clones share one database.
+/// handle: clones share one database. Statements are this module's constants.
 pub trait Sql: Clone {
     /// Runs one statement with `?NNN` parameters and returns its rows.
-    fn run(&self, statement: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError>;
+    fn run(
+        &self,
+        statement: &'static str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError>;
+    /// Runs one statement that returns no rows.
+    fn write(&self, statement: &'static str, params: &[SqlValue]) -> Result<(), StoreError> {
+        self.run(statement, params).map(drop)
+    }
     /// Runs `body` in one transaction: committed if it succeeds, rolled back if it fails.
     fn atomically(
         &self,
@@ -74,12 +82,12 @@ impl<S: Sql> SqlStore<S> {
         Ok(Self { sql, fail_on_event })
     }
 
-    fn rows(&self, statement: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+    fn rows(
+        &self,
+        statement: &'static str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
         self.sql.run(statement, params)
-    }
-
-    fn write(&self, statement: &str, params: &[SqlValue]) -> Result<(), StoreError> {
-        self.sql.run(statement, params).map(drop)
     }
 }
 
@@ -88,10 +96,14 @@ const TABLE_EXISTS: &str = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND
 /// Runs `statements` (each idempotent) unless `last_table`, the table the last of them creates,
 /// exists already: one read on every wake-up instead of the whole schema. A schema grows by new
 /// statements at its end, with `last_table` moved to the newest table.
-fn ensure_schema<S: Sql>(sql: &S, last_table: &str, statements: &[&str]) -> Result<(), StoreError> {
+fn ensure_schema<S: Sql>(
+    sql: &S,
+    last_table: &str,
+    statements: &[&'static str],
+) -> Result<(), StoreError> {
     if sql.run(TABLE_EXISTS, &[text(last_table)])?.is_empty() {
         for statement in statements {
-            sql.run(statement, &[])?;
+            sql.write(statement, &[])?;
         }
     }
     Ok(())
@@ -159,7 +171,8 @@ impl<S: Sql> EventStore for SqlStore<S> {
     }
 
     fn set_meta(&mut self, meta: &StreamMeta) -> Result<(), StoreError> {
-        self.write(UPSERT_META, &[text(&meta.epoch), int(meta.last_id)])
+        self.sql
+            .write(UPSERT_META, &[text(&meta.epoch), int(meta.last_id)])
     }
 
     fn append(&mut self, event: &StoredEvent) -> Result<(), StoreError> {
@@ -169,7 +182,7 @@ impl<S: Sql> EventStore for SqlStore<S> {
                 event.name
             )));
         }
-        self.write(
+        self.sql.write(
             INSERT_EVENT,
             &[
                 int(event.id),
@@ -206,8 +219,8 @@ impl<S: Sql> EventStore for SqlStore<S> {
     }
 
     fn prune(&mut self, min_id: u64, min_ts: u64) -> Result<(), StoreError> {
-        self.write(PRUNE_EVENTS, &[int(min_id), int(min_ts)])?;
-        self.write(PRUNE_KEYS, &[int(min_ts)])
+        self.sql.write(PRUNE_EVENTS, &[int(min_id), int(min_ts)])?;
+        self.sql.write(PRUNE_KEYS, &[int(min_ts)])
     }
 
     fn find_key(&self, key: &str, min_ts: u64) -> Result<Option<KeyRecord>, StoreError> {
@@ -238,11 +251,11 @@ impl<S: Sql> EventStore for SqlStore<S> {
     }
 
     fn set_revoked_at(&mut self, at: i64) -> Result<(), StoreError> {
-        self.write(UPSERT_REVOKED_AT, &[SqlValue::Integer(at)])
+        self.sql.write(UPSERT_REVOKED_AT, &[SqlValue::Integer(at)])
     }
 
     fn remember_key(&mut self, key: &str, record: &KeyRecord, ts: u64) -> Result<(), StoreError> {
-        self.write(
+        self.sql.write(
             REMEMBER_KEY,
             &[
                 text(key),
@@ -337,9 +350,9 @@ impl<S: Sql> Members<S> {
             Count::AtLeast(n) => before.unwrap_or(0).max(n),
         };
         if now == 0 {
-            self.sql.run(DELETE_MEMBER, &[text(member)])?;
+            self.sql.write(DELETE_MEMBER, &[text(member)])?;
         } else if before != Some(now) {
-            self.sql.run(UPSERT_MEMBER, &[text(member), int(now)])?;
+            self.sql.write(UPSERT_MEMBER, &[text(member), int(now)])?;
         }
         Ok(match (before.is_some(), now > 0) {
             (false, true) => MemberChange::Joined,
@@ -373,18 +386,15 @@ impl<S: Sql> Members<S> {
     /// Records the topic's name and the occupancy last sent.
     pub fn set_notices(&self, topic: &str, occupancy_sent: u64) -> Result<(), StoreError> {
         self.sql
-            .run(UPSERT_NOTICES, &[text(topic), int(occupancy_sent)])
-            .map(drop)
+            .write(UPSERT_NOTICES, &[text(topic), int(occupancy_sent)])
     }
 
     /// Queues a presence change to send.
     pub fn note_presence(&self, user: &str, present: bool) -> Result<(), StoreError> {
-        self.sql
-            .run(
-                INSERT_PRESENCE_CHANGE,
-                &[text(user), int(u64::from(present))],
-            )
-            .map(drop)
+        self.sql.write(
+            INSERT_PRESENCE_CHANGE,
+            &[text(user), int(u64::from(present))],
+        )
     }
 
     /// Takes the queued presence changes, oldest first.
@@ -398,13 +408,13 @@ impl<S: Sql> Members<S> {
                 Ok((read_text(user)?, read_u64(&present)? != 0))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        self.sql.run(DELETE_PRESENCE_CHANGES, &[])?;
+        self.sql.write(DELETE_PRESENCE_CHANGES, &[])?;
         Ok(changes)
     }
 
     /// Queues a webhook event (its JSON) to deliver.
     pub fn queue_webhook(&self, event: &str) -> Result<(), StoreError> {
-        self.sql.run(INSERT_WEBHOOK, &[text(event)]).map(drop)
+        self.sql.write(INSERT_WEBHOOK, &[text(event)])
     }
 
     /// The oldest `limit` webhook events not delivered yet: `(seq, JSON)`.
@@ -421,7 +431,7 @@ impl<S: Sql> Members<S> {
 
     /// Forgets the webhook events up to `seq` (delivered, or given up on).
     pub fn drop_webhooks(&self, seq: u64) -> Result<(), StoreError> {
-        self.sql.run(DELETE_WEBHOOKS, &[int(seq)]).map(drop)
+        self.sql.write(DELETE_WEBHOOKS, &[int(seq)])
     }
 
     /// Whether the webhooks last told the topic occupied, and the failed deliveries of the
@@ -441,15 +451,13 @@ impl<S: Sql> Members<S> {
 
     /// Records the webhook state.
     pub fn set_webhook_state(&self, state: WebhookState) -> Result<(), StoreError> {
-        self.sql
-            .run(
-                UPSERT_WEBHOOK_STATE,
-                &[
-                    int(u64::from(state.occupied)),
-                    int(u64::from(state.attempts)),
-                ],
-            )
-            .map(drop)
+        self.sql.write(
+            UPSERT_WEBHOOK_STATE,
+            &[
+                int(u64::from(state.occupied)),
+                int(u64::from(state.attempts)),
+            ],
+        )
     }
 }
 
@@ -530,15 +538,19 @@ impl<S: Sql> Subscriptions<S> {
     ) -> Result<(), StoreError> {
         let mut topics = topics.into_iter();
         self.sql.atomically(&mut || {
-            topics.try_for_each(|topic| self.write(INSERT_SUBSCRIPTION, &[text(conn), text(topic)]))
+            topics.try_for_each(|topic| {
+                self.sql
+                    .write(INSERT_SUBSCRIPTION, &[text(conn), text(topic)])
+            })
         })
     }
 
     /// Removes subscriptions of one socket.
     pub fn remove(&self, conn: &str, topics: &[String]) -> Result<(), StoreError> {
-        topics
-            .iter()
-            .try_for_each(|topic| self.write(DELETE_SUBSCRIPTION, &[text(conn), text(topic)]))
+        topics.iter().try_for_each(|topic| {
+            self.sql
+                .write(DELETE_SUBSCRIPTION, &[text(conn), text(topic)])
+        })
     }
 
     /// Forgets every socket but the `open` ones (closed ones, including sockets that went away
@@ -549,7 +561,7 @@ impl<S: Sql> Subscriptions<S> {
             .into_iter()
             .map(|row| columns::<1>(row).and_then(|[conn]| read_text(conn)))
             .filter(|conn| conn.as_ref().map_or(true, |c| !open.contains(c)))
-            .try_for_each(|conn| self.write(DELETE_SOCKET, &[text(&conn?)]))
+            .try_for_each(|conn| self.sql.write(DELETE_SOCKET, &[text(&conn?)]))
     }
 
     /// The topics the backend subscribed the user to.
@@ -574,19 +586,15 @@ impl<S: Sql> Subscriptions<S> {
         };
         topics
             .iter()
-            .try_for_each(|topic| self.write(statement, &[text(topic)]))
+            .try_for_each(|topic| self.sql.write(statement, &[text(topic)]))
     }
 
-    fn texts(&self, statement: &str, key: &str) -> Result<Vec<String>, StoreError> {
+    fn texts(&self, statement: &'static str, key: &str) -> Result<Vec<String>, StoreError> {
         self.sql
             .run(statement, &[text(key)])?
             .into_iter()
             .map(|row| columns::<1>(row).and_then(|[value]| read_text(value)))
             .collect()
-    }
-
-    fn write(&self, statement: &str, params: &[SqlValue]) -> Result<(), StoreError> {
-        self.sql.run(statement, params).map(drop)
     }
 }
 
@@ -604,13 +612,13 @@ pub struct Templates<S> {
 impl<S: Sql> Templates<S> {
     /// Opens the table, creating it if it is missing.
     pub fn open(sql: S) -> Result<Self, StoreError> {
-        sql.run(TEMPLATES_SCHEMA, &[])?;
+        sql.write(TEMPLATES_SCHEMA, &[])?;
         Ok(Self { sql })
     }
 
     /// Adds a selector (no-op for a known one).
     pub fn add(&self, selector: &str) -> Result<(), StoreError> {
-        self.sql.run(INSERT_TEMPLATE, &[text(selector)]).map(drop)
+        self.sql.write(INSERT_TEMPLATE, &[text(selector)])
     }
 
     /// Every selector.

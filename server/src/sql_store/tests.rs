@@ -26,7 +26,11 @@ impl Native {
 }
 
 impl Sql for Native {
-    fn run(&self, statement: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+    fn run(
+        &self,
+        statement: &'static str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
         let failed = |e: rusqlite::Error| StoreError(e.to_string());
         let mut statement = self.0.prepare(statement).map_err(failed)?;
         let params: Vec<Value> = params
