@@ -45,8 +45,8 @@ extern "C" {
 }
 
 /// A text frame for many sockets, made a JS string once: a publish to a user's 100 sockets
-/// copies its frame out of the wasm memory once, not 100 times (bench/README.md, "One string per
-/// frame").
+/// copies its frame out of the wasm memory once, not 100 times (bench/README.md, "What a publish
+/// allocates").
 pub struct Broadcast(JsValue);
 
 impl Broadcast {
