@@ -15,6 +15,10 @@ pub struct Pauses {
     pub young: (u32, f64),
     /// Every pause, summed, in ms.
     pub total_ms: f64,
+    /// The largest heap a full collection left (what was alive), in MiB.
+    pub full_live_mib: f64,
+    /// What the full collections freed, summed, in MiB.
+    pub full_freed_mib: f64,
 }
 
 impl Pauses {
@@ -45,6 +49,10 @@ impl Pauses {
             kind.0 += 1;
             kind.1 = kind.1.max(pause);
             pauses.total_ms += pause;
+            if let Some((before, after)) = full.then(|| heap_sizes(event)).flatten() {
+                pauses.full_live_mib = pauses.full_live_mib.max(after);
+                pauses.full_freed_mib += (before - after).max(0.0);
+            }
         }
         pauses
     }
@@ -63,6 +71,18 @@ impl Pauses {
                 "longest full-collection pause, whole scenario",
                 Unit::Ms,
                 self.full.1 * 1000.0,
+            ),
+            (
+                "gc.full_live",
+                "live JS heap after a full collection (largest), whole scenario",
+                Unit::MiB,
+                self.full_live_mib * 1024.0,
+            ),
+            (
+                "gc.full_freed",
+                "freed per full collection (mean), whole scenario",
+                Unit::MiB,
+                self.full_freed_mib * 1024.0 / f64::from(self.full.0.max(1)),
             ),
             (
                 "gc.young",
@@ -87,6 +107,15 @@ impl Pauses {
             m.add(key, label, unit, true, n);
         }
     }
+}
+
+/// The heap's size before and after a collection, in MiB (V8's "MB"), from the part of its line
+/// after the time: `Mark-Compact (reduce) 35.3 (45.8) -> 1.5 (34.5) MB, …`.
+fn heap_sizes(event: &str) -> Option<(f64, f64)> {
+    let (before, after) = event.split(" MB, ").next()?.split_once(" -> ")?;
+    let before = before.split_whitespace().rev().nth(1)?.parse().ok()?;
+    let after = after.split_whitespace().next()?.parse().ok()?;
+    Some((before, after))
 }
 
 /// How far `log` has been written: where the next run's collections start.
@@ -120,6 +149,13 @@ a log line that mentions 12 ms: nothing collected
         assert_eq!(p.full, (2, 95.26));
         assert_eq!(p.young, (2, 21.93));
         assert!((p.total_ms - (2.54 + 95.26 + 21.93 + 43.52)).abs() < 1e-9);
+        assert!((p.full_live_mib - 1.5).abs() < 1e-9);
+        assert!((p.full_freed_mib - (33.8 + 12.4)).abs() < 1e-9);
+        assert_eq!(
+            heap_sizes("Mark-Compact (reduce) 9.7 (22.2) -> 2.2 (22.2) MB, pooled: 9.0 MB, 56.60"),
+            Some((9.7, 2.2))
+        );
+        assert_eq!(heap_sizes("Mark-Compact: nothing to read"), None);
         assert_eq!(Pauses::of(""), Pauses::default());
     }
 
@@ -130,6 +166,8 @@ a log line that mentions 12 ms: nothing collected
             full: (1, 2.5),
             young: (3, 0.5),
             total_ms: 4.0,
+            full_live_mib: 2.5,
+            full_freed_mib: 24.0,
         }
         .add_to(&mut m);
         let rows: Vec<(&str, Option<f64>)> = m.values.iter().map(|v| (v.key, v.number)).collect();
@@ -138,6 +176,8 @@ a log line that mentions 12 ms: nothing collected
             [
                 ("gc.full", Some(1.0)),
                 ("gc.full_max", Some(2500.0)),
+                ("gc.full_live", Some(2560.0)),
+                ("gc.full_freed", Some(24576.0)),
                 ("gc.young", Some(3.0)),
                 ("gc.young_max", Some(500.0)),
                 ("gc.total", Some(4000.0)),
