@@ -17,6 +17,7 @@ use crate::sql_store::{Sql, SqlValue};
 #[wasm_bindgen]
 extern "C" {
     /// The Durable Object's `ctx.storage`, for the one method worker-sys does not bind.
+    #[derive(Clone)]
     type TransactionalStorage;
 
     /// `ctx.storage.transactionSync(fn)`: runs `fn` in one SQLite transaction, rolled back when
@@ -37,6 +38,7 @@ extern "C" {
 
     /// `ctx.storage.sql`, run with a statement's JS string made once (worker's `exec` makes one
     /// from the Rust text on every call).
+    #[derive(Clone)]
     type SqlExec;
 
     /// `sql.exec(statement, ...bindings)`.
@@ -100,9 +102,9 @@ pub fn log(event: &str, fields: &[(&str, String)]) {
 #[derive(Clone)]
 pub struct DurableSql {
     /// `ctx.storage.sql`.
-    sql: JsValue,
+    sql: SqlExec,
     /// `ctx.storage`.
-    storage: JsValue,
+    storage: TransactionalStorage,
 }
 
 impl DurableSql {
@@ -113,8 +115,8 @@ impl DurableSql {
             .storage()
             .map_err(|e| StoreError(js_text(&e)))?;
         Ok(Self {
-            sql: state.storage().sql().as_ref().clone(),
-            storage: storage.into(),
+            sql: state.storage().sql().as_ref().clone().unchecked_into(),
+            storage: storage.unchecked_into(),
         })
     }
 
@@ -135,7 +137,6 @@ impl DurableSql {
                 .clone()
         });
         self.sql
-            .unchecked_ref::<SqlExec>()
             .exec(&statement, bindings)
             .map_err(|e| StoreError(js_text(&e)))
     }
@@ -187,8 +188,7 @@ impl Sql for DurableSql {
         body: &mut dyn FnMut() -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let mut failure = None;
-        let storage: &TransactionalStorage = self.storage.unchecked_ref();
-        let outcome = storage.transaction_sync(&mut || {
+        let outcome = self.storage.transaction_sync(&mut || {
             body().map_err(|err| {
                 let thrown = JsValue::from_str(&err.0);
                 failure = Some(err);
