@@ -81,14 +81,6 @@ impl<S: Sql> SqlStore<S> {
         ensure_schema(&sql, "revocation", &SCHEMA)?;
         Ok(Self { sql, fail_on_event })
     }
-
-    fn rows(
-        &self,
-        statement: &'static str,
-        params: &[SqlValue],
-    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
-        self.sql.run(statement, params)
-    }
 }
 
 const TABLE_EXISTS: &str = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1";
@@ -160,7 +152,7 @@ impl<S: Sql> EventStore for SqlStore<S> {
     }
 
     fn meta(&self) -> Result<Option<StreamMeta>, StoreError> {
-        let Some(row) = self.rows(SELECT_META, &[])?.into_iter().next() else {
+        let Some(row) = self.sql.run(SELECT_META, &[])?.into_iter().next() else {
             return Ok(None);
         };
         let [epoch, last_id] = columns(row)?;
@@ -194,7 +186,8 @@ impl<S: Sql> EventStore for SqlStore<S> {
     }
 
     fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        self.rows(SELECT_EVENTS_AFTER, &[int(after), int(limit as u64)])?
+        self.sql
+            .run(SELECT_EVENTS_AFTER, &[int(after), int(limit as u64)])?
             .into_iter()
             .map(|row| {
                 let [id, name, payload, ts] = columns(row)?;
@@ -209,7 +202,7 @@ impl<S: Sql> EventStore for SqlStore<S> {
     }
 
     fn oldest_id(&self) -> Result<Option<u64>, StoreError> {
-        match self.rows(SELECT_OLDEST_ID, &[])?.into_iter().next() {
+        match self.sql.run(SELECT_OLDEST_ID, &[])?.into_iter().next() {
             Some(row) => {
                 let [id] = columns(row)?;
                 read_u64(&id).map(Some)
@@ -225,7 +218,8 @@ impl<S: Sql> EventStore for SqlStore<S> {
 
     fn find_key(&self, key: &str, min_ts: u64) -> Result<Option<KeyRecord>, StoreError> {
         match self
-            .rows(SELECT_KEY, &[text(key), int(min_ts)])?
+            .sql
+            .run(SELECT_KEY, &[text(key), int(min_ts)])?
             .into_iter()
             .next()
         {
@@ -241,7 +235,7 @@ impl<S: Sql> EventStore for SqlStore<S> {
     }
 
     fn revoked_at(&self) -> Result<Option<i64>, StoreError> {
-        match self.rows(SELECT_REVOKED_AT, &[])?.into_iter().next() {
+        match self.sql.run(SELECT_REVOKED_AT, &[])?.into_iter().next() {
             Some(row) => match columns(row)? {
                 [SqlValue::Integer(at)] => Ok(Some(at)),
                 [other] => Err(bad_row(&format!("{other:?} where a time belongs"))),
