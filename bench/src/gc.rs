@@ -49,7 +49,7 @@ impl Pauses {
             kind.0 += 1;
             kind.1 = kind.1.max(pause);
             pauses.total_ms += pause;
-            if let Some((before, after)) = full.then(|| heap_sizes(event)).flatten() {
+            if full && let Some((before, after)) = heap_sizes(event) {
                 pauses.full_live_mib = pauses.full_live_mib.max(after);
                 pauses.full_freed_mib += (before - after).max(0.0);
             }
