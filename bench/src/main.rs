@@ -462,7 +462,7 @@ impl Bench {
             true => {
                 let breakdown = || s.edgepush.breakdown();
                 let work = workload.run(&edge, params, &breakdown);
-                // Only plain workerd's log has the collections (`--trace-gc`).
+                // Only plain workerd's log has the collections (`--trace-gc-nvp`).
                 let log = &s.edgepush.log;
                 let from = (s.edgepush.runtime == Runtime::Workerd).then(|| gc::mark(log));
                 let mut result = run_one(&name, "edgepush", params, &edge.pgids, work).await;

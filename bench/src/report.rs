@@ -289,9 +289,10 @@ const SUMMARY: [Line; 17] = [
     },
     Line {
         label: "V8 garbage collection in that scenario, connects included (workerd's one thread \
-                waits): full collections / longest pause / all pauses",
+                waits): full collections / longest pause / their pauses summed / of that, \
+                outside V8's own phases",
         scenario: Scenario::ManyUsersWorkerd,
-        keys: &["gc.full", "gc.full_max", "gc.total"],
+        keys: &["gc.full", "gc.full_max", "gc.full_sum", "gc.full_outside"],
     },
     Line {
         label: "the same under `wrangler dev` (4,500 sockets)",

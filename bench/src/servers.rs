@@ -368,7 +368,7 @@ pub struct Edgepush {
     pub port: u16,
     /// What runs it.
     pub runtime: Runtime,
-    /// Its output (on plain workerd, V8's `--trace-gc` lines among it).
+    /// Its output (on plain workerd, V8's `--trace-gc-nvp` lines among it).
     pub log: PathBuf,
 }
 
