@@ -53,16 +53,19 @@ final class BundleConfigurationTest extends TestCase
         $handler = $container->getDefinition('edgepush.publish_message_handler');
         self::assertTrue($handler->hasTag('messenger.message_handler'));
         self::assertTrue($container->getDefinition('edgepush.twig_extension')->hasTag('twig.extension'));
+        $runtime = $container->getDefinition('edgepush.twig_token_runtime');
+        self::assertTrue($runtime->hasTag('twig.runtime'));
+        self::assertSame('edgepush.token_issuer', (string) $runtime->getArgument(0));
     }
 
     public function testThePublicUrlForTheBrowserIsTheUrlUnlessSetApart(): void
     {
         $twig = self::load(self::CONFIG)->getDefinition('edgepush.twig_extension');
-        self::assertSame(self::CONFIG['url'], $twig->getArgument(2));
+        self::assertSame(self::CONFIG['url'], $twig->getArgument(0));
 
         $twig = self::load(['url' => 'http://edgepush:8787', 'public_url' => 'https://push.example.com'] + self::CONFIG)
             ->getDefinition('edgepush.twig_extension');
-        self::assertSame('https://push.example.com', $twig->getArgument(2));
+        self::assertSame('https://push.example.com', $twig->getArgument(0));
     }
 
     public function testTheTokenEndpointsControllerIsAPublicServiceOfTheIssuer(): void

@@ -17,6 +17,7 @@ use Edgepush\Symfony\Messenger\PublishMessage;
 use Edgepush\Symfony\Messenger\PublishMessageHandler;
 use Edgepush\Symfony\Twig\StimulusExtension;
 use Edgepush\Symfony\Twig\TokenExtension;
+use Edgepush\Symfony\Twig\TokenRuntime;
 use Edgepush\TokenIssuer;
 use Edgepush\TopicMessaging;
 use Symfony\Component\Config\Definition\Exception\InvalidConfigurationException;
@@ -33,7 +34,8 @@ use Twig\Extension\AbstractExtension;
  * Services: edgepush.publisher, edgepush.token_issuer and edgepush.messaging, autowirable as
  * Publisher, TokenIssuer and Messaging (or TopicMessaging, the same service); the PublishMessage
  * handler when Messenger is installed; the Twig extensions when Twig is (edgepush_token() and the
- * others; edgepush_stimulus_controller()); the token endpoint's and the webhook endpoint's controllers
+ * others, with the token functions in a runtime built only when a template calls them;
+ * edgepush_stimulus_controller()); the token endpoint's and the webhook endpoint's controllers
  * (edgepush.token_controller, edgepush.webhook_controller) when HttpFoundation is.
  */
 final class EdgepushExtension extends Extension
@@ -87,12 +89,12 @@ final class EdgepushExtension extends Extension
         $tokenStorage = new Reference('security.token_storage', ContainerInterface::NULL_ON_INVALID_REFERENCE);
         if (class_exists(AbstractExtension::class)) {
             $container->register('edgepush.twig_extension', TokenExtension::class)
-                ->setArguments([
-                    new Reference('edgepush.token_issuer'),
-                    $tokenStorage,
-                    $config['public_url'] ?? $config['url'],
-                ])
+                ->setArguments([$config['public_url'] ?? $config['url']])
                 ->addTag('twig.extension');
+            // built when a template calls edgepush_token(), not with Twig: the issuer throws on a short secret
+            $container->register('edgepush.twig_token_runtime', TokenRuntime::class)
+                ->setArguments([new Reference('edgepush.token_issuer'), $tokenStorage])
+                ->addTag('twig.runtime');
             $container->register('edgepush.twig_stimulus_extension', StimulusExtension::class)
                 ->setArguments([
                     $config['public_url'] ?? $config['url'],
