@@ -114,7 +114,7 @@ final class SignedClient
             throw new ConfigurationException(sprintf(
                 'The edgepush url "%s" is not a base URL like https://push.example.com (http or https, no query, '
                 . 'fragment or credentials).',
-                $url,
+                self::redacted($url),
             ));
         }
         $this->origin = $scheme . '://' . $parts['host'] . (isset($parts['port']) ? ':' . $parts['port'] : '');
@@ -264,5 +264,21 @@ final class SignedClient
         $oneLine = trim((string) preg_replace('/\s+/', ' ', substr($body, 0, 200)));
 
         return strlen($body) > 200 ? $oneLine . '...' : $oneLine;
+    }
+
+    /**
+     * $url with what precedes its last `@` after the scheme shown as `***`: credentials, even in
+     * a URL parse_url() cannot read, never reach a message (nor the logs it ends up in).
+     */
+    private static function redacted(string $url): string
+    {
+        $at = strrpos($url, '@');
+        if ($at === false) {
+            return $url;
+        }
+        $scheme = strpos($url, '://');
+        $start = $scheme !== false && $scheme < $at ? $scheme + 3 : 0;
+
+        return substr($url, 0, $start) . '***' . substr($url, $at);
     }
 }

@@ -720,6 +720,27 @@ final class PublisherTest extends TestCase
         new Publisher($url, self::KEY_ID, self::SECRET, new ScriptedTransport());
     }
 
+    /** @return iterable<string, array{string, string}> */
+    public static function urlsWithCredentials(): iterable
+    {
+        yield 'user and password' => ['https://ada:s3cret-pw@push.example.com', 'https://***@push.example.com'];
+        yield 'a password alone' => ['https://:s3cret-pw@push.example.com:8443', 'https://***@push.example.com:8443'];
+        yield 'unparsable' => ['https://ada:s3cret/pw@push.example.com', 'https://***@push.example.com'];
+        yield 'no scheme' => ['ada:s3cret-pw@push.example.com', '***@push.example.com'];
+    }
+
+    /** @dataProvider urlsWithCredentials */
+    public function testTheRefusalOfAUrlWithCredentialsNeverRepeatsThem(string $url, string $shown): void
+    {
+        try {
+            new Publisher($url, self::KEY_ID, self::SECRET, new ScriptedTransport());
+            self::fail('expected a ConfigurationException');
+        } catch (ConfigurationException $e) {
+            self::assertStringNotContainsString('s3cret', $e->getMessage());
+            self::assertStringContainsString('"' . $shown . '"', $e->getMessage());
+        }
+    }
+
     private static function publisher(ScriptedTransport $transport, ?RetryPolicy $retry = null): Publisher
     {
         $retry ??= new RetryPolicy(4, 1, 2);
