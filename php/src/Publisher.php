@@ -36,7 +36,7 @@ final class Publisher implements TopicMessaging
     private readonly SignedClient $client;
 
     /**
-     * @param string $url    the worker's base URL, e.g. https://push.example.com
+     * @param string $url    the worker's base URL, e.g. https://push.example.com (no path: the API is at the root)
      * @param string $keyId  the publish key id, as in the server's PUBLISH_KEYS
      * @param string $secret that key's secret (at least 32 bytes)
      *

@@ -96,7 +96,6 @@ final class SignedClient
     ];
 
     private readonly string $origin;
-    private readonly string $basePath;
 
     /** @throws ConfigurationException */
     public function __construct(
@@ -118,7 +117,16 @@ final class SignedClient
             ));
         }
         $this->origin = $scheme . '://' . $parts['host'] . (isset($parts['port']) ? ':' . $parts['port'] : '');
-        $this->basePath = rtrim($parts['path'] ?? '', '/');
+        // the worker routes exact paths and its signature covers the path it receives: no prefix
+        // works, passed through (404) or stripped by a proxy (the signature no longer matches)
+        if (!in_array($parts['path'] ?? '', ['', '/'], true)) {
+            throw new ConfigurationException(sprintf(
+                'The edgepush url "%s" has a path; edgepush serves its API at the root of its host (/publish, '
+                . '/connect), so use the base URL alone, like %s (behind a proxy, give the worker a host of its own).',
+                $url,
+                $this->origin,
+            ));
+        }
     }
 
     /**
@@ -159,10 +167,9 @@ final class SignedClient
      */
     private function send(string $method, string $path, string $body, array $headers, ?callable $accept = null): array
     {
-        $target = $this->basePath . $path;
         for ($attempt = 1;; ++$attempt) {
             try {
-                $answer = $this->attempt($method, $target, $body, $headers);
+                $answer = $this->attempt($method, $path, $body, $headers);
                 if ($accept !== null) {
                     $accept($answer);
                 }

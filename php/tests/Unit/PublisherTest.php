@@ -45,14 +45,38 @@ final class PublisherTest extends TestCase
         self::assertSignedNow($request, '/publish');
     }
 
-    public function testSignsThePathUnderTheBaseUrlsPrefix(): void
+    public function testABaseUrlEndingInASlashIsTheRootOfItsHost(): void
     {
         $transport = new ScriptedTransport(self::accepted(['user' => '42', 'id' => 1, 'sockets' => 0]));
 
-        (new Publisher('https://example.test/edgepush/', self::KEY_ID, self::SECRET, $transport))->publish('42', 'X');
+        (new Publisher('https://example.test/', self::KEY_ID, self::SECRET, $transport))->publish('42', 'X');
 
-        self::assertSame('https://example.test/edgepush/publish', $transport->requests[0]['url']);
-        self::assertSignedNow($transport->requests[0], '/edgepush/publish');
+        self::assertSame('https://example.test/publish', $transport->requests[0]['url']);
+        self::assertSignedNow($transport->requests[0], '/publish');
+    }
+
+    /** @return iterable<string, array{string}> */
+    public static function urlsWithAPath(): iterable
+    {
+        yield 'a prefix' => ['https://example.test/push'];
+        yield 'a prefix and a slash' => ['https://example.test/edgepush/'];
+        yield 'two slashes' => ['https://example.test//'];
+        yield 'an endpoint' => ['http://127.0.0.1:8787/publish'];
+    }
+
+    /**
+     * The worker routes exact paths (/publish, not /push/publish) and its signature covers the path
+     * it receives, so no prefix can work, passed through (404) or stripped by a proxy (the signature
+     * fails): refused when the publisher is built.
+     *
+     * @dataProvider urlsWithAPath
+     */
+    public function testRefusesABaseUrlWithAPath(string $url): void
+    {
+        $this->expectException(ConfigurationException::class);
+        $this->expectExceptionMessage('edgepush serves its API at the root of its host');
+
+        new Publisher($url, self::KEY_ID, self::SECRET, new ScriptedTransport());
     }
 
     public function testReportsDuplicatesAndSendsAGivenIdempotencyKey(): void
@@ -529,16 +553,16 @@ final class PublisherTest extends TestCase
             new Response(200, json_encode(['user' => $user, 'online' => false, 'sockets' => 0])),
             new Response(200, '{"topic":"orders:#7,42","occupancy":1}'),
         );
-        $publisher = new Publisher('https://example.test/edgepush/', self::KEY_ID, self::SECRET, $transport);
+        $publisher = new Publisher('https://example.test', self::KEY_ID, self::SECRET, $transport);
 
         self::assertEquals(new UserPresence($user, false, 0), $publisher->presenceOfUser($user));
         self::assertEquals(new TopicPresence('orders:#7,42', 1, null), $publisher->presenceOfTopic(Topic::ofUsers('orders', 7, 42)));
 
         [$byUser, $byTopic] = $transport->requests;
-        $userQuery = '/edgepush/presence?user=a%26b%3Dc%20%23%2B%2F%C3%A9';
+        $userQuery = '/presence?user=a%26b%3Dc%20%23%2B%2F%C3%A9';
         self::assertSame('https://example.test' . $userQuery, $byUser['url']);
         self::assertSignedNow($byUser, $userQuery, 'GET');
-        $topicQuery = '/edgepush/presence?topic=orders%3A%237%2C42';
+        $topicQuery = '/presence?topic=orders%3A%237%2C42';
         self::assertSame('https://example.test' . $topicQuery, $byTopic['url']);
         self::assertSignedNow($byTopic, $topicQuery, 'GET');
     }

@@ -16,7 +16,7 @@ final class Configuration implements ConfigurationInterface
         $tree->getRootNode()
             ->children()
                 ->scalarNode('url')->isRequired()->cannotBeEmpty()
-                    ->info('Base URL of the edgepush worker, e.g. https://push.example.com')->end()
+                    ->info('Base URL of the edgepush worker, e.g. https://push.example.com (no path)')->end()
                 ->scalarNode('public_url')->defaultNull()
                     ->info('The worker\'s URL as browsers reach it, for edgepush_public_url() (default: url)')->end()
                 ->scalarNode('key_id')->isRequired()->cannotBeEmpty()
