@@ -30,16 +30,24 @@ final class Signer
             . 'clock that is off.',
     ];
 
+    /** Unicode White_Space, what Rust's `str::trim` and `char::is_whitespace` take for white space. */
+    private const WHITE_SPACE = '[\t-\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]';
+
+    private readonly string $secret;
+
     /**
      * @param string $keyId  1 to 64 of A-Z a-z 0-9 _ - . (it travels in the header)
-     * @param string $secret at least 32 bytes (it never travels)
+     * @param string $secret at least 32 bytes (it never travels); white space at its ends is
+     *                       dropped, as the worker trims each secret of its PUBLISH_KEYS, so a
+     *                       secret read from a file with its final newline is the same key
      *
      * @throws ConfigurationException
      */
     public function __construct(
         public readonly string $keyId,
-        #[\SensitiveParameter] private readonly string $secret,
+        #[\SensitiveParameter] string $secret,
     ) {
+        $secret = self::trim($secret);
         if (preg_match('/^[A-Za-z0-9_.-]{1,64}$/D', $keyId) !== 1) {
             throw new ConfigurationException(sprintf(
                 'The publish key id "%s" is invalid: use 1 to 64 of A-Z a-z 0-9 _ - . '
@@ -56,6 +64,7 @@ final class Signer
                 self::MIN_SECRET_BYTES,
             ));
         }
+        $this->secret = $secret;
     }
 
     /**
@@ -148,12 +157,15 @@ final class Signer
         return [$fields['keyid'], $timestamp, (string) hex2bin($fields['v1'])];
     }
 
-    /** Rust's `str::trim`: Unicode white space on both ends (ASCII white space if not UTF-8). */
-    private static function trim(string $part): string
+    /**
+     * Rust's `str::trim`: Unicode White_Space on both ends (not NUL, unlike PHP's trim()); ASCII
+     * white space if $text is not UTF-8, which a Rust string always is.
+     */
+    private static function trim(string $text): string
     {
-        $trimmed = preg_replace('/^\s+|\s+$/Du', '', $part);
+        $trimmed = preg_replace('/^' . self::WHITE_SPACE . '+|' . self::WHITE_SPACE . '+$/Du', '', $text);
 
-        return $trimmed ?? trim($part, " \t\n\r\x0B\x0C");
+        return $trimmed ?? trim($text, " \t\n\r\x0B\x0C");
     }
 
     /** Rust's `i64::from_str`: an optional sign and decimal digits, within the 64-bit range. */

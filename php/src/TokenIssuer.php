@@ -22,7 +22,8 @@ final class TokenIssuer
     private const HEADER = '{"alg":"HS256","typ":"JWT"}';
 
     /**
-     * @param string  $secret   the server's JWT_SECRET (at least 32 bytes)
+     * @param string  $secret   the server's JWT_SECRET (at least 32 bytes), byte for byte: the server
+     *                          does not trim it (unlike the secrets of PUBLISH_KEYS), so nor does this
      * @param int     $ttl      seconds a token stays valid; the server closes the socket (code 4001) when it expires
      * @param ?string $audience the `aud` claim, if the server requires one
      * @param ?string $issuer   the `iss` claim, if the server requires one

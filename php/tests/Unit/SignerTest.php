@@ -161,6 +161,58 @@ final class SignerTest extends TestCase
         return $keys;
     }
 
+    /** @return iterable<string, array{string}> */
+    public static function whiteSpaceAroundSecrets(): iterable
+    {
+        yield 'a trailing newline (a secret file)' => ["\n"];
+        yield 'CRLF' => ["\r\n"];
+        yield 'spaces and tabs' => [" \t "];
+        yield 'vertical tab and form feed' => ["\x0B\x0C"];
+        yield 'no-break and ideographic spaces' => ["\u{A0}\u{3000}\u{2028}"];
+    }
+
+    /**
+     * The worker trims each secret of PUBLISH_KEYS (Rust's `str::trim`, `protocol/src/signature.rs`),
+     * so a secret read from a file or a Docker secret with a trailing newline is the same key here.
+     *
+     * @dataProvider whiteSpaceAroundSecrets
+     */
+    public function testTrimsTheSecretAsTheWorkerTrimsPublishKeys(string $space): void
+    {
+        $vector = Vectors::load()['signatures'][0];
+        $signer = new Signer($vector['key_id'], $space . $vector['secret'] . $space);
+
+        $header = $signer->sign($vector['timestamp'], $vector['method'], $vector['path'], $vector['body']);
+
+        self::assertSame($vector['header'], $header);
+    }
+
+    public function testKeepsWhatRustsTrimKeeps(): void
+    {
+        $secret = str_repeat('s', 32);
+        $plain = (new Signer('k1', $secret))->sign(1, 'POST', '/', '');
+
+        // NUL, zero-width space, BOM: not White_Space (leading: HMAC pads a short key with NULs anyway)
+        foreach (["\0", "\u{200B}", "\u{FEFF}"] as $kept) {
+            self::assertNotSame($plain, (new Signer('k1', $kept . $secret))->sign(1, 'POST', '/', ''), bin2hex($kept));
+        }
+        self::assertStringContainsString('is 30 bytes', (string) self::refusal(str_repeat('s', 30) . "\u{A0}"));
+        self::assertNull(self::refusal("\0" . str_repeat('s', 31)), 'NUL counts, as in Rust');
+        self::assertNotSame($plain, (new Signer('k1', "s s" . substr($secret, 3)))->sign(1, 'POST', '/', ''), 'inner space');
+    }
+
+    /** The message of the ConfigurationException for $secret; null: accepted. */
+    private static function refusal(string $secret): ?string
+    {
+        try {
+            new Signer('k1', $secret);
+
+            return null;
+        } catch (ConfigurationException $e) {
+            return $e->getMessage();
+        }
+    }
+
     public function testAcceptsTheLongestKeyIdAndTheShortestSecret(): void
     {
         $signer = new Signer(str_repeat('a', 64), str_repeat('s', 32));
@@ -178,6 +230,7 @@ final class SignerTest extends TestCase
         yield 'id with a colon' => ['k:1', $secret, 'is invalid'];
         yield 'id with a trailing newline' => ["k1\n", $secret, 'is invalid'];
         yield 'secret of 31 bytes' => ['k1', str_repeat('s', 31), 'is 31 bytes'];
+        yield 'secret of 31 bytes and a newline' => ['k1', str_repeat('s', 31) . "\n", 'is 31 bytes'];
     }
 
     /** @dataProvider badKeys */

@@ -85,6 +85,18 @@ final class TokenIssuerTest extends TestCase
         self::assertDoesNotMatchRegularExpression('/[+\/=]/', $token);
     }
 
+    /** Unlike the publish keys, the worker takes JWT_SECRET as it is (server/src/config.rs): so does the issuer. */
+    public function testUsesTheSecretByteForByteAsTheWorkerUsesJwtSecret(): void
+    {
+        $claims = new Claims('42', 2_000_000_000);
+        $token = (new TokenIssuer(self::SECRET . "\n"))->mint($claims);
+        $dot = (int) strrpos($token, '.');
+        $mac = hash_hmac('sha256', substr($token, 0, $dot), self::SECRET . "\n", true);
+
+        self::assertSame(rtrim(strtr(base64_encode($mac), '+/', '-_'), '='), substr($token, $dot + 1));
+        self::assertNotSame((new TokenIssuer(self::SECRET))->mint($claims), $token);
+    }
+
     public function testTakesRecipientsAndAPerCallTtl(): void
     {
         $user = new class () implements Recipient {
