@@ -184,6 +184,13 @@ class Driver {
   close() {
     this.closed = true;
     this.run(CLOSE);
+    // A machine the server already stopped says nothing more: the topic sockets go anyway.
+    this.#closeReaders();
+  }
+
+  #closeReaders() {
+    for (const reader of this.#readers.values()) reader.close();
+    this.#readers.clear();
   }
 
   /** Detaches from the socket and closes it as the client closes its sockets. */
@@ -232,6 +239,8 @@ class Driver {
             ? this.run(TOPIC_ENDED, { topic, error: { code: a, message: b } })
             : kind != STATE && this.#hear(kind, topic, a, b, c),
       );
+      // One reader per topic: one left over would deliver every event twice.
+      this.#readers.get(topic)?.close();
       this.#readers.set(topic, reader);
       reader.connect();
     } else if (kind == CLOSE_TOPIC_SOCKET) {
@@ -244,8 +253,7 @@ class Driver {
         clearTimeout(this.#timer);
         for (const [name, listener] of this.#network ?? []) removeEventListener(name, listener);
         this.#network = undefined;
-        for (const reader of this.#readers.values()) reader.close();
-        this.#readers.clear();
+        this.#closeReaders();
       }
       this.#hear(kind, topic, a, b, c);
     }

@@ -35,7 +35,8 @@
 //! publish costs the server one request per shard, not one per reading user. The server answers a
 //! subscription to such a topic with `unsubscribed` and the code `topic_socket_required`; the
 //! machine then remembers the namespace, asks for a topic socket ([`Action::OpenTopicSocket`]) and
-//! subscribes later topics of that namespace the same way at once. A topic socket is driven by a
+//! subscribes later topics of that namespace the same way at once (a stopped client asks for
+//! their sockets when it starts again, once each). A topic socket is driven by a
 //! machine of its own ([`Connection::topic_socket`]): the same reconnects, tokens, heartbeats and
 //! resume, with the topic's `subscribed` frame as its `welcome` and a gap resumed by reconnecting.
 //! Its events and notices go to the subscription's handlers; when the server refuses the topic for
@@ -927,7 +928,10 @@ impl Connection {
         }
         let state = match reads_over_socket(&self.socket_namespaces, &name) {
             true => {
-                out.push(Action::OpenTopicSocket(name.clone(), token.clone()));
+                // A stopped client opens no socket: `Start` opens it with the others.
+                if !matches!(self.phase, Phase::Idle | Phase::Closed) {
+                    out.push(Action::OpenTopicSocket(name.clone(), token.clone()));
+                }
                 TopicState::Socket
             }
             false => {

@@ -148,12 +148,19 @@ impl Driver {
         self.run(Input::Start);
     }
 
-    /// Stops the machine for good.
+    /// Stops the machine for good, and the topic sockets with it (a machine the server already
+    /// stopped says nothing more).
     pub(crate) fn close(self: &Rc<Self>) {
         if let Some(mut engine) = free(self.engine.try_borrow_mut()) {
             engine.closed_by_app = true;
         }
         self.run(Input::AppClose);
+        let readers = free(self.engine.try_borrow_mut())
+            .map(|mut engine| core::mem::take(&mut engine.topic_sockets))
+            .unwrap_or_default();
+        for (_, reader) in readers {
+            reader.close();
+        }
     }
 
     /// Subscribes to `topic` (sent at once when connected, else with the next `welcome`);
@@ -306,8 +313,18 @@ impl Driver {
                 let machine = engine.machine.topic_socket(topic.clone(), token);
                 let client = Audience::Client(Rc::downgrade(self));
                 let reader = Self::with(machine, engine.provider.clone(), client);
-                engine.topic_sockets.push((topic, reader.clone()));
+                // One driver per topic: one left over would deliver every event twice.
+                let old = match engine.topic_sockets.iter_mut().find(|(t, _)| *t == topic) {
+                    Some((_, held)) => Some(core::mem::replace(held, reader.clone())),
+                    None => {
+                        engine.topic_sockets.push((topic, reader.clone()));
+                        None
+                    }
+                };
                 drop(engine);
+                if let Some(old) = old {
+                    old.close();
+                }
                 reader.connect();
             }
             Action::CloseTopicSocket(topic) => {

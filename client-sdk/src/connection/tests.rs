@@ -1810,3 +1810,35 @@ fn a_topic_socket_refused_for_good_ends_the_topic_with_the_servers_reason() {
     );
     assert!(h.conn.is_closed());
 }
+
+#[test]
+fn a_stopped_client_keeps_new_topic_socket_subscriptions_and_opens_each_once_on_start() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "stage:main");
+    h.open();
+    let moved = h.step(Input::Frame(Frame::Unsubscribed(refused(
+        "stage:main",
+        "topic_socket_required",
+    ))));
+    assert_eq!(opened_topic_sockets(&moved), [("stage:main".into(), None)]);
+    // The server stops the client (revoked): its drivers close every topic socket.
+    h.close(CloseCode::Revoked.as_u16());
+    assert!(h.conn.is_closed());
+    // A subscription made while stopped is kept, but no socket is opened for it yet ...
+    assert_eq!(opened_topic_sockets(&h.subscribe(2, "stage:side")), []);
+    assert_eq!(h.subscribe(3, "stage:side"), []);
+    // ... until the client starts again, which opens each topic socket once.
+    let restart = h.step(Input::Start);
+    assert_eq!(
+        opened_topic_sockets(&restart),
+        [("stage:main".into(), None), ("stage:side".into(), None)]
+    );
+    // While it runs, even before its own socket is open, a new topic opens its socket at once.
+    assert_eq!(
+        opened_topic_sockets(&h.subscribe(4, "stage:third")),
+        [("stage:third".into(), None)]
+    );
+    // Before the first start nothing is open either (and no namespace is known yet).
+    let mut fresh = Harness::provider();
+    assert_eq!(fresh.subscribe(1, "stage:main"), []);
+}

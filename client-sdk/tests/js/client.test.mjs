@@ -405,3 +405,25 @@ test("the error messages are the Rust face's: every text of Error::message is in
   const face = readFileSync(join(sdk, "js", "client.js"), "utf8").replace(/"\s*\+\s*"/g, "");
   for (const text of texts) assert.ok(face.includes(text), `client.js lacks ${JSON.stringify(text)}`);
 });
+
+test("one topic socket per topic, and close() closes every one even after the core stopped", () => {
+  const { client, core, emit } = setup();
+  emit(OPEN_TOPIC_SOCKET, "crowd:1");
+  const first = cores.at(-1);
+  // Should the core ask again for a topic already read, the old reader is closed first.
+  emit(OPEN_TOPIC_SOCKET, "crowd:1");
+  const second = cores.at(-1);
+  assert.deepEqual(first.calls, [[START, true], [CLOSE]]);
+  assert.deepEqual(second.calls, [[START, true]]);
+  emit(CLOSE_TOPIC_SOCKET, "crowd:1");
+  assert.deepEqual(second.calls, [[START, true], [CLOSE]]);
+  // The server stopped the client; a reader opened after that (as the core once did for a
+  // subscription made while stopped) is still closed by close(), which the stopped core answers
+  // with nothing.
+  emit(STATE, undefined, "closed", 4502, "revoked");
+  emit(OPEN_TOPIC_SOCKET, "crowd:2");
+  const late = cores.at(-1);
+  client.close();
+  assert.deepEqual(core.calls.at(-1), [CLOSE]);
+  assert.deepEqual(late.calls, [[START, true], [CLOSE]]);
+});
