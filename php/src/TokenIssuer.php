@@ -6,6 +6,7 @@ namespace Edgepush;
 
 use Edgepush\Exception\ConfigurationException;
 use Edgepush\Exception\InvalidInputException;
+use Edgepush\Exception\PayloadTooLargeException;
 
 /**
  * Mints the HS256 tokens browsers connect with. Issue one at login (or on each page that opens a
@@ -19,6 +20,8 @@ use Edgepush\Exception\InvalidInputException;
 final class TokenIssuer
 {
     public const MIN_SECRET_BYTES = 32;
+    /** The largest token the worker accepts, in bytes (MAX_TOKEN_BYTES of protocol/src/token.rs). */
+    public const MAX_TOKEN_BYTES = 4096;
     private const HEADER = '{"alg":"HS256","typ":"JWT"}';
 
     /**
@@ -59,7 +62,9 @@ final class TokenIssuer
      *                                       start, by the app's word: the worker checks only that each is
      *                                       valid and of a declared namespace
      *
-     * @throws InvalidInputException when the user id, the TTL or a topic is invalid
+     * @throws InvalidInputException     when the user id, the TTL or a topic is invalid
+     * @throws PayloadTooLargeException when the token would be over MAX_TOKEN_BYTES (code
+     *                                  token_too_large): the worker would refuse it
      */
     public function issue(
         string|int|Recipient $user,
@@ -110,13 +115,14 @@ final class TokenIssuer
         }
         $claims = ['sub' => $sub, 'topic' => $topic->name, 'exp' => time() + $this->lifetime($ttl)];
 
-        return $this->sign(Json::encode($claims));
+        return $this->sign(Json::encode($claims), 'subscription token', 'use a shorter user id or topic');
     }
 
     /**
      * Signs exactly these claims (for tests and special cases; {@see issue()} is the everyday call).
      *
-     * @throws InvalidInputException when a claim is not valid UTF-8
+     * @throws InvalidInputException     when a claim is not valid UTF-8
+     * @throws PayloadTooLargeException when the token would be over MAX_TOKEN_BYTES (token_too_large)
      */
     public function mint(Claims $claims): string
     {
@@ -127,7 +133,12 @@ final class TokenIssuer
             throw new InvalidInputException($message, 'invalid_field', previous: $e);
         }
 
-        return $this->sign($json);
+        return $this->sign(
+            $json,
+            'connect token',
+            'grant fewer topics (one pattern like product:* covers every product topic) and subscribe to fewer '
+            . 'from the start (Publisher::subscribe() subscribes the user\'s sockets once connected)',
+        );
     }
 
     /** @throws InvalidInputException */
@@ -141,11 +152,27 @@ final class TokenIssuer
         return $ttl ?? $this->ttl;
     }
 
-    private function sign(string $claimsJson): string
+    /**
+     * @param string $kind   what the token is, for the message
+     * @param string $advice how to make it smaller, for the message
+     *
+     * @throws PayloadTooLargeException
+     */
+    private function sign(string $claimsJson, string $kind, string $advice): string
     {
         $input = self::base64url(self::HEADER) . '.' . self::base64url($claimsJson);
+        $token = $input . '.' . self::base64url(hash_hmac('sha256', $input, $this->secret, true));
+        if (strlen($token) > self::MAX_TOKEN_BYTES) {
+            throw new PayloadTooLargeException(sprintf(
+                'The %s would be %d bytes; the worker refuses tokens over %d bytes (token_too_large): %s.',
+                $kind,
+                strlen($token),
+                self::MAX_TOKEN_BYTES,
+                $advice,
+            ), 'token_too_large');
+        }
 
-        return $input . '.' . self::base64url(hash_hmac('sha256', $input, $this->secret, true));
+        return $token;
     }
 
     private static function base64url(string $bytes): string

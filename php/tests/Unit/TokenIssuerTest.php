@@ -7,6 +7,7 @@ namespace Edgepush\Tests\Unit;
 use Edgepush\Claims;
 use Edgepush\Exception\ConfigurationException;
 use Edgepush\Exception\InvalidInputException;
+use Edgepush\Exception\PayloadTooLargeException;
 use Edgepush\Recipient;
 use Edgepush\Tests\Support\Vectors;
 use Edgepush\TokenIssuer;
@@ -243,6 +244,46 @@ final class TokenIssuerTest extends TestCase
         } catch (InvalidInputException $e) {
             self::assertSame($code, $e->getErrorCode());
         }
+    }
+
+    public function testTheSizeLimitIsTheWorkers(): void
+    {
+        $source = (string) file_get_contents(__DIR__ . '/../../../protocol/src/token.rs');
+
+        self::assertSame(1, preg_match('/pub const MAX_TOKEN_BYTES: usize = (\d+);/', $source, $m));
+        self::assertSame((int) $m[1], TokenIssuer::MAX_TOKEN_BYTES);
+    }
+
+    public function testRefusesAConnectTokenTheWorkerWouldRefuseAsTooLarge(): void
+    {
+        $topics = array_map(static fn (int $i): string => sprintf('product:%060d', $i), range(1, 60));
+        try {
+            (new TokenIssuer(self::SECRET))->issue(42, topics: $topics);
+            self::fail('a token was issued');
+        } catch (PayloadTooLargeException $e) {
+            self::assertInstanceOf(InvalidInputException::class, $e);
+            self::assertSame('token_too_large', $e->getErrorCode());
+            $expected = '/^The connect token would be 5\d{3} bytes; the worker refuses tokens over 4096 bytes /';
+            self::assertMatchesRegularExpression($expected, $e->getMessage());
+        }
+        self::assertNotEmpty((new TokenIssuer(self::SECRET))->issue(42, topics: array_slice($topics, 0, 30)));
+    }
+
+    public function testMintsTokensOfUpToTheLimit(): void
+    {
+        $issuer = new TokenIssuer(self::SECRET);
+        $longest = 0;
+        for ($length = 2900; $length < 3100; ++$length) {
+            try {
+                $longest = max($longest, strlen($issuer->mint(new Claims(str_repeat('u', $length), 2_000_000_000))));
+            } catch (PayloadTooLargeException $e) {
+                self::assertSame('token_too_large', $e->getErrorCode());
+                self::assertSame(TokenIssuer::MAX_TOKEN_BYTES, $longest, 'the longest token minted');
+
+                return;
+            }
+        }
+        self::fail('no token was refused');
     }
 
     /** @return array{string, string} the header and claims JSON */
