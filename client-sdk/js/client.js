@@ -63,12 +63,13 @@ const MESSAGES = {
   config: (reason) => `invalid client configuration: ${reason}`,
 };
 
-/** An EdgepushError from its code and parts; `terminal` follows from the code, `closeCode` is a
- * "rejected" error's second part. */
+/** An EdgepushError from its code and parts; `terminal` follows from the code (for
+ * "token_expired", its first part: whether the client stopped), `closeCode` is a "rejected"
+ * error's second part. */
 const error = (code, a, b) => ({
   code,
   message: MESSAGES[code](a, b),
-  terminal: code == "rejected" || code == "config",
+  terminal: code == "rejected" || code == "config" || (code == "token_expired" && a),
   ...(code == "bad_payload" && { event: a }),
   ...(code == "rejected" && { closeCode: b }),
 });

@@ -621,7 +621,7 @@ impl Connection {
         }));
         if let Some(token) = &self.fixed_token {
             if self.is_expired(token.exp, now) {
-                out.push(Action::Error(Error::TokenExpired));
+                out.push(Action::Error(Error::TokenExpired { stopped: true }));
                 let code = CloseCode::TokenExpired;
                 self.stop(code.as_u16(), code.reason().into(), out);
             } else {
@@ -639,7 +639,7 @@ impl Connection {
 
     fn use_token<P>(&mut self, token: Token, now: u64, random: f64, out: &mut Vec<Action<P>>) {
         if self.is_expired(token.exp, now) {
-            out.push(Action::Error(Error::TokenExpired));
+            out.push(Action::Error(Error::TokenExpired { stopped: false }));
             self.retry_later(now, random, out);
         } else {
             self.open_socket(token.value, out);
@@ -1043,7 +1043,7 @@ impl Connection {
                 self.retry_later(now, random, out)
             }
             CloseAction::RefreshToken => {
-                out.push(Action::Error(Error::TokenExpired));
+                out.push(Action::Error(Error::TokenExpired { stopped: true }));
                 self.stop(code, reason, out);
             }
             CloseAction::Stop if self.topic_socket => {

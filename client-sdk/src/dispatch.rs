@@ -323,7 +323,10 @@ mod tests {
         handlers.add(None, HandlerKind::Error, logger(&log, "error", false));
         handlers.add(None, HandlerKind::Resync, logger(&log, "resync", false));
         notify(&handlers, Notice::State(&State::Open));
-        notify(&handlers, Notice::Error(&Error::TokenExpired));
+        notify(
+            &handlers,
+            Notice::Error(&Error::TokenExpired { stopped: true }),
+        );
         notify(&handlers, Notice::Resync(None));
         assert_eq!(
             *log.borrow(),
@@ -358,7 +361,10 @@ mod tests {
     fn errors_nobody_hears_go_to_the_fallback_even_from_a_failing_handler() {
         let handlers = Handlers::new();
         assert_eq!(
-            notify(&handlers, Notice::Error(&Error::TokenExpired)),
+            notify(
+                &handlers,
+                Notice::Error(&Error::TokenExpired { stopped: true })
+            ),
             ["token_expired"]
         );
         handlers.add(
@@ -374,7 +380,10 @@ mod tests {
         let log = Log::default();
         let handlers = Handlers::new();
         handlers.add(None, HandlerKind::Error, logger(&log, "error", true));
-        let unheard = notify(&handlers, Notice::Error(&Error::TokenExpired));
+        let unheard = notify(
+            &handlers,
+            Notice::Error(&Error::TokenExpired { stopped: true }),
+        );
         assert_eq!(*log.borrow(), ["error: token_expired"]);
         assert!(unheard.is_empty());
     }

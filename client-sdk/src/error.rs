@@ -25,8 +25,12 @@ pub enum Error {
         reason: String,
     },
     /// The token has expired. With a token provider the client fetches a fresh one after backoff;
-    /// with a fixed token string it stops: pass a provider to stay connected for longer.
-    TokenExpired,
+    /// with a fixed token string it stops (`stopped`, and the error is terminal): pass a provider
+    /// to stay connected for longer.
+    TokenExpired {
+        /// Whether the client stopped because of it (a fixed token string cannot be renewed).
+        stopped: bool,
+    },
     /// The server closed the socket with a code that says retrying cannot help (e.g. 4500 token
     /// invalid, 4501 protocol violation, 4502 revoked): the client stopped. Call `connect()` again
     /// once the cause is fixed (for instance after the user logged in again).
@@ -68,7 +72,7 @@ impl Error {
         match self {
             Self::BadPayload { .. } => "bad_payload",
             Self::TokenProvider { .. } => "token_provider",
-            Self::TokenExpired => "token_expired",
+            Self::TokenExpired { .. } => "token_expired",
             Self::Rejected { .. } => "rejected",
             Self::Server { .. } => "server_error",
             Self::Handler { .. } => "handler_threw",
@@ -77,9 +81,13 @@ impl Error {
         }
     }
 
-    /// Whether the client stopped because of this error (it will not reconnect on its own).
+    /// Whether the client stopped because of this error (it will not reconnect on its own):
+    /// `rejected`, `config`, and `token_expired` with a fixed token string.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, Self::Rejected { .. } | Self::Config { .. })
+        matches!(
+            self,
+            Self::Rejected { .. } | Self::Config { .. } | Self::TokenExpired { stopped: true }
+        )
     }
 
     /// What happened and what to do, as one sentence (the same text as `Display`).
@@ -99,7 +107,7 @@ impl Error {
                 "",
                 "",
             ],
-            Self::TokenExpired => [
+            Self::TokenExpired { .. } => [
                 "the connect token has expired; a token provider is asked for a fresh one, ",
                 "a fixed token string cannot be renewed",
                 "",

@@ -76,7 +76,9 @@ export interface EdgepushError {
     | "handler_threw" | "socket" | "config";
   /** What happened and what to do. */
   message: string;
-  /** Whether the client stopped because of it (it will not reconnect on its own). */
+  /** Whether the client stopped because of it (it will not reconnect on its own): always for
+   * "rejected" and "config", for "token_expired" with a fixed token string (with a token provider
+   * the client asks for a fresh token), never for the others. */
   terminal: boolean;
   /** For "bad_payload": the event name. */
   event?: string;
@@ -488,8 +490,8 @@ fn tell(act: &Function, action: Action<JsValue>) {
 }
 
 /// What the JS face builds an error's message from (the texts of [`Error::message`], which the
-/// wasm does not carry): the variant's fields, and for `rejected` the close code, which is also
-/// the error's `closeCode`.
+/// wasm does not carry): the variant's fields, for `rejected` the close code, which is also the
+/// error's `closeCode`, and for `token_expired` whether the client stopped (its `terminal`).
 fn error_parts(error: &Error) -> (JsValue, JsValue) {
     let text = |text: &str| JsValue::from(text);
     match error {
@@ -500,6 +502,6 @@ fn error_parts(error: &Error) -> (JsValue, JsValue) {
             (text(reason), JsValue::UNDEFINED)
         }
         Error::Config { reason } => (text(reason), JsValue::UNDEFINED),
-        Error::TokenExpired => (JsValue::UNDEFINED, JsValue::UNDEFINED),
+        Error::TokenExpired { stopped } => ((*stopped).into(), JsValue::UNDEFINED),
     }
 }

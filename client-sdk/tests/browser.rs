@@ -461,7 +461,11 @@ async fn an_already_expired_token_is_replaced_before_connecting() {
     client.connect();
     assert!(wait_for(10_000, || log.opens() == 1).await);
     assert_eq!(calls.get(), 2);
-    assert!(log.errors.borrow().contains(&Error::TokenExpired));
+    assert!(
+        log.errors
+            .borrow()
+            .contains(&Error::TokenExpired { stopped: false })
+    );
 }
 
 #[wasm_bindgen_test]
@@ -480,7 +484,10 @@ async fn an_expired_fixed_token_stops_instead_of_retrying() {
         log.states.borrow()
     );
     assert!(matches!(client.state(), State::Closed { code: 4001, .. }));
-    assert_eq!(log.errors.borrow()[..], [Error::TokenExpired]);
+    assert_eq!(
+        log.errors.borrow()[..],
+        [Error::TokenExpired { stopped: true }]
+    );
 }
 
 #[wasm_bindgen_test]

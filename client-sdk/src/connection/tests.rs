@@ -382,7 +382,7 @@ fn an_expired_token_close_stops_a_fixed_token_client() {
     assert_eq!(
         actions,
         [
-            Action::Error(Error::TokenExpired),
+            Action::Error(Error::TokenExpired { stopped: true }),
             Action::State(State::Closed {
                 code: 4001,
                 reason: "bye".into()
@@ -401,7 +401,10 @@ fn an_already_expired_token_is_refreshed_after_backoff_not_used() {
         result: Ok(token(NOW as i64 / 1000 - LEEWAY_SECONDS - 1)),
     });
     assert_eq!(connect_url(&actions), None);
-    assert_eq!(actions[0], Action::Error(Error::TokenExpired));
+    assert_eq!(
+        actions[0],
+        Action::Error(Error::TokenExpired { stopped: false })
+    );
     assert!(matches!(
         states(&actions)[..],
         [State::Reconnecting { attempt: 1, .. }]
@@ -428,7 +431,10 @@ fn once_the_servers_clock_is_known_a_token_expires_at_exp() {
         request,
         result: Ok(token((h.now / 1000) as i64 - 5)),
     });
-    assert_eq!(actions[0], Action::Error(Error::TokenExpired));
+    assert_eq!(
+        actions[0],
+        Action::Error(Error::TokenExpired { stopped: false })
+    );
     assert_eq!(connect_url(&actions), None);
 }
 
@@ -437,7 +443,7 @@ fn an_expired_fixed_token_stops_before_connecting() {
     let mut h = Harness::with(Some(token(NOW as i64 / 1000 - 3600)), Options::default());
     let actions = h.step(Input::Start);
     assert_eq!(connect_url(&actions), None);
-    assert!(actions.contains(&Action::Error(Error::TokenExpired)));
+    assert!(actions.contains(&Action::Error(Error::TokenExpired { stopped: true })));
     assert!(h.conn.is_closed());
 }
 
@@ -463,7 +469,10 @@ fn token_expiry_is_judged_by_the_servers_clock() {
         request,
         result: Ok(token((h.now / 1000) as i64 + 1800)),
     });
-    assert_eq!(actions[0], Action::Error(Error::TokenExpired));
+    assert_eq!(
+        actions[0],
+        Action::Error(Error::TokenExpired { stopped: false })
+    );
 }
 
 #[test]
@@ -1841,4 +1850,47 @@ fn a_stopped_client_keeps_new_topic_socket_subscriptions_and_opens_each_once_on_
     // Before the first start nothing is open either (and no namespace is known yet).
     let mut fresh = Harness::provider();
     assert_eq!(fresh.subscribe(1, "stage:main"), []);
+}
+
+#[test]
+fn an_error_is_terminal_exactly_when_the_client_stops_because_of_it() {
+    /// Each error reported, and whether the same actions stopped the client.
+    fn errors(actions: &[Act]) -> Vec<(&'static str, bool, bool)> {
+        let stopped = states(actions)
+            .iter()
+            .any(|s| matches!(s, State::Closed { .. }));
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Error(error) => Some((error.code(), error.is_terminal(), stopped)),
+                _ => None,
+            })
+            .collect()
+    }
+    // A fixed token string the server closes at its expiry (4001): stopped.
+    let mut h = Harness::with(Some(token(NOW as i64 / 1000 + 60)), Options::default());
+    h.step(Input::Start);
+    h.frame(welcome(0, "e1", None));
+    assert_eq!(errors(&h.close(4001)), [("token_expired", true, true)]);
+    // A fixed token string already expired at connect(): stopped.
+    let mut h = Harness::with(Some(token(NOW as i64 / 1000 - 3600)), Options::default());
+    assert_eq!(
+        errors(&h.step(Input::Start)),
+        [("token_expired", true, true)]
+    );
+    // A provider's expired token: a fresh one is asked for after backoff.
+    let mut h = Harness::provider();
+    h.step(Input::Start);
+    let actions = h.step(Input::Token {
+        request: 1,
+        result: Ok(token(NOW as i64 / 1000 - 3600)),
+    });
+    assert_eq!(errors(&actions), [("token_expired", false, false)]);
+    // A terminal close code.
+    let mut h = Harness::provider();
+    h.open();
+    assert_eq!(
+        errors(&h.close(CloseCode::Revoked.as_u16())),
+        [("rejected", true, true)]
+    );
 }

@@ -427,3 +427,17 @@ test("one topic socket per topic, and close() closes every one even after the co
   assert.deepEqual(core.calls.at(-1), [CLOSE]);
   assert.deepEqual(late.calls, [[START, true], [CLOSE]]);
 });
+
+test("token_expired is terminal exactly when the core says the client stopped for it", () => {
+  const { client, emit } = setup();
+  const errors = [];
+  client.onError((e) => errors.push([e.code, e.terminal]));
+  // A fixed token string, which cannot be renewed: the client stopped.
+  emit(ERROR, undefined, "token_expired", true);
+  // A token provider's: a fresh one is asked for after backoff.
+  emit(ERROR, undefined, "token_expired", false);
+  assert.deepEqual(errors, [
+    ["token_expired", true],
+    ["token_expired", false],
+  ]);
+});
