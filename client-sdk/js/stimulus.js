@@ -40,9 +40,18 @@ export default class EdgepushController extends Controller {
 
   connect() {
     const session = (this.session = {});
+    const fail = (message) => this.dispatch("error", { detail: { code: "config", message, terminal: true } });
     loadSdk().then(
-      ({ EdgepushClient }) => this.session === session && this.start(EdgepushClient),
-      (error) => this.dispatch("error", { detail: { code: "config", message: `the SDK did not load: ${error}`, terminal: true } }),
+      ({ EdgepushClient }) => {
+        if (this.session !== session) return;
+        // A client the values cannot make (e.g. an empty or malformed URL) throws a TypeError.
+        try {
+          this.start(EdgepushClient);
+        } catch (error) {
+          fail(error?.message ?? `${error}`);
+        }
+      },
+      (error) => fail(`the SDK did not load: ${error}`),
     );
   }
 

@@ -4,11 +4,12 @@
 // a browser or a worker. The fake stands in for the wasm-bindgen glue the package bundles under
 // it (edgepush_core.js), records what the driver asks of it (`ask(order, a, b, c, act)`,
 // client-sdk/src/js.rs `mod order`) and plays the core's `act(kind, topic, a, b, c)` calls
-// (`mod kind`).
+// (`mod kind`). Also the Stimulus controller (client-sdk/js/stimulus.js) over this face, with a
+// stand-in for @hotwired/stimulus.
 //   node --test client-sdk/tests/js/client.test.mjs
 import assert from "node:assert/strict";
 import { setMaxListeners } from "node:events";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
@@ -440,4 +441,47 @@ test("token_expired is terminal exactly when the core says the client stopped fo
     ["token_expired", true],
     ["token_expired", false],
   ]);
+});
+
+// The Stimulus controller (js/stimulus.js) over this face, with a stand-in for @hotwired/stimulus's
+// Controller that records what it dispatches.
+test("the Stimulus controller reports a client it cannot make as edgepush:error, as a failed load", async () => {
+  const stimulus = join(dir, "node_modules", "@hotwired", "stimulus");
+  mkdirSync(stimulus, { recursive: true });
+  writeFileSync(join(stimulus, "package.json"), '{"name":"@hotwired/stimulus","type":"module","main":"index.js"}');
+  writeFileSync(
+    join(stimulus, "index.js"),
+    "export class Controller { dispatch(name, { detail }) { (this.dispatched ??= []).push([name, detail]); } }",
+  );
+  writeFileSync(join(dir, "edgepush_client.js"), 'export { default, EdgepushClient } from "./client.js";');
+  copyFileSync(join(sdk, "js", "stimulus.js"), join(dir, "stimulus.js"));
+  const { default: EdgepushController } = await import(pathToFileURL(join(dir, "stimulus.js")).href);
+  const unhandled = [];
+  const record = (reason) => unhandled.push(reason);
+  process.on("unhandledRejection", record);
+  try {
+    // A malformed data-edgepush-url-value: the client's constructor throws.
+    const controller = Object.assign(new EdgepushController(), {
+      urlValue: "ftp://x",
+      tokenValue: "t",
+      tokenUrlValue: "",
+      eventsValue: [],
+      topicsValue: [],
+    });
+    controller.connect();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(controller.dispatched, [
+      [
+        "error",
+        {
+          code: "config",
+          message: "invalid client configuration: the URL must start with https://, http://, wss:// or ws://",
+          terminal: true,
+        },
+      ],
+    ]);
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off("unhandledRejection", record);
+  }
 });
