@@ -395,8 +395,10 @@ pub struct Connection {
     epoch: Option<String>,
     last_id: Option<u64>,
     /// After a `welcome` with `recovered: false`, the next event starts the stream anew: the
-    /// server replays what it still keeps after the gap, then live events follow.
-    restart_stream: bool,
+    /// server replays what it still keeps after the gap, then live events follow. The id is the
+    /// newest one the app was told it may have missed ([`Action::Resync`]): should the stream
+    /// start again past the one after it, those were lost too.
+    restart_stream: Option<u64>,
     /// The server's word on how long to wait before the next connect, from an `error` frame.
     retry_hint_ms: Option<u64>,
     online: bool,
@@ -474,7 +476,7 @@ impl Connection {
             token_request: 0,
             epoch: None,
             last_id: None,
-            restart_stream: false,
+            restart_stream: None,
             retry_hint_ms: None,
             online: true,
             clock_offset_ms: 0,
@@ -501,6 +503,7 @@ impl Connection {
     pub fn set_position(&mut self, position: Position) {
         self.epoch = (!position.epoch.is_empty()).then_some(position.epoch);
         self.last_id = Some(position.last_id);
+        self.restart_stream = None;
     }
 
     /// The current resume position, once known.
@@ -726,17 +729,29 @@ impl Connection {
                 self.opened(now, welcome.heartbeat_ms);
                 self.clock_offset_ms = (welcome.server_time as i64).saturating_sub(now as i64);
                 self.clock_known = true;
+                // After an unfillable gap in the same epoch the server replays what it still keeps
+                // after our `since`: until the first of it arrives, the next connect resumes from
+                // `since` again, so that a drop meanwhile loses none of it.
+                let replays = welcome.recovered == Some(false)
+                    && self.last_id.is_some_and(|since| since <= welcome.last_id)
+                    && self
+                        .epoch
+                        .as_ref()
+                        .is_none_or(|epoch| *epoch == welcome.epoch);
                 // `recovered: true` promises that everything after our `since` follows.
-                if welcome.recovered != Some(true) {
-                    // A fresh start, a new epoch or an unfillable gap: continue from the newest
-                    // event; dedupe restarts with the new stream's ids.
+                if welcome.recovered != Some(true) && !replays {
+                    // A fresh start or a new epoch: continue from the newest event; dedupe
+                    // restarts with the new stream's ids.
                     self.last_id = Some(welcome.last_id);
                 }
                 // Events were lost: the app hears so first, then gets what the server still keeps
-                // after the gap (replayed next), then live events. Any other welcome continues
-                // the stream as it was.
-                self.restart_stream = welcome.recovered == Some(false);
-                if self.restart_stream {
+                // after the gap (replayed next), then live events; but only once for a gap it
+                // already heard of, with nothing delivered since. Any other welcome continues the
+                // stream as it was.
+                if welcome.recovered != Some(false) {
+                    self.restart_stream = None;
+                } else if self.restart_stream.is_none() || !replays {
+                    self.restart_stream = Some(welcome.last_id);
                     out.push(Action::Resync);
                 }
                 self.epoch = Some(welcome.epoch);
@@ -748,8 +763,12 @@ impl Connection {
                 self.topic_event(event, now, random, out)
             }
             Frame::Event(event) => {
-                if core::mem::take(&mut self.restart_stream) {
-                    // The first event after an unfillable gap: the stream starts again here.
+                if let Some(told) = self.restart_stream.take() {
+                    // The first event after an unfillable gap: the stream starts again here. Ids
+                    // missing past the gap the app heard of were pruned meanwhile: lost too.
+                    if event.id > told + 1 {
+                        out.push(Action::Resync);
+                    }
                 } else if self.last_id.is_some_and(|last| event.id <= last) {
                     return; // Already delivered (replay overlap, or a server retry).
                 } else if self.last_id.is_some_and(|last| event.id > last + 1) {

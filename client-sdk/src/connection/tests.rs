@@ -931,17 +931,22 @@ fn a_refusal_with_a_retry_hint_waits_at_least_that_long_then_the_schedule_resume
 }
 
 #[test]
-fn a_resync_not_followed_by_an_event_does_not_outlive_its_connection() {
+fn a_resync_not_followed_by_an_event_ends_with_a_recovered_welcome() {
     let mut h = Harness::provider();
     h.open();
     h.frame(event(1));
     h.close(1012);
     h.reconnect(welcome(5, "e1", Some(false)));
     h.close(1012); // dropped before any event of the new stream
-    h.reconnect(welcome(5, "e1", Some(true)));
+    let actions = h.reconnect(welcome(5, "e1", Some(true)));
+    assert_eq!(
+        connect_url(&actions),
+        Some("wss://push.example.com/connect?refusal=close&since=1&epoch=e1")
+    );
     // The resumed stream dedupes as usual from its first event on.
-    assert_eq!(delivered(&h.frame(event(5))), Vec::<u64>::new());
-    assert_eq!(delivered(&h.frame(event(6))), [6]);
+    assert_eq!(h.frame(event(1)), []);
+    assert_eq!(delivered(&h.frame(event(2))), [2]);
+    assert_eq!(delivered(&h.frame(event(4))), Vec::<u64>::new(), "a gap");
 }
 
 // ---------- topics ----------
@@ -1893,4 +1898,63 @@ fn an_error_is_terminal_exactly_when_the_client_stops_because_of_it() {
         errors(&h.close(CloseCode::Revoked.as_u16())),
         [("rejected", true, true)]
     );
+}
+
+#[test]
+fn a_drop_before_the_replay_after_an_unrecoverable_gap_loses_none_of_what_the_server_kept() {
+    let mut h = Harness::provider();
+    h.open();
+    h.frame(event(1));
+    h.frame(event(2));
+    h.close(1012);
+    // Events 3..=7 were pruned meanwhile; the server keeps 8..=10 and replays them after this.
+    let actions = h.reconnect(welcome(10, "e1", Some(false)));
+    assert!(actions.contains(&Action::Resync));
+    // The socket drops before the replay arrives: the next connect resumes from the same point,
+    // not from the newest id, which would skip what the server kept.
+    h.close(1006);
+    let actions = h.reconnect(welcome(10, "e1", Some(false)));
+    assert_eq!(
+        connect_url(&actions),
+        Some("wss://push.example.com/connect?refusal=close&since=2&epoch=e1")
+    );
+    // The app already heard of this gap (and nothing came since): no second resync.
+    assert!(!actions.contains(&Action::Resync), "{actions:?}");
+    let mut seen = Vec::new();
+    for id in 8..=11 {
+        let actions = h.frame(event(id));
+        assert!(!actions.contains(&Action::Resync));
+        seen.extend(delivered(&actions));
+    }
+    assert_eq!(seen, [8, 9, 10, 11]);
+    assert_eq!(h.conn.position().unwrap().last_id, 11);
+
+    // Once again, but meanwhile the server pruned more than the app heard of: event 11, newer
+    // than the first resync, is gone too, so the app hears a second resync before event 12.
+    let mut h = Harness::provider();
+    h.open();
+    h.frame(event(1));
+    h.close(1012);
+    h.reconnect(welcome(10, "e1", Some(false)));
+    h.close(1006);
+    let actions = h.reconnect(welcome(12, "e1", Some(false)));
+    assert!(!actions.contains(&Action::Resync));
+    let actions = h.frame(event(12));
+    assert_eq!(actions[0], Action::Resync);
+    assert_eq!(delivered(&actions), [12]);
+    assert_eq!(delivered(&h.frame(event(13))), [13]);
+
+    // A new epoch replays nothing: the stream goes on from its newest event, as before.
+    let mut h = Harness::provider();
+    h.open();
+    h.frame(event(1));
+    h.close(1012);
+    h.reconnect(welcome(4, "e2", Some(false)));
+    h.close(1006);
+    let actions = h.reconnect(welcome(4, "e2", Some(true)));
+    assert_eq!(
+        connect_url(&actions),
+        Some("wss://push.example.com/connect?refusal=close&since=4&epoch=e2")
+    );
+    assert_eq!(delivered(&h.frame(event(5))), [5]);
 }
