@@ -357,8 +357,9 @@ struct Topic {
     handles: Vec<u32>,
     epoch: Option<String>,
     last_id: Option<u64>,
-    /// After `recovered: false`, the next event starts the topic's stream anew.
-    restart: bool,
+    /// After `recovered: false`, the next event starts the topic's stream anew (as
+    /// `Connection::restart_stream` for the user's).
+    restart: Option<u64>,
     state: TopicState,
 }
 
@@ -460,7 +461,7 @@ impl Connection {
             handles: vec![0],
             epoch: None,
             last_id: None,
-            restart: false,
+            restart: None,
             state: TopicState::New,
         });
         machine
@@ -729,32 +730,16 @@ impl Connection {
                 self.opened(now, welcome.heartbeat_ms);
                 self.clock_offset_ms = (welcome.server_time as i64).saturating_sub(now as i64);
                 self.clock_known = true;
-                // After an unfillable gap in the same epoch the server replays what it still keeps
-                // after our `since`: until the first of it arrives, the next connect resumes from
-                // `since` again, so that a drop meanwhile loses none of it.
-                let replays = welcome.recovered == Some(false)
-                    && self.last_id.is_some_and(|since| since <= welcome.last_id)
-                    && self
-                        .epoch
-                        .as_ref()
-                        .is_none_or(|epoch| *epoch == welcome.epoch);
-                // `recovered: true` promises that everything after our `since` follows.
-                if welcome.recovered != Some(true) && !replays {
-                    // A fresh start or a new epoch: continue from the newest event; dedupe
-                    // restarts with the new stream's ids.
-                    self.last_id = Some(welcome.last_id);
-                }
                 // Events were lost: the app hears so first, then gets what the server still keeps
-                // after the gap (replayed next), then live events; but only once for a gap it
-                // already heard of, with nothing delivered since. Any other welcome continues the
-                // stream as it was.
-                if welcome.recovered != Some(false) {
-                    self.restart_stream = None;
-                } else if self.restart_stream.is_none() || !replays {
-                    self.restart_stream = Some(welcome.last_id);
+                // after the gap (replayed next), then live events.
+                if resume(
+                    (&mut self.last_id, &mut self.epoch, &mut self.restart_stream),
+                    welcome.last_id,
+                    welcome.epoch,
+                    welcome.recovered,
+                ) {
                     out.push(Action::Resync);
                 }
-                self.epoch = Some(welcome.epoch);
                 out.push(Action::State(State::Open));
                 // Every subscription again, each from where it left off.
                 self.flush(now, out);
@@ -766,7 +751,7 @@ impl Connection {
                 if let Some(told) = self.restart_stream.take() {
                     // The first event after an unfillable gap: the stream starts again here. Ids
                     // missing past the gap the app heard of were pruned meanwhile: lost too.
-                    if event.id > told + 1 {
+                    if event.id > told.saturating_add(1) {
                         out.push(Action::Resync);
                     }
                 } else if self.last_id.is_some_and(|last| event.id <= last) {
@@ -810,7 +795,7 @@ impl Connection {
                             handles: Vec::new(),
                             epoch: Some(subscribed.epoch),
                             last_id: Some(subscribed.last_id),
-                            restart: false,
+                            restart: None,
                             state: TopicState::Active,
                         });
                     }
@@ -831,15 +816,13 @@ impl Connection {
                     return;
                 }
                 topic.state = TopicState::Active;
-                // As for the user's stream: `recovered: true` promises every event after `since`,
-                // anything else continues from the newest event, and `recovered: false` lets the
-                // next event through whatever its id.
-                if subscribed.recovered != Some(true) {
-                    topic.last_id = Some(subscribed.last_id);
-                }
-                topic.restart = subscribed.recovered == Some(false);
-                topic.epoch = Some(subscribed.epoch);
-                if topic.restart {
+                // As for the user's stream.
+                if resume(
+                    (&mut topic.last_id, &mut topic.epoch, &mut topic.restart),
+                    subscribed.last_id,
+                    subscribed.epoch,
+                    subscribed.recovered,
+                ) {
                     let scoped = !topic.handles.is_empty();
                     out.push(Action::TopicResync(subscribed.topic, scoped));
                 }
@@ -866,7 +849,8 @@ impl Connection {
             // The backend's subscription, which the server refused to resume from our
             // frame (e.g. a topic only the backend may grant): it stays, from now on.
             topic.state = TopicState::Active;
-            topic.restart = true;
+            // It starts again with its next event.
+            topic.restart = Some(u64::MAX);
             out.push(Action::TopicResync(unsubscribed.topic, false));
         } else if unsubscribed.error.code == ErrorCode::TopicSocketRequired.as_str()
             && topic.state == TopicState::Pending
@@ -905,8 +889,13 @@ impl Connection {
         if topic.state != TopicState::Active {
             return; // The replay after `subscribed` brings it.
         }
-        if core::mem::take(&mut topic.restart) {
-            // The first event after an unfillable gap: the topic's stream starts again here.
+        let scoped = !topic.handles.is_empty();
+        if let Some(told) = topic.restart.take() {
+            // The first event after an unfillable gap: the topic's stream starts again here (ids
+            // missing past the gap its handlers heard of are lost too).
+            if event.id > told.saturating_add(1) {
+                out.push(Action::TopicResync(topic.name.clone(), scoped));
+            }
         } else if topic.last_id.is_some_and(|last| event.id <= last) {
             return; // Already delivered.
         } else if topic.last_id.is_some_and(|last| event.id > last + 1) {
@@ -921,7 +910,6 @@ impl Connection {
             return;
         }
         topic.last_id = Some(event.id);
-        let scoped = !topic.handles.is_empty();
         out.push(Action::Deliver(event, scoped));
     }
 
@@ -964,7 +952,7 @@ impl Connection {
             handles: vec![handle],
             epoch: None,
             last_id: None,
-            restart: false,
+            restart: None,
             state,
         });
     }
@@ -1214,6 +1202,40 @@ impl Connection {
             },
             None => Action::ClearTimer,
         });
+    }
+}
+
+/// Takes the server's answer to a resume of a stream (the user's or a topic's: its last id, epoch
+/// and restart point): the newest id, the epoch and `recovered`. Returns whether the app must hear
+/// that events were lost.
+///
+/// `recovered: true` promises every event after `since`, and no answer (no `since`) starts at the
+/// newest event. `recovered: false` lets the next event through whatever its id; the server then
+/// replays what it still keeps after `since` when the stream is the same (same epoch, `since` not
+/// from its future): until the first of it arrives, the stream resumes from `since` again, so that
+/// a drop meanwhile loses none of it, and a gap the app already heard of (nothing delivered since)
+/// is not told twice. Otherwise the stream continues from the newest event.
+fn resume(
+    (last_id, epoch, restart): (&mut Option<u64>, &mut Option<String>, &mut Option<u64>),
+    newest: u64,
+    answer_epoch: String,
+    recovered: Option<bool>,
+) -> bool {
+    let replays = recovered == Some(false)
+        && last_id.is_some_and(|since| since <= newest)
+        && epoch.as_ref().is_none_or(|epoch| *epoch == answer_epoch);
+    if recovered != Some(true) && !replays {
+        *last_id = Some(newest);
+    }
+    *epoch = Some(answer_epoch);
+    if recovered != Some(false) {
+        *restart = None;
+        false
+    } else if replays && restart.is_some() {
+        false // Heard of already.
+    } else {
+        *restart = Some(newest);
+        true
     }
 }
 

@@ -1958,3 +1958,66 @@ fn a_drop_before_the_replay_after_an_unrecoverable_gap_loses_none_of_what_the_se
     );
     assert_eq!(delivered(&h.frame(event(5))), [5]);
 }
+
+#[test]
+fn a_drop_before_a_topics_replay_after_an_unrecoverable_gap_loses_none_of_what_the_server_kept() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "feed:all");
+    h.open();
+    h.frames([subscribed("feed:all", 2, None), topic_event("feed:all", 3)]);
+    h.close(1012);
+    h.reconnect(welcome(0, "e1", Some(true)));
+    // 4..=9 were pruned; the server keeps 10..=12 and replays them after this.
+    let actions = h.frame(subscribed("feed:all", 12, Some(false)));
+    assert_eq!(actions, [Action::TopicResync("feed:all".into(), true)]);
+    // Dropped before the replay: subscribed again from the same point, not from the newest id.
+    h.close(1006);
+    let actions = h.reconnect(welcome(0, "e1", Some(true)));
+    assert_eq!(
+        subscriptions(&actions),
+        [wanted("feed:all", Some(3), Some("t1"))]
+    );
+    // The subscription already heard of this gap: no second resync; what the server kept follows.
+    let actions = h.frames(
+        [subscribed("feed:all", 12, Some(false))]
+            .into_iter()
+            .chain((10..=13).map(|id| topic_event("feed:all", id))),
+    );
+    assert!(!actions.iter().any(|a| matches!(a, Action::TopicResync(..))));
+    assert_eq!(ids_of("feed:all", &actions), [10, 11, 12, 13]);
+
+    // The same on a topic socket, which resumes by connecting again.
+    let mut h = topic_socket("stage:main", None);
+    h.step(Input::Start);
+    h.token(h.conn.token_request);
+    h.frames([
+        subscribed("stage:main", 2, None),
+        topic_event("stage:main", 3),
+    ]);
+    h.close(1012);
+    let mut all = h.advance(h.timer_at.unwrap() - h.now);
+    all.extend(h.token(fetch_request(&all).unwrap()));
+    let actions = h.frame(subscribed("stage:main", 12, Some(false)));
+    assert_eq!(actions[1], Action::TopicResync("stage:main".into(), true));
+    h.close(1006);
+    let mut all = h.advance(h.timer_at.unwrap() - h.now);
+    all.extend(h.token(fetch_request(&all).unwrap()));
+    assert_eq!(
+        connect_url(&all),
+        Some("wss://push.example.com/connect?refusal=close&topic=stage%3Amain&since=3&epoch=t1")
+    );
+    // This time more was pruned than the subscription heard of (13 is gone too).
+    let actions = h.frames([
+        subscribed("stage:main", 14, Some(false)),
+        topic_event("stage:main", 14),
+    ]);
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::TopicResync(..)))
+            .count(),
+        1,
+        "{actions:?}"
+    );
+    assert_eq!(ids_of("stage:main", &actions), [14]);
+}
