@@ -15,6 +15,7 @@ use edgepush_protocol::publish::{
 };
 use edgepush_protocol::signature::SIGNATURE_HEADER;
 use edgepush_protocol::topic::TopicPattern;
+use futures_util::StreamExt;
 use futures_util::future::join_all;
 use serde::de::DeserializeOwned;
 use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, WebSocketPair, event};
@@ -350,24 +351,39 @@ fn refuse_in_band(err: &ServerError, echo_subprotocol: bool) -> Result<Response,
     Ok(response)
 }
 
-/// Reads a signed request's body: size-capped, then verified (with the method, path and query)
-/// against the publish keys.
-async fn signed_body(mut req: Request, env: &Env) -> Result<Vec<u8>, ServerError> {
+/// Reads a request's body, refused once it passes [`MAX_BODY_BYTES`]: at once when its
+/// `Content-Length` says so (the runtime holds a body to its declared length); without one
+/// (chunked), read piece by piece and dropped as soon as it is too large, never buffered whole.
+pub(crate) async fn capped_body(req: &mut Request) -> Result<Vec<u8>, ServerError> {
     let too_large = ServerError::BodyTooLarge {
         limit: MAX_BODY_BYTES,
     };
-    let declared = req
-        .headers()
-        .get("Content-Length")?
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
-        return Err(too_large);
+    match req.headers().get("Content-Length")? {
+        Some(declared) => match declared.trim().parse::<usize>() {
+            Ok(len) if len <= MAX_BODY_BYTES => Ok(req.bytes().await?),
+            _ => Err(too_large),
+        },
+        None if req.inner().body().is_none() => Ok(Vec::new()),
+        None => {
+            let mut body = Vec::new();
+            let mut pieces = req.stream()?;
+            while let Some(piece) = pieces.next().await {
+                let piece = piece?;
+                if body.len() + piece.len() > MAX_BODY_BYTES {
+                    return Err(too_large);
+                }
+                body.extend_from_slice(&piece);
+            }
+            Ok(body)
+        }
     }
+}
+
+/// Reads a signed request's body: size-capped, then verified (with the method, path and query)
+/// against the publish keys.
+async fn signed_body(mut req: Request, env: &Env) -> Result<Vec<u8>, ServerError> {
     let method = req.method().to_string();
-    let body = req.bytes().await?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(too_large);
-    }
+    let body = capped_body(&mut req).await?;
     let url = req.url()?;
     let target = match url.query() {
         Some(query) => format!("{}?{query}", url.path()),

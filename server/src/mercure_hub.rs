@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use edgepush_protocol::ErrorCode;
-use edgepush_protocol::publish::{IdempotencyKey, MAX_BODY_BYTES, NewEvent, Target};
+use edgepush_protocol::publish::{IdempotencyKey, NewEvent, Target};
 use futures_util::future::{Either, join_all, select, try_join_all};
 use futures_util::stream::{StreamExt, select_all};
 use serde_json::value::RawValue;
@@ -86,12 +86,7 @@ pub async fn publish(
     let req_url = req.url()?;
     let token = token_of(&req)?.ok_or(ServerError::MissingToken)?;
     let claims = mercure::verify(&hub.publisher, &token, now_seconds())?;
-    let body = req.bytes().await?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ServerError::BodyTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
-    }
+    let body = crate::edge::capped_body(&mut req).await?;
     let update = parse_update(&body)?;
     let allowed = selectors(&claims, "publish");
     for topic in &update.topics {

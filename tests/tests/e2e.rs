@@ -59,6 +59,7 @@ fn main() {
     shared_test!(no_user_ever_sees_another_users_events);
     shared_test!(the_subprotocol_is_echoed_and_the_query_token_works);
     shared_test!(bad_publish_requests_get_precise_errors_and_break_nothing);
+    shared_test!(a_chunked_body_is_capped_as_it_arrives);
     shared_test!(bad_connect_tokens_are_refused_before_any_room);
     shared_test!(browsers_get_refusals_in_band_when_they_ask);
     shared_test!(an_expiring_token_closes_the_socket_with_4001);
@@ -352,6 +353,67 @@ async fn bad_publish_requests_get_precise_errors_and_break_nothing(worker: Share
         .publish_event(&user("after-bad"), "Message", json!({}))
         .await;
     assert_eq!(published["id"], 1);
+}
+
+/// Sends `POST path` with `headers` and the first `sent` bytes of a chunked body (no
+/// Content-Length), ended only if `finish`; returns the status the worker answers within 10 s.
+async fn post_chunked(
+    worker: &Worker,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    finish: bool,
+) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = worker.base_url().trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let mut head =
+        format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for piece in body.chunks(16 * 1024) {
+        let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
+        chunk.extend_from_slice(piece);
+        chunk.extend_from_slice(b"\r\n");
+        // The worker may answer (and stop reading) before the whole body is sent.
+        if stream.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+    if finish {
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+    }
+    let mut answer = vec![0; 64];
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer)).await;
+    let read = read.ok()?.ok()?;
+    let line = String::from_utf8_lossy(&answer[..read]).into_owned();
+    line.split(' ').nth(1)?.parse().ok()
+}
+
+async fn a_chunked_body_is_capped_as_it_arrives(worker: Shared) {
+    // A chunked body (no Content-Length) is read piece by piece: past the limit the request is
+    // refused at once, while the client is still sending, never buffered whole.
+    let huge = vec![b'x'; MAX_BODY_BYTES + 256 * 1024];
+    assert_eq!(
+        post_chunked(&worker, "/publish", &[], &huge, false).await,
+        Some(413)
+    );
+    // One within the limit is read to its end and verified as any other.
+    let u = user("chunked");
+    let mut socket = worker.connect(&u).await;
+    socket.next_json().await;
+    let body = json!({"user": u, "name": "Message", "payload": "x".repeat(60_000)}).to_string();
+    let signature =
+        edgepush_e2e::test_signing_key().sign(now(), "POST", "/publish", body.as_bytes());
+    let headers = [(SIGNATURE_HEADER, signature.as_str())];
+    assert_eq!(
+        post_chunked(&worker, "/publish", &headers, body.as_bytes(), true).await,
+        Some(202)
+    );
+    expect_event(&mut socket, "Message").await;
 }
 
 async fn bad_connect_tokens_are_refused_before_any_room(worker: Shared) {
