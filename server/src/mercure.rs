@@ -27,6 +27,9 @@ pub const MERCURE_COOKIE: &str = "mercureAuthorization";
 /// valid topic, so no topic is named like it).
 pub const TEMPLATES_OBJECT: &str = "mercure templates";
 
+/// The most template selectors the hub keeps (each publish is matched against every one).
+pub const MAX_TEMPLATES: usize = 1000;
+
 /// The most topics one update may name.
 pub const MAX_UPDATE_TOPICS: usize = 1000;
 
@@ -206,6 +209,64 @@ pub fn topic_for(mercure_topic: &str, namespaces: &Namespaces) -> Result<Topic, 
     encoded(&format!("{MERCURE_NAMESPACE}:"), mercure_topic)
 }
 
+/// Whether any subscriber may read `topic` without a selector that covers it: a topic of the
+/// hub's own namespace (its updates are public or private one by one, as in Mercure), or of a
+/// public namespace that belongs to no users. Any other edgepush topic is read over Mercure
+/// only with a `mercure.subscribe` selector that covers it, as the SDK reads it only with a
+/// grant; and the template selectors do not see its updates.
+pub fn open_to_all(topic: &Topic, namespaces: &Namespaces) -> bool {
+    topic.namespace() == MERCURE_NAMESPACE
+        || (topic.users().is_none() && namespaces.options(topic).is_ok_and(|o| o.public))
+}
+
+/// The edgepush topic a subscription to the Mercure topic `text` reads, if the subscriber's
+/// `mercure.subscribe` selectors (`may_read`) let it read there; else `topic_forbidden`.
+pub fn subscribed_topic(
+    text: &str,
+    namespaces: &Namespaces,
+    may_read: &[String],
+) -> Result<Topic, MercureError> {
+    let topic = topic_for(text, namespaces)?;
+    if open_to_all(&topic, namespaces) || any_matches(may_read, &[text.to_owned()])? {
+        return Ok(topic);
+    }
+    Err(MercureError::new(
+        ErrorCode::TopicForbidden,
+        format!(
+            "{text:?} is a topic of the namespace {:?}, which is not public or belongs to users: \
+             the subscriber's token needs a mercure.subscribe selector that covers it",
+            topic.namespace()
+        ),
+    ))
+}
+
+/// The edgepush topics of an update's Mercure topics; `topic_forbidden` for a private update
+/// to a topic every subscriber reads anyway (of a public namespace, over the SDK too).
+pub fn update_topics(
+    update: &Update,
+    namespaces: &Namespaces,
+) -> Result<Vec<(Topic, bool)>, MercureError> {
+    update
+        .topics
+        .iter()
+        .map(|text| {
+            let topic = topic_for(text, namespaces)?;
+            let open = open_to_all(&topic, namespaces);
+            if update.private && open && topic.namespace() != MERCURE_NAMESPACE {
+                return Err(MercureError::new(
+                    ErrorCode::TopicForbidden,
+                    format!(
+                        "a private update cannot go to {text:?}: every connected user may read \
+                         the public namespace {:?}",
+                        topic.namespace()
+                    ),
+                ));
+            }
+            Ok((topic, open))
+        })
+        .collect()
+}
+
 /// Whether a subscription's topic is a selector of many topics (`*`, a URI template).
 pub fn is_template(selector: &str) -> bool {
     selector == "*" || selector.contains('{')
@@ -329,25 +390,36 @@ fn template(selector: &str) -> Result<Vec<Part<'_>>, MercureError> {
     Ok(parts)
 }
 
+/// Whether `parts` match the whole of `text`, in O(parts × text) steps whatever the template
+/// (a backtracking match of many variables would take exponential time). `matched[j]`: the
+/// parts after the current one match `text[j..]`, for every char boundary `j`.
 fn match_template(parts: &[Part<'_>], text: &str) -> bool {
-    match parts.split_first() {
-        None => text.is_empty(),
-        Some((Part::Literal(literal), rest)) => text
-            .strip_prefix(literal)
-            .is_some_and(|text| match_template(rest, text)),
-        Some((variable, rest)) => {
-            let allowed = |c: char| *variable == Part::Any || !"/?#,".contains(c);
-            for (index, c) in text.char_indices() {
-                if !allowed(c) {
-                    break;
-                }
-                if match_template(rest, &text[index + c.len_utf8()..]) {
-                    return true;
+    let len = text.len();
+    let mut matched = vec![false; len + 1];
+    matched[len] = true;
+    for part in parts.iter().rev() {
+        let mut here = vec![false; len + 1];
+        match part {
+            Part::Literal(literal) => {
+                for (j, slot) in here.iter_mut().enumerate() {
+                    *slot = text.is_char_boundary(j)
+                        && text[j..].starts_with(literal)
+                        && matched[j + literal.len()];
                 }
             }
-            false
+            // One or more characters, then the rest: taken from the end back, so that
+            // `here[next]` (more of the same variable) is known at `j`.
+            variable => {
+                for (j, c) in text.char_indices().rev() {
+                    let next = j + c.len_utf8();
+                    let allowed = *variable == Part::Any || !"/?#,".contains(c);
+                    here[j] = allowed && (matched[next] || here[next]);
+                }
+            }
         }
+        matched = here;
     }
+    matched[0]
 }
 
 /// An update id: `urn:uuid:` and a UUIDv7 from the time and 10 random bytes.
@@ -495,6 +567,69 @@ mod tests {
         let rocks = serde_json::json!({"https://mercure.rocks/": {"subscribe": ["a"]}});
         assert_eq!(selectors(&rocks, "subscribe"), ["a"]);
         assert!(selectors(&serde_json::json!({}), "publish").is_empty());
+    }
+
+    #[test]
+    fn templates_match_in_linear_time_whatever_their_variables() {
+        // Twenty `{+x}` before a literal that is not there: a backtracking match would try
+        // about C(45, 20) splits.
+        let selector = format!("{}!", "{+x}".repeat(20));
+        let topic = "https://example.com/books/1234567890123456789";
+        assert!(!matches(&selector, topic).unwrap());
+        assert!(matches(&format!("{}9", "{+x}".repeat(20)), topic).unwrap());
+        assert!(matches("https://x/{a}{b}", "https://x/12").unwrap());
+        assert!(!matches("https://x/{a}{b}", "https://x/1").unwrap());
+        assert!(matches("https://x/{a}/{+b}/z", "https://x/1/a/b/z").unwrap());
+        assert!(!matches("https://x/{a}/z", "https://x/1/2/z").unwrap());
+        assert!(matches("https://x/é/{a}", "https://x/é/ü").unwrap());
+        assert!(matches("{#a}", "ü").unwrap() && !matches("{a}", "").unwrap());
+    }
+
+    #[test]
+    fn edgepush_topics_are_read_over_mercure_as_the_sdk_reads_them() {
+        let namespaces = Namespaces::parse(r#"{"product":{"public":true},"orders":{}}"#).unwrap();
+        let none: Vec<String> = Vec::new();
+        let read = |text: &str, granted: &[String]| {
+            subscribed_topic(text, &namespaces, granted).map_err(|e| e.code)
+        };
+        assert!(read("product:42", &none).is_ok());
+        assert!(read("https://example.com/books/1", &none).is_ok());
+        for closed in ["orders:42", "orders:#42", "product:#42"] {
+            assert_eq!(
+                read(closed, &none),
+                Err(ErrorCode::TopicForbidden),
+                "{closed}"
+            );
+            assert!(read(closed, &[closed.to_owned()]).is_ok(), "{closed}");
+            assert!(read(closed, &["*".to_owned()]).is_ok(), "{closed}");
+        }
+        assert_eq!(
+            read("orders:#42", &["orders:#7".to_owned()]),
+            Err(ErrorCode::TopicForbidden)
+        );
+
+        let update = |topics: &[&str], private: bool| Update {
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            data: String::new(),
+            private,
+            id: None,
+            kind: None,
+            retry: None,
+        };
+        let opens = |u: &Update| {
+            update_topics(u, &namespaces).map(|t| t.into_iter().map(|(_, open)| open).collect())
+        };
+        assert_eq!(
+            opens(&update(&["product:1", "orders:1", "https://x/1"], false)),
+            Ok::<Vec<bool>, MercureError>(vec![true, false, true])
+        );
+        assert!(opens(&update(&["orders:#42", "https://x/1"], true)).is_ok());
+        assert_eq!(
+            opens(&update(&["https://x/1", "product:1"], true))
+                .unwrap_err()
+                .code,
+            ErrorCode::TopicForbidden
+        );
     }
 
     #[test]

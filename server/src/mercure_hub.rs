@@ -25,7 +25,7 @@ use crate::internal::{
 };
 use crate::mercure::{
     self, MercureError, MercureSettings, StoredUpdate, TEMPLATES_OBJECT, any_matches, parse_update,
-    request_token, selectors, topic_for,
+    request_token, selectors,
 };
 use crate::objects::Object;
 use crate::runtime::{log, now_ms};
@@ -97,15 +97,19 @@ pub async fn publish(
             ));
         }
     }
-    let namespaces = &settings.room.namespaces;
-    let mut topics: BTreeSet<_> = update
+    let mapped = mercure::update_topics(&update, &settings.room.namespaces)?;
+    let mut topics: BTreeSet<_> = mapped.iter().map(|(topic, _)| topic.clone()).collect();
+    // The update is stored for the template selectors that match it too (those of its topics
+    // that any subscriber may read).
+    let open: Vec<String> = update
         .topics
         .iter()
-        .map(|topic| topic_for(topic, namespaces))
-        .collect::<Result<_, _>>()?;
-    // The update is stored for the template selectors that match it too.
+        .zip(&mapped)
+        .filter(|(_, (_, open))| *open)
+        .map(|(text, _)| text.clone())
+        .collect();
     for selector in templates(env, None).await? {
-        if mercure::any_matches(std::slice::from_ref(&selector), &update.topics)? {
+        if mercure::any_matches(std::slice::from_ref(&selector), &open)? {
             topics.insert(mercure::template_topic(&selector)?);
         }
     }
@@ -248,6 +252,7 @@ pub async fn subscribe(
 
     let namespaces = &settings.room.namespaces;
     // One topic socket per topic, all connected at once.
+    let granted = &may_read;
     let sockets = try_join_all(asked.iter().map(|text| {
         let last_event_id = last_event_id.clone();
         async move {
@@ -256,7 +261,7 @@ pub async fn subscribe(
                 templates(env, Some(text)).await?;
                 topic
             } else {
-                topic_for(text, namespaces)?
+                mercure::subscribed_topic(text, namespaces, granted)?
             };
             let shards = namespaces.options(&topic).map_or(1, |o| o.shards.max(1));
             let shard = (js_sys::Math::random() * f64::from(shards)) as u32 % shards;

@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use edgepush_protocol::ErrorCode;
 use edgepush_protocol::frames::{Occupancy, PresenceChange, ServerFrame};
 use edgepush_protocol::publish::IdempotencyKey;
 use edgepush_protocol::signature::SIGNATURE_HEADER;
@@ -26,9 +27,10 @@ use crate::config::Settings;
 use crate::history::StoreError;
 use crate::internal::{
     DeliverCall, Delivered, EARLIEST, JoinAnswer, JoinCall, LeaveCall, Member, PublishAnswer,
-    RoomCall, RoomOutcome, ShardCall, SocketsAnswer, TemplatesAnswer, TopicCall,
+    RoomCall, RoomFailure, RoomOutcome, ShardCall, SocketsAnswer, TemplatesAnswer, TopicCall,
     TopicPresenceAnswer, TopicPublishCall, answer_json,
 };
+use crate::mercure::MAX_TEMPLATES;
 use crate::namespaces::NamespaceOptions;
 use crate::objects::{self, Answer, Object, Outcome, answer_rpc, misrouted, to_response};
 use crate::room::{Accepted, ResumeRequest, Room};
@@ -208,14 +210,26 @@ impl TopicObject {
 
     /// The Mercure templates registry (only the object named
     /// [`crate::mercure::TEMPLATES_OBJECT`] is asked): every selector, after adding `add`.
+    /// At most [`MAX_TEMPLATES`] are kept: every publish matches each of them.
     fn templates(&self, add: Option<&str>) -> Outcome<TemplatesAnswer> {
         let templates = Templates::open(DurableSql::of(&self.state)?)?;
-        if let Some(selector) = add {
+        let mut all = templates.all()?;
+        if let Some(selector) = add
+            && !all.iter().any(|known| known == selector)
+        {
+            if all.len() >= MAX_TEMPLATES {
+                return Err(RoomFailure::new(
+                    ErrorCode::TooManySubscriptions,
+                    format!(
+                        "the hub keeps {MAX_TEMPLATES} template selectors, the most it matches \
+                         every update against: subscribe to topics, or to a template already in use"
+                    ),
+                ));
+            }
             templates.add(selector)?;
+            all.push(selector.to_owned());
         }
-        Ok(TemplatesAnswer {
-            templates: templates.all()?,
-        })
+        Ok(TemplatesAnswer { templates: all })
     }
 
     /// Who is there.

@@ -399,6 +399,50 @@ pub async fn the_mercure_hub_refuses_bad_requests_as_a_hub_does(worker: Shared) 
     }
 }
 
+pub async fn mercure_reads_edgepush_topics_only_as_the_sdk_may(worker: Shared) {
+    // A user's own topic (`orders:#<user>`, of a namespace that is not public) needs a
+    // mercure.subscribe selector that covers it; anonymous subscribers and other users' pages
+    // are refused before any shard is asked.
+    let owner = user("mercure-owner");
+    let own = format!("orders:#{owner}");
+    for token in [subscriber(&[]), subscriber(&["orders:#someone-else"])] {
+        let refused = subscribe(&worker, Some(&token), &[&own], None).await;
+        let (status, body) = refused.err().expect("a refusal");
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains("topic_forbidden"), "{body}");
+    }
+    let mut sse = subscribe(
+        &worker,
+        Some(&subscriber(&[&own])),
+        &[&own],
+        Some("earliest"),
+    )
+    .await
+    .unwrap();
+    let published = publish_topic(&worker, &own, "OrderShipped", json!({"n": 1})).await;
+    let event = sse.next().await.expect("the owner's page reads its topic");
+    assert_eq!(event.id, format!("{own}/{}", published["id"]));
+    // A public namespace's topic is open to every subscriber, so a private update cannot go
+    // there: the SDK's readers of it would read it too.
+    let product = topic("product", "private-update");
+    let (status, body) = post_update(
+        &worker,
+        &publisher(),
+        &[
+            ("topic", product.as_str()),
+            ("data", "{}"),
+            ("private", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        subscribe(&worker, Some(&subscriber(&[])), &[&product], None)
+            .await
+            .is_ok()
+    );
+}
+
 pub async fn template_and_star_subscriptions_read_every_matching_topic(worker: Shared) {
     let pid = std::process::id();
     let template = format!("https://example.com/tpl-{pid}/{{id}}");
