@@ -7,6 +7,7 @@
 //! changed (or a webhook delivery is to be retried): an idle topic costs nothing.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use edgepush_protocol::ErrorCode;
@@ -49,6 +50,9 @@ pub struct TopicObject {
     /// Held while a publish (or a notice) is stored and relayed: the next one waits, so every
     /// member gets the topic's events in id order.
     relay: Mutex<()>,
+    /// While a relay is under way: the members a join or leave counted meanwhile, whose counts
+    /// the relay's answers (older than that) must not overwrite.
+    moved: RefCell<Option<HashSet<String>>>,
 }
 
 impl DurableObject for TopicObject {
@@ -59,6 +63,7 @@ impl DurableObject for TopicObject {
             stream: RefCell::new(None),
             members: RefCell::new(None),
             relay: Mutex::new(()),
+            moved: RefCell::default(),
         }
     }
 
@@ -180,7 +185,7 @@ impl TopicObject {
         };
         // No await between joining and reading the head: a relay either already counts this
         // member, or relays only events above `last_id`.
-        let change = self.members()?.count(&call.member.key(), count)?;
+        let change = self.count(&call.member, count)?;
         let (greeting, last_id) = self.with_stream(&call.topic, |stream| {
             let greeting = stream.join(&resume, now_ms())?;
             Ok((greeting, stream.meta().last_id))
@@ -203,7 +208,7 @@ impl TopicObject {
         } else {
             Count::Remove(1)
         };
-        let change = self.members()?.count(&call.member.key(), count)?;
+        let change = self.count(&call.member, count)?;
         self.plan_notices(&call.topic, &[(&call.member, change)])
             .await
     }
@@ -294,6 +299,16 @@ impl TopicObject {
         Ok(PublishAnswer { outcomes })
     }
 
+    /// Counts a member's join or leave, noting it for a relay under way.
+    fn count(&self, member: &Member, count: Count) -> Outcome<MemberChange> {
+        let key = member.key();
+        let change = self.members()?.count(&key, count)?;
+        if let Some(moved) = self.moved.borrow_mut().as_mut() {
+            moved.insert(key);
+        }
+        Ok(change)
+    }
+
     /// Sends the call to every member (a user's room, a shard) and corrects each member's
     /// socket count with its answer; a member where no socket listens any more is no member
     /// from now on. Returns the sockets reached and the members called.
@@ -307,6 +322,7 @@ impl TopicObject {
         let topic = call.topic.clone();
         let to_room = RoomCall::<()>::Deliver(call.clone()).to_json();
         let to_shard = ShardCall::Deliver(call).to_json();
+        *self.moved.borrow_mut() = Some(HashSet::new());
         let answers = join_all(members.iter().map(|member| match member {
             Member::Room(user) => Object::Room(user).call::<SocketsAnswer>(&self.env, &to_room),
             Member::Shard(shard) => {
@@ -314,11 +330,14 @@ impl TopicObject {
             }
         }))
         .await;
+        let moved = self.moved.borrow_mut().take().unwrap_or_default();
         let mut sockets = 0;
         let mut changes = Vec::new();
         let store = self.members()?;
         for (member, answer) in members.iter().zip(answers) {
             match answer {
+                // A join or leave came after the member answered: its count is newer.
+                Ok(answer) if moved.contains(&member.key()) => sockets += answer.sockets,
                 Ok(answer) => {
                     sockets += answer.sockets;
                     let change = store.count(&member.key(), Count::Set(answer.sockets.into()))?;
@@ -402,8 +421,10 @@ impl TopicObject {
             .collect();
         let body = serde_json::to_string(&WebhookBody { topic, events })
             .map_err(|e| StoreError(e.to_string()))?;
+        let posted = post_webhook(target, &body).await;
+        // Read after the delivery: joins and leaves meanwhile may have changed `occupied`.
         let mut state = members.webhook_state()?;
-        let retry = match post_webhook(target, &body).await {
+        let retry = match posted {
             Ok(()) => {
                 members.drop_webhooks(*last)?;
                 state.attempts = 0;
