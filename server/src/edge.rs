@@ -31,7 +31,7 @@ use crate::internal::{
     BackendSubscriptionCall, CALL_PARAM, ConnectCall, DisconnectAnswer, DisconnectCall,
     PublishAnswer, PublishCall, ROOM_URL, RevokeAnswer, RevokeCall, RoomCall, RoomFailure,
     ShardCall, ShardConnectCall, SocketsAnswer, TopicCall, TopicPresenceAnswer, TopicPresenceCall,
-    TopicPublishCall, read_answer, read_failure,
+    TopicPublishCall, TopicSocketCall, read_answer, read_failure,
 };
 use crate::limits::RateLimitedTokens;
 use crate::mercure_hub;
@@ -275,11 +275,21 @@ async fn enter_topic(
         });
     }
     let shard = (js_sys::Math::random() * f64::from(shards)) as u32 % shards;
+    // The user's room refuses a revoked token, and remembers the shard for a later revoke.
+    let admit = RoomCall::TopicSocket(TopicSocketCall {
+        user: call.user.clone(),
+        topic: topic.as_str().to_owned(),
+        shard,
+        iat: call.iat,
+        exp: call.exp,
+    });
+    let _: SocketsAnswer = call_room(env, &call.user, &admit).await?;
     let connect = ShardCall::Connect(ShardConnectCall {
         topic: topic.as_str().to_owned(),
         shard,
         user: call.user,
         exp: call.exp,
+        iat: call.iat,
         subprotocol: call.subprotocol,
         since: call.since,
         epoch: call.epoch,
@@ -472,6 +482,7 @@ async fn disconnect(req: Request, env: &Env) -> Result<Response, ServerError> {
     let request = DisconnectRequest::parse(&body)?;
     let user = request.user.as_str();
     let call = RoomCall::Disconnect(DisconnectCall {
+        user: user.to_owned(),
         reconnect: request.reconnect,
     });
     let closed: DisconnectAnswer = call_room(env, user, &call).await?;
@@ -495,6 +506,7 @@ async fn revoke(req: Request, env: &Env) -> Result<Response, ServerError> {
     let request = RevokeRequest::parse(&body)?;
     let user = request.user.as_str();
     let call = RoomCall::Revoke(RevokeCall {
+        user: user.to_owned(),
         at: request.before.unwrap_or_else(now_seconds),
     });
     let revoked: RevokeAnswer = call_room(env, user, &call).await?;

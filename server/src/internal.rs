@@ -59,6 +59,26 @@ pub enum RoomCall<E = NewEvent> {
     /// From the edge (`POST /unsubscribe`): end such subscriptions; answered with a
     /// [`SocketsAnswer`].
     Unsubscribe(BackendSubscriptionCall),
+    /// From the edge, before it hands a topic socket of the user to a shard: refused with
+    /// `token_revoked` for a revoked token, else remembered, so that a revoke or a logout closes
+    /// it too; answered with a [`SocketsAnswer`] (the user's sockets in the room).
+    TopicSocket(TopicSocketCall),
+}
+
+/// A topic socket of the user about to be accepted by a shard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicSocketCall {
+    /// The user, as in [`DisconnectCall`].
+    pub user: String,
+    /// The topic.
+    pub topic: String,
+    /// The shard that will hold the socket.
+    pub shard: u32,
+    /// The token's `iat`, in seconds, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// The token's `exp`, in seconds: the socket is closed by then.
+    pub exp: i64,
 }
 
 /// A call to a topic's root object. `E` as for [`RoomCall`].
@@ -216,6 +236,21 @@ pub enum ShardCall {
     Connect(ShardConnectCall),
     /// From the topic: send its new events to every socket; answered with a [`SocketsAnswer`].
     Deliver(DeliverCall),
+    /// From a user's room (a revoke or a logout, `POST /disconnect`): close that user's
+    /// sockets; answered with a [`SocketsAnswer`] (the sockets closed).
+    Close(ShardCloseCall),
+}
+
+/// Closes one user's sockets on a shard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardCloseCall {
+    /// The user.
+    pub user: String,
+    /// `true`: close with 1012 so clients reconnect; `false`: close with 4502 so they stop.
+    pub reconnect: bool,
+    /// Only the sockets of tokens issued at or before this second (a revoke); `None`: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_until: Option<i64>,
 }
 
 /// A verified socket for one topic.
@@ -229,6 +264,9 @@ pub struct ShardConnectCall {
     pub user: String,
     /// The token's `exp`, in seconds.
     pub exp: i64,
+    /// The token's `iat`, in seconds, if it has one (a revoke closes the socket by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
     /// Whether to echo the `edgepush.v1` subprotocol.
     pub subprotocol: bool,
     /// Resume after this id of the topic.
@@ -329,15 +367,20 @@ pub struct PublishCall<E = NewEvent> {
 }
 
 /// Close every socket of the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisconnectCall {
+    /// The user (the room's own name, which the runtime does not tell it), whose topic sockets
+    /// the shards close.
+    pub user: String,
     /// `true`: close with 1012 so clients reconnect; `false`: close with 4502 so they stop.
     pub reconnect: bool,
 }
 
 /// Revoke the user's tokens issued at or before `at`, and close their sockets with 4502.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevokeCall {
+    /// The user, as in [`DisconnectCall`].
+    pub user: String,
     /// In seconds since the Unix epoch.
     pub at: i64,
 }
@@ -532,8 +575,14 @@ mod tests {
         )
         .unwrap();
         let publish = RoomCall::Publish(PublishCall { events });
-        let disconnect = RoomCall::Disconnect(DisconnectCall { reconnect: false });
-        let revoke = RoomCall::Revoke(RevokeCall { at: 1_700_000_000 });
+        let disconnect = RoomCall::Disconnect(DisconnectCall {
+            user: "42".into(),
+            reconnect: false,
+        });
+        let revoke = RoomCall::Revoke(RevokeCall {
+            user: "42".into(),
+            at: 1_700_000_000,
+        });
         let deliver = RoomCall::Deliver(DeliverCall {
             topic: "feed:all".into(),
             events: vec![Delivered {
@@ -551,6 +600,13 @@ mod tests {
             RoomCall::Presence,
             RoomCall::Subscribe(BackendSubscriptionCall {
                 topics: vec!["feed:all".into()],
+            }),
+            RoomCall::TopicSocket(TopicSocketCall {
+                user: "42".into(),
+                topic: "crowd:all".into(),
+                shard: 3,
+                iat: Some(1_700_000_000),
+                exp: 1_700_000_900,
             }),
         ] {
             let json = call.to_json();
@@ -637,13 +693,26 @@ mod tests {
             shard: 2,
             user: "42".into(),
             exp: 5,
+            iat: Some(1),
             subprotocol: true,
             since: None,
             epoch: None,
             since_key: Some("urn:uuid:1".into()),
         });
-        let json = connect.to_json();
-        assert_eq!(ShardCall::from_json(&json).unwrap().to_json(), json);
+        let close = ShardCall::Close(ShardCloseCall {
+            user: "42".into(),
+            reconnect: false,
+            issued_until: Some(1_700_000_000),
+        });
+        let reconnect = ShardCall::Close(ShardCloseCall {
+            user: "42".into(),
+            reconnect: true,
+            issued_until: None,
+        });
+        for call in [connect, close, reconnect] {
+            let json = call.to_json();
+            assert_eq!(ShardCall::from_json(&json).unwrap().to_json(), json);
+        }
     }
 
     #[test]

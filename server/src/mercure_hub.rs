@@ -268,8 +268,10 @@ pub async fn subscribe(
             let connect = ShardCall::Connect(ShardConnectCall {
                 topic: topic.as_str().to_owned(),
                 shard,
-                user: "mercure".to_owned(),
+                // No user id is empty: no user's revoke or logout closes these sockets.
+                user: String::new(),
                 exp: now + lifetime_s,
+                iat: None,
                 subprotocol: false,
                 since: None,
                 epoch: None,

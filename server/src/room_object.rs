@@ -22,16 +22,17 @@ use crate::config::Settings;
 use crate::expiry;
 use crate::history::StoreError;
 use crate::internal::{
-    ConnectCall, DeliverCall, DisconnectAnswer, JoinCall, Member, PublishAnswer, RevokeAnswer,
-    RoomCall, RoomFailure, RoomOutcome, SocketsAnswer, answer_json,
+    ConnectCall, DeliverCall, DisconnectAnswer, DisconnectCall, JoinCall, Member, PublishAnswer,
+    RevokeAnswer, RevokeCall, RoomCall, RoomFailure, RoomOutcome, ShardCall, ShardCloseCall,
+    SocketsAnswer, TopicSocketCall, answer_json,
 };
 use crate::limits::{ConnectGate, Limits, Refused, Window, is_revoked};
 use crate::namespaces::Reader;
-use crate::objects::{Answer, Outcome, answer_rpc, connect_text, misrouted, to_response};
+use crate::objects::{Answer, Object, Outcome, answer_rpc, connect_text, misrouted, to_response};
 use crate::room::{Accepted, ResumeRequest, Room, Visitor};
 use crate::runtime::{Broadcast, DurableSql, log, new_epoch, now_ms, random_id};
 use crate::sockets::{self, SocketInfo, error_frame};
-use crate::sql_store::{SqlStore, Subscriptions};
+use crate::sql_store::{SqlStore, Subscriptions, TopicSockets};
 use crate::subscriptions::{self, Decision, Joins};
 
 /// Who asked for a subscription, which decides what is checked.
@@ -191,21 +192,36 @@ impl RoomObject {
     #[wasm_bindgen(js_name = call)]
     pub fn rpc(&self, call: String) -> JsValue {
         match RoomCall::from_json(&call) {
-            Ok(RoomCall::Subscribe(_) | RoomCall::Unsubscribe(_)) => JsValue::UNDEFINED,
+            Ok(
+                RoomCall::Subscribe(_)
+                | RoomCall::Unsubscribe(_)
+                | RoomCall::Disconnect(_)
+                | RoomCall::Revoke(_),
+            ) => JsValue::UNDEFINED,
             call => answer_rpc(call.and_then(|call| self.answer_now(call))),
         }
     }
 
-    /// A backend subscription (the call [`Self::rpc`] leaves); answers `[status, body]`.
+    /// A call that waits on other objects (the calls [`Self::rpc`] leaves): a backend
+    /// subscription, a disconnect or a revoke (which close the user's topic sockets on their
+    /// shards too); answers `[status, body]`.
     #[wasm_bindgen(js_name = callLater)]
     pub async fn rpc_later(&self, call: String) -> JsValue {
         let answer = match RoomCall::from_json(&call) {
-            Ok(RoomCall::Subscribe(call)) => self.backend_subscription(&call.topics, true).await,
-            Ok(RoomCall::Unsubscribe(call)) => self.backend_subscription(&call.topics, false).await,
+            Ok(RoomCall::Subscribe(call)) => self
+                .backend_subscription(&call.topics, true)
+                .await
+                .map(|a| answer_json(&a)),
+            Ok(RoomCall::Unsubscribe(call)) => self
+                .backend_subscription(&call.topics, false)
+                .await
+                .map(|a| answer_json(&a)),
+            Ok(RoomCall::Disconnect(call)) => self.disconnect(&call).await.map(|a| answer_json(&a)),
+            Ok(RoomCall::Revoke(call)) => self.revoke(&call).await.map(|a| answer_json(&a)),
             Ok(_) => Err(misrouted()),
             Err(failure) => Err(failure),
         };
-        answer_rpc(answer.map(|a| answer_json(&a)))
+        answer_rpc(answer)
     }
 }
 
@@ -214,15 +230,16 @@ impl RoomObject {
     fn answer_now(&self, call: RoomCall) -> Answer {
         match call {
             RoomCall::Publish(call) => self.publish(&call.events).map(|a| answer_json(&a)),
-            RoomCall::Disconnect(call) => self.disconnect(call.reconnect).map(|a| answer_json(&a)),
-            RoomCall::Revoke(call) => self.revoke(call.at).map(|a| answer_json(&a)),
             RoomCall::Deliver(call) => self.deliver(&call).map(|a| answer_json(&a)),
             RoomCall::Presence => Ok(answer_json(&SocketsAnswer {
                 sockets: self.state.get_websockets().len() as u32,
             })),
-            RoomCall::Connect(_) | RoomCall::Subscribe(_) | RoomCall::Unsubscribe(_) => {
-                Err(misrouted())
-            }
+            RoomCall::TopicSocket(call) => self.topic_socket(&call).map(|a| answer_json(&a)),
+            RoomCall::Connect(_)
+            | RoomCall::Subscribe(_)
+            | RoomCall::Unsubscribe(_)
+            | RoomCall::Disconnect(_)
+            | RoomCall::Revoke(_) => Err(misrouted()),
         }
     }
 
@@ -294,20 +311,7 @@ impl RoomObject {
                 .retry_after(retry_after_ms));
             }
         }
-        let revoked_at = self.with_room(|room| room.revoked_at())?;
-        if is_revoked(call.iat, revoked_at) {
-            return Err(RoomFailure::new(
-                ErrorCode::TokenRevoked,
-                format!(
-                    "the tokens of user {:?} issued at or before {} were revoked (logout); \
-                     this one was issued {}: sign in again for a new token",
-                    call.user,
-                    revoked_at.unwrap_or_default(),
-                    call.iat
-                        .map_or("without iat".to_owned(), |iat| format!("at {iat}")),
-                ),
-            ));
-        }
+        self.refuse_revoked(&call.user, call.iat)?;
         sockets::schedule_expiry(&self.state, call.exp).await?;
         let conn = random_id();
         let pair = WebSocketPair::new()?;
@@ -414,40 +418,105 @@ impl RoomObject {
         Ok(PublishAnswer { outcomes })
     }
 
-    /// Closes every socket; without `reconnect` (a logout) it also revokes every token issued
-    /// until now, so none of them connects again.
-    fn disconnect(&self, reconnect: bool) -> Outcome<DisconnectAnswer> {
-        let code = if reconnect {
+    /// Refuses a token of `user` issued at `iat` if the user's tokens were revoked since.
+    fn refuse_revoked(&self, user: &str, iat: Option<i64>) -> Outcome<()> {
+        let revoked_at = self.with_room(|room| room.revoked_at())?;
+        if !is_revoked(iat, revoked_at) {
+            return Ok(());
+        }
+        Err(RoomFailure::new(
+            ErrorCode::TokenRevoked,
+            format!(
+                "the tokens of user {user:?} issued at or before {} were revoked (logout); \
+                 this one was issued {}: sign in again for a new token",
+                revoked_at.unwrap_or_default(),
+                iat.map_or("without iat".to_owned(), |iat| format!("at {iat}")),
+            ),
+        ))
+    }
+
+    /// A topic socket of the user is about to be accepted by a shard: refused for a revoked
+    /// token, else its shard is remembered for a later revoke or logout.
+    fn topic_socket(&self, call: &TopicSocketCall) -> Outcome<SocketsAnswer> {
+        self.refuse_revoked(&call.user, call.iat)?;
+        TopicSockets::open(DurableSql::of(&self.state)?)?.remember(
+            &call.topic,
+            call.shard,
+            call.exp.min(expiry::LATEST_EXP),
+            (now_ms() / 1000) as i64,
+        )?;
+        Ok(SocketsAnswer {
+            sockets: self.state.get_websockets().len() as u32,
+        })
+    }
+
+    /// Closes every socket, the user's topic sockets included; without `reconnect` (a logout)
+    /// it also revokes every token issued until now, so none of them connects again.
+    async fn disconnect(&self, call: &DisconnectCall) -> Outcome<DisconnectAnswer> {
+        let code = if call.reconnect {
             CloseCode::ServiceRestart
         } else {
             self.with_room(|room| room.revoke((now_ms() / 1000) as i64))?;
             CloseCode::Revoked
         };
+        let own = sockets::close_where(&self.state, code, |_| true);
+        let close = ShardCloseCall {
+            user: call.user.clone(),
+            reconnect: call.reconnect,
+            issued_until: None,
+        };
+        let on_shards = self.close_topic_sockets(&close).await?;
         Ok(DisconnectAnswer {
-            sockets: self.close_sockets(code, |_| true),
+            sockets: own + on_shards,
         })
     }
 
-    /// Revokes the tokens issued at or before `at` and closes their sockets.
-    fn revoke(&self, at: i64) -> Outcome<RevokeAnswer> {
-        let revoked_at = self.with_room(|room| room.revoke(at))?;
-        let sockets = self.close_sockets(CloseCode::Revoked, |info| {
+    /// Revokes the tokens issued at or before `at` and closes their sockets, topic sockets
+    /// included.
+    async fn revoke(&self, call: &RevokeCall) -> Outcome<RevokeAnswer> {
+        let revoked_at = self.with_room(|room| room.revoke(call.at))?;
+        let own = sockets::close_where(&self.state, CloseCode::Revoked, |info| {
             is_revoked(info.and_then(|i| i.iat), Some(revoked_at))
         });
+        let close = ShardCloseCall {
+            user: call.user.clone(),
+            reconnect: false,
+            issued_until: Some(revoked_at),
+        };
+        let on_shards = self.close_topic_sockets(&close).await?;
         Ok(RevokeAnswer {
             revoked_at,
-            sockets,
+            sockets: own + on_shards,
         })
     }
 
-    /// Closes the sockets whose attachment `which` picks, with `code`; returns how many.
-    fn close_sockets(&self, code: CloseCode, which: impl Fn(Option<&SocketInfo>) -> bool) -> u32 {
-        self.state
-            .get_websockets()
-            .iter()
-            .filter(|ws| which(SocketInfo::of(ws).as_ref()))
-            .filter(|ws| ws.close(Some(code.as_u16()), Some(code.reason())).is_ok())
-            .count() as u32
+    /// Asks every shard where the user may have a topic socket open to close the user's
+    /// sockets there. A shard that fails fails the call, so the backend retries it (a revoke
+    /// or a disconnect can be repeated).
+    async fn close_topic_sockets(&self, close: &ShardCloseCall) -> Outcome<u32> {
+        let now = (now_ms() / 1000) as i64;
+        let shards = TopicSockets::open(DurableSql::of(&self.state)?)?.open_at(now)?;
+        if shards.is_empty() {
+            return Ok(0);
+        }
+        let user = &close.user;
+        let call = ShardCall::Close(close.clone()).to_json();
+        let answers = join_all(shards.iter().map(|(topic, shard)| {
+            Object::Shard(topic, *shard).call::<SocketsAnswer>(&self.env, &call)
+        }))
+        .await;
+        answers.into_iter().try_fold(0, |closed, answer| {
+            answer.map(|a| closed + a.sockets).map_err(|failure| {
+                RoomFailure::new(
+                    failure.code,
+                    format!(
+                        "closing the topic sockets of user {user:?} failed: {}; the \
+                             revocation is stored, send the request again",
+                        failure.message
+                    ),
+                )
+            })
+        })
     }
 
     /// The sockets' subscriptions, opened once per wake-up; sockets that went away while the

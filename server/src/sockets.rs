@@ -10,7 +10,7 @@ use edgepush_protocol::frames::{ErrorBody, ServerFrame};
 use edgepush_protocol::publish::NewEvent;
 use edgepush_protocol::topic::TopicPattern;
 use serde::{Deserialize, Serialize};
-use worker::{Env, Result, State, WebSocket};
+use worker::{Env, Result, State, WebSocket, web_sys};
 
 use crate::expiry;
 use crate::internal::{
@@ -77,6 +77,22 @@ pub async fn schedule_expiry(state: &State, exp: i64) -> Result<()> {
         Some(current) if current <= at as i64 => Ok(()),
         _ => storage.set_alarm(alarm_time(at)).await,
     }
+}
+
+/// Closes the open sockets whose attachment `which` picks, with `code`; returns how many (one
+/// closed already, whose client has not answered the close yet, is not counted again).
+pub fn close_where(
+    state: &State,
+    code: CloseCode,
+    which: impl Fn(Option<&SocketInfo>) -> bool,
+) -> u32 {
+    state
+        .get_websockets()
+        .iter()
+        .filter(|ws| ws.as_ref().ready_state() == web_sys::WebSocket::OPEN)
+        .filter(|ws| which(SocketInfo::of(ws).as_ref()))
+        .filter(|ws| ws.close(Some(code.as_u16()), Some(code.reason())).is_ok())
+        .count() as u32
 }
 
 /// Closes the sockets whose token expired (4001) and plans the next alarm.

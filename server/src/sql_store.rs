@@ -592,6 +592,58 @@ impl<S: Sql> Subscriptions<S> {
     }
 }
 
+const TOPIC_SOCKETS_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS topic_sockets (topic TEXT NOT NULL, shard INTEGER NOT NULL, exp INTEGER NOT NULL, PRIMARY KEY (topic, shard)) WITHOUT ROWID";
+const UPSERT_TOPIC_SOCKET: &str = "INSERT INTO topic_sockets (topic, shard, exp) VALUES (?1, ?2, ?3) ON CONFLICT(topic, shard) DO UPDATE SET exp = max(exp, excluded.exp)";
+const PRUNE_TOPIC_SOCKETS: &str = "DELETE FROM topic_sockets WHERE exp < ?1";
+const SELECT_TOPIC_SOCKETS: &str =
+    "SELECT topic, shard FROM topic_sockets WHERE exp >= ?1 ORDER BY topic, shard";
+
+/// The shards where a user's topic sockets (`/connect?topic=`) may be open, each until the
+/// latest token expiry seen there: a revoke or a logout closes the user's sockets on them.
+#[derive(Debug)]
+pub struct TopicSockets<S> {
+    sql: S,
+}
+
+impl<S: Sql> TopicSockets<S> {
+    /// Opens the table, creating it if it is missing.
+    pub fn open(sql: S) -> Result<Self, StoreError> {
+        ensure_schema(&sql, "topic_sockets", &[TOPIC_SOCKETS_SCHEMA])?;
+        Ok(Self { sql })
+    }
+
+    /// Remembers a socket on `shard` of `topic` open until `exp`, and forgets the shards whose
+    /// sockets all expired before `now` (seconds).
+    pub fn remember(&self, topic: &str, shard: u32, exp: i64, now: i64) -> Result<(), StoreError> {
+        self.sql.atomically(&mut || {
+            self.sql
+                .write(PRUNE_TOPIC_SOCKETS, &[SqlValue::Integer(now)])?;
+            self.sql.write(
+                UPSERT_TOPIC_SOCKET,
+                &[
+                    text(topic),
+                    SqlValue::Integer(shard.into()),
+                    SqlValue::Integer(exp),
+                ],
+            )
+        })
+    }
+
+    /// The shards (topic, number) where a socket may still be open at `now` (seconds).
+    pub fn open_at(&self, now: i64) -> Result<Vec<(String, u32)>, StoreError> {
+        self.sql
+            .run(SELECT_TOPIC_SOCKETS, &[SqlValue::Integer(now)])?
+            .into_iter()
+            .map(|row| {
+                let [topic, shard] = columns::<2>(row)?;
+                let shard = u32::try_from(read_u64(&shard)?)
+                    .map_err(|_| bad_row("a shard number out of range"))?;
+                Ok((read_text(topic)?, shard))
+            })
+            .collect()
+    }
+}
+
 const TEMPLATES_SCHEMA: &str =
     "CREATE TABLE IF NOT EXISTS templates (selector TEXT PRIMARY KEY) WITHOUT ROWID";
 const INSERT_TEMPLATE: &str = "INSERT OR IGNORE INTO templates (selector) VALUES (?1)";

@@ -16,8 +16,10 @@ use worker::{
 };
 
 use crate::expiry;
-use crate::internal::{JoinCall, Member, ShardCall, ShardConnectCall, SocketsAnswer, answer_json};
-use crate::limits::Window;
+use crate::internal::{
+    JoinCall, Member, ShardCall, ShardCloseCall, ShardConnectCall, SocketsAnswer, answer_json,
+};
+use crate::limits::{Window, is_revoked};
 use crate::objects::{Answer, Outcome, answer_rpc, connect_text, misrouted, settings, to_response};
 use crate::runtime::{log, random_id};
 use crate::sockets::{self, Seat, SocketInfo, error_frame};
@@ -46,7 +48,7 @@ impl DurableObject for TopicShard {
     async fn fetch(&self, req: Request) -> Result<Response> {
         to_response(match ShardCall::from_json(&connect_text(&req)?) {
             Ok(ShardCall::Connect(call)) => self.accept_socket(call).await,
-            Ok(ShardCall::Deliver(_)) => Err(misrouted()),
+            Ok(ShardCall::Deliver(_) | ShardCall::Close(_)) => Err(misrouted()),
             Err(failure) => Err(failure),
         })
     }
@@ -112,7 +114,27 @@ impl TopicShard {
             ShardCall::Deliver(call) => Ok(answer_json(&SocketsAnswer {
                 sockets: sockets::deliver(&self.state, &self.joins, &call, |_| true),
             })),
+            ShardCall::Close(call) => Ok(answer_json(&SocketsAnswer {
+                sockets: self.close_sockets(&call),
+            })),
         }
+    }
+
+    /// Closes the sockets of one user (of tokens issued until a second, for a revoke).
+    fn close_sockets(&self, call: &ShardCloseCall) -> u32 {
+        let code = if call.reconnect {
+            CloseCode::ServiceRestart
+        } else {
+            CloseCode::Revoked
+        };
+        sockets::close_where(&self.state, code, |info| {
+            info.is_some_and(|info| {
+                info.user == call.user
+                    && call
+                        .issued_until
+                        .is_none_or(|at| is_revoked(info.iat, Some(at)))
+            })
+        })
     }
 
     /// Accepts a verified topic socket, then joins the topic for it: `subscribed`, the replay,
@@ -125,7 +147,7 @@ impl TopicShard {
         pair.server.serialize_attachment(SocketInfo {
             conn: conn.clone(),
             exp: call.exp.min(expiry::LATEST_EXP),
-            iat: None,
+            iat: call.iat,
             frames: Window::default(),
             user: call.user.clone(),
             grants: Vec::new(),

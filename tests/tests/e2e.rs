@@ -86,6 +86,7 @@ fn main() {
     shared_test!(publishing_to_topics_validates_first_and_is_idempotent);
     shared_test!(a_page_subscribes_to_1024_topics);
     shared_test!(a_sharded_topic_costs_one_request_per_shard_not_per_reader);
+    shared_test!(revoke_and_logout_reach_topic_sockets);
     shared_test!(presence_tells_who_is_online_and_who_reads_a_topic);
     shared_test!(the_backend_subscribes_a_user_for_every_socket);
     shared_test!(mercure_updates_reach_event_sources_and_sdk_clients_in_one_topic_space);

@@ -486,6 +486,25 @@ fn backend_subscriptions_are_a_set_of_topics() {
 }
 
 #[test]
+fn topic_sockets_are_remembered_per_shard_until_their_latest_expiry() {
+    let sql = Native::new();
+    let sockets = TopicSockets::open(sql.clone()).unwrap();
+    assert!(sockets.open_at(100).unwrap().is_empty());
+    sockets.remember("crowd:a", 2, 200, 100).unwrap();
+    sockets.remember("crowd:a", 2, 150, 100).unwrap();
+    sockets.remember("crowd:b", 0, 120, 100).unwrap();
+    let again = TopicSockets::open(sql).unwrap();
+    assert_eq!(
+        again.open_at(130).unwrap(),
+        [("crowd:a".to_owned(), 2)],
+        "the later expiry of shard 2 holds; crowd:b's passed"
+    );
+    // Expired shards are forgotten on the next connect.
+    again.remember("crowd:c", 1, 400, 300).unwrap();
+    assert_eq!(again.open_at(0).unwrap(), [("crowd:c".to_owned(), 1)]);
+}
+
+#[test]
 fn templates_are_a_set_that_survives_reopening() {
     let sql = Native::new();
     let templates = Templates::open(sql.clone()).unwrap();

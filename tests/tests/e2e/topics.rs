@@ -418,6 +418,64 @@ async fn topic_socket(worker: &Worker, user: &str, query: &str) -> (Socket, Valu
     (socket, first)
 }
 
+pub async fn revoke_and_logout_reach_topic_sockets(worker: Shared) {
+    let u = user("crowd-revoked");
+    let crowd = topic("crowd", "revoked");
+    let query = format!("topic={crowd}");
+    let old = token_issued_at(&u, Some(now() - 5));
+    let mut topic_sockets = Vec::new();
+    for _ in 0..2 {
+        let mut socket = worker.connect_with(&old, &query).await.unwrap();
+        assert_eq!(socket.next_json().await["type"], "subscribed");
+        topic_sockets.push(socket);
+    }
+    let mut own = worker.connect_with(&old, "").await.unwrap();
+    own.next_json().await;
+    // Another user's topic socket on the same topic stays.
+    let (mut other, _) = topic_socket(&worker, &user("crowd-bystander"), &query).await;
+
+    let body = json!({"user": u}).to_string();
+    let (status, answer) = worker.post_signed("/revoke", &body, &[]).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["sockets"], 3,
+        "the room's socket and both topic sockets: {answer}"
+    );
+    for socket in topic_sockets.iter_mut().chain([&mut own]) {
+        assert!(matches!(
+            socket.next(Duration::from_secs(5)).await,
+            Seen::Closed(4502, _)
+        ));
+    }
+    let (status, body) = worker.refused_connect(Some(&old), &query).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (401, "token_revoked"),
+        "{body}"
+    );
+    publish_topic(&worker, &crowd, "Cue", json!({"act": 1})).await;
+    expect_topic_event(&mut other, &crowd, 1).await;
+
+    // A token issued after the revoke reads again; a disconnect closes its topic socket too,
+    // with 1012 (reconnect), and a logout with 4502.
+    let fresh = token_issued_at(&u, Some(now() + 1));
+    for (reconnect, code) in [(true, 1012), (false, 4502)] {
+        let mut socket = worker.connect_with(&fresh, &query).await.unwrap();
+        assert_eq!(socket.next_json().await["type"], "subscribed");
+        let body = json!({"user": u, "reconnect": reconnect}).to_string();
+        let (status, answer) = worker.post_signed("/disconnect", &body, &[]).await;
+        assert_eq!(
+            (status, answer["sockets"].as_u64()),
+            (200, Some(1)),
+            "{answer}"
+        );
+        assert!(matches!(
+            socket.next(Duration::from_secs(5)).await,
+            Seen::Closed(c, _) if c == code
+        ));
+    }
+}
+
 pub async fn a_sharded_topic_costs_one_request_per_shard_not_per_reader(worker: Shared) {
     let crowd = topic("crowd", "stage");
     let query = format!("topic={crowd}");
