@@ -274,16 +274,25 @@ impl TopicObject {
                 Accepted::Duplicate { .. } | Accepted::Conflict { .. } => None,
             })
             .collect();
-        let (sockets, relays) = if events.is_empty() {
-            (0, 0)
+        let relayed = if events.is_empty() {
+            Ok((0, 0))
         } else {
             self.relay(DeliverCall {
                 topic: call.topic.clone(),
                 events,
                 notices: Vec::new(),
             })
-            .await?
+            .await
         };
+        // The events are stored: a relay that failed is no failure of the publish (a retry
+        // without a key would store them twice); readers get them when they resume.
+        let (sockets, relays) = relayed.unwrap_or_else(|failure| {
+            log(
+                "relay_failed",
+                &[("topic", call.topic.clone()), ("message", failure.message)],
+            );
+            (0, 0)
+        });
         let outcomes = accepted
             .into_iter()
             .map(|a| match a {
