@@ -91,6 +91,8 @@ pub trait EventStore {
     fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
     /// The id of the oldest retained event.
     fn oldest_id(&self) -> Result<Option<u64>, StoreError>;
+    /// The id of the newest retained event stored before `ts` (ms), if any.
+    fn last_id_before(&self, ts: u64) -> Result<Option<u64>, StoreError>;
     /// Deletes events with an id below `min_id` or older than `min_ts`, and idempotency keys older
     /// than `min_ts`. Rows are written in time order, so a store may delete by age as a range: up
     /// to the first row young enough (it never deletes a younger one).

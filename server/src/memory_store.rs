@@ -50,6 +50,9 @@ impl EventStore for MemoryStore {
     fn oldest_id(&self) -> Result<Option<u64>, StoreError> {
         Ok(self.events.keys().next().copied())
     }
+    fn last_id_before(&self, ts: u64) -> Result<Option<u64>, StoreError> {
+        Ok(self.events.values().rev().find(|e| e.ts < ts).map(|e| e.id))
+    }
     fn prune(&mut self, min_id: u64, min_ts: u64) -> Result<(), StoreError> {
         self.events.retain(|id, e| *id >= min_id && e.ts >= min_ts);
         self.keys.retain(|_, (_, ts)| *ts >= min_ts);

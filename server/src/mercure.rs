@@ -15,6 +15,7 @@ use edgepush_protocol::token::TokenKey;
 use edgepush_protocol::topic::Topic;
 use serde::{Deserialize, Serialize};
 
+use crate::history::StoreError;
 use crate::namespaces::Namespaces;
 
 /// Where the hub is.
@@ -440,6 +441,40 @@ pub fn uuid_v7(now_ms: u64, random: [u8; 10]) -> String {
     )
 }
 
+/// How far before a hub-made update's time a topic that does not hold the update resumes: events
+/// of other topics stored just before it may still have been on their way to the subscriber.
+pub const RESUME_MARGIN_MS: u64 = 1_000;
+
+/// Where a topic resumes a subscriber whose `Last-Event-ID` it does not hold as an update id:
+/// after that id of its own (`<topic>/<id>`, an event published with `POST /publish`); after its
+/// newest event stored [`RESUME_MARGIN_MS`] before a hub-made update of another topic was made
+/// (its UUIDv7 tells when), as `since_time`; `None` (live) for any other id.
+pub fn resume_point(
+    topic: &str,
+    last_event_id: &str,
+    since_time: impl FnOnce(u64) -> Result<u64, StoreError>,
+) -> Result<Option<u64>, StoreError> {
+    if let Some(id) = last_event_id
+        .strip_prefix(topic)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
+        return Ok(id.parse().ok());
+    }
+    match uuid_v7_ms(last_event_id) {
+        Some(made) => since_time(made.saturating_sub(RESUME_MARGIN_MS)).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// When a hub-made update id (`urn:uuid:` and a UUIDv7) was made, in ms; `None` for another id.
+fn uuid_v7_ms(id: &str) -> Option<u64> {
+    let hex: String = id.strip_prefix("urn:uuid:")?.split('-').collect();
+    if hex.len() != 32 || !hex.is_ascii() || hex.as_bytes()[12] != b'7' {
+        return None;
+    }
+    u64::from_str_radix(&hex[..12], 16).ok()
+}
+
 /// The token of a request: `Authorization: Bearer` first, then the `authorization` query
 /// parameter, then the `mercureAuthorization` cookie.
 pub fn request_token(
@@ -660,6 +695,33 @@ mod tests {
         let id = uuid_v7(0x0199_f3a4_7c1e, [0xff; 10]);
         assert_eq!(id, "urn:uuid:0199f3a4-7c1e-7fff-bfff-ffffffffffff");
         assert!(uuid_v7(2, [0; 10]) > uuid_v7(1, [0xff; 10]));
+        assert_eq!(uuid_v7_ms(&id), Some(0x0199_f3a4_7c1e));
+        for other in [
+            "urn:uuid:0199f3a4-7c1e-4fff-bfff-ffffffffffff",
+            "urn:uuid:0199f3a4-7c1e-7fff-bfff",
+            "urn:uuid:0199f3a4-7c1é-7ff-bfff-ffffffffffff",
+            "0199f3a4-7c1e-7fff-bfff-ffffffffffff",
+            "my-own-id",
+        ] {
+            assert_eq!(uuid_v7_ms(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_topic_resumes_after_its_own_event_or_shortly_before_another_topics_update() {
+        let never = |_| -> Result<u64, StoreError> { panic!("no time to look up") };
+        assert_eq!(resume_point("feed:x", "feed:x/41", never), Ok(Some(41)));
+        assert_eq!(resume_point("feed:x", "feed:x/nope", never), Ok(None));
+        assert_eq!(resume_point("feed:x", "feed:y/41", never), Ok(None));
+        assert_eq!(resume_point("feed:x", "my-own-id", never), Ok(None));
+        let update = uuid_v7(50_000, [0; 10]);
+        let seen = std::cell::Cell::new(0);
+        let before = |ms| {
+            seen.set(ms);
+            Ok(7)
+        };
+        assert_eq!(resume_point("feed:x", &update, before), Ok(Some(7)));
+        assert_eq!(seen.get(), 50_000 - RESUME_MARGIN_MS);
     }
 
     #[test]

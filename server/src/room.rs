@@ -242,6 +242,11 @@ impl<S: EventStore> Room<S> {
             .map(|record| record.id))
     }
 
+    /// The id of the newest event stored before `ts` (ms); 0 when every event kept is younger.
+    pub fn last_id_before(&self, ts: u64) -> Result<u64, StoreError> {
+        Ok(self.store.last_id_before(ts)?.unwrap_or(0))
+    }
+
     /// The next page of a replay, after the id a previous page named.
     pub fn replay_after(&self, after: u64) -> Result<ReplayPage, StoreError> {
         Ok(page(

@@ -58,6 +58,8 @@ const INSERT_EVENT: &str = "INSERT INTO events (id, name, payload, ts) VALUES (?
 const SELECT_EVENTS_AFTER: &str =
     "SELECT id, name, payload, ts FROM events WHERE id > ?1 ORDER BY id LIMIT ?2";
 const SELECT_OLDEST_ID: &str = "SELECT id FROM events ORDER BY id LIMIT 1";
+// From the newest row back: reads the rows stored since `ts`, plus one.
+const SELECT_LAST_ID_BEFORE: &str = "SELECT id FROM events WHERE ts < ?1 ORDER BY id DESC LIMIT 1";
 // Both prunes are ranges below the first row that is young enough: each reads O(deleted + 1)
 // rows instead of scanning the table (the key table can hold a day of keys).
 const PRUNE_EVENTS: &str = "DELETE FROM events WHERE id < max(?1, coalesce((SELECT id FROM events WHERE ts >= ?2 ORDER BY id LIMIT 1), 9223372036854775807))";
@@ -75,6 +77,21 @@ pub struct SqlStore<S> {
 }
 
 impl<S: Sql> SqlStore<S> {
+    /// The id in the first row `statement` reads, if any.
+    fn first_id(
+        &self,
+        statement: &'static str,
+        params: &[SqlValue],
+    ) -> Result<Option<u64>, StoreError> {
+        match self.sql.run(statement, params)?.into_iter().next() {
+            Some(row) => {
+                let [id] = columns(row)?;
+                read_u64(&id).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Opens the store, creating its tables if they are missing. `fail_on_event` is a test
     /// hook: appending an event of that name fails, as a full disk would.
     pub fn open(sql: S, fail_on_event: Option<String>) -> Result<Self, StoreError> {
@@ -202,13 +219,11 @@ impl<S: Sql> EventStore for SqlStore<S> {
     }
 
     fn oldest_id(&self) -> Result<Option<u64>, StoreError> {
-        match self.sql.run(SELECT_OLDEST_ID, &[])?.into_iter().next() {
-            Some(row) => {
-                let [id] = columns(row)?;
-                read_u64(&id).map(Some)
-            }
-            None => Ok(None),
-        }
+        self.first_id(SELECT_OLDEST_ID, &[])
+    }
+
+    fn last_id_before(&self, ts: u64) -> Result<Option<u64>, StoreError> {
+        self.first_id(SELECT_LAST_ID_BEFORE, &[int(ts)])
     }
 
     fn prune(&mut self, min_id: u64, min_ts: u64) -> Result<(), StoreError> {

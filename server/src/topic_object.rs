@@ -31,7 +31,7 @@ use crate::internal::{
     RoomCall, RoomFailure, RoomOutcome, ShardCall, SocketsAnswer, TemplatesAnswer, TopicCall,
     TopicPresenceAnswer, TopicPublishCall, answer_json,
 };
-use crate::mercure::MAX_TEMPLATES;
+use crate::mercure::{self, MAX_TEMPLATES};
 use crate::namespaces::NamespaceOptions;
 use crate::objects::{self, Answer, Object, Outcome, answer_rpc, misrouted, to_response};
 use crate::room::{Accepted, ResumeRequest, Room};
@@ -171,10 +171,18 @@ impl TopicObject {
         match (resume.since, call.since_key.as_deref()) {
             // Mercure's `earliest`: all the history the topic keeps.
             (None, Some(EARLIEST)) => resume.since = Some(0),
+            // A Mercure `Last-Event-ID`: an update this topic stored, else one of its own
+            // events or another topic's update (`mercure::resume_point`).
             (None, Some(key)) => {
-                let key = IdempotencyKey::Event(key.to_owned());
-                resume.since =
-                    self.with_stream(&call.topic, |stream| stream.id_of_key(&key, now_ms()))?;
+                let update = IdempotencyKey::Event(key.to_owned());
+                resume.since = self.with_stream(&call.topic, |stream| {
+                    match stream.id_of_key(&update, now_ms())? {
+                        Some(id) => Ok(Some(id)),
+                        None => {
+                            mercure::resume_point(&call.topic, key, |ts| stream.last_id_before(ts))
+                        }
+                    }
+                })?;
             }
             _ => {}
         }

@@ -92,6 +92,7 @@ fn main() {
     shared_test!(mercure_updates_reach_event_sources_and_sdk_clients_in_one_topic_space);
     shared_test!(private_mercure_updates_reach_only_subscribers_who_may_read_them);
     shared_test!(a_mercure_subscriber_resumes_after_its_last_event_id);
+    shared_test!(a_subscription_to_many_topics_resumes_each_after_the_last_event_id);
     shared_test!(the_mercure_hub_refuses_bad_requests_as_a_hub_does);
     shared_test!(template_and_star_subscriptions_read_every_matching_topic);
     shared_test!(mercure_reads_edgepush_topics_only_as_the_sdk_may);

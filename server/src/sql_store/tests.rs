@@ -118,6 +118,7 @@ trait EventStoreOps {
     fn all(&self) -> Vec<u64>;
     fn events(&self, after: u64) -> Vec<StoredEvent>;
     fn prune(&mut self, min_id: u64, min_ts: u64);
+    fn last_before(&self, ts: u64) -> Option<u64>;
     fn find_key(&self, key: &str, min_ts: u64) -> Option<KeyRecord>;
     fn remember_key(&mut self, key: &str, record: &KeyRecord, ts: u64);
     fn revocation(&mut self, at: Option<i64>) -> Option<i64>;
@@ -149,6 +150,9 @@ impl<S: EventStore> EventStoreOps for S {
     }
     fn prune(&mut self, min_id: u64, min_ts: u64) {
         EventStore::prune(self, min_id, min_ts).unwrap()
+    }
+    fn last_before(&self, ts: u64) -> Option<u64> {
+        EventStore::last_id_before(self, ts).unwrap()
     }
     fn find_key(&self, key: &str, min_ts: u64) -> Option<KeyRecord> {
         EventStore::find_key(self, key, min_ts).unwrap()
@@ -219,6 +223,25 @@ fn events_come_back_in_order_and_in_pages() {
         assert_eq!(s.after(8, 4), [9, 10]);
         assert_eq!(s.after(10, 4), Vec::<u64>::new());
         assert_eq!(s.events(9), [event(10, 1010)], "every field is kept");
+    });
+}
+
+#[test]
+fn the_last_event_before_a_time_is_found_among_those_kept() {
+    for_both(|fresh| {
+        let mut s = fresh();
+        let s = s.store();
+        assert_eq!(s.last_before(1_000), None);
+        for (id, ts) in [(1, 100), (2, 200), (3, 200), (4, 300)] {
+            s.append(&event(id, ts));
+        }
+        assert_eq!(s.last_before(100), None);
+        assert_eq!(s.last_before(101), Some(1));
+        assert_eq!(s.last_before(300), Some(3));
+        assert_eq!(s.last_before(u64::MAX), Some(4));
+        s.prune(3, 0);
+        assert_eq!(s.last_before(250), Some(3));
+        assert_eq!(s.last_before(200), None);
     });
 }
 

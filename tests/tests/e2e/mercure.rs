@@ -318,6 +318,55 @@ pub async fn a_mercure_subscriber_resumes_after_its_last_event_id(worker: Shared
     }
 }
 
+pub async fn a_subscription_to_many_topics_resumes_each_after_the_last_event_id(worker: Shared) {
+    // Last-Event-ID names the last update the stream carried, whatever its topic: every topic
+    // of the subscription resumes after it, not only the one that stored it.
+    let run = std::process::id();
+    let (a, b) = (
+        format!("https://example.com/a/{run}"),
+        format!("https://example.com/b/{run}"),
+    );
+    let reader = subscriber(&["*"]);
+    let mut sse = subscribe(&worker, Some(&reader), &[&a, &b], None)
+        .await
+        .unwrap();
+    let publish = async |topic: &str, data: &str| {
+        let (status, id) =
+            post_update(&worker, &publisher(), &[("topic", topic), ("data", data)]).await;
+        assert_eq!(status, 200, "{id}");
+        id
+    };
+    let first = publish(&a, "a1").await;
+    assert_eq!(sse.next().await.unwrap().id, first);
+    drop(sse);
+    // While the subscriber is away: an update of the other topic, one of the same.
+    let missed_b = publish(&b, "b1").await;
+    let missed_a = publish(&a, "a2").await;
+    let mut back = subscribe(&worker, Some(&reader), &[&a, &b], Some(&first))
+        .await
+        .unwrap();
+    let mut got = vec![back.next().await.unwrap().id, back.next().await.unwrap().id];
+    got.sort();
+    let mut want = vec![missed_a, missed_b];
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(back.next_within(Duration::from_secs(1)).await, None);
+
+    // An event published with POST /publish has the id `<topic>/<id>`: its topic resumes after it.
+    let feed = super::topics::topic("product", "mercure-resume");
+    let seen = publish_topic(&worker, &feed, "Price", json!({"cents": 1})).await;
+    publish_topic(&worker, &feed, "Price", json!({"cents": 2})).await;
+    let mut sse = subscribe(
+        &worker,
+        Some(&reader),
+        &[&feed],
+        Some(&format!("{feed}/{}", seen["id"])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sse.next().await.unwrap().data, r#"{"cents":2}"#);
+}
+
 pub async fn the_mercure_hub_refuses_bad_requests_as_a_hub_does(worker: Shared) {
     let book = "https://example.com/books/refused";
     let key = |secret: &[u8], claims: Value| TokenKey::new(secret).unwrap().mint_any(&claims);
