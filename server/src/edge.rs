@@ -198,28 +198,44 @@ thread_local! {
     static RATE_LIMITED: RefCell<RateLimitedTokens> = RefCell::default();
 }
 
-/// Hands a verified socket to the user's room, unless its token was refused for connecting too
-/// often moments ago: then it is refused here, without waking the room.
-async fn enter_room_unless_limited(env: &Env, call: ConnectCall) -> Result<Response, ServerError> {
-    let now = now_ms();
-    let token_id = call.token_id.clone();
-    if let Some(wait) = RATE_LIMITED.with(|l| l.borrow().wait_ms(&token_id, now)) {
-        return Err(ServerError::Refused {
+/// Refuses a token this isolate saw refused for connecting too often moments ago, without
+/// waking its room.
+fn refuse_if_limited(token_id: &str, now: u64) -> Result<(), ServerError> {
+    match RATE_LIMITED.with(|l| l.borrow().wait_ms(token_id, now)) {
+        Some(wait) => Err(ServerError::Refused {
             code: ErrorCode::RateLimited,
             message: format!(
                 "this token connected too often; retry in {} s",
                 wait.div_ceil(1000)
             ),
             retry_after_ms: Some(wait),
-        });
+        }),
+        None => Ok(()),
     }
+}
+
+/// Remembers a token its room refused for connecting too often, until its retry hint.
+fn note_if_limited(token_id: &str, now: u64, err: ServerError) -> ServerError {
+    if let ServerError::Refused {
+        retry_after_ms: Some(wait),
+        ..
+    } = &err
+    {
+        RATE_LIMITED.with(|l| l.borrow_mut().remember(token_id, now + wait, now));
+    }
+    err
+}
+
+/// Hands a verified socket to the user's room, unless its token was refused for connecting too
+/// often moments ago: then it is refused here, without waking the room.
+async fn enter_room_unless_limited(env: &Env, call: ConnectCall) -> Result<Response, ServerError> {
+    let now = now_ms();
+    let token_id = call.token_id.clone();
+    refuse_if_limited(&token_id, now)?;
     let user = call.user.clone();
-    enter_room(env, call).await?.map_err(|failure| {
-        if let Some(wait) = failure.retry_after_ms {
-            RATE_LIMITED.with(|l| l.borrow_mut().remember(&token_id, now + wait, now));
-        }
-        room_failed(&user, failure)
-    })
+    enter_room(env, call)
+        .await?
+        .map_err(|failure| note_if_limited(&token_id, now, room_failed(&user, failure)))
 }
 
 /// A room's failure as the edge reports it, naming the user.
@@ -275,15 +291,21 @@ async fn enter_topic(
         });
     }
     let shard = (js_sys::Math::random() * f64::from(shards)) as u32 % shards;
-    // The user's room refuses a revoked token, and remembers the shard for a later revoke.
+    // The user's room refuses a revoked token and a connect past the rates, and remembers the
+    // shard for a later revoke; a token it refused for its rate moments ago is refused here.
+    let now = now_ms();
+    refuse_if_limited(&call.token_id, now)?;
     let admit = RoomCall::TopicSocket(TopicSocketCall {
         user: call.user.clone(),
         topic: topic.as_str().to_owned(),
         shard,
         iat: call.iat,
         exp: call.exp,
+        token_id: call.token_id.clone(),
     });
-    let _: SocketsAnswer = call_room(env, &call.user, &admit).await?;
+    let _: SocketsAnswer = call_room(env, &call.user, &admit)
+        .await
+        .map_err(|err| note_if_limited(&call.token_id, now, err))?;
     let connect = ShardCall::Connect(ShardConnectCall {
         topic: topic.as_str().to_owned(),
         shard,

@@ -60,8 +60,9 @@ pub enum RoomCall<E = NewEvent> {
     /// [`SocketsAnswer`].
     Unsubscribe(BackendSubscriptionCall),
     /// From the edge, before it hands a topic socket of the user to a shard: refused with
-    /// `token_revoked` for a revoked token, else remembered, so that a revoke or a logout closes
-    /// it too; answered with a [`SocketsAnswer`] (the user's sockets in the room).
+    /// `token_revoked` for a revoked token and `rate_limited` past the connect rates, else
+    /// remembered, so that a revoke or a logout closes it too; answered with a
+    /// [`SocketsAnswer`] (the user's sockets in the room).
     TopicSocket(TopicSocketCall),
 }
 
@@ -79,6 +80,9 @@ pub struct TopicSocketCall {
     pub iat: Option<i64>,
     /// The token's `exp`, in seconds: the socket is closed by then.
     pub exp: i64,
+    /// Tells this token from the user's others, as in [`ConnectCall`]: topic sockets count
+    /// toward the same connect rates.
+    pub token_id: String,
 }
 
 /// A call to a topic's root object. `E` as for [`RoomCall`].
@@ -607,6 +611,7 @@ mod tests {
                 shard: 3,
                 iat: Some(1_700_000_000),
                 exp: 1_700_000_900,
+                token_id: "sig".into(),
             }),
         ] {
             let json = call.to_json();

@@ -278,39 +278,7 @@ impl RoomObject {
             ));
         }
         let open = self.state.get_websockets().len();
-        let limits = settings.limits;
-        let admitted = self
-            .gate
-            .borrow_mut()
-            .admit(&limits, &call.token_id, open, now_ms());
-        match admitted {
-            Ok(()) => {}
-            Err(Refused::TooManySockets) => {
-                return Err(RoomFailure::new(
-                    ErrorCode::TooManyConnections,
-                    format!(
-                        "user {:?} has {open} open sockets, the most MAX_SOCKETS_PER_USER allows; \
-                         close one, or retry later",
-                        call.user
-                    ),
-                ));
-            }
-            Err(Refused::TooOften { retry_after_ms }) => {
-                return Err(RoomFailure::new(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "too many connects of user {:?} or of this token within a minute \
-                         (MAX_CONNECTS_PER_USER_PER_MINUTE {}, MAX_CONNECTS_PER_TOKEN_PER_MINUTE {}); \
-                         retry in {} s",
-                        call.user,
-                        limits.connects_per_user,
-                        limits.connects_per_token,
-                        retry_after_ms.div_ceil(1000)
-                    ),
-                )
-                .retry_after(retry_after_ms));
-            }
-        }
+        self.admit(&call.user, &call.token_id, open, &settings.limits)?;
         self.refuse_revoked(&call.user, call.iat)?;
         sockets::schedule_expiry(&self.state, call.exp).await?;
         let conn = random_id();
@@ -418,6 +386,37 @@ impl RoomObject {
         Ok(PublishAnswer { outcomes })
     }
 
+    /// Admits one more connect of `user` with the token `token_id` (its signature), `open`
+    /// sockets being open: refused past the socket cap or the connect rates.
+    fn admit(&self, user: &str, token_id: &str, open: usize, limits: &Limits) -> Outcome<()> {
+        let admitted = self
+            .gate
+            .borrow_mut()
+            .admit(limits, token_id, open, now_ms());
+        match admitted {
+            Ok(()) => Ok(()),
+            Err(Refused::TooManySockets) => Err(RoomFailure::new(
+                ErrorCode::TooManyConnections,
+                format!(
+                    "user {user:?} has {open} open sockets, the most MAX_SOCKETS_PER_USER \
+                     allows; close one, or retry later"
+                ),
+            )),
+            Err(Refused::TooOften { retry_after_ms }) => Err(RoomFailure::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "too many connects of user {user:?} or of this token within a minute \
+                     (MAX_CONNECTS_PER_USER_PER_MINUTE {}, \
+                     MAX_CONNECTS_PER_TOKEN_PER_MINUTE {}); retry in {} s",
+                    limits.connects_per_user,
+                    limits.connects_per_token,
+                    retry_after_ms.div_ceil(1000)
+                ),
+            )
+            .retry_after(retry_after_ms)),
+        }
+    }
+
     /// Refuses a token of `user` issued at `iat` if the user's tokens were revoked since.
     fn refuse_revoked(&self, user: &str, iat: Option<i64>) -> Outcome<()> {
         let revoked_at = self.with_room(|room| room.revoked_at())?;
@@ -435,9 +434,12 @@ impl RoomObject {
         ))
     }
 
-    /// A topic socket of the user is about to be accepted by a shard: refused for a revoked
-    /// token, else its shard is remembered for a later revoke or logout.
+    /// A topic socket of the user is about to be accepted by a shard: refused past the connect
+    /// rates or for a revoked token, else its shard is remembered for a later revoke or logout.
     fn topic_socket(&self, call: &TopicSocketCall) -> Outcome<SocketsAnswer> {
+        // Topic sockets count toward the connect rates, not toward the room's socket cap.
+        let limits = self.settings()?.room.limits;
+        self.admit(&call.user, &call.token_id, 0, &limits)?;
         self.refuse_revoked(&call.user, call.iat)?;
         TopicSockets::open(DurableSql::of(&self.state)?)?.remember(
             &call.topic,

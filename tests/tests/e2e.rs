@@ -1266,6 +1266,16 @@ async fn the_connect_rate_trips_at_its_limit_per_token_and_per_user() {
     // Other users are not affected.
     let mut socket = worker.connect("calm").await;
     assert_eq!(socket.next_json().await["type"], "welcome");
+    // Topic sockets (`/connect?topic=`) count toward the same rates.
+    let token = token_issued_at("hasty-reader", Some(now()));
+    let query = "topic=crowd:rated";
+    for _ in 0..4 {
+        let mut socket = worker.connect_with(&token, query).await.unwrap();
+        assert_eq!(socket.next_json().await["type"], "subscribed");
+        socket.close().await;
+    }
+    let (status, body) = worker.refused_connect(Some(&token), query).await;
+    assert_eq!((status, error_code(&body)), (429, "rate_limited"), "{body}");
 }
 
 async fn the_frame_budget_trips_at_its_limit_and_heartbeats_are_free(worker: Shared) {
