@@ -608,7 +608,8 @@ impl<S: Sql> Subscriptions<S> {
 }
 
 const TOPIC_SOCKETS_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS topic_sockets (topic TEXT NOT NULL, shard INTEGER NOT NULL, exp INTEGER NOT NULL, PRIMARY KEY (topic, shard)) WITHOUT ROWID";
-const UPSERT_TOPIC_SOCKET: &str = "INSERT INTO topic_sockets (topic, shard, exp) VALUES (?1, ?2, ?3) ON CONFLICT(topic, shard) DO UPDATE SET exp = max(exp, excluded.exp)";
+// A reconnect with the same token changes no row (nothing written).
+const UPSERT_TOPIC_SOCKET: &str = "INSERT INTO topic_sockets (topic, shard, exp) VALUES (?1, ?2, ?3) ON CONFLICT(topic, shard) DO UPDATE SET exp = excluded.exp WHERE excluded.exp > topic_sockets.exp";
 const PRUNE_TOPIC_SOCKETS: &str = "DELETE FROM topic_sockets WHERE exp < ?1";
 const SELECT_TOPIC_SOCKETS: &str =
     "SELECT topic, shard FROM topic_sockets WHERE exp >= ?1 ORDER BY topic, shard";
