@@ -45,6 +45,7 @@
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::num::NonZeroU64;
 
 use edgepush_protocol::codes::{CloseAction, CloseCode, ErrorCode, close_action};
 use edgepush_protocol::frames::{
@@ -355,11 +356,7 @@ struct Topic {
     token: Option<String>,
     /// The app's handles holding it; empty for a topic the backend subscribed the user to.
     handles: Vec<u32>,
-    epoch: Option<String>,
-    last_id: Option<u64>,
-    /// After `recovered: false`, the next event starts the topic's stream anew (as
-    /// `Connection::restart_stream` for the user's).
-    restart: Option<u64>,
+    stream: Stream,
     state: TopicState,
 }
 
@@ -393,13 +390,8 @@ pub struct Connection {
     /// Retries since the last stable connection.
     attempt: u32,
     token_request: u32,
-    epoch: Option<String>,
-    last_id: Option<u64>,
-    /// After a `welcome` with `recovered: false`, the next event starts the stream anew: the
-    /// server replays what it still keeps after the gap, then live events follow. The id is the
-    /// newest one the app was told it may have missed ([`Action::Resync`]): should the stream
-    /// start again past the one after it, those were lost too.
-    restart_stream: Option<u64>,
+    /// The user's stream.
+    stream: Stream,
     /// The server's word on how long to wait before the next connect, from an `error` frame.
     retry_hint_ms: Option<u64>,
     online: bool,
@@ -437,11 +429,18 @@ pub struct Connection {
 impl Connection {
     /// A machine for the server at `url` (`https://host`, `wss://host`, also with a path prefix),
     /// with a fixed token or, when `fixed_token` is `None`, a token provider.
-    pub fn new(url: &str, mut fixed_token: Option<Token>, options: Options) -> Result<Self, Error> {
+    pub fn new(url: &str, fixed_token: Option<Token>, options: Options) -> Result<Self, Error> {
+        Self::configured(url, fixed_token, options).map_err(|reason| Error::Config { reason })
+    }
+
+    /// [`Connection::new`], failing with the reason of its [`Error::Config`].
+    pub(crate) fn configured(
+        url: &str,
+        mut fixed_token: Option<Token>,
+        options: Options,
+    ) -> Result<Self, &'static str> {
         if fixed_token.as_mut().is_some_and(|token| !token.trim()) {
-            return Err(Error::Config {
-                reason: "the token is empty",
-            });
+            return Err("the token is empty");
         }
         Ok(Self::with(websocket_base(url)?, fixed_token, options))
     }
@@ -459,9 +458,7 @@ impl Connection {
             name: topic,
             token,
             handles: vec![0],
-            epoch: None,
-            last_id: None,
-            restart: None,
+            stream: Stream::default(),
             state: TopicState::New,
         });
         machine
@@ -475,9 +472,7 @@ impl Connection {
             phase: Phase::Idle,
             attempt: 0,
             token_request: 0,
-            epoch: None,
-            last_id: None,
-            restart_stream: None,
+            stream: Stream::default(),
             retry_hint_ms: None,
             online: true,
             clock_offset_ms: 0,
@@ -502,15 +497,17 @@ impl Connection {
 
     /// Resume from `position` on the next connect: the server replays what came after it.
     pub fn set_position(&mut self, position: Position) {
-        self.epoch = (!position.epoch.is_empty()).then_some(position.epoch);
-        self.last_id = Some(position.last_id);
-        self.restart_stream = None;
+        self.stream = Stream {
+            epoch: (!position.epoch.is_empty()).then_some(position.epoch),
+            last_id: Some(position.last_id),
+            restart: None,
+        };
     }
 
     /// The current resume position, once known.
     pub fn position(&self) -> Option<Position> {
-        self.last_id.map(|last_id| Position {
-            epoch: self.epoch.clone().unwrap_or_default(),
+        self.stream.last_id.map(|last_id| Position {
+            epoch: self.stream.epoch.clone().unwrap_or_default(),
             last_id,
         })
     }
@@ -695,17 +692,17 @@ impl Connection {
         url.push_str(REFUSAL_PARAM);
         url.push('=');
         url.push_str(REFUSAL_CLOSE);
-        let (mut last_id, mut epoch) = (self.last_id, &self.epoch);
+        let mut stream = &self.stream;
         if let Some(topic) = self.topics.first().filter(|_| self.topic_socket) {
-            (last_id, epoch) = (topic.last_id, &topic.epoch);
+            stream = &topic.stream;
             push_param(&mut url, TOPIC_PARAM, &topic.name);
             if let Some(token) = &topic.token {
                 push_param(&mut url, SUBSCRIPTION_PARAM, token);
             }
         }
-        if let Some(last_id) = last_id {
+        if let Some(last_id) = stream.last_id {
             push_param(&mut url, SINCE_PARAM, &decimal(last_id));
-            if let Some(epoch) = epoch {
+            if let Some(epoch) = &stream.epoch {
                 push_param(&mut url, EPOCH_PARAM, epoch);
             }
         }
@@ -732,12 +729,10 @@ impl Connection {
                 self.clock_known = true;
                 // Events were lost: the app hears so first, then gets what the server still keeps
                 // after the gap (replayed next), then live events.
-                if resume(
-                    (&mut self.last_id, &mut self.epoch, &mut self.restart_stream),
-                    welcome.last_id,
-                    welcome.epoch,
-                    welcome.recovered,
-                ) {
+                if self
+                    .stream
+                    .resume(welcome.last_id, welcome.epoch, welcome.recovered)
+                {
                     out.push(Action::Resync);
                 }
                 out.push(Action::State(State::Open));
@@ -748,20 +743,13 @@ impl Connection {
                 self.topic_event(event, now, random, out)
             }
             Frame::Event(event) => {
-                if let Some(told) = self.restart_stream.take() {
-                    // The first event after an unfillable gap: the stream starts again here. Ids
-                    // missing past the gap the app heard of were pruned meanwhile: lost too.
-                    if event.id > told.saturating_add(1) {
-                        out.push(Action::Resync);
-                    }
-                } else if self.last_id.is_some_and(|last| event.id <= last) {
-                    return; // Already delivered (replay overlap, or a server retry).
-                } else if self.last_id.is_some_and(|last| event.id > last + 1) {
-                    // Ids are contiguous: one was lost on the way. Resume from the last one
-                    // delivered; the server replays the rest.
-                    return self.connection_lost(now, random, out);
+                match self.stream.next(event.id) {
+                    Next::Deliver => {}
+                    Next::Lost => out.push(Action::Resync),
+                    Next::Duplicate => return,
+                    // Resume from the last one delivered; the server replays the rest.
+                    Next::Gap => return self.connection_lost(now, random, out),
                 }
-                self.last_id = Some(event.id);
                 out.push(Action::Deliver(event, false));
             }
             Frame::Error(body) => {
@@ -793,9 +781,11 @@ impl Connection {
                             name: subscribed.topic,
                             token: None,
                             handles: Vec::new(),
-                            epoch: Some(subscribed.epoch),
-                            last_id: Some(subscribed.last_id),
-                            restart: None,
+                            stream: Stream {
+                                epoch: Some(subscribed.epoch),
+                                last_id: Some(subscribed.last_id),
+                                restart: None,
+                            },
                             state: TopicState::Active,
                         });
                     }
@@ -811,18 +801,16 @@ impl Connection {
                 // Only the answer to our own subscribe: one sent with `since` is answered with
                 // `recovered`; a `subscribed` without it is the backend's own (from now on).
                 if topic.state != TopicState::Pending
-                    || (topic.last_id.is_some() && subscribed.recovered.is_none())
+                    || (topic.stream.last_id.is_some() && subscribed.recovered.is_none())
                 {
                     return;
                 }
                 topic.state = TopicState::Active;
                 // As for the user's stream.
-                if resume(
-                    (&mut topic.last_id, &mut topic.epoch, &mut topic.restart),
-                    subscribed.last_id,
-                    subscribed.epoch,
-                    subscribed.recovered,
-                ) {
+                if topic
+                    .stream
+                    .resume(subscribed.last_id, subscribed.epoch, subscribed.recovered)
+                {
                     let scoped = !topic.handles.is_empty();
                     out.push(Action::TopicResync(subscribed.topic, scoped));
                 }
@@ -850,7 +838,7 @@ impl Connection {
             // frame (e.g. a topic only the backend may grant): it stays, from now on.
             topic.state = TopicState::Active;
             // It starts again with its next event.
-            topic.restart = Some(u64::MAX);
+            topic.stream.restart = Some(NonZeroU64::MAX);
             out.push(Action::TopicResync(unsubscribed.topic, false));
         } else if unsubscribed.error.code == ErrorCode::TopicSocketRequired.as_str()
             && topic.state == TopicState::Pending
@@ -890,26 +878,20 @@ impl Connection {
             return; // The replay after `subscribed` brings it.
         }
         let scoped = !topic.handles.is_empty();
-        if let Some(told) = topic.restart.take() {
-            // The first event after an unfillable gap: the topic's stream starts again here (ids
-            // missing past the gap its handlers heard of are lost too).
-            if event.id > told.saturating_add(1) {
-                out.push(Action::TopicResync(topic.name.clone(), scoped));
+        match topic.stream.next(event.id) {
+            Next::Deliver => {}
+            Next::Lost => out.push(Action::TopicResync(topic.name.clone(), scoped)),
+            Next::Duplicate => return,
+            // A topic socket resumes by connecting again from the last one delivered.
+            Next::Gap if self.topic_socket => return self.connection_lost(now, random, out),
+            Next::Gap => {
+                // Subscribe again from the last one delivered; the server replays the rest, and
+                // what arrives meanwhile is dropped until its `subscribed`.
+                topic.state = TopicState::Stale;
+                self.flush_at.get_or_insert(now);
+                return;
             }
-        } else if topic.last_id.is_some_and(|last| event.id <= last) {
-            return; // Already delivered.
-        } else if topic.last_id.is_some_and(|last| event.id > last + 1) {
-            if self.topic_socket {
-                // A topic socket resumes by connecting again from the last one delivered.
-                return self.connection_lost(now, random, out);
-            }
-            // One went missing: subscribe again from the last one delivered; the server replays
-            // the rest, and what arrives meanwhile is dropped until its `subscribed`.
-            topic.state = TopicState::Stale;
-            self.flush_at.get_or_insert(now);
-            return;
         }
-        topic.last_id = Some(event.id);
         out.push(Action::Deliver(event, scoped));
     }
 
@@ -950,9 +932,7 @@ impl Connection {
             name,
             token,
             handles: vec![handle],
-            epoch: None,
-            last_id: None,
-            restart: None,
+            stream: Stream::default(),
             state,
         });
     }
@@ -1205,37 +1185,74 @@ impl Connection {
     }
 }
 
-/// Takes the server's answer to a resume of a stream (the user's or a topic's: its last id, epoch
-/// and restart point): the newest id, the epoch and `recovered`. Returns whether the app must hear
-/// that events were lost.
-///
-/// `recovered: true` promises every event after `since`, and no answer (no `since`) starts at the
-/// newest event. `recovered: false` lets the next event through whatever its id; the server then
-/// replays what it still keeps after `since` when the stream is the same (same epoch, `since` not
-/// from its future): until the first of it arrives, the stream resumes from `since` again, so that
-/// a drop meanwhile loses none of it, and a gap the app already heard of (nothing delivered since)
-/// is not told twice. Otherwise the stream continues from the newest event.
-fn resume(
-    (last_id, epoch, restart): (&mut Option<u64>, &mut Option<String>, &mut Option<u64>),
-    newest: u64,
-    answer_epoch: String,
-    recovered: Option<bool>,
-) -> bool {
-    let replays = recovered == Some(false)
-        && last_id.is_some_and(|since| since <= newest)
-        && epoch.as_ref().is_none_or(|epoch| *epoch == answer_epoch);
-    if recovered != Some(true) && !replays {
-        *last_id = Some(newest);
+/// Where a stream of events is (the user's, or a topic's): its epoch and the id of the last event
+/// delivered, which a resume starts from.
+#[derive(Debug, Default)]
+struct Stream {
+    epoch: Option<String>,
+    last_id: Option<u64>,
+    /// After `recovered: false`, the next event starts the stream anew: the server replays what it
+    /// still keeps after the gap, then live events follow. The id after the newest one the app
+    /// was told it may have missed: should the stream start again past it, those were lost too.
+    restart: Option<NonZeroU64>,
+}
+
+/// What [`Stream::next`] makes of an event.
+enum Next {
+    /// Deliver it.
+    Deliver,
+    /// Tell the app that events were lost (the stream starts again past the gap it heard of),
+    /// then deliver it.
+    Lost,
+    /// Drop it: already delivered (replay overlap, or a server retry).
+    Duplicate,
+    /// Drop it: ids are contiguous, and one before it was lost on the way.
+    Gap,
+}
+
+impl Stream {
+    /// Takes the server's answer to a resume (`welcome`, or a topic's `subscribed`): the newest
+    /// id, the epoch and `recovered`. Returns whether the app must hear that events were lost.
+    ///
+    /// `recovered: true` promises every event after `since`, and no answer (no `since`) starts at
+    /// the newest event. `recovered: false` lets the next event through whatever its id; the
+    /// server then replays what it still keeps after `since` when the stream is the same (same
+    /// epoch, `since` not from its future): until the first of it arrives, the stream resumes
+    /// from `since` again, so that a drop meanwhile loses none of it, and a gap the app already
+    /// heard of (nothing delivered since) is not told twice. Otherwise the stream continues from
+    /// the newest event.
+    fn resume(&mut self, newest: u64, epoch: String, recovered: Option<bool>) -> bool {
+        let replays = recovered == Some(false)
+            && self.last_id.is_some_and(|since| since <= newest)
+            && self.epoch.as_ref().is_none_or(|known| *known == epoch);
+        if recovered != Some(true) && !replays {
+            self.last_id = Some(newest);
+        }
+        self.epoch = Some(epoch);
+        if recovered != Some(false) {
+            self.restart = None;
+            false
+        } else if replays && self.restart.is_some() {
+            false // Heard of already.
+        } else {
+            self.restart = Some(NonZeroU64::MIN.saturating_add(newest));
+            true
+        }
     }
-    *epoch = Some(answer_epoch);
-    if recovered != Some(false) {
-        *restart = None;
-        false
-    } else if replays && restart.is_some() {
-        false // Heard of already.
-    } else {
-        *restart = Some(newest);
-        true
+
+    /// Takes the event `id` into the stream, unless it is a duplicate or past a gap.
+    fn next(&mut self, id: u64) -> Next {
+        let next = match (self.restart.take(), self.last_id) {
+            // The first event after an unfillable gap: the stream starts again here. Ids missing
+            // past the gap the app heard of were pruned meanwhile: lost too.
+            (Some(past), _) if id > past.get() => Next::Lost,
+            (Some(_), _) => Next::Deliver,
+            (None, Some(last)) if id <= last => return Next::Duplicate,
+            (None, Some(last)) if id > last + 1 => return Next::Gap,
+            (None, _) => Next::Deliver,
+        };
+        self.last_id = Some(id);
+        next
     }
 }
 
@@ -1265,10 +1282,10 @@ fn push_param(url: &mut String, name: &str, value: &str) {
 fn push_subscription(text: &mut String, topic: &Topic) {
     text.push_str(r#"{"topic":"#);
     push_json_string(text, &topic.name);
-    if let Some(last_id) = topic.last_id {
+    if let Some(last_id) = topic.stream.last_id {
         text.push_str(r#","since":"#);
         text.push_str(&decimal(last_id));
-        if let Some(epoch) = &topic.epoch {
+        if let Some(epoch) = &topic.stream.epoch {
             text.push_str(r#","epoch":"#);
             push_json_string(text, epoch);
         }
@@ -1281,10 +1298,9 @@ fn push_subscription(text: &mut String, topic: &Topic) {
 }
 
 /// `ws(s)://host[/prefix]` from an `http(s)` or `ws(s)` URL, without a trailing slash.
-fn websocket_base(url: &str) -> Result<String, Error> {
-    const BAD_SCHEME: Error = Error::Config {
-        reason: "the URL must start with https://, http://, wss:// or ws://",
-    };
+/// Fails with the reason of an [`Error::Config`].
+fn websocket_base(url: &str) -> Result<String, &'static str> {
+    const BAD_SCHEME: &str = "the URL must start with https://, http://, wss:// or ws://";
     // Byte loops and `get` only: string searchers and slicing would bring their code and panic
     // formatting into the wasm.
     let mut url = url.trim_ascii();
@@ -1303,9 +1319,7 @@ fn websocket_base(url: &str) -> Result<String, Error> {
         _ => return Err(BAD_SCHEME),
     };
     if rest.is_empty() || rest.bytes().any(|b| b == b'?' || b == b'#') {
-        return Err(Error::Config {
-            reason: "the URL must name a host and may not carry a query or fragment",
-        });
+        return Err("the URL must name a host and may not carry a query or fragment");
     }
     let mut base = String::with_capacity(scheme.len() + rest.len());
     base.push_str(scheme);

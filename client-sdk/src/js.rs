@@ -315,8 +315,7 @@ impl JsCore {
         // Strings as `JsValue`s: the glue passes them as they are, and one import reads them.
         let url = url.as_string().unwrap_or_default();
         let fixed = token.as_string().map(sys::read_token);
-        let mut machine =
-            Connection::new(&url, fixed, options).map_err(|error| error_parts(&error).0)?;
+        let mut machine = Connection::configured(&url, fixed, options).map_err(JsValue::from)?;
         if let Some(epoch) = epoch.as_string() {
             machine.set_position(Position {
                 epoch,

@@ -896,7 +896,11 @@ fn urls_become_websocket_urls() {
         "https://",
         "https://x/?a=b",
     ] {
-        assert_eq!(websocket_base(url).unwrap_err().code(), "config");
+        let reason = websocket_base(url).unwrap_err();
+        assert_eq!(
+            Connection::new(url, None, Options::default()).unwrap_err(),
+            Error::Config { reason }
+        );
     }
 }
 
