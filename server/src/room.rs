@@ -266,11 +266,6 @@ impl<S: EventStore> Room<S> {
         Ok(at)
     }
 
-    /// The second at or before which the user's tokens were issued to be refused, if any.
-    pub fn revoked_at(&self) -> Result<Option<i64>, StoreError> {
-        self.store.revoked_at()
-    }
-
     /// The oldest retained event id (for tests and diagnostics).
     pub fn oldest_id(&self) -> Result<Option<u64>, StoreError> {
         self.store.oldest_id()

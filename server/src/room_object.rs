@@ -32,7 +32,7 @@ use crate::objects::{Answer, Object, Outcome, answer_rpc, connect_text, misroute
 use crate::room::{Accepted, ResumeRequest, Room, Visitor};
 use crate::runtime::{Broadcast, DurableSql, log, new_epoch, now_ms, random_id};
 use crate::sockets::{self, SocketInfo, error_frame};
-use crate::sql_store::{SqlStore, Subscriptions, TopicSockets};
+use crate::sql_store::{SqlStore, Subscriptions, TopicSockets, revocation_in};
 use crate::subscriptions::{self, Decision, Joins};
 
 /// Who asked for a subscription, which decides what is checked.
@@ -419,7 +419,7 @@ impl RoomObject {
 
     /// Refuses a token of `user` issued at `iat` if the user's tokens were revoked since.
     fn refuse_revoked(&self, user: &str, iat: Option<i64>) -> Outcome<()> {
-        let revoked_at = self.with_room(|room| room.revoked_at())?;
+        let revoked_at = revocation_in(&DurableSql::of(&self.state)?)?;
         if !is_revoked(iat, revoked_at) {
             return Ok(());
         }

@@ -102,6 +102,25 @@ impl<S: Sql> SqlStore<S> {
 
 const TABLE_EXISTS: &str = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1";
 
+/// The user's revocation, read without creating the room's tables: a connect that only needs
+/// it (a topic socket's) does not make a history for a user who has none.
+pub fn revocation_in<S: Sql>(sql: &S) -> Result<Option<i64>, StoreError> {
+    if sql.run(TABLE_EXISTS, &[text("revocation")])?.is_empty() {
+        return Ok(None);
+    }
+    read_revocation(sql)
+}
+
+fn read_revocation<S: Sql>(sql: &S) -> Result<Option<i64>, StoreError> {
+    match sql.run(SELECT_REVOKED_AT, &[])?.into_iter().next() {
+        Some(row) => match columns(row)? {
+            [SqlValue::Integer(at)] => Ok(Some(at)),
+            [other] => Err(bad_row(&format!("{other:?} where a time belongs"))),
+        },
+        None => Ok(None),
+    }
+}
+
 /// Runs `statements` (each idempotent) unless `last_table`, the table the last of them creates,
 /// exists already: one read on every wake-up instead of the whole schema. A schema grows by new
 /// statements at its end, with `last_table` moved to the newest table.
@@ -250,13 +269,7 @@ impl<S: Sql> EventStore for SqlStore<S> {
     }
 
     fn revoked_at(&self) -> Result<Option<i64>, StoreError> {
-        match self.sql.run(SELECT_REVOKED_AT, &[])?.into_iter().next() {
-            Some(row) => match columns(row)? {
-                [SqlValue::Integer(at)] => Ok(Some(at)),
-                [other] => Err(bad_row(&format!("{other:?} where a time belongs"))),
-            },
-            None => Ok(None),
-        }
+        read_revocation(&self.sql)
     }
 
     fn set_revoked_at(&mut self, at: i64) -> Result<(), StoreError> {

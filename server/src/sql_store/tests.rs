@@ -296,12 +296,13 @@ fn a_revocation_is_absent_then_kept() {
 
 #[test]
 fn a_room_never_moves_a_revocation_back() {
-    let store = SqlStore::open(Native::new(), None).unwrap();
+    let sql = Native::new();
+    let store = SqlStore::open(sql.clone(), None).unwrap();
     let mut room = Room::open(store, HistoryLimits::default(), || "ep".into()).unwrap();
-    assert_eq!(room.revoked_at().unwrap(), None);
+    assert_eq!(revocation_in(&sql), Ok(None));
     assert_eq!(room.revoke(200).unwrap(), 200);
     assert_eq!(room.revoke(100).unwrap(), 200);
-    assert_eq!(room.revoked_at().unwrap(), Some(200));
+    assert_eq!(revocation_in(&sql), Ok(Some(200)));
 }
 
 #[test]
@@ -506,6 +507,22 @@ fn backend_subscriptions_are_a_set_of_topics() {
     subs.set_backend_topics(&topics(&["feed:a", "feed:z"]), false)
         .unwrap();
     assert_eq!(subs.backend_topics().unwrap(), ["feed:b"]);
+}
+
+#[test]
+fn a_revocation_is_read_without_creating_a_history() {
+    let sql = Native::new();
+    assert_eq!(revocation_in(&sql), Ok(None));
+    assert!(
+        sql.run("SELECT name FROM sqlite_master", &[])
+            .unwrap()
+            .is_empty(),
+        "no table made"
+    );
+    let mut store = SqlStore::open(sql.clone(), None).unwrap();
+    assert_eq!(revocation_in(&sql), Ok(None));
+    store.set_revoked_at(1_700_000_000).unwrap();
+    assert_eq!(revocation_in(&sql), Ok(Some(1_700_000_000)));
 }
 
 #[test]
