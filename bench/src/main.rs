@@ -86,9 +86,10 @@ struct RunArgs {
     #[arg(long, default_value_t = 8_000)]
     many_users_workerd_sockets: usize,
     /// Subscribers of the one topic in broadcast-workerd and reconnect-storm-workerd (full run),
-    /// on plain workerd (two file descriptors per socket; the storm briefly holds the dropped
-    /// ones and the new ones).
-    #[arg(long, default_value_t = 4_000)]
+    /// on plain workerd: two file descriptors per socket (the storm briefly holds the dropped
+    /// ones and the new ones) and three per awake room (each subscriber is a user whose room a
+    /// topic socket's connect asks); 4,000 ran out of the 20,000 descriptors in the storm.
+    #[arg(long, default_value_t = 3_000)]
     broadcast_sockets: usize,
     /// Only these scenarios (comma-separated).
     #[arg(long, value_delimiter = ',')]

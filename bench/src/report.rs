@@ -325,12 +325,12 @@ const SUMMARY: [Line; 17] = [
         keys: &["memory.per_conn"],
     },
     Line {
-        label: "topic broadcast to 4,000 subscribers, last subscriber: median / worst round",
+        label: "topic broadcast to 3,000 subscribers, last subscriber: median / worst round",
         scenario: Scenario::BroadcastWorkerd,
         keys: &["broadcast.last_p50", "broadcast.last_max"],
     },
     Line {
-        label: "reconnect storm of those 4,000: all resumed, every missed event once",
+        label: "reconnect storm of those 3,000: all resumed, every missed event once",
         scenario: Scenario::ReconnectStormWorkerd,
         keys: &["storm.resumed"],
     },
