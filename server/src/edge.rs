@@ -303,7 +303,7 @@ async fn enter_topic(
         exp: call.exp,
         token_id: call.token_id.clone(),
     });
-    let _: SocketsAnswer = call_room(env, &call.user, &admit)
+    let _: serde_json::Value = call_room(env, &call.user, &admit)
         .await
         .map_err(|err| note_if_limited(&call.token_id, now, err))?;
     let connect = ShardCall::Connect(ShardConnectCall {

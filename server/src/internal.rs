@@ -61,8 +61,7 @@ pub enum RoomCall<E = NewEvent> {
     Unsubscribe(BackendSubscriptionCall),
     /// From the edge, before it hands a topic socket of the user to a shard: refused with
     /// `token_revoked` for a revoked token and `rate_limited` past the connect rates, else
-    /// remembered, so that a revoke or a logout closes it too; answered with a
-    /// [`SocketsAnswer`] (the user's sockets in the room).
+    /// remembered, so that a revoke or a logout closes it too; answered with `{}`.
     TopicSocket(TopicSocketCall),
 }
 

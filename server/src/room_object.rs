@@ -234,7 +234,9 @@ impl RoomObject {
             RoomCall::Presence => Ok(answer_json(&SocketsAnswer {
                 sockets: self.state.get_websockets().len() as u32,
             })),
-            RoomCall::TopicSocket(call) => self.topic_socket(&call).map(|a| answer_json(&a)),
+            RoomCall::TopicSocket(call) => self
+                .topic_socket(&call)
+                .map(|()| answer_json(&serde_json::json!({}))),
             RoomCall::Connect(_)
             | RoomCall::Subscribe(_)
             | RoomCall::Unsubscribe(_)
@@ -436,7 +438,7 @@ impl RoomObject {
 
     /// A topic socket of the user is about to be accepted by a shard: refused past the connect
     /// rates or for a revoked token, else its shard is remembered for a later revoke or logout.
-    fn topic_socket(&self, call: &TopicSocketCall) -> Outcome<SocketsAnswer> {
+    fn topic_socket(&self, call: &TopicSocketCall) -> Outcome<()> {
         // Topic sockets count toward the connect rates, not toward the room's socket cap.
         let limits = self.settings()?.room.limits;
         self.admit(&call.user, &call.token_id, 0, &limits)?;
@@ -447,9 +449,7 @@ impl RoomObject {
             call.exp.min(expiry::LATEST_EXP),
             (now_ms() / 1000) as i64,
         )?;
-        Ok(SocketsAnswer {
-            sockets: self.state.get_websockets().len() as u32,
-        })
+        Ok(())
     }
 
     /// Closes every socket, the user's topic sockets included; without `reconnect` (a logout)
@@ -497,7 +497,10 @@ impl RoomObject {
     /// or a disconnect can be repeated).
     async fn close_topic_sockets(&self, close: &ShardCloseCall) -> Outcome<u32> {
         let now = (now_ms() / 1000) as i64;
-        let shards = TopicSockets::open(DurableSql::of(&self.state)?)?.open_at(now)?;
+        let shards = match TopicSockets::existing(DurableSql::of(&self.state)?)? {
+            Some(registry) => registry.open_at(now)?,
+            None => return Ok(0),
+        };
         if shards.is_empty() {
             return Ok(0);
         }

@@ -641,6 +641,13 @@ impl<S: Sql> TopicSockets<S> {
         Ok(Self { sql })
     }
 
+    /// Opens the table if a topic socket ever made it: a revoke or a disconnect of a user who
+    /// never had one creates nothing.
+    pub fn existing(sql: S) -> Result<Option<Self>, StoreError> {
+        let made = !sql.run(TABLE_EXISTS, &[text("topic_sockets")])?.is_empty();
+        Ok(made.then_some(Self { sql }))
+    }
+
     /// Remembers a socket on `shard` of `topic` open until `exp`, and forgets the shards whose
     /// sockets all expired before `now` (seconds).
     pub fn remember(&self, topic: &str, shard: u32, exp: i64, now: i64) -> Result<(), StoreError> {

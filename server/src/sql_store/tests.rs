@@ -528,8 +528,10 @@ fn a_revocation_is_read_without_creating_a_history() {
 #[test]
 fn topic_sockets_are_remembered_per_shard_until_their_latest_expiry() {
     let sql = Native::new();
+    assert!(TopicSockets::existing(sql.clone()).unwrap().is_none());
     let sockets = TopicSockets::open(sql.clone()).unwrap();
     assert!(sockets.open_at(100).unwrap().is_empty());
+    assert!(TopicSockets::existing(sql.clone()).unwrap().is_some());
     sockets.remember("crowd:a", 2, 200, 100).unwrap();
     sockets.remember("crowd:a", 2, 150, 100).unwrap();
     sockets.remember("crowd:b", 0, 120, 100).unwrap();
