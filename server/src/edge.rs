@@ -316,6 +316,7 @@ async fn enter_topic(
         since: call.since,
         epoch: call.epoch,
         since_key: None,
+        since_key_ms: None,
     });
     upgrade(
         env,

@@ -102,6 +102,26 @@ pub enum TopicCall<E = NewEvent> {
     /// From the edge, to the Mercure templates registry: the template selectors subscribed so
     /// far, after adding `add` if given; answered with a [`TemplatesAnswer`].
     Templates(TemplatesCall),
+    /// From the Mercure hub: when the topic stored the event a `Last-Event-ID` names; answered
+    /// with a [`StoredAtAnswer`].
+    StoredAt(StoredAtCall),
+}
+
+/// Asks a topic when it stored the event a Mercure `Last-Event-ID` names (an update's id, or
+/// `<topic>/<id>` for one of its own events).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAtCall {
+    /// The topic.
+    pub topic: String,
+    /// The `Last-Event-ID`.
+    pub last_event_id: String,
+}
+
+/// A topic's answer to a [`StoredAtCall`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAtAnswer {
+    /// When the event was stored (ms), if the topic holds it.
+    pub ms: Option<u64>,
 }
 
 /// Reads (and extends) the Mercure templates registry.
@@ -190,6 +210,10 @@ pub struct JoinCall {
     /// when `since` is not given; [`EARLIEST`] resumes from the oldest event kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since_key: Option<String>,
+    /// When another topic of the same subscription stored the event `since_key` names (ms): a
+    /// topic that does not hold it resumes from its own events of that time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_key_ms: Option<u64>,
     /// Resume after this id of the topic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<u64>,
@@ -281,6 +305,9 @@ pub struct ShardConnectCall {
     /// Resume after the event with this idempotency key (a Mercure `Last-Event-ID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since_key: Option<String>,
+    /// When another topic of the subscription stored that event (ms), as [`JoinCall`]'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_key_ms: Option<u64>,
 }
 
 impl ShardCall {
@@ -631,6 +658,7 @@ mod tests {
                 member: Member::Room("42".into()),
                 fresh: true,
                 since_key: None,
+                since_key_ms: None,
                 since: Some(3),
                 epoch: None,
             }),
@@ -648,6 +676,10 @@ mod tests {
             }),
             TopicCall::Templates(TemplatesCall {
                 add: Some("https://x/{id}".into()),
+            }),
+            TopicCall::StoredAt(StoredAtCall {
+                topic: "mercure:books".into(),
+                last_event_id: "book-7".into(),
             }),
         ];
         for call in topic_calls {
@@ -667,6 +699,13 @@ mod tests {
             read_answer::<JoinAnswer>(200, &answer_json(&joined)).unwrap(),
             joined
         );
+        for stored in [Some(1_700_000_000_123), None] {
+            let answer = StoredAtAnswer { ms: stored };
+            assert_eq!(
+                read_answer::<StoredAtAnswer>(200, &answer_json(&answer)).unwrap(),
+                answer
+            );
+        }
         assert!(matches!(
             RoomCall::from_json(
                 r#"{"connect":{"user":"1","exp":5,"token_id":"s","subprotocol":false}}"#
@@ -701,7 +740,8 @@ mod tests {
             subprotocol: true,
             since: None,
             epoch: None,
-            since_key: Some("urn:uuid:1".into()),
+            since_key: Some("book-7".into()),
+            since_key_ms: Some(1_700_000_000_000),
         });
         let close = ShardCall::Close(ShardCloseCall {
             user: "42".into(),

@@ -16,6 +16,7 @@ use edgepush_protocol::topic::Topic;
 use serde::{Deserialize, Serialize};
 
 use crate::history::StoreError;
+use crate::internal::EARLIEST;
 use crate::namespaces::Namespaces;
 
 /// Where the hub is.
@@ -446,23 +447,52 @@ pub fn uuid_v7(now_ms: u64, random: [u8; 10]) -> String {
 pub const RESUME_MARGIN_MS: u64 = 1_000;
 
 /// Where a topic resumes a subscriber whose `Last-Event-ID` it does not hold as an update id:
-/// after that id of its own (`<topic>/<id>`, an event published with `POST /publish`); after its
-/// newest event stored [`RESUME_MARGIN_MS`] before a hub-made update of another topic was made
-/// (its UUIDv7 tells when), as `since_time`; `None` (live) for any other id.
+/// after that id of its own (`<topic>/<id>`, an event published with `POST /publish`); else
+/// after its newest event stored [`RESUME_MARGIN_MS`] before the named event was: a hub-made
+/// update's UUIDv7 tells when, for any other id `stored_elsewhere_ms` does (when another topic of
+/// the subscription stored it, which the hub asked), as `since_time`; `None` (live) when neither
+/// knows.
 pub fn resume_point(
     topic: &str,
     last_event_id: &str,
+    stored_elsewhere_ms: Option<u64>,
     since_time: impl FnOnce(u64) -> Result<u64, StoreError>,
 ) -> Result<Option<u64>, StoreError> {
-    if let Some(id) = last_event_id
-        .strip_prefix(topic)
-        .and_then(|rest| rest.strip_prefix('/'))
-    {
-        return Ok(id.parse().ok());
+    if let Some(id) = own_event_id(topic, last_event_id) {
+        return Ok(Some(id));
     }
-    match uuid_v7_ms(last_event_id) {
+    match uuid_v7_ms(last_event_id).or(stored_elsewhere_ms) {
         Some(made) => since_time(made.saturating_sub(RESUME_MARGIN_MS)).map(Some),
         None => Ok(None),
+    }
+}
+
+/// The id a `Last-Event-ID` of the form `<topic>/<id>` names in `topic` (the SSE id of an event
+/// published with `POST /publish`).
+pub fn own_event_id(topic: &str, last_event_id: &str) -> Option<u64> {
+    last_event_id
+        .strip_prefix(topic)?
+        .strip_prefix('/')?
+        .parse()
+        .ok()
+}
+
+/// Which of a subscription's topics the hub asks when they stored the event a `Last-Event-ID`
+/// names, so that the topics that do not hold it resume from that time: none when one topic is
+/// subscribed, for `earliest`, or for a hub-made update (its id tells the time); the topic whose
+/// own event it names (`<topic>/<id>`); else every topic (a publisher's own update id).
+pub fn topics_to_ask<'a>(last_event_id: &str, topics: &'a [Topic]) -> Vec<&'a Topic> {
+    if topics.len() < 2 || last_event_id == EARLIEST || uuid_v7_ms(last_event_id).is_some() {
+        return Vec::new();
+    }
+    let owners: Vec<_> = topics
+        .iter()
+        .filter(|t| own_event_id(t.as_str(), last_event_id).is_some())
+        .collect();
+    if owners.is_empty() {
+        topics.iter().collect()
+    } else {
+        owners
     }
 }
 
@@ -710,18 +740,55 @@ mod tests {
     #[test]
     fn a_topic_resumes_after_its_own_event_or_shortly_before_another_topics_update() {
         let never = |_| -> Result<u64, StoreError> { panic!("no time to look up") };
-        assert_eq!(resume_point("feed:x", "feed:x/41", never), Ok(Some(41)));
-        assert_eq!(resume_point("feed:x", "feed:x/nope", never), Ok(None));
-        assert_eq!(resume_point("feed:x", "feed:y/41", never), Ok(None));
-        assert_eq!(resume_point("feed:x", "my-own-id", never), Ok(None));
-        let update = uuid_v7(50_000, [0; 10]);
+        assert_eq!(
+            resume_point("feed:x", "feed:x/41", None, never),
+            Ok(Some(41))
+        );
+        assert_eq!(resume_point("feed:x", "feed:x/nope", None, never), Ok(None));
+        assert_eq!(resume_point("feed:x", "feed:y/41", None, never), Ok(None));
+        assert_eq!(resume_point("feed:x", "my-own-id", None, never), Ok(None));
         let seen = std::cell::Cell::new(0);
         let before = |ms| {
             seen.set(ms);
             Ok(7)
         };
-        assert_eq!(resume_point("feed:x", &update, before), Ok(Some(7)));
+        let update = uuid_v7(50_000, [0; 10]);
+        assert_eq!(resume_point("feed:x", &update, None, before), Ok(Some(7)));
         assert_eq!(seen.get(), 50_000 - RESUME_MARGIN_MS);
+        // A publisher's own id, or another topic's event, that another topic stored at 80 s.
+        for id in ["my-own-id", "feed:y/41"] {
+            assert_eq!(
+                resume_point("feed:x", id, Some(80_000), before),
+                Ok(Some(7))
+            );
+            assert_eq!(seen.get(), 80_000 - RESUME_MARGIN_MS);
+        }
+        // Its own event wins over the other topics' time.
+        assert_eq!(
+            resume_point("feed:x", "feed:x/41", Some(80_000), never),
+            Ok(Some(41))
+        );
+    }
+
+    #[test]
+    fn the_hub_asks_the_topics_that_may_hold_an_id_only_when_the_id_does_not_tell_its_time() {
+        let topics: Vec<Topic> = ["feed:x", "feed:y", "feed:x/1"]
+            .iter()
+            .map(|t| Topic::parse(t).unwrap())
+            .collect();
+        let asked = |id: &str, topics: &[Topic]| -> Vec<String> {
+            topics_to_ask(id, topics)
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect()
+        };
+        assert!(asked("book-7", &topics[..1]).is_empty());
+        assert!(asked(EARLIEST, &topics).is_empty());
+        assert!(asked(&uuid_v7(50_000, [0; 10]), &topics).is_empty());
+        assert_eq!(asked("feed:y/41", &topics), ["feed:y"]);
+        assert_eq!(asked("feed:x/1/5", &topics), ["feed:x/1"]);
+        assert_eq!(asked("book-7", &topics), ["feed:x", "feed:y", "feed:x/1"]);
+        assert_eq!(asked("feed:z/3", &topics), ["feed:x", "feed:y", "feed:x/1"]);
     }
 
     #[test]

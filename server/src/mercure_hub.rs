@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use edgepush_protocol::ErrorCode;
 use edgepush_protocol::publish::{IdempotencyKey, NewEvent, Target};
+use edgepush_protocol::topic::Topic;
 use futures_util::future::{Either, join_all, select, try_join_all};
 use futures_util::stream::{StreamExt, select_all};
 use serde_json::value::RawValue;
@@ -20,8 +21,8 @@ use worker::{WebsocketEvent, js_sys};
 use crate::config::Settings;
 use crate::error::ServerError;
 use crate::internal::{
-    PublishAnswer, RoomOutcome, ShardCall, ShardConnectCall, TemplatesAnswer, TemplatesCall,
-    TopicCall, TopicPublishCall,
+    PublishAnswer, RoomOutcome, ShardCall, ShardConnectCall, StoredAtAnswer, StoredAtCall,
+    TemplatesAnswer, TemplatesCall, TopicCall, TopicPublishCall,
 };
 use crate::mercure::{
     self, MercureError, MercureSettings, StoredUpdate, TEMPLATES_OBJECT, any_matches, parse_update,
@@ -188,6 +189,29 @@ async fn templates(env: &Env, add: Option<&str>) -> Result<Vec<String>, ServerEr
         })
 }
 
+/// When the event a `Last-Event-ID` names was stored, asking `topics` (one request each, in
+/// parallel): the earliest time any of them answers, `None` when none holds it.
+async fn stored_at(
+    env: &Env,
+    last_event_id: &str,
+    topics: &[&Topic],
+) -> Result<Option<u64>, ServerError> {
+    let answers = try_join_all(topics.iter().map(|topic| {
+        let call = TopicCall::<NewEvent>::StoredAt(StoredAtCall {
+            topic: topic.as_str().to_owned(),
+            last_event_id: last_event_id.to_owned(),
+        });
+        async move {
+            Object::Topic(topic.as_str())
+                .call::<StoredAtAnswer>(env, &call.to_json())
+                .await
+                .map_err(|failure| refused(failure.code, failure.message))
+        }
+    }))
+    .await?;
+    Ok(answers.into_iter().filter_map(|answer| answer.ms).min())
+}
+
 /// A new update id: `urn:uuid:` and a UUIDv7 (time-ordered).
 fn new_update_id() -> String {
     let mut random = [0u8; 10];
@@ -251,19 +275,28 @@ pub async fn subscribe(
         .unwrap_or_default();
 
     let namespaces = &settings.room.namespaces;
+    let topics = asked
+        .iter()
+        .map(|text| {
+            if mercure::is_template(text) {
+                mercure::template_topic(text)
+            } else {
+                mercure::subscribed_topic(text, namespaces, &may_read)
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let since_key_ms = match &last_event_id {
+        Some(id) => stored_at(env, id, &mercure::topics_to_ask(id, &topics)).await?,
+        None => None,
+    };
     // One topic socket per topic, all connected at once.
-    let granted = &may_read;
-    let sockets = try_join_all(asked.iter().map(|text| {
+    let sockets = try_join_all(asked.iter().zip(&topics).map(|(text, topic)| {
         let last_event_id = last_event_id.clone();
         async move {
-            let topic = if mercure::is_template(text) {
-                let topic = mercure::template_topic(text)?;
+            if mercure::is_template(text) {
                 templates(env, Some(text)).await?;
-                topic
-            } else {
-                mercure::subscribed_topic(text, namespaces, granted)?
-            };
-            let shards = namespaces.options(&topic).map_or(1, |o| o.shards.max(1));
+            }
+            let shards = namespaces.options(topic).map_or(1, |o| o.shards.max(1));
             let shard = (js_sys::Math::random() * f64::from(shards)) as u32 % shards;
             let connect = ShardCall::Connect(ShardConnectCall {
                 topic: topic.as_str().to_owned(),
@@ -276,6 +309,7 @@ pub async fn subscribe(
                 since: None,
                 epoch: None,
                 since_key: last_event_id,
+                since_key_ms,
             });
             let socket = crate::edge::upgrade(
                 env,

@@ -242,6 +242,16 @@ impl<S: EventStore> Room<S> {
             .map(|record| record.id))
     }
 
+    /// When the event `id` was stored (ms), if it is still kept.
+    pub fn stored_at(&self, id: u64) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .store
+            .events_after(id.saturating_sub(1), 1)?
+            .into_iter()
+            .find(|event| event.id == id)
+            .map(|event| event.ts))
+    }
+
     /// The id of the newest event stored before `ts` (ms); 0 when every event kept is younger.
     pub fn last_id_before(&self, ts: u64) -> Result<u64, StoreError> {
         Ok(self.store.last_id_before(ts)?.unwrap_or(0))
@@ -471,6 +481,23 @@ mod tests {
                 last_id: 2
             }
         );
+    }
+
+    #[test]
+    fn an_event_kept_tells_when_it_was_stored() {
+        let mut room = room();
+        publish_n(&mut room, 2, 1000);
+        room.publish(&[event("Message", Some("book-7"))], 1500)
+            .unwrap();
+        let id = room
+            .id_of_key(&IdempotencyKey::Event("book-7".into()), 1600)
+            .unwrap();
+        assert_eq!(id, Some(3));
+        assert_eq!(room.stored_at(3), Ok(Some(1500)));
+        assert_eq!(room.stored_at(1), Ok(Some(1000)));
+        assert_eq!(room.stored_at(4), Ok(None));
+        publish_n(&mut room, 5, 2000); // the first three are pruned (5 kept)
+        assert_eq!(room.stored_at(1), Ok(None));
     }
 
     #[test]

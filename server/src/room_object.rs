@@ -627,6 +627,7 @@ impl RoomObject {
                         since: resume.since,
                         epoch: resume.epoch,
                         since_key: None,
+                        since_key_ms: None,
                     };
                     let joined =
                         sockets::join_topic(&self.env, ws, &self.joins, &info.conn, call).await;

@@ -28,8 +28,8 @@ use crate::config::Settings;
 use crate::history::StoreError;
 use crate::internal::{
     DeliverCall, Delivered, EARLIEST, JoinAnswer, JoinCall, LeaveCall, Member, PublishAnswer,
-    RoomCall, RoomFailure, RoomOutcome, ShardCall, SocketsAnswer, TemplatesAnswer, TopicCall,
-    TopicPresenceAnswer, TopicPublishCall, answer_json,
+    RoomCall, RoomFailure, RoomOutcome, ShardCall, SocketsAnswer, StoredAtAnswer, StoredAtCall,
+    TemplatesAnswer, TopicCall, TopicPresenceAnswer, TopicPublishCall, answer_json,
 };
 use crate::mercure::{self, MAX_TEMPLATES};
 use crate::namespaces::NamespaceOptions;
@@ -109,6 +109,7 @@ impl TopicObject {
             TopicCall::Templates(call) => {
                 self.templates(call.add.as_deref()).map(|a| answer_json(&a))
             }
+            TopicCall::StoredAt(call) => self.stored_at(&call).map(|a| answer_json(&a)),
         }
     }
 
@@ -178,9 +179,9 @@ impl TopicObject {
                 resume.since = self.with_stream(&call.topic, |stream| {
                     match stream.id_of_key(&update, now_ms())? {
                         Some(id) => Ok(Some(id)),
-                        None => {
-                            mercure::resume_point(&call.topic, key, |ts| stream.last_id_before(ts))
-                        }
+                        None => mercure::resume_point(&call.topic, key, call.since_key_ms, |ts| {
+                            stream.last_id_before(ts)
+                        }),
                     }
                 })?;
             }
@@ -207,6 +208,20 @@ impl TopicObject {
             last_id,
             replay: greeting.replay,
         })
+    }
+
+    /// When the topic stored the event a Mercure `Last-Event-ID` names: an update it stored, or
+    /// one of its own events (`<topic>/<id>`).
+    fn stored_at(&self, call: &StoredAtCall) -> Outcome<StoredAtAnswer> {
+        let update = IdempotencyKey::Event(call.last_event_id.clone());
+        let ms = self.with_stream(&call.topic, |stream| {
+            match stream.id_of_key(&update, now_ms())? {
+                Some(id) => stream.stored_at(id),
+                None => mercure::own_event_id(&call.topic, &call.last_event_id)
+                    .map_or(Ok(None), |id| stream.stored_at(id)),
+            }
+        })?;
+        Ok(StoredAtAnswer { ms })
     }
 
     /// A member's socket (or, with `all`, its last one) left.

@@ -164,6 +164,7 @@ impl TopicShard {
             since: call.since,
             epoch: call.epoch,
             since_key: call.since_key,
+            since_key_ms: call.since_key_ms,
         };
         let joined = sockets::join_topic(&self.env, &pair.server, &self.joins, &conn, join).await;
         if let Err(failure) = joined {

@@ -352,6 +352,37 @@ pub async fn a_subscription_to_many_topics_resumes_each_after_the_last_event_id(
     assert_eq!(got, want);
     assert_eq!(back.next_within(Duration::from_secs(1)).await, None);
 
+    // A publisher's own update id tells no time: the topic that stored it resumes after it, the
+    // others from when it was stored (the hub asks the topics).
+    let (c, d) = (
+        format!("https://example.com/c/{run}"),
+        format!("https://example.com/d/{run}"),
+    );
+    let mut sse = subscribe(&worker, Some(&reader), &[&c, &d], None)
+        .await
+        .unwrap();
+    let own = format!("book-{run}");
+    let (status, id) = post_update(
+        &worker,
+        &publisher(),
+        &[("topic", &c), ("data", "c1"), ("id", &own)],
+    )
+    .await;
+    assert_eq!((status, id.as_str()), (200, own.as_str()));
+    assert_eq!(sse.next().await.unwrap().id, own);
+    drop(sse);
+    let missed_d = publish(&d, "d1").await;
+    let missed_c = publish(&c, "c2").await;
+    let mut back = subscribe(&worker, Some(&reader), &[&c, &d], Some(&own))
+        .await
+        .unwrap();
+    let mut got = vec![back.next().await.unwrap().id, back.next().await.unwrap().id];
+    got.sort();
+    let mut want = vec![missed_c, missed_d];
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(back.next_within(Duration::from_secs(1)).await, None);
+
     // An event published with POST /publish has the id `<topic>/<id>`: its topic resumes after it.
     let feed = super::topics::topic("product", "mercure-resume");
     let seen = publish_topic(&worker, &feed, "Price", json!({"cents": 1})).await;
@@ -365,6 +396,21 @@ pub async fn a_subscription_to_many_topics_resumes_each_after_the_last_event_id(
     .await
     .unwrap();
     assert_eq!(sse.next().await.unwrap().data, r#"{"cents":2}"#);
+    drop(sse);
+    // ... and the subscription's other topics from when that event was stored.
+    let other = format!("https://example.com/e/{run}");
+    let last = publish_topic(&worker, &feed, "Price", json!({"cents": 3})).await;
+    let missed = publish(&other, "e1").await;
+    let mut sse = subscribe(
+        &worker,
+        Some(&reader),
+        &[&feed, &other],
+        Some(&format!("{feed}/{}", last["id"])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sse.next().await.unwrap().id, missed);
+    assert_eq!(sse.next_within(Duration::from_secs(1)).await, None);
 }
 
 pub async fn the_mercure_hub_refuses_bad_requests_as_a_hub_does(worker: Shared) {
