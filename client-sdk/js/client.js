@@ -19,7 +19,7 @@
 //   listens to is logged with console.warn; a refusal without a subscription onError handler goes
 //   to the client's as "server_error";
 // - a refused subscription's handlers are removed, and after close() every handler, once they
-//   heard the final "closed" state.
+//   heard the final "closed" state (also when the server had stopped the client before).
 import init, { Core, initSync } from "./edgepush_core.js";
 
 export { init as default, initSync };
@@ -29,11 +29,11 @@ export { init as default, initSync };
 // hear (an event's are NAMED, or UNKNOWN; a refusal's, ERROR).
 const NAMED = 0, STATE = 1, ERROR = 2, RESYNC = 3, UNSUBSCRIBED = 4, OCCUPANCY = 5, PRESENCE = 6;
 const FETCH_TOKEN = 7, CONNECT = 8, SEND = 9, CLOSE_SOCKET = 10, SET_TIMER = 11, CLEAR_TIMER = 12;
-const OPEN_TOPIC_SOCKET = 13, CLOSE_TOPIC_SOCKET = 14, UNKNOWN = 15;
+const OPEN_TOPIC_SOCKET = 13, CLOSE_TOPIC_SOCKET = 14, UNKNOWN = 15, STOP_CLIENT = 16;
 // What the driver asks of the core: `core.ask(order, a, b, c, act)` (`mod order` in
 // client-sdk/src/js.rs).
 const START = 0, CLOSE = 1, SUBSCRIBE = 2, UNSUBSCRIBE = 3, TOKEN = 4, FRAME = 5, SOCKET_CLOSED = 6;
-const TIMER = 7, NETWORK = 8, TOPIC_ENDED = 9, POSITION = 10, TOPIC_SOCKET = 11;
+const TIMER = 7, NETWORK = 8, TOPIC_ENDED = 9, POSITION = 10, TOPIC_SOCKET = 11, TOPIC_SOCKET_STOPPED = 12;
 // The close codes (protocol/codes.json): of the sockets the client closes itself
 // (CLIENT_CLOSE_CODE in client-sdk/src/connection.rs), and of one that could not be opened (as the
 // browser reports a socket that failed).
@@ -152,15 +152,16 @@ class Driver {
     this.#hear = hear;
   }
 
-  /** Feeds the machine one input; queued while it is busy. */
-  run(order, a, b, c) {
-    this.#queue.push([order, a, b, c]);
+  /** Feeds the machine one input, then calls `then` if given; queued while it is busy. */
+  run(order, a, b, c, then) {
+    this.#queue.push([order, a, b, c, then]);
     if (this.#busy) return;
     this.#busy = true;
     try {
       while (this.#queue.length) {
-        const [order, a, b, c] = this.#queue.shift();
+        const [order, a, b, c, then] = this.#queue.shift();
         this.#core.ask(order, a, b, c, this.#act);
+        then?.();
       }
     } finally {
       this.#busy = false;
@@ -182,9 +183,10 @@ class Driver {
     this.run(START, globalThis.navigator?.onLine !== false);
   }
 
-  close() {
+  /** Stops for good; `then` runs once the machine has said its last. */
+  close(then) {
     this.closed = true;
-    this.run(CLOSE);
+    this.run(CLOSE, undefined, undefined, undefined, then);
     // A machine the server already stopped says nothing more: the topic sockets go anyway.
     this.#closeReaders();
   }
@@ -231,14 +233,17 @@ class Driver {
       if (kind == SET_TIMER) this.#timer = setTimeout(() => this.run(TIMER), Math.min(a, 2 ** 31 - 1));
     } else if (kind == OPEN_TOPIC_SOCKET) {
       if (this.closed) return;
-      // Its notices go to the client's handlers, its state aside; its refusal to this machine.
+      // Its notices go to the client's handlers, its state aside; its refusal, and its word
+      // that the client must stop (its token refused), to this machine.
       const reader = new Driver(
         this.#core.ask(TOPIC_SOCKET, topic, a),
         this.#provider,
         (kind, topic, a, b, c) =>
           kind == UNSUBSCRIBED
             ? this.run(TOPIC_ENDED, { topic, error: { code: a, message: b } })
-            : kind != STATE && this.#hear(kind, topic, a, b, c),
+            : kind == STOP_CLIENT
+              ? this.run(TOPIC_SOCKET_STOPPED, a, b)
+              : kind != STATE && this.#hear(kind, topic, a, b, c),
       );
       // One reader per topic: one left over would deliver every event twice.
       this.#readers.get(topic)?.close();
@@ -354,9 +359,8 @@ export class EdgepushClient extends Scope {
       if (kind == UNSUBSCRIBED) make = () => [{ topic, code: a, message: b }];
       if (kind == PRESENCE) make = () => [a, b];
       handlers.notify(kind, topic, make, kind == NAMED ? a.name : undefined);
-      // A refused subscription is over, and so are its handlers; after close(), every handler.
+      // A refused subscription is over, and so are its handlers.
       if (kind == UNSUBSCRIBED) handlers.remove((e) => e.topic === topic);
-      if (kind == STATE && a == "closed" && this.#driver.closed) handlers.remove(() => true);
     };
     let core;
     try {
@@ -378,7 +382,9 @@ export class EdgepushClient extends Scope {
   }
 
   close() {
-    this.#driver.close();
+    // Every handler is over once the final "closed" state was told (if the server had not
+    // stopped the client before, which told it already).
+    this.#driver.close(() => this.#handlers.remove(() => true));
   }
 
   onMessage(handler) {

@@ -40,7 +40,11 @@
 //! machine of its own ([`Connection::topic_socket`]): the same reconnects, tokens, heartbeats and
 //! resume, with the topic's `subscribed` frame as its `welcome` and a gap resumed by reconnecting.
 //! Its events and notices go to the subscription's handlers; when the server refuses the topic for
-//! good, the driver tells this machine ([`Input::TopicEnded`]).
+//! good, the driver tells this machine ([`Input::TopicEnded`]). A topic socket closed for good for
+//! a reason of the client's, not of its topic (its token invalid or revoked, a fixed token
+//! expired, a protocol violation), stops the client as its own socket would: the driver tells this
+//! machine ([`Action::StopClient`], [`Input::TopicSocketStopped`]), which reports it, stops and
+//! keeps its subscriptions, topic sockets included, for the next `Start`.
 
 use alloc::string::String;
 use alloc::vec;
@@ -272,6 +276,14 @@ pub enum Input<P> {
     },
     /// The topic socket of a topic ([`Action::OpenTopicSocket`]) was refused or ended for good.
     TopicEnded(Unsubscribed),
+    /// A topic socket was closed for good for a reason of the client's ([`Action::StopClient`]):
+    /// the client stops as though its own socket had been closed with `code`.
+    TopicSocketStopped {
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
 }
 
 /// Something to do, returned by [`Connection::handle`] in the order to do it.
@@ -328,6 +340,15 @@ pub enum Action<P> {
     OpenTopicSocket(String, Option<String>),
     /// The app no longer reads this topic: close its topic socket for good.
     CloseTopicSocket(String),
+    /// Of a topic socket's machine only: it was closed for good for a reason of the client's (its
+    /// token invalid or revoked, a fixed token expired, a protocol violation), not of its topic.
+    /// Tell the client's machine ([`Input::TopicSocketStopped`]): it stops too.
+    StopClient {
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
 }
 
 /// Where a subscription is on the current socket.
@@ -421,8 +442,8 @@ pub struct Connection {
     socket_namespaces: Vec<String>,
     /// This machine drives the topic socket of its one topic, `topics[0]`.
     topic_socket: bool,
-    /// On a topic socket, the server's last `error` frame: why the topic is refused, should the
-    /// socket close for good.
+    /// On a topic socket, the server's last `error` frame: why the topic (or the client) is
+    /// refused, should the socket close for good.
     refusal: Option<ErrorBody>,
 }
 
@@ -610,6 +631,14 @@ impl Connection {
             } => self.subscribe(handle, topic, token, now, &mut out),
             Input::Unsubscribe { handle } => self.unsubscribe(handle, now, &mut out),
             Input::TopicEnded(ended) => self.unsubscribed(ended, &mut out),
+            Input::TopicSocketStopped { code, reason } => {
+                if !matches!(self.phase, Phase::Idle | Phase::Closed) {
+                    if matches!(self.phase, Phase::Connecting | Phase::Open) {
+                        out.push(Action::CloseSocket);
+                    }
+                    self.give_up(code, reason, &mut out);
+                }
+            }
         }
         self.arm_timer(now, &mut out);
         out
@@ -622,9 +651,8 @@ impl Connection {
         }));
         if let Some(token) = &self.fixed_token {
             if self.is_expired(token.exp, now) {
-                out.push(Action::Error(Error::TokenExpired { stopped: true }));
                 let code = CloseCode::TokenExpired;
-                self.stop(code.as_u16(), code.reason().into(), out);
+                self.give_up(code.as_u16(), code.reason().into(), out);
             } else {
                 let token = token.value.clone();
                 self.open_socket(token, out);
@@ -757,7 +785,7 @@ impl Connection {
                 // that long, whatever the backoff schedule says.
                 self.retry_hint_ms = body.retry_after_ms;
                 if self.topic_socket {
-                    // Told as the topic's end should the socket close for good.
+                    // Told as the topic's end (or the client's) should the socket close for good.
                     self.refusal = Some(body);
                     return;
                 }
@@ -1029,34 +1057,53 @@ impl Connection {
                 // Every connect asks the provider, so retrying is refreshing.
                 self.retry_later(now, random, out)
             }
-            CloseAction::RefreshToken => {
-                out.push(Action::Error(Error::TokenExpired { stopped: true }));
-                self.stop(code, reason, out);
-            }
-            CloseAction::Stop if self.topic_socket => {
-                // The server refused the topic (or the user) for good: the topic's
-                // subscriptions hear why.
-                let error = self.refusal.take().unwrap_or_else(|| ErrorBody {
-                    code: String::from(ErrorCode::InternalError.as_str()),
-                    message: reason.clone(),
-                    retry_after_ms: None,
-                });
-                if let Some(topic) = self.topics.first() {
-                    out.push(Action::Unsubscribed(Unsubscribed {
-                        topic: topic.name.clone(),
-                        error,
-                    }));
+            // For good (also a fixed token's expiry: it cannot be refreshed).
+            _ => match self.refusal.take() {
+                // A topic socket's refusal of its topic (its `error` frame, held until now): the
+                // topic's subscriptions hear why; the client carries on.
+                Some(error) if refuses_topic(&error.code) => {
+                    if let Some(topic) = self.topics.first() {
+                        out.push(Action::Unsubscribed(Unsubscribed {
+                            topic: topic.name.clone(),
+                            error,
+                        }));
+                    }
+                    self.stop(code, reason, out);
                 }
-                self.stop(code, reason, out);
-            }
-            CloseAction::Stop => {
-                out.push(Action::Error(Error::Rejected {
-                    code,
-                    reason: reason.clone(),
-                }));
-                self.stop(code, reason, out);
-            }
+                refusal => {
+                    // The client's own refusal (its token, a protocol violation): a topic
+                    // socket's `error` frame is told as the client's socket tells one, then the
+                    // client stops.
+                    if let Some(body) = refusal {
+                        out.push(Action::Error(Error::Server {
+                            code: body.code,
+                            message: body.message,
+                        }));
+                    }
+                    self.give_up(code, reason, out);
+                }
+            },
         }
+    }
+
+    /// Stops for good for a reason of the client's (a terminal close code, a fixed token that
+    /// expired): the app hears why. A topic socket's machine asks the client's to stop instead
+    /// ([`Action::StopClient`]): the token, and the decision, are the client's.
+    fn give_up<P>(&mut self, code: u16, reason: String, out: &mut Vec<Action<P>>) {
+        out.push(if self.topic_socket {
+            Action::StopClient {
+                code,
+                reason: reason.clone(),
+            }
+        } else if close_action(code) == CloseAction::RefreshToken {
+            Action::Error(Error::TokenExpired { stopped: true })
+        } else {
+            Action::Error(Error::Rejected {
+                code,
+                reason: reason.clone(),
+            })
+        });
+        self.stop(code, reason, out);
     }
 
     fn timer<P>(&mut self, now: u64, random: f64, out: &mut Vec<Action<P>>) {
@@ -1254,6 +1301,21 @@ impl Stream {
         self.last_id = Some(id);
         next
     }
+}
+
+/// Whether a topic socket's refusal is of its topic: one of the codes a subscription's error
+/// handlers hear (the subscription ends, the client carries on), not of the client (its token, a
+/// protocol violation: the client stops).
+fn refuses_topic(code: &str) -> bool {
+    // Strings made at compile time: `as_str` at run time would link every code's.
+    const TOPIC_REFUSALS: [&str; 5] = [
+        ErrorCode::TopicForbidden.as_str(),
+        ErrorCode::InvalidTopic.as_str(),
+        ErrorCode::UnknownNamespace.as_str(),
+        ErrorCode::TooManySubscriptions.as_str(),
+        ErrorCode::InternalError.as_str(),
+    ];
+    TOPIC_REFUSALS.contains(&code)
 }
 
 /// The namespace of a topic name: what comes before its first `:`.

@@ -31,9 +31,10 @@ pub enum Error {
         /// Whether the client stopped because of it (a fixed token string cannot be renewed).
         stopped: bool,
     },
-    /// The server closed the socket with a code that says retrying cannot help (e.g. 4500 token
-    /// invalid, 4501 protocol violation, 4502 revoked): the client stopped. Call `connect()` again
-    /// once the cause is fixed (for instance after the user logged in again).
+    /// The server closed the socket (the client's own, or one of its topic sockets) with a code
+    /// that says retrying cannot help (e.g. 4500 token invalid, 4501 protocol violation, 4502
+    /// revoked): the client stopped. Call `connect()` again once the cause is fixed (for instance
+    /// after the user logged in again).
     Rejected {
         /// The WebSocket close code.
         code: u16,

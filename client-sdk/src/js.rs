@@ -86,7 +86,12 @@ export interface EdgepushError {
   closeCode?: number;
 }
 
-/** Why the server refused or ended a subscription; the connection carries on. */
+/**
+ * Why the server refused or ended a subscription; the connection carries on. (A topic socket
+ * refused for the client's own token, e.g. 4500 (token invalid) or 4502 (revoked), ends no
+ * subscription: the client stops as for its own socket, with "rejected" in its onError, and
+ * connect() opens the topic socket again.)
+ */
 export interface SubscriptionError {
   /** The topic. */
   topic: string;
@@ -239,10 +244,15 @@ mod kind {
     pub const OPEN_TOPIC_SOCKET: u32 = 13;
     /// `()` with the topic: close its topic socket for good.
     pub const CLOSE_TOPIC_SOCKET: u32 = 14;
+    /// `(close code, reason)`, from a topic socket's core only: it was closed for good for a
+    /// reason of the client's; `ask(TOPIC_SOCKET_STOPPED, code, reason)` of the client's core.
+    /// (15 is the JS face's own handler kind for `onUnknown`.)
+    pub const STOP_CLIENT: u32 = 16;
 }
 
 /// What the JS driver asks of the core: `core.ask(order, a, b, c, act)`. Every order but the
-/// last two feeds the machine one [`Input`] and tells `act` its actions.
+/// two questions (`POSITION`, `TOPIC_SOCKET`) feeds the machine one [`Input`] and tells `act` its
+/// actions.
 mod order {
     /// Connect; `a`: whether the browser is online.
     pub const START: u32 = 0;
@@ -269,6 +279,9 @@ mod order {
     pub const POSITION: u32 = 10;
     /// A new core for the topic socket of the topic `a` with the subscription token `b`.
     pub const TOPIC_SOCKET: u32 = 11;
+    /// A topic socket's core said [`kind::STOP_CLIENT`] with the close code `a` and the reason
+    /// `b`: the client stops.
+    pub const TOPIC_SOCKET_STOPPED: u32 = 12;
 }
 
 /// The core of the JS client: the connection machine (`new Core(url, token, ...options, epoch,
@@ -366,6 +379,10 @@ impl JsCore {
             order::TOPIC_ENDED => match decode::unsubscribed(&a) {
                 Some(refusal) => Input::TopicEnded(refusal),
                 None => return JsValue::UNDEFINED,
+            },
+            order::TOPIC_SOCKET_STOPPED => Input::TopicSocketStopped {
+                code: number(&a) as u16,
+                reason: string(b),
             },
             order::POSITION => {
                 let position = self.machine.try_borrow().ok().and_then(|m| m.position());
@@ -484,6 +501,9 @@ fn tell(act: &Function, action: Action<JsValue>) {
             none(),
             none(),
         ),
+        Action::StopClient { code, reason } => {
+            (kind::STOP_CLIENT, None, code.into(), text(&reason), none())
+        }
     };
     act.act(&JsValue::UNDEFINED, kind, topic.as_deref(), &a, &b, &c);
 }

@@ -576,6 +576,129 @@ async fn an_invalid_token_stops_and_reports_instead_of_hammering() {
 }
 
 #[wasm_bindgen_test]
+async fn a_topic_socket_refused_for_the_clients_token_stops_the_client_and_keeps_the_subscription()
+{
+    let user = unique_user("topic-token");
+    // `crowd` has shards (scripts/env.sh): its topic is read over a topic socket of its own,
+    // whose connect asks the provider second, after the client's own socket. That token is forged.
+    let topic = format!("crowd:{user}");
+    let owner = user.clone();
+    let calls = Rc::new(Cell::new(0u32));
+    let counter = calls.clone();
+    let forged = TokenKey::new(b"not-the-servers-secret-0123456789abcdef")
+        .expect("key")
+        .mint(&Claims::new(user.clone(), now_s(), 600));
+    let client = Client::builder(URL)
+        .token_provider(move || {
+            counter.set(counter.get() + 1);
+            let token = match counter.get() {
+                2 => forged.clone(),
+                _ => token(&user, 600),
+            };
+            async move { Ok::<_, String>(token) }
+        })
+        .options(quick())
+        .build()
+        .expect("client");
+    let log = Log::attached(&client);
+    let subscription = client.subscribe(topic.clone());
+    let refusals = Rc::new(RefCell::new(Vec::new()));
+    let sink = refusals.clone();
+    subscription
+        .on_error(move |refusal: &Unsubscribed| sink.borrow_mut().push(refusal.error.code.clone()))
+        .forget();
+    let events = Rc::new(Cell::new(0));
+    let sink = events.clone();
+    subscription
+        .on("Posted", move |_: Event<serde::de::IgnoredAny>| {
+            sink.set(sink.get() + 1)
+        })
+        .forget();
+    client.connect();
+    // The topic socket's refusal (`invalid_token`, 4500) stops the client as the client's own
+    // socket's would, and ends no subscription.
+    assert!(
+        wait_for(10_000, || matches!(
+            client.state(),
+            State::Closed { code: 4500, .. }
+        ))
+        .await,
+        "{:?} {:?}",
+        log.states.borrow(),
+        log.errors.borrow()
+    );
+    assert_eq!(calls.get(), 2);
+    {
+        let errors = log.errors.borrow();
+        assert!(
+            errors
+                .iter()
+                .any(|e| matches!(e, Error::Server { code, .. } if code == "invalid_token")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| matches!(e, Error::Rejected { code: 4500, .. })),
+            "{errors:?}"
+        );
+    }
+    assert_eq!(refusals.borrow().len(), 0, "{:?}", refusals.borrow());
+    // The app connects again (say, the user logged in again): the subscription is still there,
+    // and its topic socket opens again.
+    client.connect();
+    assert!(wait_for(10_000, || log.opens() == 2).await);
+    let mut delivered = false;
+    for _ in 0..50 {
+        publish_topic(&topic, "Posted", "{}").await;
+        if wait_for(200, || events.get() > 0).await {
+            delivered = true;
+            break;
+        }
+    }
+    assert!(delivered, "the subscription reads its topic again");
+    // A logout (revoke) closes both sockets with 4502: the client stops, the subscription stays.
+    disconnect(&owner, false).await;
+    assert!(
+        wait_for(5_000, || matches!(
+            client.state(),
+            State::Closed { code: 4502, .. }
+        ))
+        .await
+    );
+    assert_eq!(refusals.borrow().len(), 0, "{:?}", refusals.borrow());
+    drop(subscription);
+}
+
+#[wasm_bindgen_test]
+async fn close_after_the_server_stopped_the_client_drops_its_handlers_too() {
+    let user = unique_user("stopped-close");
+    let client = provider_client(&user, Rc::new(Cell::new(0)));
+    let log = Log::attached(&client);
+    // Handlers holding `marker` (as a component's handlers hold its state): dropped with them.
+    let marker = Rc::new(());
+    let held = marker.clone();
+    client.on_resync(move || drop(held.clone())).forget();
+    let subscription = client.subscribe(format!("product:{user}"));
+    let held = marker.clone();
+    subscription.on_resync(move || drop(held.clone())).forget();
+    client.connect();
+    assert!(wait_for(10_000, || log.opens() == 1).await);
+    disconnect(&user, false).await;
+    assert!(
+        wait_for(5_000, || matches!(
+            client.state(),
+            State::Closed { code: 4502, .. }
+        ))
+        .await
+    );
+    assert_eq!(Rc::strong_count(&marker), 3);
+    client.close();
+    assert_eq!(Rc::strong_count(&marker), 1, "the handlers were dropped");
+    drop(subscription);
+}
+
+#[wasm_bindgen_test]
 async fn close_stops_everything_and_dropping_closes_too() {
     let user = unique_user("close");
     let calls = Rc::new(Cell::new(0));

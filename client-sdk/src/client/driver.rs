@@ -8,7 +8,8 @@
 //!
 //! A topic of a namespace with shards is read over a socket of its own: the client's driver
 //! starts a driver for it (with the machine's [`Connection::topic_socket`]), which hands what it
-//! receives to the client's handlers and tells the client's machine when the topic is refused.
+//! receives to the client's handlers and tells the client's machine when the topic is refused, or
+//! when the client must stop (its token refused on the topic socket).
 //!
 //! What the app hears goes to the handler registry ([`Handlers`]); an error nobody listens to
 //! goes to the browser console. (The JS face drives the same machine from JS: `crate::js`.)
@@ -149,7 +150,7 @@ impl Driver {
     }
 
     /// Stops the machine for good, and the topic sockets with it (a machine the server already
-    /// stopped says nothing more).
+    /// stopped says nothing more), then drops the app's handlers (see [`run`](Self::run)).
     pub(crate) fn close(self: &Rc<Self>) {
         if let Some(mut engine) = free(self.engine.try_borrow_mut()) {
             engine.closed_by_app = true;
@@ -210,12 +211,18 @@ impl Driver {
                 break;
             }
             for input in batch {
+                let closing = matches!(input, Input::AppClose);
                 let actions = match free(self.engine.try_borrow_mut()) {
                     Some(mut engine) => engine.machine.handle(input, now_ms(), sys::random()),
                     None => Vec::new(),
                 };
                 for action in actions {
                     self.perform(action);
+                }
+                // After `close()` the handlers heard the final state (none is left to tell when
+                // the server had stopped the client already): they are over either way.
+                if closing && let Audience::App(handlers) = &self.audience {
+                    drop(handlers.take());
                 }
             }
         }
@@ -303,6 +310,14 @@ impl Driver {
                 }
                 Audience::App(handlers) => tell(handlers, Notice::Unsubscribed(&refusal)),
             },
+            // A topic socket's token was refused for good: the client's machine stops the client.
+            Action::StopClient { code, reason } => {
+                if let Audience::Client(client) = &self.audience
+                    && let Some(client) = client.upgrade()
+                {
+                    client.run(Input::TopicSocketStopped { code, reason });
+                }
+            }
             Action::OpenTopicSocket(topic, token) => {
                 let Some(mut engine) = free(self.engine.try_borrow_mut()) else {
                     return;
@@ -355,19 +370,17 @@ impl Driver {
     }
 
     /// Records and reports the new state. `Closed` releases every browser resource and the
-    /// driver's hold on itself, and after `close()` every handler, once they heard it.
+    /// driver's hold on itself.
     fn set_state(&self, state: State) {
         if let Some(mut current) = free(self.state.try_borrow_mut()) {
             *current = state.clone();
         }
-        let mut closed_by_app = false;
         let mut keep_alive = None;
         let mut teardown = (None, None, Vec::new());
         let mut readers = Vec::new();
         if matches!(state, State::Closed { .. })
             && let Some(mut engine) = free(self.engine.try_borrow_mut())
         {
-            closed_by_app = engine.closed_by_app;
             keep_alive = engine.keep_alive.take();
             teardown = (
                 engine.socket.take(),
@@ -381,10 +394,6 @@ impl Driver {
             reader.close();
         }
         self.notify(Notice::State(&state));
-        // After `close()`, the handlers heard the final state: they are over.
-        if closed_by_app && let Audience::App(handlers) = &self.audience {
-            drop(handlers.take());
-        }
         drop(keep_alive);
     }
 

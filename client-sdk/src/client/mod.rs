@@ -105,7 +105,9 @@ impl Client {
 
     /// Stops everything: closes the socket with code 1000 ([`CloseCode::Normal`]), cancels timers
     /// and pending token fetches, removes every browser listener and, after reporting the final
-    /// `closed` state, every handler. The client cannot be reconnected afterwards; build a new one.
+    /// `closed` state, every handler (also after the server stopped the client, when the
+    /// `closed` state was reported already). The client cannot be reconnected afterwards; build a
+    /// new one.
     ///
     /// [`CloseCode::Normal`]: edgepush_protocol::codes::CloseCode::Normal
     pub fn close(&self) {

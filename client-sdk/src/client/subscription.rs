@@ -75,6 +75,11 @@ impl Subscription {
     /// `too_many_subscriptions` or `internal_error`. The subscription is over then; the
     /// connection carries on. Without a handler here the refusal goes to the client's error
     /// handlers as [`Error::Server`].
+    ///
+    /// A topic socket (of a namespace with shards) refused for the client's own token, e.g. 4500
+    /// (token invalid) or 4502 (revoked), ends no subscription: the client stops as it does for
+    /// its own socket (its error handlers hear [`Error::Rejected`]), and `connect()` opens the
+    /// topic socket again.
     pub fn on_error(&self, mut handler: impl FnMut(&Unsubscribed) + 'static) -> HandlerGuard {
         self.add_handler(HandlerKind::Error, move |notice| {
             if let Notice::Unsubscribed(refusal) = notice {

@@ -1829,6 +1829,220 @@ fn a_topic_socket_refused_for_good_ends_the_topic_with_the_servers_reason() {
     assert!(h.conn.is_closed());
 }
 
+/// A topic socket of `stage:main` that was open once, dropped, and whose reconnect is refused:
+/// an `error` frame with `error` (if any), then the close code `code`. The actions of the refusal.
+fn refused_topic_socket(error: Option<&str>, code: u16) -> (Harness, Vec<Act>) {
+    let mut h = topic_socket("stage:main", None);
+    h.step(Input::Start);
+    h.token(h.conn.token_request);
+    h.frame(subscribed("stage:main", 0, None));
+    h.close(1006);
+    let all = h.advance(h.timer_at.unwrap() - h.now);
+    h.token(fetch_request(&all).unwrap());
+    let mut actions = Vec::new();
+    if let Some(error) = error {
+        actions.extend(h.frame(ServerFrame::Error(ErrorBody {
+            code: error.into(),
+            message: "why".into(),
+            retry_after_ms: None,
+        })));
+    }
+    actions.extend(h.close(code));
+    (h, actions)
+}
+
+/// The codes a subscription's error handlers may be told: the union of `SubscriptionError.code`
+/// in the package's TypeScript declarations (the `TYPES` of `client-sdk/src/js.rs`).
+fn declared_subscription_error_codes() -> Vec<&'static str> {
+    let types = include_str!("../js.rs");
+    let interface = types
+        .split("export interface SubscriptionError {")
+        .nth(1)
+        .expect("js.rs declares SubscriptionError");
+    let union = interface
+        .split("code:")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("SubscriptionError has a code");
+    let codes: Vec<_> = union
+        .split('|')
+        .map(|code| code.trim().trim_matches('"'))
+        .collect();
+    assert!(codes.len() >= 4, "the scan of SubscriptionError is broken");
+    codes
+}
+
+/// The codes of the subscription refusals among `actions`.
+fn ended_topics(actions: &[Act]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Unsubscribed(ended) => Some(ended.error.code.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_topic_socket_refused_for_the_clients_token_stops_the_client_not_the_topic() {
+    for (error, code) in [
+        // Its reconnect refused: the token is revoked (logout), or invalid.
+        (Some("token_revoked"), CloseCode::Revoked),
+        (Some("invalid_token"), CloseCode::TokenInvalid),
+        // The open socket closed by a revoke: no `error` frame.
+        (None, CloseCode::Revoked),
+    ] {
+        let (h, actions) = refused_topic_socket(error, code.as_u16());
+        // Not the topic's end: nothing for the subscription's error handlers ...
+        assert_eq!(ended_topics(&actions), Vec::<String>::new(), "{actions:?}");
+        // ... but the client's: the server's reason as the client's socket reports it, then
+        // its stop with the close code.
+        let told: Vec<_> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Error(Error::Server { code, .. }) => Some(code.as_str()),
+                Action::Error(other) => panic!("{other:?} is the client's to say"),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(told, Vec::from_iter(error));
+        assert!(
+            actions.contains(&Action::StopClient {
+                code: code.as_u16(),
+                reason: "bye".into()
+            }),
+            "{actions:?}"
+        );
+        assert!(h.conn.is_closed());
+    }
+}
+
+#[test]
+fn whatever_a_topic_socket_tells_a_subscription_is_a_code_its_declared_type_lists() {
+    let declared = declared_subscription_error_codes();
+    for error in ErrorCode::ALL {
+        let code = error.refusal_close_code().as_u16();
+        let (_, actions) = refused_topic_socket(Some(error.as_str()), code);
+        let ended = ended_topics(&actions);
+        let stopped = actions
+            .iter()
+            .any(|a| matches!(a, Action::StopClient { .. }));
+        match close_action(code) {
+            CloseAction::Stop => assert_eq!(
+                ended.len() + usize::from(stopped),
+                1,
+                "{error:?}: the topic ends, or the client stops: {actions:?}"
+            ),
+            _ => assert!(
+                ended.is_empty() && !stopped,
+                "{error:?}: reconnects: {actions:?}"
+            ),
+        }
+        for code in ended {
+            assert!(declared.contains(&code.as_str()), "{code} is not declared");
+        }
+    }
+    // Terminal close codes without an `error` frame are the client's.
+    for code in [4500, 4501, 4502, 4999, 1002, 1003, 1007, 1008, 1009] {
+        let (_, actions) = refused_topic_socket(None, code);
+        assert_eq!(ended_topics(&actions), Vec::<String>::new(), "{code}");
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::StopClient { code: c, .. } if *c == code)),
+            "{code}: {actions:?}"
+        );
+    }
+}
+
+#[test]
+fn a_topic_socket_stopped_for_the_clients_reason_stops_the_client_which_keeps_its_topics() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "stage:main");
+    h.subscribe(2, "product:1");
+    h.open();
+    h.step(Input::Frame(Frame::Unsubscribed(refused(
+        "stage:main",
+        "topic_socket_required",
+    ))));
+    let revoked = || Input::TopicSocketStopped {
+        code: CloseCode::Revoked.as_u16(),
+        reason: "revoked".into(),
+    };
+    // As though its own socket had been closed with 4502: the same report, the same state.
+    assert_eq!(
+        h.step(revoked()),
+        [
+            Action::CloseSocket,
+            Action::Error(Error::Rejected {
+                code: 4502,
+                reason: "revoked".into()
+            }),
+            Action::State(State::Closed {
+                code: 4502,
+                reason: "revoked".into()
+            }),
+            Action::ClearTimer,
+        ]
+    );
+    // Another topic socket's word, once stopped, changes nothing.
+    assert_eq!(h.step(revoked()), []);
+    // The subscriptions are kept: a new start opens the topic socket again, and the user's
+    // socket subscribes the other topic again.
+    let restart = h.step(Input::Start);
+    assert_eq!(
+        opened_topic_sockets(&restart),
+        [("stage:main".into(), None)]
+    );
+    let request = fetch_request(&restart).unwrap();
+    h.token(request);
+    assert_eq!(
+        subscriptions(&h.frame(welcome(0, "e1", Some(true)))),
+        [wanted("product:1", None, None)]
+    );
+    // While waiting to reconnect, or fetching a token, the client stops too (no socket to close),
+    // and a token that comes later is not used.
+    h.close(1006);
+    let stopped = h.step(revoked());
+    assert!(!stopped.contains(&Action::CloseSocket));
+    assert!(h.conn.is_closed());
+    h.step(Input::Start);
+    let stopped = h.step(revoked());
+    assert_eq!(states(&stopped).len(), 1);
+    assert_eq!(h.token(h.conn.token_request), []);
+}
+
+#[test]
+fn a_fixed_token_that_expires_on_a_topic_socket_stops_the_client_once() {
+    let exp = NOW as i64 / 1000 + 60;
+    let parent = Connection::new(URL, Some(token(exp)), Options::default()).unwrap();
+    let mut h = Harness {
+        conn: parent.topic_socket("stage:main".into(), None),
+        ..Harness::with(None, Options::default())
+    };
+    h.step(Input::Start);
+    h.frame(subscribed("stage:main", 0, None));
+    // The server closes it at the token's expiry: the client's to report, once, and to stop.
+    let actions = h.close(CloseCode::TokenExpired.as_u16());
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Error(_))),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&Action::StopClient {
+        code: 4001,
+        reason: "bye".into()
+    }));
+    let mut client = Harness::with(Some(token(exp)), Options::default());
+    client.step(Input::Start);
+    client.frame(welcome(0, "e1", None));
+    let stopped = client.step(Input::TopicSocketStopped {
+        code: 4001,
+        reason: "token_expired".into(),
+    });
+    assert!(stopped.contains(&Action::Error(Error::TokenExpired { stopped: true })));
+    assert!(client.conn.is_closed());
+}
+
 #[test]
 fn a_stopped_client_keeps_new_topic_socket_subscriptions_and_opens_each_once_on_start() {
     let mut h = Harness::provider();

@@ -45,9 +45,9 @@ const { cores } = await import(pathToFileURL(join(dir, "edgepush_core.js")).href
 
 const EVENT = 0, STATE = 1, ERROR = 2, RESYNC = 3, UNSUBSCRIBED = 4, OCCUPANCY = 5, PRESENCE = 6;
 const FETCH_TOKEN = 7, CONNECT = 8, SEND = 9, CLOSE_SOCKET = 10, SET_TIMER = 11, CLEAR_TIMER = 12;
-const OPEN_TOPIC_SOCKET = 13, CLOSE_TOPIC_SOCKET = 14;
+const OPEN_TOPIC_SOCKET = 13, CLOSE_TOPIC_SOCKET = 14, STOP_CLIENT = 16;
 const START = 0, CLOSE = 1, SUBSCRIBE = 2, UNSUBSCRIBE = 3, TOKEN = 4, FRAME = 5, SOCKET_CLOSED = 6;
-const TIMER = 7, NETWORK = 8, TOPIC_ENDED = 9;
+const TIMER = 7, NETWORK = 8, TOPIC_ENDED = 9, TOPIC_SOCKET_STOPPED = 12;
 
 const codes = JSON.parse(readFileSync(join(sdk, "..", "protocol", "codes.json"), "utf8"));
 const closeCode = (name) => codes.close_codes.find((c) => c.name === name).code;
@@ -262,11 +262,56 @@ test("removers and close(): removed handlers are not called, even for the notice
   offFirst();
   offFirst();
   emit(STATE, undefined, "offline");
+  // As the core does: close() is answered with the final state.
+  core.answer = (order, a, b, c, act) => order === CLOSE && act(STATE, undefined, "closed", 1000, "closed by the client");
   client.close();
-  emit(STATE, undefined, "closed", 1000, "closed by the client");
   emit(STATE, undefined, "open");
   assert.deepEqual(log, ["first", "open", "offline", "closed"]);
   assert.deepEqual(core.calls, [[START, true], [CLOSE]]);
+});
+
+test("close() after the server stopped the client removes every handler too", () => {
+  const { client, core, log, emit } = setup();
+  const topic = client.subscribe("a:1");
+  client.onState((s) => log.push(s.state));
+  client.onError((e) => log.push(e.code));
+  client.on("A", () => log.push("event"));
+  topic.on("P", () => log.push("topic event"));
+  topic.onError(() => log.push("refused"));
+  topic.onResync(() => log.push("topic resync"));
+  // The server stopped the client (e.g. 4502 revoked): a stopped core answers close() with
+  // nothing, there is no state left to tell.
+  emit(ERROR, undefined, "rejected", "revoked", 4502);
+  emit(STATE, undefined, "closed", 4502, "revoked");
+  client.close();
+  assert.deepEqual(core.calls.at(-1), [CLOSE]);
+  // Should anything still come, nobody is left to hear it.
+  emit(STATE, undefined, "open");
+  emit(EVENT, undefined, frame("A", 1));
+  emit(EVENT, "a:1", frame("P", 2, "a:1"));
+  emit(RESYNC, "a:1");
+  assert.deepEqual(log, ["rejected", "closed"]);
+
+  // close() from a handler, while the core is busy: the handlers hear what comes before the
+  // close, then the final state, and are removed after it.
+  const busy = setup();
+  const heard = [];
+  busy.client.on("A", () => {
+    heard.push("event");
+    busy.client.close();
+  });
+  busy.client.onState((s) => heard.push(s.state));
+  busy.core.answer = (order, a, b, c, act) => {
+    if (order === FRAME) {
+      act(EVENT, undefined, frame("A", 1));
+      act(STATE, undefined, "reconnecting", 1, 10);
+    }
+    if (order === CLOSE) act(STATE, undefined, "closed", 1000, "closed by the client");
+  };
+  busy.core.act(CONNECT, undefined, "wss://x/connect", "jwt", "edgepush.v1");
+  sockets.at(-1).onmessage({ data: "{}" });
+  busy.emit(STATE, undefined, "open");
+  assert.deepEqual(heard, ["event", "reconnecting", "closed"]);
 });
 
 test("a token provider is asked on FETCH_TOKEN and answered once with TOKEN", async () => {
@@ -388,6 +433,15 @@ test("a topic socket has a core and a driver of its own, heard by the client's h
     ["count", 4],
   ]);
   assert.deepEqual(core.calls.at(-1), [TOPIC_ENDED, { topic: "live:1", error: { code: "topic_forbidden", message: "not yours" } }]);
+  // Its token refused for good (here 4502, revoked): the client's error handlers hear the
+  // server's reason, and the client's core is told to stop; the subscription hears nothing.
+  const heard = [];
+  sub.onError((e) => heard.push(["refused", e.code]));
+  client.onError((e) => heard.push(["error", e.code]));
+  reader.act(ERROR, undefined, "server_error", "token_revoked", "logged out");
+  reader.act(STOP_CLIENT, undefined, closeCode("Revoked"), "revoked");
+  assert.deepEqual(heard, [["error", "server_error"]]);
+  assert.deepEqual(core.calls.at(-1), [TOPIC_SOCKET_STOPPED, closeCode("Revoked"), "revoked"]);
   emit(CLOSE_TOPIC_SOCKET, "live:1");
   assert.deepEqual(reader.calls.at(-1), [CLOSE]);
   // The client's close closes the topic sockets it still has.

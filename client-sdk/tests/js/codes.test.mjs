@@ -62,6 +62,19 @@ test("the declared EdgepushError codes are the ones the SDK reports", () => {
   assert.deepEqual(declared.toSorted(), reported.toSorted());
 });
 
+test("the declared SubscriptionError codes are error codes of the table, and the Rust face's", () => {
+  const union = declarations().match(/interface SubscriptionError \{[\s\S]*?\bcode: ((?:\s*\|?\s*"[a-z_]+")+);/);
+  assert.ok(union, "SubscriptionError.code is no longer a union of string literals");
+  const declared = [...union[1].matchAll(/"([a-z_]+)"/g)].map((m) => m[1]);
+  const known = new Set(table.error_codes.map((row) => row.code));
+  for (const code of declared) assert.ok(known.has(code), `${code} is not an error code of protocol/codes.json`);
+  // Subscription::on_error's doc lists what `error.code` may be.
+  const doc = read("client-sdk/src/client/subscription.rs").match(/reason: `error\.code` is ([\s\S]*?)\. The/);
+  assert.ok(doc, "Subscription::on_error no longer lists its codes");
+  const listed = [...doc[1].matchAll(/`([a-z_]+)`/g)].map((m) => m[1]);
+  assert.deepEqual(listed.toSorted(), declared.toSorted());
+});
+
 test("the demo page's close codes are the table's", () => {
   const app = read("www/public/app.js");
   const block = app.match(/const CLOSE = \{([^}]*)\};/);
