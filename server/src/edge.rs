@@ -84,11 +84,14 @@ async fn handle(
     ctx: &Context,
 ) -> Result<Response, ServerError> {
     match route {
-        Route::Health => Ok(Response::from_json(&serde_json::json!({
+        // A worker that answers every call `server_misconfigured` is not healthy: say so here.
+        Route::Health => settings(env).and_then(|_| {
+            Ok(Response::from_json(&serde_json::json!({
             "status": "ok",
             "service": "edgepush",
             "version": env!("CARGO_PKG_VERSION"),
-        }))?),
+            }))?)
+        }),
         Route::Preflight => {
             let headers = Headers::new();
             headers.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;

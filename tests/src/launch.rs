@@ -44,20 +44,25 @@ pub fn worker_command(
     command
 }
 
-/// Waits until `GET http://127.0.0.1:PORT/health` answers 200, for at most `within` and while
+/// Waits until `GET http://127.0.0.1:PORT/health` answers 200 (or `server_misconfigured`: a
+/// worker started with a bad setting on purpose is up), for at most `within` and while
 /// `running()` says the server has not exited; returns whether it answered.
 pub fn wait_healthy(port: u16, within: Duration, mut running: impl FnMut() -> bool) -> bool {
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(2)))
+            .http_status_as_error(false)
             .build(),
     );
     let url = format!("http://127.0.0.1:{port}/health");
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        // Any status but 2xx is an error by default.
-        if agent.get(&url).call().is_ok() {
-            return true;
+        if let Ok(mut answer) = agent.get(&url).call() {
+            let status = answer.status().as_u16();
+            let body = answer.body_mut().read_to_string().unwrap_or_default();
+            if status == 200 || (status == 500 && body.contains("\"server_misconfigured\"")) {
+                return true;
+            }
         }
         if !running() {
             return false;

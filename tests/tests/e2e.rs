@@ -1067,6 +1067,17 @@ async fn a_failing_room_fails_only_its_events_and_is_refused_in_band() {
 
 async fn a_bad_history_setting_is_named_not_retried() {
     let worker = Worker::start_with("misconfigured", &["--var", "HISTORY_MAX_EVENTS:lots"]);
+    // A health check tells it too, naming the setting.
+    let (status, health) = worker.request("GET", "/health").await;
+    assert_eq!(
+        (status, error_code(&health)),
+        (500, "server_misconfigured"),
+        "{health}"
+    );
+    assert!(
+        health.to_string().contains("HISTORY_MAX_EVENTS"),
+        "{health}"
+    );
     let body = json!({"user": "u", "name": "A"}).to_string();
     let (status, answer) = worker.post_signed("/publish", &body, &[]).await;
     assert_eq!(
