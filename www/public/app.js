@@ -52,6 +52,14 @@ let eventCount = 0;
 let countdown = null;
 let stopped = false;
 
+// A new link pasted into this tab (or a link to it followed here) changes only the fragment, which
+// loads nothing: reload, so that the page takes the new token (and room) as on a first visit and
+// removes it from the address bar again, instead of staying connected as the previous user.
+window.addEventListener("hashchange", () => {
+  const params = new URLSearchParams(location.hash.slice(1));
+  if (params.has("token") || params.has("room")) location.reload();
+});
+
 main().catch((error) => {
   console.error(error);
   showNotice("error", "Something went wrong", String(error?.message ?? error));

@@ -81,6 +81,32 @@ describe("the demo page", () => {
     await page.context().close();
   });
 
+  test("a new link pasted into the same tab: the page takes its token, as the new user", async () => {
+    const first = userId("first");
+    const second = userId("second");
+    const page = await h.openDemo(browser, shared.url, h.mintToken(first));
+    await waitLive(page);
+    assert.equal(await page.textContent("#user-chip-id"), first);
+
+    // Only the fragment changes (a same-document navigation, as when a link is pasted into the
+    // address bar of a tab already on the page): no load of its own.
+    await page.goto(`${shared.url}/#token=${h.mintToken(second)}`);
+    await page.waitForFunction(
+      (user) => document.getElementById("user-chip-id")?.textContent === user,
+      second,
+      { timeout: 15000 },
+    );
+    await waitLive(page);
+    assert.equal(await page.textContent("#fact-user"), `User ${second}`);
+    // The new token is taken out of the address bar too.
+    assert.equal(new URL(page.url()).hash, "");
+    // And the page is the new user's: their events arrive.
+    await h.publish(shared.url, second, "Message", { text: "For the second user" });
+    await waitHeadline(page, "For the second user");
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  });
+
   test("a signed Message sets the headline and a Background the page colour", async () => {
     const user = userId("demo");
     const page = await h.openDemo(browser, shared.url, h.mintToken(user, 86400));
