@@ -636,13 +636,10 @@ impl RoomObject {
                         if let Ok(subscriptions) = self.subscriptions() {
                             let _ = subscriptions.remove(&info.conn, &names);
                         }
-                        let _ = ws.send_with_str(subscriptions::unsubscribed(
+                        let _ = ws.send_with_str(subscriptions::join_failed(
                             topic.as_str(),
-                            failure.code,
-                            format!(
-                                "joining the topic failed: {}; subscribe again",
-                                failure.message
-                            ),
+                            &failure,
+                            "subscribe again",
                         ));
                     }
                 }),

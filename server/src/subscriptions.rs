@@ -13,6 +13,7 @@ use edgepush_protocol::ErrorCode;
 use edgepush_protocol::frames::{ErrorBody, ServerFrame, Subscription, Unsubscribed};
 use edgepush_protocol::topic::Topic;
 
+use crate::internal::RoomFailure;
 #[cfg(doc)]
 use crate::namespaces::Namespaces;
 use crate::namespaces::Refusal;
@@ -78,6 +79,21 @@ pub fn decide(
             }
         })
         .collect()
+}
+
+/// The `unsubscribed` frame for a join of `topic` that failed: `internal_error` whatever the
+/// topic answered (a client reads only the refusal codes a subscription may end with, and this one
+/// may succeed when it subscribes again, which `then` tells it to do), naming the cause.
+pub fn join_failed(topic: &str, failure: &RoomFailure, then: &str) -> String {
+    unsubscribed(
+        topic,
+        ErrorCode::InternalError,
+        format!(
+            "joining the topic failed ({}): {}; {then}",
+            failure.code.as_str(),
+            failure.message
+        ),
+    )
 }
 
 /// The `unsubscribed` frame for `topic`.
@@ -213,6 +229,20 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn a_failed_join_ends_the_subscription_with_a_code_subscriptions_may_end_with() {
+        let failure = RoomFailure::new(ErrorCode::ServerMisconfigured, "HISTORY_MAX_EVENTS: lots");
+        let frame: serde_json::Value =
+            serde_json::from_str(&join_failed("feed:all", &failure, "reconnect")).unwrap();
+        assert_eq!(frame["type"], "unsubscribed");
+        assert_eq!(frame["topic"], "feed:all");
+        assert_eq!(frame["error"]["code"], "internal_error");
+        assert_eq!(
+            frame["error"]["message"],
+            "joining the topic failed (server_misconfigured): HISTORY_MAX_EVENTS: lots; reconnect"
+        );
     }
 
     #[test]

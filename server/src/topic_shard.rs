@@ -168,10 +168,10 @@ impl TopicShard {
         };
         let joined = sockets::join_topic(&self.env, &pair.server, &self.joins, &conn, join).await;
         if let Err(failure) = joined {
-            let _ = pair.server.send_with_str(subscriptions::unsubscribed(
+            let _ = pair.server.send_with_str(subscriptions::join_failed(
                 &call.topic,
-                failure.code,
-                format!("joining the topic failed: {}; reconnect", failure.message),
+                &failure,
+                "reconnect",
             ));
             let code = CloseCode::InternalError;
             let _ = pair.server.close(Some(code.as_u16()), Some(code.reason()));
