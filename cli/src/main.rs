@@ -14,23 +14,34 @@
 //! edgepush presence --topic live:room
 //! edgepush subscribe --user 42 --topics feed:all,orders:#42
 //! edgepush unsubscribe --user 42 --topics feed:all --print-curl
-//! edgepush token --user 42 --subs feed:all
+//! edgepush token --user 42 --subs feed:all,dm:#7,42
 //! ```
+//!
+//! A list of topics is comma-separated, and a piece without ':' continues the user list of the
+//! topic before it: `feed:all,dm:#7,42` is `feed:all` and `dm:#7,42`. Exit status: 0 done, 1 an
+//! error (on stderr), 2 bad usage, 3 a batch only partly stored (`207`, the answer on stdout).
 
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use edgepush_protocol::codes::ErrorCode;
 use edgepush_protocol::publish::{IDEMPOTENCY_HEADER, Target, UserId, validate_event_name};
 use edgepush_protocol::signature::{SIGNATURE_HEADER, SignatureError, SigningKey};
-use edgepush_protocol::token::{Audience, Claims, SubscriptionClaims, TokenError, TokenKey};
+use edgepush_protocol::token::{
+    Audience, Claims, MAX_TOKEN_BYTES, SubscriptionClaims, TokenError, TokenKey,
+};
 use edgepush_protocol::topic::{Topic, TopicPattern};
 
 #[derive(Parser)]
 #[command(
     name = "edgepush",
     version,
-    about = "Mint edgepush connect and subscription tokens and send signed requests to a worker"
+    about = "Mint edgepush connect and subscription tokens and send signed requests to a worker",
+    after_help = "Exit status: 0 done; 1 an error, on stderr (invalid input, the server's refusal, \
+                  a redirect, no answer); 2 bad usage; 3 the server stored only part of a batch \
+                  (207): its answer, on stdout, gives each event's id or error; retry those with \
+                  an error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,13 +67,15 @@ enum Command {
         /// Issuer claim (`iss`), when the worker requires one.
         #[arg(long, env = "EDGEPUSH_JWT_ISSUER")]
         issuer: Option<String>,
-        /// Topics and patterns the connection may subscribe to, comma-separated
-        /// (`product:*,private:x`; `*` is one whole name segment).
-        #[arg(long, value_delimiter = ',')]
+        /// Topics and patterns the connection may subscribe to, comma-separated or repeated
+        /// (`product:*,private:x,dm:#7,42`; `*` is one whole name segment; a piece without ':'
+        /// continues the user list after '#').
+        #[arg(long)]
         topics: Vec<String>,
-        /// Topics the connection is subscribed to from the start, comma-separated
-        /// (`feed:all,orders:#42`; topics, not patterns).
-        #[arg(long, value_delimiter = ',')]
+        /// Topics the connection is subscribed to from the start, comma-separated or repeated
+        /// (`feed:all,orders:#42,dm:#7,42`; topics, not patterns; a piece without ':' continues
+        /// the user list after '#').
+        #[arg(long)]
         subs: Vec<String>,
     },
     /// Print a subscription token: lets a user subscribe to one topic until it expires.
@@ -176,8 +189,9 @@ struct SubscriptionChange {
     /// The user.
     #[arg(long)]
     user: String,
-    /// 1 to 1024 topics, comma-separated (`feed:all,orders:#42`; topics, not patterns).
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// 1 to 1024 topics, comma-separated or repeated (`feed:all,orders:#42,dm:#7,42`; topics,
+    /// not patterns; a piece without ':' continues the user list after '#').
+    #[arg(long, required = true)]
     topics: Vec<String>,
 }
 
@@ -200,6 +214,58 @@ enum CliError {
     Unreachable { url: String, reason: String },
     #[error("the server answered {status}: {body}")]
     Refused { status: u16, body: String },
+    /// A 3xx: never followed, since a redirected POST becomes a GET and the signature would go
+    /// to whatever the redirect names.
+    #[error("{}", redirect_message(*status, location.as_deref(), base.as_deref()))]
+    Redirected {
+        status: u16,
+        /// Where the server pointed, made absolute.
+        location: Option<String>,
+        /// The base URL that answers there, when the location is the same request under it.
+        base: Option<String>,
+    },
+    /// A 207: some events were stored, others not; `body` says which.
+    #[error(
+        "the server stored only part of the request (207): the events with an error in its \
+         answer, on stdout, were not stored; retry those"
+    )]
+    Partial { body: String },
+    /// A minted token the server would refuse for its size.
+    #[error(
+        "the token is {size} bytes, and the server refuses tokens over {MAX_TOKEN_BYTES} bytes \
+         ({}): grant fewer or shorter topics (a pattern such as product:* covers many)",
+        ErrorCode::TokenTooLarge
+    )]
+    TokenTooLarge { size: usize },
+}
+
+/// The exit status of a batch only partly stored (`207`); 1 is any other error, 2 bad usage.
+const EXIT_PARTIAL: u8 = 3;
+
+impl CliError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Partial { .. } => ExitCode::from(EXIT_PARTIAL),
+            _ => ExitCode::FAILURE,
+        }
+    }
+}
+
+fn redirect_message(status: u16, location: Option<&str>, base: Option<&str>) -> String {
+    match (location, base) {
+        (Some(location), Some(base)) => format!(
+            "the server redirected to {location} ({status}), and the request was not repeated \
+             there: use --url {base} (or EDGEPUSH_URL)"
+        ),
+        (Some(location), None) => format!(
+            "the server redirected to {location} ({status}), and the request was not repeated \
+             there: point --url (or EDGEPUSH_URL) at the worker itself"
+        ),
+        (None, _) => format!(
+            "the server answered {status}, a redirect without a Location: point --url (or \
+             EDGEPUSH_URL) at the worker itself"
+        ),
+    }
 }
 
 fn main() -> ExitCode {
@@ -209,8 +275,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
+            if let CliError::Partial { body } = &err {
+                println!("{body}");
+            }
             eprintln!("edgepush: {err}");
-            ExitCode::FAILURE
+            err.exit_code()
         }
     }
 }
@@ -233,16 +302,21 @@ fn run(cli: Cli) -> Result<String, CliError> {
             subs,
         } => {
             UserId::parse(user.as_str()).map_err(|p| invalid("--user", p))?;
+            let topics = topic_list(topics);
+            let subs = topic_list(subs);
             for topic in &topics {
                 TopicPattern::parse(topic).map_err(|e| {
                     invalid(
                         "--topics",
-                        format!("{topic:?} is not a topic or pattern: {e}"),
+                        format!(
+                            "{topic:?} is not a topic or pattern: {e}{}",
+                            list_hint(topic)
+                        ),
                     )
                 })?;
             }
             for topic in &subs {
-                parse_topic("--subs", topic)?;
+                parse_listed_topic("--subs", topic)?;
             }
             let claims = Claims {
                 aud: audience.map(Audience::One),
@@ -251,7 +325,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
                 subs,
                 ..Claims::new(user, now(), ttl)
             };
-            Ok(TokenKey::new(secret.as_bytes())?.mint(&claims))
+            accepted_size(TokenKey::new(secret.as_bytes())?.mint(&claims))
         }
         Command::SubscriptionToken {
             user,
@@ -274,7 +348,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
                 topic,
                 exp: now().saturating_add(ttl),
             };
-            Ok(TokenKey::new(secret.as_bytes())?.mint_subscription(&claims))
+            accepted_size(TokenKey::new(secret.as_bytes())?.mint_subscription(&claims))
         }
         Command::Publish {
             target,
@@ -364,6 +438,61 @@ fn parse_topic(field: &'static str, topic: &str) -> Result<Topic, CliError> {
     Topic::parse(topic).map_err(|e| invalid(field, format!("{topic:?} is not a topic: {e}")))
 }
 
+/// A topic from a list: as [`parse_topic`], with a hint on how the list was split.
+fn parse_listed_topic(field: &'static str, topic: &str) -> Result<Topic, CliError> {
+    Topic::parse(topic).map_err(|e| {
+        invalid(
+            field,
+            format!("{topic:?} is not a topic: {e}{}", list_hint(topic)),
+        )
+    })
+}
+
+/// For a list's piece without ':': how a list is split.
+fn list_hint(piece: &str) -> &'static str {
+    if piece.contains(':') {
+        ""
+    } else {
+        " (',' separates topics, and the user ids after '#' in one: dm:#7,42)"
+    }
+}
+
+/// The topics or patterns of a list flag: each value (the flag may be repeated) split at ','.
+/// Every topic has a ':', so a piece without one continues the user list of the topic before it
+/// (`feed:all,dm:#7,42` is `feed:all` and `dm:#7,42`); anywhere else it stays a piece of its own
+/// that the topic rules refuse.
+fn topic_list(values: Vec<String>) -> Vec<String> {
+    let mut topics: Vec<String> = Vec::new();
+    for value in values {
+        for piece in value.split(',') {
+            match topics.last_mut() {
+                Some(last) if !piece.contains(':') && lists_users(last) => {
+                    last.push(',');
+                    last.push_str(piece);
+                }
+                _ => topics.push(piece.to_owned()),
+            }
+        }
+    }
+    topics
+}
+
+/// Whether a topic (or a piece of a list) ends in a user list: its last ':' segment starts with
+/// '#'.
+fn lists_users(topic: &str) -> bool {
+    topic
+        .rsplit_once(':')
+        .is_some_and(|(_, last)| last.starts_with('#'))
+}
+
+/// `token` unless the server would refuse it for its size ([`MAX_TOKEN_BYTES`]).
+fn accepted_size(token: String) -> Result<String, CliError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(CliError::TokenTooLarge { size: token.len() });
+    }
+    Ok(token)
+}
+
 /// A query value as sent and signed: every byte but `A-Z a-z 0-9 - . _ ~` percent-encoded, so
 /// that `#`, `&`, `+` or `%` in a user id or a topic arrive as themselves.
 fn percent_encode(value: &str) -> String {
@@ -381,19 +510,20 @@ fn percent_encode(value: &str) -> String {
 impl SubscriptionChange {
     fn send(self, path: &str) -> Result<String, CliError> {
         UserId::parse(self.user.as_str()).map_err(|p| invalid("--user", p))?;
-        for topic in &self.topics {
-            parse_topic("--topics", topic)?;
+        let topics = topic_list(self.topics);
+        for topic in &topics {
+            parse_listed_topic("--topics", topic)?;
         }
-        if self.topics.len() > MAX_SUBSCRIBE_TOPICS {
+        if topics.len() > MAX_SUBSCRIBE_TOPICS {
             return Err(invalid(
                 "--topics",
                 format!(
                     "lists {} topics; one call takes at most {MAX_SUBSCRIBE_TOPICS}",
-                    self.topics.len()
+                    topics.len()
                 ),
             ));
         }
-        let body = serde_json::json!({"user": self.user, "topics": self.topics}).to_string();
+        let body = serde_json::json!({"user": self.user, "topics": topics}).to_string();
         self.target.send("POST", path, &body, None)
     }
 }
@@ -450,6 +580,8 @@ impl Server {
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
+                // A redirected POST becomes a GET, and the signature would go along: report it.
+                .max_redirects(0)
                 .build(),
         );
         let unreachable = |e: ureq::Error| CliError::Unreachable {
@@ -473,12 +605,47 @@ impl Server {
             request.send(body).map_err(unreachable)?
         };
         let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        if status >= 300 {
-            return Err(CliError::Refused { status, body: text });
+        if (300..400).contains(&status) {
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .map(|l| absolute(&url, l));
+            let base = location
+                .as_deref()
+                .and_then(|l| l.strip_suffix(target))
+                .filter(|base| base.contains("://"))
+                .map(String::from);
+            return Err(CliError::Redirected {
+                status,
+                location,
+                base,
+            });
         }
-        Ok(text)
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        match status {
+            207 => Err(CliError::Partial { body: text }),
+            300.. => Err(CliError::Refused { status, body: text }),
+            _ => Ok(text),
+        }
     }
+}
+
+/// A redirect's `Location` made absolute against the URL that answered it (a path keeps the
+/// scheme and host; other relative forms are left as they are).
+fn absolute(url: &str, location: &str) -> String {
+    if location.contains("://") || !location.starts_with('/') {
+        return location.to_owned();
+    }
+    if let Some(rest) = location.strip_prefix("//") {
+        let scheme = url.split_once("://").map_or("http", |(scheme, _)| scheme);
+        return format!("{scheme}://{rest}");
+    }
+    let origin_end = url
+        .split_once("://")
+        .and_then(|(scheme, rest)| rest.find('/').map(|at| scheme.len() + 3 + at))
+        .unwrap_or(url.len());
+    format!("{}{location}", &url[..origin_end])
 }
 
 #[cfg(test)]
@@ -721,34 +888,67 @@ mod tests {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let server = std::thread::spawn(move || {
             let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(stream);
-            let mut head = String::new();
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line == "\r\n" || line.is_empty() {
-                    break;
-                }
-                head.push_str(&line);
-            }
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let response = format!(
-                "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-            reader.get_mut().write_all(response.as_bytes()).unwrap();
-            (head, String::from_utf8(body).unwrap())
+            answer_request(stream, "202 Accepted", "", answer)
         });
         (url, server)
+    }
+
+    /// Answers requests in turn with `answers` (the status, extra header lines each ending in
+    /// CRLF where `{url}` stands for the server's URL, the body), sending each request's head and
+    /// body to the receiver once answered. Requests past the last answer are never accepted.
+    fn serve(
+        answers: Vec<(&'static str, &'static str, &'static str)>,
+    ) -> (String, std::sync::mpsc::Receiver<(String, String)>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (sender, requests) = std::sync::mpsc::channel();
+        let base = url.clone();
+        std::thread::spawn(move || {
+            for (status, headers, answer) in answers {
+                let (stream, _) = listener.accept().unwrap();
+                let headers = headers.replace("{url}", &base);
+                let request = answer_request(stream, status, &headers, answer);
+                if sender.send(request).is_err() {
+                    return;
+                }
+            }
+        });
+        (url, requests)
+    }
+
+    /// Reads one request from `stream`, answers it, and returns its head and body.
+    fn answer_request(
+        stream: std::net::TcpStream,
+        status: &str,
+        headers: &str,
+        answer: &str,
+    ) -> (String, String) {
+        let mut reader = BufReader::new(stream);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let length = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())?
+            })
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let response = format!(
+            "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+            answer.len()
+        );
+        reader.get_mut().write_all(response.as_bytes()).unwrap();
+        (head, String::from_utf8(body).unwrap())
     }
 
     #[test]
@@ -966,5 +1166,223 @@ mod tests {
             "token", "--user", "42", "--secret", SECRET, "--subs", "feed:*",
         ]));
         assert_eq!(field, "--subs");
+    }
+
+    #[test]
+    fn topic_lists_keep_topics_shared_by_several_users_whole() {
+        let token = run_args(&[
+            "token",
+            "--user",
+            "42",
+            "--secret",
+            SECRET,
+            "--topics",
+            "dm:#7,42,product:*,orders:#42",
+            "--subs",
+            "feed:all,dm:#7,42,9",
+            "--subs",
+            "dm:#1,42",
+        ])
+        .unwrap();
+        let claims = TokenKey::new(SECRET.as_bytes())
+            .unwrap()
+            .verify(&token, now())
+            .unwrap();
+        assert_eq!(claims.topics, ["dm:#7,42", "product:*", "orders:#42"]);
+        assert_eq!(claims.subs, ["feed:all", "dm:#7,42,9", "dm:#1,42"]);
+
+        for command in ["subscribe", "unsubscribe"] {
+            let curl = run_args(&server_args(
+                command,
+                "http://127.0.0.1:8787",
+                &[
+                    "--user",
+                    "42",
+                    "--topics",
+                    "dm:#7,42,feed:all",
+                    "--print-curl",
+                ],
+            ))
+            .unwrap();
+            let (body, _) = curl_parts(&curl);
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+                serde_json::json!({"user": "42", "topics": ["dm:#7,42", "feed:all"]}),
+                "{command}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_piece_without_a_colon_continues_only_a_user_list() {
+        let url = "http://192.0.2.1:9";
+        for (topics, piece) in [("feed:all,42", "42"), ("42,dm:#7", "42")] {
+            let (field, message) = refusal(run_args(&server_args(
+                "subscribe",
+                url,
+                &["--user", "42", "--topics", topics],
+            )));
+            assert_eq!(field, "--topics", "{topics}");
+            assert!(
+                message.starts_with(&format!("{piece:?} is not a topic")),
+                "{topics}: {message}"
+            );
+        }
+        // An empty id in a user list is still refused, by the topic rules.
+        let (field, message) = refusal(run_args(&server_args(
+            "subscribe",
+            url,
+            &["--user", "42", "--topics", "dm:#7,"],
+        )));
+        assert_eq!(field, "--topics");
+        assert!(message.contains("'#' starts the last segment"), "{message}");
+    }
+
+    /// The size a refusal names: the number before " bytes".
+    fn refused_size(message: &str) -> usize {
+        let before = message
+            .split(" bytes")
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .unwrap_or_else(|| panic!("{message}"));
+        before
+            .parse()
+            .unwrap_or_else(|_| panic!("no size in {message}"))
+    }
+
+    #[test]
+    fn tokens_the_server_would_refuse_for_their_size_are_not_minted() {
+        let topics = |count: usize| {
+            (0..count)
+                .map(|i| format!("product:{i:010}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mint = |flag: &'static str, count: usize| {
+            let list = topics(count);
+            run(cli(&["token", "--user", "42", "--secret", SECRET, flag, &list]).unwrap())
+        };
+        for flag in ["--topics", "--subs"] {
+            let message = mint(flag, 200).unwrap_err().to_string();
+            assert!(message.contains("4096"), "{message}");
+            assert!(message.contains("token_too_large"), "{message}");
+            assert!(refused_size(&message) > 4096, "{message}");
+
+            // The largest list that fits is minted, and the server's check accepts it.
+            let fits = (1..200)
+                .rev()
+                .find(|&count| mint(flag, count).is_ok())
+                .unwrap();
+            let token = mint(flag, fits).unwrap();
+            assert!(
+                token.len() <= 4096 && token.len() > 4096 - 40,
+                "{}",
+                token.len()
+            );
+            TokenKey::new(SECRET.as_bytes())
+                .unwrap()
+                .verify(&token, now())
+                .unwrap();
+            let message = mint(flag, fits + 1).unwrap_err().to_string();
+            assert!(refused_size(&message) > 4096, "{message}");
+        }
+    }
+
+    #[test]
+    fn a_redirect_is_reported_and_not_followed() {
+        let (url, requests) = serve(vec![
+            (
+                "301 Moved Permanently",
+                "Location: {url}/v2/publish\r\n",
+                "",
+            ),
+            (
+                "405 Method Not Allowed",
+                "",
+                r#"{"error":{"code":"method_not_allowed"}}"#,
+            ),
+        ]);
+
+        let message = run_args(&publish_args(&url, &["--user", "42", "--name", "X"]))
+            .unwrap_err()
+            .to_string();
+
+        assert!(
+            message.contains(&format!("redirected to {url}/v2/publish")),
+            "{message}"
+        );
+        assert!(message.contains(&format!("--url {url}/v2")), "{message}");
+        let (head, _) = requests
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        assert!(head.starts_with("POST /publish HTTP/1.1\r\n"), "{head}");
+        assert!(
+            requests.try_recv().is_err(),
+            "the redirect was followed: the signature went to its target"
+        );
+    }
+
+    #[test]
+    fn a_partly_stored_batch_is_an_error_that_keeps_the_answer() {
+        let answer = r#"{"events":[{"user":"42","id":19,"sockets":2},{"user":"7","error":{"code":"internal_error","message":"the room failed"}}]}"#;
+        let (url, requests) = serve(vec![("207 Multi-Status", "", answer)]);
+
+        let message = run_args(&publish_args(
+            &url,
+            &[
+                "--body",
+                r#"{"events":[{"user":"42","name":"A"},{"user":"7","name":"A"}]}"#,
+            ],
+        ))
+        .unwrap_err()
+        .to_string();
+
+        assert!(message.contains("207"), "{message}");
+        requests.recv().unwrap();
+    }
+
+    #[test]
+    fn a_partly_stored_batch_keeps_the_answer_and_its_own_exit_status() {
+        let answer = r#"{"events":[{"user":"42","id":19,"sockets":2},{"user":"7","error":{"code":"internal_error","message":"the room failed"}}]}"#;
+        let (url, _requests) = serve(vec![("207 Multi-Status", "", answer)]);
+
+        let err = run_args(&publish_args(&url, &["--user", "42", "--name", "A"])).unwrap_err();
+
+        assert_eq!(err.exit_code(), ExitCode::from(EXIT_PARTIAL));
+        assert_ne!(EXIT_PARTIAL, 1);
+        match err {
+            CliError::Partial { body } => assert_eq!(body, answer),
+            other => panic!("expected a partial answer, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_relative_redirect_of_a_get_names_the_url_to_use() {
+        let (url, requests) = serve(vec![(
+            "308 Permanent Redirect",
+            "Location: /edge/presence?user=42\r\n",
+            "",
+        )]);
+
+        let message = run_args(&server_args("presence", &url, &["--user", "42"]))
+            .unwrap_err()
+            .to_string();
+
+        assert!(
+            message.contains(&format!("redirected to {url}/edge/presence?user=42 (308)")),
+            "{message}"
+        );
+        assert!(message.contains(&format!("--url {url}/edge ")), "{message}");
+        requests.recv().unwrap();
+
+        let (url, _requests) = serve(vec![("302 Found", "Location: /login\r\n", "")]);
+        let message = run_args(&server_args("presence", &url, &["--user", "42"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains(&format!("redirected to {url}/login (302)"))
+                && message.contains("point --url (or EDGEPUSH_URL) at the worker itself"),
+            "{message}"
+        );
     }
 }
