@@ -37,13 +37,22 @@ pub struct Claims {
     /// The user id. An integer `sub` is accepted and read as its decimal string.
     #[serde(deserialize_with = "string_or_integer")]
     pub sub: String,
-    /// Expiry, in seconds since the Unix epoch.
+    /// Expiry, in seconds since the Unix epoch (a fraction is read down to the second).
+    #[serde(deserialize_with = "whole_seconds")]
     pub exp: i64,
     /// Not valid before, in seconds since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some_whole_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub nbf: Option<i64>,
     /// Issued at, in seconds since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some_whole_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub iat: Option<i64>,
     /// The audience.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,7 +81,8 @@ pub struct SubscriptionClaims {
     pub sub: String,
     /// The one topic it grants.
     pub topic: String,
-    /// Expiry, in seconds since the Unix epoch.
+    /// Expiry, in seconds since the Unix epoch (a fraction is read down to the second).
+    #[serde(deserialize_with = "whole_seconds")]
     pub exp: i64,
 }
 
@@ -97,6 +107,34 @@ impl Claims {
 #[cfg(feature = "std")]
 fn string_or_integer<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Error> {
     IdText::deserialize(de).map(String::from)
+}
+
+/// A JWT time (RFC 7519's NumericDate: seconds since the Unix epoch, which may have a fraction)
+/// read down to the whole second; `None` for anything else (a string, a number out of range).
+#[cfg(feature = "std")]
+pub fn numeric_date(value: &serde_json::Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|seconds| seconds.abs() < 1e15)
+            .map(|seconds| seconds.floor() as i64)
+    })
+}
+
+#[cfg(feature = "std")]
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(de: D) -> Result<i64, D::Error> {
+    numeric_date(&serde_json::Value::deserialize(de)?)
+        .ok_or_else(|| serde::de::Error::custom("not a NumericDate"))
+}
+
+#[cfg(feature = "std")]
+fn some_whole_seconds<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<i64>, D::Error> {
+    match serde_json::Value::deserialize(de)? {
+        serde_json::Value::Null => Ok(None),
+        value => numeric_date(&value)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("not a NumericDate")),
+    }
 }
 
 /// A JWT `aud` claim: one string or a list of strings.
@@ -391,10 +429,10 @@ impl TokenKey {
         }
         match claims.get("exp") {
             None => Ok(claims),
-            Some(exp) => match exp.as_i64() {
+            Some(exp) => match numeric_date(exp) {
                 Some(exp) if now >= exp => Err(TokenError::Expired { exp, now }),
                 Some(_) => Ok(claims),
-                None => Err(TokenError::Malformed("exp is not a whole number")),
+                None => Err(TokenError::Malformed("exp is not a number of seconds")),
             },
         }
     }
@@ -632,6 +670,46 @@ mod tests {
             key().verify(&key().mint(&future_iat), NOW),
             Err(TokenError::NotYetValid { .. })
         ));
+    }
+
+    #[test]
+    fn jwt_times_may_have_a_fraction_read_down_to_the_second() {
+        // RFC 7519's NumericDate, e.g. `Date.now() / 1000 + 3600` in a hand-written backend.
+        let body = format!(
+            r#"{{"sub":"42","exp":{}.75,"iat":{NOW}.5,"nbf":null}}"#,
+            NOW + 3600
+        );
+        let token = forge(r#"{"alg":"HS256"}"#, &body, SECRET);
+        let claims = key().verify(&token, NOW).unwrap();
+        assert_eq!(
+            (claims.exp, claims.iat, claims.nbf),
+            (NOW + 3600, Some(NOW), None)
+        );
+        assert!(matches!(
+            key().verify(&token, NOW + 3600),
+            Err(TokenError::Expired { .. })
+        ));
+        let any = forge(
+            r#"{"alg":"HS256"}"#,
+            &format!(r#"{{"exp":{NOW}.9}}"#),
+            SECRET,
+        );
+        assert!(matches!(
+            key().verify_any(&any, NOW),
+            Err(TokenError::Expired { .. })
+        ));
+        assert!(key().verify_any(&any, NOW - 1).is_ok());
+        for bad in [r#""1700003600""#, "1e300", "true"] {
+            let token = forge(
+                r#"{"alg":"HS256"}"#,
+                &format!(r#"{{"sub":"42","exp":{bad}}}"#),
+                SECRET,
+            );
+            assert!(
+                matches!(key().verify(&token, NOW), Err(TokenError::Malformed(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

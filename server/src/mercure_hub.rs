@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use edgepush_protocol::ErrorCode;
 use edgepush_protocol::publish::{IdempotencyKey, NewEvent, Target};
+use edgepush_protocol::token::numeric_date;
 use edgepush_protocol::topic::Topic;
 use futures_util::future::{Either, join_all, select, try_join_all};
 use futures_util::stream::{StreamExt, select_all};
@@ -264,7 +265,7 @@ pub async fn subscribe(
     let exp = claims
         .as_ref()
         .and_then(|c| c.get("exp"))
-        .and_then(serde_json::Value::as_i64)
+        .and_then(numeric_date)
         .unwrap_or(i64::MAX);
     let lifetime_s = (hub.max_connection_s as i64)
         .min(exp.saturating_sub(now))
