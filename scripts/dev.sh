@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # README command 1: runs edgepush locally with the demo at http://127.0.0.1:8787/.
-# Installs what is missing, creates local dev secrets in .dev.vars on first run, builds, prints a
+# Installs what is missing for building and running (`scripts/setup.sh --dev`: no browser, PHP or
+# Pushpin), creates local dev secrets in .dev.vars on first run, builds, prints a
 # ready-to-use token, demo link and signed publish commands, then runs `wrangler dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --dev
 source scripts/env.sh
 
 if [ ! -f .dev.vars ]; then
@@ -38,8 +39,12 @@ bash scripts/build-worker.sh
 bash scripts/build-sdk.sh
 bash www/build.sh
 
-cli=target/release/edgepush
-token=$($cli token --user 42 --ttl 86400)
+# The CLI's build, wherever cargo puts it (CARGO_TARGET_DIR, build.target-dir), shown relative to
+# the repo when it is inside.
+target_dir=$(cargo metadata --format-version 1 --no-deps | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0)).target_directory)')
+cli="$target_dir/release/edgepush"
+cli=${cli#"$root/"}
+token=$("$cli" token --user 42 --ttl 86400)
 cat <<EOF2
 
   edgepush is starting on $EDGEPUSH_URL
@@ -52,16 +57,18 @@ cat <<EOF2
 
   Send a message / change the colour (signed with the dev key from .dev.vars, just now:
   a signature is accepted for 5 minutes, so re-sign with the CLI below after that):
-    $($cli publish --user 42 --name Message --payload '{"text":"Hello from the backend"}' --print-curl)
-    $($cli publish --user 42 --name Background --payload '{"color":"#2b6cb0"}' --print-curl)
+    $("$cli" publish --user 42 --name Message --payload '{"text":"Hello from the backend"}' --print-curl)
+    $("$cli" publish --user 42 --name Background --payload '{"color":"#2b6cb0"}' --print-curl)
 
   Post to the topic feed every open demo page reads (feed:demo):
-    $($cli publish --topic feed:demo --name Posted --payload '{"title":"Hello, everyone"}' --print-curl)
+    $("$cli" publish --topic feed:demo --name Posted --payload '{"title":"Hello, everyone"}' --print-curl)
 
   Or, with the environment of this script:
     EDGEPUSH_KEY_ID=$EDGEPUSH_KEY_ID EDGEPUSH_PUBLISH_SECRET=… $cli publish --user 42 --name Message --payload '{"text":"hi"}'
     source www/demo-env.sh && php php/examples/send_message.php 42 "Hello" && php php/examples/set_color.php 42 red
 
 EOF2
-export EDGEPUSH_SKIP_BUILD=1
+# wrangler runs scripts/build-worker.sh at start and on every change under server/src and
+# protocol/src: it skips the build only while nothing changed since the one just above.
+export EDGEPUSH_SKIP_BUILD=unchanged
 exec wrangler dev --ip 127.0.0.1 --port 8787 --show-interactive-dev-session=false
