@@ -43,12 +43,20 @@ step "build demo page" bash www/build.sh
 step "build CLI" cargo build --quiet --release -p edgepush-cli
 step "end-to-end (Rust clients)" cargo test --quiet -p edgepush-e2e --test e2e
 
-# One shared worker for the suites in other languages (scripts/shared-worker.sh).
+# One shared worker for the suites in other languages (scripts/shared-worker.sh), on
+# EDGEPUSH_SHARED_PORT, and the port of the webhook receiver the PHP integration suite runs (the
+# shared worker posts there), EDGEPUSH_WEBHOOK_PORT: free ports unless set, so that runs of other
+# checkouts on this machine do not meet. A start refused (a port taken) or failed fails the run.
+free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
+export EDGEPUSH_SHARED_PORT=${EDGEPUSH_SHARED_PORT:-$(free_port)}
+if [ -z "${EDGEPUSH_WEBHOOK_PORT:-}" ]; then
+  EDGEPUSH_WEBHOOK_PORT=$(free_port)
+  while [ "$EDGEPUSH_WEBHOOK_PORT" = "$EDGEPUSH_SHARED_PORT" ]; do EDGEPUSH_WEBHOOK_PORT=$(free_port); done
+fi
+export EDGEPUSH_WEBHOOK_PORT
 trap 'bash scripts/shared-worker.sh stop' EXIT
-# The port of the webhook receiver the PHP integration suite runs; the shared worker posts there.
-export EDGEPUSH_WEBHOOK_PORT=8791
-bash scripts/shared-worker.sh start || echo "the shared worker did not start" >&2
-export EDGEPUSH_URL="http://127.0.0.1:${EDGEPUSH_SHARED_PORT:-8790}"
+step "start the shared worker (port $EDGEPUSH_SHARED_PORT)" bash scripts/shared-worker.sh start
+export EDGEPUSH_URL="http://127.0.0.1:$EDGEPUSH_SHARED_PORT"
 export EDGEPUSH_TEST_URL=$EDGEPUSH_URL
 export EDGEPUSH_RESTART_CMD="bash scripts/shared-worker.sh restart"
 
@@ -58,6 +66,7 @@ step "SDK in headless Chromium" bash scripts/test-sdk-browser.sh
 step "SDK npm tarball in a Vite app, /sdk/ over CORS (headless Chromium)" node --test client-sdk/tests/js/bundler.test.mjs
 step "SDK React hooks and Stimulus controller (Symfony app) in Vite apps (headless Chromium)" node --test client-sdk/tests/js/frameworks.test.mjs
 step "demo page in headless Chromium" node --test www/tests/demo.test.mjs
+step "scripts: setup's Debian packages, the worker build's skip, the shared worker's port, www/demo-env.sh in bash and zsh" node --test scripts/tests/scripts.test.mjs www/tests/demo-env.test.mjs
 step "Mercure in headless Chromium" node --test tests/js/mercure.test.mjs tests/js/mercure-app.test.mjs
 [ -f bench/Cargo.toml ] && step "benchmark smoke run" bash scripts/bench.sh --smoke
 
