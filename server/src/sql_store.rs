@@ -680,35 +680,94 @@ impl<S: Sql> TopicSockets<S> {
     }
 }
 
-const TEMPLATES_SCHEMA: &str =
-    "CREATE TABLE IF NOT EXISTS templates (selector TEXT PRIMARY KEY) WITHOUT ROWID";
-const INSERT_TEMPLATE: &str = "INSERT OR IGNORE INTO templates (selector) VALUES (?1)";
-const SELECT_TEMPLATES: &str = "SELECT selector FROM templates ORDER BY selector";
+const TEMPLATES_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS mercure_templates \
+     (selector TEXT PRIMARY KEY, seen INTEGER NOT NULL) WITHOUT ROWID";
+/// The registry of versions before 2026-12-02 (selectors without a time), adopted as seen now.
+const ADOPT_TEMPLATES: &str =
+    "INSERT OR IGNORE INTO mercure_templates (selector, seen) SELECT selector, ?1 FROM templates";
+const DROP_OLD_TEMPLATES: &str = "DROP TABLE templates";
+const SELECT_LIVE_TEMPLATES: &str =
+    "SELECT selector, seen FROM mercure_templates WHERE seen >= ?1 ORDER BY selector";
+const SEE_TEMPLATE: &str = "INSERT INTO mercure_templates (selector, seen) VALUES (?1, ?2) \
+     ON CONFLICT (selector) DO UPDATE SET seen = excluded.seen";
+const FORGET_TEMPLATES: &str = "DELETE FROM mercure_templates WHERE seen < ?1";
 
-/// The Mercure template selectors subscribed so far (kept by one object).
+/// The Mercure template selectors subscribed to lately (kept by one object), each with when a
+/// subscription last named it: a selector nobody subscribed to for `keep_ms` is forgotten.
 #[derive(Debug)]
 pub struct Templates<S> {
     sql: S,
 }
 
 impl<S: Sql> Templates<S> {
-    /// Opens the table, creating it if it is missing.
-    pub fn open(sql: S) -> Result<Self, StoreError> {
-        sql.write(TEMPLATES_SCHEMA, &[])?;
+    /// Opens the table, creating it if it is missing (and adopting an older version's registry).
+    pub fn open(sql: S, now: u64) -> Result<Self, StoreError> {
+        if sql
+            .run(TABLE_EXISTS, &[text("mercure_templates")])?
+            .is_empty()
+        {
+            let old = !sql.run(TABLE_EXISTS, &[text("templates")])?.is_empty();
+            sql.atomically(&mut || {
+                sql.write(TEMPLATES_SCHEMA, &[])?;
+                if old {
+                    sql.write(ADOPT_TEMPLATES, &[int(now)])?;
+                    sql.write(DROP_OLD_TEMPLATES, &[])?;
+                }
+                Ok(())
+            })?;
+        }
         Ok(Self { sql })
     }
 
-    /// Adds a selector (no-op for a known one).
-    pub fn add(&self, selector: &str) -> Result<(), StoreError> {
-        self.sql.write(INSERT_TEMPLATE, &[text(selector)])
+    /// The selectors subscribed to within `keep_ms` before `now` (a read only: a publish asks).
+    pub fn live(&self, now: u64, keep_ms: u64) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .seen_since(now.saturating_sub(keep_ms))?
+            .into_iter()
+            .map(|(selector, _)| selector)
+            .collect())
     }
 
-    /// Every selector.
-    pub fn all(&self) -> Result<Vec<String>, StoreError> {
+    /// A subscription names `selector` at `now`: its time is moved on (written at most once per
+    /// half of `keep_ms`, at most hourly: many subscribers of one template make few writes), or
+    /// it is added unless `max` live selectors are kept already (`None`: full). Returns every
+    /// live selector.
+    pub fn see(
+        &self,
+        selector: &str,
+        now: u64,
+        keep_ms: u64,
+        max: usize,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let since = now.saturating_sub(keep_ms);
+        let mut live = self.seen_since(since)?;
+        match live.iter().find(|(known, _)| known == selector) {
+            Some((_, seen)) => {
+                if now.saturating_sub(*seen) >= (keep_ms / 2).min(3_600_000) {
+                    self.sql.write(SEE_TEMPLATE, &[text(selector), int(now)])?;
+                }
+            }
+            None if live.len() >= max => return Ok(None),
+            None => {
+                self.sql.write(FORGET_TEMPLATES, &[int(since)])?;
+                self.sql.write(SEE_TEMPLATE, &[text(selector), int(now)])?;
+                live.push((selector.to_owned(), now));
+                live.sort();
+            }
+        }
+        Ok(Some(
+            live.into_iter().map(|(selector, _)| selector).collect(),
+        ))
+    }
+
+    fn seen_since(&self, since: u64) -> Result<Vec<(String, u64)>, StoreError> {
         self.sql
-            .run(SELECT_TEMPLATES, &[])?
+            .run(SELECT_LIVE_TEMPLATES, &[int(since)])?
             .into_iter()
-            .map(|row| columns::<1>(row).and_then(|[selector]| read_text(selector)))
+            .map(|row| {
+                columns::<2>(row)
+                    .and_then(|[selector, seen]| Ok((read_text(selector)?, read_u64(&seen)?)))
+            })
             .collect()
     }
 }

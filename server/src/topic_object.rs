@@ -237,27 +237,45 @@ impl TopicObject {
     }
 
     /// The Mercure templates registry (only the object named
-    /// [`crate::mercure::TEMPLATES_OBJECT`] is asked): every selector, after adding `add`.
-    /// At most [`MAX_TEMPLATES`] are kept: every publish matches each of them.
+    /// [`crate::mercure::TEMPLATES_OBJECT`] is asked): every selector subscribed to lately,
+    /// after noting `add` if given. At most [`MAX_TEMPLATES`] are kept (every publish matches
+    /// each of them); one nobody subscribed to for [`Self::templates_kept_ms`] is forgotten.
     fn templates(&self, add: Option<&str>) -> Outcome<TemplatesAnswer> {
-        let templates = Templates::open(DurableSql::of(&self.state)?)?;
-        let mut all = templates.all()?;
-        if let Some(selector) = add
-            && !all.iter().any(|known| known == selector)
-        {
-            if all.len() >= MAX_TEMPLATES {
-                return Err(RoomFailure::new(
-                    ErrorCode::TooManySubscriptions,
-                    format!(
-                        "the hub keeps {MAX_TEMPLATES} template selectors, the most it matches \
-                         every update against: subscribe to topics, or to a template already in use"
-                    ),
-                ));
-            }
-            templates.add(selector)?;
-            all.push(selector.to_owned());
-        }
-        Ok(TemplatesAnswer { templates: all })
+        let now = now_ms();
+        let keep_ms = self.templates_kept_ms()?;
+        let templates = Templates::open(DurableSql::of(&self.state)?, now)?;
+        let templates = match add {
+            None => templates.live(now, keep_ms)?,
+            Some(selector) => templates
+                .see(selector, now, keep_ms, MAX_TEMPLATES)?
+                .ok_or_else(|| {
+                    RoomFailure::new(
+                        ErrorCode::TooManySubscriptions,
+                        format!(
+                            "the hub keeps {MAX_TEMPLATES} template selectors, the most it \
+                             matches every update against: subscribe to topics, or to a template \
+                             already in use"
+                        ),
+                    )
+                })?,
+        };
+        Ok(TemplatesAnswer { templates })
+    }
+
+    /// How long a template selector nobody subscribes to is kept: the history a template's
+    /// topic keeps (a subscriber that comes back within it resumes what it missed), and at least
+    /// two of a subscription's longest lives (an open subscription names it again each time its
+    /// `EventSource` reconnects).
+    fn templates_kept_ms(&self) -> Outcome<u64> {
+        let topic =
+            mercure::template_topic("*").map_err(|err| RoomFailure::new(err.code, err.message))?;
+        let (settings, options) = self.options(topic.as_str())?;
+        let history = options.history(settings.room.history).max_age_ms;
+        let lifetime = settings
+            .mercure
+            .as_ref()
+            .map_or(0, |hub| hub.max_connection_s.saturating_mul(2_000));
+        Ok(history.max(lifetime))
     }
 
     /// Who is there.

@@ -547,16 +547,77 @@ fn topic_sockets_are_remembered_per_shard_until_their_latest_expiry() {
 }
 
 #[test]
-fn templates_are_a_set_that_survives_reopening() {
+fn templates_are_kept_while_subscriptions_name_them() {
+    const KEEP: u64 = 86_400_000;
     let sql = Native::new();
-    let templates = Templates::open(sql.clone()).unwrap();
-    templates.add("https://x/{id}").unwrap();
-    templates.add("*").unwrap();
-    templates.add("https://x/{id}").unwrap();
+    let templates = Templates::open(sql.clone(), 0).unwrap();
+    let see = |selector: &str, now: u64| templates.see(selector, now, KEEP, 3).unwrap();
+    assert_eq!(see("https://x/{id}", 1_000).unwrap(), ["https://x/{id}"]);
+    assert_eq!(see("*", 2_000).unwrap(), ["*", "https://x/{id}"]);
     assert_eq!(
-        Templates::open(sql).unwrap().all().unwrap(),
+        see("https://x/{id}", 3_000).unwrap(),
         ["*", "https://x/{id}"]
     );
+    let reopened = Templates::open(sql.clone(), 4_000).unwrap();
+    assert_eq!(reopened.live(4_000, KEEP).unwrap(), ["*", "https://x/{id}"]);
+    // A selector named again after half an hour is not written again; after an hour it is.
+    let seen = |selector: &str| {
+        sql.run(
+            "SELECT seen FROM mercure_templates WHERE selector = ?1",
+            &[text(selector)],
+        )
+        .unwrap()[0][0]
+            .clone()
+    };
+    see("*", 1_800_000);
+    assert_eq!(seen("*"), SqlValue::Integer(2_000));
+    see("*", 3_602_000);
+    assert_eq!(seen("*"), SqlValue::Integer(3_602_000));
+    // Full: the fourth live selector is refused; once one expires it takes its place.
+    see("https://y/{id}", 3_700_000);
+    assert_eq!(see("https://z/{id}", 3_700_000), None);
+    let later = 1_000 + KEEP + 1;
+    assert_eq!(
+        reopened.live(later, KEEP).unwrap(),
+        ["*", "https://y/{id}"],
+        "https://x/{{id}} was last named a day ago"
+    );
+    assert_eq!(
+        see("https://z/{id}", later).unwrap(),
+        ["*", "https://y/{id}", "https://z/{id}"]
+    );
+    assert_eq!(
+        sql.run("SELECT count(*) FROM mercure_templates", &[])
+            .unwrap()[0][0],
+        SqlValue::Integer(3),
+        "the expired selector was deleted when one was added"
+    );
+}
+
+#[test]
+fn an_older_registry_is_adopted_as_seen_when_first_opened() {
+    let sql = Native::new();
+    sql.write(
+        "CREATE TABLE templates (selector TEXT PRIMARY KEY) WITHOUT ROWID",
+        &[],
+    )
+    .unwrap();
+    sql.write(
+        "INSERT INTO templates VALUES ('*'), ('https://x/{id}')",
+        &[],
+    )
+    .unwrap();
+    let templates = Templates::open(sql.clone(), 5_000).unwrap();
+    assert_eq!(
+        templates.live(5_000, 1_000).unwrap(),
+        ["*", "https://x/{id}"]
+    );
+    assert!(
+        sql.run(TABLE_EXISTS, &[text("templates")])
+            .unwrap()
+            .is_empty()
+    );
+    Templates::open(sql, 9_000).unwrap();
 }
 
 #[test]
