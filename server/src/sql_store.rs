@@ -729,7 +729,7 @@ impl<S: Sql> Templates<S> {
     }
 
     /// A subscription names `selector` at `now`: its time is moved on (written at most once per
-    /// half of `keep_ms`, at most hourly: many subscribers of one template make few writes), or
+    /// quarter of `keep_ms`, at most hourly: many subscribers of one template make few writes), or
     /// it is added unless `max` live selectors are kept already (`None`: full). Returns every
     /// live selector.
     pub fn see(
@@ -743,7 +743,7 @@ impl<S: Sql> Templates<S> {
         let mut live = self.seen_since(since)?;
         match live.iter().find(|(known, _)| known == selector) {
             Some((_, seen)) => {
-                if now.saturating_sub(*seen) >= (keep_ms / 2).min(3_600_000) {
+                if now.saturating_sub(*seen) >= (keep_ms / 4).min(3_600_000) {
                     self.sql.write(SEE_TEMPLATE, &[text(selector), int(now)])?;
                 }
             }
