@@ -289,12 +289,13 @@ impl<S: Sql> EventStore for SqlStore<S> {
     }
 }
 
-const MEMBERS_SCHEMA: [&str; 5] = [
+const MEMBERS_SCHEMA: [&str; 6] = [
     "CREATE TABLE IF NOT EXISTS members (member TEXT PRIMARY KEY, sockets INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS notices (one INTEGER PRIMARY KEY CHECK (one = 1), topic TEXT NOT NULL, occupancy_sent INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS presence_changes (seq INTEGER PRIMARY KEY, user TEXT NOT NULL, present INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS webhook_queue (seq INTEGER PRIMARY KEY, event TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS webhook_state (one INTEGER PRIMARY KEY CHECK (one = 1), occupied INTEGER NOT NULL, attempts INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS webhook_retry (one INTEGER PRIMARY KEY CHECK (one = 1), at INTEGER NOT NULL)",
 ];
 const SELECT_MEMBERS: &str = "SELECT member, sockets FROM members";
 const SELECT_MEMBER: &str = "SELECT sockets FROM members WHERE member = ?1";
@@ -309,8 +310,11 @@ const DELETE_PRESENCE_CHANGES: &str = "DELETE FROM presence_changes";
 const INSERT_WEBHOOK: &str = "INSERT INTO webhook_queue (event) VALUES (?1)";
 const SELECT_WEBHOOKS: &str = "SELECT seq, event FROM webhook_queue ORDER BY seq LIMIT ?1";
 const DELETE_WEBHOOKS: &str = "DELETE FROM webhook_queue WHERE seq <= ?1";
-const SELECT_WEBHOOK_STATE: &str = "SELECT occupied, attempts FROM webhook_state WHERE one = 1";
+const TRIM_WEBHOOKS: &str =
+    "DELETE FROM webhook_queue WHERE seq <= (SELECT max(seq) FROM webhook_queue) - ?1";
+const SELECT_WEBHOOK_STATE: &str = "SELECT s.occupied, s.attempts, coalesce(r.at, 0) FROM webhook_state s LEFT JOIN webhook_retry r ON r.one = 1 WHERE s.one = 1";
 const UPSERT_WEBHOOK_STATE: &str = "INSERT INTO webhook_state (one, occupied, attempts) VALUES (1, ?1, ?2) ON CONFLICT(one) DO UPDATE SET occupied = excluded.occupied, attempts = excluded.attempts";
+const UPSERT_WEBHOOK_RETRY: &str = "INSERT INTO webhook_retry (one, at) VALUES (1, ?1) ON CONFLICT(one) DO UPDATE SET at = excluded.at";
 
 /// A topic's members — whom it relays its events to (users' rooms, its shards), each with the
 /// number of its sockets subscribed — and what the topic still owes them: presence changes not
@@ -327,14 +331,16 @@ pub enum MemberChange {
     Joined,
     /// It is no member any more.
     Left,
-    /// Its socket count changed, or nothing did.
+    /// Its socket count changed.
     Counted,
+    /// Nothing changed.
+    Unchanged,
 }
 
 impl<S: Sql> Members<S> {
     /// Opens the tables, creating them if they are missing.
     pub fn open(sql: S) -> Result<Self, StoreError> {
-        ensure_schema(&sql, "webhook_state", &MEMBERS_SCHEMA)?;
+        ensure_schema(&sql, "webhook_retry", &MEMBERS_SCHEMA)?;
         Ok(Self { sql })
     }
 
@@ -379,6 +385,7 @@ impl<S: Sql> Members<S> {
         Ok(match (before.is_some(), now > 0) {
             (false, true) => MemberChange::Joined,
             (true, false) => MemberChange::Left,
+            _ if before.unwrap_or(0) == now => MemberChange::Unchanged,
             _ => MemberChange::Counted,
         })
     }
@@ -451,20 +458,33 @@ impl<S: Sql> Members<S> {
             .collect()
     }
 
+    /// Keeps only the newest `max` webhook events not delivered yet; returns how many older ones
+    /// were dropped.
+    pub fn trim_webhooks(&self, max: usize) -> Result<u64, StoreError> {
+        let oldest = self.webhooks(1)?.first().map(|(seq, _)| *seq);
+        self.sql.write(TRIM_WEBHOOKS, &[int(max as u64)])?;
+        let kept = self.webhooks(1)?.first().map(|(seq, _)| *seq);
+        Ok(match (oldest, kept) {
+            (Some(oldest), Some(kept)) => kept - oldest,
+            _ => 0,
+        })
+    }
+
     /// Forgets the webhook events up to `seq` (delivered, or given up on).
     pub fn drop_webhooks(&self, seq: u64) -> Result<(), StoreError> {
         self.sql.write(DELETE_WEBHOOKS, &[int(seq)])
     }
 
-    /// Whether the webhooks last told the topic occupied, and the failed deliveries of the
-    /// events queued now.
+    /// Whether the webhooks last told the topic occupied, the failed deliveries of the events
+    /// queued now, and when the next may be tried.
     pub fn webhook_state(&self) -> Result<WebhookState, StoreError> {
         match self.sql.run(SELECT_WEBHOOK_STATE, &[])?.into_iter().next() {
             Some(row) => {
-                let [occupied, attempts] = columns(row)?;
+                let [occupied, attempts, retry_at] = columns(row)?;
                 Ok(WebhookState {
                     occupied: read_u64(&occupied)? != 0,
                     attempts: u32::try_from(read_u64(&attempts)?).unwrap_or(u32::MAX),
+                    retry_at: read_u64(&retry_at)?,
                 })
             }
             None => Ok(WebhookState::default()),
@@ -479,7 +499,8 @@ impl<S: Sql> Members<S> {
                 int(u64::from(state.occupied)),
                 int(u64::from(state.attempts)),
             ],
-        )
+        )?;
+        self.sql.write(UPSERT_WEBHOOK_RETRY, &[int(state.retry_at)])
     }
 }
 
@@ -490,6 +511,8 @@ pub struct WebhookState {
     pub occupied: bool,
     /// Failed deliveries of the events queued now.
     pub attempts: u32,
+    /// No delivery before this time (ms): the backoff after a failed one.
+    pub retry_at: u64,
 }
 
 /// A change of a member's socket count.

@@ -15,13 +15,15 @@ use edgepush_protocol::frames::{Occupancy, PresenceChange, ServerFrame};
 use edgepush_protocol::publish::IdempotencyKey;
 use edgepush_protocol::signature::SIGNATURE_HEADER;
 use edgepush_protocol::topic::Topic;
-use futures_util::future::join_all;
+use std::time::Duration;
+
+use futures_util::future::{Either, join_all, select};
 use futures_util::lock::Mutex;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::{
-    DurableObject, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result, State,
-    durable_object,
+    AbortController, Delay, DurableObject, Env, Fetch, Headers, Method, Request, RequestInit,
+    Response, Result, State, durable_object,
 };
 
 use crate::config::Settings;
@@ -37,7 +39,10 @@ use crate::objects::{self, Answer, Object, Outcome, answer_rpc, misrouted, to_re
 use crate::room::{Accepted, ResumeRequest, Room};
 use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms};
 use crate::sql_store::{Count, MemberChange, Members, SqlStore, Templates};
-use crate::webhooks::{self, MAX_EVENTS_PER_DELIVERY, WebhookBody, WebhookTarget, retry_delay_ms};
+use crate::webhooks::{
+    self, DELIVERY_TIMEOUT_MS, MAX_EVENTS_PER_DELIVERY, MAX_QUEUED_EVENTS, WebhookBody,
+    WebhookTarget, after_delivery,
+};
 
 /// The per-topic Durable Object.
 #[durable_object]
@@ -72,13 +77,20 @@ impl DurableObject for TopicObject {
         to_response(Err(misrouted()))
     }
 
+    /// Sends the notices and the webhooks; when either fails (storage, settings; not a webhook
+    /// receiver's refusal, which is retried by the delivery's own backoff) the alarm fails too,
+    /// so that the runtime runs it again.
     async fn alarm(&self) -> Result<Response> {
-        if let Err(failure) = self.send_notices().await {
-            log("notices_failed", &[("message", failure.message)]);
+        let notices = self.send_notices().await;
+        let webhooks = self.deliver_webhooks().await;
+        for (what, outcome) in [("notices_failed", &notices), ("webhooks_failed", &webhooks)] {
+            if let Err(failure) = outcome {
+                log(what, &[("message", failure.message.clone())]);
+            }
         }
-        if let Err(failure) = self.deliver_webhooks().await {
-            log("webhooks_failed", &[("message", failure.message)]);
-        }
+        notices
+            .and(webhooks)
+            .map_err(|failure| worker::Error::RustError(failure.message))?;
         Response::empty()
     }
 }
@@ -409,7 +421,12 @@ impl TopicObject {
     /// occupancy (namespaces with `occupancy_ms`), unless it is set already.
     async fn plan_notices(&self, topic: &str, changes: &[(&Member, MemberChange)]) -> Outcome<()> {
         let (settings, options) = self.options(topic)?;
-        if !options.counts_sockets() {
+        // Nothing changed (a relay whose members answered what the topic counted): no alarm.
+        if !options.counts_sockets()
+            || changes
+                .iter()
+                .all(|(_, change)| *change == MemberChange::Unchanged)
+        {
             return Ok(());
         }
         let members = self.members()?;
@@ -420,7 +437,7 @@ impl TopicObject {
                 let present = match change {
                     MemberChange::Joined => true,
                     MemberChange::Left => false,
-                    MemberChange::Counted => continue,
+                    MemberChange::Counted | MemberChange::Unchanged => continue,
                 };
                 members.note_presence(user, present)?;
                 now = true;
@@ -453,14 +470,25 @@ impl TopicObject {
     }
 
     /// The alarm: posts the queued webhook events, up to [`MAX_EVENTS_PER_DELIVERY`], in one
-    /// signed request. A failed delivery is retried later by the alarm (with what was queued
-    /// meanwhile) until [`retry_delay_ms`] gives up; then its events are dropped and logged.
+    /// signed request, once the backoff after a failed one is over. A failed delivery is retried
+    /// later by the alarm (with what was queued meanwhile) until [`retry_delay_ms`] gives up; then
+    /// its events are dropped and logged, and the next ones get their own attempts. At most
+    /// [`MAX_QUEUED_EVENTS`] are kept for a receiver that takes none.
     async fn deliver_webhooks(&self) -> Outcome<()> {
         let settings = self.settings()?;
         let Some(target) = settings.webhooks.as_ref() else {
             return Ok(());
         };
         let members = self.members()?;
+        let due = members.webhook_state()?.retry_at;
+        if due > now_ms() {
+            // Woken for something else (a notice) during the backoff.
+            return self.plan_alarm(due).await;
+        }
+        let dropped = members.trim_webhooks(MAX_QUEUED_EVENTS)?;
+        if dropped > 0 {
+            log("webhooks_dropped", &[("events", dropped.to_string())]);
+        }
         let queued = members.webhooks(MAX_EVENTS_PER_DELIVERY)?;
         let (Some((last, _)), Some((topic, _))) = (queued.last(), members.notices()?) else {
             return Ok(());
@@ -474,34 +502,30 @@ impl TopicObject {
         let posted = post_webhook(target, &body).await;
         // Read after the delivery: joins and leaves meanwhile may have changed `occupied`.
         let mut state = members.webhook_state()?;
-        let retry = match posted {
-            Ok(()) => {
+        let now = now_ms();
+        let attempt = state.attempts + 1;
+        let retry = after_delivery(&mut state, posted.is_ok(), now);
+        if let Err(problem) = posted {
+            log(
+                "webhook_failed",
+                &[
+                    ("attempts", attempt.to_string()),
+                    ("dropped", retry.is_none().to_string()),
+                    ("problem", problem),
+                ],
+            );
+        }
+        let next = match retry {
+            Some(at) => Some(at),
+            // Delivered, or given up on: the next events (if any) at once.
+            None => {
                 members.drop_webhooks(*last)?;
-                state.attempts = 0;
-                // More than one delivery's worth: the rest at once.
-                (!members.webhooks(1)?.is_empty()).then_some(0)
-            }
-            Err(problem) => {
-                state.attempts += 1;
-                let retry = retry_delay_ms(state.attempts);
-                log(
-                    "webhook_failed",
-                    &[
-                        ("attempts", state.attempts.to_string()),
-                        ("dropped", retry.is_none().to_string()),
-                        ("problem", problem),
-                    ],
-                );
-                if retry.is_none() {
-                    members.drop_webhooks(*last)?;
-                    state.attempts = 0;
-                }
-                retry
+                (!members.webhooks(1)?.is_empty()).then_some(now)
             }
         };
         members.set_webhook_state(state)?;
-        match retry {
-            Some(delay) => self.plan_alarm(now_ms() + delay).await,
+        match next {
+            Some(at) => self.plan_alarm(at).await,
             None => Ok(()),
         }
     }
@@ -561,10 +585,22 @@ async fn post_webhook(target: &WebhookTarget, body: &str) -> std::result::Result
         .with_headers(headers)
         .with_body(Some(body.into()));
     let request = Request::new_with_init(target.url(), &init).map_err(|e| e.to_string())?;
-    let response = Fetch::Request(request)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    // A receiver that never answers would hold the topic's alarm, its notices included.
+    let abort = AbortController::default();
+    let signal = abort.signal();
+    let fetch = Fetch::Request(request);
+    let send = std::pin::pin!(fetch.send_with_signal(&signal));
+    let timeout = Delay::from(Duration::from_millis(DELIVERY_TIMEOUT_MS));
+    let response = match select(send, timeout).await {
+        Either::Left((response, _)) => response.map_err(|e| e.to_string())?,
+        Either::Right(_) => {
+            abort.abort();
+            return Err(format!(
+                "{} did not answer within {DELIVERY_TIMEOUT_MS} ms",
+                target.url()
+            ));
+        }
+    };
     match response.status_code() {
         200..=299 => Ok(()),
         status => Err(format!("{} answered {status}", target.url())),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::history::StoreError;
 use crate::internal::Member;
-use crate::sql_store::{MemberChange, Members, Sql};
+use crate::sql_store::{MemberChange, Members, Sql, WebhookState};
 
 /// Deliveries of one batch before its events are dropped: the first and 5 retries, over about
 /// 31 s.
@@ -22,6 +22,13 @@ pub const MAX_ATTEMPTS: u32 = 6;
 
 /// Events in one delivery, at most; more wait for the next.
 pub const MAX_EVENTS_PER_DELIVERY: usize = 100;
+
+/// Events a topic keeps for a receiver that does not take them, at most: older ones are dropped
+/// (and logged) before a delivery.
+pub const MAX_QUEUED_EVENTS: usize = 10_000;
+
+/// How long a delivery waits for the receiver's answer before it counts as failed.
+pub const DELIVERY_TIMEOUT_MS: u64 = 10_000;
 
 /// Where webhooks go (`WEBHOOK_URL`) and the key that signs them.
 #[derive(Debug, Clone)]
@@ -143,12 +150,12 @@ pub fn queue<S: Sql>(
         match change {
             MemberChange::Joined => events.push(WebhookEvent::MemberJoined { user, ts }),
             MemberChange::Left => events.push(WebhookEvent::MemberLeft { user, ts }),
-            MemberChange::Counted => {}
+            MemberChange::Counted | MemberChange::Unchanged => {}
         }
     }
     if changes
         .iter()
-        .any(|(_, change)| *change != MemberChange::Counted)
+        .any(|(_, change)| matches!(change, MemberChange::Joined | MemberChange::Left))
     {
         let mut state = members.webhook_state()?;
         if let Some(event) = WebhookEvent::occupancy(state.occupied, members.occupancy()?, ts) {
@@ -167,6 +174,26 @@ pub fn queue<S: Sql>(
     Ok(!events.is_empty())
 }
 
+/// What follows a delivery tried at `now` (`state` is updated): whether its events are done with
+/// (delivered, or given up on after [`MAX_ATTEMPTS`]) and, if not, when to try again.
+pub fn after_delivery(state: &mut WebhookState, delivered: bool, now: u64) -> Option<u64> {
+    let retry = match delivered {
+        true => None,
+        false => {
+            state.attempts += 1;
+            retry_delay_ms(state.attempts).map(|delay| now + delay)
+        }
+    };
+    match retry {
+        Some(at) => state.retry_at = at,
+        None => {
+            state.attempts = 0;
+            state.retry_at = 0;
+        }
+    }
+    retry
+}
+
 /// How long to wait before delivering again after `attempts` failed deliveries; `None`: give
 /// up (after [`MAX_ATTEMPTS`]).
 pub fn retry_delay_ms(attempts: u32) -> Option<u64> {
@@ -182,6 +209,27 @@ mod tests {
 
     fn key() -> SigningKey {
         SigningKey::new("k1", SECRET.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_failed_delivery_waits_its_backoff_and_the_sixth_gives_up() {
+        let mut state = WebhookState::default();
+        let mut now = 1_000_000;
+        let mut waits = Vec::new();
+        while let Some(at) = after_delivery(&mut state, false, now) {
+            assert_eq!(state.retry_at, at);
+            waits.push(at - now);
+            now = at;
+        }
+        assert_eq!(waits, [1000, 2000, 4000, 8000, 16000]);
+        assert_eq!(
+            (state.attempts, state.retry_at),
+            (0, 0),
+            "given up: the next batch starts anew"
+        );
+        after_delivery(&mut state, false, now);
+        assert_eq!(after_delivery(&mut state, true, now + 1000), None);
+        assert_eq!((state.attempts, state.retry_at), (0, 0));
     }
 
     #[test]

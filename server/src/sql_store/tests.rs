@@ -424,7 +424,15 @@ fn members_count_sockets_and_leave_at_zero() {
     );
     assert_eq!(
         members.count("u:7", Count::Remove(1)).unwrap(),
-        MemberChange::Counted
+        MemberChange::Unchanged
+    );
+    assert_eq!(
+        members.count("u:42", Count::AtLeast(1)).unwrap(),
+        MemberChange::Unchanged
+    );
+    assert_eq!(
+        members.count("s:3", Count::Set(40)).unwrap(),
+        MemberChange::Unchanged
     );
     let reopened = Members::open(sql.clone()).unwrap();
     let mut all = reopened.all().unwrap();
@@ -655,6 +663,7 @@ fn webhooks_queue_in_order_until_delivered_and_remember_their_state() {
     let state = WebhookState {
         occupied: true,
         attempts: 2,
+        retry_at: 1_700_000_004_000,
     };
     members.set_webhook_state(state).unwrap();
     let reopened = Members::open(sql.clone()).unwrap();
@@ -664,6 +673,40 @@ fn webhooks_queue_in_order_until_delivered_and_remember_their_state() {
         ["c", "d"]
     );
     assert_eq!(reopened.webhook_state().unwrap(), state);
+    // A receiver that takes nothing: only the newest are kept.
+    for n in 0..10 {
+        reopened.queue_webhook(&n.to_string()).unwrap();
+    }
+    assert_eq!(reopened.trim_webhooks(5).unwrap(), 7);
+    assert_eq!(
+        reopened
+            .webhooks(100)
+            .unwrap()
+            .iter()
+            .map(|(_, e)| e.as_str())
+            .collect::<Vec<_>>(),
+        ["5", "6", "7", "8", "9"]
+    );
+    assert_eq!(reopened.trim_webhooks(5).unwrap(), 0);
+}
+
+#[test]
+fn a_topic_of_an_older_version_gets_the_webhook_retry_table() {
+    let sql = Native::new();
+    for statement in &MEMBERS_SCHEMA[..5] {
+        sql.write(statement, &[]).unwrap();
+    }
+    sql.write(
+        "INSERT INTO webhook_state (one, occupied, attempts) VALUES (1, 1, 3)",
+        &[],
+    )
+    .unwrap();
+    let members = Members::open(sql).unwrap();
+    let state = members.webhook_state().unwrap();
+    assert_eq!(
+        (state.occupied, state.attempts, state.retry_at),
+        (true, 3, 0)
+    );
 }
 
 #[test]
