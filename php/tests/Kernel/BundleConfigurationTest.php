@@ -11,6 +11,7 @@ use Edgepush\Publisher;
 use Edgepush\Symfony\Controller\TokenController;
 use Edgepush\Symfony\Controller\WebhookController;
 use Edgepush\Symfony\DependencyInjection\EdgepushExtension;
+use Edgepush\Symfony\Twig\TokenExtension;
 use Edgepush\TokenIssuer;
 use PHPUnit\Framework\TestCase;
 use Symfony\Component\Config\Definition\Exception\InvalidConfigurationException;
@@ -60,12 +61,18 @@ final class BundleConfigurationTest extends TestCase
 
     public function testThePublicUrlForTheBrowserIsTheUrlUnlessSetApart(): void
     {
-        $twig = self::load(self::CONFIG)->getDefinition('edgepush.twig_extension');
-        self::assertSame(self::CONFIG['url'], $twig->getArgument(0));
+        // chosen at runtime (an env() placeholder is resolved then): RecipePublicUrlTest
+        $container = self::load(self::CONFIG);
+        self::assertSame([null, self::CONFIG['url']], $container->getDefinition('edgepush.twig_extension')->getArguments());
+        $stimulus = $container->getDefinition('edgepush.twig_stimulus_extension');
+        self::assertSame([null, self::CONFIG['url']], [$stimulus->getArgument(0), $stimulus->getArgument(3)]);
 
         $twig = self::load(['url' => 'http://edgepush:8787', 'public_url' => 'https://push.example.com'] + self::CONFIG)
             ->getDefinition('edgepush.twig_extension');
-        self::assertSame('https://push.example.com', $twig->getArgument(0));
+        self::assertSame(['https://push.example.com', 'http://edgepush:8787'], $twig->getArguments());
+        self::assertSame('https://push.example.com', TokenExtension::browserUrl('https://push.example.com', 'http://edgepush:8787'));
+        self::assertSame('http://edgepush:8787', TokenExtension::browserUrl('', 'http://edgepush:8787'));
+        self::assertSame('http://edgepush:8787', TokenExtension::browserUrl(null, 'http://edgepush:8787'));
     }
 
     public function testTheTokenEndpointsControllerIsAPublicServiceOfTheIssuer(): void

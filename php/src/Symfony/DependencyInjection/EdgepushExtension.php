@@ -89,7 +89,9 @@ final class EdgepushExtension extends Extension
         $tokenStorage = new Reference('security.token_storage', ContainerInterface::NULL_ON_INVALID_REFERENCE);
         if (class_exists(AbstractExtension::class)) {
             $container->register('edgepush.twig_extension', TokenExtension::class)
-                ->setArguments([$config['public_url'] ?? $config['url']])
+                // both: the choice is made at runtime, when an env() placeholder is resolved (an empty
+                // EDGEPUSH_PUBLIC_URL, the recipe's default, means url)
+                ->setArguments([$config['public_url'], $config['url']])
                 ->addTag('twig.extension');
             // built when a template calls edgepush_token(), not with Twig: the issuer throws on a short secret
             $container->register('edgepush.twig_token_runtime', TokenRuntime::class)
@@ -97,9 +99,10 @@ final class EdgepushExtension extends Extension
                 ->addTag('twig.runtime');
             $container->register('edgepush.twig_stimulus_extension', StimulusExtension::class)
                 ->setArguments([
-                    $config['public_url'] ?? $config['url'],
+                    $config['public_url'],
                     $tokenStorage,
                     new Reference('router', ContainerInterface::NULL_ON_INVALID_REFERENCE),
+                    $config['url'],
                 ])
                 ->addTag('twig.extension');
         }

@@ -29,10 +29,15 @@ use Twig\TwigFunction;
  */
 final class StimulusExtension extends AbstractExtension
 {
+    /**
+     * @param ?string $publicUrl the worker's URL as browsers reach it; null or "": $url
+     * @param ?string $url       the worker's URL as the app reaches it
+     */
     public function __construct(
         private readonly ?string $publicUrl,
         private readonly ?TokenStorageInterface $tokenStorage = null,
         private readonly ?UrlGeneratorInterface $urls = null,
+        private readonly ?string $url = null,
     ) {
     }
 
@@ -60,7 +65,7 @@ final class StimulusExtension extends AbstractExtension
         }
         $attributes = [
             'data-controller' => 'edgepush',
-            'data-edgepush-url-value' => $this->publicUrl ?? throw new ConfigurationException(
+            'data-edgepush-url-value' => TokenExtension::browserUrl($this->publicUrl, $this->url) ?? throw new ConfigurationException(
                 'edgepush_stimulus_controller() has no URL to render; set edgepush.public_url (or edgepush.url).',
             ),
             'data-edgepush-token-url-value' => $tokenUrl ?? $this->tokenUrl(),
