@@ -40,7 +40,11 @@ final class Publisher implements TopicMessaging
      * @param string $keyId  the publish key id, as in the server's PUBLISH_KEYS
      * @param string $secret that key's secret (at least 32 bytes)
      *
-     * @throws ConfigurationException
+     * @throws ConfigurationException for a URL that is not a base URL. A key id or secret that
+     *                                cannot be used (the recipe's `!ChangeMe!`) is reported by the
+     *                                first call that sends a request, with the same exception: so
+     *                                a service that injects the publisher and publishes nothing
+     *                                works meanwhile.
      */
     public function __construct(
         string $url,
@@ -51,7 +55,7 @@ final class Publisher implements TopicMessaging
     ) {
         $this->client = new SignedClient(
             $url,
-            new Signer($keyId, $secret),
+            static fn (): Signer => new Signer($keyId, $secret),
             $transport ?? new CurlTransport(),
             $retry ?? new RetryPolicy(),
         );

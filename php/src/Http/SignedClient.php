@@ -96,14 +96,25 @@ final class SignedClient
     ];
 
     private readonly string $origin;
+    /** @var null|\Closure(): Signer */
+    private ?\Closure $makeSigner;
+    private ?Signer $signer;
 
-    /** @throws ConfigurationException */
+    /**
+     * @param Signer|\Closure(): Signer $signer the signer, or what builds it at the first request:
+     *                                        a key that cannot be used fails the first request,
+     *                                        not the construction
+     *
+     * @throws ConfigurationException for a URL that is not a base URL
+     */
     public function __construct(
         string $url,
-        private readonly Signer $signer,
+        Signer|\Closure $signer,
         private readonly Transport $transport,
         private readonly RetryPolicy $retry,
     ) {
+        $this->signer = $signer instanceof Signer ? $signer : null;
+        $this->makeSigner = $signer instanceof \Closure ? $signer : null;
         $parts = parse_url($url);
         $scheme = strtolower((string) ($parts['scheme'] ?? ''));
         if (
@@ -167,6 +178,10 @@ final class SignedClient
      */
     private function send(string $method, string $path, string $body, array $headers, ?callable $accept = null): array
     {
+        if ($this->signer === null && $this->makeSigner !== null) {
+            $this->signer = ($this->makeSigner)(); // throws the key's ConfigurationException, each call until fixed
+            $this->makeSigner = null;
+        }
         for ($attempt = 1;; ++$attempt) {
             try {
                 $answer = $this->attempt($method, $path, $body, $headers);
@@ -206,7 +221,7 @@ final class SignedClient
         $url = $this->origin . $target;
         $response = $this->transport->send($method, $url, $headers + [
             'User-Agent' => 'edgepush-php',
-            Signer::HEADER => $this->signer->sign(time(), $method, $target, $body),
+            Signer::HEADER => ($this->signer ?? throw new \LogicException('no signer'))->sign(time(), $method, $target, $body),
         ], $body);
         $request = $method . ' ' . $url;
         if ($response->status < 200 || $response->status >= 300) {

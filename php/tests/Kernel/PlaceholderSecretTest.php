@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace Edgepush\Tests\Kernel;
 
 use Edgepush\Exception\ConfigurationException;
+use Edgepush\Publisher;
 use Edgepush\Symfony\Messenger\PublishMessage;
 use Symfony\Component\Messenger\MessageBusInterface;
 use Twig\Environment;
@@ -24,7 +25,6 @@ final class PlaceholderSecretTest extends BootedAppTestCase
 
         return [
             'url' => $env['EDGEPUSH_URL'],
-            'public_url' => $env['EDGEPUSH_PUBLIC_URL'],
             'key_id' => $env['EDGEPUSH_KEY_ID'],
             'publish_secret' => $env['EDGEPUSH_PUBLISH_SECRET'],
             'jwt_secret' => $env['EDGEPUSH_JWT_SECRET'],
@@ -58,6 +58,23 @@ final class PlaceholderSecretTest extends BootedAppTestCase
                 $previous = $e->getPrevious();
                 self::assertInstanceOf(ConfigurationException::class, $previous, $template);
                 self::assertStringContainsString('The edgepush JWT secret is 10 bytes', $previous->getMessage());
+            }
+        }
+    }
+
+    public function testServicesThatInjectThePublisherAreBuiltAndOnlyPublishingThrows(): void
+    {
+        $controller = self::service(BlogController::class); // injects Messaging, the publisher here
+        self::assertInstanceOf(BlogController::class, $controller);
+        $publisher = self::service(Publisher::class);
+        self::assertInstanceOf(Publisher::class, $publisher);
+
+        foreach ([1, 2] as $call) { // the same error on each call, until the secret is set
+            try {
+                $controller->create(new TestUser(42, 'ada@example.com'), 'Hello');
+                self::fail('expected the first publish to fail');
+            } catch (ConfigurationException $e) {
+                self::assertStringContainsString('The secret of publish key "dev" is 10 bytes', $e->getMessage(), "call $call");
             }
         }
     }

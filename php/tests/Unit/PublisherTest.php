@@ -45,6 +45,22 @@ final class PublisherTest extends TestCase
         self::assertSignedNow($request, '/publish');
     }
 
+    public function testAnUnusableSecretFailsTheFirstCallNotTheConstruction(): void
+    {
+        $transport = new ScriptedTransport();
+        $publisher = new Publisher('http://push.test:8787', self::KEY_ID, '!ChangeMe!', $transport);
+
+        foreach (['publish' => static fn () => $publisher->publish(42, 'X'), 'disconnect' => static fn () => $publisher->disconnect(42)] as $call => $send) {
+            try {
+                $send();
+                self::fail("expected $call to fail");
+            } catch (ConfigurationException $e) {
+                self::assertStringContainsString('The secret of publish key "k2026a" is 10 bytes', $e->getMessage(), $call);
+            }
+        }
+        self::assertSame([], $transport->requests);
+    }
+
     public function testABaseUrlEndingInASlashIsTheRootOfItsHost(): void
     {
         $transport = new ScriptedTransport(self::accepted(['user' => '42', 'id' => 1, 'sockets' => 0]));
