@@ -317,97 +317,83 @@ final class Publisher implements TopicMessaging
             ), 'payload_too_large');
         }
         $key = $idempotencyKey === null ? self::newIdempotencyKey() : Validate::idempotencyKey($idempotencyKey);
-        // Some users' rooms failed (207): retried with the same key, which stores only what is
-        // missing, by the client's one retry loop.
-        $accept = static function (array $answer) use ($events, $key): void {
-            $failures = self::failures($answer);
-            if ($failures !== []) {
-                throw self::partialFailure($failures, count($events), $key);
+        // Some events failed (207): while one of the failures may succeed later (internal_error),
+        // the client's retry loop sends the same body with the same key again. The event at index i
+        // has the key (key, i), so the whole batch goes again (a subset would shift the indices,
+        // and give events the keys of others): the events already stored come back as duplicates,
+        // the refused ones are refused again, and only the missing ones are stored. Each event
+        // keeps the outcome of the first answer that stored it.
+        /** @var array<int, PublishedEvent> $stored */
+        $stored = [];
+        /** @var array<int, EventFailure> $failed */
+        $failed = [];
+        $retry = null;
+        $accept = static function (array $answer) use ($events, $key, &$stored, &$failed, &$retry): void {
+            $failed = [];
+            foreach (self::outcomes($answer, $events) as $index => $outcome) {
+                if ($outcome instanceof PublishedEvent) {
+                    $stored[$index] ??= $outcome;
+                } else {
+                    $failed[$index] = $outcome;
+                }
+            }
+            $retryable = array_filter($failed, static fn (EventFailure $f): bool => SignedClient::retryable($f->code));
+            if ($retryable !== []) {
+                throw $retry = new ServiceUnavailableException(
+                    self::failureMessage($failed, count($events), $key),
+                    'internal_error',
+                    207,
+                );
+            }
+            if ($failed !== []) {
+                $retry = null;
+                throw self::partialFailure($stored, $failed, $events, $key, null);
             }
         };
-        $answer = $this->client->post('/publish', $body, ['Idempotency-Key' => $key], $accept);
-
-        return self::published($answer, $events);
-    }
-
-    /**
-     * The events a 207 answer lists as not stored.
-     *
-     * @param array<mixed> $answer
-     *
-     * @return list<array{index: int, to: string, code: string, message: string}>
-     */
-    private static function failures(array $answer): array
-    {
-        $failures = [];
-        foreach (is_array($answer['events'] ?? null) ? $answer['events'] : [] as $index => $entry) {
-            $error = is_array($entry) ? ($entry['error'] ?? null) : null;
-            if (is_array($error)) {
-                $failures[] = [
-                    'index' => (int) $index,
-                    'to' => is_string($entry['topic'] ?? null)
-                        ? sprintf('topic "%s"', $entry['topic'])
-                        : sprintf('user "%s"', is_string($entry['user'] ?? null) ? $entry['user'] : ''),
-                    'code' => is_string($error['code'] ?? null) ? $error['code'] : 'internal_error',
-                    'message' => is_string($error['message'] ?? null) ? $error['message'] : '',
-                ];
+        try {
+            $this->client->post('/publish', $body, ['Idempotency-Key' => $key], $accept);
+        } catch (EdgepushException $e) {
+            if ($retry !== null && ($e === $retry || $e->getPrevious() === $retry)) {
+                // the retries ran out on a 207
+                throw self::partialFailure($stored, $failed, $events, $key, $this->client->attemptsOfLastCall(), $e);
             }
+            throw $e;
         }
 
-        return $failures;
+        return array_map(static fn (int $index): PublishedEvent => $stored[$index], array_keys($events));
     }
 
     /**
-     * @param list<array{index: int, to: string, code: string, message: string}> $failures
-     */
-    private static function partialFailure(array $failures, int $count, string $key): EdgepushException
-    {
-        $retryable = array_filter($failures, static fn (array $f): bool => $f['code'] !== 'internal_error') === [];
-        $which = implode('; ', array_map(
-            static fn (array $f): string => sprintf(
-                'event %d (%s): %s %s',
-                $f['index'],
-                $f['to'],
-                $f['code'],
-                $f['message'],
-            ),
-            $failures,
-        ));
-        $message = sprintf(
-            '%d of the %d events were not stored (the others were) with Idempotency-Key "%s": %s.',
-            count($failures),
-            $count,
-            $key,
-            rtrim($which, '. '),
-        );
-
-        if ($retryable) {
-            $advice = ' Publishing again with that key stores only what is missing.';
-
-            return new ServiceUnavailableException($message . $advice, 'internal_error', 207);
-        }
-        $refused = array_values(array_filter($failures, static fn (array $f): bool => $f['code'] !== 'internal_error'));
-        $advice = $refused[0]['code'] === 'idempotency_conflict'
-            ? ' Use a new idempotency key for a new event.'
-            : ' Fix those events; sending them again will not help.';
-
-        return new InvalidInputException($message . $advice, $refused[0]['code'], 207);
-    }
-
-    /**
-     * One result per event, each naming the event's user or topic.
+     * One outcome per event of the answer, each for the event's user or topic.
      *
-     * @param list<Event>  $events
      * @param array<mixed> $answer
+     * @param list<Event>  $events
      *
-     * @return list<PublishedEvent>
+     * @return list<PublishedEvent|EventFailure>
      */
-    private static function published(array $answer, array $events): array
+    private static function outcomes(array $answer, array $events): array
     {
-        $published = [];
+        $outcomes = [];
         $entries = is_array($answer['events'] ?? null) ? array_values($answer['events']) : [];
         foreach ($events as $index => $event) {
             $entry = $entries[$index] ?? null;
+            if (!is_array($entry)) {
+                break;
+            }
+            $error = $entry['error'] ?? null;
+            if (is_array($error)) {
+                // a failed event's entry names its target too; one that names another is not an answer to this event
+                if (isset($entry['user']) && $entry['user'] !== $event->user || isset($entry['topic']) && $entry['topic'] !== $event->topic) {
+                    break;
+                }
+                $outcomes[] = new EventFailure(
+                    $event->user,
+                    $event->topic,
+                    is_string($error['code'] ?? null) ? $error['code'] : 'internal_error',
+                    is_string($error['message'] ?? null) ? $error['message'] : '',
+                );
+                continue;
+            }
             $id = $entry['id'] ?? null;
             $sockets = $entry['sockets'] ?? null;
             $sameTarget = ($entry['user'] ?? null) === $event->user && ($entry['topic'] ?? null) === $event->topic;
@@ -416,13 +402,87 @@ final class Publisher implements TopicMessaging
             }
             $duplicate = ($entry['duplicate'] ?? false) === true;
             $relays = is_int($entry['relays'] ?? null) ? $entry['relays'] : null;
-            $published[] = new PublishedEvent($event->user, $id, $sockets, $duplicate, $event->topic, $relays);
+            $outcomes[] = new PublishedEvent($event->user, $id, $sockets, $duplicate, $event->topic, $relays);
         }
-        if (count($published) !== count($events) || count($entries) !== count($events)) {
+        if (count($outcomes) !== count($events) || count($entries) !== count($events)) {
             $what = sprintf('no valid result for each of the %d events', count($events));
             throw SignedClient::unexpected('POST /publish', $what, Json::encode($answer));
         }
 
-        return $published;
+        return $outcomes;
+    }
+
+    /** @param array<int, EventFailure> $failed */
+    private static function failureMessage(array $failed, int $count, string $key): string
+    {
+        $which = implode('; ', array_map(
+            static fn (int $index, EventFailure $f): string => sprintf(
+                'event %d (%s): %s %s',
+                $index,
+                $f->topic !== null ? sprintf('topic "%s"', $f->topic) : sprintf('user "%s"', (string) $f->user),
+                $f->code,
+                $f->message,
+            ),
+            array_keys($failed),
+            $failed,
+        ));
+
+        return sprintf(
+            '%d of the %d events were not stored (the others were) with Idempotency-Key "%s": %s.',
+            count($failed),
+            $count,
+            $key,
+            rtrim($which, '. '),
+        );
+    }
+
+    /**
+     * The exception of a batch that stays partly stored: of the class a whole answer with the
+     * code of its first failure that retrying cannot fix would get (the service's failure when
+     * every failure may yet succeed), with one result per event.
+     *
+     * @param array<int, PublishedEvent> $stored
+     * @param array<int, EventFailure>   $failed
+     * @param list<Event>                $events
+     * @param ?int                       $attempts set when the retries ran out
+     */
+    private static function partialFailure(
+        array $stored,
+        array $failed,
+        array $events,
+        string $key,
+        ?int $attempts,
+        ?\Throwable $previous = null,
+    ): EdgepushException {
+        ksort($failed);
+        $message = self::failureMessage($failed, count($events), $key);
+        if ($attempts !== null && $attempts > 1) {
+            $message = sprintf('Gave up after %d attempts. %s', $attempts, $message);
+        }
+        $refused = array_values(array_filter($failed, static fn (EventFailure $f): bool => !SignedClient::retryable($f->code)));
+        $retryLater = count($refused) < count($failed)
+            ? ' Publishing again with that key stores only what is missing (the events stored come back as duplicates).'
+            : '';
+        $class = ServiceUnavailableException::class;
+        $code = 'internal_error';
+        $advice = '';
+        if ($refused !== []) {
+            $code = $refused[0]->code;
+            [$class, $advice] = SignedClient::exceptionFor($code);
+            $advice = ' ' . $advice;
+            $conflicts = array_filter($refused, static fn (EventFailure $f): bool => $f->code === 'idempotency_conflict') !== [];
+            $advice .= $conflicts
+                ? ' The key of each event refused with idempotency_conflict ("<key>:<index>" of the batch) is taken by '
+                    . 'another event: publish those events again, alone, each with a new key, not the whole batch under a '
+                    . 'new key, which would store the other events a second time.'
+                : ' Once they are fixed, publishing the batch again with the same key stores only what is missing; '
+                    . 'a new key would store the other events a second time.';
+        }
+        $results = [];
+        foreach (array_keys($events) as $index) {
+            $results[] = $stored[$index] ?? $failed[$index];
+        }
+
+        return new $class($message . $advice . $retryLater, $code, 207, $previous, $results);
     }
 }

@@ -4,6 +4,9 @@ declare(strict_types=1);
 
 namespace Edgepush\Exception;
 
+use Edgepush\EventFailure;
+use Edgepush\PublishedEvent;
+
 /**
  * Base of every exception this library throws.
  *
@@ -13,13 +16,31 @@ namespace Edgepush\Exception;
  */
 abstract class EdgepushException extends \RuntimeException
 {
+    /**
+     * @param null|list<PublishedEvent|EventFailure> $eventResults for a publish that was partly
+     *                                                             stored: one result per event
+     */
     public function __construct(
         string $message,
         private readonly ?string $errorCode = null,
         private readonly ?int $httpStatus = null,
         ?\Throwable $previous = null,
+        private readonly ?array $eventResults = null,
     ) {
         parent::__construct($message, 0, $previous);
+    }
+
+    /**
+     * For a publish that was stored only in part (a batch answered 207, its retries included):
+     * one result per event, in the order of the events, a {@see PublishedEvent} for each event
+     * stored (by any attempt of the call: its first answer, never a retry's duplicate) and an
+     * {@see EventFailure} for each event that was not. Null for any other failure.
+     *
+     * @return null|list<PublishedEvent|EventFailure>
+     */
+    public function getEventResults(): ?array
+    {
+        return $this->eventResults;
     }
 
     public function getErrorCode(): ?string

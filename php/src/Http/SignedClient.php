@@ -99,6 +99,7 @@ final class SignedClient
     /** @var null|\Closure(): Signer */
     private ?\Closure $makeSigner;
     private ?Signer $signer;
+    private int $lastAttempts = 0;
 
     /**
      * @param Signer|\Closure(): Signer $signer the signer, or what builds it at the first request:
@@ -183,6 +184,7 @@ final class SignedClient
             $this->makeSigner = null;
         }
         for ($attempt = 1;; ++$attempt) {
+            $this->lastAttempts = $attempt;
             try {
                 $answer = $this->attempt($method, $path, $body, $headers);
                 if ($accept !== null) {
@@ -276,9 +278,28 @@ final class SignedClient
     }
 
     /** Whether a 5xx answer with this error code (null: not edgepush's answer) is worth retrying. */
-    private static function retryable(?string $code): bool
+    public static function retryable(?string $code): bool
     {
         return $code === null || (self::FAILURES[$code][2] ?? true);
+    }
+
+    /**
+     * What the server's error $code becomes, as for a whole answer with that code: the exception
+     * class and the advice (a code this library does not know: the service is failing).
+     *
+     * @return array{class-string<EdgepushException>, string}
+     */
+    public static function exceptionFor(string $code): array
+    {
+        [$class, $advice] = self::FAILURES[$code] ?? [ServiceUnavailableException::class, self::FAILING];
+
+        return [$class, $advice];
+    }
+
+    /** How many attempts the last call made (1 when it was not retried). */
+    public function attemptsOfLastCall(): int
+    {
+        return $this->lastAttempts;
     }
 
     private static function excerpt(string $body): string

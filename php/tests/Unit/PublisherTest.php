@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace Edgepush\Tests\Unit;
 
 use Edgepush\Event;
+use Edgepush\EventFailure;
 use Edgepush\Exception\ConfigurationException;
 use Edgepush\Exception\EdgepushException;
 use Edgepush\Exception\InvalidInputException;
@@ -252,7 +253,16 @@ final class PublisherTest extends TestCase
             self::assertSame('unknown_namespace', $e->getErrorCode());
             self::assertSame(207, $e->getHttpStatus());
             self::assertStringContainsString('event 1 (topic "nope:x"): unknown_namespace', $e->getMessage());
-            self::assertStringEndsWith('Fix those events; sending them again will not help.', $e->getMessage());
+            self::assertStringContainsString('Declare the namespace in the worker\'s TOPIC_NAMESPACES', $e->getMessage());
+            self::assertStringEndsWith(
+                'publishing the batch again with the same key stores only what is missing; a new key would store the '
+                . 'other events a second time.',
+                $e->getMessage(),
+            );
+            self::assertEquals(
+                [new PublishedEvent('42', 6, 1), new EventFailure(null, 'nope:x', 'unknown_namespace', 'no namespace "nope"')],
+                $e->getEventResults(),
+            );
         }
         self::assertCount(1, $transport->requests);
     }
@@ -505,6 +515,100 @@ final class PublisherTest extends TestCase
             self::assertSame('idempotency_conflict', $e->getErrorCode());
         }
         self::assertCount(1, $transport->requests);
+    }
+
+    public function testAMixedBatchRetriesItsRetryableFailureThenReportsTheRefusalWithEveryResult(): void
+    {
+        $conflict = ['user' => '42', 'error' => ['code' => 'idempotency_conflict', 'message' => 'key used for another event']];
+        $transport = new ScriptedTransport(
+            new Response(207, json_encode(['events' => [
+                ['user' => '42', 'id' => 5, 'sockets' => 1],
+                ['user' => '7', 'error' => ['code' => 'internal_error', 'message' => 'storage failed']],
+                $conflict,
+            ]])),
+            new Response(207, json_encode(['events' => [
+                ['user' => '42', 'id' => 5, 'sockets' => 0, 'duplicate' => true],
+                ['user' => '7', 'id' => 3, 'sockets' => 2],
+                $conflict,
+            ]])),
+        );
+
+        try {
+            self::publisher($transport)->publishBatch([new Event('42', 'A'), new Event('7', 'B'), new Event('42', 'C')], 'k');
+            self::fail('no exception');
+        } catch (InvalidInputException $e) {
+            self::assertSame('idempotency_conflict', $e->getErrorCode());
+            self::assertSame(207, $e->getHttpStatus());
+            self::assertStringContainsString('1 of the 3 events were not stored', $e->getMessage());
+            self::assertStringContainsString('event 2 (user "42"): idempotency_conflict', $e->getMessage());
+            self::assertStringNotContainsString('event 1', $e->getMessage(), 'stored by the retry');
+            self::assertStringContainsString('not the whole batch under a new key', $e->getMessage());
+            $results = $e->getEventResults();
+            self::assertNotNull($results);
+            self::assertEquals(new PublishedEvent('42', 5, 1), $results[0], 'the first answer\'s outcome, not the retry\'s duplicate');
+            self::assertEquals(new PublishedEvent('7', 3, 2), $results[1]);
+            self::assertEquals(
+                new EventFailure('42', null, 'idempotency_conflict', 'key used for another event'),
+                $results[2],
+            );
+        }
+        self::assertCount(2, $transport->requests, 'retried while a failure was retryable');
+        self::assertSame($transport->requests[0]['body'], $transport->requests[1]['body']);
+        self::assertSame('k', $transport->requests[1]['headers']['Idempotency-Key'], 'the same keys: (k, i) for the event at i');
+    }
+
+    public function testAServerMisconfigurationInABatchIsTheSameExceptionAsWhenItFailsTheWholeRequest(): void
+    {
+        $transport = new ScriptedTransport(new Response(207, json_encode(['events' => [
+            ['user' => '42', 'id' => 5, 'sockets' => 1],
+            ['topic' => 'feed:all', 'error' => ['code' => 'server_misconfigured', 'message' => 'TOPIC_NAMESPACES is invalid']],
+        ]])));
+
+        try {
+            self::publisher($transport)->publishBatch([new Event('42', 'A'), Event::toTopic('feed:all', 'B')], 'k');
+            self::fail('no exception');
+        } catch (ServiceUnavailableException $e) {
+            self::assertSame('server_misconfigured', $e->getErrorCode());
+            self::assertStringContainsString('Fix the worker\'s settings', $e->getMessage());
+        }
+        self::assertCount(1, $transport->requests, 'not retried');
+    }
+
+    public function testEventsStoredBeforeARetryKeepTheirFirstOutcome(): void
+    {
+        $transport = new ScriptedTransport(
+            new Response(207, json_encode(['events' => [
+                ['topic' => 'feed:all', 'id' => 9, 'sockets' => 4, 'relays' => 2],
+                ['user' => '7', 'error' => ['code' => 'internal_error', 'message' => 'storage failed']],
+            ]])),
+            self::accepted(['topic' => 'feed:all', 'id' => 9, 'sockets' => 0, 'duplicate' => true], ['user' => '7', 'id' => 1, 'sockets' => 2]),
+        );
+
+        $published = self::publisher($transport)->publishBatch([Event::toTopic('feed:all', 'A'), new Event('7', 'B')], 'k');
+
+        self::assertEquals([new PublishedEvent(null, 9, 4, false, 'feed:all', 2), new PublishedEvent('7', 1, 2)], $published);
+    }
+
+    public function testABatchThatKeepsFailingCarriesEveryEventsResult(): void
+    {
+        $answer = new Response(207, json_encode(['events' => [
+            ['user' => '42', 'id' => 5, 'sockets' => 1],
+            ['user' => '7', 'error' => ['code' => 'internal_error', 'message' => 'storage failed']],
+        ]]));
+        $transport = new ScriptedTransport($answer, $answer);
+
+        try {
+            self::publisher($transport, new RetryPolicy(2, 1, 2))->publishBatch([new Event('42', 'A'), new Event('7', 'B')], 'k');
+            self::fail('no exception');
+        } catch (ServiceUnavailableException $e) {
+            self::assertSame('internal_error', $e->getErrorCode());
+            self::assertStringContainsString('Gave up after 2 attempts', $e->getMessage());
+            self::assertStringContainsString('Publishing again with that key stores only what is missing', $e->getMessage());
+            self::assertEquals(
+                [new PublishedEvent('42', 5, 1), new EventFailure('7', null, 'internal_error', 'storage failed')],
+                $e->getEventResults(),
+            );
+        }
     }
 
     public function testRevokesAUsersTokens(): void
