@@ -51,6 +51,17 @@ final class CurlTransport implements Transport
             CURLOPT_TIMEOUT_MS => (int) ceil($this->timeout * 1000),
             CURLOPT_CONNECTTIMEOUT_MS => (int) ceil($this->connectTimeout * 1000),
         ]);
+        $received = [];
+        curl_setopt($this->handle, CURLOPT_HEADERFUNCTION, static function ($handle, string $line) use (&$received): int {
+            if (preg_match('/^HTTP\//', $line) === 1) {
+                $received = []; // a new answer (after a 1xx): only the last one's headers
+            } elseif (str_contains($line, ':')) {
+                [$name, $value] = explode(':', $line, 2);
+                $received[] = [trim($name), trim($value)];
+            }
+
+            return strlen($line);
+        });
         if ($method !== 'GET' || $body !== '') {
             curl_setopt($this->handle, CURLOPT_POSTFIELDS, $body);
         }
@@ -65,6 +76,11 @@ final class CurlTransport implements Transport
             ));
         }
 
-        return new Response((int) curl_getinfo($this->handle, CURLINFO_RESPONSE_CODE), $answer);
+        $headers = [];
+        foreach ($received as [$name, $value]) {
+            $headers[strtolower($name)][] = $value;
+        }
+
+        return new Response((int) curl_getinfo($this->handle, CURLINFO_RESPONSE_CODE), $answer, $headers);
     }
 }

@@ -69,7 +69,7 @@ final class Psr18Transport implements Transport
             throw new NetworkException($message, previous: $e);
         }
 
-        return new Response($response->getStatusCode(), (string) $response->getBody());
+        return new Response($response->getStatusCode(), (string) $response->getBody(), $response->getHeaders());
     }
 
     /**

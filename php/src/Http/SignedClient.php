@@ -15,8 +15,9 @@ use Edgepush\Signer;
 
 /**
  * Sends signed requests to an edgepush worker (JSON POSTs, and GETs with an empty body): signs
- * each attempt anew, retries network errors and 5xx answers (all but those whose error code is not retryable, like server_misconfigured) with
- * backoff, and turns error answers into typed exceptions that carry the server's error code.
+ * each attempt anew, retries network errors and 5xx answers (all but those whose error code is not retryable, like server_misconfigured),
+ * and a proxy's 408, 425 and 429, with backoff (at least the answer's Retry-After, when the
+ * retry policy waits that long), and turns error answers into typed exceptions that carry the server's error code.
  *
  * @internal used by {@see \Edgepush\Publisher}
  */
@@ -28,6 +29,9 @@ final class SignedClient
     private const CHECK_URL_BASE = 'Check that the url is the edgepush worker\'s base URL, not its /connect path.';
     private const SEND_LESS = 'Send a reference (an id, a URL) instead of the data, or split the batch.';
     private const FAILING = 'The service is failing or restarting.';
+    private const TRY_LATER = 'Something in front of the worker (a proxy, a CDN) asks to try again later.';
+    /** Statuses a proxy or CDN answers for "not now" (timeout, too early, rate limit): retried like a 5xx. */
+    private const TRY_AGAIN = [408, 425, 429];
 
     /**
      * What each error code of the server becomes: the exception class, the advice appended to the
@@ -100,6 +104,8 @@ final class SignedClient
     private ?\Closure $makeSigner;
     private ?Signer $signer;
     private int $lastAttempts = 0;
+    /** The Retry-After of the last answer, in milliseconds. */
+    private ?int $retryAfterMs = null;
 
     /**
      * @param Signer|\Closure(): Signer $signer the signer, or what builds it at the first request:
@@ -185,6 +191,7 @@ final class SignedClient
         }
         for ($attempt = 1;; ++$attempt) {
             $this->lastAttempts = $attempt;
+            $this->retryAfterMs = null;
             try {
                 $answer = $this->attempt($method, $path, $body, $headers);
                 if ($accept !== null) {
@@ -208,7 +215,21 @@ final class SignedClient
                         $e,
                     );
                 }
-                usleep($this->retry->delayMs($attempt) * 1000);
+                $delayMs = $this->retry->delayMs($attempt);
+                if ($this->retryAfterMs !== null) {
+                    if ($this->retryAfterMs > $this->retry->maxDelayMs) {
+                        throw new ServiceUnavailableException(sprintf(
+                            '%s It asks to wait %d s (Retry-After), longer than the retry policy waits (%d ms): '
+                            . 'try again later%s.',
+                            rtrim($e->getMessage()),
+                            intdiv($this->retryAfterMs + 999, 1000),
+                            $this->retry->maxDelayMs,
+                            isset($headers['Idempotency-Key']) ? sprintf(' with Idempotency-Key "%s"', $headers['Idempotency-Key']) : '',
+                        ), $e->getErrorCode(), $e->getHttpStatus(), $e);
+                    }
+                    $delayMs = max($delayMs, $this->retryAfterMs);
+                }
+                usleep($delayMs * 1000);
             }
         }
     }
@@ -226,6 +247,7 @@ final class SignedClient
             Signer::HEADER => ($this->signer ?? throw new \LogicException('no signer'))->sign(time(), $method, $target, $body),
         ], $body);
         $request = $method . ' ' . $url;
+        $this->retryAfterMs = self::retryAfterMs($response->header('Retry-After'));
         if ($response->status < 200 || $response->status >= 300) {
             throw self::failure($request, $response);
         }
@@ -262,6 +284,7 @@ final class SignedClient
             : sprintf('"%s" (not an edgepush error body)', self::excerpt($response->body));
         [$class, $advice] = self::FAILURES[$code ?? ''] ?? match (true) {
             $response->status >= 500 => [ServiceUnavailableException::class, self::FAILING],
+            in_array($response->status, self::TRY_AGAIN, true) => [ServiceUnavailableException::class, self::TRY_LATER],
             $response->status === 413 => [
                 PayloadTooLargeException::class,
                 'Something in front of the worker limits the body size; send smaller batches.',
@@ -302,7 +325,22 @@ final class SignedClient
         return $this->lastAttempts;
     }
 
-    private static function excerpt(string $body): string
+    /** Retry-After (delay-seconds or an HTTP date) in milliseconds from now, or null when absent or unreadable. */
+    private static function retryAfterMs(?string $value): ?int
+    {
+        $value = trim((string) $value);
+        if ($value === '') {
+            return null;
+        }
+        if (preg_match('/^\d{1,9}$/D', $value) === 1) {
+            return (int) $value * 1000;
+        }
+        $at = strtotime($value);
+
+        return $at === false ? null : max(0, $at - time()) * 1000;
+    }
+
+        private static function excerpt(string $body): string
     {
         $oneLine = trim((string) preg_replace('/\s+/', ' ', substr($body, 0, 200)));
 

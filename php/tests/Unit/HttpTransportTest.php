@@ -139,6 +139,22 @@ final class HttpTransportTest extends TestCase
         self::assertCount(1, array_unique($keys));
     }
 
+    /**
+     * @dataProvider transports
+     *
+     * @param \Closure(): Transport $transport
+     */
+    public function testTheAnswerCarriesItsHeaders(\Closure $transport): void
+    {
+        self::$server->queue(429, '{}');
+
+        $response = $transport()->send('POST', self::$server->url() . '/publish', [], '{}');
+
+        self::assertSame(429, $response->status);
+        self::assertSame('application/json', $response->header('Content-Type'));
+        self::assertSame('application/json', $response->headers['content-type']);
+    }
+
     public function testAPsr18ClientWithoutFactoriesNeedsThemPassed(): void
     {
         $client = new class () implements ClientInterface {

@@ -611,6 +611,70 @@ final class PublisherTest extends TestCase
         }
     }
 
+    /** @return iterable<string, array{int}> */
+    public static function notNowStatuses(): iterable
+    {
+        yield '408 Request Timeout' => [408];
+        yield '425 Too Early' => [425];
+        yield '429 Too Many Requests' => [429];
+    }
+
+    /** @dataProvider notNowStatuses */
+    public function testRetriesAProxysNotNowAnswer(int $status): void
+    {
+        $transport = new ScriptedTransport(
+            new Response($status, '<html>slow down</html>'),
+            self::accepted(['user' => '42', 'id' => 2, 'sockets' => 1]),
+        );
+
+        self::assertSame(2, self::publisher($transport)->publish(42, 'X')->id);
+        self::assertCount(2, $transport->requests);
+        self::assertSame($transport->requests[0]['headers']['Idempotency-Key'], $transport->requests[1]['headers']['Idempotency-Key']);
+    }
+
+    public function testAProxysNotNowAnswerThatKeepsComingIsTheServiceBeingUnavailable(): void
+    {
+        $transport = new ScriptedTransport(new Response(429, 'Too Many Requests'), new Response(429, 'Too Many Requests'));
+
+        try {
+            self::publisher($transport, new RetryPolicy(2, 1, 2))->publish(42, 'X');
+            self::fail('no exception');
+        } catch (ServiceUnavailableException $e) {
+            self::assertSame(429, $e->getHttpStatus());
+            self::assertStringContainsString('asks to try again later', $e->getMessage());
+            self::assertStringNotContainsString('Check that the url', $e->getMessage());
+        }
+    }
+
+    public function testWaitsTheRetryAfterOfTheAnswer(): void
+    {
+        $transport = new ScriptedTransport(
+            new Response(429, 'Too Many Requests', ['Retry-After' => '1']),
+            self::accepted(['user' => '42', 'id' => 2, 'sockets' => 1]),
+        );
+        $started = microtime(true);
+
+        self::publisher($transport, new RetryPolicy(2, 1, 5000))->publish(42, 'X');
+
+        self::assertGreaterThanOrEqual(0.95, microtime(true) - $started, 'waited the Retry-After, not the 1 ms backoff');
+        self::assertCount(2, $transport->requests);
+    }
+
+    public function testARetryAfterLongerThanThePolicyWaitsEndsTheRetries(): void
+    {
+        $transport = new ScriptedTransport(new Response(503, 'Service Unavailable', ['retry-after' => '120']));
+
+        try {
+            self::publisher($transport, new RetryPolicy(4, 1, 2000))->publish(42, 'X', null, 'post-17');
+            self::fail('no exception');
+        } catch (ServiceUnavailableException $e) {
+            self::assertSame(503, $e->getHttpStatus());
+            self::assertStringContainsString('It asks to wait 120 s (Retry-After), longer than the retry policy waits (2000 ms)', $e->getMessage());
+            self::assertStringContainsString('Idempotency-Key "post-17"', $e->getMessage());
+        }
+        self::assertCount(1, $transport->requests);
+    }
+
     public function testRevokesAUsersTokens(): void
     {
         $transport = new ScriptedTransport(new Response(200, '{"user":"42","revoked_at":1767225600,"sockets":1}'));
