@@ -4,7 +4,9 @@ declare(strict_types=1);
 
 namespace Edgepush;
 
+use Edgepush\Symfony\DependencyInjection\CheckHttpClientPass;
 use Edgepush\Symfony\DependencyInjection\EdgepushExtension;
+use Symfony\Component\DependencyInjection\ContainerBuilder;
 use Symfony\Component\HttpKernel\Bundle\Bundle;
 
 /**
@@ -22,6 +24,12 @@ final class EdgepushBundle extends Bundle
     public function getPath(): string
     {
         return \dirname(__DIR__);
+    }
+
+    public function build(ContainerBuilder $container): void
+    {
+        parent::build($container);
+        $container->addCompilerPass(new CheckHttpClientPass());
     }
 
     protected function getContainerExtensionClass(): string

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace Edgepush\Tests\Kernel;
 
+use Edgepush\EdgepushBundle;
 use Edgepush\Http\CurlTransport;
 use Edgepush\Http\Psr18Transport;
 use Edgepush\Messaging;
@@ -17,6 +18,7 @@ use PHPUnit\Framework\TestCase;
 use Symfony\Component\Config\Definition\Exception\InvalidConfigurationException;
 use Symfony\Component\DependencyInjection\ContainerBuilder;
 use Symfony\Component\DependencyInjection\Definition;
+use Symfony\Component\DependencyInjection\Exception\InvalidArgumentException;
 use Symfony\Component\DependencyInjection\Reference;
 use Symfony\Component\HttpClient\Psr18Client;
 
@@ -113,10 +115,31 @@ final class BundleConfigurationTest extends TestCase
         self::assertSame(Psr18Transport::class, $transport->getClass());
         self::assertEquals([new Reference('app.psr18_client')], $transport->getArguments());
 
+        (new EdgepushBundle())->build($container);
         $container->register('app.psr18_client', Psr18Client::class);
         $container->getAlias(Publisher::class)->setPublic(true);
         $container->compile();
         self::assertInstanceOf(Publisher::class, $container->get(Publisher::class));
+    }
+
+    public function testAnHttpClientThatIsNotAPsr18ClientIsRefusedWhenTheContainerIsCompiled(): void
+    {
+        $container = self::load(self::CONFIG + ['http_client' => 'http_client']);
+        (new EdgepushBundle())->build($container);
+        $container->register('http_client', \stdClass::class);
+
+        $this->expectException(InvalidArgumentException::class);
+        $this->expectExceptionMessage('edgepush.http_client names the service "http_client", a stdClass, which is not a PSR-18 client');
+
+        $container->compile();
+    }
+
+    public function testTheCurlTimeoutBesideAnHttpClientIsRefused(): void
+    {
+        $this->expectException(InvalidConfigurationException::class);
+        $this->expectExceptionMessage('edgepush.timeout applies to the built-in curl transport only');
+
+        self::load(self::CONFIG + ['http_client' => 'app.psr18_client', 'timeout' => 3.0]);
     }
 
     public function testRequiresTheSecretsAndTheUrl(): void

@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace Edgepush\Tests\Kernel;
 
 use Edgepush\Event;
+use Edgepush\Exception\ConfigurationException;
 use Edgepush\Exception\InvalidInputException;
 use Edgepush\Exception\ServiceUnavailableException;
 use Edgepush\Exception\SignatureRejectedException;
@@ -27,6 +28,7 @@ use Symfony\Component\Messenger\Stamp\ReceivedStamp;
 use Symfony\Component\Messenger\Transport\InMemoryTransport;
 use Symfony\Component\Security\Core\Authentication\Token\Storage\TokenStorageInterface;
 use Symfony\Component\Security\Core\Authentication\Token\UsernamePasswordToken;
+use Symfony\Component\Security\Core\User\InMemoryUser;
 use Twig\Environment;
 use Twig\Error\RuntimeError;
 
@@ -231,6 +233,24 @@ final class BundleTest extends TestCase
         } catch (RuntimeError $e) {
             self::assertInstanceOf(InvalidInputException::class, $e->getPrevious());
             self::assertStringContainsString('nobody is logged in', $e->getMessage());
+        }
+    }
+
+    public function testTwigSaysWhenTheUserPassedIsNotARecipient(): void
+    {
+        $user = new InMemoryUser('ada@example.com', null);
+        foreach (['{{ edgepush_token(user) }}', "{{ edgepush_subscription_token('private:x', user) }}"] as $template) {
+            try {
+                self::$container->get('twig')->createTemplate($template)->render(['user' => $user]);
+                self::fail("expected $template to fail");
+            } catch (RuntimeError $e) {
+                $previous = $e->getPrevious();
+                self::assertInstanceOf(ConfigurationException::class, $previous, $template);
+                self::assertStringContainsString(
+                    'was passed a Symfony\Component\Security\Core\User\InMemoryUser, which does not implement Edgepush\Recipient',
+                    $previous->getMessage(),
+                );
+            }
         }
     }
 

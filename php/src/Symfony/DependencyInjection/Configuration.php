@@ -44,7 +44,7 @@ final class Configuration implements ConfigurationInterface
                 ->scalarNode('http_client')->defaultNull()
                     ->info('Service id of a PSR-18 client to publish with (default: built-in curl transport)')->end()
                 ->floatNode('timeout')->defaultValue(10.0)->min(0.001)
-                    ->info('Seconds per request of the built-in curl transport')->end()
+                    ->info('Seconds per request of the built-in curl transport (with http_client, set the client\'s own)')->end()
                 ->integerNode('max_attempts')->defaultValue(4)->min(1)
                     ->info('Attempts per call; network errors and 5xx answers are retried with backoff')->end()
             ->end();

@@ -46,6 +46,14 @@ final class EdgepushExtension extends Extension
         $config = $this->processConfiguration(new Configuration(), $configs);
         $messengerInstalled = interface_exists(MessageBusInterface::class);
 
+        if ($config['http_client'] !== null && array_filter($configs, static fn (array $c): bool => isset($c['timeout'])) !== []) {
+            throw new InvalidConfigurationException(sprintf(
+                'edgepush.timeout applies to the built-in curl transport only, and edgepush.http_client ("%s") replaces '
+                . 'it: set the timeout on that client, and remove edgepush.timeout.',
+                $config['http_client'],
+            ));
+        }
+        $container->setParameter('edgepush.http_client', $config['http_client']);
         $transport = $config['http_client'] === null
             ? new Definition(CurlTransport::class, [$config['timeout']])
             : new Definition(Psr18Transport::class, [new Reference($config['http_client'])]);

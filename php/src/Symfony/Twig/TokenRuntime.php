@@ -30,14 +30,39 @@ final class TokenRuntime implements RuntimeExtensionInterface
      * @param iterable<string|Topic> $topics topics and patterns the connection may subscribe to
      * @param iterable<string|Topic> $subs   topics the connection is subscribed to from the start
      */
-    public function token(string|int|Recipient|null $user = null, iterable $topics = [], iterable $subs = []): string
+    public function token(mixed $user = null, iterable $topics = [], iterable $subs = []): string
     {
-        return $this->tokens->issue($user ?? $this->currentUser('edgepush_token'), null, $topics, $subs);
+        return $this->tokens->issue($this->user($user, 'edgepush_token'), null, $topics, $subs);
     }
 
-    public function subscriptionToken(string|Topic $topic, string|int|Recipient|null $user = null): string
+    public function subscriptionToken(string|Topic $topic, mixed $user = null): string
     {
-        return $this->tokens->subscriptionToken($user ?? $this->currentUser('edgepush_subscription_token'), $topic);
+        return $this->tokens->subscriptionToken($this->user($user, 'edgepush_subscription_token'), $topic);
+    }
+
+    /** @param mixed $user what the template passed: an id, a Recipient, or null for the logged-in user */
+    private function user(mixed $user, string $function): string|int|Recipient
+    {
+        if ($user === null) {
+            return $this->currentUser($function);
+        }
+        if (is_string($user) || is_int($user) || $user instanceof Recipient) {
+            return $user;
+        }
+        if (is_object($user)) {
+            throw new ConfigurationException(sprintf(
+                '%s() was passed a %s, which does not implement Edgepush\Recipient; implement it on that class '
+                . '(return the id you publish to) or pass the id: %s',
+                $function,
+                $user::class,
+                $function === 'edgepush_token' ? 'edgepush_token(app.user.id).' : "$function('private:x', app.user.id).",
+            ));
+        }
+        throw new InvalidInputException(sprintf(
+            '%s() takes a user id (a string or an integer) or an Edgepush\Recipient, not %s.',
+            $function,
+            get_debug_type($user),
+        ), 'invalid_field');
     }
 
     private function currentUser(string $function): Recipient
