@@ -18,8 +18,9 @@
 //   reported to the client's onError handlers, except from an onError handler; an error nobody
 //   listens to is logged with console.warn; a refusal without a subscription onError handler goes
 //   to the client's as "server_error";
-// - a refused subscription's handlers are removed, and after close() every handler, once they
-//   heard the final "closed" state (also when the server had stopped the client before).
+// - a refused subscription's handlers are removed (those of the handles the core held: not those
+//   of a subscription made again from an onError handler), and after close() every handler, once
+//   they heard the final "closed" state (also when the server had stopped the client before).
 import init, { Core, initSync } from "./edgepush_core.js";
 
 export { init as default, initSync };
@@ -53,6 +54,7 @@ const MESSAGES = {
   bad_payload: (name, reason) =>
     `the payload of event ${name} does not match its handler's type: ${reason}; the event was skipped`,
   token_provider: (reason) => `the token provider failed: ${reason}; retrying with backoff`,
+  missing_token: (reason) => `the token provider has no token: ${reason}; call connect() again once it has one`,
   token_expired: () =>
     "the connect token has expired; a token provider is asked for a fresh one, a fixed token string cannot be renewed",
   rejected: (reason, code) =>
@@ -69,7 +71,7 @@ const MESSAGES = {
 const error = (code, a, b) => ({
   code,
   message: MESSAGES[code](a, b),
-  terminal: code == "rejected" || code == "config" || (code == "token_expired" && a),
+  terminal: code == "rejected" || code == "config" || code == "missing_token" || (code == "token_expired" && a),
   ...(code == "bad_payload" && { event: a }),
   ...(code == "rejected" && { closeCode: b }),
 });
@@ -77,7 +79,8 @@ const error = (code, a, b) => ({
 /** The fields of each state beside `state`, in order. */
 const STATE_FIELDS = { connecting: ["attempt"], reconnecting: ["attempt", "delayMs"], closed: ["code", "reason"] };
 
-/** Every handler of one client and its subscriptions, in registration order. */
+/** Every handler of one client and its subscriptions, in registration order; `taken`: the last
+ * subscription handle the core has taken. */
 class Handlers {
   list = [];
 
@@ -209,7 +212,7 @@ class Driver {
   /** Carries out one action of the machine, or tells the app. */
   #act = (kind, topic, a, b, c) => {
     if (kind == FETCH_TOKEN) {
-      provide(this.#provider, (token) => this.run(TOKEN, a, token));
+      provide(this.#provider, (token, terminal) => this.run(TOKEN, a, token, terminal));
     } else if (kind == CONNECT) {
       this.#drop();
       try {
@@ -359,8 +362,9 @@ export class EdgepushClient extends Scope {
       if (kind == UNSUBSCRIBED) make = () => [{ topic, code: a, message: b }];
       if (kind == PRESENCE) make = () => [a, b];
       handlers.notify(kind, topic, make, kind == NAMED ? a.name : undefined);
-      // A refused subscription is over, and so are its handlers.
-      if (kind == UNSUBSCRIBED) handlers.remove((e) => e.topic === topic);
+      // A refused subscription is over, and so are its handlers: those of the handles the core
+      // held, not of one subscribed meanwhile (e.g. from an onError handler just now).
+      if (kind == UNSUBSCRIBED) handlers.remove((e) => e.topic === topic && e.handle <= handlers.taken);
     };
     let core;
     try {
@@ -406,7 +410,8 @@ export class EdgepushClient extends Scope {
   subscribe(topic, options) {
     const token = options?.token;
     const handle = ++this.#handles;
-    this.#driver.run(SUBSCRIBE, handle, topic, typeof token == "string" ? token : undefined);
+    const handlers = this.#handlers;
+    this.#driver.run(SUBSCRIBE, handle, topic, typeof token == "string" ? token : undefined, () => (handlers.taken = handle));
     return new EdgepushSubscription(this.#driver, this.#handlers, topic, handle);
   }
 
@@ -452,9 +457,10 @@ export class EdgepushSubscription extends Scope {
 if (Symbol.dispose) Scope.prototype[Symbol.dispose] = Scope.prototype.free;
 
 /** Asks the app's token `provider` for a token and calls `done` once with it, or with
- * `{message}` when it throws, rejects or gives no string. */
+ * `{message}` when it throws, rejects or gives no string (and whether for good: the error's
+ * `terminal`). */
 function provide(provider, done) {
-  const fail = (thrown) => done({ message: text(thrown) });
+  const fail = (thrown) => done({ message: text(thrown) }, thrown?.terminal);
   try {
     Promise.resolve(provider()).then(
       (token) => (typeof token == "string" ? done(token) : fail("the token provider did not return a string")),

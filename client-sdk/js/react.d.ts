@@ -12,9 +12,12 @@ import type {
 /**
  * A client for `options`, connected while the component is mounted and closed on unmount; `null`
  * until it exists, during a server render, and while `options` is null or undefined (e.g. nobody
- * is logged in). A new client is made only when `url` or a string `token` changes; a token
- * function may be a new one on every render (the latest is asked before every connect). The
- * hook loads the SDK and its .wasm (`init()`) itself, on the first mount in a browser.
+ * is logged in). A new client is made only when `url` or a string `token` changes, and it resumes
+ * from where the one before it was (`resume`: the events published meanwhile are replayed); a
+ * token function may be a new one on every render (the latest is asked before every connect).
+ * Options the client refuses (its constructor's TypeError) are logged with console.error, and the
+ * hook stays `null`. The hook loads the SDK and its .wasm (`init()`) itself, on the first mount
+ * in a browser.
  */
 export function useEdgepush(options: ClientOptions | null | undefined): EdgepushClient | null;
 
@@ -36,7 +39,8 @@ export function useEdgepushEvent<P = unknown>(
 
 /**
  * A subscription of `client` to `topic` while the component is mounted (unsubscribed on unmount or
- * when `topic` changes); `null` while `client` or `topic` is missing.
+ * when `topic` or `options.token` changes, right after the new subscription is made: a new token
+ * for the same topic goes on from the last event); `null` while `client` or `topic` is missing.
  */
 export function useEdgepushTopic(
   client: EdgepushClient | null | undefined,

@@ -2,10 +2,14 @@
 //
 // - useEdgepush(options) creates one client per mounted component, connects it and closes it on
 //   unmount. Under <StrictMode>, whose mount, unmount and mount again runs effects twice, the
-//   first mount is cleaned up before its client exists, so one client and one socket remain.
+//   first mount is cleaned up before its client exists, so one client and one socket remain. A
+//   client made for a new url or token string resumes from where the one before it was. Options
+//   the client refuses (its constructor throws) are logged with console.error.
 // - useEdgepushEvent(source, name, handler): the handler registered while mounted (removed on
 //   cleanup), always the latest one the component rendered with.
-// - useEdgepushTopic(client, topic) and useEdgepushState(client).
+// - useEdgepushTopic(client, topic, options): a new topic or grant is subscribed before the old
+//   subscription ends, so that the core keeps the topic's stream when it is the same topic.
+// - useEdgepushState(client).
 // Nothing runs during a server render (effects do not), and the SDK's module and wasm are loaded
 // by the first effect that needs them, with a dynamic import: a server never imports them.
 import { useEffect, useRef, useState } from "react";
@@ -32,6 +36,9 @@ function loadSdk() {
 export function useEdgepush(options) {
   const [client, setClient] = useState(null);
   const latest = useRef(options);
+  // Where the last client was, for the next one (a new url or token string): the events published
+  // meanwhile are replayed, not lost.
+  const position = useRef();
   useEffect(() => {
     latest.current = options;
   });
@@ -39,7 +46,8 @@ export function useEdgepush(options) {
   const token = typeof options?.token === "function" ? PROVIDER : options?.token;
 
   useEffect(() => {
-    if (!url) return undefined;
+    // Nobody (options null): the next client is another start, not a continuation.
+    if (!url) return void (position.current = undefined);
     let created = null;
     let cancelled = false;
     loadSdk().then(
@@ -47,13 +55,19 @@ export function useEdgepush(options) {
         if (cancelled) return;
         const { token: given, ...rest } = latest.current;
         const provider = typeof given === "function" ? () => latest.current.token() : given;
-        created = new EdgepushClient({ ...rest, token: provider });
+        try {
+          created = new EdgepushClient({ ...rest, token: provider, resume: position.current ?? rest.resume });
+        } catch (error) {
+          // Bad options (a malformed url, an empty token string): a TypeError saying which.
+          return console.error(`edgepush: ${error?.message ?? error}`);
+        }
         setClient(created);
       },
       (error) => !cancelled && console.warn("edgepush: the SDK did not load:", error),
     );
     return () => {
       cancelled = true;
+      position.current = created?.position ?? position.current;
       created?.close();
       setClient(null);
     };
@@ -79,7 +93,12 @@ export function useEdgepushEvent(source, name, handler) {
   useEffect(() => (source && name ? source.on(name, (event) => latest.current(event)) : undefined), [source, name]);
 }
 
-/** A subscription to `topic` while mounted (unsubscribed on cleanup); `null` without a client. */
+/**
+ * A subscription to `topic` while mounted (unsubscribed on cleanup); `null` without a client. The
+ * old subscription ends after the new one is made (a microtask later), so that a new grant for the
+ * same topic (a rotated subscription token) only updates the token: its stream goes on from the
+ * last event, with nothing lost and no topic socket opened again.
+ */
 export function useEdgepushTopic(client, topic, options) {
   const [subscription, setSubscription] = useState(null);
   const grant = options?.token;
@@ -88,7 +107,8 @@ export function useEdgepushTopic(client, topic, options) {
     const created = client.subscribe(topic, grant ? { token: grant } : undefined);
     setSubscription(created);
     return () => {
-      created.unsubscribe();
+      // React runs this cleanup and the next effect together: the next subscribe comes first.
+      queueMicrotask(() => created.unsubscribe());
       setSubscription(null);
     };
   }, [client, topic, grant]);

@@ -6,8 +6,14 @@
 //   application.register("edgepush", EdgepushController);
 //
 // connect() loads the SDK (once per page), makes a client and connects it; disconnect() (the
-// element left the page) closes it. What arrives is dispatched as DOM events on the element, which
-// bubble, for `data-action`:
+// element left the page) closes it. The next client of the page (a Turbo visit, a page restored
+// from Turbo's cache) resumes from where the last one was, so what was published meanwhile is
+// replayed; a Turbo preview (a cached page shown while the real one loads) connects nothing.
+// Values changed while connected (Turbo 8 morphing) take effect: new topics are subscribed and
+// removed ones unsubscribed, the event handlers follow the event names, and a new url or token
+// makes a new client. A token endpoint answering 401 or 403 (nobody is logged in) stops the client
+// ("missing_token") instead of being asked every few seconds. What arrives is dispatched as DOM
+// events on the element, which bubble, for `data-action`:
 //   edgepush:event   detail: the event ({id, name, payload, ts, topic?})
 //   edgepush:state   detail: the connection state ({state: "open", ...})
 //   edgepush:error   detail: the error ({code, message, terminal, ...}; a topic's: {topic, code, message})
@@ -24,6 +30,9 @@ function loadSdk() {
   return sdk;
 }
 
+/** The last position of a client of this page, by url: where the next one resumes. */
+const positions = new Map();
+
 export default class EdgepushController extends Controller {
   static values = {
     /** The worker's URL (edgepush_public_url()). */
@@ -39,6 +48,8 @@ export default class EdgepushController extends Controller {
   };
 
   connect() {
+    // A preview shows a cached copy of the page until the real one replaces it.
+    if (globalThis.document?.documentElement.hasAttribute("data-turbo-preview")) return;
     const session = (this.session = {});
     const fail = (message) => this.dispatch("error", { detail: { code: "config", message, terminal: true } });
     loadSdk().then(
@@ -57,34 +68,93 @@ export default class EdgepushController extends Controller {
 
   disconnect() {
     this.session = null;
-    this.client?.close();
+    const client = this.client;
+    if (client?.position) positions.set(this.url, client.position);
+    client?.close();
     this.client = null;
   }
 
   start(EdgepushClient) {
+    const url = (this.url = this.urlValue);
     const client = (this.client = new EdgepushClient({
-      url: this.urlValue,
+      url,
       token: this.tokenValue || (() => this.fetchToken()),
+      resume: positions.get(url),
     }));
-    const deliver = (detail) => this.dispatch("event", { detail });
     client.onState((detail) => this.dispatch("state", { detail }));
     client.onError((detail) => this.dispatch("error", { detail }));
     client.onResync(() => this.dispatch("resync", { detail: {} }));
-    if (this.eventsValue.length === 0) client.onUnknown(deliver);
-    for (const name of this.eventsValue) client.on(name, deliver);
-    for (const topic of this.topicsValue) {
-      const subscription = client.subscribe(topic);
-      for (const name of this.eventsValue) subscription.on(name, deliver);
-      subscription.onResync(() => this.dispatch("resync", { detail: { topic } }));
-      subscription.onError((detail) => this.dispatch("error", { detail }));
-    }
+    this.subscriptions = new Map();
+    this.listen();
+    this.topicsValueChanged(this.topicsValue, []);
     client.connect();
   }
 
-  /** The token provider: GET tokenUrl with the session cookie, `{"token": ...}` back. */
+  /** (Re)registers the event handlers of the client and of each subscription for eventsValue. */
+  listen() {
+    for (const remove of this.listening ?? []) remove();
+    this.listening = [];
+    if (this.eventsValue.length === 0) this.listening.push(this.client.onUnknown(this.deliver));
+    for (const source of [this.client, ...this.subscriptions.values()]) this.hear(source);
+  }
+
+  /** Registers the event handlers of one source (the client, or a subscription). */
+  hear(source) {
+    for (const name of this.eventsValue) this.listening.push(source.on(name, this.deliver));
+  }
+
+  deliver = (detail) => this.dispatch("event", { detail });
+
+  /** Subscribes to the topics new in `topics` and ends the subscriptions of those gone (Stimulus
+   * calls it when data-edgepush-topics-value changes, e.g. under Turbo 8 morphing). */
+  topicsValueChanged(topics) {
+    const subscriptions = this.subscriptions;
+    if (!this.client || !subscriptions) return;
+    for (const topic of topics) {
+      if (subscriptions.has(topic)) continue;
+      const subscription = this.client.subscribe(topic);
+      subscriptions.set(topic, subscription);
+      this.hear(subscription);
+      subscription.onResync(() => this.dispatch("resync", { detail: { topic } }));
+      subscription.onError((detail) => this.dispatch("error", { detail }));
+    }
+    for (const [topic, subscription] of subscriptions) {
+      if (!topics.includes(topic)) {
+        subscription.unsubscribe();
+        subscriptions.delete(topic);
+      }
+    }
+  }
+
+  eventsValueChanged() {
+    if (this.client) this.listen();
+  }
+
+  /** A new server or token: a new client (resuming where this one was, on the same server). */
+  urlValueChanged() {
+    if (this.session) {
+      this.disconnect();
+      this.connect();
+    }
+  }
+
+  tokenValueChanged() {
+    this.urlValueChanged();
+  }
+
+  tokenUrlValueChanged() {
+    this.urlValueChanged();
+  }
+
+  /** The token provider: GET tokenUrl with the session cookie, `{"token": ...}` back. A 401 or
+   * 403 (nobody is logged in) rejects with `terminal`: the client stops ("missing_token") until
+   * the element connects again. */
   async fetchToken() {
     const response = await fetch(this.tokenUrlValue, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (!response.ok) throw new Error(`${this.tokenUrlValue} answered ${response.status}`);
+    if (!response.ok) {
+      const { status } = response;
+      throw Object.assign(new Error(`${this.tokenUrlValue} answered ${status}`), { terminal: status == 401 || status == 403 });
+    }
     return (await response.json()).token;
   }
 }

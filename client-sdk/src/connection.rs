@@ -63,6 +63,10 @@ use crate::backoff::Options;
 use crate::error::Error;
 use crate::text::{decimal, push_json_string, push_query_value};
 
+/// The reason of the `closed` state after [`Input::NoToken`] (its code is 4500, as the server's
+/// for a connect without a token).
+const MISSING_TOKEN: &str = ErrorCode::MissingToken.as_str();
+
 /// The close code the client uses for sockets it closes itself.
 pub const CLIENT_CLOSE_CODE: u16 = CloseCode::Normal.as_u16();
 
@@ -239,6 +243,16 @@ pub enum Input<P> {
         request: u32,
         /// The token, or the provider's error text.
         result: Result<Token, String>,
+    },
+    /// The answer to [`Action::FetchToken`] with the same `request`: the provider has no token,
+    /// and asking again will not help (e.g. the app's token endpoint answered 401 or 403: nobody
+    /// is logged in). The client stops with [`Error::MissingToken`] (a topic socket's machine
+    /// reports it and asks the client's to stop, [`Action::StopClient`]); `Start` begins again.
+    NoToken {
+        /// The request this answers; stale answers are ignored.
+        request: u32,
+        /// The provider's error text.
+        reason: String,
     },
     /// A frame arrived on the current socket.
     Frame(Frame<P>),
@@ -579,6 +593,14 @@ impl Connection {
                             self.retry_later(now, random, &mut out);
                         }
                     }
+                }
+            }
+            Input::NoToken { request, reason } => {
+                if self.phase == Phase::FetchingToken && request == self.token_request {
+                    out.push(Action::Error(Error::MissingToken { reason }));
+                    // Closed as the server closes a connect without a token.
+                    let code = CloseCode::TokenInvalid.as_u16();
+                    self.give_up(code, MISSING_TOKEN.into(), &mut out);
                 }
             }
             Input::Frame(frame) => {
@@ -1089,20 +1111,22 @@ impl Connection {
     /// Stops for good for a reason of the client's (a terminal close code, a fixed token that
     /// expired): the app hears why. A topic socket's machine asks the client's to stop instead
     /// ([`Action::StopClient`]): the token, and the decision, are the client's.
+    /// A provider without a token ([`Input::NoToken`]) was reported as [`Error::MissingToken`]
+    /// by the machine that asked it.
     fn give_up<P>(&mut self, code: u16, reason: String, out: &mut Vec<Action<P>>) {
-        out.push(if self.topic_socket {
-            Action::StopClient {
+        if self.topic_socket {
+            out.push(Action::StopClient {
                 code,
                 reason: reason.clone(),
-            }
+            });
         } else if close_action(code) == CloseAction::RefreshToken {
-            Action::Error(Error::TokenExpired { stopped: true })
-        } else {
-            Action::Error(Error::Rejected {
+            out.push(Action::Error(Error::TokenExpired { stopped: true }));
+        } else if reason != MISSING_TOKEN {
+            out.push(Action::Error(Error::Rejected {
                 code,
                 reason: reason.clone(),
-            })
-        });
+            }));
+        }
         self.stop(code, reason, out);
     }
 

@@ -24,6 +24,13 @@ pub enum Error {
         /// The provider's error text.
         reason: String,
     },
+    /// The token provider has no token for this user, and asking again will not help (e.g. the
+    /// app's token endpoint answered 401 or 403: nobody is logged in): the client stopped instead
+    /// of asking every few seconds. Call `connect()` again once there is one (after a login).
+    MissingToken {
+        /// The provider's error text.
+        reason: String,
+    },
     /// The token has expired. With a token provider the client fetches a fresh one after backoff;
     /// with a fixed token string it stops (`stopped`, and the error is terminal): pass a provider
     /// to stay connected for longer.
@@ -67,12 +74,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// A stable machine-readable code: `bad_payload`, `token_provider`, `token_expired`,
-    /// `rejected`, `server_error`, `handler_threw`, `socket` or `config`.
+    /// A stable machine-readable code: `bad_payload`, `token_provider`, `missing_token`,
+    /// `token_expired`, `rejected`, `server_error`, `handler_threw`, `socket` or `config`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadPayload { .. } => "bad_payload",
             Self::TokenProvider { .. } => "token_provider",
+            Self::MissingToken { .. } => "missing_token",
             Self::TokenExpired { .. } => "token_expired",
             Self::Rejected { .. } => "rejected",
             Self::Server { .. } => "server_error",
@@ -83,11 +91,14 @@ impl Error {
     }
 
     /// Whether the client stopped because of this error (it will not reconnect on its own):
-    /// `rejected`, `config`, and `token_expired` with a fixed token string.
+    /// `rejected`, `config`, `missing_token`, and `token_expired` with a fixed token string.
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
-            Self::Rejected { .. } | Self::Config { .. } | Self::TokenExpired { stopped: true }
+            Self::Rejected { .. }
+                | Self::Config { .. }
+                | Self::MissingToken { .. }
+                | Self::TokenExpired { stopped: true }
         )
     }
 
@@ -105,6 +116,13 @@ impl Error {
                 "the token provider failed: ",
                 reason,
                 "; retrying with backoff",
+                "",
+                "",
+            ],
+            Self::MissingToken { reason } => [
+                "the token provider has no token: ",
+                reason,
+                "; call connect() again once it has one",
                 "",
                 "",
             ],

@@ -60,7 +60,8 @@ export interface BackgroundPayload { color: string }
 
 /**
  * The connection state. In "closed", `code` is 1000 (normal) after close(), 4001 (token expired)
- * when a fixed token string expired, or the server's terminal close code.
+ * when a fixed token string expired, 4500 with the reason "missing_token" when the token provider
+ * said there is no token (see TokenProvider), or the server's terminal close code.
  */
 export type ConnectionState =
   | { state: "idle" }
@@ -72,13 +73,14 @@ export type ConnectionState =
 
 /** Something the app should know about; never thrown. */
 export interface EdgepushError {
-  code: "bad_payload" | "token_provider" | "token_expired" | "rejected" | "server_error"
-    | "handler_threw" | "socket" | "config";
+  code: "bad_payload" | "token_provider" | "missing_token" | "token_expired" | "rejected"
+    | "server_error" | "handler_threw" | "socket" | "config";
   /** What happened and what to do. */
   message: string;
   /** Whether the client stopped because of it (it will not reconnect on its own): always for
-   * "rejected" and "config", for "token_expired" with a fixed token string (with a token provider
-   * the client asks for a fresh token), never for the others. */
+   * "rejected", "config" and "missing_token" (the token provider rejected with `terminal`, e.g.
+   * nobody is logged in: call connect() again after a login), for "token_expired" with a fixed
+   * token string (with a token provider the client asks for a fresh token), never for the others. */
   terminal: boolean;
   /** For "bad_payload": the event name. */
   event?: string;
@@ -144,8 +146,21 @@ export type Unsubscribe = () => void;
 /** Where the client is in the user's event stream; save it to resume after a reload. */
 export interface Position { epoch: string; lastId: number }
 
-/** Returns a connect token (a JWT from your backend); called before every (re)connect. */
+/**
+ * Returns a connect token (a JWT from your backend); called before every (re)connect. A failure
+ * (a throw, a rejection) is reported as "token_provider" and retried with backoff, unless the
+ * error has `terminal: true` (see TokenProviderError): then the client stops with
+ * "missing_token" until connect() is called again.
+ */
 export type TokenProvider = () => string | Promise<string>;
+
+/** What a token provider may throw or reject with to say that asking again will not help, e.g.
+ * when your token endpoint answered 401 or 403 (nobody is logged in):
+ * `throw Object.assign(new Error("/token answered 401"), { terminal: true })`. */
+export interface TokenProviderError extends Error {
+  /** true: the client stops ("missing_token") instead of asking again every few seconds. */
+  terminal?: boolean;
+}
 
 export interface ClientOptions {
   /** The edgepush server, e.g. "https://push.example.com" (ws:// and wss:// work too). */
@@ -262,7 +277,8 @@ mod order {
     pub const SUBSCRIBE: u32 = 2;
     /// End the subscription whose handle is `a`.
     pub const UNSUBSCRIBE: u32 = 3;
-    /// The answer to [`kind::FETCH_TOKEN`] `a`: the token `b`, or the provider's failure `b`.
+    /// The answer to [`kind::FETCH_TOKEN`] `a`: the token `b`, or the provider's failure `b`,
+    /// for good ([`Input::NoToken`]) when `c` is `true`.
     pub const TOKEN: u32 = 4;
     /// The socket's message `a` (its `data`).
     pub const FRAME: u32 = 5;
@@ -361,13 +377,23 @@ impl JsCore {
             order::UNSUBSCRIBE => Input::Unsubscribe {
                 handle: number(&a) as u32,
             },
-            order::TOKEN => Input::Token {
-                request: number(&a) as u32,
-                result: b
-                    .as_string()
-                    .map(sys::read_token)
-                    .ok_or_else(|| sys::js_error_text(&b)),
-            },
+            order::TOKEN => {
+                let request = number(&a) as u32;
+                match b.as_string() {
+                    Some(token) => Input::Token {
+                        request,
+                        result: Ok(sys::read_token(token)),
+                    },
+                    None if c.as_bool() == Some(true) => Input::NoToken {
+                        request,
+                        reason: sys::js_error_text(&b),
+                    },
+                    None => Input::Token {
+                        request,
+                        result: Err(sys::js_error_text(&b)),
+                    },
+                }
+            }
             order::FRAME => Input::Frame(sys::read_frame(&a)),
             order::SOCKET_CLOSED => Input::SocketClosed {
                 code: number(&a) as u16,
@@ -517,9 +543,10 @@ fn error_parts(error: &Error) -> (JsValue, JsValue) {
         Error::BadPayload { name, reason } => (text(name), text(reason)),
         Error::Rejected { code, reason } => (text(reason), (*code).into()),
         Error::Server { code, message } => (text(code), text(message)),
-        Error::TokenProvider { reason } | Error::Handler { reason } | Error::Socket { reason } => {
-            (text(reason), JsValue::UNDEFINED)
-        }
+        Error::TokenProvider { reason }
+        | Error::MissingToken { reason }
+        | Error::Handler { reason }
+        | Error::Socket { reason } => (text(reason), JsValue::UNDEFINED),
         Error::Config { reason } => (text(reason), JsValue::UNDEFINED),
         Error::TokenExpired { stopped } => ((*stopped).into(), JsValue::UNDEFINED),
     }

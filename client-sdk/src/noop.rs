@@ -189,6 +189,20 @@ impl ClientBuilder {
         self
     }
 
+    /// [`token_provider`](Self::token_provider), as the browser's builder has it for
+    /// `token_endpoint`.
+    #[cfg(feature = "gloo-net")]
+    pub(crate) fn provider<F, Fut, E, S>(self, provider: F, stops: S) -> Self
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: Future<Output = Result<String, E>> + 'static,
+        E: Display,
+        S: Fn(&E) -> bool + Copy + 'static,
+    {
+        let _ = stops;
+        self.token_provider(provider)
+    }
+
     /// Keeps the options, to check them as the browser's client does.
     pub fn options(mut self, options: Options) -> Self {
         self.options = options;

@@ -4,7 +4,8 @@
 //! The Symfony bundle's `GET /edgepush/token` answers `{"token": "...", "expires_at": ...}` for
 //! the logged-in user (never cached) and `401 {"error": {"code": "missing_token", ...}}` for
 //! nobody; [`fetch_token`] reads that, or a plain-text token from an endpoint of your own, and
-//! [`ClientBuilder::token_endpoint`] asks it before every (re)connect:
+//! [`ClientBuilder::token_endpoint`] asks it before every (re)connect (and stops the client on a
+//! 401 or 403, rather than asking a logged-out session every few seconds):
 //!
 //! ```
 //! # #[cfg(target_arch = "wasm32")]
@@ -14,7 +15,7 @@
 //! let client = Client::builder("https://push.example.com")
 //!     .token_endpoint("/edgepush/token")
 //!     .build()?;
-//! // the same as
+//! // the same as (but for stopping on a 401 or 403: `TokenError::stops_client`)
 //! let client = Client::builder("https://push.example.com")
 //!     .token_provider(|| edgepush_client::token::fetch_token("/edgepush/token"))
 //!     .build()?;
@@ -36,7 +37,9 @@ use crate::ClientBuilder;
 
 /// Why [`fetch_token`] found no token. Its `Display` says what happened; as a token provider's
 /// error it reaches the client's error handlers as [`Error::TokenProvider`](crate::Error), and
-/// the client retries with backoff.
+/// the client retries with backoff; with [`ClientBuilder::token_endpoint`], a 401 or 403 answer
+/// ([`stops_client`](Self::stops_client)) stops the client with
+/// [`Error::MissingToken`](crate::Error) instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TokenError {
@@ -84,6 +87,21 @@ impl fmt::Display for TokenError {
 }
 
 impl std::error::Error for TokenError {}
+
+impl TokenError {
+    /// Whether asking again cannot help: the endpoint answered 401 or 403 (nobody is logged in,
+    /// e.g. the bundle's `401 missing_token`). [`ClientBuilder::token_endpoint`] then stops the
+    /// client with [`Error::MissingToken`](crate::Error) rather than asking every few seconds.
+    pub fn stops_client(&self) -> bool {
+        matches!(
+            self,
+            Self::Status {
+                status: 401 | 403,
+                ..
+            }
+        )
+    }
+}
 
 /// The body of a successful answer (the bundle's; `expires_at` is not needed: the client reads
 /// the token's `exp` itself).
@@ -162,10 +180,12 @@ fn token_from_body(body: &str) -> Result<String, TokenError> {
 impl ClientBuilder {
     /// Asks `url` for a fresh token before every connect and reconnect, with
     /// [`fetch_token`]: e.g. `"/edgepush/token"`, the Symfony bundle's route. A failure is
-    /// reported as [`Error::TokenProvider`](crate::Error) and retried with backoff. (Feature
-    /// `gloo-net`.)
+    /// reported as [`Error::TokenProvider`](crate::Error) and retried with backoff, except a 401
+    /// or 403 answer ([`TokenError::stops_client`]: nobody is logged in), which stops the client
+    /// with [`Error::MissingToken`](crate::Error); `connect()` starts again (after a login).
+    /// (Feature `gloo-net`.)
     pub fn token_endpoint(self, url: impl Into<String>) -> Self {
         let url: String = url.into();
-        self.token_provider(move || fetch_token(url.clone()))
+        self.provider(move || fetch_token(url.clone()), TokenError::stops_client)
     }
 }

@@ -873,6 +873,68 @@ async fn a_subscription_gets_its_topics_typed_events_and_a_refused_one_its_reaso
     drop(refused);
 }
 
+#[wasm_bindgen_test]
+async fn a_subscription_made_again_from_a_refused_ones_error_handler_keeps_its_handlers() {
+    let user = unique_user("resubscribe");
+    let client = provider_client(&user, Rc::new(Cell::new(0)));
+    let log = Log::attached(&client);
+    let forbidden = format!("private:{user}");
+    let refusals = Rc::new(RefCell::new(Vec::new()));
+    // What the handler subscribes again, kept alive (a dropped subscription unsubscribes).
+    let kept = Rc::new(RefCell::new(Vec::new()));
+    let first = client.subscribe(forbidden.clone());
+    let (again, sink, keep) = (client.clone(), refusals.clone(), kept.clone());
+    let _refusal = first.on_error(move |refusal: &Unsubscribed| {
+        sink.borrow_mut().push(("first", refusal.error.code.clone()));
+        let subscription = again.subscribe(refusal.topic.clone());
+        let sink = sink.clone();
+        let guard = subscription.on_error(move |refusal: &Unsubscribed| {
+            sink.borrow_mut().push(("again", refusal.error.code.clone()))
+        });
+        keep.borrow_mut().push((subscription, guard));
+    });
+    client.connect();
+    assert!(wait_for(10_000, || refusals.borrow().len() == 2).await);
+    assert_eq!(
+        refusals.borrow()[..],
+        [
+            ("first", "topic_forbidden".to_owned()),
+            ("again", "topic_forbidden".to_owned())
+        ]
+    );
+    // The second refusal reached the new subscription, not the client's handlers.
+    assert!(log.errors.borrow().is_empty(), "{:?}", log.errors.borrow());
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_token_endpoint_answering_401_stops_the_client_instead_of_polling() {
+    // The worker answers an unsigned request 401 with the bundle's error shape.
+    let user = unique_user("logged-out");
+    let client = Client::builder(URL)
+        .token_endpoint(format!("{URL}/presence?topic=live:{user}"))
+        .options(quick())
+        .build()
+        .expect("client");
+    let log = Log::attached(&client);
+    client.connect();
+    assert!(
+        wait_for(10_000, || matches!(
+            client.state(),
+            State::Closed { code: 4500, .. }
+        ))
+        .await
+    );
+    sleep(1_000).await;
+    let errors = log.errors.borrow();
+    assert!(
+        matches!(&errors[..], [Error::MissingToken { reason }] if reason.contains("401")),
+        "{errors:?}"
+    );
+    assert!(errors[0].is_terminal());
+    assert_eq!(log.opens(), 0);
+}
+
 // ---------- the Rust face for Leptos, Yew and Dioxus: clones, streams, the token helper ----------
 
 /// The stream's next item, or `None` when nothing came within `ms`.

@@ -1,5 +1,5 @@
 // Renames the wasm-bindgen imports and exports of the package to short names, in the .wasm and
-// in the JS glue together. wasm-bindgen names each import `__wbg_<name>_<16 hex digits>`; the hex digits appear
+// in the JS glue together (and shortens the glue's console warnings, below). wasm-bindgen names each import `__wbg_<name>_<16 hex digits>`; the hex digits appear
 // twice (once in each file) and do not compress, which costs about a kilobyte gzipped.
 //   node client-sdk/tools/shorten-imports.mjs <package dir> <wasm file name> <js file name>
 // Only names that occur exactly once in the JS, as a key of the imports object, are renamed;
@@ -124,6 +124,15 @@ const rebuilt = sections.map((sec) => {
   return Buffer.concat([Buffer.from([sec.id]), leb(body.length), body]);
 });
 writeFileSync(wasmPath, Buffer.concat([wasm.subarray(0, 8), ...rebuilt]));
+// The glue's three console warnings (a .wasm served without `application/wasm`, and the
+// positional arguments of `init`/`initSync` that wasm-bindgen deprecated), said in fewer words:
+// 140 B gzipped. A text that is not found (another wasm-bindgen version) stays as it is.
+const warnings = [
+  [/"`WebAssembly\.instantiateStreaming` failed because your server does not serve Wasm with `application\/wasm` MIME type\. Falling back to `WebAssembly\.instantiate` which is slower\. Original error:\\n"/, '"edgepush: the .wasm is not served as application/wasm (slower start):"'],
+  [/"using deprecated parameters for `initSync\(\)`; pass a single object instead"/, '"edgepush: pass initSync({module})"'],
+  [/"using deprecated parameters for the initialization function; pass a single object instead"/, '"edgepush: pass init({module_or_path})"'],
+];
+for (const [long, short] of warnings) js = js.replace(long, () => short);
 writeFileSync(jsPath, js);
 // The type declarations of the raw exports (`InitOutput`, `*_bg.wasm.d.ts`) follow the renames.
 for (const file of readdirSync(dir).filter((f) => f.endsWith(".d.ts"))) {

@@ -53,16 +53,29 @@ impl ClientBuilder {
     /// server closed for an expired token). An error is reported as [`Error::TokenProvider`] and
     /// retried with backoff. (Feature `std`.)
     #[cfg(feature = "std")]
-    pub fn token_provider<F, Fut, E>(mut self, provider: F) -> Self
+    pub fn token_provider<F, Fut, E>(self, provider: F) -> Self
     where
         F: Fn() -> Fut + 'static,
         Fut: Future<Output = Result<String, E>> + 'static,
         E: Display,
     {
+        self.provider(provider, |_| false)
+    }
+
+    /// [`token_provider`](Self::token_provider), but an error `stops` picks ends the client with
+    /// [`Error::MissingToken`] instead of being retried.
+    #[cfg(feature = "std")]
+    pub(crate) fn provider<F, Fut, E, S>(mut self, provider: F, stops: S) -> Self
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: Future<Output = Result<String, E>> + 'static,
+        E: Display,
+        S: Fn(&E) -> bool + Copy + 'static,
+    {
         let provider: Provider = Rc::new(move |done: TokenDone| {
             let future = provider();
             wasm_bindgen_futures::spawn_local(async move {
-                done(future.await.map_err(|e| e.to_string()));
+                done(future.await.map_err(|e| (e.to_string(), stops(&e))));
             });
         });
         self.token = Some(TokenSource::Provider(provider));

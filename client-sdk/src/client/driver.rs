@@ -65,6 +65,9 @@ pub(crate) struct Driver {
     state: RefCell<State>,
     /// The number of the last subscription handle given out.
     last_handle: Cell<u32>,
+    /// The number of the last subscription handle the machine has taken: a refusal it reports
+    /// ends the handles up to it, not one subscribed since (e.g. from an error handler).
+    taken: Cell<u32>,
 }
 
 /// The machine and what its actions opened.
@@ -120,6 +123,7 @@ impl Driver {
             running: Cell::new(false),
             state: RefCell::new(State::Idle),
             last_handle: Cell::new(0),
+            taken: Cell::new(0),
         })
     }
 
@@ -212,6 +216,9 @@ impl Driver {
             }
             for input in batch {
                 let closing = matches!(input, Input::AppClose);
+                if let Input::Subscribe { handle, .. } = input {
+                    self.taken.set(handle);
+                }
                 let actions = match free(self.engine.try_borrow_mut()) {
                     Some(mut engine) => engine.machine.handle(input, now_ms(), sys::random()),
                     None => Vec::new(),
@@ -244,8 +251,13 @@ impl Driver {
                     let weak = Rc::downgrade(self);
                     provider(Box::new(move |result| {
                         if let Some(driver) = weak.upgrade() {
-                            let result = result.map(sys::read_token);
-                            driver.run(Input::Token { request, result });
+                            driver.run(match result {
+                                Err((reason, true)) => Input::NoToken { request, reason },
+                                result => Input::Token {
+                                    request,
+                                    result: result.map(sys::read_token).map_err(|(e, _)| e),
+                                },
+                            });
                         }
                     }));
                 }
@@ -308,7 +320,15 @@ impl Driver {
                         client.run(Input::TopicEnded(refusal));
                     }
                 }
-                Audience::App(handlers) => tell(handlers, Notice::Unsubscribed(&refusal)),
+                Audience::App(handlers) => {
+                    tell(handlers, Notice::Unsubscribed(&refusal));
+                    // Its subscriptions are over, and so are their handlers: those of the handles
+                    // the machine held, not of one subscribed since (queued meanwhile).
+                    let taken = self.taken.get();
+                    drop(handlers.remove(&|_, scope| {
+                        scope.is_some_and(|s| s.topic == refusal.topic && s.handle <= taken)
+                    }));
+                }
             },
             // A topic socket's token was refused for good: the client's machine stops the client.
             Action::StopClient { code, reason } => {
@@ -408,15 +428,11 @@ impl Driver {
     }
 }
 
-/// Tells the app's handlers; an error nobody listens to goes to the browser console. A refused
-/// topic's subscriptions are over, and so are their handlers.
+/// Tells the app's handlers; an error nobody listens to goes to the browser console.
 fn tell(handlers: &Handlers<JsValue>, notice: Notice<'_, JsValue>) {
     handlers.notify(notice, &|error: &Error| {
         sys::console_warn("edgepush:", &error.message())
     });
-    if let Notice::Unsubscribed(refusal) = notice {
-        drop(handlers.remove(&|_, scope| scope.is_some_and(|scope| scope.topic == refusal.topic)));
-    }
 }
 
 fn now_ms() -> u64 {

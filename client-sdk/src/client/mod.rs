@@ -38,8 +38,9 @@ pub use builder::ClientBuilder;
 use driver::Driver;
 pub use subscription::Subscription;
 
-/// Receives what the token provider produced: the token, or an error text.
-pub(crate) type TokenDone = Box<dyn FnOnce(Result<String, String>)>;
+/// Receives what the token provider produced: the token, or an error text and whether asking
+/// again cannot help ([`Input::NoToken`](crate::connection::Input::NoToken)).
+pub(crate) type TokenDone = Box<dyn FnOnce(Result<String, (String, bool)>)>;
 /// Starts fetching a token and calls the [`TokenDone`] once with the outcome. Callback-shaped
 /// rather than a `Future` so that the JS package needs no futures executor.
 pub(crate) type Provider = Rc<dyn Fn(TokenDone)>;

