@@ -885,11 +885,13 @@ async fn a_subscription_made_again_from_a_refused_ones_error_handler_keeps_its_h
     let first = client.subscribe(forbidden.clone());
     let (again, sink, keep) = (client.clone(), refusals.clone(), kept.clone());
     let _refusal = first.on_error(move |refusal: &Unsubscribed| {
-        sink.borrow_mut().push(("first", refusal.error.code.clone()));
+        sink.borrow_mut()
+            .push(("first", refusal.error.code.clone()));
         let subscription = again.subscribe(refusal.topic.clone());
         let sink = sink.clone();
         let guard = subscription.on_error(move |refusal: &Unsubscribed| {
-            sink.borrow_mut().push(("again", refusal.error.code.clone()))
+            sink.borrow_mut()
+                .push(("again", refusal.error.code.clone()))
         });
         keep.borrow_mut().push((subscription, guard));
     });
