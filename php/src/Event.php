@@ -59,17 +59,45 @@ final class Event
                 $e->getMessage(),
             ), 'invalid_json', previous: $e);
         }
-        if (strlen($this->payloadJson) > self::MAX_PAYLOAD_BYTES) {
-            throw new PayloadTooLargeException(sprintf(
-                'The payload of event "%s" for %s is %d bytes of JSON; the limit is %d per event. '
-                . 'Send a reference (an id, a URL) instead of the data.',
-                $this->name,
-                $this->recipient(),
-                strlen($this->payloadJson),
-                self::MAX_PAYLOAD_BYTES,
-            ), 'payload_too_large');
-        }
+        $this->checkSize();
         $this->idempotencyKey = $idempotencyKey === null ? null : Validate::idempotencyKey($idempotencyKey);
+    }
+
+    /**
+     * The event whose payload is this JSON text, kept byte for byte (`{}` stays `{}`, `[]` stays
+     * `[]`), for an event read back from a queue; validated like the constructor's, and the text must
+     * be one JSON value.
+     *
+     * @internal
+     *
+     * @throws InvalidInputException
+     */
+    public static function withPayloadJson(
+        string|int|Recipient|Topic $user,
+        string $name,
+        string $payloadJson,
+        ?string $idempotencyKey = null,
+    ): self {
+        $event = (new \ReflectionClass(self::class))->newInstanceWithoutConstructor();
+        $event->topic = $user instanceof Topic ? $user->name : null;
+        $event->user = $user instanceof Topic ? null : Validate::userId($user);
+        $event->name = Validate::eventName($name);
+        $event->payloadJson = $payloadJson;
+        $event->checkSize();
+        try {
+            // the text goes into the publish body as it is: anything but one JSON value would change that body
+            json_decode($payloadJson, false, 512, JSON_THROW_ON_ERROR);
+        } catch (\JsonException $e) {
+            throw new InvalidInputException(sprintf(
+                'The payload of event "%s" for %s is not JSON text (%s).',
+                $event->name,
+                $event->recipient(),
+                $e->getMessage(),
+            ), 'invalid_json', previous: $e);
+        }
+        $event->idempotencyKey = $idempotencyKey === null ? null : Validate::idempotencyKey($idempotencyKey);
+
+        return $event;
     }
 
     /**
@@ -84,6 +112,21 @@ final class Event
         ?string $idempotencyKey = null,
     ): self {
         return new self($topic instanceof Topic ? $topic : new Topic($topic), $name, $payload, $idempotencyKey);
+    }
+
+    /** @throws PayloadTooLargeException */
+    private function checkSize(): void
+    {
+        if (strlen($this->payloadJson) > self::MAX_PAYLOAD_BYTES) {
+            throw new PayloadTooLargeException(sprintf(
+                'The payload of event "%s" for %s is %d bytes of JSON; the limit is %d per event. '
+                . 'Send a reference (an id, a URL) instead of the data.',
+                $this->name,
+                $this->recipient(),
+                strlen($this->payloadJson),
+                self::MAX_PAYLOAD_BYTES,
+            ), 'payload_too_large');
+        }
     }
 
     /** Whom it goes to, for messages: `user "42"` or `topic "product:42"`. */

@@ -21,6 +21,8 @@ $packages = [
     'Symfony/Bundle/TwigBundle',
     'Symfony/Bridge/Twig',
     'Symfony/Component/Messenger',
+    'Symfony/Component/Serializer',
+    'Symfony/Component/PropertyAccess',
     'Symfony/Component/Security/Core',
     'Symfony/Component/HttpClient',
     'Symfony/Component/Mercure',

@@ -24,8 +24,11 @@ final class TestKernel extends Kernel
 {
     use MicroKernelTrait;
 
-    /** @param array<string, mixed> $edgepush the bundle's configuration */
-    public function __construct(private readonly array $edgepush)
+    /**
+     * @param array<string, mixed> $edgepush  the bundle's configuration
+     * @param array<string, mixed> $framework FrameworkBundle configuration merged over the default one
+     */
+    public function __construct(private readonly array $edgepush, private readonly array $framework = [])
     {
         parent::__construct('test', false);
     }
@@ -42,7 +45,7 @@ final class TestKernel extends Kernel
 
     public function getCacheDir(): string
     {
-        return sys_get_temp_dir() . '/edgepush-kernel-test/' . md5(serialize($this->edgepush)) . '/cache';
+        return sys_get_temp_dir() . '/edgepush-kernel-test/' . md5(serialize([$this->edgepush, $this->framework])) . '/cache';
     }
 
     public function getLogDir(): string
@@ -52,7 +55,7 @@ final class TestKernel extends Kernel
 
     private function configureContainer(ContainerConfigurator $container): void
     {
-        $container->extension('framework', [
+        $container->extension('framework', array_replace_recursive([
             'secret' => 'kernel-test',
             'test' => true,
             'http_method_override' => false,
@@ -61,7 +64,7 @@ final class TestKernel extends Kernel
                 'transports' => ['async' => 'in-memory://?serialize=true'],
                 'routing' => [PublishMessage::class => 'async'],
             ],
-        ]);
+        ], $this->framework));
         $container->extension('twig', ['strict_variables' => true]);
         $container->extension('edgepush', $this->edgepush);
         $services = $container->services();

@@ -15,6 +15,7 @@ use Edgepush\Symfony\Controller\WebhookController;
 use Edgepush\Symfony\Messenger\MessengerMessaging;
 use Edgepush\Symfony\Messenger\PublishMessage;
 use Edgepush\Symfony\Messenger\PublishMessageHandler;
+use Edgepush\Symfony\Serializer\EventNormalizer;
 use Edgepush\Symfony\Twig\StimulusExtension;
 use Edgepush\Symfony\Twig\TokenExtension;
 use Edgepush\Symfony\Twig\TokenRuntime;
@@ -28,15 +29,18 @@ use Symfony\Component\DependencyInjection\Extension\Extension;
 use Symfony\Component\DependencyInjection\Reference;
 use Symfony\Component\HttpFoundation\JsonResponse;
 use Symfony\Component\Messenger\MessageBusInterface;
+use Symfony\Component\Serializer\Normalizer\DenormalizerInterface;
 use Twig\Extension\AbstractExtension;
 
 /**
  * Services: edgepush.publisher, edgepush.token_issuer and edgepush.messaging, autowirable as
  * Publisher, TokenIssuer and Messaging (or TopicMessaging, the same service); the PublishMessage
- * handler when Messenger is installed; the Twig extensions when Twig is (edgepush_token() and the
- * others, with the token functions in a runtime built only when a template calls them;
- * edgepush_stimulus_controller()); the token endpoint's and the webhook endpoint's controllers
- * (edgepush.token_controller, edgepush.webhook_controller) when HttpFoundation is.
+ * handler when Messenger is installed; edgepush.event_normalizer, which writes and reads PublishMessage
+ * and Event for the Symfony Serializer (Messenger's symfony_serializer transport serializer), when that
+ * is installed; the Twig extensions when Twig is (edgepush_token() and the others, with the token
+ * functions in a runtime built only when a template calls them; edgepush_stimulus_controller()); the
+ * token endpoint's and the webhook endpoint's controllers (edgepush.token_controller,
+ * edgepush.webhook_controller) when HttpFoundation is.
  */
 final class EdgepushExtension extends Extension
 {
@@ -78,6 +82,11 @@ final class EdgepushExtension extends Extension
             $container->register('edgepush.publish_message_handler', PublishMessageHandler::class)
                 ->setArguments([new Reference('edgepush.publisher')])
                 ->addTag('messenger.message_handler', ['handles' => PublishMessage::class]);
+        }
+        if (interface_exists(DenormalizerInterface::class)) {
+            // before ObjectNormalizer (-1000), which writes a PublishMessage it cannot read back
+            $container->register('edgepush.event_normalizer', EventNormalizer::class)
+                ->addTag('serializer.normalizer', ['priority' => 100]);
         }
         if ($config['messenger']) {
             if (!$messengerInstalled) {

@@ -18,6 +18,11 @@ use Edgepush\Topic;
  * `PublishMessage::toTopic('product:42', ...)`). It is validated when the message is built, and its
  * idempotency key is fixed then: however often the handler runs (retries, redeliveries), the user
  * or the topic gets the event once.
+ *
+ * It crosses a transport, with PHP's serialize() (Messenger's default) or with the Symfony Serializer
+ * (`messenger.transport.symfony_serializer`, through the bundle's
+ * {@see \Edgepush\Symfony\Serializer\EventNormalizer}), with its recipient, name, payload text and
+ * idempotency key unchanged.
  */
 final class PublishMessage
 {
@@ -49,5 +54,28 @@ final class PublishMessage
         ?string $idempotencyKey = null,
     ): self {
         return new self($topic instanceof Topic ? $topic : new Topic($topic), $name, $payload, $idempotencyKey);
+    }
+
+    /**
+     * The message that publishes $event as it is, for a message read back from a transport.
+     *
+     * @internal
+     *
+     * @throws InvalidInputException when $event has no idempotency key: a message has one from the start
+     */
+    public static function ofEvent(Event $event): self
+    {
+        if ($event->idempotencyKey === null) {
+            throw new InvalidInputException(sprintf(
+                'A PublishMessage of event "%s" for %s needs its idempotency key, fixed when the message was built: '
+                . 'without it, every redelivery would publish the event again.',
+                $event->name,
+                $event->recipient(),
+            ), 'invalid_field');
+        }
+        $message = (new \ReflectionClass(self::class))->newInstanceWithoutConstructor();
+        $message->event = $event;
+
+        return $message;
     }
 }
