@@ -9,14 +9,13 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
+use std::time::Duration;
 
 use edgepush_protocol::ErrorCode;
 use edgepush_protocol::frames::{Occupancy, PresenceChange, ServerFrame};
 use edgepush_protocol::publish::IdempotencyKey;
 use edgepush_protocol::signature::SIGNATURE_HEADER;
 use edgepush_protocol::topic::Topic;
-use std::time::Duration;
-
 use futures_util::future::{Either, join_all, select};
 use futures_util::lock::Mutex;
 use wasm_bindgen::JsValue;
@@ -471,7 +470,7 @@ impl TopicObject {
 
     /// The alarm: posts the queued webhook events, up to [`MAX_EVENTS_PER_DELIVERY`], in one
     /// signed request, once the backoff after a failed one is over. A failed delivery is retried
-    /// later by the alarm (with what was queued meanwhile) until [`retry_delay_ms`] gives up; then
+    /// later by the alarm (with what was queued meanwhile) until [`webhooks::retry_delay_ms`] gives up; then
     /// its events are dropped and logged, and the next ones get their own attempts. At most
     /// [`MAX_QUEUED_EVENTS`] are kept for a receiver that takes none.
     async fn deliver_webhooks(&self) -> Outcome<()> {
