@@ -55,13 +55,14 @@ rm -rf "$out"
 # ./edgepush_core.js, the wasm's `Core`), minified (whitespace, local names, comments). The types
 # live in the .d.ts (the TYPES section of client-sdk/src/js.rs), so nothing is lost for
 # TypeScript users. es2022: class fields and private methods, which every browser with the wasm
-# features above has.
+# features above has. The numbers of client.js's talk with the core are in codes.js, a module
+# without imports, whose constants esbuild inlines (those of a module that imports, it keeps).
 mv "$out/edgepush_client.js" "$out/edgepush_core.js"
-cp "$root/client-sdk/js/client.js" "$out/client.js"
+cp "$root"/client-sdk/js/{client,codes}.js "$out/"
 "$ESBUILD_BIN" "$out/client.js" --bundle --minify --format=esm --target=es2022 \
   --log-level=warning --banner:js='/* @ts-self-types="./edgepush_client.d.ts" */' \
   --outfile="$out/edgepush_client.js"
-rm "$out/client.js" "$out/edgepush_core.js"
+rm "$out"/{client,codes,edgepush_core}.js
 # Short import names instead of wasm-bindgen's `__wbg_<name>_<16 hex digits>`, in both files.
 node "$root/client-sdk/tools/shorten-imports.mjs" "$out" edgepush_client_bg.wasm edgepush_client.js
 # The single-module entry, from the finished glue and wasm.

@@ -22,23 +22,15 @@
 //   of a subscription made again from an onError handler), and after close() every handler, once
 //   they heard the final "closed" state (also when the server had stopped the client before).
 import init, { Core, initSync } from "./edgepush_core.js";
+// The numbers of `act` and `ask`, and close codes: inlined by the bundler (see codes.js).
+import {
+  NAMED, STATE, ERROR, RESYNC, UNSUBSCRIBED, OCCUPANCY, PRESENCE, FETCH_TOKEN, CONNECT, SEND, CLOSE_SOCKET,
+  SET_TIMER, CLEAR_TIMER, OPEN_TOPIC_SOCKET, CLOSE_TOPIC_SOCKET, UNKNOWN, STOP_CLIENT, START, CLOSE, SUBSCRIBE,
+  UNSUBSCRIBE, TOKEN, FRAME, SOCKET_CLOSED, TIMER, NETWORK, TOPIC_ENDED, POSITION, TOPIC_SOCKET,
+  TOPIC_SOCKET_STOPPED, NORMAL, ABNORMAL,
+} from "./codes.js";
 
 export { init as default, initSync };
-
-// What the core tells `act(kind, topic, a, b, c)` (`mod kind` in client-sdk/src/js.rs): what the
-// app hears (NAMED: an event), then what the driver does. Handlers have the kinds of what they
-// hear (an event's are NAMED, or UNKNOWN; a refusal's, ERROR).
-const NAMED = 0, STATE = 1, ERROR = 2, RESYNC = 3, UNSUBSCRIBED = 4, OCCUPANCY = 5, PRESENCE = 6;
-const FETCH_TOKEN = 7, CONNECT = 8, SEND = 9, CLOSE_SOCKET = 10, SET_TIMER = 11, CLEAR_TIMER = 12;
-const OPEN_TOPIC_SOCKET = 13, CLOSE_TOPIC_SOCKET = 14, UNKNOWN = 15, STOP_CLIENT = 16;
-// What the driver asks of the core: `core.ask(order, a, b, c, act)` (`mod order` in
-// client-sdk/src/js.rs).
-const START = 0, CLOSE = 1, SUBSCRIBE = 2, UNSUBSCRIBE = 3, TOKEN = 4, FRAME = 5, SOCKET_CLOSED = 6;
-const TIMER = 7, NETWORK = 8, TOPIC_ENDED = 9, POSITION = 10, TOPIC_SOCKET = 11, TOPIC_SOCKET_STOPPED = 12;
-// The close codes (protocol/codes.json): of the sockets the client closes itself
-// (CLIENT_CLOSE_CODE in client-sdk/src/connection.rs), and of one that could not be opened (as the
-// browser reports a socket that failed).
-const NORMAL = 1000, ABNORMAL = 1006;
 
 /** The message of a thrown value: a thrown string, or an error's `message`. */
 const text = (thrown) =>

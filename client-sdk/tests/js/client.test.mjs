@@ -18,6 +18,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const sdk = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "edgepush-client-js-"));
 copyFileSync(join(sdk, "js", "client.js"), join(dir, "client.js"));
+copyFileSync(join(sdk, "js", "codes.js"), join(dir, "codes.js"));
 writeFileSync(
   join(dir, "edgepush_core.js"),
   `export default async function init() {}
