@@ -183,10 +183,6 @@ class Driver {
     this.closed = true;
     this.run(CLOSE, undefined, undefined, undefined, then);
     // A machine the server already stopped says nothing more: the topic sockets go anyway.
-    this.#closeReaders();
-  }
-
-  #closeReaders() {
     for (const reader of this.#readers.values()) reader.close();
     this.#readers.clear();
   }
@@ -228,33 +224,40 @@ class Driver {
       if (kind == SET_TIMER) this.#timer = setTimeout(() => this.run(TIMER), Math.min(a, 2 ** 31 - 1));
     } else if (kind == OPEN_TOPIC_SOCKET) {
       if (this.closed) return;
-      // Its notices go to the client's handlers, its state aside; its refusal, and its word
-      // that the client must stop (its token refused), to this machine.
-      const reader = new Driver(
-        this.#core.ask(TOPIC_SOCKET, topic, a),
-        this.#provider,
-        (kind, topic, a, b, c) =>
-          kind == UNSUBSCRIBED
-            ? this.run(TOPIC_ENDED, { topic, error: { code: a, message: b } })
-            : kind == STOP_CLIENT
-              ? this.run(TOPIC_SOCKET_STOPPED, a, b)
-              : kind != STATE && this.#hear(kind, topic, a, b, c),
-      );
-      // One reader per topic: one left over would deliver every event twice.
-      this.#readers.get(topic)?.close();
-      this.#readers.set(topic, reader);
+      // One reader per topic: one left over would deliver every event twice. One the driver
+      // has (stopped with the client, or open) keeps its position and takes the newest grant
+      // for its next connect.
+      let reader = this.#readers.get(topic);
+      if (reader) {
+        reader.run(SUBSCRIBE, 0, topic, a);
+      } else {
+        // Its notices go to the client's handlers, its state aside; its refusal, and its word
+        // that the client must stop (its token refused), to this machine.
+        reader = new Driver(
+          this.#core.ask(TOPIC_SOCKET, topic, a),
+          this.#provider,
+          (kind, topic, a, b, c) =>
+            kind == UNSUBSCRIBED
+              ? this.run(TOPIC_ENDED, { topic, error: { code: a, message: b } })
+              : kind == STOP_CLIENT
+                ? this.run(TOPIC_SOCKET_STOPPED, a, b)
+                : kind != STATE && this.#hear(kind, topic, a, b, c),
+        );
+        this.#readers.set(topic, reader);
+      }
       reader.connect();
     } else if (kind == CLOSE_TOPIC_SOCKET) {
       this.#readers.get(topic)?.close();
       this.#readers.delete(topic);
     } else {
-      // "closed" releases the socket, the timer, the listeners and the topic sockets first.
+      // "closed" releases the socket, the timer and the listeners first, and stops the topic
+      // sockets, whose machines are kept: connect() resumes each from its last event.
       if (kind == STATE && a == "closed") {
         this.#drop();
         clearTimeout(this.#timer);
         for (const [name, listener] of this.#network ?? []) removeEventListener(name, listener);
         this.#network = undefined;
-        this.#closeReaders();
+        for (const reader of this.#readers.values()) reader.run(CLOSE);
       }
       this.#hear(kind, topic, a, b, c);
     }

@@ -44,7 +44,11 @@
 //! a reason of the client's, not of its topic (its token invalid or revoked, a fixed token
 //! expired, a protocol violation), stops the client as its own socket would: the driver tells this
 //! machine ([`Action::StopClient`], [`Input::TopicSocketStopped`]), which reports it, stops and
-//! keeps its subscriptions, topic sockets included, for the next `Start`.
+//! keeps its subscriptions, topic sockets included, for the next `Start`. When the client stops,
+//! the driver stops the topic sockets' machines and keeps them: `Start` asks for each socket
+//! again, and its machine resumes its topic from the last event it delivered, as the user's
+//! socket resumes (an app that subscribes again with a new token has it used from the topic
+//! socket's next connect on).
 
 use alloc::string::String;
 use alloc::vec;
@@ -279,7 +283,8 @@ pub enum Input<P> {
         /// The topic, e.g. `product:42`.
         topic: String,
         /// A subscription token for the topic; a later one replaces it from the next subscribe
-        /// frame on.
+        /// frame on (for a topic read over a topic socket, from that socket's next connect:
+        /// [`Action::OpenTopicSocket`]).
         token: Option<String>,
     },
     /// The app ended the subscription `handle`; the topic is unsubscribed once no handle holds
@@ -350,7 +355,10 @@ pub enum Action<P> {
     /// A user came to or left a topic, for the handlers of its subscriptions.
     Presence(PresenceChange),
     /// Read this topic over a socket of its own, driven by [`Connection::topic_socket`] with this
-    /// subscription token.
+    /// subscription token. When the driver still has that topic's machine (stopped with the
+    /// client, or open and the app subscribed again with a new token), it keeps it, and with it the
+    /// topic's position: it feeds it [`Input::Subscribe`] with handle 0 and the token (the newest
+    /// grant, for its next connect), then [`Input::Start`] (which a running machine ignores).
     OpenTopicSocket(String, Option<String>),
     /// The app no longer reads this topic: close its topic socket for good.
     CloseTopicSocket(String),
@@ -622,6 +630,8 @@ impl Connection {
             Input::Online => {
                 self.online = true;
                 match self.phase {
+                    // A wait the server asked for (`retry_after_ms`) is kept.
+                    Phase::Waiting if self.retry_hint_ms.is_some() => {}
                     Phase::Offline | Phase::Waiting => {
                         self.retry_at = None;
                         self.begin_connect(now, &mut out);
@@ -667,6 +677,8 @@ impl Connection {
     }
 
     fn begin_connect<P>(&mut self, now: u64, out: &mut Vec<Action<P>>) {
+        // The server's hint was for the wait that ends here.
+        self.retry_hint_ms = None;
         self.connect_deadline = Some(now + u64::from(self.options.connect_timeout_ms));
         out.push(Action::State(State::Connecting {
             attempt: self.attempt,
@@ -954,9 +966,22 @@ impl Connection {
         out: &mut Vec<Action<P>>,
     ) {
         if let Some(topic) = self.topics.iter_mut().find(|topic| topic.name == name) {
-            topic.handles.push(handle);
+            // (A topic socket's machine is given its one handle again with a new grant.)
+            if !topic.handles.contains(&handle) {
+                topic.handles.push(handle);
+            }
             if token.is_some() {
                 topic.token = token;
+                // A topic socket takes the newest grant for its next connect (a stopped client
+                // hands it over on `Start`).
+                if topic.state == TopicState::Socket
+                    && !matches!(self.phase, Phase::Idle | Phase::Closed)
+                {
+                    out.push(Action::OpenTopicSocket(
+                        topic.name.clone(),
+                        topic.token.clone(),
+                    ));
+                }
             }
             if topic.state == TopicState::Backend {
                 // The app's now: subscribed on this socket whatever the backend does.
@@ -1195,7 +1220,8 @@ impl Connection {
         if !self.online {
             return self.go_offline(out);
         }
-        let hint = self.retry_hint_ms.take().unwrap_or(0);
+        // Kept until the next connect: `Online` does not cut the wait short.
+        let hint = self.retry_hint_ms.unwrap_or(0);
         let delay_ms = self
             .options
             .backoff_delay_ms(self.attempt, random)

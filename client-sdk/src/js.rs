@@ -92,7 +92,7 @@ export interface EdgepushError {
  * Why the server refused or ended a subscription; the connection carries on. (A topic socket
  * refused for the client's own token, e.g. 4500 (token invalid) or 4502 (revoked), ends no
  * subscription: the client stops as for its own socket, with "rejected" in its onError, and
- * connect() opens the topic socket again.)
+ * connect() opens the topic socket again, resuming from the last event it delivered.)
  */
 export interface SubscriptionError {
   /** The topic. */
@@ -106,7 +106,9 @@ export interface SubscriptionError {
 
 /** Options of `subscribe`. */
 export interface SubscribeOptions {
-  /** A subscription token from your backend, for topics it grants per request. */
+  /** A subscription token from your backend, for topics it grants per request. Subscribing
+   * again to the same topic with a new token rotates it: the next subscribe (or, for a topic
+   * read over a topic socket, that socket's next connect) offers the newest one. */
   token?: string;
 }
 
@@ -255,7 +257,8 @@ mod kind {
     /// `()`: cancel the timer.
     pub const CLEAR_TIMER: u32 = 12;
     /// `(subscription token)` with the topic: read it over a socket of its own
-    /// (`ask(TOPIC_SOCKET, …)`).
+    /// (`ask(TOPIC_SOCKET, …)`), or go on reading it with the core kept for it, which takes the
+    /// token for its next connect and starts if stopped.
     pub const OPEN_TOPIC_SOCKET: u32 = 13;
     /// `()` with the topic: close its topic socket for good.
     pub const CLOSE_TOPIC_SOCKET: u32 = 14;
@@ -293,7 +296,9 @@ mod order {
     pub const TOPIC_ENDED: u32 = 9;
     /// The resume position as `[epoch, lastId]`, once known; `undefined` before.
     pub const POSITION: u32 = 10;
-    /// A new core for the topic socket of the topic `a` with the subscription token `b`.
+    /// A new core for the topic socket of the topic `a` with the subscription token `b`. (For
+    /// a topic whose core the driver kept, it feeds that core `SUBSCRIBE` with handle 0 and the
+    /// token, then `START`, instead: see [`Action::OpenTopicSocket`].)
     pub const TOPIC_SOCKET: u32 = 11;
     /// A topic socket's core said [`kind::STOP_CLIENT`] with the close code `a` and the reason
     /// `b`: the client stops.

@@ -671,6 +671,58 @@ async fn a_topic_socket_refused_for_the_clients_token_stops_the_client_and_keeps
 }
 
 #[wasm_bindgen_test]
+async fn a_topic_socket_resumes_after_the_client_was_stopped_losing_nothing_published_meanwhile() {
+    let user = unique_user("topic-resume");
+    // `crowd` has shards (scripts/env.sh): its topic is read over a topic socket of its own.
+    let topic = format!("crowd:{user}");
+    let calls = Rc::new(Cell::new(0));
+    let client = provider_client(&user, calls);
+    let log = Log::attached(&client);
+    let subscription = client.subscribe(topic.clone());
+    let names = Rc::new(RefCell::new(Vec::<String>::new()));
+    for name in ["Before", "Meanwhile", "After"] {
+        let sink = names.clone();
+        subscription
+            .on(name, move |event: Event<serde::de::IgnoredAny>| {
+                sink.borrow_mut().push(event.name)
+            })
+            .forget();
+    }
+    client.connect();
+    assert!(wait_for(10_000, || log.opens() == 1).await);
+    until_topic_reaches(&topic, 1).await;
+    publish_topic(&topic, "Before", "{}").await;
+    assert!(wait_for(5_000, || names.borrow().iter().any(|n| n == "Before")).await);
+    // A logout (revoke) stops the client and its topic socket; meanwhile the topic goes on.
+    disconnect(&user, false).await;
+    assert!(
+        wait_for(5_000, || matches!(
+            client.state(),
+            State::Closed { code: 4502, .. }
+        ))
+        .await
+    );
+    publish_topic(&topic, "Meanwhile", "{}").await;
+    // Connected again (a second later: the revoke refuses tokens issued before it, to the
+    // second), the topic socket resumes from its last event: what was published while stopped
+    // arrives, once, before what comes after.
+    sleep(1_100).await;
+    client.connect();
+    assert!(
+        wait_for(10_000, || log.opens() == 2).await,
+        "{:?} {:?}",
+        log.states.borrow(),
+        log.errors.borrow()
+    );
+    until_topic_reaches(&topic, 1).await;
+    publish_topic(&topic, "After", "{}").await;
+    assert!(wait_for(5_000, || names.borrow().iter().any(|n| n == "After")).await);
+    assert_eq!(*names.borrow(), ["Before", "Meanwhile", "After"]);
+    drop(subscription);
+    client.close();
+}
+
+#[wasm_bindgen_test]
 async fn close_after_the_server_stopped_the_client_drops_its_handlers_too() {
     let user = unique_user("stopped-close");
     let client = provider_client(&user, Rc::new(Cell::new(0)));

@@ -9,7 +9,9 @@
 //! A topic of a namespace with shards is read over a socket of its own: the client's driver
 //! starts a driver for it (with the machine's [`Connection::topic_socket`]), which hands what it
 //! receives to the client's handlers and tells the client's machine when the topic is refused, or
-//! when the client must stop (its token refused on the topic socket).
+//! when the client must stop (its token refused on the topic socket). When the client stops, its
+//! topic sockets' drivers stop and are kept: the next start resumes each topic from its last
+//! event (see [`Action::OpenTopicSocket`]).
 //!
 //! What the app hears goes to the handler registry ([`Handlers`]); an error nobody listens to
 //! goes to the browser console. (The JS face drives the same machine from JS: `crate::js`.)
@@ -345,21 +347,29 @@ impl Driver {
                 if engine.closed_by_app {
                     return;
                 }
-                let machine = engine.machine.topic_socket(topic.clone(), token);
-                let client = Audience::Client(Rc::downgrade(self));
-                let reader = Self::with(machine, engine.provider.clone(), client);
-                // One driver per topic: one left over would deliver every event twice.
-                let old = match engine.topic_sockets.iter_mut().find(|(t, _)| *t == topic) {
-                    Some((_, held)) => Some(core::mem::replace(held, reader.clone())),
+                // One driver per topic: one left over would deliver every event twice. One the
+                // client has (stopped with it, or open) keeps its position and takes the newest
+                // grant for its next connect.
+                let held = engine.topic_sockets.iter().find(|(t, _)| *t == topic);
+                let reader = match held {
+                    Some((_, reader)) => {
+                        let reader = reader.clone();
+                        drop(engine);
+                        reader.run(Input::Subscribe {
+                            handle: 0,
+                            topic,
+                            token,
+                        });
+                        reader
+                    }
                     None => {
+                        let machine = engine.machine.topic_socket(topic.clone(), token);
+                        let client = Audience::Client(Rc::downgrade(self));
+                        let reader = Self::with(machine, engine.provider.clone(), client);
                         engine.topic_sockets.push((topic, reader.clone()));
-                        None
+                        reader
                     }
                 };
-                drop(engine);
-                if let Some(old) = old {
-                    old.close();
-                }
                 reader.connect();
             }
             Action::CloseTopicSocket(topic) => {
@@ -390,7 +400,8 @@ impl Driver {
     }
 
     /// Records and reports the new state. `Closed` releases every browser resource and the
-    /// driver's hold on itself.
+    /// driver's hold on itself, and stops the topic sockets' drivers, which are kept for the next
+    /// start ([`close`](Self::close) closes them for good).
     fn set_state(&self, state: State) {
         if let Some(mut current) = free(self.state.try_borrow_mut()) {
             *current = state.clone();
@@ -407,11 +418,15 @@ impl Driver {
                 engine.timer.take(),
                 core::mem::take(&mut engine.network_listeners),
             );
-            readers = core::mem::take(&mut engine.topic_sockets);
+            readers = engine
+                .topic_sockets
+                .iter()
+                .map(|(_, r)| r.clone())
+                .collect();
         }
         drop(teardown);
-        for (_, reader) in readers {
-            reader.close();
+        for reader in readers {
+            reader.run(Input::AppClose);
         }
         self.notify(Notice::State(&state));
         drop(keep_alive);

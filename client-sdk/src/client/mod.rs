@@ -204,7 +204,9 @@ impl Client {
     }
 
     /// [`subscribe`](Self::subscribe) with a subscription token from the app's backend, for
-    /// topics it grants per request. It is sent with every (re)subscribe.
+    /// topics it grants per request. It is sent with every (re)subscribe. Subscribing again to
+    /// the same topic with a new token rotates it: the next subscribe (for a topic read over a
+    /// topic socket, that socket's next connect) offers the newest one.
     pub fn subscribe_with_token(
         &self,
         topic: impl Into<String>,

@@ -79,7 +79,7 @@ impl Subscription {
     /// A topic socket (of a namespace with shards) refused for the client's own token, e.g. 4500
     /// (token invalid) or 4502 (revoked), ends no subscription: the client stops as it does for
     /// its own socket (its error handlers hear [`Error::Rejected`]), and `connect()` opens the
-    /// topic socket again.
+    /// topic socket again, resuming from the last event it delivered.
     pub fn on_error(&self, mut handler: impl FnMut(&Unsubscribed) + 'static) -> HandlerGuard {
         self.add_handler(HandlerKind::Error, move |notice| {
             if let Notice::Unsubscribed(refusal) = notice {

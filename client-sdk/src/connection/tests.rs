@@ -2324,3 +2324,113 @@ fn a_drop_before_a_topics_replay_after_an_unrecoverable_gap_loses_none_of_what_t
     );
     assert_eq!(ids_of("stage:main", &actions), [14]);
 }
+
+#[test]
+fn online_during_a_servers_retry_hint_keeps_the_wait_and_reconnects_at_once_without_one() {
+    let mut h = Harness::provider();
+    h.open();
+    // The server refuses in-band with a hint (rate limited), then closes 4029.
+    h.frame(ServerFrame::Error(ErrorBody {
+        code: "rate_limited".into(),
+        message: "retry in 42 s".into(),
+        retry_after_ms: Some(42_000),
+    }));
+    h.close(4029);
+    let due = h.timer_at.unwrap();
+    assert_eq!(due, h.now + 42_000);
+    // The browser's `online` event does not cut the server's wait short ...
+    h.advance(1_000);
+    assert_eq!(h.step(Input::Online), []);
+    assert_eq!(h.timer_at, Some(due));
+    let actions = h.advance(due - h.now);
+    assert_eq!(states(&actions), [State::Connecting { attempt: 1 }]);
+    // ... and the hint is spent once that connect starts: a drop on the schedule's own wait
+    // reconnects at once when the network comes back.
+    let request = fetch_request(&actions).unwrap();
+    h.token(request);
+    h.close(1006);
+    assert!(h.timer_at.unwrap() > h.now);
+    assert!(fetch_request(&h.step(Input::Online)).is_some());
+}
+
+#[test]
+fn a_new_token_for_a_topic_on_a_topic_socket_goes_to_that_socket_for_its_next_connect() {
+    let subscribe = |handle, token: &str| Input::Subscribe {
+        handle,
+        topic: "stage:main".into(),
+        token: Some(token.into()),
+    };
+    let mut h = Harness::provider();
+    h.step(subscribe(1, "grant-1"));
+    h.open();
+    let moved = h.step(Input::Frame(Frame::Unsubscribed(refused(
+        "stage:main",
+        "topic_socket_required",
+    ))));
+    assert_eq!(
+        opened_topic_sockets(&moved),
+        [("stage:main".into(), Some("grant-1".into()))]
+    );
+    // The app subscribes again with a rotated grant: the topic socket is told, with the newest.
+    assert_eq!(
+        opened_topic_sockets(&h.step(subscribe(2, "grant-2"))),
+        [("stage:main".into(), Some("grant-2".into()))]
+    );
+    // Without a token, nothing changes.
+    assert_eq!(h.subscribe(3, "stage:main"), []);
+    // Stopped, the client keeps the newest grant and hands it over on `Start`.
+    h.close(CloseCode::Revoked.as_u16());
+    assert_eq!(opened_topic_sockets(&h.step(subscribe(4, "grant-3"))), []);
+    assert_eq!(
+        opened_topic_sockets(&h.step(Input::Start)),
+        [("stage:main".into(), Some("grant-3".into()))]
+    );
+}
+
+#[test]
+fn a_topic_sockets_machine_kept_by_its_driver_takes_the_newest_grant_and_resumes_after_a_stop() {
+    // What the drivers do on `OpenTopicSocket` for a topic whose machine they kept.
+    let regrant = |token: &str| Input::Subscribe {
+        handle: 0,
+        topic: "stage:main".into(),
+        token: Some(token.into()),
+    };
+    let mut h = topic_socket("stage:main", Some("grant-1"));
+    h.step(Input::Start);
+    h.token(h.conn.token_request);
+    h.frames([
+        subscribed("stage:main", 3, None),
+        topic_event("stage:main", 4),
+    ]);
+    // Open: the grant is for the next connect; nothing is sent, and the one handle stays one.
+    assert_eq!(h.step(regrant("grant-2")), []);
+    assert_eq!(h.conn.topics[0].handles, [0]);
+    h.close(1006);
+    let mut all = h.advance(h.timer_at.unwrap() - h.now);
+    all.extend(h.token(fetch_request(&all).unwrap()));
+    assert_eq!(
+        connect_url(&all),
+        Some(
+            "wss://push.example.com/connect?refusal=close&topic=stage%3Amain&subscription=grant-2&since=4&epoch=t1"
+        )
+    );
+    h.frames([subscribed("stage:main", 4, Some(true))]);
+    // The client stopped (its driver stops this machine and keeps it); on the next start it
+    // resumes from the last event it delivered, with the newest grant.
+    h.step(Input::AppClose);
+    h.step(regrant("grant-3"));
+    let mut all = h.step(Input::Start);
+    all.extend(h.token(h.conn.token_request));
+    assert_eq!(
+        connect_url(&all),
+        Some(
+            "wss://push.example.com/connect?refusal=close&topic=stage%3Amain&subscription=grant-3&since=4&epoch=t1"
+        )
+    );
+    let resumed = h.frames([
+        subscribed("stage:main", 6, Some(true)),
+        topic_event("stage:main", 5),
+        topic_event("stage:main", 6),
+    ]);
+    assert_eq!(ids_of("stage:main", &resumed), [5, 6]);
+}

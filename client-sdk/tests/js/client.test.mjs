@@ -495,13 +495,13 @@ test("one topic socket per topic, and close() closes every one even after the co
   const { client, core, emit } = setup();
   emit(OPEN_TOPIC_SOCKET, "crowd:1");
   const first = cores.at(-1);
-  // Should the core ask again for a topic already read, the old reader is closed first.
-  emit(OPEN_TOPIC_SOCKET, "crowd:1");
-  const second = cores.at(-1);
-  assert.deepEqual(first.calls, [[START, true], [CLOSE]]);
-  assert.deepEqual(second.calls, [[START, true]]);
+  // The core asks again for a topic already read (a rotated grant): the reader it has takes the
+  // token for its next connect, and no second reader reads the topic.
+  emit(OPEN_TOPIC_SOCKET, "crowd:1", "grant-2");
+  assert.equal(cores.at(-1), first);
+  assert.deepEqual(first.calls, [[START, true], [SUBSCRIBE, 0, "crowd:1", "grant-2"], [START, true]]);
   emit(CLOSE_TOPIC_SOCKET, "crowd:1");
-  assert.deepEqual(second.calls, [[START, true], [CLOSE]]);
+  assert.deepEqual(first.calls.at(-1), [CLOSE]);
   // The server stopped the client; a reader opened after that (as the core once did for a
   // subscription made while stopped) is still closed by close(), which the stopped core answers
   // with nothing.
@@ -511,6 +511,26 @@ test("one topic socket per topic, and close() closes every one even after the co
   client.close();
   assert.deepEqual(core.calls.at(-1), [CLOSE]);
   assert.deepEqual(late.calls, [[START, true], [CLOSE]]);
+});
+
+test("a topic socket stopped with the client is kept: connect() resumes it, with the newest grant", () => {
+  const { client, emit } = setup();
+  emit(OPEN_TOPIC_SOCKET, "crowd:1", "grant-1");
+  const reader = cores.at(-1);
+  // The server stopped the client (4502): the reader's core stops too, and keeps its position.
+  emit(STATE, undefined, "closed", 4502, "revoked");
+  assert.deepEqual(reader.calls, [[START, true], [CLOSE]]);
+  // connect() again: the core asks for the topic socket again, which is the same reader's core
+  // (not a new one from "now"), given the newest grant and started.
+  client.connect();
+  emit(OPEN_TOPIC_SOCKET, "crowd:1", "grant-2");
+  assert.equal(cores.at(-1), reader);
+  assert.deepEqual(reader.calls.slice(2), [[SUBSCRIBE, 0, "crowd:1", "grant-2"], [START, true]]);
+  // close() closes it for good.
+  client.close();
+  assert.deepEqual(reader.calls.at(-1), [CLOSE]);
+  emit(OPEN_TOPIC_SOCKET, "crowd:1");
+  assert.equal(cores.at(-1), reader);
 });
 
 test("a provider that rejects with `terminal` stops the client: TOKEN says so; missing_token is terminal", async () => {
