@@ -100,9 +100,8 @@ final class SignedClient
     ];
 
     private readonly string $origin;
-    /** @var null|\Closure(): Signer */
-    private ?\Closure $makeSigner;
-    private ?Signer $signer;
+    /** @var Signer|\Closure(): Signer the signer, or what builds it (until it could) */
+    private Signer|\Closure $signer;
     private int $lastAttempts = 0;
     /** The Retry-After of the last answer, in milliseconds. */
     private ?int $retryAfterMs = null;
@@ -120,8 +119,7 @@ final class SignedClient
         private readonly Transport $transport,
         private readonly RetryPolicy $retry,
     ) {
-        $this->signer = $signer instanceof Signer ? $signer : null;
-        $this->makeSigner = $signer instanceof \Closure ? $signer : null;
+        $this->signer = $signer;
         $parts = parse_url($url);
         $scheme = strtolower((string) ($parts['scheme'] ?? ''));
         if (
@@ -185,10 +183,7 @@ final class SignedClient
      */
     private function send(string $method, string $path, string $body, array $headers, ?callable $accept = null): array
     {
-        if ($this->signer === null && $this->makeSigner !== null) {
-            $this->signer = ($this->makeSigner)(); // throws the key's ConfigurationException, each call until fixed
-            $this->makeSigner = null;
-        }
+        $this->signer(); // the key's ConfigurationException, before any attempt
         for ($attempt = 1;; ++$attempt) {
             $this->lastAttempts = $attempt;
             $this->retryAfterMs = null;
@@ -244,7 +239,7 @@ final class SignedClient
         $url = $this->origin . $target;
         $response = $this->transport->send($method, $url, $headers + [
             'User-Agent' => 'edgepush-php',
-            Signer::HEADER => ($this->signer ?? throw new \LogicException('no signer'))->sign(time(), $method, $target, $body),
+            Signer::HEADER => $this->signer()->sign(time(), $method, $target, $body),
         ], $body);
         $request = $method . ' ' . $url;
         $this->retryAfterMs = self::retryAfterMs($response->header('Retry-After'));
@@ -340,7 +335,17 @@ final class SignedClient
         return $at === false ? null : max(0, $at - time()) * 1000;
     }
 
-        private static function excerpt(string $body): string
+    /** The signer, built at the first request: a key that cannot be used throws, each call until it is fixed. */
+    private function signer(): Signer
+    {
+        if ($this->signer instanceof \Closure) {
+            $this->signer = ($this->signer)();
+        }
+
+        return $this->signer;
+    }
+
+    private static function excerpt(string $body): string
     {
         $oneLine = trim((string) preg_replace('/\s+/', ' ', substr($body, 0, 200)));
 
