@@ -310,8 +310,7 @@ const DELETE_PRESENCE_CHANGES: &str = "DELETE FROM presence_changes";
 const INSERT_WEBHOOK: &str = "INSERT INTO webhook_queue (event) VALUES (?1)";
 const SELECT_WEBHOOKS: &str = "SELECT seq, event FROM webhook_queue ORDER BY seq LIMIT ?1";
 const DELETE_WEBHOOKS: &str = "DELETE FROM webhook_queue WHERE seq <= ?1";
-const TRIM_WEBHOOKS: &str =
-    "DELETE FROM webhook_queue WHERE seq <= (SELECT max(seq) FROM webhook_queue) - ?1";
+const TRIM_WEBHOOKS: &str = "DELETE FROM webhook_queue WHERE seq <= (SELECT max(seq) FROM webhook_queue) - ?1 RETURNING seq";
 const SELECT_WEBHOOK_STATE: &str = "SELECT s.occupied, s.attempts, coalesce(r.at, 0) FROM webhook_state s LEFT JOIN webhook_retry r ON r.one = 1 WHERE s.one = 1";
 const UPSERT_WEBHOOK_STATE: &str = "INSERT INTO webhook_state (one, occupied, attempts) VALUES (1, ?1, ?2) ON CONFLICT(one) DO UPDATE SET occupied = excluded.occupied, attempts = excluded.attempts";
 const UPSERT_WEBHOOK_RETRY: &str = "INSERT INTO webhook_retry (one, at) VALUES (1, ?1) ON CONFLICT(one) DO UPDATE SET at = excluded.at";
@@ -461,13 +460,7 @@ impl<S: Sql> Members<S> {
     /// Keeps only the newest `max` webhook events not delivered yet; returns how many older ones
     /// were dropped.
     pub fn trim_webhooks(&self, max: usize) -> Result<u64, StoreError> {
-        let oldest = self.webhooks(1)?.first().map(|(seq, _)| *seq);
-        self.sql.write(TRIM_WEBHOOKS, &[int(max as u64)])?;
-        let kept = self.webhooks(1)?.first().map(|(seq, _)| *seq);
-        Ok(match (oldest, kept) {
-            (Some(oldest), Some(kept)) => kept - oldest,
-            _ => 0,
-        })
+        Ok(self.sql.run(TRIM_WEBHOOKS, &[int(max as u64)])?.len() as u64)
     }
 
     /// Forgets the webhook events up to `seq` (delivered, or given up on).
