@@ -16,7 +16,7 @@ cd "$root"
 pkg="$root/client-sdk/pkg"
 # Built next to it and swapped in at the end: a failed build leaves the last package whole.
 out="$pkg.tmp"
-target_dir=$(cargo metadata --format-version 1 --no-deps | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0)).target_directory)')
+target_dir=$(cargo_target_dir)
 # A target directory of its own: the package is built with other RUSTFLAGS than the workspace's
 # other wasm32 builds (the worker, the browser tests), which would otherwise rebuild each other's
 # dependencies every time.

@@ -41,7 +41,7 @@ bash www/build.sh
 
 # The CLI's build, wherever cargo puts it (CARGO_TARGET_DIR, build.target-dir), shown relative to
 # the repo when it is inside.
-target_dir=$(cargo metadata --format-version 1 --no-deps | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0)).target_directory)')
+target_dir=$(cargo_target_dir)
 cli="$target_dir/release/edgepush"
 cli=${cli#"$root/"}
 token=$("$cli" token --user 42 --ttl 86400)

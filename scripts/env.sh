@@ -6,6 +6,11 @@ export WASM_BINDGEN_BIN="$root/.tools/bin/wasm-bindgen"
 export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
 export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
 export WRANGLER_SEND_METRICS=false
+# Where cargo puts its builds (CARGO_TARGET_DIR, build.target-dir, else target/).
+cargo_target_dir() {
+  cargo metadata --format-version 1 --no-deps |
+    node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0)).target_directory)'
+}
 # Debian's chromedriver unless set (elsewhere: where yours is; scripts/setup.sh says so).
 export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
 
