@@ -446,21 +446,16 @@ pub fn uuid_v7(now_ms: u64, random: [u8; 10]) -> String {
 /// of other topics stored just before it may still have been on their way to the subscriber.
 pub const RESUME_MARGIN_MS: u64 = 1_000;
 
-/// Where a topic resumes a subscriber whose `Last-Event-ID` it does not hold as an update id:
-/// after that id of its own (`<topic>/<id>`, an event published with `POST /publish`); else
-/// after its newest event stored [`RESUME_MARGIN_MS`] before the named event was: a hub-made
-/// update's UUIDv7 tells when, for any other id `stored_elsewhere_ms` does (when another topic of
-/// the subscription stored it, which the hub asked), as `since_time`; `None` (live) when neither
+/// Where a topic resumes a subscriber whose `Last-Event-ID` names no event it holds: after its
+/// newest event stored [`RESUME_MARGIN_MS`] before the named event was: a hub-made update's
+/// UUIDv7 tells when, for any other id `stored_elsewhere_ms` does (when another topic of the
+/// subscription stored it, which the hub asked), as `since_time`; `None` (live) when neither
 /// knows.
 pub fn resume_point(
-    topic: &str,
     last_event_id: &str,
     stored_elsewhere_ms: Option<u64>,
     since_time: impl FnOnce(u64) -> Result<u64, StoreError>,
 ) -> Result<Option<u64>, StoreError> {
-    if let Some(id) = own_event_id(topic, last_event_id) {
-        return Ok(Some(id));
-    }
     match uuid_v7_ms(last_event_id).or(stored_elsewhere_ms) {
         Some(made) => since_time(made.saturating_sub(RESUME_MARGIN_MS)).map(Some),
         None => Ok(None),
@@ -739,35 +734,25 @@ mod tests {
 
     #[test]
     fn a_topic_resumes_after_its_own_event_or_shortly_before_another_topics_update() {
+        assert_eq!(own_event_id("feed:x", "feed:x/41"), Some(41));
+        for other in ["feed:x/nope", "feed:y/41", "feed:x41", "my-own-id"] {
+            assert_eq!(own_event_id("feed:x", other), None, "{other}");
+        }
         let never = |_| -> Result<u64, StoreError> { panic!("no time to look up") };
-        assert_eq!(
-            resume_point("feed:x", "feed:x/41", None, never),
-            Ok(Some(41))
-        );
-        assert_eq!(resume_point("feed:x", "feed:x/nope", None, never), Ok(None));
-        assert_eq!(resume_point("feed:x", "feed:y/41", None, never), Ok(None));
-        assert_eq!(resume_point("feed:x", "my-own-id", None, never), Ok(None));
+        assert_eq!(resume_point("my-own-id", None, never), Ok(None));
         let seen = std::cell::Cell::new(0);
         let before = |ms| {
             seen.set(ms);
             Ok(7)
         };
         let update = uuid_v7(50_000, [0; 10]);
-        assert_eq!(resume_point("feed:x", &update, None, before), Ok(Some(7)));
+        assert_eq!(resume_point(&update, None, before), Ok(Some(7)));
         assert_eq!(seen.get(), 50_000 - RESUME_MARGIN_MS);
         // A publisher's own id, or another topic's event, that another topic stored at 80 s.
         for id in ["my-own-id", "feed:y/41"] {
-            assert_eq!(
-                resume_point("feed:x", id, Some(80_000), before),
-                Ok(Some(7))
-            );
+            assert_eq!(resume_point(id, Some(80_000), before), Ok(Some(7)));
             assert_eq!(seen.get(), 80_000 - RESUME_MARGIN_MS);
         }
-        // Its own event wins over the other topics' time.
-        assert_eq!(
-            resume_point("feed:x", "feed:x/41", Some(80_000), never),
-            Ok(Some(41))
-        );
     }
 
     #[test]

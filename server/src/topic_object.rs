@@ -183,14 +183,13 @@ impl TopicObject {
         match (resume.since, call.since_key.as_deref()) {
             // Mercure's `earliest`: all the history the topic keeps.
             (None, Some(EARLIEST)) => resume.since = Some(0),
-            // A Mercure `Last-Event-ID`: an update this topic stored, else one of its own
-            // events or another topic's update (`mercure::resume_point`).
+            // A Mercure `Last-Event-ID`: an event this topic holds, else another topic's
+            // update (`mercure::resume_point`).
             (None, Some(key)) => {
-                let update = IdempotencyKey::Event(key.to_owned());
                 resume.since = self.with_stream(&call.topic, |stream| {
-                    match stream.id_of_key(&update, now_ms())? {
+                    match named_event(stream, &call.topic, key)? {
                         Some(id) => Ok(Some(id)),
-                        None => mercure::resume_point(&call.topic, key, call.since_key_ms, |ts| {
+                        None => mercure::resume_point(key, call.since_key_ms, |ts| {
                             stream.last_id_before(ts)
                         }),
                     }
@@ -224,13 +223,9 @@ impl TopicObject {
     /// When the topic stored the event a Mercure `Last-Event-ID` names: an update it stored, or
     /// one of its own events (`<topic>/<id>`).
     fn stored_at(&self, call: &StoredAtCall) -> Outcome<StoredAtAnswer> {
-        let update = IdempotencyKey::Event(call.last_event_id.clone());
         let ms = self.with_stream(&call.topic, |stream| {
-            match stream.id_of_key(&update, now_ms())? {
-                Some(id) => stream.stored_at(id),
-                None => mercure::own_event_id(&call.topic, &call.last_event_id)
-                    .map_or(Ok(None), |id| stream.stored_at(id)),
-            }
+            named_event(stream, &call.topic, &call.last_event_id)?
+                .map_or(Ok(None), |id| stream.stored_at(id))
         })?;
         Ok(StoredAtAnswer { ms })
     }
@@ -569,6 +564,19 @@ impl TopicObject {
         .await
         .map(drop)
     }
+}
+
+/// The id of the event a Mercure `Last-Event-ID` names in the topic: an update it stored under
+/// that id, else one of its own events (`<topic>/<id>`).
+fn named_event(
+    stream: &Room<SqlStore<DurableSql>>,
+    topic: &str,
+    last_event_id: &str,
+) -> std::result::Result<Option<u64>, StoreError> {
+    let update = IdempotencyKey::Event(last_event_id.to_owned());
+    Ok(stream
+        .id_of_key(&update, now_ms())?
+        .or_else(|| mercure::own_event_id(topic, last_event_id)))
 }
 
 /// Posts one webhook body to the target, signed; `Err` says why it failed.
