@@ -49,7 +49,7 @@ pub enum RoomCall<E = NewEvent> {
     /// [`RevokeAnswer`].
     Revoke(RevokeCall),
     /// From a topic: send its new events to the sockets that subscribed to it; answered with a
-    /// [`SocketsAnswer`].
+    /// [`DeliverAnswer`].
     Deliver(DeliverCall),
     /// From the edge: how many sockets the user has open; answered with a [`SocketsAnswer`].
     Presence,
@@ -261,7 +261,7 @@ pub enum ShardCall {
     /// From the edge: accept a verified topic socket; answered with the socket (`101`). Sent in
     /// [`CALL_PARAM`], as a room's connect.
     Connect(ShardConnectCall),
-    /// From the topic: send its new events to every socket; answered with a [`SocketsAnswer`].
+    /// From the topic: send its new events to every socket; answered with a [`DeliverAnswer`].
     Deliver(DeliverCall),
     /// From a user's room (a revoke or a logout, `POST /disconnect`): close that user's
     /// sockets; answered with a [`SocketsAnswer`] (the sockets closed).
@@ -344,9 +344,20 @@ pub struct Delivered {
     pub frame: String,
 }
 
-/// An answer that counts sockets: to a [`DeliverCall`], those that listen to the topic (0: no
-/// member any more); to [`RoomCall::Presence`], those open; to a [`BackendSubscriptionCall`],
-/// those it applied to.
+/// A member's answer to a [`DeliverCall`]: the sockets that listen to the topic (0: no member
+/// any more), unless a join or leave of the topic the member sent is still on its way (then the
+/// topic keeps its own count, which that call corrects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverAnswer {
+    /// The sockets.
+    pub sockets: u32,
+    /// A join or leave of the member is under way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub underway: bool,
+}
+
+/// An answer that counts sockets: to [`RoomCall::Presence`], those open; to a
+/// [`BackendSubscriptionCall`], those it applied to; to a [`ShardCloseCall`], those closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SocketsAnswer {
     /// The sockets.
@@ -807,6 +818,24 @@ mod tests {
         assert_eq!(
             read_answer::<PublishAnswer>(200, &answer_json(&answer)).unwrap(),
             answer
+        );
+        // A member of an older version answers a relay without `underway`.
+        let settled = DeliverAnswer {
+            sockets: 2,
+            underway: false,
+        };
+        assert_eq!(answer_json(&settled), r#"{"sockets":2}"#);
+        assert_eq!(
+            read_answer::<DeliverAnswer>(200, r#"{"sockets":2}"#),
+            Ok(settled)
+        );
+        let underway = DeliverAnswer {
+            underway: true,
+            ..settled
+        };
+        assert_eq!(
+            read_answer::<DeliverAnswer>(200, &answer_json(&underway)),
+            Ok(underway)
         );
         let limited = RoomFailure::new(ErrorCode::RateLimited, "slow down").retry_after(1500);
         assert_eq!(read_failure(429, &limited.to_json()), limited);

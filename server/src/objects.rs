@@ -10,7 +10,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Env, Response, Stub};
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::config::{ConfigError, Settings};
@@ -31,14 +32,19 @@ pub enum Object<'a> {
 }
 
 impl Object<'_> {
-    /// The object's stub.
-    pub fn stub(self, env: &Env) -> Result<Stub, ServerError> {
-        let (binding, name) = match self {
+    /// The binding of the object's class and the object's name in it.
+    fn address(self) -> (&'static str, String) {
+        match self {
             Self::Room(user) => ("ROOMS", user.to_owned()),
             Self::Topic(topic) => ("TOPICS", topic.to_owned()),
             // `/` is no part of a namespace: no topic is named like a shard.
             Self::Shard(topic, shard) => ("SHARDS", format!("{shard}/{topic}")),
-        };
+        }
+    }
+
+    /// The object's stub.
+    pub fn stub(self, env: &Env) -> Result<Stub, ServerError> {
+        let (binding, name) = self.address();
         Ok(env
             .durable_object(binding)?
             .id_from_name(&name)?
@@ -49,25 +55,74 @@ impl Object<'_> {
     /// worker's entry (`server/entry.js`) gives every object, and returns the answer's status
     /// and body.
     pub async fn post(self, env: &Env, call: &str) -> Result<(u16, String), ServerError> {
-        // JS errors go through worker's conversion, then `From<worker::Error>`.
-        let js = worker::Error::from;
-        let stub: ObjectStub = self.stub(env)?.into_rpc();
-        let answer = JsFuture::from(stub.call(call).map_err(js)?)
-            .await
-            .map_err(js)?;
-        read_rpc_answer(&answer).ok_or_else(|| {
-            ServerError::Internal("the object's answer is not [status, body]".into())
-        })
+        post_to(&self.stub(env)?.into_rpc(), call).await
     }
 
     /// Posts a call and reads its answer; every failure is a [`RoomFailure`].
     pub async fn call<T: DeserializeOwned>(self, env: &Env, call: &str) -> Result<T, RoomFailure> {
-        let (status, body) = self
-            .post(env, call)
-            .await
-            .map_err(|err| RoomFailure::new(err.code(), err.to_string()))?;
+        let (status, body) = self.post(env, call).await.map_err(failure)?;
         read_answer(status, &body)
     }
+}
+
+/// Sends a call's JSON through `stub` and returns the answer's status and body.
+async fn post_to(stub: &ObjectStub, call: &str) -> Result<(u16, String), ServerError> {
+    // JS errors go through worker's conversion, then `From<worker::Error>`.
+    let js = worker::Error::from;
+    let answer = JsFuture::from(stub.call(call).map_err(js)?)
+        .await
+        .map_err(js)?;
+    read_rpc_answer(&answer)
+        .ok_or_else(|| ServerError::Internal("the object's answer is not [status, body]".into()))
+}
+
+/// How a Durable Object calls the objects it keeps calling (a room or a shard, its topics): one
+/// stub per object called, kept while this object lives. Calls made through one stub arrive in
+/// the order they were made; across stubs nothing is promised, so a join and a later leave of
+/// a topic, each through a stub of its own, could be counted the other way round.
+pub struct Caller {
+    env: Env,
+    stubs: RefCell<HashMap<String, ObjectStub>>,
+}
+
+impl Caller {
+    /// A caller with no stub yet.
+    pub fn new(env: Env) -> Self {
+        Self {
+            env,
+            stubs: RefCell::default(),
+        }
+    }
+
+    /// Posts a call through the object's kept stub and reads its answer. A stub that failed is
+    /// broken for good: it is dropped, and the next call makes a new one.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        object: Object<'_>,
+        call: &str,
+    ) -> Result<T, RoomFailure> {
+        let (binding, name) = object.address();
+        let key = format!("{binding}/{name}");
+        let kept = self.stubs.borrow().get(&key).cloned();
+        let stub = match kept {
+            Some(stub) => stub,
+            None => {
+                let stub: ObjectStub = object.stub(&self.env).map_err(failure)?.into_rpc();
+                self.stubs.borrow_mut().insert(key.clone(), stub.clone());
+                stub
+            }
+        };
+        let (status, body) = post_to(&stub, call).await.map_err(|err| {
+            self.stubs.borrow_mut().remove(&key);
+            failure(err)
+        })?;
+        read_answer(status, &body)
+    }
+}
+
+/// A failure to reach an object, as a [`RoomFailure`].
+fn failure(err: ServerError) -> RoomFailure {
+    RoomFailure::new(err.code(), err.to_string())
 }
 
 /// The JSON of the call a `fetch` of a socket-holding object carries: a connect, in
@@ -143,6 +198,7 @@ pub fn to_response(answered: Outcome<worker::Result<Response>>) -> worker::Resul
 #[wasm_bindgen]
 extern "C" {
     /// A Durable Object's stub, with the RPC method the worker's entry gives every object.
+    #[derive(Clone)]
     type ObjectStub;
 
     /// Sends a call's JSON; resolves to `[status, body]`.

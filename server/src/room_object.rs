@@ -22,13 +22,15 @@ use crate::config::Settings;
 use crate::expiry;
 use crate::history::StoreError;
 use crate::internal::{
-    ConnectCall, DeliverCall, DisconnectAnswer, DisconnectCall, JoinCall, Member, PublishAnswer,
-    RevokeAnswer, RevokeCall, RoomCall, RoomFailure, RoomOutcome, ShardCall, ShardCloseCall,
-    SocketsAnswer, TopicSocketCall, answer_json,
+    ConnectCall, DeliverAnswer, DeliverCall, DisconnectAnswer, DisconnectCall, JoinCall, Member,
+    PublishAnswer, RevokeAnswer, RevokeCall, RoomCall, RoomFailure, RoomOutcome, ShardCall,
+    ShardCloseCall, SocketsAnswer, TopicSocketCall, answer_json,
 };
 use crate::limits::{ConnectGate, Limits, Refused, Window, is_revoked};
 use crate::namespaces::Reader;
-use crate::objects::{Answer, Object, Outcome, answer_rpc, connect_text, misrouted, to_response};
+use crate::objects::{
+    Answer, Caller, Object, Outcome, answer_rpc, connect_text, misrouted, to_response,
+};
 use crate::room::{Accepted, ResumeRequest, Room, Visitor};
 use crate::runtime::{Broadcast, DurableSql, log, new_epoch, now_ms, random_id};
 use crate::sockets::{self, SocketInfo, error_frame};
@@ -54,6 +56,8 @@ pub struct RoomObject {
     subscriptions: RefCell<Option<Rc<Subscriptions<DurableSql>>>>,
     gate: RefCell<ConnectGate>,
     joins: RefCell<Joins>,
+    /// Calls the topics the sockets read, one stub each.
+    topics: Caller,
 }
 
 impl DurableObject for RoomObject {
@@ -67,6 +71,7 @@ impl DurableObject for RoomObject {
         log("room_wake", &[]);
         Self {
             state,
+            topics: Caller::new(env.clone()),
             env,
             room: RefCell::new(None),
             subscriptions: RefCell::new(None),
@@ -630,7 +635,7 @@ impl RoomObject {
                         since_key_ms: None,
                     };
                     let joined =
-                        sockets::join_topic(&self.env, ws, &self.joins, &info.conn, call).await;
+                        sockets::join_topic(&self.topics, ws, &self.joins, &info.conn, call).await;
                     if let Err(failure) = joined {
                         let names = [topic.as_str().to_owned()];
                         if let Ok(subscriptions) = self.subscriptions() {
@@ -724,22 +729,18 @@ impl RoomObject {
             (all || counts(topic)).then_some((topic, all))
         });
         join_all(leaves.map(|(topic, all)| {
-            sockets::leave_topic(&self.env, topic, Member::Room(user.to_owned()), all)
+            let member = Member::Room(user.to_owned());
+            sockets::leave_topic(&self.topics, &self.joins, topic, member, all)
         }))
         .await;
     }
 
     /// Sends a topic's relayed events to the sockets that subscribed to it (held back for a
     /// socket whose join is under way).
-    fn deliver(&self, call: &DeliverCall) -> Outcome<SocketsAnswer> {
+    fn deliver(&self, call: &DeliverCall) -> Outcome<DeliverAnswer> {
         let listeners = self.subscriptions()?.listeners(&call.topic)?;
-        let sockets = if listeners.is_empty() {
-            0
-        } else {
-            sockets::deliver(&self.state, &self.joins, call, |info| {
-                listeners.contains(&info.conn)
-            })
-        };
-        Ok(SocketsAnswer { sockets })
+        Ok(sockets::deliver(&self.state, &self.joins, call, |info| {
+            listeners.contains(&info.conn)
+        }))
     }
 }

@@ -10,14 +10,14 @@ use edgepush_protocol::frames::{ErrorBody, ServerFrame};
 use edgepush_protocol::publish::NewEvent;
 use edgepush_protocol::topic::TopicPattern;
 use serde::{Deserialize, Serialize};
-use worker::{Env, Result, State, WebSocket, web_sys};
+use worker::{Result, State, WebSocket, web_sys};
 
 use crate::expiry;
 use crate::internal::{
-    DeliverCall, JoinAnswer, JoinCall, LeaveCall, Member, ReplayCall, TopicCall,
+    DeliverAnswer, DeliverCall, JoinAnswer, JoinCall, LeaveCall, Member, ReplayCall, TopicCall,
 };
 use crate::limits::Window;
-use crate::objects::{Object, Outcome};
+use crate::objects::{Caller, Object, Outcome};
 use crate::room::ReplayPage;
 use crate::runtime::{Broadcast, alarm_time, log, now_ms};
 use crate::subscriptions::Joins;
@@ -123,15 +123,18 @@ pub async fn close_expired(state: &State) -> Result<()> {
 /// sends `subscribed`, the replay in pages, then the live frames held back meanwhile. On failure
 /// nothing was sent and the held frames are dropped.
 pub async fn join_topic(
-    env: &Env,
+    caller: &Caller,
     ws: &WebSocket,
     joins: &RefCell<Joins>,
     conn: &str,
     call: JoinCall,
 ) -> Outcome<()> {
     let topic = call.topic.clone();
-    let joined: Outcome<JoinAnswer> = Object::Topic(&topic)
-        .call(env, &TopicCall::<NewEvent>::Join(call).to_json())
+    let joined: Outcome<JoinAnswer> = caller
+        .call(
+            Object::Topic(&topic),
+            &TopicCall::<NewEvent>::Join(call).to_json(),
+        )
         .await;
     let answer = joined.inspect_err(|_| joins.borrow_mut().abandon(conn, &topic))?;
     let _ = ws.send_with_str(&answer.first);
@@ -147,8 +150,8 @@ pub async fn join_topic(
             topic: topic.clone(),
             after,
         });
-        match Object::Topic(&topic)
-            .call::<ReplayPage>(env, &call.to_json())
+        match caller
+            .call::<ReplayPage>(Object::Topic(&topic), &call.to_json())
             .await
         {
             Ok(next) => page = next,
@@ -168,15 +171,24 @@ pub async fn join_topic(
     Ok(())
 }
 
-/// Tells a topic that a member's socket left it (with `all`: its last one). A failure is only
-/// logged: the topic corrects its count on its next relay anyway.
-pub async fn leave_topic(env: &Env, topic: &str, member: Member, all: bool) {
+/// Tells a topic that a member's socket left it (with `all`: its last one), noted in `joins`
+/// while on its way. A failure is only logged: the topic corrects its count on its next relay
+/// anyway.
+pub async fn leave_topic(
+    caller: &Caller,
+    joins: &RefCell<Joins>,
+    topic: &str,
+    member: Member,
+    all: bool,
+) {
     let call = TopicCall::<NewEvent>::Leave(LeaveCall {
         topic: topic.to_owned(),
         member,
         all,
     });
-    let left: Outcome<serde_json::Value> = Object::Topic(topic).call(env, &call.to_json()).await;
+    joins.borrow_mut().leave_starts(topic);
+    let left: Outcome<serde_json::Value> = caller.call(Object::Topic(topic), &call.to_json()).await;
+    joins.borrow_mut().leave_ends(topic);
     if let Err(failure) = left {
         log(
             "leave_failed",
@@ -186,13 +198,13 @@ pub async fn leave_topic(env: &Env, topic: &str, member: Member, all: bool) {
 }
 
 /// Sends relayed topic events and notices to the sockets `listens` picks (held back for a socket
-/// whose join is under way); returns how many sockets listen.
+/// whose join is under way); answers how many sockets listen.
 pub fn deliver(
     state: &State,
     joins: &RefCell<Joins>,
     call: &DeliverCall,
     listens: impl Fn(&SocketInfo) -> bool,
-) -> u32 {
+) -> DeliverAnswer {
     let mut joins = joins.borrow_mut();
     // Each frame made a JS string once, for all the sockets.
     let events: Vec<_> = call
@@ -218,5 +230,8 @@ pub fn deliver(
             }
         }
     }
-    sockets
+    DeliverAnswer {
+        sockets,
+        underway: joins.underway(&call.topic),
+    }
 }

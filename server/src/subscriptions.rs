@@ -105,11 +105,13 @@ pub fn unsubscribed(topic: &str, code: ErrorCode, message: String) -> String {
     .unwrap_or_default()
 }
 
-/// The joins under way in a room or a shard: per (socket, topic), the live frames held back
-/// until the join's answer has been sent.
+/// The joins and leaves of topics under way in a room or a shard: per (socket, topic) joining,
+/// the live frames held back until the join's answer has been sent; per topic, the leaves sent
+/// and not yet answered.
 #[derive(Debug, Default)]
 pub struct Joins {
     held: HashMap<(String, String), Held>,
+    leaving: HashMap<String, u32>,
 }
 
 /// What a join holds back.
@@ -184,6 +186,27 @@ impl Joins {
     /// The join failed: drop what was held.
     pub fn abandon(&mut self, conn: &str, topic: &str) {
         self.held.remove(&(conn.to_owned(), topic.to_owned()));
+    }
+
+    /// A leave of `topic` was sent.
+    pub fn leave_starts(&mut self, topic: &str) {
+        *self.leaving.entry(topic.to_owned()).or_default() += 1;
+    }
+
+    /// The topic answered a leave (or the call failed).
+    pub fn leave_ends(&mut self, topic: &str) {
+        if let Some(count) = self.leaving.get_mut(topic) {
+            *count -= 1;
+            if *count == 0 {
+                self.leaving.remove(topic);
+            }
+        }
+    }
+
+    /// Whether a join or a leave of `topic` is on its way: then the sockets counted now are not
+    /// what the topic will count once it has arrived.
+    pub fn underway(&self, topic: &str) -> bool {
+        self.leaving.contains_key(topic) || self.held.keys().any(|(_, joining)| joining == topic)
     }
 }
 
@@ -321,5 +344,26 @@ mod tests {
         joins.offer("c1", "t:1", 8, "f8");
         joins.abandon("c1", "t:1");
         assert!(joins.finish("c1", "t:1", 0).is_empty());
+    }
+
+    #[test]
+    fn a_topic_is_underway_while_a_join_or_leave_of_it_is_unanswered() {
+        let mut joins = Joins::default();
+        assert!(!joins.underway("t:1"));
+        joins.start("c1", "t:1");
+        assert!(joins.underway("t:1"));
+        assert!(!joins.underway("t:2"));
+        joins.finish("c1", "t:1", 0);
+        assert!(!joins.underway("t:1"));
+        joins.leave_starts("t:1");
+        joins.leave_starts("t:1");
+        joins.start("c2", "t:1");
+        joins.abandon("c2", "t:1");
+        joins.leave_ends("t:1");
+        assert!(joins.underway("t:1"));
+        joins.leave_ends("t:1");
+        assert!(!joins.underway("t:1"));
+        joins.leave_ends("t:1");
+        assert!(!joins.underway("t:1"));
     }
 }

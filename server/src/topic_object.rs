@@ -28,8 +28,8 @@ use worker::{
 use crate::config::Settings;
 use crate::history::StoreError;
 use crate::internal::{
-    DeliverCall, Delivered, EARLIEST, JoinAnswer, JoinCall, LeaveCall, Member, PublishAnswer,
-    RoomCall, RoomFailure, RoomOutcome, ShardCall, SocketsAnswer, StoredAtAnswer, StoredAtCall,
+    DeliverAnswer, DeliverCall, Delivered, EARLIEST, JoinAnswer, JoinCall, LeaveCall, Member,
+    PublishAnswer, RoomCall, RoomFailure, RoomOutcome, ShardCall, StoredAtAnswer, StoredAtCall,
     TemplatesAnswer, TopicCall, TopicPresenceAnswer, TopicPublishCall, answer_json,
 };
 use crate::mercure::{self, MAX_TEMPLATES};
@@ -380,9 +380,9 @@ impl TopicObject {
         let to_shard = ShardCall::Deliver(call).to_json();
         *self.moved.borrow_mut() = Some(HashSet::new());
         let answers = join_all(members.iter().map(|member| match member {
-            Member::Room(user) => Object::Room(user).call::<SocketsAnswer>(&self.env, &to_room),
+            Member::Room(user) => Object::Room(user).call::<DeliverAnswer>(&self.env, &to_room),
             Member::Shard(shard) => {
-                Object::Shard(&topic, *shard).call::<SocketsAnswer>(&self.env, &to_shard)
+                Object::Shard(&topic, *shard).call::<DeliverAnswer>(&self.env, &to_shard)
             }
         }))
         .await;
@@ -392,8 +392,11 @@ impl TopicObject {
         let store = self.members()?;
         for (member, answer) in members.iter().zip(answers) {
             match answer {
-                // A join or leave came after the member answered: its count is newer.
-                Ok(answer) if moved.contains(&member.key()) => sockets += answer.sockets,
+                // A join or leave came after the member answered, or is on its way from the
+                // member: that call's count is newer.
+                Ok(answer) if answer.underway || moved.contains(&member.key()) => {
+                    sockets += answer.sockets
+                }
                 Ok(answer) => {
                     sockets += answer.sockets;
                     let change = store.count(&member.key(), Count::Set(answer.sockets.into()))?;

@@ -20,7 +20,9 @@ use crate::internal::{
     JoinCall, Member, ShardCall, ShardCloseCall, ShardConnectCall, SocketsAnswer, answer_json,
 };
 use crate::limits::{Window, is_revoked};
-use crate::objects::{Answer, Outcome, answer_rpc, connect_text, misrouted, settings, to_response};
+use crate::objects::{
+    Answer, Caller, Outcome, answer_rpc, connect_text, misrouted, settings, to_response,
+};
 use crate::runtime::{log, random_id};
 use crate::sockets::{self, Seat, SocketInfo, error_frame};
 use crate::subscriptions::{self, Joins};
@@ -31,6 +33,8 @@ pub struct TopicShard {
     state: State,
     env: Env,
     joins: RefCell<Joins>,
+    /// Calls the topic's root, through one stub.
+    topic: Caller,
 }
 
 impl DurableObject for TopicShard {
@@ -40,6 +44,7 @@ impl DurableObject for TopicShard {
         }
         Self {
             state,
+            topic: Caller::new(env.clone()),
             env,
             joins: RefCell::default(),
         }
@@ -81,7 +86,8 @@ impl DurableObject for TopicShard {
             settings(&self.env).is_ok_and(|s| s.room.namespaces.counts_sockets(&seat.topic))
         };
         if let Some(seat) = seat.filter(counts) {
-            sockets::leave_topic(&self.env, &seat.topic, Member::Shard(seat.shard), false).await;
+            let member = Member::Shard(seat.shard);
+            sockets::leave_topic(&self.topic, &self.joins, &seat.topic, member, false).await;
         }
         Ok(())
     }
@@ -111,9 +117,12 @@ impl TopicShard {
     fn answer(&self, call: Outcome<ShardCall>) -> Answer {
         match call? {
             ShardCall::Connect(_) => Err(misrouted()),
-            ShardCall::Deliver(call) => Ok(answer_json(&SocketsAnswer {
-                sockets: sockets::deliver(&self.state, &self.joins, &call, |_| true),
-            })),
+            ShardCall::Deliver(call) => Ok(answer_json(&sockets::deliver(
+                &self.state,
+                &self.joins,
+                &call,
+                |_| true,
+            ))),
             ShardCall::Close(call) => Ok(answer_json(&SocketsAnswer {
                 sockets: self.close_sockets(&call),
             })),
@@ -166,7 +175,7 @@ impl TopicShard {
             since_key: call.since_key,
             since_key_ms: call.since_key_ms,
         };
-        let joined = sockets::join_topic(&self.env, &pair.server, &self.joins, &conn, join).await;
+        let joined = sockets::join_topic(&self.topic, &pair.server, &self.joins, &conn, join).await;
         if let Err(failure) = joined {
             let _ = pair.server.send_with_str(subscriptions::join_failed(
                 &call.topic,
