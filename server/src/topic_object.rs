@@ -443,14 +443,13 @@ impl TopicObject {
         if options.webhooks && settings.webhooks.is_some() {
             now |= webhooks::queue(&members, changes, now_ms())?;
         }
+        // Only a count changed, in a namespace that sends no counts: nothing to send.
+        let Some(delay) = (if now { Some(0) } else { options.occupancy_ms }) else {
+            return Ok(());
+        };
         if members.notices()?.is_none() {
             members.set_notices(topic, 0)?;
         }
-        let delay = if now {
-            0
-        } else {
-            options.occupancy_ms.unwrap_or(0)
-        };
         self.plan_alarm(now_ms() + delay).await
     }
 
