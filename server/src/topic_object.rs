@@ -378,14 +378,23 @@ impl TopicObject {
         let topic = call.topic.clone();
         let to_room = RoomCall::<()>::Deliver(call.clone()).to_json();
         let to_shard = ShardCall::Deliver(call).to_json();
-        *self.moved.borrow_mut() = Some(HashSet::new());
-        let answers = join_all(members.iter().map(|member| match member {
+        let deliver = |i: usize| match &members[i] {
             Member::Room(user) => Object::Room(user).call::<DeliverAnswer>(&self.env, &to_room),
             Member::Shard(shard) => {
                 Object::Shard(&topic, *shard).call::<DeliverAnswer>(&self.env, &to_shard)
             }
-        }))
-        .await;
+        };
+        *self.moved.borrow_mut() = Some(HashSet::new());
+        let mut answers = join_all((0..members.len()).map(deliver)).await;
+        // A member whose call failed gets it once more (a new stub: a failed one stays broken);
+        // one that misses the events has its readers find the gap only with the next event.
+        let failed: Vec<usize> = (0..answers.len())
+            .filter(|&i| answers[i].is_err())
+            .collect();
+        let again = join_all(failed.iter().map(|&i| deliver(i))).await;
+        for (i, answer) in failed.into_iter().zip(again) {
+            answers[i] = answer;
+        }
         let moved = self.moved.borrow_mut().take().unwrap_or_default();
         let mut sockets = 0;
         let mut changes = Vec::new();
