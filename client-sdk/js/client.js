@@ -361,18 +361,15 @@ export class EdgepushClient extends Scope {
       // held, not of one subscribed meanwhile (e.g. from an onError handler just now).
       if (kind == UNSUBSCRIBED) handlers.remove((e) => e.topic === topic && e.handle <= handlers.taken);
     };
-    let core;
-    try {
-      core = new Core(
-        url,
-        typeof token == "string" ? token : undefined,
-        ...timing,
-        from ? (typeof resume.epoch == "string" ? resume.epoch : "") : undefined,
-        from && typeof resume.lastId == "number" ? resume.lastId : 0,
-      );
-    } catch (reason) {
-      throw new TypeError(MESSAGES.config(reason));
-    }
+    // The core, or the reason it cannot be made.
+    const core = Core.make(
+      url,
+      typeof token == "string" ? token : undefined,
+      ...timing,
+      from ? (typeof resume.epoch == "string" ? resume.epoch : "") : undefined,
+      from && typeof resume.lastId == "number" ? resume.lastId : 0,
+    );
+    if (typeof core == "string") throw new TypeError(MESSAGES.config(core));
     this.#driver = new Driver(core, token, hear);
   }
 

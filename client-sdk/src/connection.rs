@@ -541,7 +541,7 @@ impl Connection {
     /// Resume from `position` on the next connect: the server replays what came after it.
     pub fn set_position(&mut self, position: Position) {
         self.stream = Stream {
-            epoch: (!position.epoch.is_empty()).then_some(position.epoch),
+            epoch: position.epoch,
             last_id: Some(position.last_id),
             restart: None,
         };
@@ -550,7 +550,7 @@ impl Connection {
     /// The current resume position, once known.
     pub fn position(&self) -> Option<Position> {
         self.stream.last_id.map(|last_id| Position {
-            epoch: self.stream.epoch.clone().unwrap_or_default(),
+            epoch: self.stream.epoch.clone(),
             last_id,
         })
     }
@@ -764,8 +764,8 @@ impl Connection {
         }
         if let Some(last_id) = stream.last_id {
             push_param(&mut url, SINCE_PARAM, &decimal(last_id));
-            if let Some(epoch) = &stream.epoch {
-                push_param(&mut url, EPOCH_PARAM, epoch);
+            if !stream.epoch.is_empty() {
+                push_param(&mut url, EPOCH_PARAM, &stream.epoch);
             }
         }
         url
@@ -844,7 +844,7 @@ impl Connection {
                             token: None,
                             handles: Vec::new(),
                             stream: Stream {
-                                epoch: Some(subscribed.epoch),
+                                epoch: subscribed.epoch,
                                 last_id: Some(subscribed.last_id),
                                 restart: None,
                             },
@@ -1286,7 +1286,8 @@ impl Connection {
 /// delivered, which a resume starts from.
 #[derive(Debug, Default)]
 struct Stream {
-    epoch: Option<String>,
+    /// Empty while unknown.
+    epoch: String,
     last_id: Option<u64>,
     /// After `recovered: false`, the next event starts the stream anew: the server replays what it
     /// still keeps after the gap, then live events follow. The id after the newest one the app
@@ -1321,11 +1322,11 @@ impl Stream {
     fn resume(&mut self, newest: u64, epoch: String, recovered: Option<bool>) -> bool {
         let replays = recovered == Some(false)
             && self.last_id.is_some_and(|since| since <= newest)
-            && self.epoch.as_ref().is_none_or(|known| *known == epoch);
+            && (self.epoch.is_empty() || self.epoch == epoch);
         if recovered != Some(true) && !replays {
             self.last_id = Some(newest);
         }
-        self.epoch = Some(epoch);
+        self.epoch = epoch;
         if recovered != Some(false) {
             self.restart = None;
             false
@@ -1397,9 +1398,9 @@ fn push_subscription(text: &mut String, topic: &Topic) {
     if let Some(last_id) = topic.stream.last_id {
         text.push_str(r#","since":"#);
         text.push_str(&decimal(last_id));
-        if let Some(epoch) = &topic.stream.epoch {
+        if !topic.stream.epoch.is_empty() {
             text.push_str(r#","epoch":"#);
-            push_json_string(text, epoch);
+            push_json_string(text, &topic.stream.epoch);
         }
     }
     if let Some(token) = &topic.token {

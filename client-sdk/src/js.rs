@@ -305,7 +305,7 @@ mod order {
     pub const TOPIC_SOCKET_STOPPED: u32 = 12;
 }
 
-/// The core of the JS client: the connection machine (`new Core(url, token, ...options, epoch,
+/// The core of the JS client: the connection machine (`Core.make(url, token, ...options, epoch,
 /// lastId)` in `client-sdk/js/client.js`, which has checked the options). The driver in
 /// client.js feeds it inputs through [`ask`](Self::ask), one at a time, and carries out what
 /// it tells the `act` callback of each call. It holds no JS value, so the garbage collector
@@ -320,22 +320,24 @@ pub struct JsCore {
 impl JsCore {
     /// A machine for `url` with a fixed `token`, or without one asking the app's token provider
     /// (through `act`, [`kind::FETCH_TOKEN`]); the six timing options in [`Options`]' order,
-    /// each in ms, negative for the default; the resume position when `epoch` is given. Throws
-    /// the reason of a configuration error (the JS face throws its message as a `TypeError`).
-    #[wasm_bindgen(constructor)]
+    /// each in ms, negative for the default; the resume position when `epoch` is given. Returns
+    /// the `Core`, or the reason of a configuration error as a string (the JS face throws its
+    /// message as a `TypeError`). Not a constructor returning a `Result`: the glue's return area
+    /// for it costs more than this one value, and a throw from the wasm would leave its stack
+    /// frames behind.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        url: JsValue,
-        token: JsValue,
+    pub fn make(
+        url: &JsValue,
+        token: &JsValue,
         min_delay_ms: f64,
         max_delay_ms: f64,
         stable_after_ms: f64,
         connect_timeout_ms: f64,
         pong_timeout_ms: f64,
         heartbeat_ms: f64,
-        epoch: JsValue,
+        epoch: &JsValue,
         last_id: f64,
-    ) -> Result<JsCore, JsValue> {
+    ) -> JsValue {
         let number = |ms: f64| (ms >= 0.0).then_some(ms as u32);
         let defaults = Options::default();
         let options = Options {
@@ -349,16 +351,21 @@ impl JsCore {
         // Strings as `JsValue`s: the glue passes them as they are, and one import reads them.
         let url = url.as_string().unwrap_or_default();
         let fixed = token.as_string().map(sys::read_token);
-        let mut machine = Connection::configured(&url, fixed, options).map_err(JsValue::from)?;
-        if let Some(epoch) = epoch.as_string() {
-            machine.set_position(Position {
-                epoch,
-                last_id: last_id as u64,
-            });
+        match Connection::configured(&url, fixed, options) {
+            Ok(mut machine) => {
+                if let Some(epoch) = epoch.as_string() {
+                    machine.set_position(Position {
+                        epoch,
+                        last_id: last_id as u64,
+                    });
+                }
+                JsCore {
+                    machine: RefCell::new(machine),
+                }
+                .into()
+            }
+            Err(reason) => reason.into(),
         }
-        Ok(JsCore {
-            machine: RefCell::new(machine),
-        })
     }
 
     /// Does what `order` says (one export rather than one each: see [`order`]): feeds the

@@ -106,7 +106,7 @@
 //!   listeners it holds, released on drop (`client/browser.rs`); the driver tells the handler
 //!   registry what the app hears. Typed Rust handlers decode payloads with `serde-wasm-bindgen`.
 //! - `sys` (wasm32 only): the few browser APIs the client imports, and reading JS values.
-//! - `js` (wasm32 only): the core under the JS face (`Core`: the machine, with a constructor and
+//! - `js` (wasm32 only): the core under the JS face (`Core`: the machine, with a factory and
 //!   one export that feeds it an input or answers a question, telling a JS callback its actions)
 //!   and the face's TypeScript declarations; every `#[wasm_bindgen]` export lives there. The
 //!   face itself (options, the driver of the machine in JS, handlers, the objects they receive)

@@ -2,20 +2,18 @@
 //! decimal numbers, query-string escaping and JSON strings.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
 /// `n` in decimal.
-pub(crate) fn decimal(mut n: u64) -> String {
-    // Iterators rather than indexing: no bounds-check panics (and their formatting code).
-    let mut digits = Vec::with_capacity(20);
-    loop {
-        digits.push(char::from(b'0' + (n % 10) as u8));
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    digits.iter().rev().collect()
+pub(crate) fn decimal(n: u64) -> String {
+    // The digits before the last one first: no buffer to index (bounds-check panics bring their
+    // formatting code) or to reverse.
+    let mut text = if n >= 10 {
+        decimal(n / 10)
+    } else {
+        String::new()
+    };
+    text.push(char::from(b'0' + (n % 10) as u8));
+    text
 }
 
 /// Appends `value` to `out`, percent-escaping everything but RFC 3986 unreserved characters.
