@@ -74,25 +74,25 @@ const STATE_FIELDS = { connecting: ["attempt"], reconnecting: ["attempt", "delay
 /** Every handler of one client and its subscriptions, in registration order; `taken`: the last
  * subscription handle the core has taken. */
 class Handlers {
-  list = [];
+  #list = [];
 
   /** Registers `call` for notices of `kind` (and `name`), of the client (`topic` undefined) or
    * of a subscription; returns the function that removes it. */
   add(topic, handle, kind, name, call) {
     const entry = { topic, handle, kind, name, call };
-    this.list.push(entry);
+    this.#list.push(entry);
     return () => this.remove((e) => e == entry);
   }
 
   /** Removes the handlers `unwanted` picks; a notice being delivered skips them. */
   remove(unwanted) {
-    this.list = this.list.filter((e) => !(unwanted(e) && (e.gone = true)));
+    this.#list = this.#list.filter((e) => !(unwanted(e) && (e.gone = true)));
   }
 
   /** Calls the handlers of the notice `kind` in `topic`'s scope, each with the arguments `make`
    * returns (an event's with its `name`). */
   notify(kind, topic, make, name) {
-    const pick = (k) => this.list.filter((e) => e.topic === topic && e.kind == k && (k || e.name === name));
+    const pick = (k) => this.#list.filter((e) => e.topic === topic && e.kind == k && (k || e.name === name));
     let targets = pick(kind == UNSUBSCRIBED ? ERROR : kind);
     if (kind == NAMED && !targets.length) targets = pick(UNKNOWN);
     if (!targets.length) {
@@ -149,15 +149,14 @@ class Driver {
 
   /** Feeds the machine one input, then calls `then` if given; queued while it is busy. */
   run(order, a, b, c, then) {
-    this.#queue.push([order, a, b, c, then]);
+    this.#queue.push(() => {
+      this.#core.ask(order, a, b, c, this.#act);
+      then?.();
+    });
     if (this.#busy) return;
     this.#busy = true;
     try {
-      while (this.#queue.length) {
-        const [order, a, b, c, then] = this.#queue.shift();
-        this.#core.ask(order, a, b, c, this.#act);
-        then?.();
-      }
+      while (this.#queue.length) this.#queue.shift()();
     } finally {
       this.#busy = false;
     }
@@ -209,7 +208,8 @@ class Driver {
         socket.onclose = (event) => this.run(SOCKET_CLOSED, event.code, event.reason);
       } catch (thrown) {
         this.#hear(ERROR, undefined, "socket", text(thrown));
-        this.#queue.push([SOCKET_CLOSED, ABNORMAL, ""]);
+        // Queued: the machine is busy with this action.
+        this.run(SOCKET_CLOSED, ABNORMAL, "");
       }
     } else if (kind == SEND) {
       try {
@@ -341,7 +341,8 @@ export class EdgepushClient extends Scope {
     const resume = options.resume;
     const from = typeof resume == "object" && resume !== null;
     const hear = (kind, topic, a, b, c) => {
-      let make = () => [a];
+      // An event, a count, a user and presence, or nothing (a resync) as they come.
+      let make = () => [a, b];
       if (kind == STATE) {
         make = () => {
           const state = { state: a };
@@ -353,9 +354,7 @@ export class EdgepushClient extends Scope {
         this.#state = make()[0];
       }
       if (kind == ERROR) make = () => [error(a, b, c)];
-      if (kind == RESYNC) make = () => [undefined];
       if (kind == UNSUBSCRIBED) make = () => [{ topic, code: a, message: b }];
-      if (kind == PRESENCE) make = () => [a, b];
       handlers.notify(kind, topic, make, kind == NAMED ? a.name : undefined);
       // A refused subscription is over, and so are its handlers: those of the handles the core
       // held, not of one subscribed meanwhile (e.g. from an onError handler just now).
