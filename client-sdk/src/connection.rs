@@ -630,8 +630,15 @@ impl Connection {
             Input::Online => {
                 self.online = true;
                 match self.phase {
-                    // A wait the server asked for (`retry_after_ms`) is kept.
+                    // A wait the server asked for (`retry_after_ms`) is kept, also after an
+                    // offline spell (which keeps its end, `retry_at`).
                     Phase::Waiting if self.retry_hint_ms.is_some() => {}
+                    Phase::Offline
+                        if let Some(at) =
+                            self.retry_at.filter(|_| self.retry_hint_ms.is_some()) =>
+                    {
+                        self.wait(at, now, &mut out)
+                    }
                     Phase::Offline | Phase::Waiting => {
                         self.retry_at = None;
                         self.begin_connect(now, &mut out);
@@ -644,7 +651,6 @@ impl Connection {
             Input::Offline => {
                 self.online = false;
                 if self.phase == Phase::Waiting {
-                    self.retry_at = None;
                     self.go_offline(&mut out);
                 }
             }
@@ -1217,20 +1223,29 @@ impl Connection {
         self.connect_deadline = None;
         self.ping_sent_at = None;
         self.attempt = self.attempt.saturating_add(1);
-        if !self.online {
-            return self.go_offline(out);
-        }
         // Kept until the next connect: `Online` does not cut the wait short.
         let hint = self.retry_hint_ms.unwrap_or(0);
         let delay_ms = self
             .options
             .backoff_delay_ms(self.attempt, random)
             .max(u32::try_from(hint).unwrap_or(u32::MAX));
+        let at = now + u64::from(delay_ms);
+        if self.online {
+            self.wait(at, now, out);
+        } else {
+            // A wait the server asked for outlasts an offline spell.
+            self.retry_at = Some(at);
+            self.go_offline(out);
+        }
+    }
+
+    /// Waits until `at`, then connects.
+    fn wait<P>(&mut self, at: u64, now: u64, out: &mut Vec<Action<P>>) {
         self.phase = Phase::Waiting;
-        self.retry_at = Some(now + u64::from(delay_ms));
+        self.retry_at = Some(at);
         out.push(Action::State(State::Reconnecting {
             attempt: self.attempt,
-            delay_ms,
+            delay_ms: at.saturating_sub(now) as u32,
         }));
     }
 

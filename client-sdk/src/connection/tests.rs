@@ -2354,6 +2354,60 @@ fn online_during_a_servers_retry_hint_keeps_the_wait_and_reconnects_at_once_with
 }
 
 #[test]
+fn an_offline_spell_during_a_servers_retry_hint_keeps_the_wait() {
+    let rate_limited = ServerFrame::Error(ErrorBody {
+        code: "rate_limited".into(),
+        message: "retry in 42 s".into(),
+        retry_after_ms: Some(42_000),
+    });
+    let mut h = Harness::provider();
+    h.open();
+    h.frame(rate_limited.clone());
+    h.close(4029);
+    let due = h.timer_at.unwrap();
+    h.advance(1_000);
+    // Offline, then online again: the rest of the wait, not a connect at once.
+    assert_eq!(states(&h.step(Input::Offline)), [State::Offline]);
+    h.advance(1_000);
+    let back = h.step(Input::Online);
+    assert_eq!(
+        states(&back),
+        [State::Reconnecting {
+            attempt: 1,
+            delay_ms: 40_000
+        }]
+    );
+    assert_eq!(fetch_request(&back), None);
+    assert_eq!(h.timer_at, Some(due));
+    // Refused while offline: the wait starts with the close and outlasts the offline spell.
+    let actions = h.advance(due - h.now);
+    h.token(fetch_request(&actions).unwrap());
+    h.frame(welcome(0, "e1", Some(true)));
+    h.frame(rate_limited.clone());
+    h.step(Input::Offline);
+    assert_eq!(states(&h.close(4029)), [State::Offline]);
+    h.advance(2_000);
+    let back = h.step(Input::Online);
+    assert_eq!(fetch_request(&back), None);
+    assert_eq!(h.timer_at, Some(h.now + 40_000));
+    // An offline spell that outlasts the wait connects when the network is back.
+    h.step(Input::Offline);
+    h.advance(60_000);
+    let mut actions = h.step(Input::Online);
+    actions.extend(h.advance(0));
+    assert!(fetch_request(&actions).is_some());
+    // A wait cut short by a stop (here the server's, 4500) holds no later start.
+    h.token(fetch_request(&actions).unwrap());
+    h.frame(rate_limited);
+    h.close(4500);
+    h.conn.set_online(false);
+    assert_eq!(states(&h.step(Input::Start)), [State::Offline]);
+    let actions = h.step(Input::Online);
+    assert_eq!(states(&actions), [State::Connecting { attempt: 0 }]);
+    assert!(fetch_request(&actions).is_some());
+}
+
+#[test]
 fn a_new_token_for_a_topic_on_a_topic_socket_goes_to_that_socket_for_its_next_connect() {
     let subscribe = |handle, token: &str| Input::Subscribe {
         handle,
