@@ -162,9 +162,11 @@ class Driver {
     }
   }
 
-  /** The machine's resume position, as `[epoch, lastId]`. */
-  position() {
-    return this.#core.ask(POSITION);
+  /** The resume position of the user's stream, or of `topic`'s (known to its topic socket's
+   * machine, if it has one), as `{epoch, lastId}`. */
+  position(topic) {
+    const position = (this.#readers.get(topic)?.#core ?? this.#core).ask(POSITION, topic);
+    return position && { epoch: position[0], lastId: position[1] };
   }
 
   connect() {
@@ -181,9 +183,9 @@ class Driver {
   close(then) {
     this.closed = true;
     this.run(CLOSE, undefined, undefined, undefined, then);
-    // A machine the server already stopped says nothing more: the topic sockets go anyway.
+    // A machine the server already stopped says nothing more: the topic sockets go anyway (kept
+    // for their positions).
     for (const reader of this.#readers.values()) reader.close();
-    this.#readers.clear();
   }
 
   /** Detaches from the socket and closes it as the client closes its sockets. */
@@ -229,7 +231,7 @@ class Driver {
       // for its next connect.
       let reader = this.#readers.get(topic);
       if (reader) {
-        reader.run(SUBSCRIBE, 0, topic, a);
+        reader.run(SUBSCRIBE, 0, topic, { token: a });
       } else {
         // Its notices go to the client's handlers, its state aside; its refusal, and its word
         // that the client must stop (its token refused), to this machine.
@@ -338,8 +340,6 @@ export class EdgepushClient extends Scope {
     if (typeof token != "string" && typeof token != "function") {
       throw new TypeError("options.token must be a string or a function returning a Promise of one");
     }
-    const resume = options.resume;
-    const from = typeof resume == "object" && resume !== null;
     const hear = (kind, topic, a, b, c) => {
       // An event, a count, a user and presence, or nothing (a resync) as they come.
       let make = () => [a, b];
@@ -361,13 +361,7 @@ export class EdgepushClient extends Scope {
       if (kind == UNSUBSCRIBED) handlers.remove((e) => e.topic === topic && e.handle <= handlers.taken);
     };
     // The core, or the reason it cannot be made.
-    const core = Core.make(
-      url,
-      typeof token == "string" ? token : undefined,
-      ...timing,
-      from ? (typeof resume.epoch == "string" ? resume.epoch : "") : undefined,
-      from && typeof resume.lastId == "number" ? resume.lastId : 0,
-    );
+    const core = Core.make(url, typeof token == "string" ? token : undefined, ...timing, options.resume);
     if (typeof core == "string") throw new TypeError(MESSAGES.config(core));
     this.#driver = new Driver(core, token, hear);
   }
@@ -399,10 +393,9 @@ export class EdgepushClient extends Scope {
   }
 
   subscribe(topic, options) {
-    const token = options?.token;
     const handle = ++this.#handles;
     const handlers = this.#handlers;
-    this.#driver.run(SUBSCRIBE, handle, topic, typeof token == "string" ? token : undefined, () => (handlers.taken = handle));
+    this.#driver.run(SUBSCRIBE, handle, topic, options, () => (handlers.taken = handle));
     return new EdgepushSubscription(this.#driver, this.#handlers, topic, handle);
   }
 
@@ -411,8 +404,7 @@ export class EdgepushClient extends Scope {
   }
 
   get position() {
-    const position = this.#driver.position();
-    return position && { epoch: position[0], lastId: position[1] };
+    return this.#driver.position();
   }
 }
 
@@ -420,12 +412,18 @@ export class EdgepushSubscription extends Scope {
   #driver;
   #handlers;
   #handle;
+  #topic;
 
   constructor(driver, handlers, topic, handle) {
     super(handlers, topic, handle);
     this.#driver = driver;
     this.#handlers = handlers;
     this.#handle = handle;
+    this.#topic = topic;
+  }
+
+  get position() {
+    return this.#driver.position(this.#topic);
   }
 
   onOccupancy(handler) {

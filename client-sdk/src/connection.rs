@@ -21,6 +21,10 @@
 //! a socket that sends too many frames (4501, terminal), so the machine never sends more than
 //! [`FRAME_BUDGET`] of them on one socket in any minute: the rest waits for the window to move.
 //!
+//! A subscription may start from a position saved before ([`Input::Subscribe`]'s `resume`, e.g.
+//! the [`Connection::topic_position`] of the page before a reload): its first subscribe (or its
+//! topic socket's URL) carries that `since` and `epoch`, as a reconnect does.
+//!
 //! The backend may subscribe the user too (`POST /subscribe`, the token's `subs`): the server
 //! then sends `subscribed` for a topic the app never asked for, after every `welcome`. The machine
 //! keeps such a topic like the app's own (epoch, last id, dedupe, gaps), with no handle, and
@@ -145,6 +149,21 @@ pub struct Position {
     /// The id of the last event delivered (0: none; with an empty epoch, `0` asks for the whole
     /// retained history).
     pub last_id: u64,
+}
+
+/// How to subscribe to a topic, besides its name (the Rust face's `Client::subscribe_with`, the
+/// JS face's `SubscribeOptions`); the defaults subscribe from the newest event without a token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscribeOptions {
+    /// A subscription token from the app's backend, for topics it grants per request. A later
+    /// one for the same topic replaces it (see [`Input::Subscribe`]).
+    pub token: Option<String>,
+    /// Where to start when the client does not hold the topic yet: a position of the topic's
+    /// saved earlier (e.g. before a page reload), whose later events are replayed once, in
+    /// order; if the server no longer has them, the subscription's resync handlers hear so, and
+    /// what it still keeps follows. Ignored for a topic the client holds already (it goes on
+    /// from its own position). `None`: from the newest event.
+    pub resume: Option<Position>,
 }
 
 /// A token as the machine needs it: the text, and its `exp` claim if it could be read.
@@ -286,6 +305,10 @@ pub enum Input<P> {
         /// frame on (for a topic read over a topic socket, from that socket's next connect:
         /// [`Action::OpenTopicSocket`]).
         token: Option<String>,
+        /// Where a topic the machine does not hold yet starts: the events after this position
+        /// (a [`Connection::topic_position`] saved earlier) are replayed, or the subscription
+        /// hears that they were lost ([`Action::TopicResync`]). `None`: from the newest event.
+        resume: Option<Position>,
     },
     /// The app ended the subscription `handle`; the topic is unsubscribed once no handle holds
     /// it. A handle the server already ended (or never known) is ignored.
@@ -489,7 +512,8 @@ impl Connection {
     }
 
     /// A machine for the topic socket of `topic` (see the [module docs](self)), with the
-    /// server, token and options of this one.
+    /// server, token and options of this one, starting where this one's subscription to the
+    /// topic is (its `resume`).
     pub fn topic_socket(&self, topic: String, token: Option<String>) -> Self {
         let mut machine = Self::with(
             self.base_url.clone(),
@@ -497,11 +521,12 @@ impl Connection {
             self.options.clone(),
         );
         machine.topic_socket = true;
+        let held = self.topic_position(&topic);
         machine.topics.push(Topic {
+            stream: held.map(Stream::from).unwrap_or_default(),
             name: topic,
             token,
             handles: vec![0],
-            stream: Stream::default(),
             state: TopicState::New,
         });
         machine
@@ -540,19 +565,24 @@ impl Connection {
 
     /// Resume from `position` on the next connect: the server replays what came after it.
     pub fn set_position(&mut self, position: Position) {
-        self.stream = Stream {
-            epoch: position.epoch,
-            last_id: Some(position.last_id),
-            restart: None,
-        };
+        self.stream = position.into();
     }
 
     /// The current resume position, once known.
     pub fn position(&self) -> Option<Position> {
-        self.stream.last_id.map(|last_id| Position {
-            epoch: self.stream.epoch.clone(),
-            last_id,
-        })
+        self.stream.position()
+    }
+
+    /// Where the stream of `topic` is, once known (its `subscribed` came, or it was subscribed
+    /// with a position): the last event delivered, to pass back as [`Input::Subscribe`]'s
+    /// `resume` after a page reload. Of a topic read over a topic socket, that socket's machine
+    /// knows it.
+    pub fn topic_position(&self, topic: &str) -> Option<Position> {
+        self.topics
+            .iter()
+            .find(|t| t.name == topic)?
+            .stream
+            .position()
     }
 
     /// Whether the browser is online, before [`Input::Start`] (later, feed [`Input::Online`] and
@@ -666,7 +696,8 @@ impl Connection {
                 handle,
                 topic,
                 token,
-            } => self.subscribe(handle, topic, token, now, &mut out),
+                resume,
+            } => self.subscribe(handle, topic, token, resume, now, &mut out),
             Input::Unsubscribe { handle } => self.unsubscribe(handle, now, &mut out),
             Input::TopicEnded(ended) => self.unsubscribed(ended, &mut out),
             Input::TopicSocketStopped { code, reason } => {
@@ -849,11 +880,11 @@ impl Connection {
                             name: subscribed.topic,
                             token: None,
                             handles: Vec::new(),
-                            stream: Stream {
+                            stream: Position {
                                 epoch: subscribed.epoch,
-                                last_id: Some(subscribed.last_id),
-                                restart: None,
-                            },
+                                last_id: subscribed.last_id,
+                            }
+                            .into(),
                             state: TopicState::Active,
                         });
                     }
@@ -968,6 +999,7 @@ impl Connection {
         handle: u32,
         name: String,
         token: Option<String>,
+        resume: Option<Position>,
         now: u64,
         out: &mut Vec<Action<P>>,
     ) {
@@ -1013,7 +1045,7 @@ impl Connection {
             name,
             token,
             handles: vec![handle],
-            stream: Stream::default(),
+            stream: resume.map(Stream::from).unwrap_or_default(),
             state,
         });
     }
@@ -1323,7 +1355,25 @@ enum Next {
     Gap,
 }
 
+impl From<Position> for Stream {
+    fn from(position: Position) -> Self {
+        Self {
+            epoch: position.epoch,
+            last_id: Some(position.last_id),
+            restart: None,
+        }
+    }
+}
+
 impl Stream {
+    /// Where the stream is, once known.
+    fn position(&self) -> Option<Position> {
+        self.last_id.map(|last_id| Position {
+            epoch: self.epoch.clone(),
+            last_id,
+        })
+    }
+
     /// Takes the server's answer to a resume (`welcome`, or a topic's `subscribed`): the newest
     /// id, the epoch and `recovered`. Returns whether the app must hear that events were lost.
     ///

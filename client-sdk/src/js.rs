@@ -26,7 +26,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::backoff::Options;
 use crate::connection::{Action, Connection, Input, Position, State};
-use crate::decode;
+use crate::decode::{self, JsonObject};
 use crate::error::Error;
 use crate::sys::{self, Function};
 
@@ -110,6 +110,13 @@ export interface SubscribeOptions {
    * again to the same topic with a new token rotates it: the next subscribe (or, for a topic
    * read over a topic socket, that socket's next connect) offers the newest one. */
   token?: string;
+  /** Where to start: a `position` of a subscription to this topic saved earlier (e.g. in
+   * sessionStorage before a reload, or of another client). The events published after it are
+   * delivered first, once and in order; if the server no longer has them all, onResync is
+   * called first and what it still keeps follows. Ignored when the client holds the topic
+   * already (another subscription to it goes on from its own position). Without it: from the
+   * newest event. */
+  resume?: Position;
 }
 
 /**
@@ -133,6 +140,11 @@ export class EdgepushSubscription {
   /** Called when a user's first socket subscribed to the topic (`present` true) or their last
    * one left (false); only namespaces with `presence` send these. */
   onPresence(handler: (user: string, present: boolean) => void): Unsubscribe;
+  /** Where the topic's stream is (its epoch and the id of the last event delivered), once the
+   * server answered the subscription or it was made with `resume`; shared by the subscriptions
+   * to the topic, undefined once none holds it. Save it (also after close()) and pass it back as
+   * `resume` to go on from there after a reload or with another client. */
+  readonly position: Position | undefined;
   /** Ends the subscription and removes its handlers; the topic is unsubscribed once no other
    * subscription of the client holds it. */
   unsubscribe(): void;
@@ -145,7 +157,8 @@ export class EdgepushSubscription {
  * while an event is being delivered is not called for it any more. */
 export type Unsubscribe = () => void;
 
-/** Where the client is in the user's event stream; save it to resume after a reload. */
+/** Where the client is in the user's event stream, or a subscription in its topic's; save it to
+ * resume after a reload. */
 export interface Position { epoch: string; lastId: number }
 
 /**
@@ -276,7 +289,8 @@ mod order {
     pub const START: u32 = 0;
     /// Stop everything.
     pub const CLOSE: u32 = 1;
-    /// Subscribe the handle `a` to the topic `b`, with the subscription token `c` if any.
+    /// Subscribe the handle `a` to the topic `b`, with the options `c` (`{token?, resume?}`, as
+    /// the app gave them to `subscribe`).
     pub const SUBSCRIBE: u32 = 2;
     /// End the subscription whose handle is `a`.
     pub const UNSUBSCRIBE: u32 = 3;
@@ -294,19 +308,20 @@ mod order {
     /// The topic socket of a topic was refused or ended for good: `a` is the refusal, shaped as
     /// an `unsubscribed` frame (`{topic, error: {code, message}}`).
     pub const TOPIC_ENDED: u32 = 9;
-    /// The resume position as `[epoch, lastId]`, once known; `undefined` before.
+    /// The resume position as `[epoch, lastId]`, once known, of the user's stream, or of the
+    /// topic `a` if given; `undefined` before.
     pub const POSITION: u32 = 10;
     /// A new core for the topic socket of the topic `a` with the subscription token `b`. (For
-    /// a topic whose core the driver kept, it feeds that core `SUBSCRIBE` with handle 0 and the
-    /// token, then `START`, instead: see [`Action::OpenTopicSocket`].)
+    /// a topic whose core the driver kept, it feeds that core `SUBSCRIBE` with handle 0 and
+    /// `{token}`, then `START`, instead: see [`Action::OpenTopicSocket`].)
     pub const TOPIC_SOCKET: u32 = 11;
     /// A topic socket's core said [`kind::STOP_CLIENT`] with the close code `a` and the reason
     /// `b`: the client stops.
     pub const TOPIC_SOCKET_STOPPED: u32 = 12;
 }
 
-/// The core of the JS client: the connection machine (`Core.make(url, token, ...options, epoch,
-/// lastId)` in `client-sdk/js/client.js`, which has checked the options). The driver in
+/// The core of the JS client: the connection machine (`Core.make(url, token, ...options,
+/// resume)` in `client-sdk/js/client.js`, which has checked the options). The driver in
 /// client.js feeds it inputs through [`ask`](Self::ask), one at a time, and carries out what
 /// it tells the `act` callback of each call. It holds no JS value, so the garbage collector
 /// frees it with its driver.
@@ -320,11 +335,10 @@ pub struct JsCore {
 impl JsCore {
     /// A machine for `url` with a fixed `token`, or without one asking the app's token provider
     /// (through `act`, [`kind::FETCH_TOKEN`]); the six timing options in [`Options`]' order,
-    /// each in ms, negative for the default; the resume position when `epoch` is given. Returns
-    /// the `Core`, or the reason of a configuration error as a string (the JS face throws its
-    /// message as a `TypeError`). Not a constructor returning a `Result`: the glue's return area
-    /// for it costs more than this one value, and a throw from the wasm would leave its stack
-    /// frames behind.
+    /// each in ms, negative for the default; the app's `resume` option. Returns the `Core`, or
+    /// the reason of a configuration error as a string (the JS face throws its message as a
+    /// `TypeError`). Not a constructor returning a `Result`: the glue's return area for it costs
+    /// more than this one value, and a throw from the wasm would leave its stack frames behind.
     #[allow(clippy::too_many_arguments)]
     pub fn make(
         url: &JsValue,
@@ -335,8 +349,7 @@ impl JsCore {
         connect_timeout_ms: f64,
         pong_timeout_ms: f64,
         heartbeat_ms: f64,
-        epoch: &JsValue,
-        last_id: f64,
+        resume: &JsValue,
     ) -> JsValue {
         let number = |ms: f64| (ms >= 0.0).then_some(ms as u32);
         let defaults = Options::default();
@@ -353,11 +366,8 @@ impl JsCore {
         let fixed = token.as_string().map(sys::read_token);
         match Connection::configured(&url, fixed, options) {
             Ok(mut machine) => {
-                if let Some(epoch) = epoch.as_string() {
-                    machine.set_position(Position {
-                        epoch,
-                        last_id: last_id as u64,
-                    });
+                if let Some(position) = position(resume) {
+                    machine.set_position(position);
                 }
                 JsCore {
                     machine: RefCell::new(machine),
@@ -384,7 +394,8 @@ impl JsCore {
             order::SUBSCRIBE => Input::Subscribe {
                 handle: number(&a) as u32,
                 topic: string(b),
-                token: c.as_string(),
+                token: c.string("token"),
+                resume: position(&sys::get(&c, "resume")),
             },
             order::UNSUBSCRIBE => Input::Unsubscribe {
                 handle: number(&a) as u32,
@@ -423,7 +434,11 @@ impl JsCore {
                 reason: string(b),
             },
             order::POSITION => {
-                let position = self.machine.try_borrow().ok().and_then(|m| m.position());
+                let machine = self.machine.try_borrow().ok();
+                let position = machine.and_then(|m| match a.as_string() {
+                    Some(topic) => m.topic_position(&topic),
+                    None => m.position(),
+                });
                 return match position {
                     Some(position) => {
                         sys::array_of2(&position.epoch.into(), &(position.last_id as f64).into())
@@ -452,6 +467,15 @@ impl JsCore {
         }
         JsValue::UNDEFINED
     }
+}
+
+/// A position the app gave (`{epoch, lastId}`, as `position` returns it): any object, its
+/// `epoch` empty unless a string, its `lastId` 0 unless a number.
+fn position(value: &JsValue) -> Option<Position> {
+    value.is_object().then(|| Position {
+        epoch: value.string("epoch").unwrap_or_default(),
+        last_id: value.number("lastId").unwrap_or_default() as u64,
+    })
 }
 
 /// Tells the JS driver's `act` one action of the machine (see [`kind`]).

@@ -167,7 +167,7 @@ pub use backoff::Options;
 #[cfg(target_arch = "wasm32")]
 pub use client::{Client, ClientBuilder, HandlerGuard, Subscription};
 // Elsewhere (a server build of a Leptos or Dioxus app) the same API, doing nothing.
-pub use connection::{Position, State};
+pub use connection::{Position, State, SubscribeOptions};
 /// Why the server refused or ended a topic subscription: the topic and `{code, message}`.
 pub use edgepush_protocol::frames::Unsubscribed;
 pub use error::Error;

@@ -17,7 +17,7 @@ use core::{fmt::Display, future::Future};
 use serde::de::DeserializeOwned;
 
 use crate::backoff::Options;
-use crate::connection::{Connection, Position, State, Token};
+use crate::connection::{Connection, Position, State, SubscribeOptions, Token};
 use crate::error::Error;
 #[cfg(feature = "std")]
 use crate::events::{Background, Event, Message};
@@ -139,6 +139,16 @@ impl Client {
         self.subscribe(topic)
     }
 
+    /// A subscription that receives nothing.
+    pub fn subscribe_with(
+        &self,
+        topic: impl Into<String>,
+        options: SubscribeOptions,
+    ) -> Subscription {
+        let _ = options;
+        self.subscribe(topic)
+    }
+
     /// A stream that ends at once. (Feature `std`.)
     #[cfg(feature = "std")]
     pub fn events<T: DeserializeOwned + 'static>(&self, name: &str) -> HandlerStream<Event<T>> {
@@ -254,6 +264,11 @@ impl Subscription {
     /// The topic, as given to `subscribe`.
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// `None`: nothing is ever delivered.
+    pub fn position(&self) -> Option<Position> {
+        None
     }
 
     /// Drops `handler` without calling it. (Feature `std`.)

@@ -8,7 +8,9 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use edgepush_client::{Client, Error, Event, Options, State, Unsubscribed};
+use edgepush_client::{
+    Client, Error, Event, Options, State, SubscribeOptions, Subscription, Unsubscribed,
+};
 use edgepush_protocol::signature::SigningKey;
 use edgepush_protocol::token::{Claims, TokenKey};
 use serde::Deserialize;
@@ -220,6 +222,22 @@ impl Log {
             .map(|(_, t)| t.clone())
             .collect()
     }
+}
+
+/// What `subscription`'s handlers of the events called `names` got, in order: `field` of each.
+fn heard<T: 'static>(
+    subscription: &Subscription,
+    names: &[&str],
+    field: fn(Event<serde::de::IgnoredAny>) -> T,
+) -> Rc<RefCell<Vec<T>>> {
+    let heard = Rc::new(RefCell::new(Vec::new()));
+    for name in names {
+        let sink = heard.clone();
+        subscription
+            .on(name, move |event| sink.borrow_mut().push(field(event)))
+            .forget();
+    }
+    heard
 }
 
 /// Fast reconnects so that tests do not wait long.
@@ -679,15 +697,7 @@ async fn a_topic_socket_resumes_after_the_client_was_stopped_losing_nothing_publ
     let client = provider_client(&user, calls);
     let log = Log::attached(&client);
     let subscription = client.subscribe(topic.clone());
-    let names = Rc::new(RefCell::new(Vec::<String>::new()));
-    for name in ["Before", "Meanwhile", "After"] {
-        let sink = names.clone();
-        subscription
-            .on(name, move |event: Event<serde::de::IgnoredAny>| {
-                sink.borrow_mut().push(event.name)
-            })
-            .forget();
-    }
+    let names = heard(&subscription, &["Before", "Meanwhile", "After"], |e| e.name);
     client.connect();
     assert!(wait_for(10_000, || log.opens() == 1).await);
     until_topic_reaches(&topic, 1).await;
@@ -821,6 +831,66 @@ async fn a_saved_position_resumes_across_page_loads() {
     second.connect();
     assert!(wait_for(10_000, || log.message_ids() == [missed]).await);
     assert_eq!(log.texts(), ["missed"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_topic_resumes_on_a_new_client_from_its_subscriptions_saved_position() {
+    // Relayed over the user's socket (`feed`), and read over a topic socket (`crowd` has shards,
+    // scripts/env.sh).
+    for namespace in ["feed", "crowd"] {
+        let user = unique_user(&format!("topic-position-{namespace}"));
+        let topic = format!("{namespace}:{user}");
+        let record = |subscription: &Subscription| {
+            heard(subscription, &["Seen", "Missed", "After"], |e| e.id)
+        };
+        let first = provider_client(&user, Rc::new(Cell::new(0)));
+        let log = Log::attached(&first);
+        let subscription = first.subscribe(topic.clone());
+        let ids = record(&subscription);
+        first.connect();
+        assert!(wait_for(10_000, || log.opens() == 1).await);
+        until_topic_reaches(&topic, 1).await;
+        let (seen, _) = publish_topic(&topic, "Seen", "{}").await;
+        assert!(wait_for(5_000, || *ids.borrow() == [seen]).await);
+        let position = subscription.position().expect("a position");
+        assert_eq!(position.last_id, seen);
+        // The page goes away; the topic goes on.
+        drop(subscription);
+        drop(first);
+        let (missed, _) = publish_topic(&topic, "Missed", "1").await;
+        let (missed_too, _) = publish_topic(&topic, "Missed", "2").await;
+
+        let second = provider_client(&user, Rc::new(Cell::new(0)));
+        let log = Log::attached(&second);
+        let options = SubscribeOptions {
+            resume: Some(position),
+            ..SubscribeOptions::default()
+        };
+        let subscription = second.subscribe_with(topic.clone(), options);
+        let ids = record(&subscription);
+        let resyncs = Rc::new(Cell::new(0));
+        let sink = resyncs.clone();
+        subscription
+            .on_resync(move || sink.set(sink.get() + 1))
+            .forget();
+        second.connect();
+        assert!(
+            wait_for(10_000, || ids.borrow().len() == 2).await,
+            "{namespace}: {:?} {:?}",
+            ids.borrow(),
+            log.errors.borrow()
+        );
+        until_topic_reaches(&topic, 1).await;
+        let (after, _) = publish_topic(&topic, "After", "{}").await;
+        assert!(wait_for(5_000, || ids.borrow().len() == 3).await);
+        sleep(200).await;
+        assert_eq!(*ids.borrow(), [missed, missed_too, after], "{namespace}");
+        assert_eq!(resyncs.get(), 0, "{namespace}");
+        let now = subscription.position().expect("a position");
+        assert_eq!(now.last_id, after, "{namespace}");
+        assert!(log.errors.borrow().is_empty(), "{:?}", log.errors.borrow());
+        second.close();
+    }
 }
 
 #[wasm_bindgen_test]

@@ -8,7 +8,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use edgepush_client::{
-    Client, Error, Event, HandlerStream, Message, Options, Position, State, Subscription,
+    Client, Error, Event, HandlerStream, Message, Options, Position, State, SubscribeOptions,
+    Subscription,
 };
 use futures_core::Stream;
 use serde::Deserialize;
@@ -66,6 +67,15 @@ fn component(calls: &Rc<Cell<u32>>) -> Result<Client, Error> {
     product
         .on("ProductChanged", |_: Event<OrderShipped>| {})
         .remove();
+    let saved = product.position();
+    let resumed = client.subscribe_with(
+        "product:42",
+        SubscribeOptions {
+            resume: saved,
+            ..Default::default()
+        },
+    );
+    assert_eq!(resumed.position(), None, "nothing is ever delivered");
     client.connect();
     drop(orders);
     product.unsubscribe();

@@ -40,7 +40,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::Provider;
 use super::browser::{Callback, Listener, Socket, Timer};
-use crate::connection::{Action, Connection, Input, Position, State};
+use crate::connection::{Action, Connection, Input, Position, State, SubscribeOptions};
 use crate::dispatch::{Handlers, Notice};
 use crate::error::Error;
 use crate::sys::{self, CloseEvent, EventTarget, MessageEvent};
@@ -156,29 +156,41 @@ impl Driver {
     }
 
     /// Stops the machine for good, and the topic sockets with it (a machine the server already
-    /// stopped says nothing more), then drops the app's handlers (see [`run`](Self::run)).
+    /// stopped says nothing more; they are kept for their positions), then drops the app's
+    /// handlers (see [`run`](Self::run)).
     pub(crate) fn close(self: &Rc<Self>) {
         if let Some(mut engine) = free(self.engine.try_borrow_mut()) {
             engine.closed_by_app = true;
         }
         self.run(Input::AppClose);
-        let readers = free(self.engine.try_borrow_mut())
-            .map(|mut engine| core::mem::take(&mut engine.topic_sockets))
-            .unwrap_or_default();
-        for (_, reader) in readers {
+        for reader in self.readers() {
             reader.close();
         }
     }
 
+    /// The drivers of the topic sockets.
+    fn readers(&self) -> Vec<Rc<Driver>> {
+        free(self.engine.try_borrow())
+            .map(|engine| {
+                engine
+                    .topic_sockets
+                    .iter()
+                    .map(|(_, r)| r.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Subscribes to `topic` (sent at once when connected, else with the next `welcome`);
     /// returns the new subscription's handle.
-    pub(crate) fn subscribe(self: &Rc<Self>, topic: String, token: Option<String>) -> u32 {
+    pub(crate) fn subscribe(self: &Rc<Self>, topic: String, options: SubscribeOptions) -> u32 {
         let handle = self.last_handle.get().wrapping_add(1);
         self.last_handle.set(handle);
         self.run(Input::Subscribe {
             handle,
             topic,
-            token,
+            token: options.token,
+            resume: options.resume,
         });
         handle
     }
@@ -196,9 +208,17 @@ impl Driver {
         }
     }
 
-    /// The machine's resume position.
-    pub(crate) fn position(&self) -> Option<Position> {
-        free(self.engine.try_borrow())?.machine.position()
+    /// The resume position of the user's stream, or of `topic`'s (which the machine of its topic
+    /// socket knows, if it has one).
+    pub(crate) fn position(&self, topic: Option<&str>) -> Option<Position> {
+        let engine = free(self.engine.try_borrow())?;
+        let Some(topic) = topic else {
+            return engine.machine.position();
+        };
+        match engine.topic_sockets.iter().find(|(t, _)| t == topic) {
+            Some((_, reader)) => reader.position(Some(topic)),
+            None => engine.machine.topic_position(topic),
+        }
     }
 
     /// Feeds `input` to the machine and carries out the actions; queues it if already busy.
@@ -359,6 +379,7 @@ impl Driver {
                             handle: 0,
                             topic,
                             token,
+                            resume: None,
                         });
                         reader
                     }
@@ -408,25 +429,20 @@ impl Driver {
         }
         let mut keep_alive = None;
         let mut teardown = (None, None, Vec::new());
-        let mut readers = Vec::new();
-        if matches!(state, State::Closed { .. })
-            && let Some(mut engine) = free(self.engine.try_borrow_mut())
-        {
+        let closed = matches!(state, State::Closed { .. });
+        if closed && let Some(mut engine) = free(self.engine.try_borrow_mut()) {
             keep_alive = engine.keep_alive.take();
             teardown = (
                 engine.socket.take(),
                 engine.timer.take(),
                 core::mem::take(&mut engine.network_listeners),
             );
-            readers = engine
-                .topic_sockets
-                .iter()
-                .map(|(_, r)| r.clone())
-                .collect();
         }
         drop(teardown);
-        for reader in readers {
-            reader.run(Input::AppClose);
+        if closed {
+            for reader in self.readers() {
+                reader.run(Input::AppClose);
+            }
         }
         self.notify(Notice::State(&state));
         drop(keep_alive);

@@ -27,7 +27,7 @@ use edgepush_protocol::frames::EventFrame;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 
-use crate::connection::{Position, State};
+use crate::connection::{Position, State, SubscribeOptions};
 use crate::dispatch::{HandlerKind, Handlers, Notice};
 use crate::error::Error;
 #[cfg(feature = "std")]
@@ -123,7 +123,7 @@ impl Client {
     /// Where the client is in the user's event stream (epoch and last delivered id), once known.
     /// Save it to resume after a page reload with [`ClientBuilder::resume_from`].
     pub fn position(&self) -> Option<Position> {
-        self.driver.position()
+        self.driver.position(None)
     }
 
     /// Calls `handler` with every event named `name` whose payload deserializes into `T`. A
@@ -200,7 +200,7 @@ impl Client {
     /// else on connect, and again after every reconnect, resuming where it left off. Dropping the
     /// [`Subscription`] unsubscribes.
     pub fn subscribe(&self, topic: impl Into<String>) -> Subscription {
-        Subscription::new(self, topic.into(), None)
+        self.subscribe_with(topic, SubscribeOptions::default())
     }
 
     /// [`subscribe`](Self::subscribe) with a subscription token from the app's backend, for
@@ -212,7 +212,26 @@ impl Client {
         topic: impl Into<String>,
         token: impl Into<String>,
     ) -> Subscription {
-        Subscription::new(self, topic.into(), Some(token.into()))
+        let token = Some(token.into());
+        self.subscribe_with(
+            topic,
+            SubscribeOptions {
+                token,
+                resume: None,
+            },
+        )
+    }
+
+    /// [`subscribe`](Self::subscribe) with [`SubscribeOptions`]: a subscription token (as
+    /// [`subscribe_with_token`](Self::subscribe_with_token)), and where to resume, e.g. from the
+    /// [`Subscription::position`] of the page before a reload (or of a client before this one):
+    /// the events published after it are delivered first, once, in order.
+    pub fn subscribe_with(
+        &self,
+        topic: impl Into<String>,
+        options: SubscribeOptions,
+    ) -> Subscription {
+        Subscription::new(self, topic.into(), options)
     }
 
     /// Registers a handler of the common shape.

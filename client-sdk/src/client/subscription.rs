@@ -9,6 +9,7 @@ use wasm_bindgen::JsValue;
 
 use super::driver::Driver;
 use super::{Client, HandlerGuard};
+use crate::connection::{Position, SubscribeOptions};
 use crate::dispatch::{HandlerKind, Handlers, Notice, Scope};
 use crate::error::Error;
 #[cfg(feature = "std")]
@@ -33,8 +34,8 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub(super) fn new(client: &Client, topic: String, token: Option<String>) -> Self {
-        let handle = client.driver.subscribe(topic.clone(), token);
+    pub(super) fn new(client: &Client, topic: String, options: SubscribeOptions) -> Self {
+        let handle = client.driver.subscribe(topic.clone(), options);
         Self {
             driver: client.driver.clone(),
             handlers: client.handlers.clone(),
@@ -46,6 +47,14 @@ impl Subscription {
     /// The topic, as given to `subscribe`.
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// Where the topic's stream is (its epoch and the id of the last event delivered), once
+    /// known: the server answered the subscription, or it was made with a `resume` position.
+    /// Save it to go on after a page reload (or with another client) with
+    /// [`SubscribeOptions::resume`]; also after the client was closed.
+    pub fn position(&self) -> Option<Position> {
+        self.driver.position(Some(&self.topic))
     }
 
     /// Calls `handler` with every event of the topic named `name` whose payload deserializes

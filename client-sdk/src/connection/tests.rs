@@ -1129,6 +1129,20 @@ impl Harness {
             handle,
             topic: topic.into(),
             token: None,
+            resume: None,
+        })
+    }
+
+    /// Subscribes `handle` to `topic` from `last_id` of the epoch `t1` (as `subscribed` says).
+    fn subscribe_from(&mut self, handle: u32, topic: &str, last_id: u64) -> Vec<Act> {
+        self.step(Input::Subscribe {
+            handle,
+            topic: topic.into(),
+            token: None,
+            resume: Some(Position {
+                epoch: "t1".into(),
+                last_id,
+            }),
         })
     }
 
@@ -1170,6 +1184,7 @@ fn subscriptions_made_before_connecting_go_out_with_the_welcome() {
         handle: 2,
         topic: "private:x".into(),
         token: Some("sub.t0k3n".into()),
+        resume: None,
     });
     h.step(Input::Start);
     h.token(1);
@@ -1490,6 +1505,7 @@ fn topic_names_and_tokens_are_escaped_in_frames() {
         handle: 1,
         topic: "odd:\"quoted\"\\name".into(),
         token: Some("tok\n".into()),
+        resume: None,
     });
     h.open_with_frames(|actions| {
         assert_eq!(
@@ -1511,6 +1527,7 @@ fn a_later_token_is_sent_from_the_next_subscribe_on() {
         handle: 1,
         topic: "private:x".into(),
         token: Some("old".into()),
+        resume: None,
     });
     h.open();
     h.frame(subscribed("private:x", 0, None));
@@ -1518,6 +1535,7 @@ fn a_later_token_is_sent_from_the_next_subscribe_on() {
         handle: 2,
         topic: "private:x".into(),
         token: Some("new".into()),
+        resume: None,
     });
     assert_eq!(sent(&h.advance(0)), [], "already subscribed");
     h.close(1012);
@@ -1774,6 +1792,7 @@ fn a_namespace_with_shards_moves_to_topic_sockets_and_its_next_topics_go_there_a
         handle: 1,
         topic: "stage:main".into(),
         token: Some("sub-token".into()),
+        resume: None,
     });
     h.subscribe(2, "product:1");
     h.open();
@@ -1822,6 +1841,165 @@ fn a_namespace_with_shards_moves_to_topic_sockets_and_its_next_topics_go_there_a
         opened_topic_sockets(&restart),
         [("stage:again".into(), None)]
     );
+}
+
+#[test]
+fn a_subscription_from_a_saved_position_is_replayed_from_there_once_in_order() {
+    // Saved by a page before this one: its client had delivered up to 4.
+    let mut h = Harness::provider();
+    h.subscribe_from(1, "feed:all", 4);
+    assert_eq!(
+        h.conn.topic_position("feed:all"),
+        Some(Position {
+            epoch: "t1".into(),
+            last_id: 4
+        })
+    );
+    h.open_with_frames(|actions| {
+        assert_eq!(
+            subscriptions(actions),
+            [wanted("feed:all", Some(4), Some("t1"))]
+        );
+    });
+    let actions = h.frames([
+        subscribed("feed:all", 6, Some(true)),
+        topic_event("feed:all", 4),
+        topic_event("feed:all", 5),
+        topic_event("feed:all", 6),
+        topic_event("feed:all", 6),
+    ]);
+    assert_eq!(ids_of("feed:all", &actions), [5, 6]);
+    assert!(!actions.iter().any(|a| matches!(a, Action::TopicResync(..))));
+    // The position follows what was delivered, for the next page to save.
+    assert_eq!(
+        h.conn.topic_position("feed:all"),
+        Some(Position {
+            epoch: "t1".into(),
+            last_id: 6
+        })
+    );
+    // A position without an epoch (or of another server) goes out as `since` alone.
+    h.step(Input::Subscribe {
+        handle: 2,
+        topic: "feed:other".into(),
+        token: None,
+        resume: Some(Position {
+            epoch: String::new(),
+            last_id: 0,
+        }),
+    });
+    assert_eq!(
+        subscriptions(&h.advance(0)),
+        [wanted("feed:other", Some(0), None)]
+    );
+}
+
+#[test]
+fn a_subscriptions_position_is_its_newest_event_once_answered_then_its_last_delivered() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "feed:all");
+    assert_eq!(h.conn.topic_position("feed:all"), None);
+    h.open();
+    h.advance(0);
+    assert_eq!(h.conn.topic_position("feed:all"), None, "not answered yet");
+    h.frames([subscribed("feed:all", 9, None), topic_event("feed:all", 10)]);
+    assert_eq!(
+        h.conn.topic_position("feed:all"),
+        Some(Position {
+            epoch: "t1".into(),
+            last_id: 10
+        })
+    );
+    // The user's own stream is apart.
+    assert_eq!(h.conn.position().map(|p| p.epoch), Some("e1".into()));
+    assert_eq!(h.conn.topic_position("feed:none"), None);
+}
+
+#[test]
+fn a_saved_position_the_server_no_longer_has_resyncs_the_subscription_then_delivers_what_it_kept() {
+    let mut h = Harness::provider();
+    h.subscribe_from(1, "feed:all", 4);
+    h.open();
+    // Pruned past 4: the server keeps 8 and on.
+    let actions = h.frames([
+        subscribed("feed:all", 9, Some(false)),
+        topic_event("feed:all", 8),
+        topic_event("feed:all", 9),
+    ]);
+    let heard: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::TopicResync(topic, scoped) => Some(format!("resync {topic} {scoped}")),
+            Action::Deliver(event, scoped) => Some(format!("event {} {scoped}", event.id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        heard,
+        ["resync feed:all true", "event 8 true", "event 9 true"]
+    );
+}
+
+#[test]
+fn a_position_given_for_a_topic_the_client_holds_already_is_ignored() {
+    let mut h = Harness::provider();
+    h.subscribe(1, "feed:all");
+    h.open();
+    h.advance(0);
+    h.frames([subscribed("feed:all", 9, None), topic_event("feed:all", 10)]);
+    assert_eq!(h.subscribe_from(2, "feed:all", 2), []);
+    assert_eq!(sent(&h.advance(0)), []);
+    assert_eq!(
+        h.conn.topic_position("feed:all").map(|p| p.last_id),
+        Some(10)
+    );
+}
+
+#[test]
+fn a_topic_socket_starts_from_its_subscriptions_saved_position() {
+    // The namespace is learned from the server: the topic's socket starts where the app said.
+    let mut h = Harness::provider();
+    h.subscribe_from(1, "stage:main", 4);
+    h.open_with_frames(|actions| {
+        assert_eq!(
+            subscriptions(actions),
+            [wanted("stage:main", Some(4), Some("t1"))]
+        );
+    });
+    let moved = h.step(Input::Frame(Frame::Unsubscribed(refused(
+        "stage:main",
+        "topic_socket_required",
+    ))));
+    assert_eq!(opened_topic_sockets(&moved), [("stage:main".into(), None)]);
+    // Later topics of the namespace go there at once, from their positions too.
+    let next = h.subscribe_from(2, "stage:side", 7);
+    assert_eq!(opened_topic_sockets(&next), [("stage:side".into(), None)]);
+    for (topic, since) in [("stage:main", 4), ("stage:side", 7)] {
+        let mut reader = Harness {
+            conn: h.conn.topic_socket(topic.into(), None),
+            now: NOW,
+            random: 0.5,
+            timer_at: None,
+            sent_at: Vec::new(),
+        };
+        reader.step(Input::Start);
+        let actions = reader.token(reader.conn.token_request);
+        let url = connect_url(&actions).unwrap();
+        assert!(url.ends_with(&format!("&since={since}&epoch=t1")), "{url}");
+        let resumed = reader.frames([
+            subscribed(topic, since + 2, Some(true)),
+            topic_event(topic, since + 1),
+            topic_event(topic, since + 2),
+        ]);
+        assert_eq!(ids_of(topic, &resumed), [since + 1, since + 2]);
+        assert_eq!(
+            reader.conn.topic_position(topic),
+            Some(Position {
+                epoch: "t1".into(),
+                last_id: since + 2
+            })
+        );
+    }
 }
 
 /// A machine for the topic socket of `topic`, from a client's.
@@ -2413,6 +2591,7 @@ fn a_new_token_for_a_topic_on_a_topic_socket_goes_to_that_socket_for_its_next_co
         handle,
         topic: "stage:main".into(),
         token: Some(token.into()),
+        resume: None,
     };
     let mut h = Harness::provider();
     h.step(subscribe(1, "grant-1"));
@@ -2448,6 +2627,7 @@ fn a_topic_sockets_machine_kept_by_its_driver_takes_the_newest_grant_and_resumes
         handle: 0,
         topic: "stage:main".into(),
         token: Some(token.into()),
+        resume: None,
     };
     let mut h = topic_socket("stage:main", Some("grant-1"));
     h.step(Input::Start);

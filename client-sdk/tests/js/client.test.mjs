@@ -33,13 +33,15 @@ export class Core {
     this.calls = [];
     // What the test makes it do when asked: (order, a, b, c, act) => answer.
     this.answer = () => {};
+    // The positions it answers POSITION with, by topic (undefined: the user's stream).
+    this.positions = new Map([[undefined, ["e1", 7]]]);
     cores.push(this);
   }
   ask(order, a, b, c, act) {
     if (act) this.act = act;
     if (order === 11) return new Core("topic socket", a, b);
     if (order !== 10) this.calls.push(c === undefined ? (b === undefined ? (a === undefined ? [order] : [order, a]) : [order, a, b]) : [order, a, b, c]);
-    return order === 10 ? ["e1", 7] : this.answer(order, a, b, c, act);
+    return order === 10 ? this.positions.get(a) : this.answer(order, a, b, c, act);
   }
 }`,
 );
@@ -119,9 +121,9 @@ test("options are checked with the same TypeErrors, and handed to the core", () 
     pongTimeoutMs: 250,
     resume: { epoch: "e", lastId: 9 },
   });
-  assert.deepEqual(cores.at(-1).args, ["https://x", "t", 0, 4e9, 0, -1, 250, -1, "e", 9]);
+  assert.deepEqual(cores.at(-1).args, ["https://x", "t", 0, 4e9, 0, -1, 250, -1, { epoch: "e", lastId: 9 }]);
   new EdgepushClient({ url: "https://x", token: () => "t" });
-  assert.deepEqual(cores.at(-1).args, ["https://x", undefined, -1, -1, -1, -1, -1, -1, undefined, 0]);
+  assert.deepEqual(cores.at(-1).args, ["https://x", undefined, -1, -1, -1, -1, -1, -1, undefined]);
 });
 
 test("events go to the handlers of their name in order, else to onUnknown; bad built-in payloads to onError", () => {
@@ -223,7 +225,7 @@ test("a topic's notices reach only its subscriptions; a refusal ends them, or go
   assert.deepEqual(core.calls, [
     [START, true],
     [SUBSCRIBE, 1, "a:1"],
-    [SUBSCRIBE, 2, "a:1", "grant"],
+    [SUBSCRIBE, 2, "a:1", { token: "grant" }],
   ]);
   emit(EVENT, "a:1", frame("P", 1, "a:1"));
   emit(EVENT, undefined, frame("P", 2, "orders:#1"));
@@ -445,6 +447,29 @@ test("the timer and the network reach the core; the closed state releases everyt
   assert.deepEqual(core.calls, [[START, true], [TIMER], [NETWORK, false], [NETWORK, true]]);
 });
 
+test("a subscription's position is its topic's, from its topic socket's core if it has one, also after close()", () => {
+  const { client, core, emit } = setup();
+  const resume = { epoch: "t0", lastId: 2 };
+  const feed = client.subscribe("feed:1", { resume });
+  // The options go to the core as they are: it reads the token and where to resume.
+  assert.deepEqual(core.calls.at(-1), [SUBSCRIBE, 1, "feed:1", { resume }]);
+  assert.equal(feed.position, undefined);
+  core.positions.set("feed:1", ["t1", 4]);
+  assert.deepEqual(feed.position, { epoch: "t1", lastId: 4 });
+  assert.deepEqual(client.position, { epoch: "e1", lastId: 7 });
+  // A topic read over a topic socket: its core knows, not the client's (where it stays as it
+  // was when it moved there).
+  const crowd = client.subscribe("crowd:1");
+  core.positions.set("crowd:1", ["t0", 0]);
+  emit(OPEN_TOPIC_SOCKET, "crowd:1");
+  cores.at(-1).positions.set("crowd:1", ["t2", 9]);
+  assert.deepEqual(crowd.position, { epoch: "t2", lastId: 9 });
+  // Still known after close(), to be saved for the next client.
+  client.close();
+  assert.deepEqual(crowd.position, { epoch: "t2", lastId: 9 });
+  assert.deepEqual(feed.position, { epoch: "t1", lastId: 4 });
+});
+
 test("a topic socket has a core and a driver of its own, heard by the client's handlers", () => {
   const { client, core, emit } = setup();
   const log = [];
@@ -501,7 +526,7 @@ test("one topic socket per topic, and close() closes every one even after the co
   // token for its next connect, and no second reader reads the topic.
   emit(OPEN_TOPIC_SOCKET, "crowd:1", "grant-2");
   assert.equal(cores.at(-1), first);
-  assert.deepEqual(first.calls, [[START, true], [SUBSCRIBE, 0, "crowd:1", "grant-2"], [START, true]]);
+  assert.deepEqual(first.calls, [[START, true], [SUBSCRIBE, 0, "crowd:1", { token: "grant-2" }], [START, true]]);
   emit(CLOSE_TOPIC_SOCKET, "crowd:1");
   assert.deepEqual(first.calls.at(-1), [CLOSE]);
   // The server stopped the client; a reader opened after that (as the core once did for a
@@ -527,7 +552,7 @@ test("a topic socket stopped with the client is kept: connect() resumes it, with
   client.connect();
   emit(OPEN_TOPIC_SOCKET, "crowd:1", "grant-2");
   assert.equal(cores.at(-1), reader);
-  assert.deepEqual(reader.calls.slice(2), [[SUBSCRIBE, 0, "crowd:1", "grant-2"], [START, true]]);
+  assert.deepEqual(reader.calls.slice(2), [[SUBSCRIBE, 0, "crowd:1", { token: "grant-2" }], [START, true]]);
   // close() closes it for good.
   client.close();
   assert.deepEqual(reader.calls.at(-1), [CLOSE]);
@@ -652,11 +677,11 @@ async function stimulusWith(values) {
 
 test("the Stimulus controller resumes the page's last client: a Turbo visit loses nothing", async () => {
   const first = await stimulusWith({});
-  assert.deepEqual(cores.at(-1).args.slice(-2), [undefined, 0]);
+  assert.deepEqual(cores.at(-1).args.at(-1), undefined);
   first.disconnect();
   // The next page's element (or the one Turbo restored from its cache).
   await stimulusWith({});
-  assert.deepEqual(cores.at(-1).args.slice(-2), ["e1", 7]);
+  assert.deepEqual(cores.at(-1).args.at(-1), { epoch: "e1", lastId: 7 });
 });
 
 test("the Stimulus controller follows its values: topics, events and url changed while connected", async () => {
@@ -779,13 +804,13 @@ test("useEdgepush resumes a new client (url or token changed) from the last one'
   await tick();
   const first = root.render();
   assert.ok(first);
-  assert.deepEqual(cores.at(-1).args.slice(-2), [undefined, 0]);
+  assert.deepEqual(cores.at(-1).args.at(-1), undefined);
   root.render({ url: "https://push.example", token: "b" });
   await tick();
   const second = root.render();
   assert.notEqual(second, first);
   assert.equal(cores.at(-1).args[1], "b");
-  assert.deepEqual(cores.at(-1).args.slice(-2), ["e1", 7]);
+  assert.deepEqual(cores.at(-1).args.at(-1), { epoch: "e1", lastId: 7 });
   root.unmount();
 });
 
@@ -824,10 +849,10 @@ test("useEdgepushTopic subscribes the new grant or topic before it unsubscribes 
   root.unmount();
   await tick();
   assert.deepEqual(core.calls.slice(1), [
-    [SUBSCRIBE, 1, "a:1", "g1"],
-    [SUBSCRIBE, 2, "a:1", "g2"],
+    [SUBSCRIBE, 1, "a:1", { token: "g1" }],
+    [SUBSCRIBE, 2, "a:1", { token: "g2" }],
     [UNSUBSCRIBE, 1],
-    [SUBSCRIBE, 3, "b:1", "g2"],
+    [SUBSCRIBE, 3, "b:1", { token: "g2" }],
     [UNSUBSCRIBE, 2],
     [UNSUBSCRIBE, 3],
   ]);

@@ -313,11 +313,13 @@ async function openPage() {
 /**
  * In `target` (a page), a client for `user` subscribed to `topics`, recording under
  * `window.subs[id]`: every topic event per topic (except probes), subscription errors and
- * resyncs, and anything that reached the client's own handlers.
+ * resyncs, and anything that reached the client's own handlers. With `resume`, each topic
+ * resumes from the position saved in the page's sessionStorage under "positions".
  */
-async function subscribeClient(target, id, user, topics, { withErrorHandler = true } = {}) {
+async function subscribeClient(target, id, user, topics, { withErrorHandler = true, resume = false } = {}) {
   await target.evaluate(
-    ({ id, user, topics, url, withErrorHandler }) => {
+    ({ id, user, topics, url, withErrorHandler, resume }) => {
+      const positions = resume ? JSON.parse(sessionStorage.getItem("positions")) : {};
       const run = { states: [], clientErrors: [], clientEvents: [], events: {}, errors: [], resyncs: [], subs: {} };
       (window.subs ??= {})[id] = run;
       const client = new window.EdgepushClient({
@@ -332,7 +334,7 @@ async function subscribeClient(target, id, user, topics, { withErrorHandler = tr
       client.on("ProductChanged", (e) => run.clientEvents.push(e));
       client.onUnknown((e) => run.clientEvents.push(e));
       for (const topic of topics) {
-        const sub = client.subscribe(topic);
+        const sub = client.subscribe(topic, positions[topic] && { resume: positions[topic] });
         run.subs[topic] = sub;
         run.events[topic] = [];
         sub.on("ProductChanged", (e) => run.events[topic].push([e.topic, e.id, e.name, e.payload, typeof e.ts]));
@@ -342,7 +344,7 @@ async function subscribeClient(target, id, user, topics, { withErrorHandler = tr
       }
       client.connect();
     },
-    { id, user, topics, url: workerUrl, withErrorHandler },
+    { id, user, topics, url: workerUrl, withErrorHandler, resume },
   );
 }
 
@@ -499,6 +501,44 @@ test("a subscription survives a reconnect and resumes: what was published meanwh
   assert.ok(r.states.includes("reconnecting"), JSON.stringify(r.states));
   assert.deepEqual([r.errors, r.resyncs, r.clientErrors], [[], [], []]);
   await page.evaluate(() => window.subs.resume.client.close());
+});
+
+test("a subscription's position saved before a reload resumes its topic on the next page: what was published meanwhile arrives once, in order", async () => {
+  // Relayed over the user's socket, and read over a topic socket (`crowd` has shards).
+  const topics = [uniqueTopic("feed", "reload"), uniqueTopic("crowd", "reload")];
+  const user = uniqueUser("reload");
+  const other = await openPage();
+  try {
+    await subscribeClient(other, "before", user, topics);
+    await untilSubscribed(topics, 1);
+    const seen = await publishTopics(topics.map((topic) => [topic, "ProductChanged", { n: 1 }]));
+    await untilSub(other, "before", (r) => topics.every((topic) => r.events[topic].length === 1));
+    // The page saves where each subscription is, and reloads.
+    const saved = await other.evaluate((topics) => {
+      const positions = Object.fromEntries(topics.map((topic) => [topic, window.subs.before.subs[topic].position]));
+      sessionStorage.setItem("positions", JSON.stringify(positions));
+      return positions;
+    }, topics);
+    assert.deepEqual(topics.map((topic) => saved[topic].lastId), seen.map((answer) => answer.id));
+    await other.reload();
+    await other.waitForFunction(() => window.ready === true, null, { timeout: 10000 });
+    const missed = await publishTopics(topics.flatMap((topic) => [2, 3].map((n) => [topic, "ProductChanged", { n }])));
+    await subscribeClient(other, "after", user, topics, { resume: true });
+    await untilSub(other, "after", (r) => topics.every((topic) => r.events[topic].length >= 2), 20000);
+    await untilSubscribed(topics, 1);
+    const live = await publishTopics(topics.map((topic) => [topic, "ProductChanged", { n: 4 }]));
+    await untilSub(other, "after", (r) => topics.every((topic) => r.events[topic].length >= 3));
+    await sleep(300);
+    const r = await subRun(other, "after");
+    for (const topic of topics) {
+      const ids = [...missed, ...live].filter((answer) => answer.topic === topic).map((answer) => answer.id);
+      assert.deepEqual(r.events[topic].map((e) => [e[1], e[3].n]), ids.map((id, i) => [id, i + 2]), topic);
+    }
+    assert.deepEqual([r.errors, r.resyncs, r.clientErrors, r.clientEvents], [[], [], [], 0]);
+    await other.evaluate(() => window.subs.after.client.close());
+  } finally {
+    await other.close();
+  }
 });
 
 test("1,024 topics subscribed on one page are all acknowledged and each gets its events", async () => {

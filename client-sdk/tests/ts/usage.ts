@@ -152,6 +152,15 @@ export function use(): void {
     sub.onPresence(() => undefined),
   ];
   subscriptionRemovers.forEach((off) => off());
+  // Where the topic's stream is, saved to go on from there on the next page.
+  const topicPosition: Position | undefined = sub.position;
+  const resumed: EdgepushSubscription = client.subscribe("product:42", topicPosition ? { resume: topicPosition } : {});
+  void client.subscribe("private:x", { token: "sub.jwt", resume: { epoch: "e", lastId: 3 } });
+  // @ts-expect-error a subscription's position is read-only
+  sub.position = undefined;
+  // @ts-expect-error a position has an epoch and a last id
+  client.subscribe("feed:all", { resume: { lastId: 3 } });
+  resumed.unsubscribe();
   sub.unsubscribe();
   sub.free();
   sub[Symbol.dispose]();
