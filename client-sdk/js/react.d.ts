@@ -13,8 +13,9 @@ import type {
  * A client for `options`, connected while the component is mounted and closed on unmount; `null`
  * until it exists, during a server render, and while `options` is null or undefined (e.g. nobody
  * is logged in). A new client is made only when `url` or a string `token` changes, and it resumes
- * from where the one before it was (`resume`: the events published meanwhile are replayed); a
- * token function may be a new one on every render (the latest is asked before every connect).
+ * from where the one before it was (`resume`: the events published meanwhile are replayed), as
+ * do the topics useEdgepushTopic subscribes on it; a token function may be a new one on every
+ * render (the latest is asked before every connect).
  * Options the client refuses (its constructor's TypeError) are logged with console.error, and the
  * hook stays `null`. The hook loads the SDK and its .wasm (`init()`) itself, on the first mount
  * in a browser.
@@ -41,6 +42,10 @@ export function useEdgepushEvent<P = unknown>(
  * A subscription of `client` to `topic` while the component is mounted (unsubscribed on unmount or
  * when `topic` or `options.token` changes, right after the new subscription is made: a new token
  * for the same topic goes on from the last event); `null` while `client` or `topic` is missing.
+ * On a later client of the same useEdgepush (after its url or token string changed) the topic
+ * resumes from where the last subscription to it ended, also when the component unmounted in
+ * between: the events published meanwhile are replayed. Else it starts from `options.resume` (a
+ * `position` saved earlier, e.g. before a reload), if given.
  */
 export function useEdgepushTopic(
   client: EdgepushClient | null | undefined,

@@ -3,8 +3,9 @@
 // - useEdgepush(options) creates one client per mounted component, connects it and closes it on
 //   unmount. Under <StrictMode>, whose mount, unmount and mount again runs effects twice, the
 //   first mount is cleaned up before its client exists, so one client and one socket remain. A
-//   client made for a new url or token string resumes from where the one before it was. Options
-//   the client refuses (its constructor throws) are logged with console.error.
+//   client made for a new url or token string resumes from where the one before it was, and so
+//   do its topics (see `lineages`). Options the client refuses (its constructor throws) are
+//   logged with console.error.
 // - useEdgepushEvent(source, name, handler): the handler registered while mounted (removed on
 //   cleanup), always the latest one the component rendered with.
 // - useEdgepushTopic(client, topic, options): a new topic or grant is subscribed before the old
@@ -16,6 +17,12 @@ import { useEffect, useRef, useState } from "react";
 
 /** Stands for "a token function" in the effect's dependencies: a new function is no new client. */
 const PROVIDER = Symbol("token provider");
+
+/** The clients one useEdgepush made one after the other share a map, by topic, of where the last
+ * subscription of useEdgepushTopic to it was when it ended, and on which client: a subscription
+ * on a later client resumes from there. The components of the topics may stay mounted through the
+ * change of clients, or unmount and mount again (`client && <Feed client={client} />`). */
+const lineages = new WeakMap();
 
 let sdk;
 /** The SDK's module, initialized once (its `init()` fetches the .wasm next to it). */
@@ -37,8 +44,9 @@ export function useEdgepush(options) {
   const [client, setClient] = useState(null);
   const latest = useRef(options);
   // Where the last client was, for the next one (a new url or token string): the events published
-  // meanwhile are replayed, not lost.
+  // meanwhile are replayed, not lost; and where its topics were (`lineages`).
   const position = useRef();
+  const [topics] = useState(() => new Map());
   useEffect(() => {
     latest.current = options;
   });
@@ -47,7 +55,10 @@ export function useEdgepush(options) {
 
   useEffect(() => {
     // Nobody (options null): the next client is another start, not a continuation.
-    if (!url) return void (position.current = undefined);
+    if (!url) {
+      position.current = undefined;
+      return void topics.clear();
+    }
     let created = null;
     let cancelled = false;
     loadSdk().then(
@@ -61,6 +72,7 @@ export function useEdgepush(options) {
           // Bad options (a malformed url, an empty token string): a TypeError saying which.
           return console.error(`edgepush: ${error?.message ?? error}`);
         }
+        lineages.set(created, topics);
         setClient(created);
       },
       (error) => !cancelled && console.warn("edgepush: the SDK did not load:", error),
@@ -97,16 +109,23 @@ export function useEdgepushEvent(source, name, handler) {
  * A subscription to `topic` while mounted (unsubscribed on cleanup); `null` without a client. The
  * old subscription ends after the new one is made (a microtask later), so that a new grant for the
  * same topic (a rotated subscription token) only updates the token: its stream goes on from the
- * last event, with nothing lost and no topic socket opened again.
+ * last event, with nothing lost and no topic socket opened again. On a later client of the same
+ * useEdgepush (a new url or token string) the topic resumes from where the last subscription to it
+ * ended; else it starts from `options.resume`, if given.
  */
 export function useEdgepushTopic(client, topic, options) {
   const [subscription, setSubscription] = useState(null);
   const grant = options?.token;
   useEffect(() => {
     if (!client || !topic) return undefined;
-    const created = client.subscribe(topic, grant ? { token: grant } : undefined);
+    const topics = lineages.get(client);
+    const last = topics?.get(topic);
+    const resume = (last?.client !== client && last?.position) || options?.resume;
+    const created = client.subscribe(topic, { token: grant, resume });
     setSubscription(created);
     return () => {
+      // Known also once the client is closed (by useEdgepush, before its next one).
+      topics?.set(topic, { client, position: created.position });
       // React runs this cleanup and the next effect together: the next subscribe comes first.
       queueMicrotask(() => created.unsubscribe());
       setSubscription(null);

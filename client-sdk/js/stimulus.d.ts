@@ -7,8 +7,8 @@ import type { EdgepushClient } from "./edgepush_client.js";
  * (bubbling): `edgepush:event` (detail: the event), `edgepush:state` (the connection state),
  * `edgepush:error`, `edgepush:resync`. Register it as "edgepush" (the name the bundle's
  * `edgepush_stimulus_controller()` renders). The next client of the page (a Turbo visit, a page
- * restored from Turbo's cache) resumes from where the last one was; a Turbo preview connects
- * nothing; values changed while connected (Turbo 8 morphing) take effect.
+ * restored from Turbo's cache) resumes from where the last one was, and so do its topics; a
+ * Turbo preview connects nothing; values changed while connected (Turbo 8 morphing) take effect.
  */
 export default class EdgepushController extends Controller<HTMLElement> {
   static values: {

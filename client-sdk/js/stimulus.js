@@ -7,8 +7,8 @@
 //
 // connect() loads the SDK (once per page), makes a client and connects it; disconnect() (the
 // element left the page) closes it. The next client of the page (a Turbo visit, a page restored
-// from Turbo's cache) resumes from where the last one was, so what was published meanwhile is
-// replayed; a Turbo preview (a cached page shown while the real one loads) connects nothing.
+// from Turbo's cache) resumes from where the last one was, and so do its topics, so what was
+// published meanwhile is replayed; a Turbo preview (a cached page shown while the real one loads) connects nothing.
 // Values changed while connected (Turbo 8 morphing) take effect: new topics are subscribed and
 // removed ones unsubscribed, the event handlers follow the event names, and a new url or token
 // makes a new client. A token endpoint answering 401 or 403 (nobody is logged in) stops the client
@@ -30,7 +30,8 @@ function loadSdk() {
   return sdk;
 }
 
-/** The last position of a client of this page, by url: where the next one resumes. */
+/** Where the last client of this page was, by url: `{client, topics}`, its own position and
+ * those of its topics by topic, where the next one and its subscriptions resume. */
 const positions = new Map();
 
 export default class EdgepushController extends Controller {
@@ -69,7 +70,12 @@ export default class EdgepushController extends Controller {
   disconnect() {
     this.session = null;
     const client = this.client;
-    if (client?.position) positions.set(this.url, client.position);
+    if (client) {
+      const last = positions.get(this.url) ?? { topics: new Map() };
+      last.client = client.position ?? last.client;
+      for (const [topic, { position }] of this.subscriptions) if (position) last.topics.set(topic, position);
+      positions.set(this.url, last);
+    }
     client?.close();
     this.client = null;
   }
@@ -79,7 +85,7 @@ export default class EdgepushController extends Controller {
     const client = (this.client = new EdgepushClient({
       url,
       token: this.tokenValue || (() => this.fetchToken()),
-      resume: positions.get(url),
+      resume: positions.get(url)?.client,
     }));
     client.onState((detail) => this.dispatch("state", { detail }));
     client.onError((detail) => this.dispatch("error", { detail }));
@@ -112,7 +118,7 @@ export default class EdgepushController extends Controller {
     if (!this.client || !subscriptions) return;
     for (const topic of topics) {
       if (subscriptions.has(topic)) continue;
-      const subscription = this.client.subscribe(topic);
+      const subscription = this.client.subscribe(topic, { resume: positions.get(this.url)?.topics.get(topic) });
       subscriptions.set(topic, subscription);
       this.hear(subscription);
       subscription.onResync(() => this.dispatch("resync", { detail: { topic } }));

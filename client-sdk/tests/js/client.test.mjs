@@ -684,6 +684,20 @@ test("the Stimulus controller resumes the page's last client: a Turbo visit lose
   assert.deepEqual(cores.at(-1).args.at(-1), { epoch: "e1", lastId: 7 });
 });
 
+test("the Stimulus controller's next client resumes its topics from the last one's subscriptions", async () => {
+  const url = "https://topics.example";
+  const first = await stimulusWith({ urlValue: url, topicsValue: ["feed:1", "feed:2"] });
+  // The server answered for feed:1 only: feed:2 has no position yet.
+  cores.at(-1).positions.set("feed:1", ["t1", 4]);
+  first.disconnect();
+  const next = await stimulusWith({ urlValue: url, topicsValue: ["feed:1", "feed:2"] });
+  assert.deepEqual(cores.at(-1).calls.slice(0, 2), [
+    [SUBSCRIBE, 1, "feed:1", { resume: { epoch: "t1", lastId: 4 } }],
+    [SUBSCRIBE, 2, "feed:2", { resume: undefined }],
+  ]);
+  next.disconnect();
+});
+
 test("the Stimulus controller follows its values: topics, events and url changed while connected", async () => {
   const controller = await stimulusWith({ topicsValue: ["a:1", "b:1"], eventsValue: ["A"] });
   const core = cores.at(-1);
@@ -695,7 +709,7 @@ test("the Stimulus controller follows its values: topics, events and url changed
   };
   change("topics", ["b:1", "c:1"]);
   assert.deepEqual(core.calls.slice(-2), [
-    [SUBSCRIBE, 3, "c:1"],
+    [SUBSCRIBE, 3, "c:1", { resume: undefined }],
     [UNSUBSCRIBE, 1],
   ]);
   change("events", ["B"]);
@@ -766,7 +780,8 @@ const hook = (make) => {
 export const useRef = (current) => hook(() => ({ current }));
 export function useState(value) {
   const c = slot;
-  const h = hook(() => ({ value, set: (v) => ((h.value = typeof v == "function" ? v(h.value) : v), (c.dirty = true)) }));
+  const first = () => (typeof value == "function" ? value() : value);
+  const h = hook(() => ({ value: first(), set: (v) => ((h.value = typeof v == "function" ? v(h.value) : v), (c.dirty = true)) }));
   return [h.value, h.set];
 }
 export function useEffect(effect, deps) {
@@ -848,12 +863,37 @@ test("useEdgepushTopic subscribes the new grant or topic before it unsubscribes 
   await tick();
   root.unmount();
   await tick();
+  const options = (token) => ({ token, resume: undefined });
   assert.deepEqual(core.calls.slice(1), [
-    [SUBSCRIBE, 1, "a:1", { token: "g1" }],
-    [SUBSCRIBE, 2, "a:1", { token: "g2" }],
+    [SUBSCRIBE, 1, "a:1", options("g1")],
+    [SUBSCRIBE, 2, "a:1", options("g2")],
     [UNSUBSCRIBE, 1],
-    [SUBSCRIBE, 3, "b:1", { token: "g2" }],
+    [SUBSCRIBE, 3, "b:1", options("g2")],
     [UNSUBSCRIBE, 2],
     [UNSUBSCRIBE, 3],
   ]);
+});
+
+test("useEdgepushTopic resumes the topic on a new client from the last subscription's position", async () => {
+  const { useEdgepush, useEdgepushTopic, mount } = await reactHooks();
+  const app = ({ token, topic }) => useEdgepushTopic(useEdgepush({ url: "https://push.example", token }), topic);
+  const root = mount(app, { token: "a", topic: "feed:1" });
+  await tick();
+  const first = root.render();
+  const core = cores.at(-1);
+  const subscribes = (core) => core.calls.filter(([order]) => order === SUBSCRIBE);
+  assert.deepEqual(subscribes(core), [[SUBSCRIBE, 1, "feed:1", { token: undefined, resume: undefined }]]);
+  core.positions.set("feed:1", ["t1", 4]);
+  assert.deepEqual(first.position, { epoch: "t1", lastId: 4 });
+  // A new token string: a new client, which subscribes the topic from there.
+  root.render({ token: "b", topic: "feed:1" });
+  await tick();
+  root.render();
+  const next = cores.at(-1);
+  assert.notEqual(next, core);
+  assert.deepEqual(subscribes(next), [[SUBSCRIBE, 1, "feed:1", { token: undefined, resume: { epoch: "t1", lastId: 4 } }]]);
+  // Another topic starts from its newest event.
+  root.render({ token: "b", topic: "feed:2" });
+  assert.deepEqual(subscribes(next).at(-1), [SUBSCRIBE, 2, "feed:2", { token: undefined, resume: undefined }]);
+  root.unmount();
 });

@@ -8,13 +8,15 @@
 // through the package's exports; Vite builds them (React's development build, which runs
 // <StrictMode>'s double mount). Headless Chromium then opens:
 // - the React app, under <StrictMode>: one socket, each event handled once, by the latest
-//   handler; a topic of useEdgepushTopic; the socket closed on unmount. The same component
-//   rendered with react-dom/server in Node touches no socket, fetch or wasm.
+//   handler; a topic of useEdgepushTopic; the socket closed on unmount; a new url makes a new
+//   client, on which the topic resumes. The same component rendered with react-dom/server in
+//   Node touches no socket, fetch or wasm.
 // - the Stimulus app in the Symfony app of frameworks-app/symfony (`php -S`, the real bundle): the
 //   page whose element edgepush_stimulus_controller() rendered for the logged-in user connects with
 //   a token of the bundle's /edgepush/token and dispatches a published event as `edgepush:event`,
 //   which the app's own controller gets through data-action; removing the element closes the
-//   socket; for an anonymous visitor the helper renders no controller and nothing connects.
+//   socket; the element back on the page (as after a Turbo visit) resumes its topics; for an
+//   anonymous visitor the helper renders no controller and nothing connects.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { randomInt, randomUUID } from "node:crypto";
@@ -112,6 +114,30 @@ async function subscribers(topic, count, timeout = 15000) {
   }
 }
 
+/**
+ * A topic resumed on a page's next client: "before" is published to `topic` and handled, `away()`
+ * takes the page's client away, two events are published, `back()` brings the next client, and
+ * one more event follows; `window.seen[list]` must hold the four, once each, in order, as
+ * `label(text)`.
+ */
+async function resumesTopic(page, topic, list, label, away, back) {
+  const posted = (text) => ({ topic, name: "Posted", payload: { text } });
+  const handled = (count) => page.waitForFunction(([list, count]) => window.seen[list].length === count, [list, count], { timeout: 15000 });
+  await subscribers(topic, 1);
+  await publish({ events: [posted("before")] });
+  await handled(1);
+  await away();
+  await publish({ events: [posted("meanwhile 1"), posted("meanwhile 2")] });
+  await back();
+  await handled(3);
+  await subscribers(topic, 1);
+  await publish({ events: [posted("after")] });
+  await handled(4);
+  await sleep(QUIET_MS);
+  const texts = ["before", "meanwhile 1", "meanwhile 2", "after"];
+  assert.deepEqual((await record(page))[list], texts.map(label));
+}
+
 describe("React: @edgepush/client/react", () => {
   let server;
   let base;
@@ -167,6 +193,32 @@ describe("React: @edgepush/client/react", () => {
       assert.deepEqual((await record(page)).received, ["first:hello", "second:again"]);
       assert.equal(sockets.length, 1);
       assert.deepEqual(problems, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("a new client (a new url string) resumes the topic of useEdgepushTopic: what was published while the clients changed arrives once, in order", async () => {
+    const user = `sdk-react-${Date.now()}-${randomInt(1e6)}`;
+    const topic = `feed:sdk-react-next-${Date.now()}-${randomInt(1e6)}`;
+    const { page, sockets, problems } = await openPage();
+    try {
+      const fragment = new URLSearchParams({ url: workerUrl, token: mintToken(user, 600), topic });
+      await page.goto(`${base}/react.html#${fragment}`);
+      await page.waitForFunction(() => document.getElementById("status")?.textContent === "open", null, { timeout: 15000 });
+      // Offline, the next client waits for the network: what is published meanwhile is published
+      // while no client reads the topic. <Feed> unmounts and mounts again with the new client.
+      const away = async () => {
+        await page.context().setOffline(true);
+        await page.evaluate((url) => window.rerender({ url: `${url}/` }), workerUrl);
+        await page.waitForFunction(() => document.getElementById("status")?.textContent === "offline", null, { timeout: 10000 });
+      };
+      const back = () => page.context().setOffline(false);
+      await resumesTopic(page, topic, "posted", (text) => `${topic}:${text}`, away, back);
+      assert.equal(sockets.length, 2, "a socket per client");
+      await closed(sockets[0]);
+      assert.deepEqual(problems, []);
+      await page.evaluate(() => window.unmount());
     } finally {
       await page.close();
     }
@@ -310,6 +362,35 @@ describe("Stimulus: @edgepush/client/stimulus in a Symfony app, rendered by edge
       await sleep(QUIET_MS);
       assert.deepEqual((await record(page)).received, ["Message:hello stimulus"]);
       assert.equal(sockets.length, 1);
+      assert.deepEqual(problems, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("the element back on the page (as after a Turbo visit) resumes its topics: what was published while it was gone arrives once, in order", async () => {
+    const user = String(randomInt(1e9, 2e9));
+    const topic = `feed:sdk-stimulus-${Date.now()}-${randomInt(1e6)}`;
+    const { page, sockets, problems } = await openApp(user);
+    try {
+      await page.waitForFunction(() => window.seen.states.includes("open"), null, { timeout: 15000 });
+      // Values changed while connected (as Turbo 8 morphing does): the topic, and its events.
+      await page.evaluate((topic) => {
+        const element = document.getElementById("edgepush");
+        element.setAttribute("data-edgepush-events-value", '["Posted"]');
+        element.setAttribute("data-edgepush-topics-value", JSON.stringify([topic]));
+      }, topic);
+      // The element leaves the page (its client closes), and comes back: a new client.
+      const away = async () => {
+        await page.evaluate(() => {
+          window.element = document.getElementById("edgepush");
+          window.element.remove();
+        });
+        await closed(sockets[0]);
+      };
+      const back = () => page.evaluate(() => document.querySelector("[data-controller=log]").prepend(window.element));
+      await resumesTopic(page, topic, "received", (text) => `Posted:${text}`, away, back);
+      assert.equal(sockets.length, 2, "a socket per client");
       assert.deepEqual(problems, []);
     } finally {
       await page.close();
