@@ -120,8 +120,8 @@ pub async fn close_expired(state: &State) -> Result<()> {
 }
 
 /// Joins a topic for the socket `ws` (connection `conn`, whose join was started in `joins`):
-/// sends `subscribed`, the replay in pages, then the live frames held back meanwhile. On failure
-/// nothing was sent and the held frames are dropped.
+/// sends `subscribed`, the replay in pages, then the live frames held back meanwhile. A join
+/// that fails is tried once more; on failure nothing was sent and the held frames are dropped.
 pub async fn join_topic(
     caller: &Caller,
     ws: &WebSocket,
@@ -130,12 +130,12 @@ pub async fn join_topic(
     call: JoinCall,
 ) -> Outcome<()> {
     let topic = call.topic.clone();
-    let joined: Outcome<JoinAnswer> = caller
-        .call(
-            Object::Topic(&topic),
-            &TopicCall::<NewEvent>::Join(call).to_json(),
-        )
-        .await;
+    let join = TopicCall::<NewEvent>::Join(call).to_json();
+    // Asked once more after a failure (through a new stub: a failed one stays broken).
+    let joined: Outcome<JoinAnswer> = match caller.call(Object::Topic(&topic), &join).await {
+        Err(_) => caller.call(Object::Topic(&topic), &join).await,
+        answer => answer,
+    };
     let answer = joined.inspect_err(|_| joins.borrow_mut().abandon(conn, &topic))?;
     let _ = ws.send_with_str(&answer.first);
     let mut covered = answer.last_id;
