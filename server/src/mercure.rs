@@ -11,6 +11,7 @@
 //! registry ([`TEMPLATES_OBJECT`]) that each publish reads.
 
 use edgepush_protocol::ErrorCode;
+use edgepush_protocol::publish::validate_event_name;
 use edgepush_protocol::token::TokenKey;
 use edgepush_protocol::topic::Topic;
 use serde::{Deserialize, Serialize};
@@ -196,6 +197,15 @@ pub fn parse_update(body: &[u8]) -> Result<Update, MercureError> {
             ErrorCode::InvalidField,
             "Invalid \"id\" parameter: 1 to 128 visible ASCII characters, not starting with #",
         ));
+    }
+    // The type is the SSE `event:` line and the SDK's event name: a line end would forge events.
+    if let Some(kind) = &update.kind {
+        validate_event_name(kind).map_err(|problem| {
+            MercureError::new(
+                ErrorCode::InvalidField,
+                format!("Invalid \"type\" parameter: {problem}"),
+            )
+        })?;
     }
     Ok(update)
 }
@@ -562,6 +572,34 @@ mod tests {
         );
         let plus = parse_update(b"topic=a&data=two+words").unwrap();
         assert_eq!(plus.data, "two words");
+    }
+
+    #[test]
+    fn a_type_or_id_that_would_end_its_sse_line_is_refused() {
+        for body in [
+            "topic=a&type=a%0Adata%3A%20forged%0A%0Aid%3A%20x",
+            "topic=a&type=a%0Db",
+            "topic=a&type=a%00b",
+            "topic=a&id=a%0Ab",
+            "topic=a&id=a%0Db",
+            "topic=a&id=a%00b",
+        ] {
+            assert_eq!(
+                parse_update(body.as_bytes()).unwrap_err().code,
+                ErrorCode::InvalidField,
+                "{body}"
+            );
+        }
+        // The type is the SDK's event name too: at most 64 bytes.
+        let long = format!("topic=a&type={}", "t".repeat(65));
+        assert!(
+            parse_update(long.as_bytes())
+                .unwrap_err()
+                .message
+                .contains("\"type\"")
+        );
+        let fine = format!("topic=a&type={}", "t".repeat(64));
+        assert!(parse_update(fine.as_bytes()).is_ok());
     }
 
     #[test]

@@ -447,6 +447,12 @@ pub async fn the_mercure_hub_refuses_bad_requests_as_a_hub_does(worker: Shared) 
             vec![("topic", book), ("id", "#not-an-id")],
             400,
         ),
+        // A type that would end its SSE line and forge an event.
+        (
+            publisher(),
+            vec![("topic", book), ("type", "a\ndata: forged\n\nid: x")],
+            400,
+        ),
     ];
     for (token, form, status) in cases {
         let (got, body) = post_update(&worker, &token, &form).await;
