@@ -140,7 +140,12 @@ impl StoredUpdate {
             frame.push_str(&format!("retry: {retry}\n"));
         }
         frame.push_str(&format!("id: {}\n", self.id));
-        for line in self.data.split('\n') {
+        // A line ends at CRLF, CR or LF, as `EventSource` reads it.
+        for line in self
+            .data
+            .split("\r\n")
+            .flat_map(|part| part.split(['\r', '\n']))
+        {
             frame.push_str(&format!("data: {line}\n"));
         }
         frame.push('\n');
@@ -751,6 +756,22 @@ mod tests {
         };
         assert_eq!(plain.event_name(), "mercure");
         assert!(plain.sse().starts_with("id: urn:uuid:1\n"));
+    }
+
+    #[test]
+    fn data_lines_end_at_cr_lf_or_crlf_as_event_source_reads_them() {
+        let update = StoredUpdate {
+            id: "u".into(),
+            data: "a\rb\r\nc\nd\r".into(),
+            private: false,
+            kind: None,
+            retry: None,
+            topics: Vec::new(),
+        };
+        assert_eq!(
+            update.sse(),
+            "id: u\ndata: a\ndata: b\ndata: c\ndata: d\ndata: \n\n"
+        );
     }
 
     #[test]
