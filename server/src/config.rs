@@ -19,8 +19,8 @@
 //! | `MERCURE_JWT_ALGORITHMS` | no | the algorithms Mercure tokens may use, comma-separated: `HS256` (default), `HS384`, `HS512` |
 //! | `MERCURE_ANONYMOUS` | no | `true`: subscribers without a token read public updates |
 //! | `MERCURE_CORS_ORIGINS` | no | origins allowed to subscribe with credentials, space-separated |
-//! | `MERCURE_HEARTBEAT_SECONDS` | no | heartbeat on a subscription (default 40) |
-//! | `MERCURE_MAX_CONNECTION_SECONDS` | no | the longest a subscription stays open (default 600) |
+//! | `MERCURE_HEARTBEAT_SECONDS` | no | heartbeat on a subscription (default 40, at most 2147483) |
+//! | `MERCURE_MAX_CONNECTION_SECONDS` | no | the longest a subscription stays open (default 600, at most 2147483) |
 //! | `MERCURE_MAX_TOPICS` | no | topics per subscription (default 32) |
 //! | `WEBHOOK_URL` | no | where topics of namespaces with `webhooks` post their webhooks, signed with the first of `PUBLISH_KEYS` |
 //! | `TEST_FAIL_MARKER` | no | tests only: a room fails a connect of the user, and the storing of an event, with this name |
@@ -63,7 +63,16 @@ pub enum ConfigError {
     /// A numeric setting is not a positive whole number.
     #[error("the setting {0} must be a positive whole number")]
     NotANumber(&'static str),
+    /// A duration a timer waits is longer than the runtime's timers can wait.
+    #[error(
+        "the setting {0} must be at most {MAX_TIMER_SECONDS} seconds (about 24 days): a longer \
+         timer fires at once"
+    )]
+    TooLong(&'static str),
 }
+
+/// The longest a timer waits, in seconds: `setTimeout` takes its milliseconds as an `i32`.
+const MAX_TIMER_SECONDS: u64 = i32::MAX as u64 / 1000;
 
 /// Everything the edge worker needs to authenticate requests. It loads the rooms' settings too,
 /// so that a bad one is reported at the edge, before any room.
@@ -140,6 +149,19 @@ fn positive(
     }
 }
 
+/// The positive whole number setting `name`, at most [`MAX_TIMER_SECONDS`]: a timer's duration.
+fn timer_seconds(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    let seconds = positive(lookup, name, default)?;
+    if seconds > MAX_TIMER_SECONDS {
+        return Err(ConfigError::TooLong(name));
+    }
+    Ok(seconds)
+}
+
 /// `WEBHOOK_URL`, signed with the first of `keys`, if it is set.
 fn webhook_target(
     lookup: &impl Fn(&str) -> Option<String>,
@@ -186,8 +208,8 @@ fn mercure_settings(
         cors_origins: lookup("MERCURE_CORS_ORIGINS")
             .map(|v| v.split_whitespace().map(str::to_owned).collect())
             .unwrap_or_default(),
-        heartbeat_s: number("MERCURE_HEARTBEAT_SECONDS", 40)?,
-        max_connection_s: number("MERCURE_MAX_CONNECTION_SECONDS", 600)?,
+        heartbeat_s: timer_seconds(lookup, "MERCURE_HEARTBEAT_SECONDS", 40)?,
+        max_connection_s: timer_seconds(lookup, "MERCURE_MAX_CONNECTION_SECONDS", 600)?,
         max_topics: usize::try_from(number("MERCURE_MAX_TOPICS", 32)?).unwrap_or(usize::MAX),
     }))
 }
@@ -367,6 +389,24 @@ mod tests {
             err.to_string().starts_with("MERCURE_PUBLISHER_JWT_KEY: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn mercure_durations_fit_the_runtimes_timers() {
+        let key = (
+            "MERCURE_PUBLISHER_JWT_KEY",
+            "!ChangeThisMercureHubJWTSecretKey!",
+        );
+        for name in [
+            "MERCURE_HEARTBEAT_SECONDS",
+            "MERCURE_MAX_CONNECTION_SECONDS",
+        ] {
+            let err = Settings::load(env(&[JWT, KEYS, key, (name, "2147484")])).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+            assert!(err.to_string().contains("2147483"), "{err}");
+            let settings = Settings::load(env(&[JWT, KEYS, key, (name, "2147483")]));
+            assert!(settings.is_ok(), "{name}");
+        }
     }
 
     #[test]
