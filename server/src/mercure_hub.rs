@@ -359,7 +359,8 @@ pub async fn subscribe(
 
 /// Writes the topics' updates to the SSE stream (a private update only when the subscriber's
 /// selectors match one of its topics; an update of several subscribed topics once), a
-/// heartbeat `:` line meanwhile, until the lifetime is over or the client went away.
+/// heartbeat `:` line when nothing was written for `heartbeat`, until the lifetime is over or
+/// the client went away.
 async fn relay_updates(
     sockets: Vec<WebSocket>,
     writer: web_sys::WritableStreamDefaultWriter,
@@ -384,8 +385,10 @@ async fn relay_updates(
     let mut events = select_all(streams);
     let mut seen = HashSet::new();
     let mut end = Delay::from(lifetime);
+    // Due `heartbeat` after the last write, however many frames came and were dropped since.
+    let mut beat = Delay::from(heartbeat);
     loop {
-        let next = select(events.next(), Delay::from(heartbeat));
+        let next = select(events.next(), &mut beat);
         let text = match select(next, &mut end).await {
             Either::Right(_) => break,
             Either::Left((Either::Right(_), _)) => Some(":\n\n".to_owned()),
@@ -397,10 +400,11 @@ async fn relay_updates(
                     .and_then(|frame| sse_of(&frame, &may_read, &mut seen))
             }
         };
-        if let Some(text) = text
-            && write(text).await.is_err()
-        {
-            break;
+        if let Some(text) = text {
+            if write(text).await.is_err() {
+                break;
+            }
+            beat = Delay::from(heartbeat);
         }
     }
     let _ = JsFuture::from(writer.close()).await;

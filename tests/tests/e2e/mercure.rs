@@ -74,24 +74,31 @@ impl Subscription {
 
     async fn next_within(&mut self, wait: Duration) -> Option<Event> {
         loop {
+            let block = self.next_block(wait).await?;
+            let mut event = Event::default();
+            let mut data = Vec::new();
+            for line in block.lines() {
+                match line.split_once(": ") {
+                    Some(("id", v)) => event.id = v.to_owned(),
+                    Some(("event", v)) => event.kind = Some(v.to_owned()),
+                    Some(("retry", v)) => event.retry = v.parse().ok(),
+                    Some(("data", v)) => data.push(v),
+                    _ => {}
+                }
+            }
+            if event.id.is_empty() {
+                continue; // a heartbeat
+            }
+            event.data = data.join("\n");
+            return Some(event);
+        }
+    }
+
+    /// The next block of lines (an event, or a `:` heartbeat) within `wait` of each chunk.
+    async fn next_block(&mut self, wait: Duration) -> Option<String> {
+        loop {
             if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let mut event = Event::default();
-                let mut data = Vec::new();
-                for line in block.lines() {
-                    match line.split_once(": ") {
-                        Some(("id", v)) => event.id = v.to_owned(),
-                        Some(("event", v)) => event.kind = Some(v.to_owned()),
-                        Some(("retry", v)) => event.retry = v.parse().ok(),
-                        Some(("data", v)) => data.push(v),
-                        _ => {}
-                    }
-                }
-                if event.id.is_empty() {
-                    continue; // a heartbeat
-                }
-                event.data = data.join("\n");
-                return Some(event);
+                return Some(self.buffer.drain(..end + 2).collect());
             }
             match tokio::time::timeout(wait, self.response.chunk()).await {
                 Ok(Ok(Some(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
@@ -583,4 +590,43 @@ pub async fn template_and_star_subscriptions_read_every_matching_topic(worker: S
         }
     }
     assert_eq!(seen, ["t-other", "t-match"]);
+}
+
+pub async fn mercure_heartbeats_keep_their_pace_while_only_unreadable_updates_arrive(
+    worker: Shared,
+) {
+    // The test workers beat every 2 s (MERCURE_HEARTBEAT_SECONDS). Private updates the
+    // subscriber may not read reach its stream every 400 ms and are dropped there: they write
+    // nothing, so they must not put the next heartbeat off.
+    let book = format!("https://example.com/books/heartbeat-{}", std::process::id());
+    let mut sse = subscribe(&worker, Some(&subscriber(&[])), &[&book], None)
+        .await
+        .unwrap();
+    let until = tokio::time::Instant::now() + Duration::from_millis(5_500);
+    let publishing = async {
+        while tokio::time::Instant::now() < until {
+            let form = [
+                ("topic", book.as_str()),
+                ("data", "secret"),
+                ("private", "on"),
+            ];
+            let (status, body) = post_update(&worker, &publisher(), &form).await;
+            assert_eq!(status, 200, "{body}");
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+    };
+    let reading = async {
+        let mut heartbeats = 0;
+        while let Some(block) = sse
+            .next_block(until.saturating_duration_since(tokio::time::Instant::now()))
+            .await
+        {
+            assert!(block.starts_with(':'), "an update it may not read: {block}");
+            heartbeats += 1;
+        }
+        heartbeats
+    };
+    let ((), heartbeats) = tokio::join!(publishing, reading);
+    // The stream opens with one; then one at 2 s and one at 4 s.
+    assert!(heartbeats >= 3, "{heartbeats} heartbeats in 5.5 s");
 }
