@@ -319,11 +319,9 @@ pub async fn subscribe(
             )
             .await?
             .map_err(|failure| refused(failure.code, failure.message))?;
-            let ws = socket.websocket().ok_or_else(|| {
-                ServerError::Internal("the shard answered without a socket".into())
-            })?;
-            ws.accept()?;
-            Ok::<_, ServerError>(ws)
+            socket
+                .websocket()
+                .ok_or_else(|| ServerError::Internal("the shard answered without a socket".into()))
         }
     }))
     .await?;
@@ -372,16 +370,18 @@ async fn relay_updates(
         let chunk = js_sys::Uint8Array::from(text.as_bytes());
         JsFuture::from(writer.write_with_chunk(&JsValue::from(chunk)))
     };
-    if write(":\n\n".to_owned()).await.is_err() {
-        return;
-    }
+    // Each socket is accepted with its listeners in one step: an accepted socket dispatches its
+    // frames (the replay first) at once and keeps none for listeners attached later.
     let Ok(streams) = sockets
         .iter()
-        .map(WebSocket::events)
+        .map(|ws| ws.accept().and_then(|()| ws.events()))
         .collect::<worker::Result<Vec<_>>>()
     else {
         return;
     };
+    if write(":\n\n".to_owned()).await.is_err() {
+        return;
+    }
     let mut events = select_all(streams);
     let mut seen = HashSet::new();
     let mut end = Delay::from(lifetime);

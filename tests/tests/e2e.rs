@@ -97,6 +97,7 @@ fn main() {
     shared_test!(template_and_star_subscriptions_read_every_matching_topic);
     shared_test!(mercure_reads_edgepush_topics_only_as_the_sdk_may);
     shared_test!(mercure_heartbeats_keep_their_pace_while_only_unreadable_updates_arrive);
+    shared_test!(a_mercure_subscription_loses_no_update_while_its_other_topics_connect);
     shared_test!(the_viewer_count_of_a_sharded_topic_follows_its_sockets);
     own_test!(acknowledged_topic_events_survive_a_hard_kill);
     own_test!(revocation_survives_a_restart_and_a_reconnect_storm_trips_nothing);

@@ -630,3 +630,47 @@ pub async fn mercure_heartbeats_keep_their_pace_while_only_unreadable_updates_ar
     // The stream opens with one; then one at 2 s and one at 4 s.
     assert!(heartbeats >= 3, "{heartbeats} heartbeats in 5.5 s");
 }
+
+pub async fn a_mercure_subscription_loses_no_update_while_its_other_topics_connect(worker: Shared) {
+    // The hub connects a subscription's topics at once, and each topic socket replays its topic
+    // as soon as its shard has joined it. A topic with a long history (1,000 events, 32 a
+    // replay page) connects last, well after the first topic's update came.
+    let quick = format!("https://example.com/connecting-{}", std::process::id());
+    let slow = topic("feed", "connecting");
+    for batch in 0..10 {
+        let events: Vec<Value> = (0..100)
+            .map(|i| json!({"topic": slow, "name": "Old", "payload": batch * 100 + i}))
+            .collect();
+        let body = json!({ "events": events }).to_string();
+        let (status, answer) = worker.post_signed("/publish", &body, &[]).await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    let (status, first) = post_update(
+        &worker,
+        &publisher(),
+        &[("topic", &quick), ("data", "first")],
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    let mut sse = subscribe(
+        &worker,
+        Some(&subscriber(&["*"])),
+        &[&quick, &slow],
+        Some("earliest"),
+    )
+    .await
+    .unwrap();
+    let (mut got, mut first_seen) = (0, false);
+    // Within 20 s in all: heartbeats would keep `next` waiting.
+    let all = tokio::time::timeout(Duration::from_secs(20), async {
+        while got < 1001 {
+            first_seen |= sse.next().await.expect("an update").id == first;
+            got += 1;
+        }
+    })
+    .await;
+    assert!(
+        all.is_ok(),
+        "{got} of 1,001 updates, the first topic's among them: {first_seen}"
+    );
+}
