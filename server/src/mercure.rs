@@ -17,7 +17,7 @@ use edgepush_protocol::topic::Topic;
 use serde::{Deserialize, Serialize};
 
 use crate::history::StoreError;
-use crate::internal::EARLIEST;
+use crate::internal::{EARLIEST, RoomFailure, RoomOutcome};
 use crate::namespaces::Namespaces;
 
 /// Where the hub is.
@@ -213,6 +213,42 @@ pub fn parse_update(body: &[u8]) -> Result<Update, MercureError> {
         })?;
     }
     Ok(update)
+}
+
+/// Whether every topic of a publish holds the update, from their answers; else the first
+/// refusal: the id stored with another update, or a failure whose message names the id, which
+/// the publisher's retry must reuse so that the topics that stored the update keep it once.
+pub fn stored_everywhere(
+    id: &str,
+    answers: impl IntoIterator<Item = Result<Option<RoomOutcome>, RoomFailure>>,
+) -> Result<(), MercureError> {
+    for answer in answers {
+        match answer {
+            Ok(Some(RoomOutcome::Stored { .. } | RoomOutcome::Duplicate { .. })) => {}
+            Ok(Some(RoomOutcome::Conflict { .. })) => {
+                return Err(MercureError::new(
+                    ErrorCode::IdempotencyConflict,
+                    format!("the update id {id:?} was already used for another update"),
+                ));
+            }
+            Ok(None) => {
+                return Err(MercureError::new(
+                    ErrorCode::InternalError,
+                    "a topic answered nothing",
+                ));
+            }
+            Err(failure) => {
+                return Err(MercureError::new(
+                    failure.code,
+                    format!(
+                        "storing the update failed: {}; publish it again with the id {id:?}",
+                        failure.message
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The edgepush topic a Mercure topic is stored and delivered in.
@@ -605,6 +641,38 @@ mod tests {
         );
         let fine = format!("topic=a&type={}", "t".repeat(64));
         assert!(parse_update(fine.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_publish_that_failed_in_a_topic_names_the_id_to_retry_with() {
+        let id = uuid_v7(50_000, [0; 10]);
+        let stored = || {
+            Ok(Some(RoomOutcome::Stored {
+                id: 1,
+                sockets: 0,
+                relays: None,
+            }))
+        };
+        assert_eq!(
+            stored_everywhere(&id, [stored(), Ok(Some(RoomOutcome::Duplicate { id: 1 }))]),
+            Ok(())
+        );
+        let failed = Err(RoomFailure::new(ErrorCode::InternalError, "disk full"));
+        let err = stored_everywhere(&id, [stored(), failed]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InternalError);
+        assert!(
+            err.message.contains("disk full") && err.message.contains(&id),
+            "{err}"
+        );
+        let conflict = Ok(Some(RoomOutcome::Conflict { id: 1 }));
+        assert_eq!(
+            stored_everywhere(&id, [conflict]).unwrap_err().code,
+            ErrorCode::IdempotencyConflict
+        );
+        assert_eq!(
+            stored_everywhere(&id, [Ok(None)]).unwrap_err().code,
+            ErrorCode::InternalError
+        );
     }
 
     #[test]

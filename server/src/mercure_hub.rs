@@ -22,8 +22,8 @@ use worker::{WebsocketEvent, js_sys};
 use crate::config::Settings;
 use crate::error::ServerError;
 use crate::internal::{
-    PublishAnswer, RoomOutcome, ShardCall, ShardConnectCall, StoredAtAnswer, StoredAtCall,
-    TemplatesAnswer, TemplatesCall, TopicCall, TopicPublishCall,
+    PublishAnswer, ShardCall, ShardConnectCall, StoredAtAnswer, StoredAtCall, TemplatesAnswer,
+    TemplatesCall, TopicCall, TopicPublishCall,
 };
 use crate::mercure::{
     self, MercureError, MercureSettings, StoredUpdate, TEMPLATES_OBJECT, any_matches, parse_update,
@@ -137,27 +137,12 @@ pub async fn publish(
         }
     }))
     .await;
-    for answer in answers {
-        match answer.map(|a| a.outcomes.into_iter().next()) {
-            Ok(Some(RoomOutcome::Stored { .. } | RoomOutcome::Duplicate { .. })) => {}
-            Ok(Some(RoomOutcome::Conflict { .. })) => {
-                return Err(refused(
-                    ErrorCode::IdempotencyConflict,
-                    format!("the update id {id:?} was already used for another update"),
-                ));
-            }
-            Ok(None) => return Err(ServerError::Internal("a topic answered nothing".into())),
-            Err(failure) => {
-                return Err(refused(
-                    failure.code,
-                    format!(
-                        "storing the update failed: {}; publish it again with the same id",
-                        failure.message
-                    ),
-                ));
-            }
-        }
-    }
+    mercure::stored_everywhere(
+        &id,
+        answers
+            .into_iter()
+            .map(|answer| answer.map(|a| a.outcomes.into_iter().next())),
+    )?;
     let headers = Headers::new();
     headers.set("Content-Type", "text/plain; charset=utf-8")?;
     headers.set("Link", &discovery(&req_url)?)?;

@@ -106,6 +106,7 @@ fn main() {
     own_test!(the_connect_rate_trips_at_its_limit_per_token_and_per_user);
     own_test!(a_full_history_of_large_events_replays_completely);
     own_test!(a_failing_room_fails_only_its_events_and_is_refused_in_band);
+    own_test!(a_failed_mercure_publish_names_the_id_to_publish_it_again_with);
     own_test!(a_bad_history_setting_is_named_not_retried);
     own_test!(history_overflow_is_reported_as_not_recovered);
     own_test!(old_events_and_idempotency_keys_expire);

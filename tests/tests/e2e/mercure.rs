@@ -674,3 +674,23 @@ pub async fn a_mercure_subscription_loses_no_update_while_its_other_topics_conne
         "{got} of 1,001 updates, the first topic's among them: {first_seen}"
     );
 }
+
+pub async fn a_failed_mercure_publish_names_the_id_to_publish_it_again_with() {
+    // The worker's topics fail to store an event named FAIL_MARKER (the update's type).
+    let worker = Worker::start_with(
+        "mercure-faults",
+        &["--var", &format!("TEST_FAIL_MARKER:{FAIL_MARKER}")],
+    );
+    let book = "https://example.com/books/failing";
+    let form = [("topic", book), ("data", "x"), ("type", FAIL_MARKER)];
+    let (status, body) = post_update(&worker, &publisher(), &form).await;
+    assert_eq!(status, 500, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error_code(&body), "internal_error", "{body}");
+    // The hub made the id: the publisher learns it only from the message.
+    let message = body["error"]["message"].as_str().unwrap();
+    let id = message
+        .split(['"', ' ', '(', ')'])
+        .find(|word| word.starts_with("urn:uuid:"));
+    assert_eq!(id.map(str::len), Some(45), "{message}");
+}
