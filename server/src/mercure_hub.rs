@@ -60,17 +60,22 @@ fn hub(settings: &Settings) -> Result<&MercureSettings, ServerError> {
     })
 }
 
-/// The request's token (header, `authorization` query parameter, cookie).
-fn token_of(req: &Request) -> Result<Option<String>, ServerError> {
+/// The request's token (header, `authorization` query parameter, then the cookie if `cookie`).
+fn token_of(req: &Request, cookie: bool) -> Result<Option<String>, ServerError> {
     let url = req.url()?;
     let query = url
         .query_pairs()
         .find(|(k, _)| k == "authorization")
         .map(|(_, v)| v.into_owned());
+    let cookie = if cookie {
+        req.headers().get("Cookie")?
+    } else {
+        None
+    };
     Ok(request_token(
         req.headers().get("Authorization")?.as_deref(),
         query.as_deref(),
-        req.headers().get("Cookie")?.as_deref(),
+        cookie.as_deref(),
     ))
 }
 
@@ -86,7 +91,14 @@ pub async fn publish(
 ) -> Result<Response, ServerError> {
     let hub = hub(settings)?;
     let req_url = req.url()?;
-    let token = token_of(&req)?.ok_or(ServerError::MissingToken)?;
+    // Never the cookie: a browser adds it to any site's form post to the hub (CSRF).
+    let token = token_of(&req, false)?.ok_or_else(|| {
+        refused(
+            ErrorCode::MissingToken,
+            "a Mercure publish carries its token in the Authorization header (Bearer) or the \
+             authorization query parameter: a cookie is not accepted for publishing",
+        )
+    })?;
     let claims = mercure::verify(&hub.publisher, &token, now_seconds())?;
     let body = crate::edge::capped_body(&mut req).await?;
     let update = parse_update(&body)?;
@@ -216,7 +228,7 @@ pub async fn subscribe(
 ) -> Result<Response, ServerError> {
     let hub = hub(settings)?;
     let now = now_seconds();
-    let claims = match token_of(&req)? {
+    let claims = match token_of(&req, true)? {
         Some(token) => Some(mercure::verify(&hub.subscriber, &token, now)?),
         None if hub.anonymous => None,
         None => return Err(ServerError::MissingToken),

@@ -471,6 +471,20 @@ pub async fn the_mercure_hub_refuses_bad_requests_as_a_hub_does(worker: Shared) 
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"mercure":{"publish":["*"]}}"#)
     );
     assert_eq!(post_update(&worker, &none, &[("topic", book)]).await.0, 401);
+    // A publisher sends its token in the Authorization header: a cookie, which a browser adds to
+    // any site's form post to the hub, is not accepted for publishing.
+    let response = reqwest::Client::new()
+        .post(format!("{}{HUB}", worker.base_url()))
+        .header("Cookie", format!("mercureAuthorization={}", publisher()))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("topic={}", urlencode(book)))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("Authorization header"), "{body}");
     let huge = "x".repeat(MAX_BODY_BYTES + 1);
     assert_eq!(
         post_update(&worker, &publisher(), &[("topic", book), ("data", &huge)])
