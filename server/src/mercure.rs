@@ -424,11 +424,10 @@ fn template(selector: &str) -> Result<Vec<Part<'_>>, MercureError> {
             Some('+' | '#') => (Part::Any, &expression[1..]),
             _ => (Part::Segment, expression),
         };
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-        {
+        // RFC 6570's varname: letters, digits and `_`, a `.` only between them.
+        if !name.split('.').all(|part| {
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        }) {
             return Err(malformed());
         }
         parts.push(operator);
@@ -723,11 +722,22 @@ mod tests {
         assert!(matches("https://x/{+rest}", "https://x/a/b?c").unwrap());
         assert!(matches("https://x/{a}/{b}", "https://x/1/2").unwrap());
         assert!(!matches("https://x/{a}", "https://x/").unwrap());
+        assert!(matches("https://x/{a.b}", "https://x/1").unwrap());
+        // Operators and modifiers this hub does not read; `{.f}` is the label operator, not a
+        // variable named `.f`.
         for bad in [
             "https://x/{",
             "https://x/{}",
             "https://x/{a}}",
             "https://x/{a b}",
+            "https://x/{/id}",
+            "https://x/{?q}",
+            "https://x/{id*}",
+            "https://x/{a,b}",
+            "https://x/{id:3}",
+            "https://x/{.f}",
+            "https://x/{a.}",
+            "https://x/{a..b}",
         ] {
             assert_eq!(
                 matches(bad, "https://x/1").unwrap_err().code,

@@ -123,7 +123,8 @@ pub async fn publish(
         .map(|(text, _)| text.clone())
         .collect();
     for selector in templates(env, None).await? {
-        if mercure::any_matches(std::slice::from_ref(&selector), &open)? {
+        // A selector the hub reads no more (kept since before a stricter check) matches nothing.
+        if mercure::any_matches(std::slice::from_ref(&selector), &open) == Ok(true) {
             topics.insert(mercure::template_topic(&selector)?);
         }
     }
