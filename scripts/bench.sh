@@ -5,8 +5,9 @@
 #                              scenario delivers nothing, loses events or fails. scripts/test.sh
 #                              runs it.
 # Further arguments go to `edgepush-bench run`, e.g. `--only latency,fanout` (or `--only hostile`:
-# one token holder flooding, before and after the limits) or `--many-users-sockets 5000`. It
-# builds the worker if server/build is missing; edgepush-bench starts edgepush (wrangler dev) and
+# one token holder flooding, before and after the limits) or `--many-users-sockets 5000`. A full
+# run builds the worker (if a source changed) and the SDK package first, a smoke run only what is
+# missing; edgepush-bench starts edgepush (wrangler dev) and
 # Pushpin (+ zurl) on free loopback ports with private folders under target/bench, and this script
 # stops every process group it started, even on failure.
 set -euo pipefail
@@ -19,7 +20,16 @@ if [ "${1:-}" = "--smoke" ]; then smoke=(--smoke); shift; fi
 for tool in pushpin condure zurl wrangler; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing: run scripts/setup.sh" >&2; exit 1; }
 done
-[ -f server/build/entry.js ] || bash scripts/build-worker.sh
+if [ ${#smoke[@]} -gt 0 ]; then
+  # scripts/test.sh has built both already.
+  [ -f server/build/entry.js ] || bash scripts/build-worker.sh
+else
+  # A full run measures the tree as it is: the worker rebuilt if a source changed since its
+  # build, and the SDK package whose size it reports (a package left from an older build was
+  # reported as it was).
+  EDGEPUSH_SKIP_BUILD=unchanged bash scripts/build-worker.sh
+  bash scripts/build-sdk.sh >/dev/null
+fi
 export EDGEPUSH_SKIP_BUILD=1
 
 # 10,000 client sockets in one process, and as many server-side ones in another.
