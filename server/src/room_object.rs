@@ -739,6 +739,14 @@ impl RoomObject {
     /// socket whose join is under way).
     fn deliver(&self, call: &DeliverCall) -> Outcome<DeliverAnswer> {
         let listeners = self.subscriptions()?.listeners(&call.topic)?;
+        if listeners.is_empty() {
+            // No socket to read the attachment of.
+            let underway = self.joins.borrow().underway(&call.topic);
+            return Ok(DeliverAnswer {
+                sockets: 0,
+                underway,
+            });
+        }
         Ok(sockets::deliver(&self.state, &self.joins, call, |info| {
             listeners.contains(&info.conn)
         }))
