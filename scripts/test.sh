@@ -13,6 +13,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "setup failed" >&2; exit 1; }
 source scripts/env.sh
+# A full run builds everything once: incremental caches would only fill the disk.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 passed=0 failed=0 results=()
 step() { # name command...
