@@ -130,10 +130,16 @@ impl StoredUpdate {
         self.kind.as_deref().unwrap_or("mercure")
     }
 
-    /// The update as one Server-Sent Event, as a Mercure hub writes it.
+    /// The update as one Server-Sent Event, as a Mercure hub writes it. A type that is no event
+    /// name (stored before publishes were checked for it: a line end in it would forge events)
+    /// is left out: the update is a `message`.
     pub fn sse(&self) -> String {
         let mut frame = String::new();
-        if let Some(kind) = &self.kind {
+        if let Some(kind) = self
+            .kind
+            .as_deref()
+            .filter(|kind| validate_event_name(kind).is_ok())
+        {
             frame.push_str(&format!("event: {kind}\n"));
         }
         if let Some(retry) = self.retry {
@@ -834,6 +840,15 @@ mod tests {
         };
         assert_eq!(plain.event_name(), "mercure");
         assert!(plain.sse().starts_with("id: urn:uuid:1\n"));
+        // Stored before a publish's type was checked: no line of it reaches the stream.
+        let forged = StoredUpdate {
+            kind: Some("a\ndata: forged\n\nid: x".into()),
+            ..plain
+        };
+        assert_eq!(
+            forged.sse(),
+            "id: urn:uuid:1\ndata: line one\ndata: line two\n\n"
+        );
     }
 
     #[test]
