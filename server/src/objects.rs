@@ -55,7 +55,9 @@ impl Object<'_> {
     /// worker's entry (`server/entry.js`) gives every object, and returns the answer's status
     /// and body.
     pub async fn post(self, env: &Env, call: &str) -> Result<(u16, String), ServerError> {
-        post_to(&self.stub(env)?.into_rpc(), call).await
+        post_to(&self.stub(env)?.into_rpc(), call)
+            .await
+            .map_err(|unreached| unreached.error)
     }
 
     /// Posts a call and reads its answer; every failure is a [`RoomFailure`].
@@ -63,17 +65,90 @@ impl Object<'_> {
         let (status, body) = self.post(env, call).await.map_err(failure)?;
         read_answer(status, &body)
     }
+
+    /// As [`call`](Self::call), posted once more through a new stub when `repeat` allows it.
+    pub async fn call_with<T: DeserializeOwned>(
+        self,
+        env: &Env,
+        call: &str,
+        repeat: Repeat,
+    ) -> Result<T, RoomFailure> {
+        let stub = || Ok(self.stub(env)?.into_rpc());
+        let (status, body) = post_repeating(stub, || (), call, repeat)
+            .await
+            .map_err(failure)?;
+        read_answer(status, &body)
+    }
+}
+
+/// Whether a call is posted once more when the runtime failed to hand it over with an error it
+/// marks `.retryable` and not `.overloaded` (Cloudflare's advice: such a call may be retried if
+/// applying it twice does no harm; an overloaded object must not get more). The runtime already
+/// retried the calls it knew did not reach the object; a refusal the object answered is never
+/// posted again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Applied twice it does no harm: a read, a delivery (a socket drops an event it got twice),
+    /// a join (counted twice, the topic's next relay sets the count right).
+    Harmless,
+    /// Applied twice it could do harm: a leave counted twice could drop a member that still has
+    /// a reader. Posted once.
+    Never,
+}
+
+/// Posts `call` through `stub()`, and once more through a new `stub()` when `repeat` allows it
+/// and the runtime's error advises it; `broken` is told of each stub that failed (a failed stub
+/// is broken for good).
+async fn post_repeating(
+    stub: impl Fn() -> Result<ObjectStub, ServerError>,
+    broken: impl Fn(),
+    call: &str,
+    repeat: Repeat,
+) -> Result<(u16, String), ServerError> {
+    let mut again = repeat == Repeat::Harmless;
+    loop {
+        match post_to(&stub()?, call).await {
+            Ok(answer) => return Ok(answer),
+            Err(unreached) => {
+                broken();
+                if !(again && unreached.worth_retrying) {
+                    return Err(unreached.error);
+                }
+                again = false;
+            }
+        }
+    }
+}
+
+/// A call that failed before the object answered it: the runtime's error, and whether it says
+/// posting the call again may succeed.
+struct Unreached {
+    error: ServerError,
+    worth_retrying: bool,
+}
+
+impl Unreached {
+    /// The failure of a call the runtime threw `error` for.
+    fn thrown(error: JsValue) -> Self {
+        let flag = |name: &str| {
+            js_sys::Reflect::get(&error, &JsValue::from_str(name)).is_ok_and(|v| v.is_truthy())
+        };
+        Self {
+            worth_retrying: flag("retryable") && !flag("overloaded"),
+            error: worker::Error::from(error).into(),
+        }
+    }
 }
 
 /// Sends a call's JSON through `stub` and returns the answer's status and body.
-async fn post_to(stub: &ObjectStub, call: &str) -> Result<(u16, String), ServerError> {
-    // JS errors go through worker's conversion, then `From<worker::Error>`.
-    let js = worker::Error::from;
-    let answer = JsFuture::from(stub.call(call).map_err(js)?)
+async fn post_to(stub: &ObjectStub, call: &str) -> Result<(u16, String), Unreached> {
+    let answer = JsFuture::from(stub.call(call).map_err(Unreached::thrown)?)
         .await
-        .map_err(js)?;
-    read_rpc_answer(&answer)
-        .ok_or_else(|| ServerError::Internal("the object's answer is not [status, body]".into()))
+        .map_err(Unreached::thrown)?;
+    read_rpc_answer(&answer).ok_or_else(|| Unreached {
+        error: ServerError::Internal("the object's answer is not [status, body]".into()),
+        worth_retrying: false,
+    })
 }
 
 /// How a Durable Object calls the objects it keeps calling (a room or a shard, its topics): one
@@ -94,28 +169,30 @@ impl Caller {
         }
     }
 
-    /// Posts a call through the object's kept stub and reads its answer. A stub that failed is
-    /// broken for good: it is dropped, and the next call makes a new one.
+    /// Posts a call through the object's kept stub (posted once more when `repeat` allows it)
+    /// and reads its answer. A stub that failed is dropped, and the next call makes a new one.
     pub async fn call<T: DeserializeOwned>(
         &self,
         object: Object<'_>,
         call: &str,
+        repeat: Repeat,
     ) -> Result<T, RoomFailure> {
         let (binding, name) = object.address();
         let key = format!("{binding}/{name}");
-        let kept = self.stubs.borrow().get(&key).cloned();
-        let stub = match kept {
-            Some(stub) => stub,
-            None => {
-                let stub: ObjectStub = object.stub(&self.env).map_err(failure)?.into_rpc();
-                self.stubs.borrow_mut().insert(key.clone(), stub.clone());
-                stub
+        let stub = || {
+            if let Some(stub) = self.stubs.borrow().get(&key) {
+                return Ok(stub.clone());
             }
+            let stub: ObjectStub = object.stub(&self.env)?.into_rpc();
+            self.stubs.borrow_mut().insert(key.clone(), stub.clone());
+            Ok(stub)
         };
-        let (status, body) = post_to(&stub, call).await.map_err(|err| {
+        let broken = || {
             self.stubs.borrow_mut().remove(&key);
-            failure(err)
-        })?;
+        };
+        let (status, body) = post_repeating(stub, broken, call, repeat)
+            .await
+            .map_err(failure)?;
         read_answer(status, &body)
     }
 }

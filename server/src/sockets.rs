@@ -17,7 +17,7 @@ use crate::internal::{
     DeliverAnswer, DeliverCall, JoinAnswer, JoinCall, LeaveCall, Member, ReplayCall, TopicCall,
 };
 use crate::limits::Window;
-use crate::objects::{Caller, Object, Outcome};
+use crate::objects::{Caller, Object, Outcome, Repeat};
 use crate::room::ReplayPage;
 use crate::runtime::{Broadcast, alarm_time, log, now_ms};
 use crate::subscriptions::Joins;
@@ -120,8 +120,8 @@ pub async fn close_expired(state: &State) -> Result<()> {
 }
 
 /// Joins a topic for the socket `ws` (connection `conn`, whose join was started in `joins`):
-/// sends `subscribed`, the replay in pages, then the live frames held back meanwhile. A join
-/// that fails is tried once more; on failure nothing was sent and the held frames are dropped.
+/// sends `subscribed`, the replay in pages, then the live frames held back meanwhile. On failure
+/// nothing was sent and the held frames are dropped.
 pub async fn join_topic(
     caller: &Caller,
     ws: &WebSocket,
@@ -131,12 +131,10 @@ pub async fn join_topic(
 ) -> Outcome<()> {
     let topic = call.topic.clone();
     let join = TopicCall::<NewEvent>::Join(call).to_json();
-    // Asked once more after a failure (through a new stub: a failed one stays broken).
-    let joined: Outcome<JoinAnswer> = match caller.call(Object::Topic(&topic), &join).await {
-        Err(_) => caller.call(Object::Topic(&topic), &join).await,
-        answer => answer,
-    };
-    let answer = joined.inspect_err(|_| joins.borrow_mut().abandon(conn, &topic))?;
+    let answer: JoinAnswer = caller
+        .call(Object::Topic(&topic), &join, Repeat::Harmless)
+        .await
+        .inspect_err(|_| joins.borrow_mut().abandon(conn, &topic))?;
     let _ = ws.send_with_str(&answer.first);
     let mut covered = answer.last_id;
     let mut page = answer.replay;
@@ -151,7 +149,7 @@ pub async fn join_topic(
             after,
         });
         match caller
-            .call::<ReplayPage>(Object::Topic(&topic), &call.to_json())
+            .call::<ReplayPage>(Object::Topic(&topic), &call.to_json(), Repeat::Harmless)
             .await
         {
             Ok(next) => page = next,
@@ -187,7 +185,9 @@ pub async fn leave_topic(
         all,
     });
     joins.borrow_mut().leave_starts(topic);
-    let left: Outcome<serde_json::Value> = caller.call(Object::Topic(topic), &call.to_json()).await;
+    let left: Outcome<serde_json::Value> = caller
+        .call(Object::Topic(topic), &call.to_json(), Repeat::Never)
+        .await;
     joins.borrow_mut().leave_ends(topic);
     if let Err(failure) = left {
         log(

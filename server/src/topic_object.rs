@@ -34,7 +34,7 @@ use crate::internal::{
 };
 use crate::mercure::{self, MAX_TEMPLATES};
 use crate::namespaces::NamespaceOptions;
-use crate::objects::{self, Answer, Object, Outcome, answer_rpc, misrouted, to_response};
+use crate::objects::{self, Answer, Object, Outcome, Repeat, answer_rpc, misrouted, to_response};
 use crate::room::{Accepted, ResumeRequest, Room};
 use crate::runtime::{DurableSql, alarm_time, log, new_epoch, now_ms};
 use crate::sql_store::{Count, MemberChange, Members, SqlStore, Templates};
@@ -378,23 +378,21 @@ impl TopicObject {
         let topic = call.topic.clone();
         let to_room = RoomCall::<()>::Deliver(call.clone()).to_json();
         let to_shard = ShardCall::Deliver(call).to_json();
+        // A member that misses the events has its readers find the gap only with the next
+        // event; a delivery the runtime failed is sent once more (the SDK and the Mercure hub
+        // drop an event they got twice).
         let deliver = |i: usize| match &members[i] {
-            Member::Room(user) => Object::Room(user).call::<DeliverAnswer>(&self.env, &to_room),
-            Member::Shard(shard) => {
-                Object::Shard(&topic, *shard).call::<DeliverAnswer>(&self.env, &to_shard)
+            Member::Room(user) => {
+                Object::Room(user).call_with::<DeliverAnswer>(&self.env, &to_room, Repeat::Harmless)
             }
+            Member::Shard(shard) => Object::Shard(&topic, *shard).call_with::<DeliverAnswer>(
+                &self.env,
+                &to_shard,
+                Repeat::Harmless,
+            ),
         };
         *self.moved.borrow_mut() = Some(HashSet::new());
-        let mut answers = join_all((0..members.len()).map(deliver)).await;
-        // A member whose call failed gets it once more (a new stub: a failed one stays broken);
-        // one that misses the events has its readers find the gap only with the next event.
-        let failed: Vec<usize> = (0..answers.len())
-            .filter(|&i| answers[i].is_err())
-            .collect();
-        let again = join_all(failed.iter().map(|&i| deliver(i))).await;
-        for (i, answer) in failed.into_iter().zip(again) {
-            answers[i] = answer;
-        }
+        let answers = join_all((0..members.len()).map(deliver)).await;
         let moved = self.moved.borrow_mut().take().unwrap_or_default();
         let mut sockets = 0;
         let mut changes = Vec::new();
