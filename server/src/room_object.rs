@@ -95,26 +95,10 @@ impl DurableObject for RoomObject {
     ) -> Result<()> {
         // The exact PING never gets here (auto-response); anything else is counted against the
         // socket's budget and answered in place.
-        let mut info = SocketInfo::of(&ws);
-        let limit = self
-            .settings()
-            .map_or(Limits::default(), |s| s.room.limits)
-            .frames_per_socket;
-        if let Some(info) = &mut info {
-            if info.frames.admit(limit, now_ms()).is_err() {
-                let code = CloseCode::ProtocolViolation;
-                let _ = ws.send_with_str(error_frame(
-                    ErrorCode::TooManyFrames,
-                    &format!(
-                        "more than {limit} frames in a minute (MAX_CLIENT_FRAMES_PER_MINUTE); \
-                         only the exact heartbeat {PING} is free"
-                    ),
-                ));
-                let _ = ws.close(Some(code.as_u16()), Some(code.reason()));
-                return Ok(());
-            }
-            let _ = ws.serialize_attachment(&*info);
-        }
+        let limits = self.settings().map_or(Limits::default(), |s| s.room.limits);
+        let Ok(info) = sockets::count_frame(&ws, limits.frames_per_socket) else {
+            return Ok(());
+        };
         let frame = match message {
             WebSocketIncomingMessage::String(text) => serde_json::from_str::<ClientFrame>(&text)
                 .map_err(|err| {

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 
 use edgepush_protocol::codes::{CloseCode, ErrorCode};
-use edgepush_protocol::frames::{ErrorBody, ServerFrame};
+use edgepush_protocol::frames::{ErrorBody, PING, ServerFrame};
 use edgepush_protocol::publish::NewEvent;
 use edgepush_protocol::topic::TopicPattern;
 use serde::{Deserialize, Serialize};
@@ -117,6 +117,33 @@ pub async fn close_expired(state: &State) -> Result<()> {
         state.storage().set_alarm(alarm_time(at)).await?;
     }
     Ok(())
+}
+
+/// A socket closed for sending more frames than its budget allows.
+pub struct OverBudget;
+
+/// Counts a client frame against the socket's budget, `limit` a minute (the exact heartbeat is
+/// free: the runtime answers it, it never gets here). Past the budget the socket gets
+/// `too_many_frames` and is closed with 4501. Answers the socket's info (`None` when its
+/// attachment was lost).
+pub fn count_frame(ws: &WebSocket, limit: u32) -> Result<Option<SocketInfo>, OverBudget> {
+    let Some(mut info) = SocketInfo::of(ws) else {
+        return Ok(None);
+    };
+    if info.frames.admit(limit, now_ms()).is_err() {
+        let code = CloseCode::ProtocolViolation;
+        let _ = ws.send_with_str(error_frame(
+            ErrorCode::TooManyFrames,
+            &format!(
+                "more than {limit} frames in a minute (MAX_CLIENT_FRAMES_PER_MINUTE); \
+                 only the exact heartbeat {PING} is free"
+            ),
+        ));
+        let _ = ws.close(Some(code.as_u16()), Some(code.reason()));
+        return Err(OverBudget);
+    }
+    let _ = ws.serialize_attachment(&info);
+    Ok(Some(info))
 }
 
 /// Joins a topic for the socket `ws` (connection `conn`, whose join was started in `joins`):

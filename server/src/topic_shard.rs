@@ -19,7 +19,7 @@ use crate::expiry;
 use crate::internal::{
     JoinCall, Member, ShardCall, ShardCloseCall, ShardConnectCall, SocketsAnswer, answer_json,
 };
-use crate::limits::{Window, is_revoked};
+use crate::limits::{Limits, Window, is_revoked};
 use crate::objects::{
     Answer, Caller, Outcome, answer_rpc, connect_text, misrouted, settings, to_response,
 };
@@ -63,7 +63,12 @@ impl DurableObject for TopicShard {
         ws: WebSocket,
         _message: WebSocketIncomingMessage,
     ) -> Result<()> {
-        // The exact PING never gets here (auto-response).
+        // The exact PING never gets here (auto-response); anything else is counted against the
+        // socket's budget, as on a user's socket.
+        let limits = settings(&self.env).map_or(Limits::default(), |s| s.room.limits);
+        if sockets::count_frame(&ws, limits.frames_per_socket).is_err() {
+            return Ok(());
+        }
         let _ = ws.send_with_str(error_frame(
             ErrorCode::InvalidFrame,
             &format!("a topic socket takes heartbeats ({PING}) only"),

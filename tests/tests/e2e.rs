@@ -1310,4 +1310,21 @@ async fn the_frame_budget_trips_at_its_limit_and_heartbeats_are_free(worker: Sha
         Seen::Closed(code, _) => assert_eq!(code, 4501),
         other => panic!("expected close 4501, got {other:?}"),
     }
+    // A topic socket (`/connect?topic=`) has the same budget: each frame wakes its shard.
+    let token = token_issued_at(&u, Some(now()));
+    let mut socket = worker
+        .connect_with(&token, "topic=crowd:chatty")
+        .await
+        .unwrap();
+    assert_eq!(socket.next_json().await["type"], "subscribed");
+    for _ in 0..20 {
+        socket.send_text("{}").await;
+        assert_eq!(socket.next_json().await["code"], "invalid_frame");
+    }
+    socket.send_text("{}").await;
+    assert_eq!(socket.next_json().await["code"], "too_many_frames");
+    match socket.next(Duration::from_secs(5)).await {
+        Seen::Closed(code, _) => assert_eq!(code, 4501),
+        other => panic!("expected close 4501 on the topic socket, got {other:?}"),
+    }
 }
