@@ -5,6 +5,7 @@
 //! events to the sockets that subscribed.
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use edgepush_protocol::codes::{CloseCode, ErrorCode};
@@ -670,10 +671,11 @@ impl RoomObject {
     async fn unsubscribe(&self, ws: &WebSocket, info: SocketInfo, topics: &[String]) {
         let removed = self.subscriptions().and_then(|subscriptions| {
             let held = subscriptions.topics_of(&info.conn)?;
-            let topics: Vec<String> = topics
-                .iter()
-                .filter(|topic| held.contains(topic.as_str()))
-                .cloned()
+            // Each held topic once, however often the frame names it: each is a call to it.
+            let asked: BTreeSet<&str> = topics.iter().map(String::as_str).collect();
+            let topics: Vec<String> = held
+                .into_iter()
+                .filter(|topic| asked.contains(topic.as_str()))
                 .collect();
             subscriptions.remove(&info.conn, &topics)?;
             Ok(topics)

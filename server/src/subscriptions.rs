@@ -38,15 +38,18 @@ pub enum Decision {
 /// Decides each topic of a `subscribe` frame (or of a subscription the backend made) for a
 /// socket, and adds the accepted ones to `topics`, the socket's subscriptions. `check` says
 /// whether the socket may read a topic: [`Namespaces::authorize`] for a client's frame,
-/// [`Namespaces::validate`] for the backend's own subscriptions.
+/// [`Namespaces::validate`] for the backend's own subscriptions. A topic named again in the same
+/// frame is left out (each join is a call to the topic, and replays its history).
 pub fn decide(
     items: Vec<Subscription>,
     topics: &mut BTreeSet<String>,
     max_topics: u32,
     check: impl Fn(&Subscription) -> Result<Topic, Refusal>,
 ) -> Vec<Decision> {
+    let mut named = BTreeSet::new();
     items
         .into_iter()
+        .filter(|item| named.insert(item.topic.clone()))
         .map(|item| {
             let topic = match check(&item) {
                 Ok(topic) => topic,
@@ -308,6 +311,28 @@ mod tests {
         );
         let again = decide(vec![item("product:1")], &mut socket, 2, as_user_42);
         assert_eq!(outcomes(&again), ["join product:1 Some(3) false"]);
+    }
+
+    #[test]
+    fn a_topic_named_again_in_one_frame_is_joined_once() {
+        let mut socket = BTreeSet::from(["product:1".to_owned()]);
+        let items = vec![item("product:1"); 1000];
+        let decisions = decide(items, &mut socket, 2, as_user_42);
+        assert_eq!(outcomes(&decisions), ["join product:1 Some(3) false"]);
+        let items = vec![
+            item("product:2"),
+            item("nope:1"),
+            item("product:2"),
+            item("nope:1"),
+        ];
+        let decisions = decide(items, &mut socket, 2, as_user_42);
+        assert_eq!(
+            outcomes(&decisions),
+            [
+                "join product:2 Some(3) true",
+                "refuse \"nope:1\" \"unknown_namespace\""
+            ]
+        );
     }
 
     #[test]

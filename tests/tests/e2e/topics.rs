@@ -260,6 +260,19 @@ pub async fn a_subscription_resumes_after_a_reconnect(worker: Shared) {
     let answer = again.next_json().await;
     assert_eq!(answer["recovered"], false, "{answer}");
     expect_silence(&mut again).await;
+    // A frame naming the topic 50 times resumes it once: each would be a join and a replay.
+    let item = json!({"topic": product, "since": 4, "epoch": epoch});
+    let repeated = json!({"type": "subscribe", "topics": vec![item; 50]});
+    again.send_text(&repeated.to_string()).await;
+    let answer = again.next_json().await;
+    assert_eq!(
+        (answer["type"].as_str(), answer["recovered"].as_bool()),
+        (Some("subscribed"), Some(true)),
+        "{answer}"
+    );
+    expect_topic_event(&mut again, &product, 5).await;
+    expect_topic_event(&mut again, &product, 6).await;
+    expect_silence(&mut again).await;
 }
 
 pub async fn publishing_to_topics_validates_first_and_is_idempotent(worker: Shared) {
