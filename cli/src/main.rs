@@ -158,7 +158,8 @@ enum Command {
         /// The user whose tokens to revoke.
         #[arg(long)]
         user: String,
-        /// Unix seconds; tokens issued at or before it are refused (default: the server's now).
+        /// Unix seconds; tokens issued at or before it are refused (default: when this call is
+        /// signed).
         #[arg(long)]
         before: Option<i64>,
     },

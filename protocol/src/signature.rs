@@ -209,6 +209,15 @@ impl PublishKeys {
     }
 }
 
+/// The time a signature header says its request was signed (`t`), in seconds since the Unix
+/// epoch; `None` for a malformed header. Meaningful once [`PublishKeys::verify`] accepted it:
+/// the time in the backend's own clock, which its tokens' `iat` also come from.
+pub fn signed_at(header: &str) -> Option<i64> {
+    ParsedHeader::parse(header)
+        .ok()
+        .map(|parsed| parsed.timestamp)
+}
+
 struct ParsedHeader<'a> {
     key_id: &'a str,
     timestamp: i64,
@@ -289,6 +298,12 @@ mod tests {
     fn both_rotation_keys_verify() {
         assert_eq!(verify(&sign("old", NOW), NOW).unwrap(), "old");
         assert_eq!(verify(&sign("new", NOW), NOW).unwrap(), "new");
+    }
+
+    #[test]
+    fn a_header_tells_when_it_was_signed() {
+        assert_eq!(signed_at(&sign("old", NOW - 60)), Some(NOW - 60));
+        assert_eq!(signed_at("keyid=old,v1=00"), None);
     }
 
     #[test]

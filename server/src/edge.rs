@@ -13,7 +13,7 @@ use edgepush_protocol::frames::{
 use edgepush_protocol::publish::{
     IDEMPOTENCY_HEADER, MAX_BODY_BYTES, NewEvent, Target, parse_publish_request,
 };
-use edgepush_protocol::signature::SIGNATURE_HEADER;
+use edgepush_protocol::signature::{SIGNATURE_HEADER, signed_at};
 use edgepush_protocol::topic::TopicPattern;
 use futures_util::StreamExt;
 use futures_util::future::join_all;
@@ -415,9 +415,16 @@ pub(crate) async fn capped_body(req: &mut Request) -> Result<Vec<u8>, ServerErro
     }
 }
 
+/// A signed request's body, and when the backend signed it.
+struct Signed {
+    body: Vec<u8>,
+    /// The signature's `t`, in the backend's clock (within 300 s of this one).
+    at: i64,
+}
+
 /// Reads a signed request's body: size-capped, then verified (with the method, path and query)
 /// against the publish keys.
-async fn signed_body(mut req: Request, env: &Env) -> Result<Vec<u8>, ServerError> {
+async fn signed_body(mut req: Request, env: &Env) -> Result<Signed, ServerError> {
     let method = req.method().to_string();
     let body = capped_body(&mut req).await?;
     let url = req.url()?;
@@ -426,19 +433,17 @@ async fn signed_body(mut req: Request, env: &Env) -> Result<Vec<u8>, ServerError
         None => url.path().to_owned(),
     };
     let signature = req.headers().get(SIGNATURE_HEADER)?;
-    settings(env)?.publish_keys.verify(
-        signature.as_deref(),
-        &method,
-        &target,
-        &body,
-        now_seconds(),
-    )?;
-    Ok(body)
+    let now = now_seconds();
+    settings(env)?
+        .publish_keys
+        .verify(signature.as_deref(), &method, &target, &body, now)?;
+    let at = signature.as_deref().and_then(signed_at).unwrap_or(now);
+    Ok(Signed { body, at })
 }
 
 async fn publish(req: Request, env: &Env) -> Result<Response, ServerError> {
     let idempotency = req.headers().get(IDEMPOTENCY_HEADER)?;
-    let body = signed_body(req, env).await?;
+    let body = signed_body(req, env).await?.body;
     let events = parse_publish_request(&body, idempotency.as_deref())?;
     // A topic of an undeclared namespace refuses the whole request before anything is stored.
     let namespaces = &settings(env)?.room.namespaces;
@@ -504,12 +509,13 @@ async fn call_room<T: DeserializeOwned>(
 }
 
 async fn disconnect(req: Request, env: &Env) -> Result<Response, ServerError> {
-    let body = signed_body(req, env).await?;
-    let request = DisconnectRequest::parse(&body)?;
+    let signed = signed_body(req, env).await?;
+    let request = DisconnectRequest::parse(&signed.body)?;
     let user = request.user.as_str();
     let call = RoomCall::Disconnect(DisconnectCall {
         user: user.to_owned(),
         reconnect: request.reconnect,
+        signed_at: Some(signed.at),
     });
     let closed: DisconnectAnswer = call_room(env, user, &call).await?;
     let answer = DisconnectResponse {
@@ -528,12 +534,14 @@ async fn disconnect(req: Request, env: &Env) -> Result<Response, ServerError> {
 }
 
 async fn revoke(req: Request, env: &Env) -> Result<Response, ServerError> {
-    let body = signed_body(req, env).await?;
-    let request = RevokeRequest::parse(&body)?;
+    let signed = signed_body(req, env).await?;
+    let request = RevokeRequest::parse(&signed.body)?;
     let user = request.user.as_str();
+    // By default the time the backend signed the call, in the clock its tokens' `iat` come from:
+    // the same call sent again later (a retry, a replay) revokes no token issued meanwhile.
     let call = RoomCall::Revoke(RevokeCall {
         user: user.to_owned(),
-        at: request.before.unwrap_or_else(now_seconds),
+        at: request.before.unwrap_or(signed.at),
     });
     let revoked: RevokeAnswer = call_room(env, user, &call).await?;
     log(
@@ -608,7 +616,7 @@ async fn backend_subscription(
     env: &Env,
     subscribed: bool,
 ) -> Result<Response, ServerError> {
-    let body = signed_body(req, env).await?;
+    let body = signed_body(req, env).await?.body;
     let request = SubscribeRequest::parse(&body)?;
     let namespaces = &settings(env)?.room.namespaces;
     for topic in &request.topics {

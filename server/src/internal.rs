@@ -415,6 +415,10 @@ pub struct DisconnectCall {
     pub user: String,
     /// `true`: close with 1012 so clients reconnect; `false`: close with 4502 so they stop.
     pub reconnect: bool,
+    /// When the backend signed the call (seconds since the Unix epoch): a logout revokes the
+    /// tokens issued until then. Missing from an older edge: the room's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_at: Option<i64>,
 }
 
 /// Revoke the user's tokens issued at or before `at`, and close their sockets with 4502.
@@ -619,6 +623,7 @@ mod tests {
         let disconnect = RoomCall::Disconnect(DisconnectCall {
             user: "42".into(),
             reconnect: false,
+            signed_at: Some(1_700_000_000),
         });
         let revoke = RoomCall::Revoke(RevokeCall {
             user: "42".into(),

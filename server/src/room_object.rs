@@ -443,12 +443,14 @@ impl RoomObject {
     }
 
     /// Closes every socket, the user's topic sockets included; without `reconnect` (a logout)
-    /// it also revokes every token issued until now, so none of them connects again.
+    /// it also revokes every token issued until the backend signed the call, so none of them
+    /// connects again.
     async fn disconnect(&self, call: &DisconnectCall) -> Outcome<DisconnectAnswer> {
         let code = if call.reconnect {
             CloseCode::ServiceRestart
         } else {
-            self.with_room(|room| room.revoke((now_ms() / 1000) as i64))?;
+            let at = call.signed_at.unwrap_or((now_ms() / 1000) as i64);
+            self.with_room(|room| room.revoke(at))?;
             CloseCode::Revoked
         };
         let own = sockets::close_where(&self.state, code, |_| true);

@@ -1165,6 +1165,31 @@ async fn logout_and_revoke_refuse_old_tokens_and_admit_new_ones(worker: Shared) 
     let mut socket = worker.connect_with(&fresh, "").await.unwrap();
     assert_eq!(socket.next_json().await["type"], "welcome");
 
+    // A logout revokes the tokens issued until the backend signed it, in the backend's clock
+    // (its tokens' `iat` come from it): a backend 60 s behind this one logs the user out, and
+    // the token it issues next (30 s later in its clock) connects.
+    let w = user("logout-skew");
+    let signed_at = now() - 60;
+    let body = json!({"user": w, "reconnect": false}).to_string();
+    let signature =
+        edgepush_e2e::test_signing_key().sign(signed_at, "POST", "/disconnect", body.as_bytes());
+    let logout = [(SIGNATURE_HEADER, signature.as_str())];
+    assert_eq!(worker.post("/disconnect", &body, &logout).await.0, 200);
+    let old = token_issued_at(&w, Some(signed_at));
+    expect_refused(&worker, &old, 401, "token_revoked").await;
+    let next = token_issued_at(&w, Some(signed_at + 30));
+    let mut socket = worker.connect_with(&next, "").await.unwrap();
+    assert_eq!(socket.next_json().await["type"], "welcome");
+    // The same signed logout sent again (a retry, a replay) closes the socket but revokes no
+    // token issued meanwhile.
+    assert_eq!(worker.post("/disconnect", &body, &logout).await.0, 200);
+    assert!(matches!(
+        socket.next(Duration::from_secs(5)).await,
+        Seen::Closed(4502, _)
+    ));
+    let mut socket = worker.connect_with(&next, "").await.unwrap();
+    assert_eq!(socket.next_json().await["type"], "welcome");
+
     // POST /revoke with a time: tokens issued at or before it are refused and their sockets
     // closed; later ones stay.
     let v = user("revoke");
