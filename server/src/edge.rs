@@ -646,16 +646,19 @@ async fn backend_subscription(
     })?)
 }
 
-/// `OPTIONS /.well-known/mercure`: subscribing with credentials from the configured origins.
+/// `OPTIONS /.well-known/mercure`: subscribing with credentials from the configured origins; not
+/// publishing (the backend publishes; a page holding a publisher token must not). `POST` needs
+/// no method grant in CORS, so a preflight for anything but a `GET` is granted nothing.
 fn mercure_preflight(req: &Request, settings: &Settings) -> Result<Response, ServerError> {
     let headers = Headers::new();
     let origin = req.headers().get("Origin")?;
-    if let (Some(origin), Some(hub)) = (origin, &settings.mercure)
+    let method = req.headers().get("Access-Control-Request-Method")?;
+    if let (Some(origin), Some(hub), Some("GET")) = (origin, &settings.mercure, method.as_deref())
         && hub.cors_origins.iter().any(|o| *o == origin || o == "*")
     {
         headers.set("Access-Control-Allow-Origin", &origin)?;
         headers.set("Access-Control-Allow-Credentials", "true")?;
-        headers.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;
+        headers.set("Access-Control-Allow-Methods", "GET, OPTIONS")?;
         headers.set(
             "Access-Control-Allow-Headers",
             "Authorization, Last-Event-ID, Cache-Control, Content-Type",

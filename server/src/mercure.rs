@@ -125,6 +125,15 @@ impl StoredUpdate {
         }
     }
 
+    /// The update a topic's event carries as its payload, if it is one: an update this hub
+    /// stored, or an event of `POST /publish` shaped like one, whose id would end up on the
+    /// stream's `id:` line, so it must be an update id.
+    pub fn from_payload(payload: &serde_json::Value) -> Option<Self> {
+        serde_json::from_value::<Self>(payload.clone())
+            .ok()
+            .filter(|update| is_update_id(&update.id))
+    }
+
     /// The edgepush event name: the update's type, or `mercure`.
     pub fn event_name(&self) -> &str {
         self.kind.as_deref().unwrap_or("mercure")
@@ -202,7 +211,7 @@ pub fn parse_update(body: &[u8]) -> Result<Update, MercureError> {
         ));
     }
     if let Some(id) = &update.id
-        && (id.starts_with('#') || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()))
+        && !is_update_id(id)
     {
         return Err(MercureError::new(
             ErrorCode::InvalidField,
@@ -219,6 +228,15 @@ pub fn parse_update(body: &[u8]) -> Result<Update, MercureError> {
         })?;
     }
     Ok(update)
+}
+
+/// Whether `id` may be an update's id: 1 to 128 visible ASCII characters (nothing that would end
+/// its SSE line), not starting with `#`.
+fn is_update_id(id: &str) -> bool {
+    !id.is_empty()
+        && !id.starts_with('#')
+        && id.len() <= 128
+        && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Whether every topic of a publish holds the update, from their answers; else the first
@@ -848,6 +866,21 @@ mod tests {
         assert_eq!(
             forged.sse(),
             "id: urn:uuid:1\ndata: line one\ndata: line two\n\n"
+        );
+    }
+
+    #[test]
+    fn a_payload_is_read_as_an_update_only_with_an_update_id() {
+        let payload = |id: &str| serde_json::json!({"id": id, "data": "d", "topics": ["https://example.com/a"]});
+        let update = StoredUpdate::from_payload(&payload("urn:uuid:1"));
+        assert_eq!(update.map(|u| u.id), Some("urn:uuid:1".to_owned()));
+        // A `POST /publish` event shaped like an update: its id would be the stream's id: line.
+        for id in ["x\ndata: forged\n\nid: y", "a b", "#frag", ""] {
+            assert_eq!(StoredUpdate::from_payload(&payload(id)), None, "{id:?}");
+        }
+        assert_eq!(
+            StoredUpdate::from_payload(&serde_json::json!({"text": "hi"})),
+            None
         );
     }
 

@@ -420,21 +420,18 @@ fn sse_of(frame: &str, may_read: &[String], seen: &mut HashSet<String>) -> Optio
     }
     // An update published through Mercure, or any other event of the topic (published with
     // `POST /publish`): then its name is the type, its payload the data, its topic id the id.
-    let update =
-        serde_json::from_value::<StoredUpdate>(frame["payload"].clone()).unwrap_or_else(|_| {
-            StoredUpdate {
-                id: format!(
-                    "{}/{}",
-                    frame["topic"].as_str().unwrap_or_default(),
-                    frame["id"]
-                ),
-                data: frame["payload"].to_string(),
-                private: false,
-                kind: frame["name"].as_str().map(str::to_owned),
-                retry: None,
-                topics: Vec::new(),
-            }
-        });
+    let update = StoredUpdate::from_payload(&frame["payload"]).unwrap_or_else(|| StoredUpdate {
+        id: format!(
+            "{}/{}",
+            frame["topic"].as_str().unwrap_or_default(),
+            frame["id"]
+        ),
+        data: frame["payload"].to_string(),
+        private: false,
+        kind: frame["name"].as_str().map(str::to_owned),
+        retry: None,
+        topics: Vec::new(),
+    });
     if update.private && !any_matches(may_read, &update.topics).unwrap_or(false) {
         return None;
     }

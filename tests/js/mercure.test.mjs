@@ -299,6 +299,40 @@ describe("a plain EventSource on an app's page", () => {
     await page.context().close();
   });
 
+  test("a page of an origin allowed to subscribe cannot publish, even holding a publisher token", async () => {
+    const topic = book("blind");
+    const page = await openApp();
+    await listen(page, "blind", topic, {
+      query: `&authorization=${encodeURIComponent(subscriberToken([topic]))}`,
+    });
+    await opened(page, "blind");
+    // The preflight allows the page's origin to subscribe (GET), not to POST.
+    const outcome = await page.evaluate(
+      async ({ hub, token, topic }) => {
+        try {
+          const answer = await fetch(hub, {
+            method: "POST",
+            headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams({ topic, data: "from a page" }),
+          });
+          return `answered ${answer.status}`;
+        } catch (err) {
+          return `refused: ${err.name}`;
+        }
+      },
+      { hub, token: publisherToken, topic },
+    );
+    assert.equal(outcome, "refused: TypeError");
+    await publishUpdate({ topic, data: "from the backend", id: `${runId}-b1` });
+    await until(page, "blind", (s) => s.events.length >= 1);
+    await sleep(300);
+    assert.deepEqual(brief((await streamOf(page, "blind")).events), [
+      { type: "message", id: `${runId}-b1`, data: "from the backend" },
+    ]);
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  });
+
   test("private updates reach only the page whose mercure.subscribe selectors match", async () => {
     const topic = book("private");
     const alice = `https://example.com/users/${runId}-alice/inbox`;
