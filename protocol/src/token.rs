@@ -70,7 +70,8 @@ pub struct Claims {
     pub subs: Vec<String>,
 }
 
-/// The claims of a subscription token: the app lets user `sub` read `topic` until `exp`. It is
+/// The claims of a subscription token: the app lets user `sub` subscribe to `topic` until `exp`
+/// (checked at each subscribe; an open subscription is not ended at `exp`). It is
 /// signed with the connect tokens' secret, but the two are never taken for each other: a
 /// subscription token has a `topic` claim, a connect token must not.
 #[cfg(feature = "std")]
