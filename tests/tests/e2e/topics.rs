@@ -222,6 +222,17 @@ pub async fn grants_and_subscription_tokens_open_private_topics(worker: Shared) 
     expect_silence(&mut socket).await;
 }
 
+/// The next frame: a `subscribed` that resumed where the subscribe frame asked.
+async fn expect_recovered(socket: &mut Socket) -> Value {
+    let answer = socket.next_json().await;
+    assert_eq!(
+        (answer["type"].as_str(), answer["recovered"].as_bool()),
+        (Some("subscribed"), Some(true)),
+        "{answer}"
+    );
+    answer
+}
+
 pub async fn a_subscription_resumes_after_a_reconnect(worker: Shared) {
     let u = user("resumer");
     let product = topic("product", "resume");
@@ -242,13 +253,7 @@ pub async fn a_subscription_resumes_after_a_reconnect(worker: Shared) {
     let resume =
         json!({"type": "subscribe", "topics": [{"topic": product, "since": 3, "epoch": epoch}]});
     again.send_text(&resume.to_string()).await;
-    let answer = again.next_json().await;
-    assert_eq!(
-        (answer["type"].as_str(), answer["recovered"].as_bool()),
-        (Some("subscribed"), Some(true)),
-        "{answer}"
-    );
-    assert_eq!(answer["last_id"], 5);
+    assert_eq!(expect_recovered(&mut again).await["last_id"], 5);
     expect_topic_event(&mut again, &product, 4).await;
     expect_topic_event(&mut again, &product, 5).await;
     publish_topic(&worker, &product, "ProductChanged", json!({"i": 6})).await;
@@ -264,12 +269,7 @@ pub async fn a_subscription_resumes_after_a_reconnect(worker: Shared) {
     let item = json!({"topic": product, "since": 4, "epoch": epoch});
     let repeated = json!({"type": "subscribe", "topics": vec![item; 50]});
     again.send_text(&repeated.to_string()).await;
-    let answer = again.next_json().await;
-    assert_eq!(
-        (answer["type"].as_str(), answer["recovered"].as_bool()),
-        (Some("subscribed"), Some(true)),
-        "{answer}"
-    );
+    expect_recovered(&mut again).await;
     expect_topic_event(&mut again, &product, 5).await;
     expect_topic_event(&mut again, &product, 6).await;
     expect_silence(&mut again).await;
