@@ -147,8 +147,8 @@ pub fn count_frame(ws: &WebSocket, limit: u32) -> Result<Option<SocketInfo>, Ove
 }
 
 /// Joins a topic for the socket `ws` (connection `conn`, whose join was started in `joins`):
-/// sends `subscribed`, the replay in pages, then the live frames held back meanwhile. On failure
-/// nothing was sent and the held frames are dropped.
+/// sends `subscribed`, the replay in pages, then the live frames held back meanwhile (after the
+/// last of overlapping joins of the topic on the socket). On failure nothing of it was sent.
 pub async fn join_topic(
     caller: &Caller,
     ws: &WebSocket,
@@ -161,7 +161,12 @@ pub async fn join_topic(
     let answer: JoinAnswer = caller
         .call(Object::Topic(&topic), &join, Repeat::Harmless)
         .await
-        .inspect_err(|_| joins.borrow_mut().abandon(conn, &topic))?;
+        .inspect_err(|_| {
+            // Frames held for another join of the topic on this socket, answered before.
+            for frame in joins.borrow_mut().abandon(conn, &topic) {
+                let _ = ws.send_with_str(&frame);
+            }
+        })?;
     let _ = ws.send_with_str(&answer.first);
     let mut covered = answer.last_id;
     let mut page = answer.replay;

@@ -117,13 +117,38 @@ pub struct Joins {
     leaving: HashMap<String, u32>,
 }
 
-/// What a join holds back.
+/// What the joins of one topic for one socket hold back. Two may overlap (the backend's
+/// `POST /subscribe` and the page's own subscribe of the topic, or two subscribe frames): the
+/// live frames wait until the last of them has been answered.
 #[derive(Debug, Default)]
 struct Held {
     /// Events, with their ids.
     events: Vec<(u64, String)>,
     /// Notices (`occupancy`, `presence`), which have no id.
     notices: Vec<String>,
+    /// The joins under way.
+    joins: u32,
+    /// The last id the answered joins' replays covered, once one was answered.
+    covered: Option<u64>,
+}
+
+impl Held {
+    /// The held events after the last id covered, in order, then the held notices.
+    fn release(self, covered: u64) -> Vec<String> {
+        let Held {
+            mut events,
+            notices,
+            ..
+        } = self;
+        events.sort_by_key(|(id, _)| *id);
+        events.dedup_by_key(|(id, _)| *id);
+        events
+            .into_iter()
+            .filter(|(id, _)| *id > covered)
+            .map(|(_, frame)| frame)
+            .chain(notices)
+            .collect()
+    }
 }
 
 impl Joins {
@@ -131,7 +156,8 @@ impl Joins {
     pub fn start(&mut self, conn: &str, topic: &str) {
         self.held
             .entry((conn.to_owned(), topic.to_owned()))
-            .or_default();
+            .or_default()
+            .joins += 1;
     }
 
     /// A live event of `topic` for socket `conn`: `true` to send it now, `false` when it is held
@@ -166,29 +192,34 @@ impl Joins {
         self.held.get_mut(&(conn.to_owned(), topic.to_owned()))
     }
 
-    /// The join's answer was sent, up to id `covered`: the held events after it, in order, then
-    /// the held notices.
+    /// The join's answer was sent, up to id `covered`. When it was the last join under way: the
+    /// held events after every answered join's replay, in order, then the held notices.
     pub fn finish(&mut self, conn: &str, topic: &str, covered: u64) -> Vec<String> {
-        let Held {
-            mut events,
-            notices,
-        } = self
-            .held
-            .remove(&(conn.to_owned(), topic.to_owned()))
-            .unwrap_or_default();
-        events.sort_by_key(|(id, _)| *id);
-        events.dedup_by_key(|(id, _)| *id);
-        events
-            .into_iter()
-            .filter(|(id, _)| *id > covered)
-            .map(|(_, frame)| frame)
-            .chain(notices)
-            .collect()
+        self.end(conn, topic, Some(covered))
     }
 
-    /// The join failed: drop what was held.
-    pub fn abandon(&mut self, conn: &str, topic: &str) {
-        self.held.remove(&(conn.to_owned(), topic.to_owned()));
+    /// The join failed, nothing of it was sent. When it was the last join under way: what
+    /// [`finish`](Self::finish) would send after the joins answered before it, or nothing (the
+    /// held frames are dropped) when none was.
+    pub fn abandon(&mut self, conn: &str, topic: &str) -> Vec<String> {
+        self.end(conn, topic, None)
+    }
+
+    fn end(&mut self, conn: &str, topic: &str, covered: Option<u64>) -> Vec<String> {
+        let key = (conn.to_owned(), topic.to_owned());
+        let Some(held) = self.held.get_mut(&key) else {
+            return Vec::new();
+        };
+        held.joins = held.joins.saturating_sub(1);
+        held.covered = held.covered.max(covered);
+        if held.joins > 0 {
+            return Vec::new();
+        }
+        let held = self.held.remove(&key).unwrap_or_default();
+        match held.covered {
+            Some(covered) => held.release(covered),
+            None => Vec::new(),
+        }
     }
 
     /// A leave of `topic` was sent.
@@ -367,8 +398,30 @@ mod tests {
         assert_eq!(joins.finish("c1", "t:1", 7), ["f9", "n1"]);
         joins.start("c1", "t:1");
         joins.offer("c1", "t:1", 8, "f8");
-        joins.abandon("c1", "t:1");
+        assert!(joins.abandon("c1", "t:1").is_empty());
         assert!(joins.finish("c1", "t:1", 0).is_empty());
+    }
+
+    #[test]
+    fn overlapping_joins_of_a_topic_release_the_live_frames_after_the_last() {
+        // The backend's subscribe and the page's own, both joining: the first answered must
+        // not let live events overtake the other's replay.
+        let mut joins = Joins::default();
+        joins.start("c1", "t:1");
+        joins.start("c1", "t:1");
+        assert!(!joins.offer("c1", "t:1", 11, "f11"));
+        assert!(joins.finish("c1", "t:1", 10).is_empty());
+        assert!(!joins.offer("c1", "t:1", 12, "f12"));
+        assert!(!joins.offer_notice("c1", "t:1", "n1"));
+        assert_eq!(joins.finish("c1", "t:1", 11), ["f12", "n1"]);
+        assert!(joins.offer("c1", "t:1", 13, "f13"));
+        // One answered, the other failed: the answered one's frames still follow.
+        joins.start("c1", "t:1");
+        joins.start("c1", "t:1");
+        assert!(joins.finish("c1", "t:1", 13).is_empty());
+        assert!(!joins.offer("c1", "t:1", 14, "f14"));
+        assert_eq!(joins.abandon("c1", "t:1"), ["f14"]);
+        assert!(joins.offer("c1", "t:1", 15, "f15"));
     }
 
     #[test]
