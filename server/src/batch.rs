@@ -6,7 +6,8 @@
 //! none is; objects do not wait for each other. The answer lists every event's outcome in request
 //! order: when some rooms stored and others failed it says which ([`PublishResponse::status`]
 //! `207`), so a caller retries only what failed, and a retry without an idempotency key
-//! duplicates nothing.
+//! duplicates nothing, except after an object that did not answer ([`RoomFailure::unanswered`]:
+//! its events may have been stored, which the answer says).
 
 use edgepush_protocol::ErrorCode;
 use edgepush_protocol::frames::ErrorBody;
@@ -135,18 +136,25 @@ fn event_outcome(to: &Target, event: &NewEvent, outcome: RoomOutcome) -> EventOu
 }
 
 fn room_failed(to: &Target, failure: &RoomFailure) -> ErrorBody {
-    let advice = if failure.code.is_retryable() {
-        ": retry them"
+    let message = if failure.unanswered {
+        format!(
+            "storing to {to} failed before it answered: {}; its events in the request may have \
+             been stored: retry them with the same idempotency keys (an event without one may \
+             then be stored twice)",
+            failure.message
+        )
     } else {
-        ""
-    };
-    ErrorBody::new(
-        failure.code,
+        let advice = if failure.code.is_retryable() {
+            ": retry them"
+        } else {
+            ""
+        };
         format!(
             "storing to {to} failed: {}; none of its events in the request was stored{advice}",
             failure.message
-        ),
-    )
+        )
+    };
+    ErrorBody::new(failure.code, message)
 }
 
 #[cfg(test)]
@@ -246,6 +254,31 @@ mod tests {
             summary(&response),
             ["a:7", "b:internal_error", "a:8", "c:4"]
         );
+    }
+
+    #[test]
+    fn a_room_that_did_not_answer_may_have_stored_its_events() {
+        let events = events(THREE_USERS);
+        let batches = by_room(&events);
+        let message = |failure: RoomFailure| {
+            let response = answer(
+                &events,
+                &batches,
+                vec![stored(&[7, 8]), Err(failure), stored(&[4])],
+            );
+            match &response.unwrap().events[1] {
+                EventOutcome::Failed(failed) => failed.error.message.clone(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let refused = message(RoomFailure::new(ErrorCode::InternalError, "disk full"));
+        assert!(refused.contains("none of its events in the request was stored: retry them"));
+        let lost = message(RoomFailure::unanswered(
+            ErrorCode::InternalError,
+            "Network connection lost",
+        ));
+        assert!(lost.contains("may have been stored"), "{lost}");
+        assert!(lost.contains("the same idempotency keys"), "{lost}");
     }
 
     #[test]

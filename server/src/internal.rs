@@ -489,6 +489,9 @@ pub struct RoomFailure {
     pub message: String,
     /// When a retry may succeed, for `rate_limited`: in this many milliseconds.
     pub retry_after_ms: Option<u64>,
+    /// The object did not answer (the runtime threw on the way back, or before it knew whether
+    /// the call arrived): the call may have been carried out.
+    pub unanswered: bool,
 }
 
 impl RoomFailure {
@@ -498,6 +501,15 @@ impl RoomFailure {
             code,
             message: message.into(),
             retry_after_ms: None,
+            unanswered: false,
+        }
+    }
+
+    /// A call the object did not answer: it may have been carried out.
+    pub fn unanswered(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            unanswered: true,
+            ..Self::new(code, message)
         }
     }
 
@@ -586,6 +598,7 @@ pub fn read_failure(status: u16, body: &str) -> RoomFailure {
             code: ErrorCode::parse(&error.code).unwrap_or(ErrorCode::InternalError),
             message: error.message,
             retry_after_ms: error.retry_after_ms,
+            unanswered: false,
         },
         Err(_) => RoomFailure::new(
             ErrorCode::InternalError,

@@ -60,10 +60,10 @@ impl Object<'_> {
             .map_err(|unreached| unreached.error)
     }
 
-    /// Posts a call and reads its answer; every failure is a [`RoomFailure`].
+    /// Posts a call and reads its answer; every failure is a [`RoomFailure`] (`unanswered` when
+    /// the call may have been carried out).
     pub async fn call<T: DeserializeOwned>(self, env: &Env, call: &str) -> Result<T, RoomFailure> {
-        let (status, body) = self.post(env, call).await.map_err(failure)?;
-        read_answer(status, &body)
+        self.call_with(env, call, Repeat::Never).await
     }
 
     /// As [`call`](Self::call), posted once more through a new stub when `repeat` allows it.
@@ -74,9 +74,7 @@ impl Object<'_> {
         repeat: Repeat,
     ) -> Result<T, RoomFailure> {
         let stub = || Ok(self.stub(env)?.into_rpc());
-        let (status, body) = post_repeating(stub, || (), call, repeat)
-            .await
-            .map_err(failure)?;
+        let (status, body) = post_repeating(stub, || (), call, repeat).await?;
         read_answer(status, &body)
     }
 }
@@ -104,15 +102,16 @@ async fn post_repeating(
     broken: impl Fn(),
     call: &str,
     repeat: Repeat,
-) -> Result<(u16, String), ServerError> {
+) -> Result<(u16, String), RoomFailure> {
     let mut again = repeat == Repeat::Harmless;
     loop {
-        match post_to(&stub()?, call).await {
+        match post_to(&stub().map_err(failure)?, call).await {
             Ok(answer) => return Ok(answer),
             Err(unreached) => {
                 broken();
                 if !(again && unreached.worth_retrying) {
-                    return Err(unreached.error);
+                    let error = unreached.error;
+                    return Err(RoomFailure::unanswered(error.code(), error.to_string()));
                 }
                 again = false;
             }
@@ -190,9 +189,7 @@ impl Caller {
         let broken = || {
             self.stubs.borrow_mut().remove(&key);
         };
-        let (status, body) = post_repeating(stub, broken, call, repeat)
-            .await
-            .map_err(failure)?;
+        let (status, body) = post_repeating(stub, broken, call, repeat).await?;
         read_answer(status, &body)
     }
 }
