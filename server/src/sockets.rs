@@ -186,11 +186,15 @@ pub async fn join_topic(
         {
             Ok(next) => page = next,
             Err(failure) => {
-                // The socket resumes the rest on its next subscribe.
+                // The client would wait for the rest, unaware, until the topic's next event
+                // showed the gap: closed with 1011 as a user's socket whose replay failed, it
+                // reconnects and resumes every topic from its last event.
                 log(
                     "replay_failed",
                     &[("topic", topic.clone()), ("message", failure.message)],
                 );
+                let code = CloseCode::InternalError;
+                let _ = ws.close(Some(code.as_u16()), Some(code.reason()));
                 break;
             }
         }
