@@ -105,7 +105,7 @@ impl Namespaces {
     pub fn parse(json: &str) -> Result<Self, String> {
         let map: BTreeMap<String, NamespaceOptions> =
             serde_json::from_str(json).map_err(|err| err.to_string())?;
-        for name in map.keys() {
+        for (name, options) in &map {
             // A namespace is valid when `name:x` is a valid topic with that namespace.
             match Topic::parse(&format!("{name}:x")) {
                 Ok(topic) if topic.namespace() == name => {}
@@ -113,6 +113,16 @@ impl Namespaces {
                     return Err(format!(
                         "{name:?} is not a namespace (1 to 32 of a-z 0-9 _ -)"
                     ));
+                }
+            }
+            // As HISTORY_MAX_EVENTS and HISTORY_MAX_AGE_SECONDS: with 0, no event would be kept
+            // for a resume, nor an idempotency key for a retry.
+            for (option, value) in [
+                ("history_events", options.history_events),
+                ("history_age_seconds", options.history_age_seconds),
+            ] {
+                if value == Some(0) {
+                    return Err(format!("{name:?}: {option} must be at least 1"));
                 }
             }
         }
@@ -259,6 +269,13 @@ mod tests {
         assert!(Namespaces::parse(r#"{"Product":{}}"#).is_err());
         assert!(Namespaces::parse(r#"{"product":{"publik":true}}"#).is_err());
         assert!(Namespaces::parse("[]").is_err());
+        for zero in [
+            r#"{"feed":{"history_events":0}}"#,
+            r#"{"feed":{"history_age_seconds":0}}"#,
+        ] {
+            let problem = Namespaces::parse(zero).unwrap_err();
+            assert!(problem.contains("must be at least 1"), "{problem}");
+        }
         let history = namespaces()
             .options(&Topic::parse("private:x").unwrap())
             .unwrap()
