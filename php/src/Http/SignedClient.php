@@ -32,6 +32,8 @@ final class SignedClient
     private const TRY_LATER = 'Something in front of the worker (a proxy, a CDN) asks to try again later.';
     /** Statuses a proxy or CDN answers for "not now" (timeout, too early, rate limit): retried like a 5xx. */
     private const TRY_AGAIN = [408, 425, 429];
+    /** A call's retries keep its first signing time this long (the server accepts 300 s). */
+    private const RESIGN_AFTER_SECONDS = 240;
 
     /**
      * What each error code of the server becomes: the exception class, the advice appended to the
@@ -184,11 +186,18 @@ final class SignedClient
     private function send(string $method, string $path, string $body, array $headers, ?callable $accept = null): array
     {
         $this->signer(); // the key's ConfigurationException, before any attempt
+        // One signing time for a call and its retries: the server revokes at a /revoke's or a
+        // logout's signed time, which a retry must not move on. Signed again only when the time
+        // would come near the server's 300 s tolerance.
+        $signedAt = time();
         for ($attempt = 1;; ++$attempt) {
             $this->lastAttempts = $attempt;
             $this->retryAfterMs = null;
+            if (time() - $signedAt > self::RESIGN_AFTER_SECONDS) {
+                $signedAt = time();
+            }
             try {
-                $answer = $this->attempt($method, $path, $body, $headers);
+                $answer = $this->attempt($method, $path, $body, $headers, $signedAt);
                 if ($accept !== null) {
                     $accept($answer);
                 }
@@ -234,12 +243,12 @@ final class SignedClient
      *
      * @return array<mixed>
      */
-    private function attempt(string $method, string $target, string $body, array $headers): array
+    private function attempt(string $method, string $target, string $body, array $headers, int $signedAt): array
     {
         $url = $this->origin . $target;
         $response = $this->transport->send($method, $url, $headers + [
             'User-Agent' => 'edgepush-php',
-            Signer::HEADER => $this->signer()->sign(time(), $method, $target, $body),
+            Signer::HEADER => $this->signer()->sign($signedAt, $method, $target, $body),
         ], $body);
         $request = $method . ' ' . $url;
         $this->retryAfterMs = self::retryAfterMs($response->header('Retry-After'));

@@ -686,6 +686,22 @@ final class PublisherTest extends TestCase
         self::assertSignedNow($request, '/revoke');
     }
 
+    public function testALogoutsRetriesKeepItsSigningTimeWhichTheServerRevokesAt(): void
+    {
+        // The server revokes at the signed time: a retry signed later would revoke tokens the
+        // app issued meanwhile. The retry waits over a second here.
+        $transport = new ScriptedTransport(
+            new Response(503, '{"error":{"code":"internal_error","message":"a shard failed"}}'),
+            new Response(200, '{"user":"42","sockets":0}'),
+        );
+
+        self::publisher($transport, new RetryPolicy(2, 2200, 2200))->disconnect(42);
+
+        [$first, $retry] = $transport->requests;
+        self::assertSame($first['headers'][Signer::HEADER], $retry['headers'][Signer::HEADER]);
+        self::assertSignedNow($retry, '/disconnect');
+    }
+
     public function testDisconnectsAUser(): void
     {
         $transport = new ScriptedTransport(new Response(200, '{"user":"42","sockets":3}'));
