@@ -625,7 +625,8 @@ impl RoomObject {
                         sockets::join_topic(&self.topics, ws, &self.joins, &info.conn, call).await;
                     if let Err(failure) = joined {
                         let names = [topic.as_str().to_owned()];
-                        if let Ok(subscriptions) = self.subscriptions() {
+                        let others = self.joins.borrow().joining(&info.conn, topic.as_str());
+                        if let (false, Ok(subscriptions)) = (others, self.subscriptions()) {
                             let _ = subscriptions.remove(&info.conn, &names);
                         }
                         let _ = ws.send_with_str(subscriptions::join_failed(

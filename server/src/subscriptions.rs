@@ -160,6 +160,13 @@ impl Joins {
             .joins += 1;
     }
 
+    /// Whether a join of `topic` for socket `conn` is under way. When one fails while another is,
+    /// the socket keeps the subscription: the other's answer (`subscribed`, or its own failure)
+    /// comes after the failed one's `unsubscribed`, and a client believes the last it reads.
+    pub fn joining(&self, conn: &str, topic: &str) -> bool {
+        !self.held.is_empty() && self.held.contains_key(&(conn.to_owned(), topic.to_owned()))
+    }
+
     /// A live event of `topic` for socket `conn`: `true` to send it now, `false` when it is held
     /// back (kept here until the join's answer has been sent).
     pub fn offer(&mut self, conn: &str, topic: &str, id: u64, frame: &str) -> bool {
@@ -422,6 +429,15 @@ mod tests {
         assert!(!joins.offer("c1", "t:1", 14, "f14"));
         assert_eq!(joins.abandon("c1", "t:1"), ["f14"]);
         assert!(joins.offer("c1", "t:1", 15, "f15"));
+        assert!(!joins.joining("c1", "t:1"));
+        // The first to fail, the other still joining: the socket keeps the subscription.
+        joins.start("c1", "t:1");
+        joins.start("c1", "t:1");
+        assert!(joins.abandon("c1", "t:1").is_empty());
+        assert!(joins.joining("c1", "t:1"));
+        assert!(!joins.joining("c2", "t:1"));
+        assert!(joins.abandon("c1", "t:1").is_empty());
+        assert!(!joins.joining("c1", "t:1"));
     }
 
     #[test]
