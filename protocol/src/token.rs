@@ -421,21 +421,30 @@ impl TokenKey {
     }
 
     /// Verifies any HS256 JWT at time `now` and returns its claims as JSON: the signature, and
-    /// `exp` only when the token has one (Mercure's publisher tokens have none).
+    /// `exp` and `nbf` only when the token has them (Mercure's publisher tokens have none).
     pub fn verify_any(&self, token: &str, now: i64) -> Result<serde_json::Value, TokenError> {
         let claims: serde_json::Value = serde_json::from_slice(&self.signed_claims(token)?)
             .map_err(|_| TokenError::Malformed("the claims are not JSON"))?;
         if !claims.is_object() {
             return Err(TokenError::Malformed("the claims are not a JSON object"));
         }
-        match claims.get("exp") {
-            None => Ok(claims),
-            Some(exp) => match numeric_date(exp) {
-                Some(exp) if now >= exp => Err(TokenError::Expired { exp, now }),
-                Some(_) => Ok(claims),
-                None => Err(TokenError::Malformed("exp is not a number of seconds")),
-            },
+        let time = |name, malformed| match claims.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(value) => numeric_date(value)
+                .map(Some)
+                .ok_or(TokenError::Malformed(malformed)),
+        };
+        if let Some(exp) = time("exp", "exp is not a number of seconds")?
+            && now >= exp
+        {
+            return Err(TokenError::Expired { exp, now });
         }
+        if let Some(from) = time("nbf", "nbf is not a number of seconds")?
+            && from > now.saturating_add(LEEWAY_SECONDS)
+        {
+            return Err(TokenError::NotYetValid { from, now });
+        }
+        Ok(claims)
     }
 
     /// Checks the shape, algorithm and signature; returns the decoded claims segment.
@@ -556,7 +565,7 @@ mod tests {
     }
 
     #[test]
-    fn any_token_is_checked_for_its_signature_and_its_exp_if_it_has_one() {
+    fn any_token_is_checked_for_its_signature_and_its_exp_and_nbf_if_it_has_them() {
         let token = forge(
             r#"{"alg":"HS256"}"#,
             r#"{"mercure":{"publish":["*"]}}"#,
@@ -570,6 +579,18 @@ mod tests {
         assert!(matches!(
             key().verify_any(&expired, NOW),
             Err(TokenError::Expired { .. })
+        ));
+        // `nbf` as the dunglas hub reads it (with this crate's leeway for the issuer's clock).
+        let early = |nbf: i64| forge(r#"{"alg":"HS256"}"#, &format!(r#"{{"nbf":{nbf}}}"#), SECRET);
+        assert!(matches!(
+            key().verify_any(&early(NOW + LEEWAY_SECONDS + 1), NOW),
+            Err(TokenError::NotYetValid { .. })
+        ));
+        assert!(key().verify_any(&early(NOW + LEEWAY_SECONDS), NOW).is_ok());
+        let bad_nbf = forge(r#"{"alg":"HS256"}"#, r#"{"nbf":"soon"}"#, SECRET);
+        assert!(matches!(
+            key().verify_any(&bad_nbf, NOW),
+            Err(TokenError::Malformed(_))
         ));
         let none = forge(r#"{"alg":"none"}"#, "{}", SECRET);
         assert!(matches!(
