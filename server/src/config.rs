@@ -18,7 +18,7 @@
 //! | `MERCURE_SUBSCRIBER_JWT_KEY` | no | the HS256 key of subscribers' tokens (default: the publishers') |
 //! | `MERCURE_JWT_ALGORITHMS` | no | the algorithms Mercure tokens may use, comma-separated: `HS256` (default), `HS384`, `HS512` |
 //! | `MERCURE_ANONYMOUS` | no | `true`: subscribers without a token read public updates |
-//! | `MERCURE_CORS_ORIGINS` | no | origins allowed to subscribe with credentials, space-separated |
+//! | `MERCURE_CORS_ORIGINS` | no | origins allowed to subscribe with credentials, space-separated; `*`: any other, without |
 //! | `MERCURE_HEARTBEAT_SECONDS` | no | heartbeat on a subscription (default 40, at most 2147483) |
 //! | `MERCURE_MAX_CONNECTION_SECONDS` | no | the longest a subscription stays open (default 600, at most 2147483) |
 //! | `MERCURE_MAX_TOPICS` | no | topics per subscription (default 32) |
@@ -246,8 +246,16 @@ impl RoomSettings {
             None => Namespaces::default(),
         };
         if lookup("MERCURE_PUBLISHER_JWT_KEY").is_some() {
-            // Mercure topics that are no edgepush topics live here; Mercure's subscribers read
-            // them through one shard unless the namespace is declared otherwise.
+            // Mercure topics that are no edgepush topics live here, private updates included,
+            // which every connected user would read in a public namespace.
+            if namespaces.is_public(MERCURE_NAMESPACE) {
+                return Err(ConfigError::Namespaces(format!(
+                    "{MERCURE_NAMESPACE:?} cannot be public: it holds the Mercure hub's private \
+                     updates too"
+                )));
+            }
+            // Mercure's subscribers read them through one shard unless the namespace is declared
+            // otherwise.
             namespaces.declare_unless_declared(
                 MERCURE_NAMESPACE,
                 NamespaceOptions {
@@ -389,6 +397,15 @@ mod tests {
             err.to_string().starts_with("MERCURE_PUBLISHER_JWT_KEY: "),
             "{err}"
         );
+        // Its namespace may be declared, with more shards, but not public: it holds private
+        // updates.
+        let shards = ("TOPIC_NAMESPACES", r#"{"mercure":{"shards":8}}"#);
+        let settings = Settings::load(env(&[JWT, KEYS, key, shards])).unwrap();
+        assert_eq!(settings.room.namespaces.options(&topic).unwrap().shards, 8);
+        let public = ("TOPIC_NAMESPACES", r#"{"mercure":{"public":true}}"#);
+        let err = Settings::load(env(&[JWT, KEYS, key, public])).unwrap_err();
+        assert!(err.to_string().contains("cannot be public"), "{err}");
+        assert!(Settings::load(env(&[JWT, KEYS, public])).is_ok());
     }
 
     #[test]

@@ -129,6 +129,11 @@ impl Namespaces {
         Ok(Self(map))
     }
 
+    /// Whether the namespace `name` is declared public.
+    pub fn is_public(&self, name: &str) -> bool {
+        self.0.get(name).is_some_and(|options| options.public)
+    }
+
     /// Declares `name` with `options`, unless the setting declared it already.
     pub fn declare_unless_declared(&mut self, name: &str, options: NamespaceOptions) {
         self.0.entry(name.to_owned()).or_insert(options);
