@@ -654,10 +654,9 @@ fn mercure_preflight(req: &Request, settings: &Settings) -> Result<Response, Ser
     let origin = req.headers().get("Origin")?;
     let method = req.headers().get("Access-Control-Request-Method")?;
     if let (Some(origin), Some(hub), Some("GET")) = (origin, &settings.mercure, method.as_deref())
-        && hub.cors_origins.iter().any(|o| *o == origin || o == "*")
+        && let Some(grant) = hub.cors_grant(&origin)
     {
-        headers.set("Access-Control-Allow-Origin", &origin)?;
-        headers.set("Access-Control-Allow-Credentials", "true")?;
+        mercure_hub::set_cors(&headers, grant)?;
         headers.set("Access-Control-Allow-Methods", "GET, OPTIONS")?;
         headers.set(
             "Access-Control-Allow-Headers",

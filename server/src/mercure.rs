@@ -45,7 +45,8 @@ pub struct MercureSettings {
     pub subscriber: TokenKey,
     /// Subscribers without a token may read public updates (`MERCURE_ANONYMOUS`).
     pub anonymous: bool,
-    /// Origins allowed to subscribe with credentials (`MERCURE_CORS_ORIGINS`, space-separated).
+    /// Origins allowed to subscribe with credentials (`MERCURE_CORS_ORIGINS`, space-separated;
+    /// `*` lets any other subscribe without).
     pub cors_origins: Vec<String>,
     /// Seconds between heartbeats on a subscription (`MERCURE_HEARTBEAT_SECONDS`, 40).
     pub heartbeat_s: u64,
@@ -54,6 +55,29 @@ pub struct MercureSettings {
     pub max_connection_s: u64,
     /// The most topics one subscription may name (`MERCURE_MAX_TOPICS`, 32).
     pub max_topics: usize,
+}
+
+/// What CORS grants a page of some origin that subscribes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CorsGrant<'a> {
+    /// A listed origin: it, with credentials (the authorization cookie).
+    Origin(&'a str),
+    /// Any origin under `*`: `*`, without credentials (the browser sends no cookie), as the
+    /// dunglas hub answers: `*` must not hand every site its visitors' cookies.
+    Any,
+}
+
+impl MercureSettings {
+    /// What a subscription from `origin` is granted, if anything.
+    pub fn cors_grant<'a>(&self, origin: &'a str) -> Option<CorsGrant<'a>> {
+        if self.cors_origins.iter().any(|o| o == origin) {
+            Some(CorsGrant::Origin(origin))
+        } else if self.cors_origins.iter().any(|o| o == "*") {
+            Some(CorsGrant::Any)
+        } else {
+            None
+        }
+    }
 }
 
 /// A refused Mercure request: the status a Mercure hub gives, a stable code, a message.
@@ -380,9 +404,11 @@ fn encoded(prefix: &str, mercure_topic: &str) -> Result<Topic, MercureError> {
 }
 
 /// Which topics a token lets its holder publish to or subscribe to: the claim
-/// `mercure.<kind>` (or under `https://mercure.rocks/`).
-pub fn selectors(claims: &serde_json::Value, kind: &str) -> Vec<String> {
-    ["mercure", "https://mercure.rocks/"]
+/// `mercure.<kind>` (or under `https://mercure.rocks/`). A template this hub does not read
+/// refuses the token (`400 invalid_topic`), wherever it stands in the list: passed over, it
+/// would leave the holder without updates it expects, and say nothing.
+pub fn selectors(claims: &serde_json::Value, kind: &str) -> Result<Vec<String>, MercureError> {
+    let selectors: Vec<String> = ["mercure", "https://mercure.rocks/"]
         .iter()
         .find_map(|root| claims.get(root)?.get(kind)?.as_array())
         .map(|list| {
@@ -390,7 +416,11 @@ pub fn selectors(claims: &serde_json::Value, kind: &str) -> Vec<String> {
                 .filter_map(|s| s.as_str().map(str::to_owned))
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    for selector in selectors.iter().filter(|s| s.contains('{')) {
+        template(selector)?;
+    }
+    Ok(selectors)
 }
 
 /// Whether `selector` (`*`, a topic, or an RFC 6570 template like `https://x/books/{id}`)
@@ -574,24 +604,80 @@ fn uuid_v7_ms(id: &str) -> Option<u64> {
     u64::from_str_radix(&hex[..12], 16).ok()
 }
 
+/// The `Last-Event-ID` header of a resume's answer: the id `asked` for when every topic resumed
+/// after it with nothing missing (each socket's first frame `subscribed` with `recovered: true`),
+/// else `earliest`: no topic held the id or could place it in time, or a topic's history no
+/// longer reaches back to it, so some updates after it are not sent.
+pub fn preceding_id<'a>(asked: &'a str, greetings: &[Option<String>]) -> &'a str {
+    let recovered = |greeting: &Option<String>| {
+        greeting
+            .as_deref()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+            .is_some_and(|frame| frame["type"] == "subscribed" && frame["recovered"] == true)
+    };
+    if asked != EARLIEST && greetings.iter().all(recovered) {
+        asked
+    } else {
+        EARLIEST
+    }
+}
+
+/// The replays of a subscription's topics (each topic's frames in its own order) as one list in
+/// the order their events were stored (`ts`), each topic's order kept.
+pub fn in_stored_order(replays: Vec<Vec<String>>) -> Vec<String> {
+    let stored = |frame: &String| {
+        serde_json::from_str::<serde_json::Value>(frame)
+            .ok()
+            .and_then(|frame| frame["ts"].as_u64())
+            .unwrap_or(0)
+    };
+    let mut queues: Vec<std::collections::VecDeque<(u64, String)>> = replays
+        .into_iter()
+        .map(|frames| frames.into_iter().map(|f| (stored(&f), f)).collect())
+        .collect();
+    let mut merged = Vec::with_capacity(queues.iter().map(|q| q.len()).sum());
+    while let Some(first) = queues
+        .iter_mut()
+        .filter(|queue| !queue.is_empty())
+        .min_by_key(|queue| queue.front().map_or(u64::MAX, |(ts, _)| *ts))
+    {
+        if let Some((_, frame)) = first.pop_front() {
+            merged.push(frame);
+        }
+    }
+    merged
+}
+
 /// The token of a request: `Authorization: Bearer` first, then the `authorization` query
-/// parameter, then the `mercureAuthorization` cookie.
+/// parameter, then the `mercureAuthorization` cookie. An `Authorization` header of another
+/// scheme is refused (`401 invalid_token`): when the header is there, the spec has the hub use it.
 pub fn request_token(
     authorization: Option<&str>,
     query: Option<&str>,
     cookie: Option<&str>,
-) -> Option<String> {
-    if let Some(token) = authorization.and_then(|h| h.strip_prefix("Bearer ")) {
-        return Some(token.trim().to_owned());
+) -> Result<Option<String>, MercureError> {
+    if let Some(header) = authorization {
+        return match header.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("Bearer") => {
+                Ok(Some(token.trim().to_owned()))
+            }
+            _ => Err(MercureError::new(
+                ErrorCode::InvalidToken,
+                "the Authorization header is not `Bearer <JWT>`: a hub reads the token from it \
+                 when it is there",
+            )),
+        };
     }
     if let Some(token) = query.filter(|t| !t.is_empty()) {
-        return Some(token.to_owned());
+        return Ok(Some(token.to_owned()));
     }
-    cookie?
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == MERCURE_COOKIE)
-        .map(|(_, value)| value.to_owned())
+    Ok(cookie.and_then(|cookie| {
+        cookie
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == MERCURE_COOKIE)
+            .map(|(_, value)| value.to_owned())
+    }))
 }
 
 /// The claims of a request's token checked with `key`, or the refusal a hub gives (401).
@@ -738,8 +824,14 @@ mod tests {
     #[test]
     fn selectors_are_exact_star_or_templates() {
         let claims = serde_json::json!({"mercure": {"publish": ["https://example.com/books/{id}"], "subscribe": ["*"]}});
-        let publish = selectors(&claims, "publish");
+        let publish = selectors(&claims, "publish").unwrap();
         assert!(any_matches(&publish, &["https://example.com/books/1".into()]).unwrap());
+        // One template the hub does not read refuses the token, first in the list or last.
+        for list in [["https://x/{?q}", "*"], ["*", "https://x/{?q}"]] {
+            let claims = serde_json::json!({"mercure": {"subscribe": list}});
+            let refused = selectors(&claims, "subscribe").unwrap_err();
+            assert_eq!(refused.code, ErrorCode::InvalidTopic);
+        }
         assert!(!any_matches(&publish, &["https://example.com/books/1/x".into()]).unwrap());
         assert!(!any_matches(&publish, &["https://example.com/users/1".into()]).unwrap());
         assert!(matches("*", "anything").unwrap());
@@ -770,8 +862,12 @@ mod tests {
             );
         }
         let rocks = serde_json::json!({"https://mercure.rocks/": {"subscribe": ["a"]}});
-        assert_eq!(selectors(&rocks, "subscribe"), ["a"]);
-        assert!(selectors(&serde_json::json!({}), "publish").is_empty());
+        assert_eq!(selectors(&rocks, "subscribe").unwrap(), ["a"]);
+        assert!(
+            selectors(&serde_json::json!({}), "publish")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -962,16 +1058,95 @@ mod tests {
     }
 
     #[test]
-    fn the_token_comes_from_the_header_the_query_or_the_cookie() {
+    fn a_listed_origin_subscribes_with_credentials_any_other_under_a_star_without() {
+        let hub = |origins: &[&str]| MercureSettings {
+            publisher: TokenKey::new(b"a-publisher-key-of-32-bytes-or-more!").unwrap(),
+            subscriber: TokenKey::new(b"a-publisher-key-of-32-bytes-or-more!").unwrap(),
+            anonymous: false,
+            cors_origins: origins.iter().map(|o| o.to_string()).collect(),
+            heartbeat_s: 40,
+            max_connection_s: 600,
+            max_topics: 32,
+        };
+        let listed = hub(&["https://app.example", "*"]);
         assert_eq!(
-            request_token(Some("Bearer a.b.c"), Some("q"), None).as_deref(),
+            listed.cors_grant("https://app.example"),
+            Some(CorsGrant::Origin("https://app.example"))
+        );
+        assert_eq!(
+            listed.cors_grant("https://evil.example"),
+            Some(CorsGrant::Any)
+        );
+        assert_eq!(
+            hub(&["https://app.example"]).cors_grant("https://evil.example"),
+            None
+        );
+        assert_eq!(hub(&[]).cors_grant("https://app.example"), None);
+    }
+
+    #[test]
+    fn a_resume_answers_the_id_it_resumed_after_or_earliest() {
+        let subscribed = |recovered: &str| {
+            Some(format!(
+                r#"{{"type":"subscribed","topic":"t:1","last_id":4,"epoch":"e","recovered":{recovered}}}"#
+            ))
+        };
+        let both = [subscribed("true"), subscribed("true")];
+        assert_eq!(preceding_id("urn:uuid:x", &both), "urn:uuid:x");
+        // A topic whose history no longer reaches back, or a socket whose join failed.
+        let gap = [subscribed("true"), subscribed("false")];
+        assert_eq!(preceding_id("urn:uuid:x", &gap), EARLIEST);
+        let failed = [
+            subscribed("true"),
+            Some(r#"{"type":"unsubscribed"}"#.into()),
+        ];
+        assert_eq!(preceding_id("urn:uuid:x", &failed), EARLIEST);
+        assert_eq!(preceding_id("urn:uuid:x", &[None]), EARLIEST);
+        // Resumed live: the id was found nowhere (no `recovered`).
+        let live = [Some(
+            r#"{"type":"subscribed","topic":"t:1","last_id":4,"epoch":"e"}"#.into(),
+        )];
+        assert_eq!(preceding_id("urn:uuid:x", &live), EARLIEST);
+        assert_eq!(preceding_id(EARLIEST, &both), EARLIEST);
+    }
+
+    #[test]
+    fn replays_of_several_topics_go_out_in_the_order_they_were_stored() {
+        let event = |topic: &str, id: u64, ts: u64| {
+            format!(
+                r#"{{"type":"event","topic":"{topic}","id":{id},"name":"m","payload":0,"ts":{ts}}}"#
+            )
+        };
+        let a = vec![event("a", 1, 10), event("a", 2, 20), event("a", 3, 40)];
+        // b's clock went back between its two events: its own order is kept.
+        let b = vec![event("b", 1, 30), event("b", 2, 25), event("b", 3, 50)];
+        assert_eq!(
+            in_stored_order(vec![a.clone(), b.clone(), Vec::new()]),
+            [&a[0], &a[1], &b[0], &b[1], &a[2], &b[2]].map(String::clone)
+        );
+        assert_eq!(in_stored_order(vec![a.clone()]), a);
+        assert!(in_stored_order(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn the_token_comes_from_the_header_the_query_or_the_cookie() {
+        let token = |header, query, cookie| request_token(header, query, cookie).unwrap();
+        assert_eq!(
+            token(Some("Bearer a.b.c"), Some("q"), None).as_deref(),
             Some("a.b.c")
         );
-        assert_eq!(request_token(None, Some("q"), None).as_deref(), Some("q"));
         assert_eq!(
-            request_token(None, None, Some("x=1; mercureAuthorization=c.c.c; y=2")).as_deref(),
-            Some("c.c.c")
+            token(Some("bearer a.b.c"), None, None).as_deref(),
+            Some("a.b.c")
         );
-        assert_eq!(request_token(Some("Basic zzz"), None, Some("x=1")), None);
+        assert_eq!(token(None, Some("q"), None).as_deref(), Some("q"));
+        let cookie = Some("x=1; mercureAuthorization=c.c.c; y=2");
+        assert_eq!(token(None, None, cookie).as_deref(), Some("c.c.c"));
+        assert_eq!(token(None, None, Some("x=1")), None);
+        // A header of another scheme is not passed over for the cookie.
+        for header in ["Basic zzz", "Bearer", "Token a.b.c"] {
+            let refused = request_token(Some(header), None, cookie).unwrap_err();
+            assert_eq!(refused.code, ErrorCode::InvalidToken, "{header}");
+        }
     }
 }

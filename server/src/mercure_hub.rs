@@ -8,9 +8,11 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use edgepush_protocol::ErrorCode;
+use edgepush_protocol::frames::{PING, PONG};
 use edgepush_protocol::publish::{IdempotencyKey, NewEvent, Target};
 use edgepush_protocol::token::numeric_date;
 use edgepush_protocol::topic::Topic;
+use futures_channel::oneshot;
 use futures_util::future::{Either, join_all, select, try_join_all};
 use futures_util::stream::{StreamExt, select_all};
 use serde_json::value::RawValue;
@@ -26,8 +28,8 @@ use crate::internal::{
     TemplatesCall, TopicCall, TopicPublishCall,
 };
 use crate::mercure::{
-    self, MercureError, MercureSettings, StoredUpdate, TEMPLATES_OBJECT, any_matches, parse_update,
-    request_token, selectors,
+    self, CorsGrant, MercureError, MercureSettings, StoredUpdate, TEMPLATES_OBJECT, any_matches,
+    parse_update, request_token, selectors,
 };
 use crate::objects::Object;
 use crate::runtime::{log, now_ms};
@@ -48,6 +50,18 @@ fn refused(code: ErrorCode, message: impl Into<String>) -> ServerError {
         message: message.into(),
         retry_after_ms: None,
     }
+}
+
+/// Sets the CORS headers of a grant (`Last-Event-ID` exposed: a resume's answer carries it).
+pub fn set_cors(headers: &Headers, grant: CorsGrant) -> worker::Result<()> {
+    match grant {
+        CorsGrant::Origin(origin) => {
+            headers.set("Access-Control-Allow-Origin", origin)?;
+            headers.set("Access-Control-Allow-Credentials", "true")?;
+        }
+        CorsGrant::Any => headers.set("Access-Control-Allow-Origin", "*")?,
+    }
+    headers.set("Access-Control-Expose-Headers", "Last-Event-ID")
 }
 
 /// The hub's settings, or 404 when it is off.
@@ -76,7 +90,7 @@ fn token_of(req: &Request, cookie: bool) -> Result<Option<String>, ServerError> 
         req.headers().get("Authorization")?.as_deref(),
         query.as_deref(),
         cookie.as_deref(),
-    ))
+    )?)
 }
 
 fn now_seconds() -> i64 {
@@ -102,7 +116,7 @@ pub async fn publish(
     let claims = mercure::verify(&hub.publisher, &token, now_seconds())?;
     let body = crate::edge::capped_body(&mut req).await?;
     let update = parse_update(&body)?;
-    let allowed = selectors(&claims, "publish");
+    let allowed = selectors(&claims, "publish")?;
     for topic in &update.topics {
         if !any_matches(&allowed, std::slice::from_ref(topic))? {
             return Err(refused(
@@ -268,10 +282,10 @@ pub async fn subscribe(
     let lifetime_s = (hub.max_connection_s as i64)
         .min(exp.saturating_sub(now))
         .max(1);
-    let may_read = claims
-        .as_ref()
-        .map(|c| selectors(c, "subscribe"))
-        .unwrap_or_default();
+    let may_read = match &claims {
+        Some(claims) => selectors(claims, "subscribe")?,
+        None => Vec::new(),
+    };
 
     let namespaces = &settings.room.namespaces;
     let topics = asked
@@ -329,14 +343,23 @@ pub async fn subscribe(
         .writable()
         .get_writer()
         .map_err(worker::Error::from)?;
+    let (greeted, greetings) = oneshot::channel();
     ctx.wait_until(relay_updates(
-        sockets,
+        Relay {
+            sockets,
+            may_read,
+            heartbeat: Duration::from_secs(hub.heartbeat_s),
+            lifetime: Duration::from_secs(lifetime_s as u64),
+            merge_replays: last_event_id.is_some() && asked.len() > 1,
+        },
+        greeted,
         writer,
-        may_read,
-        Duration::from_secs(hub.heartbeat_s),
-        Duration::from_secs(lifetime_s as u64),
     ));
+    let greetings = greetings.await.unwrap_or_default();
     let headers = Headers::new();
+    if let Some(asked) = &last_event_id {
+        headers.set("Last-Event-ID", mercure::preceding_id(asked, &greetings))?;
+    }
     headers.set("Content-Type", "text/event-stream")?;
     headers.set(
         "Cache-Control",
@@ -345,47 +368,116 @@ pub async fn subscribe(
     headers.set("X-Accel-Buffering", "no")?;
     headers.set("Link", &discovery(&url)?)?;
     if let Some(origin) = req.headers().get("Origin")?
-        && hub.cors_origins.iter().any(|o| *o == origin || o == "*")
+        && let Some(grant) = hub.cors_grant(&origin)
     {
-        headers.set("Access-Control-Allow-Origin", &origin)?;
-        headers.set("Access-Control-Allow-Credentials", "true")?;
+        set_cors(&headers, grant)?;
     }
     Ok(Response::from_body(ResponseBody::Stream(stream.readable()))?.with_headers(headers))
 }
 
-/// Writes the topics' updates to the SSE stream (a private update only when the subscriber's
-/// selectors match one of its topics; an update of several subscribed topics once), a
-/// heartbeat `:` line when nothing was written for `heartbeat`, until the lifetime is over or
-/// the client went away.
-async fn relay_updates(
+/// A subscription's topic sockets, accepted, and how to relay them.
+struct Relay {
     sockets: Vec<WebSocket>,
-    writer: web_sys::WritableStreamDefaultWriter,
+    /// The subscriber's `mercure.subscribe` selectors.
     may_read: Vec<String>,
     heartbeat: Duration,
     lifetime: Duration,
+    /// A resume of several topics: their replays go out in the order the events were stored.
+    merge_replays: bool,
+}
+
+/// How long a resume waits for its topics' replays to be complete before it writes what came.
+const REPLAYS_WAIT: Duration = Duration::from_secs(10);
+
+/// Writes the topics' updates to the SSE stream (a private update only when the subscriber's
+/// selectors match one of its topics; an update of several subscribed topics once), a
+/// heartbeat `:` line when nothing was written for `heartbeat`, until the lifetime is over or
+/// the client went away. Each socket's first frame (`subscribed`, or `unsubscribed` when its
+/// join failed) goes to `greeted` first, for the response's headers.
+async fn relay_updates(
+    relay: Relay,
+    greeted: oneshot::Sender<Vec<Option<String>>>,
+    writer: web_sys::WritableStreamDefaultWriter,
 ) {
+    let Relay {
+        sockets,
+        may_read,
+        heartbeat,
+        lifetime,
+        merge_replays,
+    } = relay;
     let write = |text: String| {
         let chunk = js_sys::Uint8Array::from(text.as_bytes());
         JsFuture::from(writer.write_with_chunk(&JsValue::from(chunk)))
     };
     // Each socket is accepted with its listeners in one step: an accepted socket dispatches its
     // frames (the replay first) at once and keeps none for listeners attached later.
-    let Ok(streams) = sockets
+    let Ok(mut streams) = sockets
         .iter()
         .map(|ws| ws.accept().and_then(|()| ws.events()))
         .collect::<worker::Result<Vec<_>>>()
     else {
         return;
     };
+    let mut greetings = Vec::with_capacity(streams.len());
+    for stream in &mut streams {
+        greetings.push(match stream.next().await {
+            Some(Ok(WebsocketEvent::Message(message))) => message.text(),
+            _ => None,
+        });
+    }
+    let _ = greeted.send(greetings);
     if write(":\n\n".to_owned()).await.is_err() {
         return;
     }
-    let mut events = select_all(streams);
     let mut seen = HashSet::new();
     let mut end = Delay::from(lifetime);
+    let mut ended = false;
+    if merge_replays {
+        // Written as they come, one topic's newest update could go out before another's older
+        // ones, and a stream cut there would resume past those: a ping's pong on each socket
+        // follows its replay (sent before the socket was), and the replays go out merged.
+        for ws in &sockets {
+            let _ = ws.send_with_str(PING);
+        }
+        let mut wait = Delay::from(REPLAYS_WAIT);
+        let mut replays = Vec::with_capacity(streams.len());
+        for stream in &mut streams {
+            let mut replay = Vec::new();
+            loop {
+                match select(stream.next(), &mut wait).await {
+                    Either::Left((Some(Ok(WebsocketEvent::Message(message))), _)) => {
+                        match message.text() {
+                            Some(text) if text == PONG => break,
+                            Some(text) => replay.push(text),
+                            None => {}
+                        }
+                    }
+                    Either::Left(_) => {
+                        ended = true;
+                        break;
+                    }
+                    Either::Right(_) => break,
+                }
+            }
+            replays.push(replay);
+        }
+        for frame in mercure::in_stored_order(replays) {
+            if let Some(text) = sse_of(&frame, &may_read, &mut seen)
+                && write(text).await.is_err()
+            {
+                ended = true;
+                break;
+            }
+        }
+    }
+    let mut events = select_all(streams);
     // Due `heartbeat` after the last write, however many frames came and were dropped since.
     let mut beat = Delay::from(heartbeat);
     loop {
+        if ended {
+            break;
+        }
         let next = select(events.next(), &mut beat);
         let text = match select(next, &mut end).await {
             Either::Right(_) => break,

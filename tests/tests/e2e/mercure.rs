@@ -64,6 +64,8 @@ struct Event {
 struct Subscription {
     response: reqwest::Response,
     buffer: String,
+    /// The answer's `Last-Event-ID` header (a resume's).
+    last_event_id: Option<String>,
 }
 
 impl Subscription {
@@ -142,9 +144,14 @@ async fn subscribe(
         link.ends_with("/.well-known/mercure>; rel=\"mercure\""),
         "{link}"
     );
+    let last_event_id = response
+        .headers()
+        .get("last-event-id")
+        .map(|id| id.to_str().unwrap().to_owned());
     Ok(Subscription {
         response,
         buffer: String::new(),
+        last_event_id,
     })
 }
 
@@ -345,19 +352,31 @@ pub async fn a_subscription_to_many_topics_resumes_each_after_the_last_event_id(
     };
     let first = publish(&a, "a1").await;
     assert_eq!(sse.next().await.unwrap().id, first);
+    assert_eq!(sse.last_event_id, None);
     drop(sse);
-    // While the subscriber is away: an update of the other topic, one of the same.
-    let missed_b = publish(&b, "b1").await;
-    let missed_a = publish(&a, "a2").await;
+    // While the subscriber is away: updates of the same topic, then one of the other, which
+    // comes after them: a stream cut after it resumes past all three.
+    let mut missed = Vec::new();
+    for data in ["a2", "a3", "a4"] {
+        missed.push(publish(&a, data).await);
+    }
+    missed.push(publish(&b, "b1").await);
     let mut back = subscribe(&worker, Some(&reader), &[&a, &b], Some(&first))
         .await
         .unwrap();
-    let mut got = vec![back.next().await.unwrap().id, back.next().await.unwrap().id];
-    got.sort();
-    let mut want = vec![missed_a, missed_b];
-    want.sort();
-    assert_eq!(got, want);
+    // The answer names the update it resumed after.
+    assert_eq!(back.last_event_id.as_deref(), Some(first.as_str()));
+    let mut got = Vec::new();
+    for _ in 0..missed.len() {
+        got.push(back.next().await.unwrap().id);
+    }
+    assert_eq!(got, missed);
     assert_eq!(back.next_within(Duration::from_secs(1)).await, None);
+    // An id no topic holds: resumed live, and the answer says `earliest`.
+    let unknown = subscribe(&worker, Some(&reader), &[&a, &b], Some("never-sent"))
+        .await
+        .unwrap();
+    assert_eq!(unknown.last_event_id.as_deref(), Some("earliest"));
 
     // A publisher's own update id tells no time: the topic that stored it resumes after it, the
     // others from when it was stored (the hub asks the topics).
