@@ -11,7 +11,7 @@ use std::rc::Rc;
 use edgepush_protocol::codes::{CloseCode, ErrorCode};
 use edgepush_protocol::frames::{ClientFrame, PING, PONG, SUBPROTOCOL, Subscription};
 use edgepush_protocol::publish::NewEvent;
-use futures_util::future::join_all;
+use futures_util::future::{join, join_all};
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::{
@@ -581,10 +581,15 @@ impl RoomObject {
             },
         );
         let mut joining = Vec::new();
+        let mut ending = Vec::new();
         for decision in decisions {
             match decision {
                 Decision::Refuse(frame) => {
                     let _ = ws.send_with_str(frame);
+                }
+                Decision::End { topic, frame } => {
+                    let _ = ws.send_with_str(frame);
+                    ending.push(topic);
                 }
                 Decision::Join {
                     topic,
@@ -593,6 +598,8 @@ impl RoomObject {
                 } => joining.push((topic, resume, fresh)),
             }
         }
+        // The held topics refused now end, alongside the joins.
+        let ended = self.unsubscribe(ws, info.clone(), &ending);
         let names = joining.iter().map(|(topic, _, _)| topic.as_str());
         if let Err(err) = subscriptions.add(&info.conn, names) {
             for (topic, _, _) in &joining {
@@ -602,13 +609,14 @@ impl RoomObject {
                     format!("storing the subscription failed: {err}; subscribe again"),
                 ));
             }
+            ended.await;
             return;
         }
         for (topic, _, _) in &joining {
             self.joins.borrow_mut().start(&info.conn, topic.as_str());
         }
         let info = &info;
-        join_all(
+        let joined = join_all(
             joining
                 .into_iter()
                 .map(|(topic, resume, fresh)| async move {
@@ -636,8 +644,8 @@ impl RoomObject {
                         ));
                     }
                 }),
-        )
-        .await;
+        );
+        join(ended, joined).await;
     }
 
     /// Subscribes (or unsubscribes) the user to topics for the backend: kept for later

@@ -33,13 +33,23 @@ pub enum Decision {
     },
     /// Send this `unsubscribed` frame.
     Refuse(String),
+    /// Send this `unsubscribed` frame and end the socket's subscription to the topic, which it
+    /// held (asked again, e.g. to resume, with a token that expired meanwhile): kept, it would go
+    /// on counted and relayed to a client that has dropped it.
+    End {
+        /// The topic.
+        topic: String,
+        /// The `unsubscribed` frame.
+        frame: String,
+    },
 }
 
 /// Decides each topic of a `subscribe` frame (or of a subscription the backend made) for a
 /// socket, and adds the accepted ones to `topics`, the socket's subscriptions. `check` says
 /// whether the socket may read a topic: [`Namespaces::authorize`] for a client's frame,
 /// [`Namespaces::validate`] for the backend's own subscriptions. A topic named again in the same
-/// frame is left out (each join is a call to the topic, and replays its history).
+/// frame is left out (each join is a call to the topic, and replays its history); a held topic
+/// refused now is taken out of `topics` ([`Decision::End`]).
 pub fn decide(
     items: Vec<Subscription>,
     topics: &mut BTreeSet<String>,
@@ -54,11 +64,14 @@ pub fn decide(
             let topic = match check(&item) {
                 Ok(topic) => topic,
                 Err(refusal) => {
-                    return Decision::Refuse(unsubscribed(
-                        &item.topic,
-                        refusal.code,
-                        refusal.message,
-                    ));
+                    let frame = unsubscribed(&item.topic, refusal.code, refusal.message);
+                    return match topics.remove(&item.topic) {
+                        true => Decision::End {
+                            topic: item.topic,
+                            frame,
+                        },
+                        false => Decision::Refuse(frame),
+                    };
                 }
             };
             if !topics.contains(topic.as_str()) && topics.len() >= max_topics as usize {
@@ -291,6 +304,11 @@ mod tests {
                     let v: serde_json::Value = serde_json::from_str(frame).unwrap();
                     format!("refuse {} {}", v["topic"], v["error"]["code"])
                 }
+                Decision::End { topic, frame } => {
+                    let v: serde_json::Value = serde_json::from_str(frame).unwrap();
+                    assert_eq!(v["topic"], topic.as_str());
+                    format!("end {} {}", v["topic"], v["error"]["code"])
+                }
             })
             .collect()
     }
@@ -349,6 +367,23 @@ mod tests {
         );
         let again = decide(vec![item("product:1")], &mut socket, 2, as_user_42);
         assert_eq!(outcomes(&again), ["join product:1 Some(3) false"]);
+    }
+
+    #[test]
+    fn a_held_topic_refused_when_asked_again_is_ended() {
+        // Held by the socket, then asked again (to resume) with a grant that is gone.
+        let mut socket = BTreeSet::from(["orders:#7".to_owned(), "product:1".to_owned()]);
+        let items = vec![item("orders:#7"), item("nope:1"), item("product:1")];
+        let decisions = decide(items, &mut socket, 2, as_user_42);
+        assert_eq!(
+            outcomes(&decisions),
+            [
+                "end \"orders:#7\" \"topic_forbidden\"",
+                "refuse \"nope:1\" \"unknown_namespace\"",
+                "join product:1 Some(3) false"
+            ]
+        );
+        assert_eq!(socket.iter().collect::<Vec<_>>(), ["product:1"]);
     }
 
     #[test]
