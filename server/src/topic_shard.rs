@@ -182,6 +182,15 @@ impl TopicShard {
         };
         let joined = sockets::join_topic(&self.topic, &pair.server, &self.joins, &conn, join).await;
         if let Err(failure) = joined {
+            // Seated no more: its close must not tell the topic of a leave. A join the topic
+            // refused was not counted, and a leave would take another reader's count (and the
+            // shard, at 0, would be relayed to no more); one counted all the same is corrected
+            // by the next relay, which finds the socket gone.
+            if let Some(info) = SocketInfo::of(&pair.server) {
+                let _ = pair
+                    .server
+                    .serialize_attachment(SocketInfo { seat: None, ..info });
+            }
             let _ = pair.server.send_with_str(subscriptions::join_failed(
                 &call.topic,
                 &failure,
