@@ -12,7 +12,8 @@
 //   subscription ends, so that the core keeps the topic's stream when it is the same topic.
 // - useEdgepushState(client).
 // Nothing runs during a server render (effects do not), and the SDK's module and wasm are loaded
-// by the first effect that needs them, with a dynamic import: a server never imports them.
+// by the first effect that needs them (after a failed load, by the next one), with a dynamic
+// import: a server never imports them.
 import { useEffect, useRef, useState } from "react";
 
 /** Stands for "a token function" in the effect's dependencies: a new function is no new client. */
@@ -25,12 +26,18 @@ const PROVIDER = Symbol("token provider");
 const lineages = new WeakMap();
 
 let sdk;
-/** The SDK's module, initialized once (its `init()` fetches the .wasm next to it). */
+/** The SDK's module, initialized once (its `init()` fetches the .wasm next to it). A failed load
+ * (offline, a deploy under way) is forgotten: the next caller tries again. */
 function loadSdk() {
-  sdk ??= import("./edgepush_client.js").then(async (module) => {
-    await module.default();
-    return module;
-  });
+  sdk ??= import("./edgepush_client.js")
+    .then(async (module) => {
+      await module.default();
+      return module;
+    })
+    .catch((error) => {
+      sdk = undefined;
+      throw error;
+    });
   return sdk;
 }
 

@@ -5,10 +5,11 @@
 //   import EdgepushController from "@edgepush/client/stimulus";
 //   application.register("edgepush", EdgepushController);
 //
-// connect() loads the SDK (once per page), makes a client and connects it; disconnect() (the
-// element left the page) closes it. The next client of the page (a Turbo visit, a page restored
-// from Turbo's cache) resumes from where the last one was, and so do its topics, so what was
-// published meanwhile is replayed; a Turbo preview (a cached page shown while the real one loads) connects nothing.
+// connect() loads the SDK (once per page; after a failed load, again on the next connect()), makes
+// a client and connects it; disconnect() (the element left the page) closes it. The next client of
+// the page (a Turbo visit, a page restored from Turbo's cache) resumes from where the last one was,
+// and so do its topics, so what was published meanwhile is replayed; a Turbo preview (a cached page
+// shown while the real one loads) connects nothing.
 // Values changed while connected (Turbo 8 morphing) take effect: new topics are subscribed and
 // removed ones unsubscribed, the event handlers follow the event names, and a new url or token
 // makes a new client. A token endpoint answering 401 or 403 (nobody is logged in) stops the client
@@ -21,12 +22,18 @@
 import { Controller } from "@hotwired/stimulus";
 
 let sdk;
-/** The SDK's module, initialized once (its `init()` fetches the .wasm next to it). */
+/** The SDK's module, initialized once (its `init()` fetches the .wasm next to it). A failed load
+ * (offline, a deploy under way) is forgotten: the next caller tries again. */
 function loadSdk() {
-  sdk ??= import("./edgepush_client.js").then(async (module) => {
-    await module.default();
-    return module;
-  });
+  sdk ??= import("./edgepush_client.js")
+    .then(async (module) => {
+      await module.default();
+      return module;
+    })
+    .catch((error) => {
+      sdk = undefined;
+      throw error;
+    });
   return sdk;
 }
 

@@ -31,7 +31,8 @@
 //! delivers its events for the client's own handlers ([`Action::Deliver`] with `scoped` false).
 //! It does not subscribe to it on a new socket by itself (the backend may have ended it): when the
 //! server's `subscribed` for it comes again, the machine subscribes again from its last id, so
-//! that what was published meanwhile is replayed.
+//! that what was published meanwhile is replayed. Until then the app's subscription to it starts
+//! afresh, from its `resume` or from now, as to a topic the machine does not hold.
 //!
 //! # Topic sockets
 //!
@@ -409,7 +410,8 @@ enum TopicState {
     /// Subscribed, but an event went missing: the next flush subscribes again from the last id.
     Stale,
     /// A topic the backend subscribed the user to, on a new socket: the server subscribes it
-    /// again if the backend still holds it, and its `subscribed` makes the topic `Stale`.
+    /// again if the backend still holds it, and its `subscribed` makes the topic `Stale`. Not
+    /// held for the app: its subscription to it replaces it.
     Backend,
     /// Read over a topic socket of its own, not over this one.
     Socket,
@@ -476,8 +478,9 @@ pub struct Connection {
     topics: Vec<Topic>,
     /// Topics to unsubscribe on the current socket.
     unsubscribes: Vec<String>,
-    /// Topics the app unsubscribed on the current socket: a `subscribed` still on its way for one
-    /// of them is no subscription of the backend's.
+    /// Topics the app unsubscribed on the current socket while their subscribe was unanswered, once
+    /// per such subscribe: the answer on its way (`subscribed` or `unsubscribed`) is dropped, and
+    /// its entry emptied (cheaper in the wasm than removing it); later ones are the backend's.
     left: Vec<String>,
     /// When to send what `topics` and `unsubscribes` hold (while open).
     flush_at: Option<u64>,
@@ -872,22 +875,23 @@ impl Connection {
                     self.opened(now, HEARTBEAT_INTERVAL_MS);
                     out.push(Action::State(State::Open));
                 }
+                if self.left_answered(&subscribed.topic) {
+                    return;
+                }
                 let Some(topic) = self.topics.iter_mut().find(|t| t.name == subscribed.topic)
                 else {
-                    if !self.left.contains(&subscribed.topic) {
-                        // A subscription the backend made: its events go to the client's handlers.
-                        self.topics.push(Topic {
-                            name: subscribed.topic,
-                            token: None,
-                            handles: Vec::new(),
-                            stream: Position {
-                                epoch: subscribed.epoch,
-                                last_id: subscribed.last_id,
-                            }
-                            .into(),
-                            state: TopicState::Active,
-                        });
-                    }
+                    // A subscription the backend made: its events go to the client's handlers.
+                    self.topics.push(Topic {
+                        name: subscribed.topic,
+                        token: None,
+                        handles: Vec::new(),
+                        stream: Position {
+                            epoch: subscribed.epoch,
+                            last_id: subscribed.last_id,
+                        }
+                        .into(),
+                        state: TopicState::Active,
+                    });
                     return;
                 };
                 if topic.state == TopicState::Backend {
@@ -914,10 +918,21 @@ impl Connection {
                     out.push(Action::TopicResync(subscribed.topic, scoped));
                 }
             }
-            Frame::Unsubscribed(unsubscribed) => self.unsubscribed(unsubscribed, out),
+            Frame::Unsubscribed(unsubscribed) => {
+                if !self.left_answered(&unsubscribed.topic) {
+                    self.unsubscribed(unsubscribed, out)
+                }
+            }
             Frame::Occupancy(occupancy) => out.push(Action::Occupancy(occupancy)),
             Frame::Presence(presence) => out.push(Action::Presence(presence)),
         }
+    }
+
+    /// Whether a `subscribed` or `unsubscribed` of `topic` answers a subscribe the app left
+    /// unanswered (`left`): then it is dropped, and the entry emptied.
+    fn left_answered(&mut self, topic: &str) -> bool {
+        let left = self.left.iter_mut().find(|left| *left == topic);
+        left.map(String::clear).is_some()
     }
 
     /// The server refused or ended a topic's subscription (on this socket, or on the topic's own).
@@ -1003,6 +1018,8 @@ impl Connection {
         now: u64,
         out: &mut Vec<Action<P>>,
     ) {
+        // Where a topic the machine does not hold starts.
+        let stream = resume.map(Stream::from).unwrap_or_default();
         if let Some(topic) = self.topics.iter_mut().find(|topic| topic.name == name) {
             // (A topic socket's machine is given its one handle again with a new grant.)
             if !topic.handles.contains(&handle) {
@@ -1022,8 +1039,10 @@ impl Connection {
                 }
             }
             if topic.state == TopicState::Backend {
-                // The app's now: subscribed on this socket whatever the backend does.
+                // The backend's topic of an earlier socket, which it may have ended since (no
+                // frame says so): the app's subscription starts as one the machine does not hold.
                 topic.state = TopicState::New;
+                topic.stream = stream;
                 self.flush_at.get_or_insert(now);
             }
             return;
@@ -1045,7 +1064,7 @@ impl Connection {
             name,
             token,
             handles: vec![handle],
-            stream: resume.map(Stream::from).unwrap_or_default(),
+            stream,
             state,
         });
     }
@@ -1061,7 +1080,9 @@ impl Connection {
             if topic.state == TopicState::Socket {
                 out.push(Action::CloseTopicSocket(core::mem::take(&mut topic.name)));
             } else if topic.state != TopicState::New {
-                self.left.push(topic.name.clone());
+                if topic.state == TopicState::Pending {
+                    self.left.push(topic.name.clone());
+                }
                 self.unsubscribes.push(core::mem::take(&mut topic.name));
             }
             false

@@ -1751,6 +1751,119 @@ fn an_app_subscription_to_a_backend_topic_takes_its_events_and_is_resubscribed_b
 }
 
 #[test]
+fn a_topic_the_app_left_is_taken_as_the_backends_when_the_server_subscribes_it_later() {
+    let mut h = Harness::provider();
+    h.open();
+    h.subscribe(1, "product:1");
+    h.advance(0);
+    h.frame(subscribed("product:1", 0, None));
+    h.step(Input::Unsubscribe { handle: 1 });
+    h.advance(0);
+    // On the same socket, the backend subscribes the user to it (POST /subscribe).
+    let actions = h.frames([
+        subscribed("product:1", 3, None),
+        topic_event("product:1", 4),
+    ]);
+    assert_eq!(
+        delivered_scoped(&actions),
+        [(Some("product:1".into()), 4, false)]
+    );
+}
+
+#[test]
+fn only_the_answer_on_its_way_for_a_topic_the_app_left_is_dropped() {
+    let mut h = Harness::provider();
+    h.open();
+    h.subscribe(1, "product:1");
+    h.subscribe(2, "product:2");
+    h.advance(0);
+    h.step(Input::Unsubscribe { handle: 1 });
+    h.step(Input::Unsubscribe { handle: 2 });
+    h.advance(0);
+    // Each subscribe's answer (here a refusal, and a `subscribed`) is dropped, once.
+    let actions = h.step(Input::Frame(Frame::Unsubscribed(refused(
+        "product:1",
+        "topic_forbidden",
+    ))));
+    assert_eq!(actions, []);
+    assert_eq!(h.frame(subscribed("product:2", 0, None)), []);
+    // The backend's later subscriptions are the backend's.
+    let actions = h.frames([
+        subscribed("product:1", 3, None),
+        topic_event("product:1", 4),
+        subscribed("product:2", 5, None),
+        topic_event("product:2", 6),
+    ]);
+    assert_eq!(
+        delivered_scoped(&actions),
+        [
+            (Some("product:1".into()), 4, false),
+            (Some("product:2".into()), 6, false)
+        ]
+    );
+}
+
+#[test]
+fn subscribing_again_before_the_answer_to_a_left_subscribe_waits_for_its_own_answer() {
+    let mut h = Harness::provider();
+    h.open();
+    h.subscribe(1, "product:1");
+    h.advance(0);
+    h.step(Input::Unsubscribe { handle: 1 });
+    h.subscribe_from(2, "product:1", 2);
+    h.advance(0);
+    // The first subscribe's answer is not the second's: the replay from 2 comes after its own.
+    let actions = h.frames([
+        subscribed("product:1", 5, None),
+        topic_event("product:1", 5),
+        subscribed("product:1", 5, Some(true)),
+        topic_event("product:1", 3),
+        topic_event("product:1", 4),
+        topic_event("product:1", 5),
+    ]);
+    assert_eq!(ids_of("product:1", &actions), [3, 4, 5]);
+    // Once answered, nothing of it is left: the backend may subscribe the user to it later.
+    h.step(Input::Unsubscribe { handle: 2 });
+    h.advance(0);
+    let actions = h.frames([
+        subscribed("product:1", 6, None),
+        topic_event("product:1", 7),
+    ]);
+    assert_eq!(
+        delivered_scoped(&actions),
+        [(Some("product:1".into()), 7, false)]
+    );
+}
+
+#[test]
+fn subscribing_to_a_topic_the_backend_held_on_an_earlier_socket_starts_from_resume_or_now() {
+    let mut h = Harness::provider();
+    h.open();
+    h.frames([
+        subscribed("feed:all", 2, None),
+        topic_event("feed:all", 3),
+        subscribed("feed:news", 4, None),
+    ]);
+    h.close(1006);
+    h.reconnect(welcome(0, "e1", Some(true)));
+    // The backend ended both meanwhile (no frame told the client); the app subscribes now.
+    h.subscribe(1, "feed:all");
+    h.subscribe_from(2, "feed:news", 9);
+    assert_eq!(
+        subscriptions(&h.advance(0)),
+        [
+            wanted("feed:all", None, None),
+            wanted("feed:news", Some(9), Some("t1"))
+        ]
+    );
+    let actions = h.frames([subscribed("feed:all", 7, None), topic_event("feed:all", 8)]);
+    assert_eq!(
+        delivered_scoped(&actions),
+        [(Some("feed:all".into()), 8, true)]
+    );
+}
+
+#[test]
 fn viewer_counts_and_presence_are_handed_on() {
     let mut h = Harness::provider();
     h.subscribe(1, "live:x");

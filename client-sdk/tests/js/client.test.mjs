@@ -745,6 +745,43 @@ test("the Stimulus controller connects nothing in a Turbo preview", async () => 
   }
 });
 
+/** A copy of js/`file` (stimulus.js or react.js) in a directory of its own, whose SDK's `init()`
+ * (the fetch of the .wasm) fails the first time, as it does offline or during a deploy. */
+async function loadFailingOnce(file) {
+  const own = mkdtempSync(join(dir, "failing-once-"));
+  writeFileSync(
+    join(own, "edgepush_client.js"),
+    `export { EdgepushClient } from "../client.js";
+let loads = 0;
+export default async function init() {
+  if (++loads === 1) throw new TypeError("Failed to fetch");
+}`,
+  );
+  copyFileSync(join(sdk, "js", file), join(own, file));
+  return import(pathToFileURL(join(own, file)).href);
+}
+
+test("the Stimulus controller loads the SDK again on the next connect after a failed load", async () => {
+  await stimulusController(); // Writes the stand-in for @hotwired/stimulus.
+  const { default: EdgepushController } = await loadFailingOnce("stimulus.js");
+  const values = { urlValue: "https://push.example", tokenValue: "t", tokenUrlValue: "", eventsValue: [], topicsValue: [] };
+  const made = cores.length;
+  const first = Object.assign(new EdgepushController(), values);
+  first.connect();
+  await tick();
+  assert.deepEqual(first.dispatched, [
+    ["error", { code: "config", message: "the SDK did not load: TypeError: Failed to fetch", terminal: true }],
+  ]);
+  first.disconnect();
+  // The next element (a Turbo visit), the network back.
+  const next = Object.assign(new EdgepushController(), values);
+  next.connect();
+  await tick();
+  assert.equal(next.dispatched, undefined);
+  assert.equal(cores.length, made + 1);
+  next.disconnect();
+});
+
 test("the Stimulus controller's token fetch stops the client on 401 and 403, retries on others", async () => {
   const EdgepushController = await stimulusController();
   const controller = Object.assign(new EdgepushController(), { tokenUrlValue: "/edgepush/token" });
@@ -896,4 +933,27 @@ test("useEdgepushTopic resumes the topic on a new client from the last subscript
   root.render({ token: "b", topic: "feed:2" });
   assert.deepEqual(subscribes(next).at(-1), [SUBSCRIBE, 2, "feed:2", { token: undefined, resume: undefined }]);
   root.unmount();
+});
+
+test("useEdgepush loads the SDK again on the next mount after a failed load", async () => {
+  const { mount } = await reactHooks();
+  const { useEdgepush } = await loadFailingOnce("react.js");
+  const warned = [];
+  const warn = console.warn;
+  console.warn = (...args) => warned.push(args.join(" "));
+  try {
+    const first = mount(useEdgepush, { url: "https://push.example", token: "t" });
+    await tick();
+    assert.equal(first.render(), null);
+    assert.deepEqual(warned, ["edgepush: the SDK did not load: TypeError: Failed to fetch"]);
+    first.unmount();
+    // The next mount, the network back.
+    const next = mount(useEdgepush, { url: "https://push.example", token: "t" });
+    await tick();
+    assert.ok(next.render());
+    assert.equal(warned.length, 1);
+    next.unmount();
+  } finally {
+    console.warn = warn;
+  }
 });
