@@ -631,6 +631,14 @@ impl RoomObject {
                     };
                     let joined =
                         sockets::join_topic(&self.topics, ws, &self.joins, &info.conn, call).await;
+                    let deferred = (self.joins.borrow_mut()).deferred_leave(
+                        &info.conn,
+                        topic.as_str(),
+                        joined.is_ok(),
+                    );
+                    if deferred {
+                        self.leave(&info.user, &[topic.as_str().to_owned()]).await;
+                    }
                     if let Err(failure) = joined {
                         let names = [topic.as_str().to_owned()];
                         let others = self.joins.borrow().joining(&info.conn, topic.as_str());
@@ -692,7 +700,7 @@ impl RoomObject {
             Ok(topics)
         });
         match removed {
-            Ok(topics) => self.leave(&info.user, &topics).await,
+            Ok(topics) => self.leave_or_defer(&info, topics).await,
             Err(failure) => {
                 let _ = ws.send_with_str(error_frame(failure.code, &failure.message));
             }
@@ -707,9 +715,18 @@ impl RoomObject {
             Ok(topics)
         });
         match removed {
-            Ok(topics) => self.leave(&info.user, &topics).await,
+            Ok(topics) => self.leave_or_defer(info, topics).await,
             Err(failure) => log("unsubscribe_failed", &[("message", failure.message)]),
         }
+    }
+
+    /// Tells each topic that socket `info` left it, but a topic it is still joining only once its
+    /// join was answered ([`Joins::defer_leave`]): the leave would reach the topic after the join
+    /// (one stub, in order), and if the join failed uncounted, it would take another socket's
+    /// count.
+    async fn leave_or_defer(&self, info: &SocketInfo, mut topics: Vec<String>) {
+        topics.retain(|topic| !self.joins.borrow_mut().defer_leave(&info.conn, topic));
+        self.leave(&info.user, &topics).await;
     }
 
     /// Tells each topic a socket left it: every socket for a namespace that counts them

@@ -7,7 +7,7 @@
 //! the replay), live events of that topic may already arrive; [`Joins`] holds them back and
 //! releases those the replay did not cover, so a socket sees each id once, in order.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use edgepush_protocol::ErrorCode;
 use edgepush_protocol::frames::{ErrorBody, ServerFrame, Subscription, Unsubscribed};
@@ -128,6 +128,8 @@ pub fn unsubscribed(topic: &str, code: ErrorCode, message: String) -> String {
 pub struct Joins {
     held: HashMap<(String, String), Held>,
     leaving: HashMap<String, u32>,
+    /// (socket, topic) left while joining: the leave waits for the join's end.
+    deferred: HashSet<(String, String)>,
 }
 
 /// What the joins of one topic for one socket hold back. Two may overlap (the backend's
@@ -240,6 +242,27 @@ impl Joins {
             Some(covered) => held.release(covered),
             None => Vec::new(),
         }
+    }
+
+    /// Socket `conn` left `topic` (it closed, or unsubscribed): `true` when a join of it is under
+    /// way, and the leave is then sent once the last has ended, if it was answered
+    /// ([`deferred_leave`](Self::deferred_leave)).
+    pub fn defer_leave(&mut self, conn: &str, topic: &str) -> bool {
+        if !self.joining(conn, topic) {
+            return false;
+        }
+        self.deferred.insert((conn.to_owned(), topic.to_owned()));
+        true
+    }
+
+    /// A join of `topic` for `conn` ended (`answered`, or failed): whether the leave deferred for
+    /// it is due now. A failed join was not counted by the topic: no leave. With another join of
+    /// it still under way, the leave waits for that one.
+    pub fn deferred_leave(&mut self, conn: &str, topic: &str, answered: bool) -> bool {
+        if self.deferred.is_empty() || self.joining(conn, topic) {
+            return false;
+        }
+        self.deferred.remove(&(conn.to_owned(), topic.to_owned())) && answered
     }
 
     /// A leave of `topic` was sent.
@@ -473,6 +496,37 @@ mod tests {
         assert!(!joins.joining("c2", "t:1"));
         assert!(joins.abandon("c1", "t:1").is_empty());
         assert!(!joins.joining("c1", "t:1"));
+    }
+
+    #[test]
+    fn a_leave_while_joining_waits_for_the_join_and_is_due_only_if_it_was_answered() {
+        let mut joins = Joins::default();
+        // Not joining: the leave goes now.
+        assert!(!joins.defer_leave("c1", "t:1"));
+        // Closed while its join is under way; the join is answered: the leave is due then.
+        joins.start("c1", "t:1");
+        assert!(joins.defer_leave("c1", "t:1"));
+        assert!(joins.defer_leave("c1", "t:1"));
+        joins.finish("c1", "t:1", 0);
+        assert!(joins.deferred_leave("c1", "t:1", true));
+        assert!(!joins.deferred_leave("c1", "t:1", true));
+        // The join failed: the topic did not count it, no leave.
+        joins.start("c1", "t:2");
+        assert!(joins.defer_leave("c1", "t:2"));
+        joins.abandon("c1", "t:2");
+        assert!(!joins.deferred_leave("c1", "t:2", false));
+        // Two joins: the leave waits for the last.
+        joins.start("c2", "t:1");
+        joins.start("c2", "t:1");
+        assert!(joins.defer_leave("c2", "t:1"));
+        joins.finish("c2", "t:1", 0);
+        assert!(!joins.deferred_leave("c2", "t:1", true));
+        joins.finish("c2", "t:1", 0);
+        assert!(joins.deferred_leave("c2", "t:1", true));
+        // A join that ended with no leave deferred: nothing due.
+        joins.start("c3", "t:1");
+        joins.finish("c3", "t:1", 0);
+        assert!(!joins.deferred_leave("c3", "t:1", true));
     }
 
     #[test]
