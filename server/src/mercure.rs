@@ -615,7 +615,7 @@ pub fn preceding_id<'a>(asked: &'a str, greetings: &[Option<String>]) -> &'a str
             .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
             .is_some_and(|frame| frame["type"] == "subscribed" && frame["recovered"] == true)
     };
-    if asked != EARLIEST && greetings.iter().all(recovered) {
+    if asked != EARLIEST && !greetings.is_empty() && greetings.iter().all(recovered) {
         asked
     } else {
         EARLIEST
@@ -1102,6 +1102,7 @@ mod tests {
         ];
         assert_eq!(preceding_id("urn:uuid:x", &failed), EARLIEST);
         assert_eq!(preceding_id("urn:uuid:x", &[None]), EARLIEST);
+        assert_eq!(preceding_id("urn:uuid:x", &[]), EARLIEST);
         // Resumed live: the id was found nowhere (no `recovered`).
         let live = [Some(
             r#"{"type":"subscribed","topic":"t:1","last_id":4,"epoch":"e"}"#.into(),

@@ -24,8 +24,8 @@ use worker::{WebsocketEvent, js_sys};
 use crate::config::Settings;
 use crate::error::ServerError;
 use crate::internal::{
-    PublishAnswer, ShardCall, ShardConnectCall, StoredAtAnswer, StoredAtCall, TemplatesAnswer,
-    TemplatesCall, TopicCall, TopicPublishCall,
+    EARLIEST, PublishAnswer, ShardCall, ShardConnectCall, StoredAtAnswer, StoredAtCall,
+    TemplatesAnswer, TemplatesCall, TopicCall, TopicPublishCall,
 };
 use crate::mercure::{
     self, CorsGrant, MercureError, MercureSettings, StoredUpdate, TEMPLATES_OBJECT, any_matches,
@@ -358,7 +358,11 @@ pub async fn subscribe(
     let greetings = greetings.await.unwrap_or_default();
     let headers = Headers::new();
     if let Some(asked) = &last_event_id {
-        headers.set("Last-Event-ID", mercure::preceding_id(asked, &greetings))?;
+        // An id that is no header value (a line end in the query's) answers `earliest`.
+        let preceding = mercure::preceding_id(asked, &greetings);
+        if headers.set("Last-Event-ID", preceding).is_err() {
+            headers.set("Last-Event-ID", EARLIEST)?;
+        }
     }
     headers.set("Content-Type", "text/event-stream")?;
     headers.set(
@@ -417,6 +421,7 @@ async fn relay_updates(
         .map(|ws| ws.accept().and_then(|()| ws.events()))
         .collect::<worker::Result<Vec<_>>>()
     else {
+        let _ = JsFuture::from(writer.close()).await;
         return;
     };
     let mut greetings = Vec::with_capacity(streams.len());
@@ -436,7 +441,9 @@ async fn relay_updates(
     if merge_replays {
         // Written as they come, one topic's newest update could go out before another's older
         // ones, and a stream cut there would resume past those: a ping's pong on each socket
-        // follows its replay (sent before the socket was), and the replays go out merged.
+        // follows its replay (sent before the socket was), and the replays go out merged. A
+        // replay cut short (its socket closed, or no pong in time) ends the stream with none of
+        // them written: the client resumes again from the same id.
         for ws in &sockets {
             let _ = ws.send_with_str(PING);
         }
@@ -444,7 +451,7 @@ async fn relay_updates(
         let mut replays = Vec::with_capacity(streams.len());
         for stream in &mut streams {
             let mut replay = Vec::new();
-            loop {
+            while !ended {
                 match select(stream.next(), &mut wait).await {
                     Either::Left((Some(Ok(WebsocketEvent::Message(message))), _)) => {
                         match message.text() {
@@ -453,15 +460,12 @@ async fn relay_updates(
                             None => {}
                         }
                     }
-                    Either::Left(_) => {
-                        ended = true;
-                        break;
-                    }
-                    Either::Right(_) => break,
+                    Either::Left(_) | Either::Right(_) => ended = true,
                 }
             }
             replays.push(replay);
         }
+        let replays = if ended { Vec::new() } else { replays };
         for frame in mercure::in_stored_order(replays) {
             if let Some(text) = sse_of(&frame, &may_read, &mut seen)
                 && write(text).await.is_err()
