@@ -612,8 +612,10 @@ impl RoomObject {
             ended.await;
             return;
         }
-        for (topic, _, _) in &joining {
-            self.joins.borrow_mut().start(&info.conn, topic.as_str());
+        for (topic, _, fresh) in &joining {
+            self.joins
+                .borrow_mut()
+                .start(&info.conn, topic.as_str(), *fresh);
         }
         let info = &info;
         let joined = join_all(
@@ -631,16 +633,22 @@ impl RoomObject {
                     };
                     let joined =
                         sockets::join_topic(&self.topics, ws, &self.joins, &info.conn, call).await;
-                    let deferred = (self.joins.borrow_mut()).deferred_leave(
-                        &info.conn,
-                        topic.as_str(),
-                        joined.is_ok(),
-                    );
-                    if deferred {
-                        self.leave(&info.user, &[topic.as_str().to_owned()]).await;
+                    // Left meanwhile: the leave is due now, unless the socket holds the topic
+                    // again (subscribed once more while joining).
+                    let names = [topic.as_str().to_owned()];
+                    if self
+                        .joins
+                        .borrow_mut()
+                        .deferred_leave(&info.conn, &names[0])
+                        && !self.subscriptions().is_ok_and(|subscriptions| {
+                            subscriptions
+                                .topics_of(&info.conn)
+                                .is_ok_and(|held| held.contains(&names[0]))
+                        })
+                    {
+                        self.leave(&info.user, &names).await;
                     }
                     if let Err(failure) = joined {
-                        let names = [topic.as_str().to_owned()];
                         let others = self.joins.borrow().joining(&info.conn, topic.as_str());
                         if let (false, Ok(subscriptions)) = (others, self.subscriptions()) {
                             let _ = subscriptions.remove(&info.conn, &names);

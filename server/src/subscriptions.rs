@@ -34,8 +34,8 @@ pub enum Decision {
     /// Send this `unsubscribed` frame.
     Refuse(String),
     /// Send this `unsubscribed` frame and end the socket's subscription to the topic, which it
-    /// held (asked again, e.g. to resume, with a token that expired meanwhile): kept, it would go
-    /// on counted and relayed to a client that has dropped it.
+    /// held (asked again, e.g. to resume, with a subscription token that expired meanwhile):
+    /// kept, it would go on counted and relayed to a client that has dropped it.
     End {
         /// The topic.
         topic: String,
@@ -49,7 +49,7 @@ pub enum Decision {
 /// whether the socket may read a topic: [`Namespaces::authorize`] for a client's frame,
 /// [`Namespaces::validate`] for the backend's own subscriptions. A topic named again in the same
 /// frame is left out (each join is a call to the topic, and replays its history); a held topic
-/// refused now is taken out of `topics` ([`Decision::End`]).
+/// refused now for its token is taken out of `topics` ([`Decision::End`]).
 pub fn decide(
     items: Vec<Subscription>,
     topics: &mut BTreeSet<String>,
@@ -65,7 +65,10 @@ pub fn decide(
                 Ok(topic) => topic,
                 Err(refusal) => {
                     let frame = unsubscribed(&item.topic, refusal.code, refusal.message);
-                    return match topics.remove(&item.topic) {
+                    // Only a token can have changed since the topic was granted (a socket's
+                    // grants do not; the backend's subscriptions, which the SDK resumes with
+                    // none, were never the client's to read).
+                    return match item.token.is_some() && topics.remove(&item.topic) {
                         true => Decision::End {
                             topic: item.topic,
                             frame,
@@ -128,8 +131,8 @@ pub fn unsubscribed(topic: &str, code: ErrorCode, message: String) -> String {
 pub struct Joins {
     held: HashMap<(String, String), Held>,
     leaving: HashMap<String, u32>,
-    /// (socket, topic) left while joining: the leave waits for the join's end.
-    deferred: HashSet<(String, String)>,
+    /// (socket, topic) left while joining, whose leave is due now that its joins have ended.
+    due: HashSet<(String, String)>,
 }
 
 /// What the joins of one topic for one socket hold back. Two may overlap (the backend's
@@ -145,6 +148,11 @@ struct Held {
     joins: u32,
     /// The last id the answered joins' replays covered, once one was answered.
     covered: Option<u64>,
+    /// The topic counts the socket: it held the topic before (a join that is not fresh), or a
+    /// join was answered.
+    counted: bool,
+    /// The socket left the topic meanwhile (closed, or unsubscribed).
+    left: bool,
 }
 
 impl Held {
@@ -167,12 +175,15 @@ impl Held {
 }
 
 impl Joins {
-    /// A join of `topic` for socket `conn` starts.
-    pub fn start(&mut self, conn: &str, topic: &str) {
-        self.held
+    /// A join of `topic` for socket `conn` starts; `fresh` when the socket did not hold the
+    /// topic before.
+    pub fn start(&mut self, conn: &str, topic: &str, fresh: bool) {
+        let held = self
+            .held
             .entry((conn.to_owned(), topic.to_owned()))
-            .or_default()
-            .joins += 1;
+            .or_default();
+        held.joins += 1;
+        held.counted |= !fresh;
     }
 
     /// Whether a join of `topic` for socket `conn` is under way. When one fails while another is,
@@ -234,10 +245,14 @@ impl Joins {
         };
         held.joins = held.joins.saturating_sub(1);
         held.covered = held.covered.max(covered);
+        held.counted |= covered.is_some();
         if held.joins > 0 {
             return Vec::new();
         }
         let held = self.held.remove(&key).unwrap_or_default();
+        if held.left && held.counted {
+            self.due.insert(key);
+        }
         match held.covered {
             Some(covered) => held.release(covered),
             None => Vec::new(),
@@ -245,24 +260,23 @@ impl Joins {
     }
 
     /// Socket `conn` left `topic` (it closed, or unsubscribed): `true` when a join of it is under
-    /// way, and the leave is then sent once the last has ended, if it was answered
-    /// ([`deferred_leave`](Self::deferred_leave)).
+    /// way. The leave then waits until the last has ended, and is due only if the topic counts
+    /// the socket by then ([`deferred_leave`](Self::deferred_leave)): a join the topic refused
+    /// was not counted, and a leave for it would take another socket's count.
     pub fn defer_leave(&mut self, conn: &str, topic: &str) -> bool {
-        if !self.joining(conn, topic) {
-            return false;
+        match self.held_for(conn, topic) {
+            Some(held) => {
+                held.left = true;
+                true
+            }
+            None => false,
         }
-        self.deferred.insert((conn.to_owned(), topic.to_owned()));
-        true
     }
 
-    /// A join of `topic` for `conn` ended (`answered`, or failed): whether the leave deferred for
-    /// it is due now. A failed join was not counted by the topic: no leave. With another join of
-    /// it still under way, the leave waits for that one.
-    pub fn deferred_leave(&mut self, conn: &str, topic: &str, answered: bool) -> bool {
-        if self.deferred.is_empty() || self.joining(conn, topic) {
-            return false;
-        }
-        self.deferred.remove(&(conn.to_owned(), topic.to_owned())) && answered
+    /// Whether a leave deferred for (`conn`, `topic`) is due, now that its joins have ended (once:
+    /// the caller sends it, unless the socket holds the topic again).
+    pub fn deferred_leave(&mut self, conn: &str, topic: &str) -> bool {
+        !self.due.is_empty() && self.due.remove(&(conn.to_owned(), topic.to_owned()))
     }
 
     /// A leave of `topic` was sent.
@@ -393,20 +407,36 @@ mod tests {
     }
 
     #[test]
-    fn a_held_topic_refused_when_asked_again_is_ended() {
-        // Held by the socket, then asked again (to resume) with a grant that is gone.
-        let mut socket = BTreeSet::from(["orders:#7".to_owned(), "product:1".to_owned()]);
-        let items = vec![item("orders:#7"), item("nope:1"), item("product:1")];
-        let decisions = decide(items, &mut socket, 2, as_user_42);
+    fn a_held_topic_refused_for_its_token_when_asked_again_is_ended() {
+        // Held by the socket, then asked again (to resume) with a token that no longer opens it.
+        let held = ["orders:#7", "orders:#8", "product:1"];
+        let mut socket = BTreeSet::from(held.map(str::to_owned));
+        let with_token = Subscription {
+            token: Some("expired".into()),
+            ..item("orders:#7")
+        };
+        // orders:#8 comes without a token: the backend's subscription, which the SDK resumes
+        // with none; the refusal answers the frame and the subscription stays.
+        let items = vec![
+            with_token,
+            item("orders:#8"),
+            item("nope:1"),
+            item("product:1"),
+        ];
+        let decisions = decide(items, &mut socket, 3, as_user_42);
         assert_eq!(
             outcomes(&decisions),
             [
                 "end \"orders:#7\" \"topic_forbidden\"",
+                "refuse \"orders:#8\" \"topic_forbidden\"",
                 "refuse \"nope:1\" \"unknown_namespace\"",
                 "join product:1 Some(3) false"
             ]
         );
-        assert_eq!(socket.iter().collect::<Vec<_>>(), ["product:1"]);
+        assert_eq!(
+            socket.iter().collect::<Vec<_>>(),
+            ["orders:#8", "product:1"]
+        );
     }
 
     #[test]
@@ -450,18 +480,18 @@ mod tests {
     fn live_frames_wait_for_the_join_and_skip_what_the_replay_covered() {
         let mut joins = Joins::default();
         assert!(joins.offer("c1", "t:1", 1, "f1"));
-        joins.start("c1", "t:1");
+        joins.start("c1", "t:1", true);
         assert!(!joins.offer("c1", "t:1", 6, "f6"));
         assert!(!joins.offer("c1", "t:1", 5, "f5"));
         assert!(joins.offer("c2", "t:1", 5, "f5"));
         assert_eq!(joins.finish("c1", "t:1", 5), ["f6"]);
         assert!(joins.offer("c1", "t:1", 7, "f7"));
-        joins.start("c1", "t:1");
+        joins.start("c1", "t:1", true);
         assert!(!joins.offer_notice("c1", "t:1", "n1"));
         assert!(!joins.offer("c1", "t:1", 9, "f9"));
         assert!(joins.offer_notice("c2", "t:1", "n1"));
         assert_eq!(joins.finish("c1", "t:1", 7), ["f9", "n1"]);
-        joins.start("c1", "t:1");
+        joins.start("c1", "t:1", true);
         joins.offer("c1", "t:1", 8, "f8");
         assert!(joins.abandon("c1", "t:1").is_empty());
         assert!(joins.finish("c1", "t:1", 0).is_empty());
@@ -472,8 +502,8 @@ mod tests {
         // The backend's subscribe and the page's own, both joining: the first answered must
         // not let live events overtake the other's replay.
         let mut joins = Joins::default();
-        joins.start("c1", "t:1");
-        joins.start("c1", "t:1");
+        joins.start("c1", "t:1", true);
+        joins.start("c1", "t:1", true);
         assert!(!joins.offer("c1", "t:1", 11, "f11"));
         assert!(joins.finish("c1", "t:1", 10).is_empty());
         assert!(!joins.offer("c1", "t:1", 12, "f12"));
@@ -481,16 +511,16 @@ mod tests {
         assert_eq!(joins.finish("c1", "t:1", 11), ["f12", "n1"]);
         assert!(joins.offer("c1", "t:1", 13, "f13"));
         // One answered, the other failed: the answered one's frames still follow.
-        joins.start("c1", "t:1");
-        joins.start("c1", "t:1");
+        joins.start("c1", "t:1", true);
+        joins.start("c1", "t:1", true);
         assert!(joins.finish("c1", "t:1", 13).is_empty());
         assert!(!joins.offer("c1", "t:1", 14, "f14"));
         assert_eq!(joins.abandon("c1", "t:1"), ["f14"]);
         assert!(joins.offer("c1", "t:1", 15, "f15"));
         assert!(!joins.joining("c1", "t:1"));
         // The first to fail, the other still joining: the socket keeps the subscription.
-        joins.start("c1", "t:1");
-        joins.start("c1", "t:1");
+        joins.start("c1", "t:1", true);
+        joins.start("c1", "t:1", true);
         assert!(joins.abandon("c1", "t:1").is_empty());
         assert!(joins.joining("c1", "t:1"));
         assert!(!joins.joining("c2", "t:1"));
@@ -499,48 +529,52 @@ mod tests {
     }
 
     #[test]
-    fn a_leave_while_joining_waits_for_the_join_and_is_due_only_if_it_was_answered() {
+    fn a_leave_while_joining_waits_for_the_joins_and_is_due_only_if_the_topic_counts_the_socket() {
         let mut joins = Joins::default();
         // Not joining: the leave goes now.
         assert!(!joins.defer_leave("c1", "t:1"));
-        // Closed while its join is under way; the join is answered: the leave is due then.
-        joins.start("c1", "t:1");
-        assert!(joins.defer_leave("c1", "t:1"));
+        // Closed while its first join is under way; the join is answered: the leave is due then.
+        joins.start("c1", "t:1", true);
         assert!(joins.defer_leave("c1", "t:1"));
         joins.finish("c1", "t:1", 0);
-        assert!(joins.deferred_leave("c1", "t:1", true));
-        assert!(!joins.deferred_leave("c1", "t:1", true));
-        // The join failed: the topic did not count it, no leave.
-        joins.start("c1", "t:2");
+        assert!(joins.deferred_leave("c1", "t:1"));
+        assert!(!joins.deferred_leave("c1", "t:1"));
+        // The first join failed: the topic did not count the socket, no leave.
+        joins.start("c1", "t:2", true);
         assert!(joins.defer_leave("c1", "t:2"));
         joins.abandon("c1", "t:2");
-        assert!(!joins.deferred_leave("c1", "t:2", false));
-        // Two joins: the leave waits for the last.
-        joins.start("c2", "t:1");
-        joins.start("c2", "t:1");
+        assert!(!joins.deferred_leave("c1", "t:2"));
+        // A resume of a topic it held failed: counted all the same, the leave is due.
+        joins.start("c1", "t:3", false);
+        assert!(joins.defer_leave("c1", "t:3"));
+        joins.abandon("c1", "t:3");
+        assert!(joins.deferred_leave("c1", "t:3"));
+        // Two joins, the first answered, the last failed: counted, due once the last has ended.
+        joins.start("c2", "t:1", true);
+        joins.start("c2", "t:1", false);
         assert!(joins.defer_leave("c2", "t:1"));
         joins.finish("c2", "t:1", 0);
-        assert!(!joins.deferred_leave("c2", "t:1", true));
-        joins.finish("c2", "t:1", 0);
-        assert!(joins.deferred_leave("c2", "t:1", true));
-        // A join that ended with no leave deferred: nothing due.
-        joins.start("c3", "t:1");
+        assert!(!joins.deferred_leave("c2", "t:1"));
+        joins.abandon("c2", "t:1");
+        assert!(joins.deferred_leave("c2", "t:1"));
+        // Joins that ended with no leave meanwhile: nothing due.
+        joins.start("c3", "t:1", true);
         joins.finish("c3", "t:1", 0);
-        assert!(!joins.deferred_leave("c3", "t:1", true));
+        assert!(!joins.deferred_leave("c3", "t:1"));
     }
 
     #[test]
     fn a_topic_is_underway_while_a_join_or_leave_of_it_is_unanswered() {
         let mut joins = Joins::default();
         assert!(!joins.underway("t:1"));
-        joins.start("c1", "t:1");
+        joins.start("c1", "t:1", true);
         assert!(joins.underway("t:1"));
         assert!(!joins.underway("t:2"));
         joins.finish("c1", "t:1", 0);
         assert!(!joins.underway("t:1"));
         joins.leave_starts("t:1");
         joins.leave_starts("t:1");
-        joins.start("c2", "t:1");
+        joins.start("c2", "t:1", true);
         joins.abandon("c2", "t:1");
         joins.leave_ends("t:1");
         assert!(joins.underway("t:1"));

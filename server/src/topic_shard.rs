@@ -170,7 +170,7 @@ impl TopicShard {
                 shard: call.shard,
             }),
         })?;
-        self.joins.borrow_mut().start(&conn, &call.topic);
+        self.joins.borrow_mut().start(&conn, &call.topic, true);
         let join = JoinCall {
             topic: call.topic.clone(),
             member: Member::Shard(call.shard),
