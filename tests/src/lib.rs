@@ -428,6 +428,18 @@ impl Socket {
         }
     }
 
+    /// The close code within `wait`, past any frames before it (a topic's notices may come
+    /// first); `None` when the socket stayed open.
+    pub async fn close_code(&mut self, wait: Duration) -> Option<u16> {
+        loop {
+            match self.next(wait).await {
+                Seen::Json(_) => continue,
+                Seen::Closed(code, _) => return Some(code),
+                Seen::Nothing => return None,
+            }
+        }
+    }
+
     /// The next text frame; panics on anything else.
     pub async fn next_json(&mut self) -> Value {
         match self.next(FRAME_TIMEOUT).await {
