@@ -5,7 +5,8 @@
 #   edgepush_client.inline.js (the glue with the wasm inlined: one ES module, entry "./inline"),
 #   edgepush_client.d.ts (TypeScript types), package.json, README.md, LICENSE;
 #   react.js and stimulus.js with their .d.ts (client-sdk/js/: the entries "./react" and
-#   "./stimulus", whose react and @hotwired/stimulus are optional peer dependencies);
+#   "./stimulus", whose react and @hotwired/stimulus are optional peer dependencies) and the
+#   load-sdk.js both import;
 # then packs it with `npm pack` into target/npm/edgepush-client-VERSION.tgz (the file
 # `npm install` takes; its path is the last line printed).
 # Usage: scripts/build-sdk.sh            (then scripts/sdk-size.sh for the size report)
@@ -70,7 +71,7 @@ node "$root/client-sdk/tools/inline-wasm.mjs" "$out"
 cp "$root/client-sdk/README.md" "$root/LICENSE" "$out/"
 # The React hooks and the Stimulus controller, hand-written: entries of their own, so an app that
 # imports neither downloads neither.
-cp "$root"/client-sdk/js/{react,stimulus}.{js,d.ts} "$out/"
+cp "$root"/client-sdk/js/{react,stimulus}.{js,d.ts} "$root"/client-sdk/js/load-sdk.js "$out/"
 
 version=$(cargo metadata --format-version 1 --no-deps | node -e '
   const m = JSON.parse(require("fs").readFileSync(0));
@@ -114,7 +115,8 @@ cat > "$out/package.json" <<JSON
     "react.js",
     "react.d.ts",
     "stimulus.js",
-    "stimulus.d.ts"
+    "stimulus.d.ts",
+    "load-sdk.js"
   ],
   "peerDependencies": {
     "@hotwired/stimulus": "^3.0.0",

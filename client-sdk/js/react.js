@@ -15,6 +15,7 @@
 // by the first effect that needs them (after a failed load, by the next one), with a dynamic
 // import: a server never imports them.
 import { useEffect, useRef, useState } from "react";
+import { loadSdk } from "./load-sdk.js";
 
 /** Stands for "a token function" in the effect's dependencies: a new function is no new client. */
 const PROVIDER = Symbol("token provider");
@@ -24,22 +25,6 @@ const PROVIDER = Symbol("token provider");
  * on a later client resumes from there. The components of the topics may stay mounted through the
  * change of clients, or unmount and mount again (`client && <Feed client={client} />`). */
 const lineages = new WeakMap();
-
-let sdk;
-/** The SDK's module, initialized once (its `init()` fetches the .wasm next to it). A failed load
- * (offline, a deploy under way) is forgotten: the next caller tries again. */
-function loadSdk() {
-  sdk ??= import("./edgepush_client.js")
-    .then(async (module) => {
-      await module.default();
-      return module;
-    })
-    .catch((error) => {
-      sdk = undefined;
-      throw error;
-    });
-  return sdk;
-}
 
 /**
  * A client for `options` ({url, token, ...} as for `new EdgepushClient`), connected while the

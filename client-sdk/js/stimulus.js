@@ -20,22 +20,7 @@
 //   edgepush:error   detail: the error ({code, message, terminal, ...}; a topic's: {topic, code, message})
 //   edgepush:resync  detail: {topic?}: events were lost for good, reload what depends on them
 import { Controller } from "@hotwired/stimulus";
-
-let sdk;
-/** The SDK's module, initialized once (its `init()` fetches the .wasm next to it). A failed load
- * (offline, a deploy under way) is forgotten: the next caller tries again. */
-function loadSdk() {
-  sdk ??= import("./edgepush_client.js")
-    .then(async (module) => {
-      await module.default();
-      return module;
-    })
-    .catch((error) => {
-      sdk = undefined;
-      throw error;
-    });
-  return sdk;
-}
+import { loadSdk } from "./load-sdk.js";
 
 /** Where the last client of this page was, by url: `{client, topics}`, its own position and
  * those of its topics by topic, where the next one and its subscriptions resume. */

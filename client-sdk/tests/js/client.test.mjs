@@ -611,7 +611,7 @@ test("the Stimulus controller reports a client it cannot make as edgepush:error,
     "export class Controller { dispatch(name, { detail }) { (this.dispatched ??= []).push([name, detail]); } }",
   );
   writeFileSync(join(dir, "edgepush_client.js"), 'export { default, EdgepushClient } from "./client.js";');
-  copyFileSync(join(sdk, "js", "stimulus.js"), join(dir, "stimulus.js"));
+  copyEntry("stimulus.js", dir);
   const { default: EdgepushController } = await import(pathToFileURL(join(dir, "stimulus.js")).href);
   const unhandled = [];
   const record = (reason) => unhandled.push(reason);
@@ -653,7 +653,7 @@ async function stimulusController() {
     "export class Controller { dispatch(name, { detail }) { (this.dispatched ??= []).push([name, detail]); } }",
   );
   writeFileSync(join(dir, "edgepush_client.js"), 'export { default, EdgepushClient } from "./client.js";');
-  copyFileSync(join(sdk, "js", "stimulus.js"), join(dir, "stimulus.js"));
+  copyEntry("stimulus.js", dir);
   return (await import(pathToFileURL(join(dir, "stimulus.js")).href)).default;
 }
 
@@ -745,6 +745,13 @@ test("the Stimulus controller connects nothing in a Turbo preview", async () => 
   }
 });
 
+/** Copies js/`file` (stimulus.js or react.js) into `into`, with the loader it imports. */
+function copyEntry(file, into) {
+  for (const name of [file, "load-sdk.js"]) {
+    copyFileSync(join(sdk, "js", name), join(into, name));
+  }
+}
+
 /** A copy of js/`file` (stimulus.js or react.js) in a directory of its own, whose SDK's `init()`
  * (the fetch of the .wasm) fails the first time, as it does offline or during a deploy. */
 async function loadFailingOnce(file) {
@@ -757,7 +764,7 @@ export default async function init() {
   if (++loads === 1) throw new TypeError("Failed to fetch");
 }`,
   );
-  copyFileSync(join(sdk, "js", file), join(own, file));
+  copyEntry(file, own);
   return import(pathToFileURL(join(own, file)).href);
 }
 
@@ -844,7 +851,7 @@ export function mount(component, props) {
 }`,
   );
   writeFileSync(join(dir, "edgepush_client.js"), 'export { default, EdgepushClient } from "./client.js";');
-  copyFileSync(join(sdk, "js", "react.js"), join(dir, "react.js"));
+  copyEntry("react.js", dir);
   const hooks = await import(pathToFileURL(join(dir, "react.js")).href);
   const { mount } = await import(pathToFileURL(join(react, "index.js")).href);
   return { ...hooks, mount };
