@@ -44,20 +44,31 @@ pub fn by_room(events: &[NewEvent]) -> Vec<RoomBatch<'_>> {
 }
 
 /// The answer to the request from each batch's room answer (in the order of `batches`). When
-/// every event failed, the first failure is the answer.
+/// every event failed in one way (one code, and every object answered, or none did), the first
+/// failure is the answer; failures that differ are listed each (`207`), or a caller would act on
+/// one and miss the others (retry what a conflict hid, or store twice what a failure without an
+/// answer may have stored).
 pub fn answer(
     events: &[NewEvent],
     batches: &[RoomBatch<'_>],
     answers: Vec<Result<PublishAnswer, RoomFailure>>,
 ) -> Result<PublishResponse, ServerError> {
     let mut outcomes: Vec<Option<EventOutcome>> = vec![None; events.len()];
+    // How events failed: (code, the object did not answer).
+    let mut failures: Vec<(ErrorCode, bool)> = Vec::new();
+    let mut failed = |code, unanswered| {
+        if !failures.contains(&(code, unanswered)) {
+            failures.push((code, unanswered));
+        }
+    };
     for (batch, answer) in batches.iter().zip(answers) {
         let to = batch.to;
         let answer = answer.and_then(|answer| {
             if answer.outcomes.len() == batch.indexes.len() {
                 Ok(answer)
             } else {
-                Err(RoomFailure::new(
+                // It answered: what it was asked may be done.
+                Err(RoomFailure::unanswered(
                     ErrorCode::InternalError,
                     format!(
                         "the room answered for {} events, not {}",
@@ -70,10 +81,15 @@ pub fn answer(
         match answer {
             Ok(answer) => {
                 for (&index, outcome) in batch.indexes.iter().zip(answer.outcomes) {
-                    outcomes[index] = Some(event_outcome(to, &events[index], outcome));
+                    let outcome = event_outcome(to, &events[index], outcome);
+                    if let EventOutcome::Failed(_) = outcome {
+                        failed(ErrorCode::IdempotencyConflict, false);
+                    }
+                    outcomes[index] = Some(outcome);
                 }
             }
             Err(failure) => {
+                failed(failure.code, failure.unanswered);
                 let error = room_failed(to, &failure);
                 for &index in &batch.indexes {
                     outcomes[index] = Some(EventOutcome::Failed(FailedEvent {
@@ -87,11 +103,13 @@ pub fn answer(
     let events: Vec<EventOutcome> = outcomes.into_iter().flatten().collect();
     let all_failed = events.iter().all(|e| matches!(e, EventOutcome::Failed(_)));
     match events.first() {
-        Some(EventOutcome::Failed(first)) if all_failed => Err(ServerError::Refused {
-            code: ErrorCode::parse(&first.error.code).unwrap_or(ErrorCode::InternalError),
-            message: first.error.message.clone(),
-            retry_after_ms: first.error.retry_after_ms,
-        }),
+        Some(EventOutcome::Failed(first)) if all_failed && failures.len() == 1 => {
+            Err(ServerError::Refused {
+                code: ErrorCode::parse(&first.error.code).unwrap_or(ErrorCode::InternalError),
+                message: first.error.message.clone(),
+                retry_after_ms: first.error.retry_after_ms,
+            })
+        }
         _ => Ok(PublishResponse { events }),
     }
 }
@@ -295,6 +313,46 @@ mod tests {
             summary(&response),
             ["a:internal_error", "b:1", "a:internal_error", "c:4"]
         );
+        // It answered: its events may have been stored.
+        let EventOutcome::Failed(failed) = &response.events[0] else {
+            panic!("{response:?}")
+        };
+        assert!(
+            failed.error.message.contains("may have been stored"),
+            "{failed:?}"
+        );
+    }
+
+    #[test]
+    fn when_everything_failed_in_different_ways_each_failure_is_listed() {
+        let events = events(
+            r#"{"events":[{"user":"a","name":"1","idempotency_key":"used"},{"user":"b","name":"2"},{"user":"c","name":"3"}]}"#,
+        );
+        let batches = by_room(&events);
+        let conflict = || {
+            Ok(PublishAnswer {
+                outcomes: vec![RoomOutcome::Conflict { id: 3 }],
+            })
+        };
+        let refused = || Err(RoomFailure::new(ErrorCode::InternalError, "disk full"));
+        let lost = || Err(RoomFailure::unanswered(ErrorCode::InternalError, "lost"));
+        // A conflict and a failure: a caller reading only the 409 would retry nothing.
+        let response = answer(&events, &batches, vec![conflict(), refused(), refused()]).unwrap();
+        assert_eq!(response.status(), 207);
+        assert_eq!(
+            summary(&response),
+            [
+                "a:idempotency_conflict",
+                "b:internal_error",
+                "c:internal_error"
+            ]
+        );
+        // Stored nowhere against may have been stored: each says which.
+        let response = answer(&events, &batches, vec![refused(), lost(), refused()]).unwrap();
+        assert_eq!(response.status(), 207);
+        // One way for all: the first is the answer.
+        let err = answer(&events, &batches, vec![refused(), refused(), refused()]).unwrap_err();
+        assert_eq!(err.status(), 500);
     }
 
     #[test]

@@ -578,11 +578,13 @@ pub fn answer_json<T: Serialize>(answer: &T) -> String {
     serde_json::to_string(answer).unwrap_or_default()
 }
 
-/// Reads a room's answer from its status and body: `200` and the answer, or its failure.
+/// Reads a room's answer from its status and body: `200` and the answer, or its failure. A `200`
+/// the caller cannot read (an object of another version, mid-deploy) did what it was asked: its
+/// failure is [`RoomFailure::unanswered`].
 pub fn read_answer<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, RoomFailure> {
     if status == 200 {
         return serde_json::from_str(body).map_err(|err| {
-            RoomFailure::new(
+            RoomFailure::unanswered(
                 ErrorCode::InternalError,
                 format!("unreadable room answer: {err}"),
             )

@@ -442,21 +442,24 @@ impl RoomObject {
         Ok(())
     }
 
-    /// Closes every socket, the user's topic sockets included; without `reconnect` (a logout)
-    /// it also revokes every token issued until the backend signed the call, so none of them
-    /// connects again.
+    /// Closes every socket with `reconnect`, the user's topic sockets included; without it (a
+    /// logout) revokes every token issued until the backend signed the call and closes their
+    /// sockets, as a revoke does: the same logout sent again (a retry, a replay) closes no
+    /// session that began after it.
     async fn disconnect(&self, call: &DisconnectCall) -> Outcome<DisconnectAnswer> {
-        let code = if call.reconnect {
-            CloseCode::ServiceRestart
-        } else {
+        if !call.reconnect {
             let at = call.signed_at.unwrap_or((now_ms() / 1000) as i64);
-            self.with_room(|room| room.revoke(at))?;
-            CloseCode::Revoked
-        };
-        let own = sockets::close_where(&self.state, code, |_| true);
+            let revoke = RevokeCall {
+                user: call.user.clone(),
+                at,
+            };
+            let RevokeAnswer { sockets, .. } = self.revoke(&revoke).await?;
+            return Ok(DisconnectAnswer { sockets });
+        }
+        let own = sockets::close_where(&self.state, CloseCode::ServiceRestart, |_| true);
         let close = ShardCloseCall {
             user: call.user.clone(),
-            reconnect: call.reconnect,
+            reconnect: true,
             issued_until: None,
         };
         let on_shards = self.close_topic_sockets(&close).await?;

@@ -476,9 +476,13 @@ pub async fn revoke_and_logout_reach_topic_sockets(worker: Shared) {
     expect_topic_event(&mut other, &crowd, 1).await;
 
     // A token issued after the revoke reads again; a disconnect closes its topic socket too,
-    // with 1012 (reconnect), and a logout with 4502.
+    // with 1012 (reconnect), and a logout with 4502 (signed once the token's second has come:
+    // a logout closes the sessions that began until it was signed).
     let fresh = token_issued_at(&u, Some(now() + 1));
     for (reconnect, code) in [(true, 1012), (false, 4502)] {
+        if !reconnect {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
         let mut socket = worker.connect_with(&fresh, &query).await.unwrap();
         assert_eq!(socket.next_json().await["type"], "subscribed");
         let body = json!({"user": u, "reconnect": reconnect}).to_string();
