@@ -1,8 +1,10 @@
 //! The public HTTP surface, decided without I/O: which route a request takes, where its token
 //! is, what it asked to resume, and the `POST /disconnect` body.
 
+use edgepush_protocol::ErrorCode;
 use edgepush_protocol::frames::{REFUSAL_CLOSE, SUBPROTOCOL};
 use edgepush_protocol::publish::UserId;
+use edgepush_protocol::token::LEEWAY_SECONDS;
 use edgepush_protocol::topic::Topic;
 use serde::{Deserialize, Serialize};
 
@@ -229,6 +231,26 @@ impl RevokeRequest {
             expected: "{\"user\":\"42\",\"before\":1767225600} (before is optional)",
             problem: err.to_string(),
         })
+    }
+
+    /// When the revocation is, for a call the backend signed at `signed_at`: `before`, or that
+    /// second. A `before` later than the call (beyond the tokens' clock leeway) is refused: a
+    /// revocation never moves back, and tokens cannot be issued that far ahead, so the user
+    /// could never connect again (milliseconds sent for seconds).
+    pub fn at(&self, signed_at: i64) -> Result<i64, ServerError> {
+        match self.before {
+            Some(before) if before > signed_at.saturating_add(LEEWAY_SECONDS) => {
+                Err(ServerError::Refused {
+                    code: ErrorCode::InvalidField,
+                    message: format!(
+                        "before ({before}) is later than the call ({signed_at}): seconds since \
+                         the Unix epoch, at the latest now"
+                    ),
+                    retry_after_ms: None,
+                })
+            }
+            before => Ok(before.unwrap_or(signed_at)),
+        }
     }
 }
 
@@ -481,6 +503,24 @@ mod tests {
                 "{err}"
             );
         }
+        // At the signed second by default; never later than the call (within the leeway).
+        let signed = 1_767_225_600;
+        assert_eq!(r.at(signed).unwrap(), signed);
+        let at = |before: i64| {
+            RevokeRequest::parse(format!(r#"{{"user":"a","before":{before}}}"#).as_bytes())
+                .unwrap()
+                .at(signed)
+        };
+        assert_eq!(at(signed - 100).unwrap(), signed - 100);
+        assert_eq!(
+            at(signed + LEEWAY_SECONDS).unwrap(),
+            signed + LEEWAY_SECONDS
+        );
+        let millis = at(signed * 1000).unwrap_err();
+        assert_eq!(
+            (millis.status(), millis.code()),
+            (400, ErrorCode::InvalidField)
+        );
     }
 
     #[test]

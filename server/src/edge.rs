@@ -541,7 +541,7 @@ async fn revoke(req: Request, env: &Env) -> Result<Response, ServerError> {
     // the same call sent again later (a retry, a replay) revokes no token issued meanwhile.
     let call = RoomCall::Revoke(RevokeCall {
         user: user.to_owned(),
-        at: request.before.unwrap_or(signed.at),
+        at: request.at(signed.at)?,
     });
     let revoked: RevokeAnswer = call_room(env, user, &call).await?;
     log(
