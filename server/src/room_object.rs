@@ -613,6 +613,16 @@ impl RoomObject {
                 ));
             }
             ended.await;
+            // Those the socket held end too, as their frame says (their rows outlived the
+            // failed write).
+            let held: Vec<String> = joining
+                .iter()
+                .filter(|(_, _, fresh)| !fresh)
+                .map(|(topic, _, _)| topic.as_str().to_owned())
+                .collect();
+            if !held.is_empty() {
+                self.unsubscribe(ws, info.clone(), &held).await;
+            }
             return;
         }
         for (topic, _, fresh) in &joining {

@@ -202,16 +202,23 @@ impl TopicObject {
         } else {
             Count::AtLeast(1)
         };
-        // No await between joining and reading the head: a relay either already counts this
-        // member, or relays only events above `last_id`.
-        let change = self.count(&call.member, count)?;
+        // No await between reading the head and counting: a relay either already counts this
+        // member, or relays only events above `last_id`. Counted last, and nothing after it
+        // fails the join: a join that fails was not counted, so its member sends no leave for
+        // it (which would take another reader's count).
         let (greeting, last_id) = self.with_stream(&call.topic, |stream| {
             let greeting = stream.join(&resume, now_ms())?;
             Ok((greeting, stream.meta().last_id))
         })?;
+        let change = self.count(&call.member, count)?;
         if call.fresh || change == MemberChange::Joined {
-            self.plan_notices(&call.topic, &[(&call.member, change)])
-                .await?;
+            let changes = [(&call.member, change)];
+            if let Err(failure) = self.plan_notices(&call.topic, &changes).await {
+                log(
+                    "notices_failed",
+                    &[("topic", call.topic.clone()), ("message", failure.message)],
+                );
+            }
         }
         Ok(JoinAnswer {
             first: greeting.first,
