@@ -152,7 +152,10 @@ pub fn connect_token<'a>(
         .filter(|p| !p.is_empty())
         .collect();
     let echo_subprotocol = offered.contains(&SUBPROTOCOL);
-    let from_protocol = offered.iter().copied().find(|p| *p != SUBPROTOCOL);
+    // Only next to `edgepush.v1`: another subprotocol a client offers (`json`) is no token.
+    let from_protocol = echo_subprotocol
+        .then(|| offered.iter().copied().find(|p| *p != SUBPROTOCOL))
+        .flatten();
     match from_protocol.or(query_token).filter(|t| !t.is_empty()) {
         Some(token) => Ok(ConnectToken {
             token,
@@ -205,11 +208,20 @@ fn reconnect_by_default() -> bool {
 impl DisconnectRequest {
     /// Parses the body; the error names the problem.
     pub fn parse(body: &[u8]) -> Result<Self, ServerError> {
-        serde_json::from_slice(body).map_err(|err| ServerError::InvalidBody {
-            expected: "{\"user\":\"42\",\"reconnect\":true|false}",
-            problem: err.to_string(),
-        })
+        read_body(body, "{\"user\":\"42\",\"reconnect\":true|false}")
     }
+}
+
+/// A signed call's JSON body of the shape `expected` (named in the error).
+fn read_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    expected: &'static str,
+) -> Result<T, ServerError> {
+    serde_json::from_slice(body).map_err(|err| ServerError::InvalidBody {
+        not_json: err.is_syntax() || err.is_eof(),
+        expected,
+        problem: err.to_string(),
+    })
 }
 
 /// `POST /revoke`: refuses every token of a user issued at or before `before` (default: now),
@@ -227,10 +239,10 @@ pub struct RevokeRequest {
 impl RevokeRequest {
     /// Parses the body; the error names the problem.
     pub fn parse(body: &[u8]) -> Result<Self, ServerError> {
-        serde_json::from_slice(body).map_err(|err| ServerError::InvalidBody {
-            expected: "{\"user\":\"42\",\"before\":1767225600} (before is optional)",
-            problem: err.to_string(),
-        })
+        read_body(
+            body,
+            "{\"user\":\"42\",\"before\":1767225600} (before is optional)",
+        )
     }
 
     /// When the revocation is, for a call the backend signed at `signed_at`: `before`, or that
@@ -278,11 +290,7 @@ pub struct SubscribeRequest {
 impl SubscribeRequest {
     /// Parses the body; the error names the problem.
     pub fn parse(body: &[u8]) -> Result<Self, ServerError> {
-        let request: Self =
-            serde_json::from_slice(body).map_err(|err| ServerError::InvalidBody {
-                expected: "{\"user\":\"42\",\"topics\":[\"product:1\"]}",
-                problem: err.to_string(),
-            })?;
+        let request: Self = read_body(body, "{\"user\":\"42\",\"topics\":[\"product:1\"]}")?;
         if request.topics.is_empty() || request.topics.len() > 1024 {
             return Err(ServerError::InvalidField {
                 field: "topics",
@@ -432,6 +440,9 @@ mod tests {
             connect_token(None, Some("")),
             Err(ServerError::MissingToken)
         ));
+        // A subprotocol of the client's own, without edgepush.v1: the query's token.
+        let t = connect_token(Some("json"), Some("q.q.q")).unwrap();
+        assert_eq!((t.token, t.echo_subprotocol), ("q.q.q", false));
     }
 
     #[test]
@@ -497,11 +508,16 @@ mod tests {
             br#"{"user":"a","before":1.5}"#,
         ] {
             let err = RevokeRequest::parse(bad).unwrap_err();
-            assert_eq!(err.status(), 400);
+            assert_eq!((err.status(), err.code()), (400, ErrorCode::InvalidField));
             assert!(
                 err.to_string().starts_with("body must be {\"user\""),
                 "{err}"
             );
+        }
+        // A body that is no JSON at all: invalid_json, as for a publish.
+        for not_json in [&b""[..], b"nope", br#"{"user":"a""#] {
+            let err = RevokeRequest::parse(not_json).unwrap_err();
+            assert_eq!((err.status(), err.code()), (400, ErrorCode::InvalidJson));
         }
         // At the signed second by default; never later than the call (within the leeway).
         let signed = 1_767_225_600;

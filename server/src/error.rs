@@ -43,6 +43,9 @@ pub enum ServerError {
         expected: &'static str,
         /// What the parser said.
         problem: String,
+        /// The body is no JSON at all (`invalid_json`, as for a publish), not JSON of another
+        /// shape (`invalid_field`).
+        not_json: bool,
     },
     /// The request body is over the limit; nothing was read past it.
     #[error("the body is over {limit} bytes; split the batch or send smaller payloads")]
@@ -93,6 +96,7 @@ impl ServerError {
             Self::Publish(err) => err.code(),
             Self::Config(_) => ErrorCode::ServerMisconfigured,
             Self::MissingToken => ErrorCode::MissingToken,
+            Self::InvalidBody { not_json: true, .. } => ErrorCode::InvalidJson,
             Self::InvalidField { .. } | Self::InvalidBody { .. } => ErrorCode::InvalidField,
             Self::BodyTooLarge { .. } => ErrorCode::PayloadTooLarge,
             Self::NotFound => ErrorCode::NotFound,
