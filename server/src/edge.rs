@@ -42,7 +42,7 @@ use crate::runtime::{log, now_ms};
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let path = req.path();
-    let method = req.method().to_string();
+    let method = req.inner().method();
     let route = Route::of(&method, &path);
     let cross_origin = route.as_ref().is_ok_and(|r| r.is_cross_origin());
     let mut response = match route {
@@ -425,7 +425,7 @@ struct Signed {
 /// Reads a signed request's body: size-capped, then verified (with the method, path and query)
 /// against the publish keys.
 async fn signed_body(mut req: Request, env: &Env) -> Result<Signed, ServerError> {
-    let method = req.method().to_string();
+    let method = req.inner().method();
     let body = capped_body(&mut req).await?;
     let url = req.url()?;
     let target = match url.query() {

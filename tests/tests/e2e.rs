@@ -346,6 +346,9 @@ async fn bad_publish_requests_get_precise_errors_and_break_nothing(worker: Share
         ("POST", "/connect", 405, "method_not_allowed"),
         ("GET", "/nowhere", 404, "not_found"),
         ("GET", "/connect", 426, "upgrade_required"),
+        // A method the runtime's Rust binding does not know is not taken for a GET.
+        ("PROPFIND", "/presence", 405, "method_not_allowed"),
+        ("PROPFIND", "/health", 405, "method_not_allowed"),
     ] {
         let (got, answer) = worker.request(method, path).await;
         assert_eq!(
