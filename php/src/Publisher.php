@@ -160,6 +160,10 @@ final class Publisher implements TopicMessaging
      * reconnect, and every token of the user issued until now is revoked; with true they
      * reconnect at once (e.g. to pick up new permissions with a fresh token).
      *
+     * A logout returns once the second it was signed in has passed (waiting up to a second): the
+     * worker revokes at that second, tokens issued in it included, so a token issued right after
+     * the call connects.
+     *
      * @return int how many sockets were closed
      *
      * @throws EdgepushException
@@ -171,14 +175,20 @@ final class Publisher implements TopicMessaging
         if (!is_int($answer['sockets'] ?? null)) {
             throw SignedClient::unexpected('POST /disconnect', 'no socket count', Json::encode($answer));
         }
+        if (!$reconnect) {
+            self::waitPast($this->client->signedAtOfLastCall());
+        }
 
         return $answer['sockets'];
     }
 
     /**
      * Revokes every connect token of $user issued at or before $before (Unix seconds; default:
-     * the server's now) and closes their sockets: for a password change or "sign out everywhere".
-     * Tokens your app issues afterwards connect again.
+     * the server's now, the call's signed time) and closes their sockets: for a password change
+     * or "sign out everywhere". Tokens your app issues after the call returns connect again: it
+     * returns once the second it was signed in has passed (waiting up to a second), as the worker
+     * refuses the tokens issued in the second it revokes at. (A revocation in force later than
+     * that, from a `before` in the future or an earlier call, keeps refusing tokens until then.)
      *
      * @return int the revocation in force, in Unix seconds
      *
@@ -194,8 +204,25 @@ final class Publisher implements TopicMessaging
         if (!is_int($answer['revoked_at'] ?? null)) {
             throw SignedClient::unexpected('POST /revoke', 'no revocation time', Json::encode($answer));
         }
+        $signedAt = $this->client->signedAtOfLastCall();
+        if ($answer['revoked_at'] >= $signedAt) {
+            self::waitPast($signedAt);
+        }
 
         return $answer['revoked_at'];
+    }
+
+    /**
+     * Returns once this machine's clock (time(), which connect tokens take their `iat` from) has
+     * passed $second, waiting at most a second (a clock set back does not hold the call longer).
+     */
+    private static function waitPast(int $second): void
+    {
+        $deadline = microtime(true) + 1.0;
+        while (time() <= $second && microtime(true) < $deadline) {
+            // time() may lag microtime() by a clock tick: a millisecond at least, then look again
+            usleep(max(1000, (int) ceil((min($second + 1, $deadline) - microtime(true)) * 1_000_000)));
+        }
     }
 
     /**
@@ -353,9 +380,12 @@ final class Publisher implements TopicMessaging
         try {
             $this->client->post('/publish', $body, ['Idempotency-Key' => $key], $accept);
         } catch (EdgepushException $e) {
-            if ($retry !== null && ($e === $retry || $e->getPrevious() === $retry)) {
-                // the retries ran out on a 207
-                throw self::partialFailure($stored, $failed, $events, $key, $this->client->attemptsOfLastCall(), $e);
+            $ranOutOn207 = $retry !== null && ($e === $retry || $e->getPrevious() === $retry);
+            if ($ranOutOn207 || $retry !== null && $stored !== []) {
+                // the retries ran out on a 207, or the retry of a 207 that stored events failed
+                // otherwise (a network error): the events stored stay stored, and the caller learns which
+                $last = $ranOutOn207 ? null : ($e->getPrevious() instanceof EdgepushException ? $e->getPrevious() : $e);
+                throw self::partialFailure($stored, $failed, $events, $key, $this->client->attemptsOfLastCall(), $e, $last);
             }
             throw $e;
         }
@@ -445,6 +475,7 @@ final class Publisher implements TopicMessaging
      * @param array<int, EventFailure>   $failed
      * @param list<Event>                $events
      * @param ?int                       $attempts set when the retries ran out
+     * @param ?EdgepushException         $last     the failure of the last attempt, when it was no 207
      */
     private static function partialFailure(
         array $stored,
@@ -453,11 +484,15 @@ final class Publisher implements TopicMessaging
         string $key,
         ?int $attempts,
         ?\Throwable $previous = null,
+        ?EdgepushException $last = null,
     ): EdgepushException {
         ksort($failed);
         $message = self::failureMessage($failed, count($events), $key);
         if ($attempts !== null && $attempts > 1) {
             $message = sprintf('Gave up after %d attempts. %s', $attempts, $message);
+        }
+        if ($last !== null) {
+            $message .= sprintf(' The last attempt: %s.', rtrim($last->getMessage(), '. '));
         }
         $refused = array_values(array_filter($failed, static fn (EventFailure $f): bool => !SignedClient::retryable($f->code)));
         $retryLater = count($refused) < count($failed)

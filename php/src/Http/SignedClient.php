@@ -105,6 +105,8 @@ final class SignedClient
     /** @var Signer|\Closure(): Signer the signer, or what builds it (until it could) */
     private Signer|\Closure $signer;
     private int $lastAttempts = 0;
+    /** The time (Unix seconds) the last attempt of the last call was signed with. */
+    private int $lastSignedAt = 0;
     /** The Retry-After of the last answer, in milliseconds. */
     private ?int $retryAfterMs = null;
 
@@ -196,6 +198,7 @@ final class SignedClient
             if (time() - $signedAt > self::RESIGN_AFTER_SECONDS) {
                 $signedAt = time();
             }
+            $this->lastSignedAt = $signedAt;
             try {
                 $answer = $this->attempt($method, $path, $body, $headers, $signedAt);
                 if ($accept !== null) {
@@ -327,6 +330,15 @@ final class SignedClient
     public function attemptsOfLastCall(): int
     {
         return $this->lastAttempts;
+    }
+
+    /**
+     * The time (Unix seconds, this machine's clock) the last call's last attempt was signed with:
+     * the time the worker revokes at, for a `/revoke` without `before` or a logout.
+     */
+    public function signedAtOfLastCall(): int
+    {
+        return $this->lastSignedAt;
     }
 
     /** Retry-After (delay-seconds or an HTTP date) in milliseconds from now, or null when absent or unreadable. */

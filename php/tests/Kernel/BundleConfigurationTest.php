@@ -13,10 +13,15 @@ use Edgepush\Symfony\Controller\TokenController;
 use Edgepush\Symfony\Controller\WebhookController;
 use Edgepush\Symfony\DependencyInjection\EdgepushExtension;
 use Edgepush\Symfony\Twig\TokenExtension;
+use Edgepush\Tests\Support\PlainPsr18Client;
 use Edgepush\TokenIssuer;
+use Nyholm\Psr7\Factory\Psr17Factory;
 use PHPUnit\Framework\TestCase;
+use Psr\Http\Message\RequestFactoryInterface;
+use Psr\Http\Message\StreamFactoryInterface;
 use Symfony\Component\Config\Definition\Exception\InvalidConfigurationException;
 use Symfony\Component\DependencyInjection\ContainerBuilder;
+use Symfony\Component\DependencyInjection\ContainerInterface;
 use Symfony\Component\DependencyInjection\Definition;
 use Symfony\Component\DependencyInjection\Exception\InvalidArgumentException;
 use Symfony\Component\DependencyInjection\Reference;
@@ -113,13 +118,54 @@ final class BundleConfigurationTest extends TestCase
         $container = self::load(self::CONFIG + ['http_client' => 'app.psr18_client']);
         $transport = $container->getDefinition('edgepush.publisher')->getArgument(3);
         self::assertSame(Psr18Transport::class, $transport->getClass());
-        self::assertEquals([new Reference('app.psr18_client')], $transport->getArguments());
+        self::assertEquals([
+            new Reference('app.psr18_client'),
+            new Reference(RequestFactoryInterface::class, ContainerInterface::NULL_ON_INVALID_REFERENCE),
+            new Reference(StreamFactoryInterface::class, ContainerInterface::NULL_ON_INVALID_REFERENCE),
+        ], $transport->getArguments());
 
         (new EdgepushBundle())->build($container);
         $container->register('app.psr18_client', Psr18Client::class);
         $container->getAlias(Publisher::class)->setPublic(true);
         $container->compile();
         self::assertInstanceOf(Publisher::class, $container->get(Publisher::class));
+    }
+
+    public function testAPsr18ClientThatIsNoFactoryPublishesWithTheAppsPsr17Factories(): void
+    {
+        $container = self::load(self::CONFIG + ['http_client' => 'app.psr18_client']);
+        (new EdgepushBundle())->build($container);
+        $container->register('app.psr18_client', PlainPsr18Client::class)->setPublic(true);
+        // as nyholm/psr7's Flex recipe registers them
+        $container->register('nyholm.psr7.psr17_factory', Psr17Factory::class);
+        $container->setAlias(RequestFactoryInterface::class, 'nyholm.psr7.psr17_factory');
+        $container->setAlias(StreamFactoryInterface::class, 'nyholm.psr7.psr17_factory');
+        $container->getAlias(Publisher::class)->setPublic(true);
+        $container->compile();
+
+        $publisher = $container->get(Publisher::class);
+        self::assertInstanceOf(Publisher::class, $publisher);
+        self::assertSame(1, $publisher->publish(42, 'X')->id);
+        $client = $container->get('app.psr18_client');
+        self::assertInstanceOf(PlainPsr18Client::class, $client);
+        self::assertSame('https://push.example.com/publish', (string) $client->requests[0]->getUri());
+        self::assertSame('{"user":"42","name":"X","payload":null}', (string) $client->requests[0]->getBody());
+    }
+
+    public function testAPsr18ClientThatIsNoFactoryIsRefusedWhenTheContainerIsCompiledWithoutPsr17Factories(): void
+    {
+        $container = self::load(self::CONFIG + ['http_client' => 'app.psr18_client']);
+        (new EdgepushBundle())->build($container);
+        $container->register('app.psr18_client', PlainPsr18Client::class);
+        $container->register(StreamFactoryInterface::class, Psr17Factory::class);
+
+        $this->expectException(InvalidArgumentException::class);
+        $this->expectExceptionMessage(
+            'edgepush.http_client names the service "app.psr18_client", a ' . PlainPsr18Client::class . ', which is no PSR-17 '
+            . 'request factory, and the container has no Psr\Http\Message\RequestFactoryInterface service',
+        );
+
+        $container->compile();
     }
 
     public function testAnHttpClientThatIsNotAPsr18ClientIsRefusedWhenTheContainerIsCompiled(): void

@@ -611,6 +611,36 @@ final class PublisherTest extends TestCase
         }
     }
 
+    public function testABatchPartlyStoredThenUnreachableStillSaysWhatWasStored(): void
+    {
+        $transport = new ScriptedTransport(
+            new Response(207, json_encode(['events' => [
+                ['user' => '42', 'id' => 5, 'sockets' => 1],
+                ['user' => '7', 'error' => ['code' => 'internal_error', 'message' => 'storage failed']],
+            ]])),
+            new NetworkException('POST http://push.test:8787/publish got no answer: connection refused'),
+            new NetworkException('POST http://push.test:8787/publish got no answer: connection refused'),
+        );
+
+        try {
+            self::publisher($transport, new RetryPolicy(3, 1, 2))->publishBatch([new Event('42', 'A'), new Event('7', 'B')], 'k');
+            self::fail('no exception');
+        } catch (ServiceUnavailableException $e) {
+            self::assertNotInstanceOf(NetworkException::class, $e);
+            self::assertSame(['internal_error', 207], [$e->getErrorCode(), $e->getHttpStatus()]);
+            self::assertEquals(
+                [new PublishedEvent('42', 5, 1), new EventFailure('7', null, 'internal_error', 'storage failed')],
+                $e->getEventResults(),
+                'event 0 was stored by the first attempt',
+            );
+            self::assertStringContainsString('Gave up after 3 attempts. 1 of the 2 events were not stored', $e->getMessage());
+            self::assertStringContainsString('The last attempt: POST http://push.test:8787/publish got no answer: connection refused', $e->getMessage());
+            self::assertStringContainsString('Publishing again with that key stores only what is missing', $e->getMessage());
+            self::assertInstanceOf(ServiceUnavailableException::class, $e->getPrevious());
+        }
+        self::assertCount(3, $transport->requests);
+    }
+
     /** @return iterable<string, array{int}> */
     public static function notNowStatuses(): iterable
     {
@@ -678,8 +708,10 @@ final class PublisherTest extends TestCase
     public function testRevokesAUsersTokens(): void
     {
         $transport = new ScriptedTransport(new Response(200, '{"user":"42","revoked_at":1767225600,"sockets":1}'));
+        $started = microtime(true);
 
         self::assertSame(1767225600, self::publisher($transport)->revoke(42, 1767225600));
+        self::assertLessThan(0.5, microtime(true) - $started, 'revoked before the call\'s second: nothing to wait for');
         [$request] = $transport->requests;
         self::assertSame('http://push.test:8787/revoke', $request['url']);
         self::assertSame('{"user":"42","before":1767225600}', $request['body']);
@@ -702,6 +734,22 @@ final class PublisherTest extends TestCase
         self::assertSignedNow($retry, '/disconnect');
     }
 
+    /**
+     * The worker refuses a token issued in the second it revokes at (iat <= revoked_at, whole
+     * seconds), which is the call's signed time: a token minted right after a revoke (the page a
+     * password change redirects to) would be refused for good (close 4502). The call returns once
+     * that second has passed; so does a logout (testDisconnectsAUser).
+     */
+    public function testARevocationReturnsOnceTheSecondItWasSignedInHasPassed(): void
+    {
+        // revoked at the call's signed time, or later (a revocation already in force)
+        $transport = new ScriptedTransport(new Response(200, json_encode(['user' => '42', 'revoked_at' => time() + 5, 'sockets' => 0])));
+
+        self::publisher($transport)->revoke(42);
+
+        self::assertGreaterThan(self::signedAt($transport->requests[0]), time());
+    }
+
     public function testDisconnectsAUser(): void
     {
         $transport = new ScriptedTransport(new Response(200, '{"user":"42","sockets":3}'));
@@ -712,6 +760,9 @@ final class PublisherTest extends TestCase
         self::assertSame('{"user":"42","reconnect":false}', $request['body']);
         self::assertArrayNotHasKey('Idempotency-Key', $request['headers']);
         self::assertSignedNow($request, '/disconnect');
+        // a logout revokes at its signed time: it returns once that second has passed, so that
+        // the next token issued (the next login's) connects
+        self::assertGreaterThan(self::signedAt($request), time());
     }
 
     public function testATopicEventSaysHowManyObjectsItWasRelayedTo(): void
@@ -976,6 +1027,14 @@ final class PublisherTest extends TestCase
     private static function accepted(array ...$events): Response
     {
         return new Response(202, json_encode(['events' => $events]));
+    }
+
+    /** @param array{headers: array<string, string>} $request */
+    private static function signedAt(array $request): int
+    {
+        self::assertSame(1, preg_match('/,t=(\d+),/', $request['headers'][Signer::HEADER], $m));
+
+        return (int) $m[1];
     }
 
     /** @param array{method: string, headers: array<string, string>, body: string} $request */

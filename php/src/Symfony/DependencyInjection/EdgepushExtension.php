@@ -21,6 +21,8 @@ use Edgepush\Symfony\Twig\TokenExtension;
 use Edgepush\Symfony\Twig\TokenRuntime;
 use Edgepush\TokenIssuer;
 use Edgepush\TopicMessaging;
+use Psr\Http\Message\RequestFactoryInterface;
+use Psr\Http\Message\StreamFactoryInterface;
 use Symfony\Component\Config\Definition\Exception\InvalidConfigurationException;
 use Symfony\Component\DependencyInjection\ContainerBuilder;
 use Symfony\Component\DependencyInjection\ContainerInterface;
@@ -60,7 +62,14 @@ final class EdgepushExtension extends Extension
         $container->setParameter('edgepush.http_client', $config['http_client']);
         $transport = $config['http_client'] === null
             ? new Definition(CurlTransport::class, [$config['timeout']])
-            : new Definition(Psr18Transport::class, [new Reference($config['http_client'])]);
+            : new Definition(Psr18Transport::class, [
+                new Reference($config['http_client']),
+                // the app's PSR-17 factories (nyholm/psr7's recipe registers them), if any: null
+                // leaves them to the client, if it is one (Symfony's Psr18Client); CheckHttpClientPass
+                // refuses a client without either
+                new Reference(RequestFactoryInterface::class, ContainerInterface::NULL_ON_INVALID_REFERENCE),
+                new Reference(StreamFactoryInterface::class, ContainerInterface::NULL_ON_INVALID_REFERENCE),
+            ]);
         $container->register('edgepush.publisher', Publisher::class)->setArguments([
             $config['url'],
             $config['key_id'],
