@@ -119,13 +119,21 @@ proptest! {
             Ok(found) => {
                 prop_assert!(!found.token.is_empty());
                 prop_assert_eq!(found.echo_subprotocol, entries.contains(&SUBPROTOCOL));
-                // The first offered entry that is not the subprotocol wins over the query.
-                let from_list = entries.iter().copied().find(|e| !e.is_empty() && *e != SUBPROTOCOL);
+                // Beside the subprotocol, the first offered entry that is not it wins over the
+                // query; without the subprotocol, no entry is a token.
+                let from_list = entries
+                    .iter()
+                    .copied()
+                    .find(|e| !e.is_empty() && *e != SUBPROTOCOL)
+                    .filter(|_| found.echo_subprotocol);
                 prop_assert_eq!(Some(found.token), from_list.or(query.as_deref()));
             }
             Err(err) => {
                 prop_assert!(matches!(err, ServerError::MissingToken), "{err:?}");
-                prop_assert!(entries.iter().all(|e| e.is_empty() || *e == SUBPROTOCOL));
+                prop_assert!(
+                    !entries.contains(&SUBPROTOCOL)
+                        || entries.iter().all(|e| e.is_empty() || *e == SUBPROTOCOL)
+                );
                 prop_assert!(query.as_deref().is_none_or(str::is_empty));
             }
         }
