@@ -693,7 +693,8 @@ mod tests {
     fn assert_signed(signature: &str, body: &str) {
         let keys = PublishKeys::parse(&format!("k:{SECRET}")).unwrap();
         assert_eq!(
-            keys.verify(Some(signature), "POST", "/publish", body.as_bytes(), now()),
+            keys.verify(Some(signature), "POST", "/publish", body.as_bytes(), now())
+                .map(|v| v.key_id),
             Ok("k")
         );
     }
@@ -989,7 +990,8 @@ mod tests {
     fn assert_signed_as(signature: &str, method: &str, target: &str, body: &str) {
         let keys = PublishKeys::parse(&format!("k:{SECRET}")).unwrap();
         assert_eq!(
-            keys.verify(Some(signature), method, target, body.as_bytes(), now()),
+            keys.verify(Some(signature), method, target, body.as_bytes(), now())
+                .map(|v| v.key_id),
             Ok("k"),
             "{method} {target}"
         );

@@ -24,7 +24,7 @@
 //!
 //! // Server side: the configured keys verify the header, then the body is parsed.
 //! let keys = PublishKeys::parse("k1:publish-secret-of-at-least-32-bytes!")?;
-//! assert_eq!(keys.verify(Some(&header), "POST", "/publish", body, now)?, "k1");
+//! assert_eq!(keys.verify(Some(&header), "POST", "/publish", body, now)?.key_id, "k1");
 //! let events = publish::parse_publish_body(body)?;
 //! assert_eq!(events[0].to.as_str(), "42");
 //!

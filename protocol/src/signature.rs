@@ -181,7 +181,7 @@ impl PublishKeys {
         &self.0[0]
     }
 
-    /// Checks a request's signature header at time `now` and returns the key id that signed it.
+    /// Checks a request's signature header at time `now`: which key signed it, and when.
     pub fn verify(
         &self,
         header: Option<&str>,
@@ -189,7 +189,7 @@ impl PublishKeys {
         path: &str,
         body: &[u8],
         now: i64,
-    ) -> Result<&str, SignatureError> {
+    ) -> Result<Verified<'_>, SignatureError> {
         let parsed = ParsedHeader::parse(header.ok_or(SignatureError::Missing)?)?;
         let key = self
             .0
@@ -205,17 +205,21 @@ impl PublishKeys {
         key.mac_for(parsed.timestamp, method, path, body)
             .verify_slice(&parsed.signature)
             .map_err(|_| SignatureError::Mismatch)?;
-        Ok(&key.id)
+        Ok(Verified {
+            key_id: &key.id,
+            signed_at: parsed.timestamp,
+        })
     }
 }
 
-/// The time a signature header says its request was signed (`t`), in seconds since the Unix
-/// epoch; `None` for a malformed header. Meaningful once [`PublishKeys::verify`] accepted it:
-/// the time in the backend's own clock, which its tokens' `iat` also come from.
-pub fn signed_at(header: &str) -> Option<i64> {
-    ParsedHeader::parse(header)
-        .ok()
-        .map(|parsed| parsed.timestamp)
+/// A signature [`PublishKeys::verify`] accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified<'a> {
+    /// The id of the key that signed the request.
+    pub key_id: &'a str,
+    /// When the request was signed (`t`, seconds since the Unix epoch), in the backend's own
+    /// clock, which its tokens' `iat` also come from; within the tolerance of the verifier's.
+    pub signed_at: i64,
 }
 
 struct ParsedHeader<'a> {
@@ -291,7 +295,7 @@ mod tests {
     fn verify(header: &str, now: i64) -> Result<String, SignatureError> {
         keys()
             .verify(Some(header), "POST", "/publish", BODY, now)
-            .map(str::to_owned)
+            .map(|verified| verified.key_id.to_owned())
     }
 
     #[test]
@@ -302,8 +306,10 @@ mod tests {
 
     #[test]
     fn a_header_tells_when_it_was_signed() {
-        assert_eq!(signed_at(&sign("old", NOW - 60)), Some(NOW - 60));
-        assert_eq!(signed_at("keyid=old,v1=00"), None);
+        let header = sign("old", NOW - 60);
+        let keys = keys();
+        let verified = keys.verify(Some(&header), "POST", "/publish", BODY, NOW);
+        assert_eq!(verified.map(|v| v.signed_at), Ok(NOW - 60));
     }
 
     #[test]

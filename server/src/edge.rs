@@ -13,7 +13,7 @@ use edgepush_protocol::frames::{
 use edgepush_protocol::publish::{
     IDEMPOTENCY_HEADER, MAX_BODY_BYTES, NewEvent, Target, parse_publish_request,
 };
-use edgepush_protocol::signature::{SIGNATURE_HEADER, signed_at};
+use edgepush_protocol::signature::SIGNATURE_HEADER;
 use edgepush_protocol::topic::TopicPattern;
 use futures_util::StreamExt;
 use futures_util::future::join_all;
@@ -433,11 +433,10 @@ async fn signed_body(mut req: Request, env: &Env) -> Result<Signed, ServerError>
         None => url.path().to_owned(),
     };
     let signature = req.headers().get(SIGNATURE_HEADER)?;
-    let now = now_seconds();
-    settings(env)?
+    let at = settings(env)?
         .publish_keys
-        .verify(signature.as_deref(), &method, &target, &body, now)?;
-    let at = signature.as_deref().and_then(signed_at).unwrap_or(now);
+        .verify(signature.as_deref(), &method, &target, &body, now_seconds())?
+        .signed_at;
     Ok(Signed { body, at })
 }
 

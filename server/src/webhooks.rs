@@ -264,7 +264,7 @@ mod tests {
             body.as_bytes(),
             1_700_000_010,
         );
-        assert_eq!(verified.ok(), Some("k1"));
+        assert_eq!(verified.ok().map(|v| v.key_id), Some("k1"));
         assert!(
             keys.verify(
                 Some(&header),
