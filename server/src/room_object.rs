@@ -601,28 +601,31 @@ impl RoomObject {
                 } => joining.push((topic, resume, fresh)),
             }
         }
-        // The held topics refused now end, alongside the joins.
-        let ended = self.unsubscribe(ws, info.clone(), &ending);
         let names = joining.iter().map(|(topic, _, _)| topic.as_str());
-        if let Err(err) = subscriptions.add(&info.conn, names) {
-            for (topic, _, _) in &joining {
+        let stored = subscriptions.add(&info.conn, names);
+        if let Err(err) = &stored {
+            for (topic, _, fresh) in &joining {
                 let _ = ws.send_with_str(subscriptions::unsubscribed(
                     topic.as_str(),
                     ErrorCode::InternalError,
                     format!("storing the subscription failed: {err}; subscribe again"),
                 ));
+                // One the socket held ends too, as its frame says (its row outlived the write).
+                if !fresh {
+                    ending.push(topic.as_str().to_owned());
+                }
             }
+        }
+        // The held topics refused now end, alongside the joins (a frame that ends none reads
+        // nothing for it).
+        let ending = &ending;
+        let ended = async {
+            if !ending.is_empty() {
+                self.unsubscribe(ws, info.clone(), ending).await;
+            }
+        };
+        if stored.is_err() {
             ended.await;
-            // Those the socket held end too, as their frame says (their rows outlived the
-            // failed write).
-            let held: Vec<String> = joining
-                .iter()
-                .filter(|(_, _, fresh)| !fresh)
-                .map(|(topic, _, _)| topic.as_str().to_owned())
-                .collect();
-            if !held.is_empty() {
-                self.unsubscribe(ws, info.clone(), &held).await;
-            }
             return;
         }
         for (topic, _, fresh) in &joining {
