@@ -11,9 +11,11 @@
 //! registry ([`TEMPLATES_OBJECT`]) that each publish reads.
 
 use edgepush_protocol::ErrorCode;
+use edgepush_protocol::frames::{ServerFrame, Subscribed};
 use edgepush_protocol::publish::validate_event_name;
 use edgepush_protocol::token::TokenKey;
 use edgepush_protocol::topic::Topic;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use crate::history::StoreError;
@@ -610,10 +612,15 @@ fn uuid_v7_ms(id: &str) -> Option<u64> {
 /// longer reaches back to it, so some updates after it are not sent.
 pub fn preceding_id<'a>(asked: &'a str, greetings: &[Option<String>]) -> &'a str {
     let recovered = |greeting: &Option<String>| {
-        greeting
-            .as_deref()
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
-            .is_some_and(|frame| frame["type"] == "subscribed" && frame["recovered"] == true)
+        greeting.as_deref().is_some_and(|text| {
+            matches!(
+                serde_json::from_str::<ServerFrame<IgnoredAny>>(text),
+                Ok(ServerFrame::Subscribed(Subscribed {
+                    recovered: Some(true),
+                    ..
+                }))
+            )
+        })
     };
     if asked != EARLIEST && !greetings.is_empty() && greetings.iter().all(recovered) {
         asked
@@ -625,11 +632,9 @@ pub fn preceding_id<'a>(asked: &'a str, greetings: &[Option<String>]) -> &'a str
 /// The replays of a subscription's topics (each topic's frames in its own order) as one list in
 /// the order their events were stored (`ts`), each topic's order kept.
 pub fn in_stored_order(replays: Vec<Vec<String>>) -> Vec<String> {
-    let stored = |frame: &String| {
-        serde_json::from_str::<serde_json::Value>(frame)
-            .ok()
-            .and_then(|frame| frame["ts"].as_u64())
-            .unwrap_or(0)
+    let stored = |frame: &String| match serde_json::from_str::<ServerFrame<IgnoredAny>>(frame) {
+        Ok(ServerFrame::Event(event)) => event.ts,
+        _ => 0,
     };
     let mut queues: Vec<std::collections::VecDeque<(u64, String)>> = replays
         .into_iter()

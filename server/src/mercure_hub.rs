@@ -437,68 +437,47 @@ async fn relay_updates(
     }
     let mut seen = HashSet::new();
     let mut end = Delay::from(lifetime);
-    let mut ended = false;
+    let mut open = true;
     if merge_replays {
         // Written as they come, one topic's newest update could go out before another's older
-        // ones, and a stream cut there would resume past those: a ping's pong on each socket
-        // follows its replay (sent before the socket was), and the replays go out merged. A
-        // replay cut short (its socket closed, or no pong in time) ends the stream with none of
-        // them written: the client resumes again from the same id.
-        for ws in &sockets {
-            let _ = ws.send_with_str(PING);
-        }
-        let mut wait = Delay::from(REPLAYS_WAIT);
-        let mut replays = Vec::with_capacity(streams.len());
-        for stream in &mut streams {
-            let mut replay = Vec::new();
-            while !ended {
-                match select(stream.next(), &mut wait).await {
-                    Either::Left((Some(Ok(WebsocketEvent::Message(message))), _)) => {
-                        match message.text() {
-                            Some(text) if text == PONG => break,
-                            Some(text) => replay.push(text),
-                            None => {}
-                        }
-                    }
-                    Either::Left(_) | Either::Right(_) => ended = true,
-                }
-            }
-            replays.push(replay);
-        }
-        let replays = if ended { Vec::new() } else { replays };
-        for frame in mercure::in_stored_order(replays) {
+        // ones, and a stream cut there would resume past those: the replays go out merged. One
+        // cut short ends the stream with none of them written: the client resumes again from
+        // the same id.
+        let replays = replays_until_pong(&sockets, &mut streams).await;
+        open = replays.is_some();
+        for frame in mercure::in_stored_order(replays.unwrap_or_default()) {
             if let Some(text) = sse_of(&frame, &may_read, &mut seen)
                 && write(text).await.is_err()
             {
-                ended = true;
+                open = false;
                 break;
             }
         }
     }
-    let mut events = select_all(streams);
-    // Due `heartbeat` after the last write, however many frames came and were dropped since.
-    let mut beat = Delay::from(heartbeat);
-    loop {
-        if ended {
-            break;
-        }
-        let next = select(events.next(), &mut beat);
-        let text = match select(next, &mut end).await {
-            Either::Right(_) => break,
-            Either::Left((Either::Right(_), _)) => Some(":\n\n".to_owned()),
-            Either::Left((Either::Left((None | Some(Err(_)), _)), _)) => break,
-            Either::Left((Either::Left((Some(Ok(WebsocketEvent::Close(_))), _)), _)) => break,
-            Either::Left((Either::Left((Some(Ok(WebsocketEvent::Message(message))), _)), _)) => {
-                message
+    if open {
+        let mut events = select_all(streams);
+        // Due `heartbeat` after the last write, however many frames came and were dropped since.
+        let mut beat = Delay::from(heartbeat);
+        loop {
+            let next = select(events.next(), &mut beat);
+            let text = match select(next, &mut end).await {
+                Either::Right(_) => break,
+                Either::Left((Either::Right(_), _)) => Some(":\n\n".to_owned()),
+                Either::Left((Either::Left((None | Some(Err(_)), _)), _)) => break,
+                Either::Left((Either::Left((Some(Ok(WebsocketEvent::Close(_))), _)), _)) => break,
+                Either::Left((
+                    Either::Left((Some(Ok(WebsocketEvent::Message(message))), _)),
+                    _,
+                )) => message
                     .text()
-                    .and_then(|frame| sse_of(&frame, &may_read, &mut seen))
+                    .and_then(|frame| sse_of(&frame, &may_read, &mut seen)),
+            };
+            if let Some(text) = text {
+                if write(text).await.is_err() {
+                    break;
+                }
+                beat = Delay::from(heartbeat);
             }
-        };
-        if let Some(text) = text {
-            if write(text).await.is_err() {
-                break;
-            }
-            beat = Delay::from(heartbeat);
         }
     }
     let _ = JsFuture::from(writer.close()).await;
@@ -506,6 +485,37 @@ async fn relay_updates(
         let _ = ws.close(Some(1000), Some("subscription over"));
     }
     log("mercure_closed", &[("topics", sockets.len().to_string())]);
+}
+
+/// Each topic socket's replay (the frames already sent to it when it was handed over): a ping's
+/// pong follows them on each socket. `None` when one is cut short: its socket closed, or no pong
+/// within [`REPLAYS_WAIT`].
+async fn replays_until_pong(
+    sockets: &[WebSocket],
+    streams: &mut [worker::EventStream<'_>],
+) -> Option<Vec<Vec<String>>> {
+    for ws in sockets {
+        let _ = ws.send_with_str(PING);
+    }
+    let mut wait = Delay::from(REPLAYS_WAIT);
+    let mut replays = Vec::with_capacity(streams.len());
+    for stream in streams {
+        let mut replay = Vec::new();
+        loop {
+            match select(stream.next(), &mut wait).await {
+                Either::Left((Some(Ok(WebsocketEvent::Message(message))), _)) => {
+                    match message.text() {
+                        Some(text) if text == PONG => break,
+                        Some(text) => replay.push(text),
+                        None => {}
+                    }
+                }
+                Either::Left(_) | Either::Right(_) => return None,
+            }
+        }
+        replays.push(replay);
+    }
+    Some(replays)
 }
 
 /// The SSE text for a frame from a topic socket, if the subscriber gets it.
